@@ -1,0 +1,22 @@
+# Every dependency comes from a Debian 12 package (see scripts/install-deps.sh).
+find_package(Threads REQUIRED)
+find_package(Boost 1.74 REQUIRED)                 # Asio + Beast are header-only
+find_package(CURL REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(prometheus-cpp REQUIRED COMPONENTS core)
+find_package(SQLite3 REQUIRED)
+find_package(yaml-cpp 0.7 REQUIRED)
+find_package(CLI11 2.1 REQUIRED)
+find_package(spdlog 1.10 REQUIRED)
+find_package(fmt 9 REQUIRED)
+find_package(date 3 REQUIRED)                     # Howard Hinnant's date + tz
+find_package(OpenSSL REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+if(REPLYWATCH_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(REPLYWATCH_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

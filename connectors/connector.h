@@ -1,0 +1,120 @@
+#pragma once
+// The connector interface. A connector turns one platform's payloads (webhook bodies,
+// API pages, export files) into normalized Messages and hands them to an IngestSink.
+// Connectors know nothing of turns, the store or metrics: data flows
+// connector -> IngestSink (tracker, store) -> metrics -> HTTP.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/model.h"
+#include "daemon/core/result.h"
+#include "daemon/core/source_health.h"
+
+namespace replywatch::connectors {
+
+struct IngestOutcome {
+  std::size_t received = 0;    // messages passed in
+  std::size_t stored = 0;      // new messages committed
+  std::size_t duplicates = 0;  // already known (same source and id): nothing changed
+};
+
+// Where connectors deliver messages. Implemented by the daemon's ingest pipeline.
+class IngestSink {
+ public:
+  virtual ~IngestSink() = default;
+
+  // Classifies, durably stores (one transaction, together with `cursor` when given) and
+  // tracks `messages` of `source`. Returns only once committed: success means the
+  // messages are on disk and a 2xx may be sent. On failure nothing of the batch is
+  // stored and the cursor does not move. Thread-safe; blocks on store I/O.
+  // Messages must already be validated (non-empty id and conversation_id, sane time).
+  virtual Result<IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
+                                       std::optional<std::string> cursor) = 0;
+
+  // The cursor last committed for `source`, or nullopt. Thread-safe; may block.
+  virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;
+};
+
+// Everything a connector instance may use. References outlive the connector.
+struct ConnectorContext {
+  const config::SourceConfig& source;
+  const config::Config& config;
+  const Clock& clock;
+  SourceHealth& health;
+  IngestSink& sink;
+};
+
+struct WebhookRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // "/webhooks/<source>"
+  std::string query;   // raw query string without '?', may be empty
+  std::vector<std::pair<std::string, std::string>> headers;  // as received
+  std::string body;    // exact bytes received (HMACs are computed over these)
+  std::string remote;  // peer address, for logs
+
+  // Case-insensitive header lookup; nullopt when absent.
+  std::optional<std::string_view> header(std::string_view name) const;
+  // Decoded query parameter; nullopt when absent.
+  std::optional<std::string> queryParam(std::string_view name) const;
+};
+
+struct WebhookResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // {"status":"error","error":"<message>"} with the given code.
+  static WebhookResponse error(int status, std::string_view message);
+  // {"status":"ok", ...} 200 with counts.
+  static WebhookResponse accepted(const IngestOutcome& outcome);
+};
+
+struct ImportStats {
+  std::uint64_t records = 0;     // rows / lines / objects read
+  std::uint64_t rejected = 0;    // records refused (each logged and counted by reason)
+  std::uint64_t stored = 0;      // new messages committed
+  std::uint64_t duplicates = 0;  // already known messages
+};
+
+// Called while importing with (bytes consumed, total bytes); may be empty.
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+class Connector {
+ public:
+  virtual ~Connector() = default;
+
+  // True when run() has work to do (polling a URL, watching a spool directory);
+  // `serve` then starts one thread for it. Cheap, never blocks.
+  virtual bool polls() const { return false; }
+
+  // The poll loop. Called once by `serve` on a dedicated thread; returns promptly
+  // (within about a second) once `stop` is requested. May block on network and on
+  // IngestSink::ingest(). Errors are logged and counted in SourceHealth, never thrown.
+  virtual void run(std::stop_token stop) { (void)stop; }
+
+  // Handles a request routed to /webhooks/<source>. Called on HTTP worker threads,
+  // possibly concurrently. May block on IngestSink::ingest(). Answers 2xx only after
+  // ingest() succeeded; 401 for a bad signature, 400 for a malformed body, 503 when the
+  // store refused. Never throws. Default: 404, the source takes no webhooks.
+  virtual WebhookResponse handleWebhook(const WebhookRequest& request);
+
+  // Imports one export file (`replywatch import`, spool directories). Called on the
+  // caller's thread; blocks. Bad records are logged, counted in SourceHealth and in
+  // ImportStats::rejected, and the rest of the file is still imported. Returns an Error
+  // only when the file as a whole cannot be read (or the store refuses to commit).
+  // Default: an Error saying the source type does not import files.
+  virtual Result<ImportStats> importFile(const std::filesystem::path& path, const ProgressFn& progress);
+};
+
+}  // namespace replywatch::connectors

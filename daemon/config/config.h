@@ -1,0 +1,153 @@
+#pragma once
+// The configuration model and its loader. Loading validates everything up front and
+// reports *every* error with file:line and a plain sentence (ConfigError); unknown keys
+// are errors. Secrets come from `${ENV_VAR}` references or `<key>_file:` entries and
+// are held as Secret so they never reach a log.
+#include <yaml-cpp/yaml.h>
+
+#include <array>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "daemon/core/model.h"
+#include "daemon/core/secret.h"
+
+namespace replywatch::config {
+
+// One problem found in the configuration.
+struct Problem {
+  std::string file;
+  int line = 0;     // 1-based; 0 when unknown
+  std::string message;  // one plain sentence, e.g. "unknown key \"treshold\" in account \"acme\""
+  std::string str() const;  // "file:line: message"
+};
+
+// Thrown by load() when the configuration has one or more problems.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<Problem> problems);
+  const std::vector<Problem>& problems() const { return problems_; }
+
+ private:
+  std::vector<Problem> problems_;
+};
+
+enum class CountMode { All, Questions };
+
+// A half-open interval of minutes since local midnight: [start, end).
+struct TimeRange {
+  int start_minute = 0;
+  int end_minute = 0;
+};
+
+struct BusinessHours {
+  // Index 0 = Monday ... 6 = Sunday, in the account's time zone.
+  std::array<std::vector<TimeRange>, 7> week{};
+  std::vector<std::string> holidays;  // ISO dates "2026-12-25"
+  std::string holidays_ical_file;     // optional path, read by the verdict engine
+};
+
+struct AccountConfig {
+  std::string name;
+  std::chrono::seconds threshold{3600};
+  std::string timezone = "UTC";       // IANA name, validated at load
+  BusinessHours business_hours;
+  std::vector<std::string> ignored_authors;  // author ids or names, exact match
+  std::vector<std::string> brand_ids;        // extra author ids/names counted as the brand
+  CountMode count = CountMode::All;
+  int line = 0;
+};
+
+struct HandlerConfig {
+  std::string name;
+  Route route = Route::Unknown;            // internal | agency (required)
+  std::vector<std::string> responder_ids;  // exact match on author id or author name
+  std::string text_pattern;                // RE2 syntax, searched in the reply text; empty = none
+  std::vector<std::string> accounts;       // empty = applies to every account
+  int line = 0;
+};
+
+// A configured connector instance. Type-specific settings are kept as YAML (validated at
+// load time by the connector registry, through SourceSettingsValidator) with their
+// location, so the connector can report its own errors with file:line.
+struct SourceConfig {
+  std::string name;
+  std::string type;     // export | twcs | meta | x | mastodon | discourse | relay
+  std::string account;
+  std::string channel;  // facebook | instagram | x | mastodon | discourse | export | ...
+  YAML::Node settings;  // the whole source mapping (including the common keys above)
+  std::string file;
+  int line = 0;
+};
+
+struct WebConfig {
+  std::string listen_address = "0.0.0.0:9488";
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds idle_timeout{60};
+  std::size_t max_connections = 512;
+};
+
+struct StoreConfig {
+  std::string path = "replywatch.db";
+  std::chrono::seconds retention{0};  // 0 = keep everything
+};
+
+struct IngestConfig {
+  std::chrono::seconds max_future_skew{300};  // messages further in the future are rejected
+  std::size_t max_field_bytes = 64 * 1024;    // longer fields are rejected (field_too_long)
+};
+
+struct Config {
+  std::string file;
+  WebConfig web;
+  StoreConfig store;
+  IngestConfig ingest;
+  std::vector<AccountConfig> accounts;
+  std::vector<HandlerConfig> handlers;
+  std::vector<SourceConfig> sources;
+
+  const AccountConfig* account(std::string_view name) const;
+  const SourceConfig* source(std::string_view name) const;
+};
+
+// Validates a source's type-specific settings; appends problems (with file:line taken
+// from the nodes) and returns nothing. Provided by the connector registry; `known`
+// tells whether the type exists at all.
+struct SourceTypeInfo {
+  bool known = false;
+  std::function<void(const SourceConfig&, std::vector<Problem>&)> validate;
+};
+using SourceTypeLookup = std::function<SourceTypeInfo(std::string_view type)>;
+
+// Loads and validates a configuration file. Relative paths inside it (store path,
+// *_file secrets, spool directories) are resolved against the file's directory.
+// Throws ConfigError listing every problem found.
+Config load(const std::filesystem::path& file, const SourceTypeLookup& types);
+
+// Same, from a string (file name only used in messages and for relative paths).
+Config loadString(const std::string& yaml, const std::string& file_name, const SourceTypeLookup& types);
+
+// Helpers for connector settings validation and reading (used by connectors/*).
+// Reads a string setting that may be `${ENV}`-expanded; a missing optional key gives "".
+// Records a Problem (and returns "") for a wrong type.
+int lineOf(const YAML::Node& node);  // 1-based line of a node, 0 if unknown
+// Reports every key of `map` that is not in `allowed` as "unknown key" problems.
+void checkKeys(const YAML::Node& map, const std::vector<std::string>& allowed, const std::string& file,
+               const std::string& where, std::vector<Problem>& problems);
+// Resolves a secret given either as `key: ${ENV}` / literal, or as `key_file: path`.
+// Missing env var / unreadable file is a Problem. Returns an empty Secret if neither key is set.
+Secret readSecret(const YAML::Node& map, const std::string& key, const std::string& file,
+                  const std::filesystem::path& base_dir, std::vector<Problem>& problems);
+// Expands ${VAR} references; missing variables are reported through `missing`.
+std::string expandEnv(const std::string& value, std::vector<std::string>& missing);
+
+}  // namespace replywatch::config

@@ -1,0 +1,43 @@
+#include "daemon/core/model.h"
+
+#include "daemon/core/source_health.h"
+
+namespace replywatch {
+
+std::string_view toString(Route r) {
+  switch (r) {
+    case Route::Internal: return "internal";
+    case Route::Agency: return "agency";
+    case Route::Unknown: break;
+  }
+  return "unknown";
+}
+
+std::optional<Route> parseRoute(std::string_view s) {
+  if (s == "internal") return Route::Internal;
+  if (s == "agency") return Route::Agency;
+  if (s == "unknown") return Route::Unknown;
+  return std::nullopt;
+}
+
+std::string_view toString(ErrorReason r) {
+  switch (r) {
+    case ErrorReason::ParseError: return "parse_error";
+    case ErrorReason::MissingField: return "missing_field";
+    case ErrorReason::InvalidUtf8: return "invalid_utf8";
+    case ErrorReason::InvalidTimestamp: return "invalid_timestamp";
+    case ErrorReason::FutureTimestamp: return "future_timestamp";
+    case ErrorReason::FieldTooLong: return "field_too_long";
+    case ErrorReason::BadFile: return "bad_file";
+    case ErrorReason::Http: return "http";
+    case ErrorReason::RateLimited: return "rate_limited";
+    case ErrorReason::Signature: return "signature";
+    case ErrorReason::BadRequest: return "bad_request";
+    case ErrorReason::Store: return "store";
+    case ErrorReason::Io: return "io";
+    case ErrorReason::kCount: break;
+  }
+  return "unknown";
+}
+
+}  // namespace replywatch

@@ -1,0 +1,93 @@
+#pragma once
+// The domain model shared by connectors, tracker, store, metrics and HTTP.
+// See ../../ARCHITECTURE.md and the design notes in README.md ("Question turns").
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/core/timestamp.h"
+
+namespace replywatch {
+
+// Who answered, in organisational terms.
+enum class Route : std::uint8_t { Unknown = 0, Internal = 1, Agency = 2 };
+std::string_view toString(Route r);
+std::optional<Route> parseRoute(std::string_view s);  // "internal" | "agency" | "unknown"
+
+// A normalized message as produced by a connector. `text` is used at ingest time
+// (question heuristics, handler rules) and is never stored.
+struct Message {
+  std::string id;               // platform message id, unique within the source
+  std::string conversation_id;  // thread root as platform users see it; never empty after parsing
+  std::string in_reply_to;      // parent message id, empty if none
+  std::string author_id;        // platform account id (or username when that is all there is)
+  std::string author_name;      // display name / handle, may be empty
+  bool author_is_brand = false; // the account's own presence (or configured brand ids)
+  Timestamp created_at{};
+  std::string text;
+};
+
+// How the tracker treats a message, decided once at ingest from the account config.
+enum class Role : std::uint8_t {
+  Ignored = 0,   // ignored author: neither opens, joins nor closes a turn
+  Question = 1,  // inbound message that opens a turn (or joins an open one)
+  Inbound = 2,   // inbound message that does not look like a question (count: questions): joins only
+  Brand = 3,     // brand message: closes the open turn, if any
+};
+
+// What is stored per message: the measurement needs, no text, no community member ids.
+struct MessageRecord {
+  std::string source;
+  std::string id;
+  std::string account;
+  std::string channel;
+  std::string conversation_id;
+  std::string in_reply_to;
+  Timestamp created_at{};
+  Role role = Role::Ignored;
+  std::string responder;  // brand messages only: author id/handle of the brand responder
+  std::string handler;    // brand messages only: resolved handler name ("unknown" if none matched)
+  Route route = Route::Unknown;
+};
+
+// (source, conversation_id) identifies a conversation across the whole store.
+struct ConversationKey {
+  std::string source;
+  std::string conversation_id;
+  bool operator==(const ConversationKey&) const = default;
+  auto operator<=>(const ConversationKey&) const = default;
+};
+
+// One question turn. A turn is identified by (source, conversation_id, question_id).
+struct Turn {
+  std::string account;
+  std::string channel;
+  std::string source;
+  std::string conversation_id;
+  std::string question_id;  // first message of the turn
+  Timestamp asked_at{};
+  std::string answer_id;    // empty while open
+  std::optional<Timestamp> answered_at;
+  std::string responder;
+  std::string handler;      // empty while open
+  Route route = Route::Unknown;
+  // Set once, when the turn is first seen past its account threshold (answered late or
+  // still open); persisted so a breach is never counted twice, also across restarts.
+  std::optional<Timestamp> breached_at;
+
+  bool open() const { return !answered_at.has_value(); }
+  bool operator==(const Turn&) const = default;
+};
+
+struct TurnKey {
+  std::string source;
+  std::string conversation_id;
+  std::string question_id;
+  bool operator==(const TurnKey&) const = default;
+  auto operator<=>(const TurnKey&) const = default;
+};
+
+inline TurnKey keyOf(const Turn& t) { return {t.source, t.conversation_id, t.question_id}; }
+
+}  // namespace replywatch

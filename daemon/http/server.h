@@ -1,0 +1,80 @@
+#pragma once
+// A small HTTP/1.1 server on Boost.Beast: routes, limits (header and body size,
+// read/idle timeouts, concurrent connections), keep-alive, graceful shutdown.
+// Knows nothing of replywatch's domain: the application registers handlers.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "daemon/core/result.h"
+
+namespace replywatch::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // as received: path + '?' + query
+  std::string path;    // decoded-free path part of target
+  std::string query;   // raw query string, may be empty
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote;  // "ip:port"
+
+  std::optional<std::string_view> header(std::string_view name) const;  // case-insensitive
+  std::optional<std::string> queryParam(std::string_view name) const;    // percent-decoded
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response json(int status, std::string body);
+  static Response text(int status, std::string body);
+  // {"status":"error","error":"..."} — the short JSON error body used for every 4xx/5xx.
+  static Response error(int status, std::string_view message);
+};
+
+// Called on a worker thread; may block (e.g. waiting for a store commit). Must not throw;
+// an escaping exception is logged and answered with 500.
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string listen_address = "127.0.0.1:0";  // host:port, [v6]:port or :port; port 0 = any
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};  // to receive a whole request once started
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive idle
+  std::size_t max_connections = 512;
+  std::size_t threads = 4;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  // Exact path match ("/metrics") or, when `path` ends with '/', a prefix match
+  // ("/webhooks/"). Methods are matched exactly; a path known under another method gets
+  // 405. Register before start().
+  void route(std::string method, std::string path, Handler handler);
+
+  // Binds and starts the worker threads. Returns the bound address ("127.0.0.1:43121").
+  Result<std::string> start();
+
+  // Stops accepting, lets in-flight requests finish (up to `grace`), then closes.
+  // Idempotent; blocks until workers have joined.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{10'000});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace replywatch::http

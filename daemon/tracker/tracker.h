@@ -1,0 +1,127 @@
+#pragma once
+// The tracker turns messages into question turns (see README, "Question turns"):
+// within a conversation, messages in (created_at, id) order; a Question opens a turn
+// when none is open, further inbound messages join it, the first Brand message closes it.
+// The result depends only on the set of messages, never on their arrival order.
+//
+// Threading: not synchronized. The ingest pipeline owns the Tracker and calls it under
+// its own mutex. No method performs I/O except through the ConversationLoader.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/model.h"
+#include "daemon/core/result.h"
+
+namespace replywatch::tracker {
+
+// Computes the turns of one conversation from its messages (any order; duplicates by id
+// are ignored). `account` gives the threshold used to fill breached_at for answered turns
+// (asked_at + threshold when the wait exceeds it). Pure function.
+std::vector<Turn> computeTurns(std::vector<MessageRecord> messages, std::chrono::seconds threshold);
+
+// Fetches a conversation's stored messages when it is not held in memory (store-backed in
+// the daemon). Called from Tracker::prepare; may block on disk.
+class ConversationLoader {
+ public:
+  virtual ~ConversationLoader() = default;
+  virtual Result<std::vector<MessageRecord>> load(const ConversationKey& key) = 0;
+};
+
+// The changes one batch makes. Produced by prepare() without touching the tracker, applied
+// by commit() once the store has committed the same changes.
+struct Plan {
+  std::vector<MessageRecord> new_messages;  // messages not seen before
+  std::vector<Turn> upsert_turns;           // turns created or changed
+  std::vector<TurnKey> delete_turns;        // turns that disappeared (restructured)
+  // Internal: the recomputed state of each touched conversation.
+  struct ConversationState {
+    ConversationKey key;
+    std::vector<MessageRecord> messages;
+    std::vector<Turn> turns;
+  };
+  std::vector<ConversationState> states;
+};
+
+// Histogram bucket upper bounds (seconds) of replywatch_response_seconds.
+inline constexpr std::array<double, 11> kResponseBuckets = {60, 300, 600, 900, 1800, 2700,
+                                                            3600, 7200, 14400, 28800, 86400};
+
+// Aggregates for metrics, consistent with the turns currently held.
+struct ChannelStats {
+  std::uint64_t questions_total = 0;  // turns opened
+  std::uint64_t breaches_total = 0;   // turns that crossed the threshold
+  std::uint64_t open = 0;             // open turns now
+  std::uint64_t late_open = 0;        // open turns past the threshold now
+  double oldest_open_age_seconds = 0; // 0 when none open
+};
+struct AnswerStats {
+  std::uint64_t answers_total = 0;
+  std::array<std::uint64_t, kResponseBuckets.size()> bucket_counts{};  // non-cumulative
+  double wait_seconds_sum = 0;
+};
+struct Snapshot {
+  // key: (account, channel)
+  std::map<std::pair<std::string, std::string>, ChannelStats> channels;
+  // key: (account, channel, handler, route)
+  std::map<std::array<std::string, 4>, AnswerStats> answers;
+};
+
+class Tracker {
+ public:
+  Tracker(const config::Config& config, const Clock& clock, ConversationLoader& loader);
+  ~Tracker();
+
+  // Rebuilds state after a restart: every stored turn (for counters) and the messages of
+  // conversations with an open turn (to continue them). Call once, before prepare().
+  void restore(const std::vector<Turn>& turns, const std::vector<MessageRecord>& open_messages);
+  // Streaming variant of the first half of restore(): feed stored turns one by one.
+  void restoreTurn(const Turn& turn);
+  void restoreOpenMessages(const std::vector<MessageRecord>& open_messages);
+
+  // Computes the effect of `records` (already classified). Does not modify the tracker.
+  // Error only when the loader fails.
+  Result<Plan> prepare(std::vector<MessageRecord> records);
+
+  // Applies a plan whose changes the store has committed.
+  void commit(Plan&& plan);
+
+  // Marks open turns that crossed their account threshold by `now` (breached_at =
+  // asked_at + threshold) and returns them, to be persisted. Each turn is returned once.
+  std::vector<Turn> tick();
+
+  // Metrics view at clock.now().
+  Snapshot snapshot() const;
+
+  // Number of conversations held in memory (for benchmarks and tests).
+  std::size_t conversationsInMemory() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Decides each message's role and handler from the account configuration: ignored
+// authors, brand ids, `count: questions` heuristics, handler rules (first match wins).
+class Classifier {
+ public:
+  explicit Classifier(const config::Config& config);  // compiles handler regexes
+  ~Classifier();
+  MessageRecord classify(const config::SourceConfig& source, const Message& message) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The FR/EN question heuristic used by `count: questions`.
+bool looksLikeQuestion(std::string_view text);
+
+}  // namespace replywatch::tracker
