@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "daemon/app/cli.h"
+
+int main(int argc, char** argv) { return replywatch::app::runCli(argc, argv); }

@@ -1,0 +1,218 @@
+#include "daemon/app/application.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "connectors/registry.h"
+#include "daemon/app/landing_page.h"
+#include "daemon/app/pipeline.h"
+#include "daemon/app/questions.h"
+#include "daemon/core/log.h"
+#include "daemon/http/server.h"
+#include "daemon/metrics/metrics.h"
+#include "daemon/store/store.h"
+#include "replywatch/version.h"
+
+namespace replywatch::app {
+namespace {
+
+struct SourceRuntime {
+  const config::SourceConfig* config = nullptr;
+  std::unique_ptr<SourceHealth> health;
+  std::unique_ptr<connectors::Connector> connector;
+};
+
+connectors::WebhookRequest toWebhookRequest(const http::Request& r) {
+  connectors::WebhookRequest w;
+  w.method = r.method;
+  w.path = r.path;
+  w.query = r.query;
+  w.headers = r.headers;
+  w.body = r.body;
+  w.remote = r.remote;
+  return w;
+}
+
+http::Response toHttpResponse(connectors::WebhookResponse w) {
+  http::Response r;
+  r.status = w.status;
+  r.content_type = std::move(w.content_type);
+  r.body = std::move(w.body);
+  r.headers = std::move(w.headers);
+  return r;
+}
+
+// Blocks SIGTERM/SIGINT in every thread (threads inherit the mask) so that only the
+// main thread receives them, through sigwait.
+sigset_t blockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+}  // namespace
+
+int serve(const config::Config& config, const ServeOptions& options, const Clock& clock) {
+  auto signals = blockShutdownSignals();
+  const std::string store_path = options.store_path.value_or(config.store.path);
+  auto opened = store::openSqliteStore(store_path);
+  if (!opened) {
+    spdlog::error("cannot open the store path={} error={}", logValue(store_path), logValue(opened.error().message));
+    return 1;
+  }
+  auto store = std::move(opened).value();
+  spdlog::info("store opened path={} schema_version={}", logValue(store_path), store->schemaVersion());
+
+  Pipeline pipeline(config, clock, *store);
+  if (auto restored = pipeline.restore(); !restored) {
+    spdlog::error("cannot rebuild turns from the store error={}", logValue(restored.error().message));
+    return 1;
+  }
+
+  std::map<std::string, SourceRuntime, std::less<>> sources;
+  std::vector<metrics::SourceRef> source_refs;
+  for (const auto& sc : config.sources) {
+    const auto* type = connectors::findConnectorType(sc.type);
+    if (type == nullptr) {
+      spdlog::error("source has an unknown type source={} type={}", logValue(sc.name), logValue(sc.type));
+      return 1;
+    }
+    SourceRuntime rt;
+    rt.config = &sc;
+    rt.health = std::make_unique<SourceHealth>();
+    rt.connector = type->create(connectors::ConnectorContext{sc, config, clock, *rt.health, pipeline});
+    source_refs.push_back({&sc, rt.health.get()});
+    sources.emplace(sc.name, std::move(rt));
+  }
+
+  metrics::Metrics metrics(config, [&pipeline] { return pipeline.snapshot(); }, source_refs);
+
+  http::ServerOptions web;
+  web.listen_address = options.listen_address.value_or(config.web.listen_address);
+  web.max_header_bytes = config.web.max_header_bytes;
+  web.max_body_bytes = config.web.max_body_bytes;
+  web.read_timeout = config.web.read_timeout;
+  web.idle_timeout = config.web.idle_timeout;
+  web.max_connections = config.web.max_connections;
+  http::Server server(web);
+  std::atomic<bool> ready{false};
+
+  server.route("GET", "/", [](const http::Request&) {
+    http::Response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = landingPage();
+    return r;
+  });
+  server.route("GET", "/metrics", [&metrics](const http::Request&) {
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics.render();
+    return r;
+  });
+  server.route("GET", "/-/healthy", [](const http::Request&) { return http::Response::text(200, "OK\n"); });
+  server.route("GET", "/-/ready", [&ready](const http::Request&) {
+    return ready.load() ? http::Response::text(200, "Ready\n") : http::Response::text(503, "Not ready\n");
+  });
+  auto webhook = [&sources, &metrics](const http::Request& req) {
+    std::string_view name = std::string_view(req.path).substr(std::string_view("/webhooks/").size());
+    auto it = sources.find(name);
+    if (it == sources.end() || name.empty()) {
+      metrics.countWebhook("", 404);
+      return http::Response::error(404, fmt::format("unknown source \"{}\"", name.substr(0, 64)));
+    }
+    auto response = it->second.connector->handleWebhook(toWebhookRequest(req));
+    metrics.countWebhook(it->first, response.status);
+    return toHttpResponse(std::move(response));
+  };
+  server.route("POST", "/webhooks/", webhook);
+  server.route("GET", "/webhooks/", webhook);
+  server.route("GET", "/api/v1/questions", [&config, &store, &clock](const http::Request& req) {
+    auto now = clock.now();
+    auto query = makeTurnQuery(req.queryParam("account"), req.queryParam("since"), req.queryParam("until"), config,
+                               now);
+    if (!query) return http::Response::error(400, query.error().message);
+    if (auto limit = req.queryParam("limit")) {
+      try {
+        query->limit = static_cast<std::size_t>(std::stoul(*limit));
+      } catch (const std::exception&) {
+        return http::Response::error(400, "invalid limit: expected a positive integer");
+      }
+    }
+    auto turns = store->turns(*query);
+    if (!turns) return http::Response::error(503, turns.error().message);
+    return http::Response::json(200, questionsJson(*turns, config, now).dump());
+  });
+
+  auto bound = server.start();
+  if (!bound) {
+    spdlog::error("cannot listen address={} error={}", logValue(web.listen_address),
+                  logValue(bound.error().message));
+    return 1;
+  }
+  spdlog::info("listening address={} version={} revision={}", bound.value(), kVersion, kRevision);
+
+  std::vector<std::jthread> pollers;
+  for (auto& [name, rt] : sources) {
+    if (!rt.connector->polls()) continue;
+    pollers.emplace_back([conn = rt.connector.get()](std::stop_token stop) { conn->run(stop); });
+  }
+
+  // Tick thread: threshold crossings every tick, retention pruning hourly, systemd watchdog.
+  std::uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  std::jthread ticker([&](std::stop_token stop) {
+    auto last_prune = std::chrono::steady_clock::now() - std::chrono::hours{2};
+    auto last_watchdog = std::chrono::steady_clock::now();
+    std::mutex m;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      (void)pipeline.tick();
+      auto now_steady = std::chrono::steady_clock::now();
+      if (config.store.retention.count() > 0 && now_steady - last_prune > std::chrono::hours{1}) {
+        last_prune = now_steady;
+        auto pruned = store->prune(clock.now() - config.store.retention);
+        if (pruned) {
+          if (*pruned > 0) spdlog::info("retention pruned messages={}", *pruned);
+        } else {
+          spdlog::warn("retention pruning failed error={}", logValue(pruned.error().message));
+        }
+      }
+      if (watchdog && now_steady - last_watchdog >= std::chrono::microseconds{watchdog_usec / 2}) {
+        sd_notify(0, "WATCHDOG=1");
+        last_watchdog = now_steady;
+      }
+      std::unique_lock lock(m);
+      cv.wait_for(lock, stop, options.tick_interval, [] { return false; });
+    }
+  });
+
+  ready.store(true);
+  sd_notify(0, "READY=1\nSTATUS=Listening");
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("shutting down signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  sd_notify(0, "STOPPING=1");
+  ready.store(false);
+  for (auto& p : pollers) p.request_stop();
+  pollers.clear();  // joins
+  server.stop();
+  ticker.request_stop();
+  ticker.join();
+  (void)pipeline.tick();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace replywatch::app

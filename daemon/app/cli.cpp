@@ -1,0 +1,213 @@
+#include "daemon/app/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "connectors/registry.h"
+#include "daemon/app/application.h"
+#include "daemon/app/pipeline.h"
+#include "daemon/app/questions.h"
+#include "daemon/core/log.h"
+#include "daemon/store/store.h"
+#include "replywatch/version.h"
+
+namespace replywatch::app {
+namespace {
+
+struct GlobalOptions {
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+};
+
+// Loads the configuration; on problems prints each as "file:line: message" on stderr
+// and returns nullopt.
+std::optional<config::Config> loadConfig(const std::string& path) {
+  try {
+    return config::load(path, connectors::sourceTypeInfo);
+  } catch (const config::ConfigError& e) {
+    for (const auto& p : e.problems()) std::cerr << p.str() << '\n';
+    std::cerr << fmt::format("{}: {} problem{} found\n", path, e.problems().size(),
+                             e.problems().size() == 1 ? "" : "s");
+    return std::nullopt;
+  }
+}
+
+// Draws "[#####.....]  45%  120000 messages" on a terminal; nothing otherwise.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+  void update(const std::string& file, std::uint64_t done, std::uint64_t total) {
+    if (!enabled_ || total == 0) return;
+    auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last_ < std::chrono::milliseconds{100}) return;
+    last_ = now;
+    constexpr int kWidth = 30;
+    int filled = static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * kWidth);
+    std::string bar(static_cast<std::size_t>(filled), '#');
+    bar.resize(kWidth, '.');
+    std::fprintf(stderr, "\r%s [%s] %3d%%", file.c_str(), bar.c_str(),
+                 static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total)));
+    if (done >= total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int runImport(const config::Config& cfg, const std::string& source_name, const std::vector<std::string>& paths) {
+  const auto* source = cfg.source(source_name);
+  if (source == nullptr) {
+    std::cerr << fmt::format("unknown source \"{}\" (configured: ", source_name);
+    for (std::size_t i = 0; i < cfg.sources.size(); ++i) std::cerr << (i ? ", " : "") << cfg.sources[i].name;
+    std::cerr << ")\n";
+    return 2;
+  }
+  auto opened = store::openSqliteStore(cfg.store.path);
+  if (!opened) {
+    std::cerr << opened.error().message << '\n';
+    return 1;
+  }
+  auto store = std::move(opened).value();
+  SystemClock clock;
+  Pipeline pipeline(cfg, clock, *store);
+  if (auto restored = pipeline.restore(); !restored) {
+    std::cerr << restored.error().message << '\n';
+    return 1;
+  }
+  SourceHealth health;
+  const auto* type = connectors::findConnectorType(source->type);
+  auto connector = type->create(connectors::ConnectorContext{*source, cfg, clock, health, pipeline});
+  ProgressBar bar(isatty(STDERR_FILENO) != 0);
+  int exit_code = 0;
+  for (const auto& path : paths) {
+    auto start = std::chrono::steady_clock::now();
+    auto stats = connector->importFile(path, [&](std::uint64_t done, std::uint64_t total) {
+      bar.update(path, done, total);
+    });
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!stats) {
+      std::cerr << fmt::format("{}: {}\n", path, stats.error().message);
+      exit_code = 1;
+      continue;
+    }
+    std::cerr << fmt::format(
+        "imported file={} source={} records={} stored={} duplicates={} rejected={} seconds={:.2f} "
+        "messages_per_second={:.0f}\n",
+        logValue(path), source->name, stats->records, stats->stored, stats->duplicates, stats->rejected, seconds,
+        seconds > 0 ? static_cast<double>(stats->records) / seconds : 0.0);
+    if (stats->rejected > 0 && exit_code == 0) exit_code = 0;  // rejected rows are reported, not fatal
+  }
+  return exit_code;
+}
+
+int runQuestions(const config::Config& cfg, const std::string& format, const std::optional<std::string>& account,
+                 const std::optional<std::string>& since, const std::optional<std::string>& until) {
+  SystemClock clock;
+  auto now = clock.now();
+  auto query = makeTurnQuery(account, since, until, cfg, now);
+  if (!query) {
+    std::cerr << query.error().message << '\n';
+    return 2;
+  }
+  auto opened = store::openSqliteStore(cfg.store.path, store::OpenOptions{.read_only = true});
+  if (!opened) {
+    std::cerr << opened.error().message << '\n';
+    return 1;
+  }
+  auto turns = opened.value()->turns(*query);
+  if (!turns) {
+    std::cerr << turns.error().message << '\n';
+    return 1;
+  }
+  if (format == "csv") {
+    std::cout << questionsCsv(*turns, cfg, now);
+  } else {
+    std::cout << questionsJson(*turns, cfg, now).dump(2) << '\n';
+  }
+  return 0;
+}
+
+}  // namespace
+
+int runCli(int argc, char** argv) {
+  CLI::App app{"replywatch: how long your community waits for an answer, internal staff versus agency"};
+  app.set_version_flag("--version", fmt::format("replywatch {} (revision {})", kVersion, kRevision));
+  app.require_subcommand(1);
+  GlobalOptions global;
+  app.add_option("--log.level", global.log_level, "Log level: debug, info, warn, error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--log.format", global.log_format, "Log format: logfmt or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"logfmt", "json"}));
+
+  std::string config_path;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the daemon");
+  serve_cmd->fallthrough();
+  ServeOptions serve_opts;
+  serve_cmd->add_option("--config", config_path, "Configuration file")->required();
+  serve_cmd->add_option("--web.listen-address", serve_opts.listen_address,
+                        "Address to listen on, e.g. 0.0.0.0:9488 or 127.0.0.1:0 (overrides web.listen_address)");
+  serve_cmd->add_option("--store.path", serve_opts.store_path, "SQLite store file (overrides store.path)");
+
+  auto* check_cmd = app.add_subcommand("check-config", "Validate a configuration file and report every problem");
+  check_cmd->fallthrough();
+  check_cmd->add_option("--config", config_path, "Configuration file")->required();
+
+  std::string source_name;
+  std::vector<std::string> paths;
+  auto* import_cmd = app.add_subcommand("import", "Ingest export files through a source's format");
+  import_cmd->fallthrough();
+  import_cmd->add_option("--config", config_path, "Configuration file")->required();
+  import_cmd->add_option("--source", source_name, "Configured source whose format the files use")->required();
+  import_cmd->add_option("paths", paths, "Files to import")->required();
+
+  std::string format;
+  std::optional<std::string> account, since, until;
+  auto* questions_cmd = app.add_subcommand("questions", "List question turns from the store");
+  questions_cmd->fallthrough();
+  questions_cmd->add_option("--config", config_path, "Configuration file")->required();
+  questions_cmd->add_option("--format", format, "csv or json")->required()->check(CLI::IsMember({"csv", "json"}));
+  questions_cmd->add_option("--account", account, "Only this account");
+  questions_cmd->add_option("--since", since, "Turns asked at or after (RFC 3339, YYYY-MM-DD or a duration: 7d)");
+  questions_cmd->add_option("--until", until, "Turns asked before (same forms)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    setupLogging(global.log_level, global.log_format);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << e.what() << '\n';
+    return 2;
+  }
+
+  auto cfg = loadConfig(config_path);
+  if (!cfg) return 1;
+  if (check_cmd->parsed()) {
+    std::cout << fmt::format("{}: ok ({} account{}, {} handler{}, {} source{})\n", config_path, cfg->accounts.size(),
+                             cfg->accounts.size() == 1 ? "" : "s", cfg->handlers.size(),
+                             cfg->handlers.size() == 1 ? "" : "s", cfg->sources.size(),
+                             cfg->sources.size() == 1 ? "" : "s");
+    return 0;
+  }
+  if (serve_cmd->parsed()) {
+    SystemClock clock;
+    return serve(*cfg, serve_opts, clock);
+  }
+  if (import_cmd->parsed()) return runImport(*cfg, source_name, paths);
+  if (questions_cmd->parsed()) return runQuestions(*cfg, format, account, since, until);
+  return 2;
+}
+
+}  // namespace replywatch::app

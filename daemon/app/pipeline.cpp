@@ -1,0 +1,93 @@
+#include "daemon/app/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/core/log.h"
+
+namespace replywatch::app {
+
+class Pipeline::StoreLoader final : public tracker::ConversationLoader {
+ public:
+  explicit StoreLoader(store::Store& store) : store_(store) {}
+  Result<std::vector<MessageRecord>> load(const ConversationKey& key) override { return store_.conversation(key); }
+
+ private:
+  store::Store& store_;
+};
+
+Pipeline::Pipeline(const config::Config& config, const Clock& clock, store::Store& store)
+    : store_(store),
+      loader_(std::make_unique<StoreLoader>(store)),
+      classifier_(config),
+      tracker_(std::make_unique<tracker::Tracker>(config, clock, *loader_)) {}
+
+Pipeline::~Pipeline() = default;
+
+Result<void> Pipeline::restore() {
+  std::lock_guard lock(mu_);
+  auto turns = store_.forEachTurn([&](const Turn& t) { tracker_->restoreTurn(t); });
+  if (!turns) return turns.error();
+  auto open = store_.openConversationMessages();
+  if (!open) return open.error();
+  tracker_->restoreOpenMessages(*open);
+  return {};
+}
+
+Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& source, std::vector<Message> messages,
+                                                   std::optional<std::string> cursor) {
+  connectors::IngestOutcome outcome;
+  outcome.received = messages.size();
+  std::vector<MessageRecord> records;
+  records.reserve(messages.size());
+  for (const auto& m : messages) records.push_back(classifier_.classify(source, m));
+  messages.clear();
+
+  std::lock_guard lock(mu_);
+  auto plan = tracker_->prepare(std::move(records));
+  if (!plan) return plan.error();
+  if (plan->new_messages.empty() && plan->upsert_turns.empty() && plan->delete_turns.empty() && !cursor) {
+    outcome.duplicates = outcome.received;
+    return outcome;
+  }
+  store::WriteBatch batch;
+  batch.messages = std::move(plan->new_messages);
+  batch.upsert_turns = std::move(plan->upsert_turns);
+  batch.delete_turns = std::move(plan->delete_turns);
+  if (cursor) batch.cursor = std::make_pair(source.name, std::move(*cursor));
+  auto committed = store_.commit(batch);
+  if (!committed) return committed.error();
+  outcome.stored = batch.messages.size();
+  outcome.duplicates = outcome.received - outcome.stored;
+  // The plan's bookkeeping fields were moved into the batch; hand them back so the
+  // tracker's commit sees the complete plan.
+  plan->new_messages = std::move(batch.messages);
+  plan->upsert_turns = std::move(batch.upsert_turns);
+  plan->delete_turns = std::move(batch.delete_turns);
+  tracker_->commit(std::move(*plan));
+  return outcome;
+}
+
+Result<std::optional<std::string>> Pipeline::cursor(const std::string& source) { return store_.cursor(source); }
+
+Result<std::size_t> Pipeline::tick() {
+  std::lock_guard lock(mu_);
+  auto crossed = tracker_->tick();
+  if (crossed.empty()) return std::size_t{0};
+  store::WriteBatch batch;
+  batch.upsert_turns = crossed;
+  auto committed = store_.commit(batch);
+  if (!committed) {
+    // The in-memory breach stays counted; the next recomputation or restart re-derives
+    // it from the clock, so nothing is counted twice.
+    spdlog::warn("cannot persist threshold breaches error={}", logValue(committed.error().message));
+    return committed.error();
+  }
+  return crossed.size();
+}
+
+tracker::Snapshot Pipeline::snapshot() const {
+  std::lock_guard lock(mu_);
+  return tracker_->snapshot();
+}
+
+}  // namespace replywatch::app

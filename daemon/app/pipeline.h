@@ -1,0 +1,50 @@
+#pragma once
+// The ingest pipeline: the one IngestSink every connector writes to. For each batch it
+// classifies messages (tracker::Classifier), computes the turn changes
+// (tracker::Tracker::prepare), commits messages + turns + cursor in one store
+// transaction, and only then applies the changes in memory. All writes are serialized
+// by one mutex, so the tracker always mirrors what the store holds.
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "connectors/connector.h"
+#include "daemon/config/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/store/store.h"
+#include "daemon/tracker/tracker.h"
+
+namespace replywatch::app {
+
+class Pipeline final : public connectors::IngestSink {
+ public:
+  Pipeline(const config::Config& config, const Clock& clock, store::Store& store);
+  ~Pipeline() override;
+
+  // Rebuilds the tracker from the store (all turns for counters, the messages of open
+  // conversations). Call once before ingesting. Blocks on disk.
+  Result<void> restore();
+
+  Result<connectors::IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
+                                           std::optional<std::string> cursor) override;
+  Result<std::optional<std::string>> cursor(const std::string& source) override;
+
+  // Records threshold crossings of open turns (persisted, then counted). Called
+  // periodically by the daemon's tick thread. Returns how many turns crossed.
+  Result<std::size_t> tick();
+
+  // Metrics view. Thread-safe; takes the pipeline lock briefly.
+  tracker::Snapshot snapshot() const;
+
+ private:
+  class StoreLoader;
+  store::Store& store_;
+  std::unique_ptr<StoreLoader> loader_;
+  tracker::Classifier classifier_;
+  mutable std::mutex mu_;
+  std::unique_ptr<tracker::Tracker> tracker_;
+};
+
+}  // namespace replywatch::app
