@@ -1,0 +1,682 @@
+// The SQLite implementation of Store.
+//
+// Schema versioning
+//   `PRAGMA user_version` holds the schema version applied to the file (0 = empty file).
+//   The `schema_version` table keeps one row per applied migration step
+//   (version, description, applied_at_ms) for humans and support.
+//   kMigrations below is the ordered list of steps. Each step runs in its own
+//   BEGIN IMMEDIATE transaction that executes its SQL, records the row and bumps
+//   user_version, so a crash leaves the file at the previous version, never half-way.
+//   A file whose user_version is higher than the last known step comes from a newer
+//   replywatch: opening it is an Error and nothing is written to it.
+//   Steps are append-only: never edit a released step, add a new one.
+//
+// Tables (version 1)
+//   messages  PRIMARY KEY (source, id), WITHOUT ROWID. No message text and no community
+//             member ids are stored. role: 0 ignored, 1 question, 2 inbound, 3 brand
+//             (enum Role); route: 0 unknown, 1 internal, 2 agency (enum Route).
+//             messages_by_conversation (source, conversation_id, created_at_ms, id)
+//             serves conversation(), openConversationMessages() and prune().
+//   turns     PRIMARY KEY (source, conversation_id, question_id), WITHOUT ROWID.
+//             Times in UTC milliseconds; answered_at_ms / breached_at_ms NULL when unset.
+//             turns_by_asked_at and turns_by_account_asked_at serve turns(query);
+//             turns_open (partial, answered_at_ms IS NULL) finds conversations with an
+//             open turn.
+//   cursors   one row per source: the last committed connector cursor.
+//   No foreign keys: every write goes through commit(), which keeps the tables
+//   consistent, and enforcing them would cost an index probe per turn.
+//
+// Connections and locking
+//   A write connection (journal_mode=WAL, synchronous=FULL) guarded by write_mutex_,
+//   and a read-only connection guarded by read_mutex_. WAL lets readers proceed while a
+//   write transaction is open, so an API query never waits for ingestion and the other
+//   way round. A store opened with OpenOptions::read_only has only the read connection.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "daemon/store/sqlite_db.h"
+#include "daemon/store/store.h"
+
+namespace replywatch::store {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+// Conversations examined per read of the prune scan, and deleted per write transaction.
+constexpr std::int64_t kPruneScanChunk = 2000;
+constexpr std::size_t kPruneWriteChunk = 256;
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+constexpr Migration kMigrations[] = {
+    {1, "messages, turns and cursors", R"sql(
+CREATE TABLE schema_version (
+  version       INTEGER PRIMARY KEY,
+  description   TEXT    NOT NULL,
+  applied_at_ms INTEGER NOT NULL
+);
+CREATE TABLE messages (
+  source          TEXT    NOT NULL CHECK (source <> ''),
+  id              TEXT    NOT NULL,
+  account         TEXT    NOT NULL,
+  channel         TEXT    NOT NULL,
+  conversation_id TEXT    NOT NULL,
+  in_reply_to     TEXT    NOT NULL DEFAULT '',
+  created_at_ms   INTEGER NOT NULL,
+  role            INTEGER NOT NULL CHECK (role BETWEEN 0 AND 3),
+  responder       TEXT    NOT NULL DEFAULT '',
+  handler         TEXT    NOT NULL DEFAULT '',
+  route           INTEGER NOT NULL CHECK (route BETWEEN 0 AND 2),
+  PRIMARY KEY (source, id)
+) WITHOUT ROWID;
+CREATE INDEX messages_by_conversation ON messages (source, conversation_id, created_at_ms, id);
+CREATE TABLE turns (
+  source          TEXT    NOT NULL CHECK (source <> ''),
+  conversation_id TEXT    NOT NULL,
+  question_id     TEXT    NOT NULL,
+  account         TEXT    NOT NULL,
+  channel         TEXT    NOT NULL,
+  asked_at_ms     INTEGER NOT NULL,
+  answer_id       TEXT    NOT NULL DEFAULT '',
+  answered_at_ms  INTEGER,
+  responder       TEXT    NOT NULL DEFAULT '',
+  handler         TEXT    NOT NULL DEFAULT '',
+  route           INTEGER NOT NULL CHECK (route BETWEEN 0 AND 2),
+  breached_at_ms  INTEGER,
+  PRIMARY KEY (source, conversation_id, question_id)
+) WITHOUT ROWID;
+CREATE INDEX turns_by_asked_at ON turns (asked_at_ms);
+CREATE INDEX turns_by_account_asked_at ON turns (account, asked_at_ms);
+CREATE INDEX turns_open ON turns (source, conversation_id) WHERE answered_at_ms IS NULL;
+CREATE TABLE cursors (
+  source        TEXT    NOT NULL PRIMARY KEY,
+  value         TEXT    NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
+};
+
+constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
+
+// --- SQL of the hot paths -----------------------------------------------------------
+
+constexpr const char* kMessageColumns =
+    "source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, responder, handler, route";
+
+// ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a duplicate (source, id) is
+// skipped; a CHECK or NOT NULL violation still fails the batch.
+constexpr std::string_view kInsertMessage =
+    "INSERT INTO messages (source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, "
+    "responder, handler, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "ON CONFLICT (source, id) DO NOTHING";
+
+constexpr std::string_view kUpsertTurn =
+    "INSERT INTO turns (source, conversation_id, question_id, account, channel, asked_at_ms, answer_id, "
+    "answered_at_ms, responder, handler, route, breached_at_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "ON CONFLICT (source, conversation_id, question_id) DO UPDATE SET account = excluded.account, "
+    "channel = excluded.channel, asked_at_ms = excluded.asked_at_ms, answer_id = excluded.answer_id, "
+    "answered_at_ms = excluded.answered_at_ms, responder = excluded.responder, handler = excluded.handler, "
+    "route = excluded.route, breached_at_ms = excluded.breached_at_ms";
+
+constexpr std::string_view kDeleteTurn =
+    "DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2 AND question_id = ?3";
+
+constexpr std::string_view kUpsertCursor =
+    "INSERT INTO cursors (source, value, updated_at_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms";
+
+constexpr std::string_view kTurnColumns =
+    "source, conversation_id, question_id, account, channel, asked_at_ms, answer_id, answered_at_ms, responder, "
+    "handler, route, breached_at_ms";
+
+std::int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Role decodeRole(std::int64_t v) { return v >= 0 && v <= 3 ? static_cast<Role>(v) : Role::Ignored; }
+Route decodeRoute(std::int64_t v) { return v >= 0 && v <= 2 ? static_cast<Route>(v) : Route::Unknown; }
+
+// Reads a row selected with kMessageColumns.
+void readMessage(const Statement& s, MessageRecord& m) {
+  s.columnText(0, m.source);
+  s.columnText(1, m.id);
+  s.columnText(2, m.account);
+  s.columnText(3, m.channel);
+  s.columnText(4, m.conversation_id);
+  s.columnText(5, m.in_reply_to);
+  m.created_at = fromMillis(s.columnInt(6));
+  m.role = decodeRole(s.columnInt(7));
+  s.columnText(8, m.responder);
+  s.columnText(9, m.handler);
+  m.route = decodeRoute(s.columnInt(10));
+}
+
+// Reads a row selected with kTurnColumns.
+void readTurn(const Statement& s, Turn& t) {
+  s.columnText(0, t.source);
+  s.columnText(1, t.conversation_id);
+  s.columnText(2, t.question_id);
+  s.columnText(3, t.account);
+  s.columnText(4, t.channel);
+  t.asked_at = fromMillis(s.columnInt(5));
+  s.columnText(6, t.answer_id);
+  const auto answered = s.columnOptionalInt(7);
+  t.answered_at = answered ? std::optional<Timestamp>(fromMillis(*answered)) : std::nullopt;
+  s.columnText(8, t.responder);
+  s.columnText(9, t.handler);
+  t.route = decodeRoute(s.columnInt(10));
+  const auto breached = s.columnOptionalInt(11);
+  t.breached_at = breached ? std::optional<Timestamp>(fromMillis(*breached)) : std::nullopt;
+}
+
+// Error for a failed call on `db`, with SQLite's message for that connection.
+Error dbError(Database& db, int rc, std::string_view what) {
+  return sqliteError(rc, what, db.path(), db.lastErrorMessage());
+}
+
+// Error for a failed call inside a write transaction: captures the message, then rolls
+// back so that nothing of the transaction remains.
+Error abortTransaction(Database& db, int rc, std::string_view what) {
+  Error error = dbError(db, rc, what);
+  db.rollbackIfOpen();
+  return error;
+}
+
+Error versionTooNew(const std::filesystem::path& path, std::int64_t version) {
+  return makeError("store", "store " + path.string() + " has schema version " + std::to_string(version) +
+                                ", newer than the highest this replywatch knows (" +
+                                std::to_string(kLatestVersion) + "); upgrade replywatch to use it");
+}
+
+// Applies the pending migration steps to `db` (a read-write connection).
+Result<int> migrate(Database& db) {
+  std::int64_t version = 0;
+  int rc = db.queryInt("PRAGMA user_version", version);
+  if (rc != SQLITE_OK) return dbError(db, rc, "cannot read the schema version of store");
+  if (version > kLatestVersion) return versionTooNew(db.path(), version);
+
+  for (const Migration& step : kMigrations) {
+    if (step.version <= version) continue;
+    rc = db.exec("BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, "cannot migrate store");
+    // Another process may have migrated the file since the first read.
+    std::int64_t current = 0;
+    rc = db.queryInt("PRAGMA user_version", current);
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, "cannot read the schema version of store");
+    if (current > kLatestVersion) {
+      db.rollbackIfOpen();
+      return versionTooNew(db.path(), current);
+    }
+    if (current >= step.version) {
+      db.rollbackIfOpen();
+      version = current;
+      continue;
+    }
+    rc = db.exec(step.sql);
+    if (rc != SQLITE_OK) {
+      return abortTransaction(db, rc, "cannot apply migration " + std::to_string(step.version) + " to store");
+    }
+    Statement* record = db.prepare(
+        "INSERT INTO schema_version (version, description, applied_at_ms) VALUES (?1, ?2, ?3)");
+    if (record == nullptr) return abortTransaction(db, db.lastErrorCode(), "cannot migrate store");
+    {
+      ResetGuard guard(*record);
+      record->bind(1, std::int64_t{step.version});
+      record->bind(2, std::string_view(step.description));
+      record->bind(3, nowMillis());
+      rc = record->step();
+    }
+    if (rc != SQLITE_DONE) return abortTransaction(db, rc, "cannot migrate store");
+    const std::string bump = "PRAGMA user_version = " + std::to_string(step.version);
+    rc = db.exec(bump.c_str());
+    if (rc == SQLITE_OK) rc = db.exec("COMMIT");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, "cannot migrate store");
+    version = step.version;
+  }
+  return static_cast<int>(version);
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<Database> write, std::unique_ptr<Database> read, int version)
+      : write_(std::move(write)), read_(std::move(read)), version_(version) {}
+
+  Result<CommitOutcome> commit(const WriteBatch& batch) override {
+    if (!write_) return readOnlyError("cannot commit to");
+    if (batch.messages.empty() && batch.upsert_turns.empty() && batch.delete_turns.empty() && !batch.cursor) {
+      return CommitOutcome{};
+    }
+    std::lock_guard lock(write_mutex_);
+    Database& db = *write_;
+    constexpr std::string_view kWhat = "cannot commit to store";
+
+    int rc = db.exec("BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+
+    CommitOutcome outcome;
+    if (!batch.messages.empty()) {
+      Statement* insert = db.prepare(kInsertMessage);
+      if (insert == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*insert);
+      for (const MessageRecord& m : batch.messages) {
+        insert->bind(1, m.source);
+        insert->bind(2, m.id);
+        insert->bind(3, m.account);
+        insert->bind(4, m.channel);
+        insert->bind(5, m.conversation_id);
+        insert->bind(6, m.in_reply_to);
+        insert->bind(7, toMillis(m.created_at));
+        insert->bind(8, std::int64_t{static_cast<std::uint8_t>(m.role)});
+        insert->bind(9, m.responder);
+        insert->bind(10, m.handler);
+        insert->bind(11, std::int64_t{static_cast<std::uint8_t>(m.route)});
+        rc = insert->step();
+        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+        outcome.messages_inserted += static_cast<std::size_t>(db.changes());
+        insert->reset();
+      }
+    }
+
+    // Deletes first: a key both deleted and upserted in one batch ends up upserted.
+    if (!batch.delete_turns.empty()) {
+      Statement* del = db.prepare(kDeleteTurn);
+      if (del == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*del);
+      for (const TurnKey& k : batch.delete_turns) {
+        del->bind(1, k.source);
+        del->bind(2, k.conversation_id);
+        del->bind(3, k.question_id);
+        rc = del->step();
+        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+        del->reset();
+      }
+    }
+
+    if (!batch.upsert_turns.empty()) {
+      Statement* upsert = db.prepare(kUpsertTurn);
+      if (upsert == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*upsert);
+      for (const Turn& t : batch.upsert_turns) {
+        upsert->bind(1, t.source);
+        upsert->bind(2, t.conversation_id);
+        upsert->bind(3, t.question_id);
+        upsert->bind(4, t.account);
+        upsert->bind(5, t.channel);
+        upsert->bind(6, toMillis(t.asked_at));
+        upsert->bind(7, t.answer_id);
+        upsert->bind(8, t.answered_at ? std::optional<std::int64_t>(toMillis(*t.answered_at)) : std::nullopt);
+        upsert->bind(9, t.responder);
+        upsert->bind(10, t.handler);
+        upsert->bind(11, std::int64_t{static_cast<std::uint8_t>(t.route)});
+        upsert->bind(12, t.breached_at ? std::optional<std::int64_t>(toMillis(*t.breached_at)) : std::nullopt);
+        rc = upsert->step();
+        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+        upsert->reset();
+      }
+    }
+
+    if (batch.cursor) {
+      Statement* cursor = db.prepare(kUpsertCursor);
+      if (cursor == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*cursor);
+      cursor->bind(1, batch.cursor->first);
+      cursor->bind(2, batch.cursor->second);
+      cursor->bind(3, nowMillis());
+      rc = cursor->step();
+      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+    }
+
+    rc = db.exec("COMMIT");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    return outcome;
+  }
+
+  Result<std::vector<bool>> contains(const std::string& source, const std::vector<std::string>& ids) override {
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    constexpr std::string_view kWhat = "cannot read store";
+    Statement* s = db.prepare("SELECT 1 FROM messages WHERE source = ?1 AND id = ?2");
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+    // One read transaction for the whole lookup: one snapshot, one lock acquisition.
+    int rc = db.exec("BEGIN");
+    if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+    std::vector<bool> found(ids.size(), false);
+    ResetGuard guard(*s);
+    s->bind(1, source);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      s->bind(2, ids[i]);
+      rc = s->step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        Error error = dbError(db, rc, kWhat);
+        s->reset();
+        db.rollbackIfOpen();
+        return error;
+      }
+      found[i] = rc == SQLITE_ROW;
+      s->reset();
+    }
+    db.rollbackIfOpen();  // ends the read transaction
+    return found;
+  }
+
+  Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) override {
+    static const std::string sql = std::string("SELECT ") + kMessageColumns +
+                                   " FROM messages WHERE source = ?1 AND conversation_id = ?2"
+                                   " ORDER BY created_at_ms, id";
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare(sql);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    s->bind(1, key.source);
+    s->bind(2, key.conversation_id);
+    return collectMessages(db, *s);
+  }
+
+  Result<std::vector<MessageRecord>> openConversationMessages() override {
+    static const std::string sql =
+        std::string("SELECT ") + prefixed("m.", kMessageColumns) +
+        " FROM (SELECT DISTINCT source, conversation_id FROM turns WHERE answered_at_ms IS NULL) AS o"
+        " JOIN messages AS m ON m.source = o.source AND m.conversation_id = o.conversation_id"
+        " ORDER BY m.source, m.conversation_id, m.created_at_ms, m.id";
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare(sql);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    return collectMessages(db, *s);
+  }
+
+  Result<std::vector<Turn>> turns(const TurnQuery& query) override {
+    std::string sql = "SELECT ";
+    sql.append(kTurnColumns).append(" FROM turns");
+    const char* glue = " WHERE ";
+    if (query.account) {
+      sql.append(glue).append("account = :account");
+      glue = " AND ";
+    }
+    if (query.since) {
+      sql.append(glue).append("asked_at_ms >= :since");
+      glue = " AND ";
+    }
+    if (query.until) sql.append(glue).append("asked_at_ms < :until");
+    sql.append(" ORDER BY asked_at_ms, source, conversation_id, question_id LIMIT :limit");
+
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare(sql);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    if (query.account) s->bind(s->parameterIndex(":account"), *query.account);
+    if (query.since) s->bind(s->parameterIndex(":since"), toMillis(*query.since));
+    if (query.until) s->bind(s->parameterIndex(":until"), toMillis(*query.until));
+    const std::int64_t limit =
+        query.limit && *query.limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()) ? static_cast<std::int64_t>(*query.limit)
+                                                                            : -1;
+    s->bind(s->parameterIndex(":limit"), limit);
+
+    std::vector<Turn> out;
+    if (query.limit) out.reserve(std::min<std::size_t>(*query.limit, 4096));
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) {
+      readTurn(*s, out.emplace_back());
+    }
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+    return out;
+  }
+
+  Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) override {
+    static const std::string sql = std::string("SELECT ") + std::string(kTurnColumns) + " FROM turns";
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare(sql);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    Turn turn;
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) {
+      readTurn(*s, turn);
+      fn(turn);
+    }
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+    return {};
+  }
+
+  Result<std::optional<std::string>> cursor(const std::string& source) override {
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare("SELECT value FROM cursors WHERE source = ?1");
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    s->bind(1, source);
+    const int rc = s->step();
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc != SQLITE_ROW) return dbError(db, rc, "cannot read store");
+    std::string value;
+    s->columnText(0, value);
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Result<std::uint64_t> prune(Timestamp cutoff) override {
+    if (!write_) return readOnlyError("cannot prune");
+    const std::int64_t cutoff_ms = toMillis(cutoff);
+    std::uint64_t deleted = 0;
+    std::optional<ConversationKey> after;
+    std::vector<ConversationKey> stale;
+    for (;;) {
+      // Scan the next chunk of conversations on the read connection (no write lock).
+      stale.clear();
+      bool more = false;
+      if (auto scanned = scanStale(after, cutoff_ms, stale, more); !scanned.ok()) return scanned.error();
+      for (std::size_t i = 0; i < stale.size(); i += kPruneWriteChunk) {
+        const std::size_t end = std::min(stale.size(), i + kPruneWriteChunk);
+        auto removed = deleteStale(stale, i, end, cutoff_ms);
+        if (!removed.ok()) return removed.error();
+        deleted += removed.value();
+      }
+      if (!more) break;
+    }
+    return deleted;
+  }
+
+  int schemaVersion() const override { return version_; }
+
+ private:
+  static std::string prefixed(std::string_view prefix, std::string_view columns) {
+    std::string out;
+    std::size_t start = 0;
+    while (start <= columns.size()) {
+      std::size_t comma = columns.find(',', start);
+      if (comma == std::string_view::npos) comma = columns.size();
+      std::string_view name = columns.substr(start, comma - start);
+      while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+      if (!out.empty()) out.append(", ");
+      out.append(prefix).append(name);
+      start = comma + 1;
+    }
+    return out;
+  }
+
+  Error readOnlyError(std::string_view what) const {
+    return makeError("store", std::string(what) + " store " + read_->path().string() + ": it is open read-only");
+  }
+
+  static Result<std::vector<MessageRecord>> collectMessages(Database& db, Statement& s) {
+    std::vector<MessageRecord> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) readMessage(s, out.emplace_back());
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+    return out;
+  }
+
+  // Appends to `stale` the conversations after `after` (in key order, at most
+  // kPruneScanChunk examined) whose newest message is older than the cutoff. Advances
+  // `after`; sets `more` when the scan has not reached the end.
+  Result<void> scanStale(std::optional<ConversationKey>& after, std::int64_t cutoff_ms,
+                         std::vector<ConversationKey>& stale, bool& more) {
+    static const std::string kFirst =
+        "SELECT source, conversation_id, MAX(created_at_ms) FROM messages"
+        " GROUP BY source, conversation_id ORDER BY source, conversation_id LIMIT ?3";
+    static const std::string kNext =
+        "SELECT source, conversation_id, MAX(created_at_ms) FROM messages"
+        " WHERE (source, conversation_id) > (?1, ?2)"
+        " GROUP BY source, conversation_id ORDER BY source, conversation_id LIMIT ?3";
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare(after ? kNext : kFirst);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot prune store");
+    ResetGuard guard(*s);
+    ConversationKey last;
+    if (after) {
+      last = *after;  // binds point into `last`, which outlives the statement use
+      s->bind(1, last.source);
+      s->bind(2, last.conversation_id);
+    }
+    s->bind(3, kPruneScanChunk);
+    std::int64_t rows = 0;
+    ConversationKey key;
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) {
+      ++rows;
+      s->columnText(0, key.source);
+      s->columnText(1, key.conversation_id);
+      if (s->columnInt(2) < cutoff_ms) stale.push_back(key);
+    }
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot prune store");
+    more = rows == kPruneScanChunk;
+    if (rows > 0) after = std::move(key);
+    return {};
+  }
+
+  // Deletes stale[begin, end) in one write transaction, re-checking each conversation
+  // under the write lock (a message may have arrived since the scan).
+  Result<std::uint64_t> deleteStale(const std::vector<ConversationKey>& stale, std::size_t begin, std::size_t end,
+                                    std::int64_t cutoff_ms) {
+    std::lock_guard lock(write_mutex_);
+    Database& db = *write_;
+    constexpr std::string_view kWhat = "cannot prune store";
+    Statement* newest = db.prepare(
+        "SELECT MAX(created_at_ms) FROM messages WHERE source = ?1 AND conversation_id = ?2");
+    Statement* delMessages = db.prepare("DELETE FROM messages WHERE source = ?1 AND conversation_id = ?2");
+    Statement* delTurns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
+    if (newest == nullptr || delMessages == nullptr || delTurns == nullptr) {
+      return dbError(db, db.lastErrorCode(), kWhat);
+    }
+    int rc = db.exec("BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    ResetGuard g1(*newest), g2(*delMessages), g3(*delTurns);
+    std::uint64_t deleted = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      const ConversationKey& key = stale[i];
+      newest->bind(1, key.source);
+      newest->bind(2, key.conversation_id);
+      rc = newest->step();
+      if (rc != SQLITE_ROW) return abortTransaction(db, rc, kWhat);
+      const bool still_stale = !newest->columnIsNull(0) && newest->columnInt(0) < cutoff_ms;
+      newest->reset();
+      if (!still_stale) continue;
+      delMessages->bind(1, key.source);
+      delMessages->bind(2, key.conversation_id);
+      rc = delMessages->step();
+      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+      deleted += static_cast<std::uint64_t>(db.changes());
+      delMessages->reset();
+      delTurns->bind(1, key.source);
+      delTurns->bind(2, key.conversation_id);
+      rc = delTurns->step();
+      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+      delTurns->reset();
+    }
+    rc = db.exec("COMMIT");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    return deleted;
+  }
+
+  std::unique_ptr<Database> write_;  // null when opened read-only
+  std::unique_ptr<Database> read_;
+  std::mutex write_mutex_;
+  std::mutex read_mutex_;
+  int version_;
+};
+
+// Sets the per-connection pragmas of the write connection.
+Result<void> configureWriter(Database& db) {
+  std::string mode;
+  int rc = db.queryText("PRAGMA journal_mode = WAL", mode);
+  if (rc != SQLITE_OK) return dbError(db, rc, "cannot switch to WAL mode store");
+  if (mode != "wal") {
+    return makeError("store", "cannot switch to WAL mode store " + db.path().string() + ": journal mode stays " + mode);
+  }
+  rc = db.exec(
+      "PRAGMA synchronous = FULL;"
+      "PRAGMA foreign_keys = OFF;"
+      "PRAGMA temp_store = MEMORY;"
+      "PRAGMA cache_size = -65536;"           // 64 MiB of page cache for large imports
+      "PRAGMA journal_size_limit = 67108864;"  // truncate the WAL back to 64 MiB after checkpoints
+  );
+  if (rc != SQLITE_OK) return dbError(db, rc, "cannot configure store");
+  return {};
+}
+
+Result<void> configureReader(Database& db) {
+  const int rc = db.exec(
+      "PRAGMA temp_store = MEMORY;"
+      "PRAGMA cache_size = -32768;");
+  if (rc != SQLITE_OK) return dbError(db, rc, "cannot configure store");
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path, const OpenOptions& options) {
+  if (options.read_only) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      return makeError("store", "cannot open store " + path.string() + ": no such file");
+    }
+    auto db = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
+    if (!db.ok()) return db.error();
+    std::int64_t version = 0;
+    const int rc = db.value()->queryInt("PRAGMA user_version", version);
+    if (rc != SQLITE_OK) return dbError(*db.value(), rc, "cannot open store");
+    if (version > kLatestVersion) return versionTooNew(path, version);
+    if (version < kLatestVersion) {
+      return makeError("store", "store " + path.string() + " has schema version " + std::to_string(version) +
+                                    ", expected " + std::to_string(kLatestVersion) +
+                                    "; open it once read-write (replywatch serve or import) to migrate it");
+    }
+    if (auto configured = configureReader(*db.value()); !configured.ok()) return configured.error();
+    return std::unique_ptr<Store>(new SqliteStore(nullptr, std::move(db.value()), static_cast<int>(version)));
+  }
+
+  auto writer = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kBusyTimeoutMs);
+  if (!writer.ok()) return writer.error();
+  Database& w = *writer.value();
+  // Check the version before any pragma that writes to the file.
+  std::int64_t version = 0;
+  const int rc = w.queryInt("PRAGMA user_version", version);
+  if (rc != SQLITE_OK) return dbError(w, rc, "cannot open store");
+  if (version > kLatestVersion) return versionTooNew(path, version);
+  if (auto configured = configureWriter(w); !configured.ok()) return configured.error();
+  auto migrated = migrate(w);
+  if (!migrated.ok()) return migrated.error();
+
+  auto reader = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
+  if (!reader.ok()) return reader.error();
+  if (auto configured = configureReader(*reader.value()); !configured.ok()) return configured.error();
+  return std::unique_ptr<Store>(
+      new SqliteStore(std::move(writer.value()), std::move(reader.value()), migrated.value()));
+}
+
+}  // namespace replywatch::store

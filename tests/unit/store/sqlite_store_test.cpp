@@ -1,0 +1,582 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "daemon/store/store.h"
+#include "tests/unit/store/store_test_util.h"
+
+namespace replywatch::store {
+namespace {
+
+using testing::answeredTurn;
+using testing::message;
+using testing::openTurn;
+using testing::RawDb;
+using testing::TempDir;
+
+std::unique_ptr<Store> mustOpen(const std::filesystem::path& path, OpenOptions options = {}) {
+  auto opened = openSqliteStore(path, options);
+  EXPECT_TRUE(opened.ok()) << (opened.ok() ? "" : opened.error().message);
+  if (!opened.ok()) return nullptr;
+  return std::move(opened.value());
+}
+
+std::string fileBytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> ids(const std::vector<MessageRecord>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.id);
+  return out;
+}
+
+std::vector<std::string> questionIds(const std::vector<Turn>& turns) {
+  std::vector<std::string> out;
+  for (const auto& t : turns) out.push_back(t.question_id);
+  return out;
+}
+
+// --- opening and migrations -----------------------------------------------------------
+
+TEST(SqliteStoreOpen, MigratesANewFile) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  {
+    auto store = mustOpen(path);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->schemaVersion(), 1);
+  }
+  RawDb raw(path);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 1);
+  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 1);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  for (const char* table : {"messages", "turns", "cursors", "schema_version"}) {
+    EXPECT_EQ(raw.integer(std::string("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
+                          table + "'"),
+              1)
+        << table;
+  }
+  // No column can hold message text.
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'text'"), 0);
+}
+
+TEST(SqliteStoreOpen, MigratesAnExistingEmptyFile) {
+  TempDir dir;
+  const auto path = dir.file("empty.db");
+  { std::ofstream touch(path); }
+  ASSERT_EQ(std::filesystem::file_size(path), 0u);
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schemaVersion(), 1);
+}
+
+TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  { ASSERT_NE(mustOpen(path), nullptr); }
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schemaVersion(), 1);
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 1);
+}
+
+TEST(SqliteStoreOpen, RefusesANewerSchemaAndLeavesTheFileUntouched) {
+  TempDir dir;
+  const auto path = dir.file("future.db");
+  {
+    RawDb raw(path);
+    ASSERT_TRUE(raw.exec("CREATE TABLE future (x INTEGER); INSERT INTO future VALUES (42); PRAGMA user_version = 99;"));
+  }
+  const std::string before = fileBytes(path);
+  ASSERT_FALSE(before.empty());
+
+  auto opened = openSqliteStore(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().reason, "store");
+  EXPECT_NE(opened.error().message.find(path.string()), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find("99"), std::string::npos) << opened.error().message;
+  EXPECT_NE(opened.error().message.find("newer"), std::string::npos) << opened.error().message;
+
+  auto read_only = openSqliteStore(path, OpenOptions{.read_only = true});
+  ASSERT_FALSE(read_only.ok());
+  EXPECT_NE(read_only.error().message.find("newer"), std::string::npos);
+
+  EXPECT_EQ(fileBytes(path), before);
+  EXPECT_FALSE(std::filesystem::exists(path.string() + "-wal"));
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 99);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
+}
+
+TEST(SqliteStoreOpen, MissingDirectoryIsAPlainError) {
+  TempDir dir;
+  const auto path = dir.path() / "no" / "such" / "dir" / "store.db";
+  auto opened = openSqliteStore(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().reason, "store");
+  EXPECT_EQ(opened.error().message, "cannot open store " + path.string() + ": unable to open database file");
+}
+
+TEST(SqliteStoreOpen, NotADatabaseIsAnError) {
+  TempDir dir;
+  const auto path = dir.file("garbage.db");
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (int i = 0; i < 512; ++i) out << "this is not a database ";
+  }
+  const std::string before = fileBytes(path);
+  auto opened = openSqliteStore(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().reason, "store");
+  EXPECT_NE(opened.error().message.find(path.string()), std::string::npos);
+  EXPECT_NE(opened.error().message.find("not a database"), std::string::npos) << opened.error().message;
+  EXPECT_EQ(fileBytes(path), before);
+}
+
+TEST(SqliteStoreOpen, ReadOnlyOpenOfAMissingFileFailsWithoutCreatingIt) {
+  TempDir dir;
+  const auto path = dir.file("missing.db");
+  auto opened = openSqliteStore(path, OpenOptions{.read_only = true});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().reason, "store");
+  EXPECT_EQ(opened.error().message, "cannot open store " + path.string() + ": no such file");
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(SqliteStoreOpen, ReadOnlyOpenOfAnUnmigratedFileFails) {
+  TempDir dir;
+  const auto path = dir.file("empty.db");
+  { std::ofstream touch(path); }
+  auto opened = openSqliteStore(path, OpenOptions{.read_only = true});
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find("schema version 0"), std::string::npos) << opened.error().message;
+  EXPECT_EQ(std::filesystem::file_size(path), 0u);
+}
+
+TEST(SqliteStoreOpen, ReadOnlyStoreReadsButRefusesWrites) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  {
+    auto store = mustOpen(path);
+    ASSERT_NE(store, nullptr);
+    WriteBatch batch;
+    batch.messages = {message("s", "c1", "c1", 1000)};
+    batch.upsert_turns = {openTurn("s", "c1", "c1", 1000)};
+    batch.cursor = {{"s", "cursor-1"}};
+    ASSERT_TRUE(store->commit(batch).ok());
+  }
+  auto store = mustOpen(path, OpenOptions{.read_only = true});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schemaVersion(), 1);
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), 1u);
+  auto cursor = store->cursor("s");
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_EQ(cursor.value(), std::optional<std::string>("cursor-1"));
+
+  WriteBatch batch;
+  batch.messages = {message("s", "c2", "c2", 2000)};
+  auto committed = store->commit(batch);
+  ASSERT_FALSE(committed.ok());
+  EXPECT_EQ(committed.error().reason, "store");
+  EXPECT_NE(committed.error().message.find("read-only"), std::string::npos);
+  EXPECT_FALSE(store->prune(fromMillis(1'000'000)).ok());
+}
+
+// --- commit ---------------------------------------------------------------------------
+
+TEST(SqliteStoreCommit, ReopenKeepsEverything) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  MessageRecord brand = message("s", "c1", "m2", 2000, Role::Brand);
+  Turn answered = answeredTurn("s", "c1", "c1", 1000, 2000);
+  answered.breached_at = fromMillis(1500);
+  {
+    auto store = mustOpen(path);
+    ASSERT_NE(store, nullptr);
+    WriteBatch batch;
+    batch.messages = {message("s", "c1", "c1", 1000), brand};
+    batch.upsert_turns = {answered};
+    batch.cursor = {{"s", "page-2"}};
+    auto outcome = store->commit(batch);
+    ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+    EXPECT_EQ(outcome->messages_inserted, 2u);
+  }
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+  auto messages = store->conversation({"s", "c1"});
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 2u);
+  EXPECT_EQ(ids(*messages), (std::vector<std::string>{"c1", "m2"}));
+  const MessageRecord& got = (*messages)[1];
+  EXPECT_EQ(got.source, brand.source);
+  EXPECT_EQ(got.account, brand.account);
+  EXPECT_EQ(got.channel, brand.channel);
+  EXPECT_EQ(got.conversation_id, brand.conversation_id);
+  EXPECT_EQ(got.in_reply_to, brand.in_reply_to);
+  EXPECT_EQ(got.created_at, brand.created_at);
+  EXPECT_EQ(got.role, Role::Brand);
+  EXPECT_EQ(got.responder, brand.responder);
+  EXPECT_EQ(got.handler, brand.handler);
+  EXPECT_EQ(got.route, Route::Agency);
+
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1u);
+  EXPECT_EQ((*turns)[0], answered);
+  EXPECT_EQ(store->cursor("s").value(), std::optional<std::string>("page-2"));
+  EXPECT_EQ(store->cursor("other").value(), std::nullopt);
+}
+
+TEST(SqliteStoreCommit, SameBatchTwiceChangesNothing) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.messages = {message("s", "c1", "c1", 1000), message("s", "c1", "m2", 1100),
+                    message("s", "c1", "m3", 1200, Role::Brand)};
+  batch.upsert_turns = {answeredTurn("s", "c1", "c1", 1000, 1200)};
+  batch.cursor = {{"s", "42"}};
+
+  auto first = store->commit(batch);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->messages_inserted, 3u);
+  auto turns_before = store->turns({});
+  ASSERT_TRUE(turns_before.ok());
+
+  auto second = store->commit(batch);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->messages_inserted, 0u);
+  auto turns_after = store->turns({});
+  ASSERT_TRUE(turns_after.ok());
+  EXPECT_EQ(turns_after.value(), turns_before.value());
+  EXPECT_EQ(store->conversation({"s", "c1"})->size(), 3u);
+}
+
+TEST(SqliteStoreCommit, DuplicateInsideOneBatchCountsOnce) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.messages = {message("s", "c1", "c1", 1000), message("s", "c1", "c1", 1000), message("t", "c1", "c1", 1000)};
+  auto outcome = store->commit(batch);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->messages_inserted, 2u);  // same id in another source is another message
+}
+
+TEST(SqliteStoreCommit, EmptyBatchIsANoOp) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  auto outcome = store->commit(WriteBatch{});
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->messages_inserted, 0u);
+}
+
+TEST(SqliteStoreCommit, FailedBatchLeavesNeitherMessagesNorCursor) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+
+  WriteBatch good;
+  good.messages = {message("s", "c0", "c0", 500)};
+  good.cursor = {{"s", "cursor-0"}};
+  ASSERT_TRUE(store->commit(good).ok());
+
+  WriteBatch bad;
+  bad.messages = {message("s", "c1", "c1", 1000), message("s", "c1", "m2", 1100)};
+  bad.upsert_turns = {openTurn("s", "c1", "c1", 1000)};
+  Turn invalid = answeredTurn("s", "c2", "c2", 1000, 2000);
+  invalid.route = static_cast<Route>(7);  // violates CHECK (route BETWEEN 0 AND 2)
+  bad.upsert_turns.push_back(invalid);
+  bad.delete_turns = {};
+  bad.cursor = {{"s", "cursor-1"}};
+
+  auto outcome = store->commit(bad);
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.error().reason, "store");
+  EXPECT_NE(outcome.error().message.find("cannot commit to store " + path.string() + ": "), std::string::npos)
+      << outcome.error().message;
+  EXPECT_NE(outcome.error().message.find("CHECK constraint failed"), std::string::npos) << outcome.error().message;
+
+  auto contained = store->contains("s", {"c0", "c1", "m2"});
+  ASSERT_TRUE(contained.ok());
+  EXPECT_EQ(contained.value(), (std::vector<bool>{true, false, false}));
+  EXPECT_EQ(store->cursor("s").value(), std::optional<std::string>("cursor-0"));
+  EXPECT_TRUE(store->turns({})->empty());
+
+  // The store stays usable, and the same data commits once it is valid.
+  bad.upsert_turns.pop_back();
+  auto retried = store->commit(bad);
+  ASSERT_TRUE(retried.ok()) << retried.error().message;
+  EXPECT_EQ(retried->messages_inserted, 2u);
+  EXPECT_EQ(store->cursor("s").value(), std::optional<std::string>("cursor-1"));
+
+  // The same holds when the failing row comes first: an invalid message.
+  WriteBatch bad_message;
+  bad_message.messages = {message("", "c9", "c9", 1000)};  // CHECK (source <> '')
+  bad_message.cursor = {{"s", "cursor-2"}};
+  ASSERT_FALSE(store->commit(bad_message).ok());
+  EXPECT_EQ(store->cursor("s").value(), std::optional<std::string>("cursor-1"));
+}
+
+TEST(SqliteStoreCommit, TurnsAreUpsertedAndDeleted) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch open;
+  open.upsert_turns = {openTurn("s", "c1", "q1", 1000), openTurn("s", "c1", "q2", 5000)};
+  ASSERT_TRUE(store->commit(open).ok());
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 2u);
+  EXPECT_TRUE((*turns)[0].open());
+  EXPECT_FALSE((*turns)[0].breached_at.has_value());
+
+  // q1 answered late; q2 disappears after a recomputation.
+  Turn answered = answeredTurn("s", "c1", "q1", 1000, 9000);
+  answered.breached_at = fromMillis(4600);
+  WriteBatch update;
+  update.upsert_turns = {answered};
+  update.delete_turns = {TurnKey{"s", "c1", "q2"}, TurnKey{"s", "c1", "never-existed"}};
+  ASSERT_TRUE(store->commit(update).ok());
+  turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1u);
+  EXPECT_EQ((*turns)[0], answered);
+
+  // A key deleted and upserted in the same batch ends up upserted.
+  WriteBatch both;
+  Turn reopened = openTurn("s", "c1", "q1", 1000);
+  both.delete_turns = {keyOf(reopened)};
+  both.upsert_turns = {reopened};
+  ASSERT_TRUE(store->commit(both).ok());
+  turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  ASSERT_EQ(turns->size(), 1u);
+  EXPECT_EQ((*turns)[0], reopened);
+}
+
+TEST(SqliteStoreCommit, CursorKeepsTheLatestValuePerSource) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  for (const char* value : {"1", "2", "3"}) {
+    WriteBatch batch;
+    batch.cursor = {{"a", value}};
+    ASSERT_TRUE(store->commit(batch).ok());
+  }
+  WriteBatch other;
+  other.cursor = {{"b", ""}};
+  ASSERT_TRUE(store->commit(other).ok());
+  EXPECT_EQ(store->cursor("a").value(), std::optional<std::string>("3"));
+  EXPECT_EQ(store->cursor("b").value(), std::optional<std::string>(""));
+}
+
+// --- reads ----------------------------------------------------------------------------
+
+TEST(SqliteStoreRead, ContainsAnswersPerId) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.messages = {message("s", "c1", "a", 1), message("s", "c1", "b", 2), message("t", "c1", "c", 3)};
+  ASSERT_TRUE(store->commit(batch).ok());
+  auto found = store->contains("s", {"a", "c", "b", "zz", "a"});
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found.value(), (std::vector<bool>{true, false, true, false, true}));
+  auto none = store->contains("s", {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(SqliteStoreRead, ConversationIsOrderedByCreatedAtThenId) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  // Arrival order differs from (created_at, id) order; "b" and "a" share a timestamp.
+  batch.messages = {message("s", "c1", "z", 3000), message("s", "c1", "b", 2000), message("s", "c1", "a", 2000),
+                    message("s", "c1", "c1", 1000), message("s", "c2", "other", 1500),
+                    message("t", "c1", "other-source", 1500)};
+  ASSERT_TRUE(store->commit(batch).ok());
+  auto messages = store->conversation({"s", "c1"});
+  ASSERT_TRUE(messages.ok());
+  EXPECT_EQ(ids(*messages), (std::vector<std::string>{"c1", "a", "b", "z"}));
+  auto empty = store->conversation({"s", "nope"});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(SqliteStoreRead, TurnQueryFiltersAndOrders) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.upsert_turns = {
+      openTurn("s", "c3", "q5", 5000, "acme"),       answeredTurn("s", "c1", "q1", 1000, 1100, "acme"),
+      openTurn("s", "c2", "q2", 2000, "globex"),     answeredTurn("t", "c1", "q3", 3000, 3500, "acme"),
+      answeredTurn("s", "c9", "q3", 3000, 3100, "acme"), openTurn("s", "c1", "q4", 4000, "globex"),
+  };
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  auto all = store->turns({});
+  ASSERT_TRUE(all.ok());
+  // Ties on asked_at are ordered by source, then conversation_id.
+  EXPECT_EQ(questionIds(*all), (std::vector<std::string>{"q1", "q2", "q3", "q3", "q4", "q5"}));
+  EXPECT_EQ((*all)[2].source, "s");
+  EXPECT_EQ((*all)[3].source, "t");
+
+  TurnQuery acme;
+  acme.account = "acme";
+  EXPECT_EQ(questionIds(store->turns(acme).value()), (std::vector<std::string>{"q1", "q3", "q3", "q5"}));
+
+  TurnQuery window;
+  window.since = fromMillis(2000);
+  window.until = fromMillis(4000);
+  EXPECT_EQ(questionIds(store->turns(window).value()), (std::vector<std::string>{"q2", "q3", "q3"}));
+
+  TurnQuery since;
+  since.since = fromMillis(4000);
+  EXPECT_EQ(questionIds(store->turns(since).value()), (std::vector<std::string>{"q4", "q5"}));
+
+  TurnQuery until;
+  until.until = fromMillis(2000);
+  EXPECT_EQ(questionIds(store->turns(until).value()), (std::vector<std::string>{"q1"}));
+
+  TurnQuery combined;
+  combined.account = "globex";
+  combined.since = fromMillis(1000);
+  combined.until = fromMillis(10000);
+  combined.limit = 1;
+  EXPECT_EQ(questionIds(store->turns(combined).value()), (std::vector<std::string>{"q2"}));
+
+  TurnQuery zero;
+  zero.limit = 0;
+  EXPECT_TRUE(store->turns(zero)->empty());
+
+  TurnQuery unknown;
+  unknown.account = "initech";
+  EXPECT_TRUE(store->turns(unknown)->empty());
+}
+
+TEST(SqliteStoreRead, ForEachTurnVisitsEveryTurn) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  for (int i = 0; i < 500; ++i) {
+    batch.upsert_turns.push_back(openTurn("s", "c" + std::to_string(i), "q" + std::to_string(i), 1000 + i));
+  }
+  ASSERT_TRUE(store->commit(batch).ok());
+  std::size_t seen = 0;
+  std::int64_t sum = 0;
+  auto visited = store->forEachTurn([&](const Turn& t) {
+    ++seen;
+    sum += toMillis(t.asked_at) - 1000;
+  });
+  ASSERT_TRUE(visited.ok());
+  EXPECT_EQ(seen, 500u);
+  EXPECT_EQ(sum, 499 * 500 / 2);
+}
+
+TEST(SqliteStoreRead, OpenConversationMessagesGroupsConversationsWithAnOpenTurn) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  // c1: answered then reopened (open turn q3). c2: answered only. c3 in source t: open.
+  batch.messages = {
+      message("s", "c1", "c1", 1000),         message("s", "c1", "a2", 2000, Role::Brand),
+      message("s", "c1", "q3", 3000),         message("s", "c1", "q3b", 3000),
+      message("s", "c2", "c2", 1500),         message("s", "c2", "r2", 1600, Role::Brand),
+      message("t", "c3", "c3", 500),          message("t", "c3", "x", 700, Role::Inbound),
+  };
+  batch.upsert_turns = {answeredTurn("s", "c1", "c1", 1000, 2000), openTurn("s", "c1", "q3", 3000),
+                        answeredTurn("s", "c2", "c2", 1500, 1600), openTurn("t", "c3", "c3", 500)};
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  auto messages = store->openConversationMessages();
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 6u);
+  EXPECT_EQ(ids(*messages), (std::vector<std::string>{"c1", "a2", "q3", "q3b", "c3", "x"}));
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ((*messages)[i].source, "s");
+  for (std::size_t i = 4; i < 6; ++i) EXPECT_EQ((*messages)[i].source, "t");
+
+  // Once every turn is answered, nothing is reloaded.
+  WriteBatch close;
+  close.upsert_turns = {answeredTurn("s", "c1", "q3", 3000, 4000), answeredTurn("t", "c3", "c3", 500, 900)};
+  ASSERT_TRUE(store->commit(close).ok());
+  messages = store->openConversationMessages();
+  ASSERT_TRUE(messages.ok());
+  EXPECT_TRUE(messages->empty());
+}
+
+// --- prune ----------------------------------------------------------------------------
+
+TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  // old: entirely before the cutoff. mixed: started long ago, active since. fresh: recent.
+  batch.messages = {message("s", "old", "old", 100), message("s", "old", "o2", 200, Role::Brand),
+                    message("s", "mixed", "mixed", 100), message("s", "mixed", "m2", 5000),
+                    message("s", "fresh", "fresh", 6000)};
+  batch.upsert_turns = {answeredTurn("s", "old", "old", 100, 200), answeredTurn("s", "mixed", "mixed", 100, 150),
+                        openTurn("s", "mixed", "m2", 5000), openTurn("s", "fresh", "fresh", 6000)};
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  auto pruned = store->prune(fromMillis(1000));
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(pruned.value(), 2u);
+  EXPECT_TRUE(store->conversation({"s", "old"})->empty());
+  EXPECT_EQ(store->conversation({"s", "mixed"})->size(), 2u);
+  EXPECT_EQ(store->conversation({"s", "fresh"})->size(), 1u);
+  // The old message of an active conversation stays, with its turn.
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"mixed", "m2", "fresh"}));
+
+  // Pruning again finds nothing; a cutoff equal to the newest message keeps it.
+  EXPECT_EQ(store->prune(fromMillis(1000)).value(), 0u);
+  EXPECT_EQ(store->prune(fromMillis(5000)).value(), 0u);
+  EXPECT_EQ(store->prune(fromMillis(5001)).value(), 2u);
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"fresh"}));
+}
+
+TEST(SqliteStorePrune, WorksAcrossManyChunks) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  constexpr int kConversations = 5000;  // several scan and write chunks
+  WriteBatch batch;
+  std::uint64_t expected = 0;
+  for (int i = 0; i < kConversations; ++i) {
+    const std::string c = "c" + std::to_string(i);
+    const bool stale = i % 3 != 0;
+    const std::int64_t base = stale ? 100 : 10'000;
+    batch.messages.push_back(message(i % 2 == 0 ? "s" : "t", c, c, base));
+    batch.messages.push_back(message(i % 2 == 0 ? "s" : "t", c, c + "-r", base + 10, Role::Brand));
+    batch.upsert_turns.push_back(answeredTurn(i % 2 == 0 ? "s" : "t", c, c, base, base + 10));
+    if (stale) expected += 2;
+  }
+  ASSERT_TRUE(store->commit(batch).ok());
+  auto pruned = store->prune(fromMillis(5000));
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(pruned.value(), expected);
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), static_cast<std::size_t>((kConversations + 2) / 3));
+  for (const Turn& t : *turns) EXPECT_EQ(toMillis(t.asked_at), 10'000);
+}
+
+}  // namespace
+}  // namespace replywatch::store
