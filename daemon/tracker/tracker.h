@@ -45,7 +45,8 @@ struct Plan {
   struct ConversationState {
     ConversationKey key;
     std::vector<MessageRecord> messages;
-    std::vector<Turn> turns;
+    std::vector<Turn> turns;           // recomputed turns (sorted by asked_at)
+    std::vector<Turn> previous_turns;  // turns before the batch (used by commit for aggregates)
   };
   std::vector<ConversationState> states;
 };
@@ -74,9 +75,22 @@ struct Snapshot {
   std::map<std::array<std::string, 4>, AnswerStats> answers;
 };
 
+struct TrackerOptions {
+  // Conversations without an open turn kept in memory (least recently touched evicted
+  // first; they are reloaded through the ConversationLoader when needed). Conversations
+  // with an open turn are always kept.
+  std::size_t max_idle_conversations = 100000;
+};
+
+// Breach rule: a turn is late when its wait strictly exceeds the threshold. An answered
+// turn gets breached_at = asked_at + threshold when answered_at - asked_at > threshold;
+// an open turn gets the same value from tick() once now - asked_at > threshold. A
+// breached_at already recorded for a turn is kept as long as the turn exists.
 class Tracker {
  public:
   Tracker(const config::Config& config, const Clock& clock, ConversationLoader& loader);
+  Tracker(const config::Config& config, const Clock& clock, ConversationLoader& loader,
+          TrackerOptions options);
   ~Tracker();
 
   // Rebuilds state after a restart: every stored turn (for counters) and the messages of

@@ -1,0 +1,98 @@
+// Role and handler resolution from the account configuration.
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "daemon/tracker/tracker.h"
+
+namespace replywatch::tracker {
+namespace {
+
+bool contains(const std::vector<std::string>& list, std::string_view value) {
+  if (value.empty()) return false;
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+struct CompiledHandler {
+  const config::HandlerConfig* config = nullptr;
+  std::unique_ptr<RE2> pattern;  // null when the handler has no text pattern
+};
+
+}  // namespace
+
+struct Classifier::Impl {
+  const config::Config& config;
+  std::vector<CompiledHandler> handlers;
+  std::unordered_map<std::string, const config::AccountConfig*> accounts;
+  config::AccountConfig default_account;
+
+  explicit Impl(const config::Config& c) : config(c) {
+    for (const auto& a : config.accounts) accounts.emplace(a.name, &a);
+    for (const auto& h : config.handlers) {
+      CompiledHandler ch;
+      ch.config = &h;
+      if (!h.text_pattern.empty()) {
+        RE2::Options options;
+        options.set_log_errors(false);
+        // RE2 matches in linear time (no backtracking); cap the compiled program size.
+        options.set_max_mem(8 << 20);
+        ch.pattern = std::make_unique<RE2>(h.text_pattern, options);
+      }
+      handlers.push_back(std::move(ch));
+    }
+  }
+
+  const config::AccountConfig& account(const std::string& name) const {
+    auto it = accounts.find(name);
+    return it == accounts.end() ? default_account : *it->second;
+  }
+};
+
+Classifier::Classifier(const config::Config& config) : impl_(std::make_unique<Impl>(config)) {}
+Classifier::~Classifier() = default;
+
+MessageRecord Classifier::classify(const config::SourceConfig& source, const Message& message) const {
+  MessageRecord r;
+  r.source = source.name;
+  r.id = message.id;
+  r.account = source.account;
+  r.channel = source.channel;
+  r.conversation_id = message.conversation_id;
+  r.in_reply_to = message.in_reply_to;
+  r.created_at = message.created_at;
+
+  const config::AccountConfig& account = impl_->account(source.account);
+  if (contains(account.ignored_authors, message.author_id) || contains(account.ignored_authors, message.author_name)) {
+    r.role = Role::Ignored;
+    return r;
+  }
+  bool brand = message.author_is_brand || contains(account.brand_ids, message.author_id) ||
+               contains(account.brand_ids, message.author_name);
+  if (brand) {
+    r.role = Role::Brand;
+    r.responder = message.author_id.empty() ? message.author_name : message.author_id;
+    r.handler = "unknown";
+    r.route = Route::Unknown;
+    for (const CompiledHandler& h : impl_->handlers) {
+      const config::HandlerConfig& hc = *h.config;
+      if (!hc.accounts.empty() && !contains(hc.accounts, source.account)) continue;
+      bool match = contains(hc.responder_ids, message.author_id) || contains(hc.responder_ids, message.author_name);
+      if (!match && h.pattern && h.pattern->ok()) match = RE2::PartialMatch(message.text, *h.pattern);
+      if (match) {
+        r.handler = hc.name;
+        r.route = hc.route;
+        break;
+      }
+    }
+    return r;
+  }
+  if (account.count == config::CountMode::Questions && !looksLikeQuestion(message.text)) {
+    r.role = Role::Inbound;
+  } else {
+    r.role = Role::Question;
+  }
+  return r;
+}
+
+}  // namespace replywatch::tracker
