@@ -1,0 +1,670 @@
+// HTTP/1.1 server on Boost.Beast.
+//
+// Threading:
+//   * One io_context run by `options.threads` I/O threads. The acceptor and every
+//     connection live on their own strand, so a connection's state is only ever touched
+//     by one thread at a time.
+//   * Handlers run on a separate pool of `options.threads` handler threads (never on an
+//     I/O thread): a handler blocked on a disk commit holds one handler thread, while
+//     accepting, reading and writing on other connections go on. When every handler
+//     thread is busy, further requests queue until one is free.
+//
+// Connection life cycle (one request at a time per connection, pipelined bytes are kept
+// in the buffer for the next request):
+//   Idle     waiting for the first byte of a request. New connection: `read_timeout`
+//            from accept. Kept-alive connection: `idle_timeout`; expiry closes silently.
+//   Reading  header then body; the whole request must arrive within `read_timeout` of its
+//            first byte (slowloris protection), otherwise the connection is closed
+//            without an answer. Header over `max_header_bytes` -> 431, Content-Length or
+//            chunked body over `max_body_bytes` -> 413 (checked before the body is
+//            read), any other parse error -> 400; all three close the connection.
+//   Handling the handler runs on the handler pool; no timeout.
+//   Writing  the answer must be written within max(read_timeout, 1 s).
+//   After an answer with "Connection: close", the sending side is shut down and the
+//   remaining input is drained for a short while before closing, so the client gets the
+//   answer instead of a reset.
+//
+// Connection cap: at most `max_connections` connections are served at once. A connection
+// accepted over the cap is answered `503 Service Unavailable` with `Retry-After: 1` and
+// closed without reading its request. Up to another `max_connections` such refusals may
+// be in progress; beyond that, new connections are closed immediately.
+//
+// stop(): closes the acceptor, closes idle connections, lets requests being read or
+// handled finish (their answers carry "Connection: close"), waits up to `grace` for every
+// connection to end, then closes what remains, stops the I/O threads and waits for the
+// handler threads (a handler that never returns blocks stop()).
+#include "daemon/http/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include "daemon/core/log.h"
+#include "daemon/http/listen_address.h"
+
+namespace replywatch::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto kAcceptRetryDelay = 100ms;
+constexpr auto kMinWriteTimeout = 1000ms;
+constexpr auto kMaxLingerTime = 2000ms;
+constexpr auto kStopLingerTime = 200ms;
+constexpr std::size_t kReadChunk = 4096;
+
+struct RouteEntry {
+  std::string method;
+  std::string path;
+  bool prefix = false;
+  Handler handler;
+};
+
+std::string endpointString(const tcp::endpoint& ep) {
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+    addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+  }
+  std::string host = addr.to_string();
+  if (addr.is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(ep.port());
+}
+
+bool isParseError(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+bool equalsIgnoreCase(beast::string_view a, beast::string_view b) { return beast::iequals(a, b); }
+
+class Session;
+
+enum class SessionKind { Regular, Reject };
+
+// Everything the server shares with its connections. Server::Impl derives from it.
+class Core {
+ public:
+  explicit Core(ServerOptions options)
+      : options_(std::move(options)),
+        acceptor_(net::make_strand(ioc_)),
+        accept_retry_(acceptor_.get_executor()),
+        handler_pool_(std::max<std::size_t>(1, options_.threads)) {}
+
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+  ~Core() { stop(0ms); }
+
+  void route(std::string method, std::string path, Handler handler);
+  Result<std::string> start();
+  void stop(std::chrono::milliseconds grace);
+
+  // Used by sessions.
+  const ServerOptions& options() const { return options_; }
+  bool stopping() const { return stopping_.load(); }
+  net::thread_pool& handlerPool() { return handler_pool_; }
+  void unregisterSession(Session* session, SessionKind kind);
+
+  struct Match {
+    const Handler* handler = nullptr;
+    std::string allow;  // methods registered for this path, when the method did not match
+  };
+  Match match(std::string_view method, std::string_view path) const;
+
+ private:
+  void doAccept();
+  void onAccept(const beast::error_code& ec, tcp::socket socket);
+  std::vector<std::shared_ptr<Session>> liveSessions();
+  bool waitForSessions(std::chrono::steady_clock::time_point deadline);
+
+  ServerOptions options_;
+  std::vector<RouteEntry> routes_;
+
+  // Sessions register here. Declared before the io_context: sessions still referenced by
+  // pending operations are destroyed with it and unregister on the way.
+  std::mutex sessions_mutex_;
+  std::condition_variable sessions_cv_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::size_t connections_ = 0;  // Regular sessions, counted against max_connections
+  std::size_t rejecting_ = 0;    // Reject sessions
+
+  std::atomic<bool> stopping_{false};
+  std::mutex lifecycle_mutex_;
+  bool started_ = false;
+  bool stopped_ = false;
+
+  net::io_context ioc_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_;
+  std::vector<std::thread> io_threads_;
+  net::thread_pool handler_pool_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Core& core, tcp::socket socket, SessionKind kind)
+      : core_(core), stream_(std::move(socket)), kind_(kind) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpointString(ep);
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() { core_.unregisterSession(this, kind_); }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  // Entry point, on the session's strand.
+  void start() {
+    if (kind_ == SessionKind::Reject) {
+      Response r = Response::error(503, "too many connections");
+      r.headers.emplace_back("Retry-After", "1");
+      sendResponse(std::move(r), true, 11);
+      return;
+    }
+    if (core_.stopping()) {
+      closeNow();
+      return;
+    }
+    stream_.expires_after(core_.options().read_timeout);
+    waitForRequest();
+  }
+
+  // Posted by Server::stop(): idle connections are closed, the others finish.
+  void onServerStop() {
+    if (state_ == State::Idle) closeNow();
+  }
+
+  // Posted by Server::stop() once the grace period is over.
+  void forceClose() { closeNow(); }
+
+ private:
+  enum class State { Idle, Reading, Handling, Writing, Closed };
+
+  void waitForRequest() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(core_.options().max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(static_cast<std::uint64_t>(core_.options().max_body_bytes));
+    if (core_.stopping()) {
+      closeNow();
+      return;
+    }
+    if (buffer_.size() > 0) {  // the next request is already (partly) here
+      state_ = State::Reading;
+      if (!first_request_) stream_.expires_after(core_.options().read_timeout);
+      readHeader();
+      return;
+    }
+    state_ = State::Idle;
+    if (!first_request_) stream_.expires_after(core_.options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            beast::bind_front_handler(&Session::onFirstBytes, shared_from_this()));
+  }
+
+  void onFirstBytes(const beast::error_code& ec, std::size_t n) {
+    if (ec) {  // idle timeout, peer closed, or closed by stop()
+      closeNow();
+      return;
+    }
+    buffer_.commit(n);
+    state_ = State::Reading;
+    if (!first_request_) stream_.expires_after(core_.options().read_timeout);
+    readHeader();
+  }
+
+  void readHeader() {
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::onHeader, shared_from_this()));
+  }
+
+  void onHeader(const beast::error_code& ec, std::size_t) {
+    if (ec) {
+      failRead(ec);
+      return;
+    }
+    auto length = parser_->content_length();
+    if (length && *length > core_.options().max_body_bytes) {
+      sendResponse(Response::error(413, "request body too large"), true, 11);
+      return;
+    }
+    const auto& req = parser_->get();
+    if (req.target().empty() || req.target().front() != '/') {
+      sendResponse(Response::error(400, "malformed request target"), true, 11);
+      return;
+    }
+    if (parser_->is_done()) {
+      dispatch();
+      return;
+    }
+    auto expect = req[bhttp::field::expect];
+    if (req.version() >= 11 && equalsIgnoreCase(expect, "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                       [self = shared_from_this()](const beast::error_code& wec, std::size_t) {
+                         if (wec) {
+                           self->closeNow();
+                           return;
+                         }
+                         self->readBody();
+                       });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::onBody, shared_from_this()));
+  }
+
+  void onBody(const beast::error_code& ec, std::size_t) {
+    if (ec) {
+      failRead(ec);
+      return;
+    }
+    dispatch();
+  }
+
+  void failRead(const beast::error_code& ec) {
+    if (ec == bhttp::error::header_limit) {
+      sendResponse(Response::error(431, "request header too large"), true, 11);
+    } else if (ec == bhttp::error::body_limit) {
+      sendResponse(Response::error(413, "request body too large"), true, 11);
+    } else if (ec == beast::error::timeout) {
+      spdlog::debug("http request read timed out remote={}", remote_);
+      closeNow();
+    } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+               ec == net::error::operation_aborted) {
+      closeNow();
+    } else if (isParseError(ec)) {
+      sendResponse(Response::error(400, "malformed request"), true, 11);
+    } else {
+      closeNow();
+    }
+  }
+
+  void dispatch() {
+    state_ = State::Handling;
+    stream_.expires_never();
+    auto& msg = parser_->get();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& field : msg) {
+      req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    req.body = std::move(msg.body());
+    req.remote = remote_;
+    const bool close = !msg.keep_alive();
+    const unsigned version = msg.version();
+
+    auto found = core_.match(req.method, req.path);
+    if (found.handler == nullptr) {
+      if (found.allow.empty()) {
+        sendResponse(Response::error(404, "not found"), close, version);
+      } else {
+        Response r = Response::error(405, "method not allowed");
+        r.headers.emplace_back("Allow", found.allow);
+        sendResponse(std::move(r), close, version);
+      }
+      return;
+    }
+    net::post(core_.handlerPool(), [self = shared_from_this(), handler = found.handler, req = std::move(req),
+                                    close, version]() mutable {
+      Response res = invoke(*handler, req);
+      auto ex = self->executor();
+      net::post(ex, [session = std::move(self), res = std::move(res), close, version]() mutable {
+        session->sendResponse(std::move(res), close, version);
+      });
+    });
+  }
+
+  static Response invoke(const Handler& handler, const Request& req) {
+    try {
+      return handler(req);
+    } catch (const std::exception& e) {
+      spdlog::error("http handler failed method={} path={} error={}", req.method, logValue(req.path),
+                    logValue(e.what()));
+    } catch (...) {
+      spdlog::error("http handler failed method={} path={} error=unknown", req.method, logValue(req.path));
+    }
+    return Response::error(500, "internal error");
+  }
+
+  void sendResponse(Response r, bool close, unsigned version) {
+    if (state_ == State::Closed) return;
+    state_ = State::Writing;
+    if (core_.stopping()) close = true;
+    if (r.status < 100 || r.status > 599) {
+      spdlog::error("http handler returned an invalid status status={}", r.status);
+      r = Response::error(500, "internal error");
+    }
+    response_.emplace();
+    auto& res = *response_;
+    res.version(version == 10 ? 10 : 11);
+    res.result(static_cast<unsigned>(r.status));
+    res.set(bhttp::field::server, "replywatch");
+    res.set(bhttp::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) {
+      if (name.empty() || hasLineBreak(name) || hasLineBreak(value)) {
+        spdlog::warn("http handler header dropped name={}", logValue(name));
+        continue;
+      }
+      if (equalsIgnoreCase(name, "Content-Length") || equalsIgnoreCase(name, "Connection") ||
+          equalsIgnoreCase(name, "Transfer-Encoding")) {
+        continue;
+      }
+      if (equalsIgnoreCase(name, "Content-Type") || equalsIgnoreCase(name, "Server")) {
+        res.set(name, value);
+      } else {
+        res.insert(name, value);
+      }
+    }
+    res.body() = std::move(r.body);
+    res.keep_alive(!close);
+    res.prepare_payload();
+    stream_.expires_after(std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
+    bhttp::async_write(stream_, res, beast::bind_front_handler(&Session::onWrite, shared_from_this(), close));
+  }
+
+  void onWrite(bool close, const beast::error_code& ec, std::size_t) {
+    response_.reset();
+    if (ec) {
+      closeNow();
+      return;
+    }
+    if (close) {
+      lingerClose();
+      return;
+    }
+    first_request_ = false;
+    waitForRequest();
+  }
+
+  // Half-closes and reads what the client still sends, for a short while, so that the
+  // answer is not lost to a reset caused by unread input.
+  void lingerClose() {
+    state_ = State::Closed;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    auto linger = std::min<std::chrono::milliseconds>(
+        std::max<std::chrono::milliseconds>(core_.options().read_timeout, 100ms), kMaxLingerTime);
+    if (core_.stopping()) linger = std::min<std::chrono::milliseconds>(linger, kStopLingerTime);
+    stream_.expires_after(linger);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(drain_buffer_),
+                            [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
+                              if (ec) {
+                                self->closeNow();
+                                return;
+                              }
+                              self->drain();
+                            });
+  }
+
+  void closeNow() {
+    state_ = State::Closed;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  Core& core_;
+  beast::tcp_stream stream_;
+  SessionKind kind_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+  State state_ = State::Idle;
+  bool first_request_ = true;
+  std::array<char, kReadChunk> drain_buffer_{};
+};
+
+void Core::route(std::string method, std::string path, Handler handler) {
+  std::lock_guard lock(lifecycle_mutex_);
+  if (started_) throw std::logic_error("http::Server::route() called after start()");
+  if (path.empty() || path.front() != '/') throw std::invalid_argument("route path must start with '/'");
+  RouteEntry e;
+  e.method = std::move(method);
+  e.prefix = path.size() > 1 && path.back() == '/';
+  e.path = std::move(path);
+  e.handler = std::move(handler);
+  routes_.push_back(std::move(e));
+}
+
+Core::Match Core::match(std::string_view method, std::string_view path) const {
+  Match m;
+  const RouteEntry* best = nullptr;
+  std::vector<std::string_view> allowed;
+  for (const auto& r : routes_) {
+    bool hit = r.prefix ? path.substr(0, r.path.size()) == r.path : path == r.path;
+    if (!hit) continue;
+    if (std::find(allowed.begin(), allowed.end(), r.method) == allowed.end()) allowed.push_back(r.method);
+    if (r.method != method) continue;
+    // An exact route beats a prefix route; among prefixes the longest wins.
+    if (best == nullptr || (best->prefix && !r.prefix) ||
+        (best->prefix && r.prefix && r.path.size() > best->path.size())) {
+      best = &r;
+    }
+  }
+  if (best != nullptr) {
+    m.handler = &best->handler;
+    return m;
+  }
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    if (i > 0) m.allow += ", ";
+    m.allow += allowed[i];
+  }
+  return m;
+}
+
+Result<std::string> Core::start() {
+  std::lock_guard lock(lifecycle_mutex_);
+  if (started_ || stopped_) return makeError("state", "the HTTP server was already started");
+  auto parsed = parseListenAddress(options_.listen_address);
+  if (!parsed) return parsed.error();
+  const auto& addr = parsed.value();
+
+  std::vector<tcp::endpoint> candidates;
+  if (addr.host.empty()) {
+    candidates.emplace_back(tcp::v6(), addr.port);  // dual-stack when available
+    candidates.emplace_back(tcp::v4(), addr.port);
+  } else {
+    beast::error_code ec;
+    auto ip = net::ip::make_address(addr.host, ec);
+    if (!ec) {
+      candidates.emplace_back(ip, addr.port);
+    } else {
+      tcp::resolver resolver(ioc_);
+      auto results = resolver.resolve(addr.host, std::to_string(addr.port), ec);
+      if (ec || results.empty()) {
+        return makeError("listen_address", "cannot resolve \"" + addr.host + "\": " + ec.message());
+      }
+      for (const auto& entry : results) candidates.push_back(entry.endpoint());
+    }
+  }
+
+  beast::error_code ec;
+  for (const auto& ep : candidates) {
+    acceptor_.close(ec);
+    acceptor_.open(ep.protocol(), ec);
+    if (ec) continue;
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (addr.host.empty() && ep.protocol() == tcp::v6()) acceptor_.set_option(net::ip::v6_only(false), ec);
+    acceptor_.bind(ep, ec);
+    if (ec) continue;
+    acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (!ec) break;
+  }
+  if (ec || !acceptor_.is_open()) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    return makeError("bind", "cannot listen on " + options_.listen_address + ": " + ec.message());
+  }
+  auto bound = acceptor_.local_endpoint(ec);
+  if (ec) return makeError("bind", "cannot read the bound address: " + ec.message());
+
+  work_.emplace(ioc_.get_executor());
+  net::post(acceptor_.get_executor(), [this] { doAccept(); });
+  const std::size_t n = std::max<std::size_t>(1, options_.threads);
+  for (std::size_t i = 0; i < n; ++i) {
+    io_threads_.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http I/O thread caught an exception error={}", logValue(e.what()));
+        }
+      }
+    });
+  }
+  started_ = true;
+  return endpointString(bound);
+}
+
+void Core::doAccept() {
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         [this](const beast::error_code& ec, tcp::socket socket) { onAccept(ec, std::move(socket)); });
+}
+
+void Core::onAccept(const beast::error_code& ec, tcp::socket socket) {
+  if (stopping_.load() || !acceptor_.is_open()) return;
+  if (ec) {
+    // Typically out of file descriptors: retry shortly rather than spin.
+    spdlog::warn("http accept failed error={}", logValue(ec.message()));
+    accept_retry_.expires_after(kAcceptRetryDelay);
+    accept_retry_.async_wait([this](const beast::error_code& wec) {
+      if (!wec && !stopping_.load()) doAccept();
+    });
+    return;
+  }
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+
+  std::optional<SessionKind> kind;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    if (connections_ < options_.max_connections) {
+      ++connections_;
+      kind = SessionKind::Regular;
+    } else if (rejecting_ < options_.max_connections) {
+      ++rejecting_;
+      kind = SessionKind::Reject;
+    }
+  }
+  if (!kind) {
+    socket.close(ignored);
+  } else {
+    if (*kind == SessionKind::Reject) spdlog::debug("http connection refused: too many connections");
+    auto session = std::make_shared<Session>(*this, std::move(socket), *kind);
+    {
+      std::lock_guard lock(sessions_mutex_);
+      sessions_.emplace(session.get(), session);
+    }
+    auto ex = session->executor();
+    net::post(ex, [s = std::move(session)] { s->start(); });
+  }
+  doAccept();
+}
+
+void Core::unregisterSession(Session* session, SessionKind kind) {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(session);
+    if (kind == SessionKind::Regular) {
+      --connections_;
+    } else {
+      --rejecting_;
+    }
+  }
+  sessions_cv_.notify_all();
+}
+
+std::vector<std::shared_ptr<Session>> Core::liveSessions() {
+  std::vector<std::shared_ptr<Session>> out;
+  std::lock_guard lock(sessions_mutex_);
+  for (auto& [ptr, weak] : sessions_) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+bool Core::waitForSessions(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(sessions_mutex_);
+  return sessions_cv_.wait_until(lock, deadline, [this] { return sessions_.empty(); });
+}
+
+void Core::stop(std::chrono::milliseconds grace) {
+  std::lock_guard lock(lifecycle_mutex_);
+  if (stopped_) return;
+  stopped_ = true;
+  if (!started_) return;
+  stopping_.store(true);
+
+  net::post(acceptor_.get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_.cancel();
+  });
+  for (auto& s : liveSessions()) {
+    auto ex = s->executor();
+    net::post(ex, [s] { s->onServerStop(); });
+  }
+  if (!waitForSessions(std::chrono::steady_clock::now() + grace)) {
+    auto remaining = liveSessions();
+    spdlog::warn("http shutdown grace period over, closing connections count={}", remaining.size());
+    for (auto& s : remaining) {
+      auto ex = s->executor();
+      net::post(ex, [s] { s->forceClose(); });
+    }
+    remaining.clear();
+    (void)waitForSessions(std::chrono::steady_clock::now() + 500ms);
+  }
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : io_threads_) t.join();
+  io_threads_.clear();
+  handler_pool_.join();
+}
+
+}  // namespace
+
+struct Server::Impl : Core {
+  using Core::Core;
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Server::~Server() = default;
+
+void Server::route(std::string method, std::string path, Handler handler) {
+  impl_->route(std::move(method), std::move(path), std::move(handler));
+}
+
+Result<std::string> Server::start() { return impl_->start(); }
+
+void Server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+
+}  // namespace replywatch::http

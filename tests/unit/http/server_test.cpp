@@ -1,0 +1,539 @@
+// End-to-end tests of http::Server over real loopback sockets.
+#include "daemon/http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "tests/unit/http/raw_client.h"
+
+namespace replywatch::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::makeRequest;
+using testing::RawClient;
+
+ServerOptions testOptions() {
+  ServerOptions o;
+  o.listen_address = "127.0.0.1:0";
+  o.threads = 2;
+  return o;
+}
+
+// Starts a server with the routes most tests need and stops it at the end of the test.
+class ServerTest : public ::testing::Test {
+ protected:
+  void startServer(ServerOptions options = testOptions()) {
+    server_ = std::make_unique<Server>(std::move(options));
+    server_->route("GET", "/", [](const Request&) { return Response::text(200, "landing"); });
+    server_->route("GET", "/metrics", [](const Request&) { return Response::text(200, "metrics"); });
+    server_->route("POST", "/webhooks/", [](const Request& r) {
+      return Response::json(200, "{\"path\":\"" + r.path + "\",\"body\":\"" + r.body + "\"}");
+    });
+    server_->route("GET", "/webhooks/", [](const Request& r) {
+      return Response::text(200, r.queryParam("hub.challenge").value_or("none"));
+    });
+    server_->route("GET", "/echo", [](const Request& r) {
+      Response res = Response::text(200, r.queryParam("q").value_or("<absent>"));
+      res.headers.emplace_back("X-Path", r.path);
+      res.headers.emplace_back("X-Query", r.query);
+      res.headers.emplace_back("X-Agent", std::string(r.header("user-agent").value_or("")));
+      res.headers.emplace_back("X-Remote-Set", r.remote.empty() ? "no" : "yes");
+      return res;
+    });
+    server_->route("GET", "/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); });
+    for (auto& [method, path, handler] : extra_routes_) server_->route(method, path, handler);
+    auto bound = server_->start();
+    ASSERT_TRUE(bound.ok()) << bound.error().message;
+    address_ = bound.value();
+  }
+
+  void TearDown() override {
+    if (server_) server_->stop(2s);
+  }
+
+  std::unique_ptr<Server> server_;
+  std::string address_;
+  std::vector<std::tuple<std::string, std::string, Handler>> extra_routes_;
+};
+
+TEST_F(ServerTest, StartReturnsBoundLoopbackAddress) {
+  startServer();
+  EXPECT_EQ(address_.rfind("127.0.0.1:", 0), 0u) << address_;
+  EXPECT_NE(address_, "127.0.0.1:0");
+}
+
+TEST_F(ServerTest, RoutesExactPaths) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/metrics")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "metrics");
+  EXPECT_EQ(r->header("server"), "replywatch");
+  EXPECT_EQ(r->header("content-type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(r->header("content-length"), "7");
+}
+
+TEST_F(ServerTest, RootIsAnExactRouteNotAPrefix) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "landing");
+  ASSERT_TRUE(c.send(makeRequest("GET", "/nothing-here")));
+  r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(ServerTest, RoutesPrefixPaths) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("POST", "/webhooks/meta", "hello")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_EQ(r->body, R"({"path":"/webhooks/meta","body":"hello"})");
+
+  ASSERT_TRUE(c.send(makeRequest("GET", "/webhooks/meta?hub.mode=subscribe&hub.challenge=abc%20123")));
+  r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "abc 123");
+}
+
+TEST_F(ServerTest, UnknownPathIs404WithJsonError) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/nope")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_EQ(r->body, R"({"status":"error","error":"not found"})");
+  // "/webhooks" without the trailing slash is not under the "/webhooks/" prefix.
+  ASSERT_TRUE(c.send(makeRequest("POST", "/webhooks", "x")));
+  r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("POST", "/metrics", "x")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->header("allow"), "GET");
+  EXPECT_EQ(r->body, R"({"status":"error","error":"method not allowed"})");
+
+  ASSERT_TRUE(c.send(makeRequest("DELETE", "/webhooks/x")));
+  r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->header("allow"), "POST, GET");
+}
+
+TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/metrics")));
+  auto r1 = c.readResponse();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 200);
+  EXPECT_NE(r1->header("connection"), "close");
+  ASSERT_TRUE(c.send(makeRequest("GET", "/")));
+  auto r2 = c.readResponse();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->body, "landing");
+}
+
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/metrics") + makeRequest("GET", "/")));
+  auto r1 = c.readResponse();
+  auto r2 = c.readResponse();
+  ASSERT_TRUE(r1 && r2);
+  EXPECT_EQ(r1->body, "metrics");
+  EXPECT_EQ(r2->body, "landing");
+}
+
+TEST_F(ServerTest, ConnectionCloseIsHonoured) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/metrics", {}, "Connection: close\r\n")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(c.waitClosed(2s));
+}
+
+TEST_F(ServerTest, QueryParametersAndHeadersReachTheHandler) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/echo?x=1&q=caf%C3%A9+au+lait%21", {}, "User-Agent: prom/2.0\r\n")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "caf\xC3\xA9 au lait!");
+  EXPECT_EQ(r->header("x-path"), "/echo");
+  EXPECT_EQ(r->header("x-query"), "x=1&q=caf%C3%A9+au+lait%21");
+  EXPECT_EQ(r->header("x-agent"), "prom/2.0");
+  EXPECT_EQ(r->header("x-remote-set"), "yes");
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/throw")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(r->body, R"({"status":"error","error":"internal error"})");
+  // The connection survives.
+  ASSERT_TRUE(c.send(makeRequest("GET", "/metrics")));
+  r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerTest, OversizedHeaderIs431) {
+  auto o = testOptions();
+  o.max_header_bytes = 1024;
+  startServer(o);
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/metrics", {}, "X-Big: " + std::string(4096, 'a') + "\r\n")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(r->body, R"({"status":"error","error":"request header too large"})");
+  EXPECT_TRUE(c.waitClosed(3s));
+}
+
+TEST_F(ServerTest, OversizedContentLengthIs413BeforeTheBodyIsSent) {
+  auto o = testOptions();
+  o.max_body_bytes = 1024;
+  startServer(o);
+  RawClient c(address_);
+  // Only the header: the answer must come from Content-Length alone.
+  ASSERT_TRUE(c.send("POST /webhooks/meta HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->body, R"({"status":"error","error":"request body too large"})");
+  EXPECT_TRUE(c.waitClosed(3s));
+}
+
+TEST_F(ServerTest, OversizedChunkedBodyIs413) {
+  auto o = testOptions();
+  o.max_body_bytes = 1024;
+  startServer(o);
+  RawClient c(address_);
+  std::string chunk(800, 'x');
+  std::string req = "POST /webhooks/meta HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  req += "320\r\n" + chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n";
+  ASSERT_TRUE(c.send(req));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(ServerTest, BodyWithinLimitIsAccepted) {
+  auto o = testOptions();
+  o.max_body_bytes = 1024;
+  startServer(o);
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("POST", "/webhooks/x", std::string(1024, 'b'))));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerTest, ExpectContinueGets100BeforeTheBody) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send("POST /webhooks/meta HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+  EXPECT_EQ(c.readRaw(2s), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(c.send("data"));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"path":"/webhooks/meta","body":"data"})");
+}
+
+TEST_F(ServerTest, MalformedRequestIs400) {
+  startServer();
+  {
+    RawClient c(address_);
+    ASSERT_TRUE(c.send("THIS IS NOT HTTP\r\n\r\n"));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_EQ(r->header("content-type"), "application/json");
+    EXPECT_TRUE(c.waitClosed(3s));
+  }
+  {
+    RawClient c(address_);
+    ASSERT_TRUE(c.send("GET /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n"));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+  }
+  {
+    RawClient c(address_);
+    ASSERT_TRUE(c.send("GET http://example.com/metrics HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+  }
+}
+
+TEST_F(ServerTest, SlowlorisHalfRequestIsClosedAfterReadTimeout) {
+  auto o = testOptions();
+  o.read_timeout = 300ms;
+  startServer(o);
+  RawClient c(address_);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send("GET /metrics HTTP/1.1\r\nHost: t\r\n"));
+  EXPECT_TRUE(c.waitClosed(3s));
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 2s);
+}
+
+TEST_F(ServerTest, SlowlorisTrickleIsClosedAfterReadTimeout) {
+  auto o = testOptions();
+  o.read_timeout = 300ms;
+  startServer(o);
+  RawClient c(address_);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string req = "GET /metrics HTTP/1.1\r\nHost: t\r\nX-Slow: abcdefghijklmnopqrstuvwxyz\r\n";
+  bool closed = false;
+  for (char ch : req) {
+    if (!c.send(std::string_view(&ch, 1)) || c.waitClosed(50ms)) {
+      closed = true;
+      break;
+    }
+  }
+  if (!closed) closed = c.waitClosed(3s);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+TEST_F(ServerTest, ConnectionWithoutAnyBytesIsClosedAfterReadTimeout) {
+  auto o = testOptions();
+  o.read_timeout = 300ms;
+  o.idle_timeout = 10s;
+  startServer(o);
+  RawClient c(address_);
+  EXPECT_TRUE(c.waitClosed(3s));
+}
+
+TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  auto o = testOptions();
+  o.read_timeout = 5s;
+  o.idle_timeout = 300ms;
+  startServer(o);
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("GET", "/metrics")));
+  ASSERT_TRUE(c.readResponse());
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.waitClosed(3s));
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(elapsed, 250ms);
+  EXPECT_LT(elapsed, 2s);
+}
+
+TEST_F(ServerTest, ConnectionsOverTheCapGet503) {
+  auto o = testOptions();
+  o.max_connections = 2;
+  startServer(o);
+  auto a = std::make_unique<RawClient>(address_);
+  RawClient b(address_);
+  // Both are accepted and served (and stay open: keep-alive).
+  ASSERT_TRUE(a->send(makeRequest("GET", "/metrics")));
+  ASSERT_TRUE(a->readResponse());
+  ASSERT_TRUE(b.send(makeRequest("GET", "/metrics")));
+  ASSERT_TRUE(b.readResponse());
+
+  RawClient over(address_);
+  ASSERT_TRUE(over.send(makeRequest("GET", "/metrics")));
+  auto r = over.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->header("retry-after"), "1");
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(r->body, R"({"status":"error","error":"too many connections"})");
+  EXPECT_TRUE(over.waitClosed(3s));
+
+  // Once a slot is free, new connections are served again.
+  a.reset();
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    RawClient next(address_);
+    if (next.send(makeRequest("GET", "/metrics"))) {
+      auto rn = next.readResponse();
+      served = rn && rn->status == 200;
+    }
+    if (!served) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(ServerTest, BlockingHandlerDoesNotStallOtherRequests) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> entered{false};
+  extra_routes_.emplace_back("GET", "/block", [released, &entered](const Request&) {
+    entered = true;
+    released.wait();
+    return Response::text(200, "unblocked");
+  });
+  startServer();
+  RawClient slow(address_);
+  ASSERT_TRUE(slow.send(makeRequest("GET", "/block")));
+  for (int i = 0; i < 200 && !entered; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(entered);
+
+  for (int i = 0; i < 3; ++i) {
+    RawClient fast(address_);
+    ASSERT_TRUE(fast.send(makeRequest("GET", "/metrics")));
+    auto r = fast.readResponse(2s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  release.set_value();
+  auto r = slow.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "unblocked");
+}
+
+TEST_F(ServerTest, StopFinishesInFlightRequestWithConnectionClose) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> entered{false};
+  extra_routes_.emplace_back("GET", "/slow", [released, &entered](const Request&) {
+    entered = true;
+    released.wait();
+    return Response::text(200, "finished");
+  });
+  startServer();
+  RawClient idle(address_);
+  ASSERT_TRUE(idle.send(makeRequest("GET", "/metrics")));
+  ASSERT_TRUE(idle.readResponse());
+
+  RawClient busy(address_);
+  ASSERT_TRUE(busy.send(makeRequest("GET", "/slow")));
+  for (int i = 0; i < 200 && !entered; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(entered);
+
+  auto stopped = std::async(std::launch::async, [&] { server_->stop(5s); });
+  // The idle keep-alive connection is closed right away.
+  EXPECT_TRUE(idle.waitClosed(2s));
+  EXPECT_EQ(stopped.wait_for(100ms), std::future_status::timeout);
+  release.set_value();
+  auto r = busy.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "finished");
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(stopped.wait_for(3s), std::future_status::ready);
+  // No longer accepting.
+  EXPECT_THROW(RawClient late(address_), std::runtime_error);
+  server_->stop();  // idempotent
+}
+
+TEST_F(ServerTest, StopGivesUpAfterGrace) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> entered{false};
+  extra_routes_.emplace_back("GET", "/slow", [released, &entered](const Request&) {
+    entered = true;
+    released.wait_for(std::chrono::seconds(1));
+    return Response::text(200, "late");
+  });
+  startServer();
+  RawClient busy(address_);
+  ASSERT_TRUE(busy.send(makeRequest("GET", "/slow")));
+  for (int i = 0; i < 200 && !entered; ++i) std::this_thread::sleep_for(5ms);
+  auto t0 = std::chrono::steady_clock::now();
+  server_->stop(200ms);
+  // Waited for the grace period, closed the connection, then joined the handler.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_TRUE(busy.waitClosed(1s));
+}
+
+TEST(ServerLifecycle, StartTwiceFailsAndStopWithoutStartIsHarmless) {
+  Server s(testOptions());
+  ASSERT_TRUE(s.start().ok());
+  auto again = s.start();
+  EXPECT_FALSE(again.ok());
+  s.stop();
+  s.stop();
+  Server never(testOptions());
+  never.stop();
+}
+
+TEST(ServerLifecycle, RouteAfterStartThrows) {
+  Server s(testOptions());
+  ASSERT_TRUE(s.start().ok());
+  EXPECT_THROW(s.route("GET", "/x", [](const Request&) { return Response::text(200, ""); }), std::logic_error);
+}
+
+TEST(ServerLifecycle, BindConflictIsAnError) {
+  Server a(testOptions());
+  auto bound = a.start();
+  ASSERT_TRUE(bound.ok());
+  auto o = testOptions();
+  o.listen_address = bound.value();
+  Server b(o);
+  auto r = b.start();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason, "bind");
+}
+
+TEST(ServerLifecycle, ListensOnEveryInterfaceWithColonPort) {
+  auto o = testOptions();
+  o.listen_address = ":0";
+  Server s(o);
+  auto bound = s.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  auto port = bound.value().substr(bound.value().rfind(':') + 1);
+  RawClient c("127.0.0.1:" + port);  // reachable over IPv4 loopback
+  ASSERT_TRUE(c.send(makeRequest("GET", "/nope")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST(ServerLifecycle, ListensOnBracketedIpv6) {
+  auto o = testOptions();
+  o.listen_address = "[::1]:0";
+  Server s(o);
+  auto bound = s.start();
+  if (!bound.ok()) GTEST_SKIP() << "no IPv6 loopback: " << bound.error().message;
+  EXPECT_EQ(bound.value().rfind("[::1]:", 0), 0u) << bound.value();
+}
+
+TEST(ServerLifecycle, InvalidListenAddressIsAnError) {
+  for (const char* bad : {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "[::1:80", "::1:80"}) {
+    auto o = testOptions();
+    o.listen_address = bad;
+    Server s(o);
+    auto r = s.start();
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace replywatch::http
