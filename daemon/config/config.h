@@ -7,6 +7,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/core/model.h"
@@ -85,7 +87,11 @@ struct SourceConfig {
   YAML::Node settings;  // the whole source mapping (including the common keys above)
   std::string file;
   int line = 0;
+  std::filesystem::path base_dir;  // directory of `file`: base of relative paths in settings
 };
+
+// The keys every source has; type validators pass them (plus their own) to checkKeys().
+inline const std::vector<std::string> kCommonSourceKeys = {"name", "type", "account", "channel"};
 
 struct WebConfig {
   std::string listen_address = "0.0.0.0:9488";
@@ -108,6 +114,7 @@ struct IngestConfig {
 
 struct Config {
   std::string file;
+  std::filesystem::path base_dir;  // directory of `file`, absolute
   WebConfig web;
   StoreConfig store;
   IngestConfig ingest;
@@ -125,7 +132,10 @@ struct Config {
 struct SourceTypeInfo {
   bool known = false;
   std::function<void(const SourceConfig&, std::vector<Problem>&)> validate;
+  // Optional: every known type name, listed in the "unknown source type" message.
+  std::vector<std::string> known_types;
 };
+// An empty lookup accepts every source type without validating its settings.
 using SourceTypeLookup = std::function<SourceTypeInfo(std::string_view type)>;
 
 // Loads and validates a configuration file. Relative paths inside it (store path,
@@ -137,17 +147,52 @@ Config load(const std::filesystem::path& file, const SourceTypeLookup& types);
 Config loadString(const std::string& yaml, const std::string& file_name, const SourceTypeLookup& types);
 
 // Helpers for connector settings validation and reading (used by connectors/*).
-// Reads a string setting that may be `${ENV}`-expanded; a missing optional key gives "".
-// Records a Problem (and returns "") for a wrong type.
+// `map` is a YAML mapping (anything else reads as empty), `file` the file name for
+// problems, `where` names the place in sentences ("source \"acme-spool\"").
+// Messages quote the raw YAML text (before ${ENV} expansion), never an expanded value.
+
 int lineOf(const YAML::Node& node);  // 1-based line of a node, 0 if unknown
-// Reports every key of `map` that is not in `allowed` as "unknown key" problems.
+// Reports every key of `map` that is not in `allowed` as "unknown key" problems (with a
+// "did you mean" suggestion for close typos), and keys given twice.
 void checkKeys(const YAML::Node& map, const std::vector<std::string>& allowed, const std::string& file,
                const std::string& where, std::vector<Problem>& problems);
-// Resolves a secret given either as `key: ${ENV}` / literal, or as `key_file: path`.
-// Missing env var / unreadable file is a Problem. Returns an empty Secret if neither key is set.
+// Reports every key of `keys` that is absent (or null) in `map` as a problem.
+void requireKeys(const YAML::Node& map, const std::vector<std::string>& keys, const std::string& file,
+                 const std::string& where, std::vector<Problem>& problems);
+// Reads a string setting with ${ENV} expanded; a missing (or null) key gives "".
+// Records a Problem (and returns "") for a wrong type or an unset variable.
+std::string readString(const YAML::Node& map, const std::string& key, const std::string& file,
+                       const std::string& where, std::vector<Problem>& problems);
+// Reads a list of strings (a single string counts as a one-element list); missing = {}.
+std::vector<std::string> readStringList(const YAML::Node& map, const std::string& key, const std::string& file,
+                                        const std::string& where, std::vector<Problem>& problems);
+// Reads a duration ("90s", "15m", "1h30m", "28d", "2w" or plain seconds).
+// nullopt when the key is missing or the value is invalid (a Problem then).
+std::optional<std::chrono::seconds> readDuration(const YAML::Node& map, const std::string& key,
+                                                 const std::string& file, const std::string& where,
+                                                 std::vector<Problem>& problems);
+// Reads a byte size (plain bytes, or with a unit: "64KiB", "1MiB", "1GiB", "500kB", "2MB").
+std::optional<std::uint64_t> readSize(const YAML::Node& map, const std::string& key, const std::string& file,
+                                      const std::string& where, std::vector<Problem>& problems);
+// Reads a boolean (true/false, yes/no, on/off).
+std::optional<bool> readBool(const YAML::Node& map, const std::string& key, const std::string& file,
+                             const std::string& where, std::vector<Problem>& problems);
+// Resolves a secret given either as `key: ${ENV}` / literal, or as `key_file: path`
+// (relative to base_dir; the file's trailing newline is dropped).
+// Missing env var / unreadable file / both keys set is a Problem. Returns an empty
+// Secret if neither key is set. The secret's value never appears in a Problem.
 Secret readSecret(const YAML::Node& map, const std::string& key, const std::string& file,
                   const std::filesystem::path& base_dir, std::vector<Problem>& problems);
-// Expands ${VAR} references; missing variables are reported through `missing`.
+// Expands ${VAR} references ("$${" gives a literal "${"); missing variables are
+// reported through `missing` (and expand to nothing).
 std::string expandEnv(const std::string& value, std::vector<std::string>& missing);
+// `path` if absolute, else base_dir / path (lexically normalized). Empty stays empty.
+std::filesystem::path resolvePath(const std::filesystem::path& base_dir, const std::string& path);
+
+// Value parsers used by the loader (exposed for tests and other tools).
+// "09:00-18:00" -> [540, 1080); the end may be "24:00"; the end must come after the start.
+std::optional<TimeRange> parseTimeRange(std::string_view text);
+// "65536", "64KiB", "1MiB", "2GiB", "500kB", "2MB", "1GB" -> bytes.
+std::optional<std::uint64_t> parseSize(std::string_view text);
 
 }  // namespace replywatch::config
