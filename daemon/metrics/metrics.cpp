@@ -1,0 +1,226 @@
+// Prometheus exposition: metric families are built at scrape time from the tracker
+// snapshot, the configuration and the sources' health counters, then serialized with
+// prometheus-cpp's TextSerializer (text format 0.0.4).
+//
+// Series that exist before any traffic (so that alerts and dashboards see them):
+//   * every configured (account, channel) pair, taken from the configured sources, in the
+//     questions/open/oldest/late/breaches families;
+//   * every configured account in replywatch_response_threshold_seconds;
+//   * every source, and for each source every ErrorReason, in the health families.
+// Answer series ({account,channel,handler,route}) appear with the first answered turn.
+#include "daemon/metrics/metrics.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "replywatch/version.h"
+
+namespace replywatch::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+using Labels = std::vector<ClientMetric::Label>;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void addGauge(MetricFamily& f, Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+void addCounter(MetricFamily& f, Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+void addHistogram(MetricFamily& f, Labels labels, const tracker::AnswerStats& stats) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < tracker::kResponseBuckets.size(); ++i) {
+    cumulative += stats.bucket_counts[i];
+    m.histogram.bucket.push_back({cumulative, tracker::kResponseBuckets[i]});
+  }
+  // Waits above the last bound are only in the count (the +Inf bucket).
+  m.histogram.sample_count = std::max(stats.answers_total, cumulative);
+  m.histogram.sample_sum = stats.wait_seconds_sum;
+  m.histogram.bucket.push_back({m.histogram.sample_count, std::numeric_limits<double>::infinity()});
+  f.metric.push_back(std::move(m));
+}
+
+double asDouble(std::uint64_t v) { return static_cast<double>(v); }
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::vector<std::pair<std::string, double>> thresholds;          // account -> seconds, config order
+  std::set<std::pair<std::string, std::string>> channels;          // configured (account, channel)
+  std::function<tracker::Snapshot()> snapshot;
+  std::vector<SourceRef> sources;
+  std::set<std::string, std::less<>> source_names;
+
+  mutable std::mutex webhook_mutex;
+  std::map<std::pair<std::string, int>, std::uint64_t> webhooks;  // (source, status) -> count
+};
+
+Metrics::Metrics(const config::Config& config, std::function<tracker::Snapshot()> snapshot,
+                 std::vector<SourceRef> sources)
+    : impl_(std::make_unique<Impl>()) {
+  for (const auto& a : config.accounts) {
+    impl_->thresholds.emplace_back(a.name, static_cast<double>(a.threshold.count()));
+  }
+  for (const auto& s : config.sources) {
+    impl_->channels.emplace(s.account, s.channel);
+    impl_->source_names.insert(s.name);
+  }
+  for (const auto& ref : sources) {
+    if (ref.config != nullptr) impl_->source_names.insert(ref.config->name);
+  }
+  impl_->snapshot = std::move(snapshot);
+  impl_->sources = std::move(sources);
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::countWebhook(const std::string& source, int status) {
+  std::string key = impl_->source_names.count(source) != 0 ? source : std::string();
+  std::lock_guard lock(impl_->webhook_mutex);
+  ++impl_->webhooks[{std::move(key), status}];
+}
+
+std::string Metrics::render() const {
+  const Impl& d = *impl_;
+  tracker::Snapshot snap = d.snapshot ? d.snapshot() : tracker::Snapshot{};
+
+  // Configured pairs first (zero values), then whatever the tracker holds.
+  std::map<std::pair<std::string, std::string>, tracker::ChannelStats> channels;
+  for (const auto& key : d.channels) channels[key];
+  for (const auto& [key, stats] : snap.channels) channels[key] = stats;
+
+  std::vector<MetricFamily> out;
+
+  auto build = family("replywatch_build_info", "Build information; the value is always 1.", MetricType::Gauge);
+  addGauge(build, {{"version", kVersion}, {"revision", kRevision}}, 1);
+  out.push_back(std::move(build));
+
+  auto questions = family("replywatch_questions_total", "Question turns opened.", MetricType::Counter);
+  auto open = family("replywatch_open_questions", "Question turns currently waiting for an answer.",
+                     MetricType::Gauge);
+  auto oldest = family("replywatch_oldest_open_question_age_seconds",
+                       "Age of the oldest unanswered question turn at scrape time; 0 when none is open.",
+                       MetricType::Gauge);
+  auto late = family("replywatch_late_open_questions",
+                     "Question turns still open past the account's response threshold.", MetricType::Gauge);
+  auto breaches = family("replywatch_breaches_total",
+                         "Question turns that crossed the account's response threshold, counted when they "
+                         "cross it, answered or not.",
+                         MetricType::Counter);
+  for (const auto& [key, s] : channels) {
+    Labels l{{"account", key.first}, {"channel", key.second}};
+    addCounter(questions, l, asDouble(s.questions_total));
+    addGauge(open, l, asDouble(s.open));
+    addGauge(oldest, l, s.oldest_open_age_seconds);
+    addGauge(late, l, asDouble(s.late_open));
+    addCounter(breaches, l, asDouble(s.breaches_total));
+  }
+
+  auto answers = family("replywatch_answers_total", "Question turns answered.", MetricType::Counter);
+  auto response = family("replywatch_response_seconds",
+                         "Wall-clock wait from the first message of a question turn to the first brand answer.",
+                         MetricType::Histogram);
+  for (const auto& [key, s] : snap.answers) {
+    Labels l{{"account", key[0]}, {"channel", key[1]}, {"handler", key[2]}, {"route", key[3]}};
+    addCounter(answers, l, asDouble(s.answers_total));
+    addHistogram(response, l, s);
+  }
+
+  auto threshold = family("replywatch_response_threshold_seconds",
+                          "Configured response threshold of the account: a turn waiting longer is late.",
+                          MetricType::Gauge);
+  for (const auto& [account, seconds] : d.thresholds) addGauge(threshold, {{"account", account}}, seconds);
+
+  out.push_back(std::move(questions));
+  out.push_back(std::move(answers));
+  out.push_back(std::move(response));
+  out.push_back(std::move(open));
+  out.push_back(std::move(oldest));
+  out.push_back(std::move(late));
+  out.push_back(std::move(breaches));
+  out.push_back(std::move(threshold));
+
+  auto up = family("replywatch_source_up",
+                   "1 when the source's last poll, delivery or file succeeded, 0 when it failed.", MetricType::Gauge);
+  auto last = family("replywatch_source_last_success_timestamp_seconds",
+                     "Unix time of the source's last success; 0 if it never succeeded.", MetricType::Gauge);
+  auto events = family("replywatch_source_events_total", "Messages received from the source.",
+                       MetricType::Counter);
+  auto errors = family("replywatch_source_errors_total",
+                       "Errors of the source, by reason (a fixed list, see METRICS.md).", MetricType::Counter);
+  std::vector<const SourceRef*> sources;
+  for (const auto& ref : d.sources) {
+    if (ref.config != nullptr) sources.push_back(&ref);
+  }
+  std::sort(sources.begin(), sources.end(),
+            [](const SourceRef* a, const SourceRef* b) { return a->config->name < b->config->name; });
+  for (const SourceRef* ref : sources) {
+    const std::string& name = ref->config->name;
+    const SourceHealth* h = ref->health;
+    Labels l{{"source", name}};
+    addGauge(up, l, h != nullptr && h->up() ? 1 : 0);
+    double last_seconds = 0;
+    if (h != nullptr) {
+      if (auto t = h->lastSuccess()) last_seconds = static_cast<double>(toMillis(*t)) / 1000.0;
+    }
+    addGauge(last, l, last_seconds);
+    addCounter(events, l, h != nullptr ? asDouble(h->events()) : 0);
+    for (std::size_t i = 0; i < kErrorReasonCount; ++i) {
+      auto reason = static_cast<ErrorReason>(i);
+      addCounter(errors, {{"source", name}, {"reason", std::string(toString(reason))}},
+                 h != nullptr ? asDouble(h->errors(reason)) : 0);
+    }
+  }
+  out.push_back(std::move(up));
+  out.push_back(std::move(last));
+  out.push_back(std::move(events));
+  out.push_back(std::move(errors));
+
+  auto webhooks = family("replywatch_webhook_requests_total",
+                         "Webhook requests answered, by source and HTTP status code; unknown sources are "
+                         "counted under source=\"\".",
+                         MetricType::Counter);
+  {
+    std::lock_guard lock(d.webhook_mutex);
+    for (const auto& [key, count] : d.webhooks) {
+      addCounter(webhooks, {{"source", key.first}, {"code", std::to_string(key.second)}}, asDouble(count));
+    }
+  }
+  out.push_back(std::move(webhooks));
+
+  // Like the official clients, a family without series is left out entirely.
+  out.erase(std::remove_if(out.begin(), out.end(), [](const MetricFamily& f) { return f.metric.empty(); }),
+            out.end());
+  return prometheus::TextSerializer().Serialize(out);
+}
+
+}  // namespace replywatch::metrics
