@@ -249,7 +249,13 @@ class Loader {
       return;
     }
     checkKeys(root, kTopKeys, file_, "the top level", problems_);
-    detail::reportUnsetEnv(root, file_, problems_);
+    // Unset ${VAR} references anywhere outside `sources` (sources' own settings are
+    // read, and reported, by their connector's validator).
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      if (!(it->first.IsScalar() && it->first.Scalar() == "sources")) {
+        detail::reportUnsetEnv(it->second, file_, problems_);
+      }
+    }
     readWeb(child(root, "web"));
     readStore(child(root, "store"));
     readIngest(child(root, "ingest"));

@@ -74,7 +74,7 @@ TEST(ConfigExample, LoadsCleanly) {
   EXPECT_EQ(spool->file, kExample.string());
   EXPECT_TRUE(spool->settings["spool_dir"].IsScalar());
   EXPECT_EQ(seen->calls, 2);
-  EXPECT_EQ(seen->bearer_token.reveal(), "example-token-value");
+  EXPECT_EQ(seen->token.reveal(), "example-token-value");
   EXPECT_EQ(config.source("nope"), nullptr);
 }
 
@@ -566,10 +566,10 @@ sources:
     type: export
     account: acme
     channel: export
-    bearer_token: abc
-    bearer_token_file: token.txt
+    token: abc
+    token_file: token.txt
 )",
-     "both \"bearer_token\" and \"bearer_token_file\" are set", 7},
+     "both \"token\" and \"token_file\" are set", 7},
     {"invalid listen address", R"(
 web: {listen_address: "localhost"}
 accounts: [{name: acme}]

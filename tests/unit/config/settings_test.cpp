@@ -77,15 +77,15 @@ sources:
     account: acme
     channel: export
     url: https://exports.example.test/messages
-    bearer_token: "${RW_TEST_TOKEN}"
+    token: "${RW_TEST_TOKEN}"
 )";
 
 TEST(Secrets, FromEnvironment) {
   ScopedEnv token("RW_TEST_TOKEN", "s3cr3t-from-env");
   auto seen = std::make_shared<ExportSeen>();
   (void)loadString(yaml(kSourceWithEnvToken), "rw.yml", fakeTypes(seen));
-  EXPECT_EQ(seen->bearer_token.reveal(), "s3cr3t-from-env");
-  EXPECT_EQ(fmt::format("{}", seen->bearer_token), "<redacted>");
+  EXPECT_EQ(seen->token.reveal(), "s3cr3t-from-env");
+  EXPECT_EQ(fmt::format("{}", seen->token), "<redacted>");
 }
 
 TEST(Secrets, LiteralValue) {
@@ -107,11 +107,11 @@ sources:
     type: export
     account: acme
     channel: export
-    bearer_token_file: token.txt
+    token_file: token.txt
 )"));
   auto seen = std::make_shared<ExportSeen>();
   (void)load(file, fakeTypes(seen));
-  EXPECT_EQ(seen->bearer_token.reveal(), "s3cr3t-from-file");
+  EXPECT_EQ(seen->token.reveal(), "s3cr3t-from-file");
 
   YAML::Node crlf = YAML::Load("token_file: crlf.txt\n");
   dir.write("crlf.txt", "abc\r\n");
@@ -159,19 +159,19 @@ sources:
     type: export
     account: acme
     channel: export
-    bearer_token: "${RW_TEST_TOKEN}"
-    bearer_token_file: token.txt
+    token: "${RW_TEST_TOKEN}"
+    token_file: token.txt
     poll_interval: ${RW_TEST_TOKEN}
   - name: api2
     type: export
     account: acme
     channel: export
-    bearer_token: ["${RW_TEST_TOKEN}"]
+    token: ["${RW_TEST_TOKEN}"]
   - name: api3
     type: export
     account: ${RW_TEST_TOKEN}
     channel: export
-    bearer_token_file: token.txt
+    token_file: token.txt
     spool_dir: [token.txt]
 )"));
   std::vector<Problem> problems;

@@ -17,7 +17,7 @@ namespace replywatch::config::testing {
 
 // What the fake "export" validator saw, for tests that inspect secrets and settings.
 struct ExportSeen {
-  Secret bearer_token;
+  Secret token;
   std::string spool_dir;
   int calls = 0;
 };
@@ -33,13 +33,14 @@ inline SourceTypeLookup fakeTypes(std::shared_ptr<ExportSeen> seen = std::make_s
       info.validate = [seen](const SourceConfig& source, std::vector<Problem>& problems) {
         ++seen->calls;
         std::vector<std::string> allowed = kCommonSourceKeys;
-        for (const char* k : {"spool_dir", "url", "bearer_token", "bearer_token_file", "poll_interval"}) {
+        for (const char* k : {"spool_dir", "url", "token", "token_file", "poll_interval"}) {
           allowed.emplace_back(k);
         }
         const std::string where = "source \"" + source.name + "\"";
         checkKeys(source.settings, allowed, source.file, where, problems);
-        seen->bearer_token = readSecret(source.settings, "bearer_token", source.file, source.base_dir, problems);
+        seen->token = readSecret(source.settings, "token", source.file, source.base_dir, problems);
         seen->spool_dir = readString(source.settings, "spool_dir", source.file, where, problems);
+        (void)readString(source.settings, "url", source.file, where, problems);
         (void)readDuration(source.settings, "poll_interval", source.file, where, problems);
       };
     } else if (type == "twcs") {
