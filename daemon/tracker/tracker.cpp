@@ -172,6 +172,16 @@ struct AnswerAgg {
   std::int64_t sum_ms = 0;
 };
 
+// A breach recorded by tick() (the turn was seen open past its threshold), as opposed to
+// one that follows from the turn's own answer time. Only recorded breaches are carried
+// over when a turn is recomputed; the others follow the messages, so the turns depend
+// only on the set of messages when tick() is not involved.
+bool recordedBreach(const Turn& t, std::int64_t threshold_ms) {
+  if (!t.breached_at) return false;
+  if (t.open()) return true;
+  return toMillis(*t.answered_at) - toMillis(t.asked_at) <= threshold_ms;
+}
+
 int bucketOf(std::int64_t wait_ms) {
   for (std::size_t i = 0; i < kResponseBuckets.size(); ++i) {
     if (static_cast<double>(wait_ms) <= kResponseBuckets[i] * 1000.0) return static_cast<int>(i);
@@ -578,7 +588,9 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
     for (const Turn& t : old_turns) previous.emplace(t.question_id, &t);
     for (Turn& t : turns) {
       auto it = previous.find(t.question_id);
-      if (it != previous.end() && it->second->breached_at && !t.breached_at) t.breached_at = it->second->breached_at;
+      if (it != previous.end() && !t.breached_at && recordedBreach(*it->second, threshold)) {
+        t.breached_at = it->second->breached_at;
+      }
       if (it == previous.end() || !(*it->second == t)) plan.upsert_turns.push_back(t);
     }
     std::map<std::string_view, bool> current;
@@ -606,7 +618,7 @@ void Tracker::commit(Plan&& plan) {
       for (Turn& t : st.turns) {
         if (t.breached_at) continue;
         for (const Turn& o : old_turns) {
-          if (o.question_id == t.question_id && o.breached_at) t.breached_at = o.breached_at;
+          if (o.question_id == t.question_id && recordedBreach(o, threshold)) t.breached_at = o.breached_at;
         }
       }
     } else {

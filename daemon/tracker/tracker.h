@@ -85,7 +85,10 @@ struct TrackerOptions {
 // Breach rule: a turn is late when its wait strictly exceeds the threshold. An answered
 // turn gets breached_at = asked_at + threshold when answered_at - asked_at > threshold;
 // an open turn gets the same value from tick() once now - asked_at > threshold. A
-// breached_at already recorded for a turn is kept as long as the turn exists.
+// breached_at recorded by tick() is kept as long as the turn exists (even if a backfilled
+// answer shows the turn was answered in time), so a breach is never un-counted or counted
+// twice, also across restarts. Without tick() the turns depend only on the set of
+// messages (a late answer superseded by an earlier one is no longer breached).
 class Tracker {
  public:
   Tracker(const config::Config& config, const Clock& clock, ConversationLoader& loader);
