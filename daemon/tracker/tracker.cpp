@@ -650,6 +650,7 @@ std::vector<Turn> Tracker::tick() {
     for (std::uint32_t si : due) {
       Slot& s = m.slot(si);
       if ((s.state & kLive) == 0 || (s.state & kOpen) == 0 || (s.state & kOpenBreached) != 0) continue;
+      if (s.account != ch.account || s.channel != ch.channel) continue;  // slot reused since
       Impl::Decoded d = m.decode(s);
       std::vector<Turn> turns = m.turnsOf(d, ch.threshold_ms);
       if (turns.empty() || !turns.back().open()) continue;
