@@ -1,0 +1,86 @@
+#include "connectors/common/hmac.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cctype>
+#include <stdexcept>
+
+namespace replywatch::connectors {
+
+Sha256Digest hmacSha256(std::string_view key, std::string_view data) {
+  Sha256Digest out{};
+  unsigned int len = 0;
+  // An empty key is passed as a valid pointer: OpenSSL treats a null key as "reuse".
+  static const unsigned char kEmpty = 0;
+  const void* key_ptr = key.empty() ? static_cast<const void*>(&kEmpty) : static_cast<const void*>(key.data());
+  const auto* data_ptr = reinterpret_cast<const unsigned char*>(data.empty() ? "" : data.data());
+  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()), data_ptr, data.size(), out.data(), &len) ==
+          nullptr ||
+      len != out.size()) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
+  return out;
+}
+
+std::string toHex(const unsigned char* data, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(size * 2, '0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0x0f];
+  }
+  return out;
+}
+
+std::string hmacSha256Hex(std::string_view key, std::string_view data) {
+  auto digest = hmacSha256(key, data);
+  return toHex(digest.data(), digest.size());
+}
+
+std::string base64Encode(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string hmacSha256Base64(std::string_view key, std::string_view data) {
+  auto digest = hmacSha256(key, data);
+  return base64Encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+}
+
+bool constantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<std::string> parseSignatureHeader(std::string_view header, std::string_view prefix) {
+  auto isSpace = [](char c) { return c == ' ' || c == '\t'; };
+  while (!header.empty() && isSpace(header.front())) header.remove_prefix(1);
+  while (!header.empty() && isSpace(header.back())) header.remove_suffix(1);
+  if (header.size() != prefix.size() + 64) return std::nullopt;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+      return std::nullopt;
+  }
+  std::string hex(header.substr(prefix.size()));
+  for (char& c : hex) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return hex;
+}
+
+bool verifySha256Signature(std::string_view secret, std::string_view body, std::string_view header) {
+  if (secret.empty()) return false;
+  auto given = parseSignatureHeader(header);
+  if (!given) return false;
+  auto expected = hmacSha256Hex(secret, body);
+  return constantTimeEquals(expected, *given);
+}
+
+}  // namespace replywatch::connectors

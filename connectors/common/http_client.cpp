@@ -1,0 +1,293 @@
+#include "connectors/common/http_client.h"
+
+#include <curl/curl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+
+#include "daemon/core/log.h"
+
+namespace replywatch::connectors {
+namespace {
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+void globalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+  });
+}
+
+struct Transfer {
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::size_t max_body = 0;
+  bool too_large = false;
+  std::stop_token stop;
+};
+
+std::size_t onBody(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::size_t n = size * count;
+  if (t->body.size() + n > t->max_body) {
+    t->too_large = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  t->body.append(data, n);
+  return n;
+}
+
+std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::size_t n = size * count;
+  std::string_view line(data, n);
+  if (line.starts_with("HTTP/")) {
+    t->headers.clear();  // a new response (redirect, 100 Continue): keep only the last one
+  } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+    t->headers.emplace_back(std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+  }
+  return n;
+}
+
+int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  return t->stop.stop_requested() ? 1 : 0;
+}
+
+std::optional<std::string_view> findHeader(const std::vector<std::pair<std::string, std::string>>& headers,
+                                           std::string_view name) {
+  for (const auto& [k, v] : headers) {
+    if (equalsIgnoreCase(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+class HeaderList {
+ public:
+  void add(const std::string& line) {
+    auto* next = curl_slist_append(list_, line.c_str());
+    if (next == nullptr) throw std::bad_alloc();
+    list_ = next;
+  }
+  ~HeaderList() { curl_slist_free_all(list_); }
+  curl_slist* get() const { return list_; }
+
+ private:
+  curl_slist* list_ = nullptr;
+};
+
+}  // namespace
+
+std::optional<std::string_view> HttpResponse::header(std::string_view name) const { return findHeader(headers, name); }
+
+ErrorReason errorReasonOf(const Error& error) {
+  if (error.reason == "rate_limited") return ErrorReason::RateLimited;
+  return ErrorReason::Http;
+}
+
+std::optional<std::chrono::seconds> parseRetryAfter(std::string_view value,
+                                                    std::chrono::system_clock::time_point now) {
+  value = trim(value);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    long long secs = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
+    if (ec != std::errc{}) return std::chrono::seconds{std::numeric_limits<int>::max()};  // absurdly large
+    (void)p;
+    return std::chrono::seconds{secs};
+  }
+  std::string copy(value);
+  time_t when = curl_getdate(copy.c_str(), nullptr);
+  if (when == -1) return std::nullopt;
+  auto delta = std::chrono::system_clock::from_time_t(when) - now;
+  auto secs = std::chrono::ceil<std::chrono::seconds>(delta);
+  return std::max(secs, std::chrono::seconds{0});
+}
+
+std::string redactUrl(std::string_view url) {
+  auto scheme_end = url.find("://");
+  std::string_view scheme;
+  std::string_view rest = url;
+  if (scheme_end != std::string_view::npos) {
+    scheme = url.substr(0, scheme_end + 3);
+    rest = url.substr(scheme_end + 3);
+  }
+  auto cut = rest.find_first_of("?#");
+  rest = rest.substr(0, cut);
+  auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
+  return std::string(scheme) + std::string(authority) + std::string(path);
+}
+
+bool sleepFor(std::chrono::milliseconds d, std::stop_token stop) {
+  if (stop.stop_requested()) return false;
+  if (d <= std::chrono::milliseconds::zero()) return true;
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
+}
+
+struct HttpClient::Attempt {
+  CURLcode code = CURLE_OK;
+  long status = 0;
+  Transfer transfer;
+  std::string curl_error;
+};
+
+HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)), rng_(std::random_device{}()) {
+  globalInit();
+  curl_ = curl_easy_init();
+  if (curl_ == nullptr) throw std::runtime_error("curl_easy_init failed");
+  sleep_ = [](std::chrono::milliseconds d, std::stop_token stop) { return sleepFor(d, std::move(stop)); };
+}
+
+HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+std::chrono::milliseconds HttpClient::backoff(int attempt) {
+  // Full jitter: uniform in [0, min(max, base * 2^(attempt-1))].
+  auto cap = options_.backoff_base.count();
+  for (int i = 1; i < attempt && cap < options_.backoff_max.count(); ++i) cap *= 2;
+  cap = std::min(cap, options_.backoff_max.count());
+  if (cap <= 0) return std::chrono::milliseconds{0};
+  std::uniform_int_distribution<long long> dist(0, cap);
+  return std::chrono::milliseconds{dist(rng_)};
+}
+
+HttpClient::Attempt HttpClient::performOnce(const HttpRequest& request, std::stop_token stop) {
+  auto* curl = static_cast<CURL*>(curl_);
+  curl_easy_reset(curl);
+  Attempt a;
+  a.transfer.max_body = options_.max_body_bytes;
+  a.transfer.stop = std::move(stop);
+  char errbuf[CURL_ERROR_SIZE] = {0};
+
+  HeaderList headers;
+  for (const auto& [k, v] : request.headers) headers.add(k + ": " + v);
+  if (!request.bearer_token.empty()) headers.add("Authorization: Bearer " + request.bearer_token.reveal());
+  if (!request.etag.empty()) headers.add("If-None-Match: " + request.etag);
+  if (!request.last_modified.empty()) headers.add("If-Modified-Since: " + request.last_modified);
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#endif
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_body_bytes));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &onBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a.transfer);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &onHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &a.transfer);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &onProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &a.transfer);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+
+  a.code = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
+  // Detach everything that points into this stack frame.
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  if (a.code == CURLE_FILESIZE_EXCEEDED) a.transfer.too_large = true;
+  if (a.code != CURLE_OK) a.curl_error = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(a.code);
+  return a;
+}
+
+Result<HttpResponse> HttpClient::get(const HttpRequest& request, std::stop_token stop) {
+  const std::string where = redactUrl(request.url);
+  if (request.url.empty()) return makeError("invalid", "no URL given");
+  const int attempts = std::max(1, options_.max_attempts);
+  for (int attempt = 1;; ++attempt) {
+    if (stop.stop_requested()) return makeError(std::string(kHttpCancelled), "GET " + where + " cancelled");
+    Attempt a = performOnce(request, stop);
+    if (stop.stop_requested() || a.code == CURLE_ABORTED_BY_CALLBACK)
+      return makeError(std::string(kHttpCancelled), "GET " + where + " cancelled");
+    if (a.transfer.too_large) {
+      return makeError("too_large", fmt::format("GET {}: the response is larger than {} bytes", where,
+                                                options_.max_body_bytes));
+    }
+    if (a.code == CURLE_URL_MALFORMAT || a.code == CURLE_UNSUPPORTED_PROTOCOL) {
+      return makeError("invalid", fmt::format("GET {}: {}", where, a.curl_error));
+    }
+
+    std::chrono::milliseconds delay{0};
+    std::string failure;
+    std::string reason;
+    if (a.code != CURLE_OK) {
+      reason = "transport";
+      failure = a.curl_error;
+      delay = backoff(attempt);
+    } else if ((a.status >= 200 && a.status < 300) || a.status == 304) {
+      HttpResponse r;
+      r.status = a.status;
+      r.attempts = attempt;
+      r.not_modified = a.status == 304;
+      r.headers = std::move(a.transfer.headers);
+      if (!r.not_modified) r.body = std::move(a.transfer.body);
+      r.etag = std::string(r.header("ETag").value_or(""));
+      r.last_modified = std::string(r.header("Last-Modified").value_or(""));
+      if (r.not_modified) {
+        if (r.etag.empty()) r.etag = request.etag;
+        if (r.last_modified.empty()) r.last_modified = request.last_modified;
+      }
+      return r;
+    } else if (a.status == 429) {
+      reason = "rate_limited";
+      auto header = findHeader(a.transfer.headers, "Retry-After");
+      std::optional<std::chrono::seconds> after;
+      if (header) after = parseRetryAfter(*header, std::chrono::system_clock::now());
+      auto wait = after.value_or(options_.default_retry_after);
+      failure = fmt::format("HTTP 429, retry after {}s", wait.count());
+      if (wait > options_.max_retry_after) {
+        return makeError(reason, fmt::format("GET {}: {} (longer than the {}s this client waits)", where, failure,
+                                             options_.max_retry_after.count()));
+      }
+      delay = std::chrono::duration_cast<std::chrono::milliseconds>(wait);
+    } else if (a.status >= 500) {
+      reason = "http";
+      failure = fmt::format("HTTP {}", a.status);
+      delay = backoff(attempt);
+    } else {
+      return makeError("http", fmt::format("GET {}: HTTP {}", where, a.status));
+    }
+
+    if (attempt >= attempts) {
+      return makeError(reason, fmt::format("GET {}: {} (after {} attempts)", where, failure, attempt));
+    }
+    spdlog::warn("http request failed, retrying url={} error={} attempt={} delay_ms={}", logValue(where),
+                 logValue(failure), attempt, delay.count());
+    if (!sleep_(delay, stop)) return makeError(std::string(kHttpCancelled), "GET " + where + " cancelled");
+  }
+}
+
+}  // namespace replywatch::connectors

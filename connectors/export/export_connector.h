@@ -1,0 +1,94 @@
+#pragma once
+// The `export` source type: messages in the documented normalized format (JSONL or CSV),
+// imported from files (`replywatch import`), a watched spool directory, a polled URL, or
+// signed webhook POSTs. See README.md in this directory.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "connectors/common/http_client.h"
+#include "connectors/common/validate.h"
+#include "connectors/connector.h"
+#include "connectors/export/export_format.h"
+
+namespace replywatch::connectors::exportfmt {
+
+// The header carrying "sha256=<hex HMAC-SHA256(webhook_secret, raw body)>".
+inline constexpr std::string_view kSignatureHeader = "X-Replywatch-Signature";
+// Messages handed to IngestSink::ingest() per call.
+inline constexpr std::size_t kBatchSize = 5000;
+
+struct Settings {
+  std::optional<Format> format;  // absent: by file extension (URL path), else JSONL
+  std::filesystem::path spool_dir;
+  std::filesystem::path processed_dir;   // default <spool_dir>/processed
+  std::filesystem::path quarantine_dir;  // default <spool_dir>/quarantine
+  std::chrono::seconds poll_interval{10};
+  std::string url;
+  Secret token;
+  std::chrono::seconds timeout{60};
+  Secret webhook_secret;
+};
+
+// Every key the `export` type accepts (common keys included).
+const std::vector<std::string>& allowedKeys();
+// Reads and checks the settings of an `export` source; problems carry file:line.
+Settings parseSettings(const config::SourceConfig& source, std::vector<config::Problem>& problems);
+// Registry hooks.
+void validate(const config::SourceConfig& source, std::vector<config::Problem>& problems);
+std::unique_ptr<Connector> create(const ConnectorContext& context);
+
+// What one spool scan did.
+struct SpoolScan {
+  std::size_t imported = 0;     // files imported and moved to processed_dir
+  std::size_t quarantined = 0;  // files moved to quarantine_dir
+  std::size_t retried = 0;      // files left in place (store refused), tried again next scan
+  bool ok = true;               // no I/O or store failure
+};
+
+// What one URL poll did.
+struct PollResult {
+  bool ok = false;
+  bool not_modified = false;
+  ImportStats stats;
+};
+
+class ExportConnector final : public Connector {
+ public:
+  ExportConnector(const ConnectorContext& context, Settings settings);
+  ~ExportConnector() override;
+
+  bool polls() const override;
+  void run(std::stop_token stop) override;
+  WebhookResponse handleWebhook(const WebhookRequest& request) override;
+  Result<ImportStats> importFile(const std::filesystem::path& path, const ProgressFn& progress) override;
+
+  // One pass over the spool directory (run() calls it every poll_interval).
+  SpoolScan scanSpool(std::stop_token stop = {});
+  // One GET of the URL (run() calls it every poll_interval).
+  PollResult pollUrl(std::stop_token stop = {});
+
+  const Settings& settings() const { return settings_; }
+  // Replaces the HTTP client options (tests shorten backoff and timeouts).
+  void setHttpOptions(const HttpClientOptions& options);
+
+ private:
+  struct Delivery;
+  Delivery deliver(Reader& reader, const std::string& origin, std::optional<std::string> cursor,
+                   const ProgressFn& progress);
+  bool loadCursor();
+
+  ConnectorContext ctx_;
+  Settings settings_;
+  MessageValidator validator_;
+  std::unique_ptr<HttpClient> http_;
+  bool cursor_loaded_ = false;
+  std::string etag_;
+  std::string last_modified_;
+};
+
+}  // namespace replywatch::connectors::exportfmt

@@ -1,0 +1,109 @@
+#include "connectors/registry.h"
+
+#include <gtest/gtest.h>
+
+#include "connectors/export/export_connector.h"
+#include "tests/unit/connectors/test_support.h"
+
+namespace replywatch::connectors {
+namespace {
+
+std::vector<config::Problem> problemsOf(const std::string& yaml, const std::filesystem::path& base = {}) {
+  auto source = testing::makeSource(yaml, base);
+  std::vector<config::Problem> problems;
+  findConnectorType("export")->validate(source, problems);
+  return problems;
+}
+
+std::string joined(const std::vector<config::Problem>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += p.str() + "\n";
+  return out;
+}
+
+TEST(Registry, Table) {
+  ASSERT_EQ(connectorTypes().size(), 1u);
+  EXPECT_EQ(connectorTypes()[0].name, "export");
+  EXPECT_FALSE(connectorTypes()[0].description.empty());
+  EXPECT_NE(findConnectorType("export"), nullptr);
+  EXPECT_EQ(findConnectorType("nope"), nullptr);
+  EXPECT_TRUE(sourceTypeInfo("export").known);
+  EXPECT_TRUE(static_cast<bool>(sourceTypeInfo("export").validate));
+  EXPECT_FALSE(sourceTypeInfo("myspace").known);
+}
+
+TEST(Registry, ValidExportSettings) {
+  testing::TempDir dir;
+  testing::writeAll(dir.path() / "token.txt", "s3cret\n");
+  auto problems = problemsOf(
+      "name: acme-export\n"
+      "type: export\n"
+      "account: acme\n"
+      "channel: export\n"
+      "format: csv\n"
+      "spool_dir: spool\n"
+      "poll_interval: 30s\n"
+      "url: https://exports.example.com/acme.csv\n"
+      "token_file: token.txt\n"
+      "timeout: 2m\n"
+      "webhook_secret: abc\n",
+      dir.path());
+  EXPECT_TRUE(problems.empty()) << joined(problems);
+
+  auto source = testing::makeSource("type: export\nspool_dir: spool\ntoken_file: token.txt\nurl: http://x/y\n",
+                                    dir.path());
+  std::vector<config::Problem> ignored;
+  auto settings = exportfmt::parseSettings(source, ignored);
+  EXPECT_EQ(settings.spool_dir, dir.path() / "spool");
+  EXPECT_EQ(settings.processed_dir, dir.path() / "spool" / "processed");
+  EXPECT_EQ(settings.quarantine_dir, dir.path() / "spool" / "quarantine");
+  EXPECT_EQ(settings.poll_interval, std::chrono::seconds{10});
+  EXPECT_EQ(settings.token.reveal(), "s3cret");
+  EXPECT_FALSE(settings.format.has_value());
+}
+
+TEST(Registry, UnknownKeysAreReported) {
+  auto problems = problemsOf("name: acme-export\ntype: export\nspool_dri: /tmp/x\nformat: jsonl\n");
+  ASSERT_EQ(problems.size(), 1u) << joined(problems);
+  EXPECT_EQ(problems[0].line, 3);
+  EXPECT_NE(problems[0].message.find("spool_dri"), std::string::npos);
+  EXPECT_NE(problems[0].message.find("acme-export"), std::string::npos);
+}
+
+TEST(Registry, BadValuesAreReported) {
+  struct Case {
+    const char* yaml;
+    const char* expect;
+    int line;
+  };
+  const Case cases[] = {
+      {"type: export\nformat: xml\n", "format", 2},
+      {"type: export\npoll_interval: soon\n", "poll_interval", 2},
+      {"type: export\npoll_interval: 0s\n", "poll_interval", 2},
+      {"type: export\ntimeout: -5\n", "timeout", 2},
+      {"type: export\nurl: ftp://example.com/feed.jsonl\n", "url", 2},
+      {"type: export\ntoken: abc\n", "only used with url", 2},
+      {"type: export\nprocessed_dir: /tmp/done\n", "needs spool_dir", 2},
+      {"type: export\nurl: https://x/y\ntoken: a\ntoken_file: /tmp/t\n", "token", 3},
+      {"type: export\nwebhook_secret_file: /nonexistent/replywatch/secret\n", "webhook_secret_file", 2},
+      {"type: export\nspool_dir: [a, b]\n", "spool_dir", 2},
+  };
+  for (const auto& c : cases) {
+    auto problems = problemsOf(c.yaml);
+    ASSERT_FALSE(problems.empty()) << c.yaml;
+    EXPECT_NE(joined(problems).find(c.expect), std::string::npos) << c.yaml << " -> " << joined(problems);
+    EXPECT_EQ(problems[0].line, c.line) << c.yaml << " -> " << joined(problems);
+  }
+}
+
+TEST(Registry, CreateBuildsAnExportConnector) {
+  testing::TempDir dir;
+  testing::Harness spool("type: export\nspool_dir: " + (dir.path() / "in").string() + "\n");
+  EXPECT_TRUE(spool.connector->polls());
+  testing::Harness files("type: export\n");
+  EXPECT_FALSE(files.connector->polls());
+  EXPECT_NE(dynamic_cast<exportfmt::ExportConnector*>(files.connector.get()), nullptr);
+}
+
+}  // namespace
+}  // namespace replywatch::connectors
