@@ -112,21 +112,75 @@ constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 constexpr const char* kMessageColumns =
     "source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, responder, handler, route";
 
+// Rows per multi-row INSERT: one statement execution (cursor opening, VDBE start-up)
+// serves many rows. The remainder of a batch goes through the one-row statement.
+constexpr std::size_t kRowsPerInsert = 64;
+constexpr int kMessageParams = 11;
+constexpr int kTurnParams = 12;
+
+// "VALUES (?, ..., ?), ..." for `rows` rows of `params` parameters.
+std::string valuesClause(std::size_t rows, int params) {
+  std::string out = " VALUES ";
+  for (std::size_t r = 0; r < rows; ++r) {
+    out.append(r == 0 ? "(" : ", (");
+    for (int p = 0; p < params; ++p) out.append(p == 0 ? "?" : ", ?");
+    out.append(")");
+  }
+  return out;
+}
+
 // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a duplicate (source, id) is
 // skipped; a CHECK or NOT NULL violation still fails the batch.
-constexpr std::string_view kInsertMessage =
-    "INSERT INTO messages (source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, "
-    "responder, handler, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-    "ON CONFLICT (source, id) DO NOTHING";
+std::string insertMessagesSql(std::size_t rows) {
+  return "INSERT INTO messages (source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, "
+         "responder, handler, route)" +
+         valuesClause(rows, kMessageParams) + " ON CONFLICT (source, id) DO NOTHING";
+}
 
-constexpr std::string_view kUpsertTurn =
-    "INSERT INTO turns (source, conversation_id, question_id, account, channel, asked_at_ms, answer_id, "
-    "answered_at_ms, responder, handler, route, breached_at_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-    "ON CONFLICT (source, conversation_id, question_id) DO UPDATE SET account = excluded.account, "
-    "channel = excluded.channel, asked_at_ms = excluded.asked_at_ms, answer_id = excluded.answer_id, "
-    "answered_at_ms = excluded.answered_at_ms, responder = excluded.responder, handler = excluded.handler, "
-    "route = excluded.route, breached_at_ms = excluded.breached_at_ms";
+std::string upsertTurnsSql(std::size_t rows) {
+  return "INSERT INTO turns (source, conversation_id, question_id, account, channel, asked_at_ms, answer_id, "
+         "answered_at_ms, responder, handler, route, breached_at_ms)" +
+         valuesClause(rows, kTurnParams) +
+         " ON CONFLICT (source, conversation_id, question_id) DO UPDATE SET account = excluded.account, "
+         "channel = excluded.channel, asked_at_ms = excluded.asked_at_ms, answer_id = excluded.answer_id, "
+         "answered_at_ms = excluded.answered_at_ms, responder = excluded.responder, handler = excluded.handler, "
+         "route = excluded.route, breached_at_ms = excluded.breached_at_ms";
+}
+
+std::optional<std::int64_t> optionalMillis(const std::optional<Timestamp>& t) {
+  return t ? std::optional<std::int64_t>(toMillis(*t)) : std::nullopt;
+}
+
+// Binds one message at parameters base+1 .. base+kMessageParams.
+void bindMessage(Statement& s, int base, const MessageRecord& m) {
+  s.bind(base + 1, m.source);
+  s.bind(base + 2, m.id);
+  s.bind(base + 3, m.account);
+  s.bind(base + 4, m.channel);
+  s.bind(base + 5, m.conversation_id);
+  s.bind(base + 6, m.in_reply_to);
+  s.bind(base + 7, toMillis(m.created_at));
+  s.bind(base + 8, std::int64_t{static_cast<std::uint8_t>(m.role)});
+  s.bind(base + 9, m.responder);
+  s.bind(base + 10, m.handler);
+  s.bind(base + 11, std::int64_t{static_cast<std::uint8_t>(m.route)});
+}
+
+// Binds one turn at parameters base+1 .. base+kTurnParams.
+void bindTurn(Statement& s, int base, const Turn& t) {
+  s.bind(base + 1, t.source);
+  s.bind(base + 2, t.conversation_id);
+  s.bind(base + 3, t.question_id);
+  s.bind(base + 4, t.account);
+  s.bind(base + 5, t.channel);
+  s.bind(base + 6, toMillis(t.asked_at));
+  s.bind(base + 7, t.answer_id);
+  s.bind(base + 8, optionalMillis(t.answered_at));
+  s.bind(base + 9, t.responder);
+  s.bind(base + 10, t.handler);
+  s.bind(base + 11, std::int64_t{static_cast<std::uint8_t>(t.route)});
+  s.bind(base + 12, optionalMillis(t.breached_at));
+}
 
 constexpr std::string_view kDeleteTurn =
     "DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2 AND question_id = ?3";
@@ -266,26 +320,14 @@ class SqliteStore final : public Store {
 
     CommitOutcome outcome;
     if (!batch.messages.empty()) {
-      Statement* insert = db.prepare(kInsertMessage);
-      if (insert == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
-      ResetGuard guard(*insert);
-      for (const MessageRecord& m : batch.messages) {
-        insert->bind(1, m.source);
-        insert->bind(2, m.id);
-        insert->bind(3, m.account);
-        insert->bind(4, m.channel);
-        insert->bind(5, m.conversation_id);
-        insert->bind(6, m.in_reply_to);
-        insert->bind(7, toMillis(m.created_at));
-        insert->bind(8, std::int64_t{static_cast<std::uint8_t>(m.role)});
-        insert->bind(9, m.responder);
-        insert->bind(10, m.handler);
-        insert->bind(11, std::int64_t{static_cast<std::uint8_t>(m.route)});
-        rc = insert->step();
-        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
-        outcome.messages_inserted += static_cast<std::size_t>(db.changes());
-        insert->reset();
+      static const std::string kMany = insertMessagesSql(kRowsPerInsert);
+      static const std::string kOne = insertMessagesSql(1);
+      auto written = writeRows(db, batch.messages, kMany, kOne, kMessageParams, bindMessage);
+      if (!written.ok()) {
+        db.rollbackIfOpen();
+        return written.error();
       }
+      outcome.messages_inserted = written.value();
     }
 
     // Deletes first: a key both deleted and upserted in one batch ends up upserted.
@@ -304,25 +346,12 @@ class SqliteStore final : public Store {
     }
 
     if (!batch.upsert_turns.empty()) {
-      Statement* upsert = db.prepare(kUpsertTurn);
-      if (upsert == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
-      ResetGuard guard(*upsert);
-      for (const Turn& t : batch.upsert_turns) {
-        upsert->bind(1, t.source);
-        upsert->bind(2, t.conversation_id);
-        upsert->bind(3, t.question_id);
-        upsert->bind(4, t.account);
-        upsert->bind(5, t.channel);
-        upsert->bind(6, toMillis(t.asked_at));
-        upsert->bind(7, t.answer_id);
-        upsert->bind(8, t.answered_at ? std::optional<std::int64_t>(toMillis(*t.answered_at)) : std::nullopt);
-        upsert->bind(9, t.responder);
-        upsert->bind(10, t.handler);
-        upsert->bind(11, std::int64_t{static_cast<std::uint8_t>(t.route)});
-        upsert->bind(12, t.breached_at ? std::optional<std::int64_t>(toMillis(*t.breached_at)) : std::nullopt);
-        rc = upsert->step();
-        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
-        upsert->reset();
+      static const std::string kMany = upsertTurnsSql(kRowsPerInsert);
+      static const std::string kOne = upsertTurnsSql(1);
+      auto written = writeRows(db, batch.upsert_turns, kMany, kOne, kTurnParams, bindTurn);
+      if (!written.ok()) {
+        db.rollbackIfOpen();
+        return written.error();
       }
     }
 
@@ -388,7 +417,9 @@ class SqliteStore final : public Store {
     static const std::string sql =
         std::string("SELECT ") + prefixed("m.", kMessageColumns) +
         " FROM (SELECT DISTINCT source, conversation_id FROM turns WHERE answered_at_ms IS NULL) AS o"
-        " JOIN messages AS m ON m.source = o.source AND m.conversation_id = o.conversation_id"
+        // CROSS JOIN keeps the open conversations as the outer loop: an index probe per
+        // open conversation instead of a scan of every stored message.
+        " CROSS JOIN messages AS m ON m.source = o.source AND m.conversation_id = o.conversation_id"
         " ORDER BY m.source, m.conversation_id, m.created_at_ms, m.id";
     std::lock_guard lock(read_mutex_);
     Database& db = *read_;
@@ -493,6 +524,42 @@ class SqliteStore final : public Store {
   int schemaVersion() const override { return version_; }
 
  private:
+  // Executes the multi-row statement `many_sql` (kRowsPerInsert rows) over the rows,
+  // then `one_sql` for the remainder. Returns the number of rows changed. On failure the
+  // Error carries SQLite's message; the caller rolls the transaction back.
+  template <typename Row, typename Bind>
+  static Result<std::size_t> writeRows(Database& db, const std::vector<Row>& rows, const std::string& many_sql,
+                                       const std::string& one_sql, int params, Bind bind) {
+    constexpr std::string_view kWhat = "cannot commit to store";
+    std::size_t changed = 0;
+    std::size_t i = 0;
+    if (rows.size() >= kRowsPerInsert) {
+      Statement* many = db.prepare(many_sql);
+      if (many == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*many);
+      for (; i + kRowsPerInsert <= rows.size(); i += kRowsPerInsert) {
+        for (std::size_t r = 0; r < kRowsPerInsert; ++r) bind(*many, static_cast<int>(r) * params, rows[i + r]);
+        const int rc = many->step();
+        if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
+        changed += static_cast<std::size_t>(db.changes());
+        many->reset();
+      }
+    }
+    if (i < rows.size()) {
+      Statement* one = db.prepare(one_sql);
+      if (one == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*one);
+      for (; i < rows.size(); ++i) {
+        bind(*one, 0, rows[i]);
+        const int rc = one->step();
+        if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
+        changed += static_cast<std::size_t>(db.changes());
+        one->reset();
+      }
+    }
+    return changed;
+  }
+
   static std::string prefixed(std::string_view prefix, std::string_view columns) {
     std::string out;
     std::size_t start = 0;
@@ -637,9 +704,18 @@ Result<void> configureReader(Database& db) {
   return {};
 }
 
+// Process-wide SQLite settings, applied once before the library initializes: no memory
+// statistics (they take a global mutex on every allocation). The store is the only
+// SQLite user in replywatch; if SQLite is already initialized the call is a no-op.
+void configureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path, const OpenOptions& options) {
+  configureSqliteOnce();
   if (options.read_only) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {

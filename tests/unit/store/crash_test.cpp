@@ -1,0 +1,153 @@
+// Durability: a process that dies without closing the store (no destructors, no
+// checkpoint) must leave every committed batch readable and the file intact.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "daemon/store/store.h"
+#include "tests/unit/store/store_test_util.h"
+
+namespace replywatch::store {
+namespace {
+
+using testing::answeredTurn;
+using testing::message;
+using testing::RawDb;
+using testing::TempDir;
+
+constexpr int kMessagesPerBatch = 200;
+
+// Batch `n`: kMessagesPerBatch messages in conversations "b<n>-c<k>", one turn per
+// conversation, and cursor "<n>".
+WriteBatch numberedBatch(int n) {
+  WriteBatch batch;
+  for (int i = 0; i < kMessagesPerBatch; i += 4) {
+    const std::string conversation = "b" + std::to_string(n) + "-c" + std::to_string(i);
+    const std::int64_t t = 1'000'000 + n * 10'000 + i;
+    batch.messages.push_back(message("s", conversation, conversation, t));
+    batch.messages.push_back(message("s", conversation, conversation + "-2", t + 1));
+    batch.messages.push_back(message("s", conversation, conversation + "-3", t + 2));
+    batch.messages.push_back(message("s", conversation, conversation + "-r", t + 3, Role::Brand));
+    batch.upsert_turns.push_back(answeredTurn("s", conversation, conversation, t, t + 3));
+  }
+  batch.cursor = {{"s", std::to_string(n)}};
+  return batch;
+}
+
+// Child side: opens the store and commits batches 1..count (count < 0: forever), writing
+// each committed batch number to `ack_fd`. Never returns; never closes the store.
+[[noreturn]] void childCommits(const std::filesystem::path& path, int count, int ack_fd) {
+  auto opened = openSqliteStore(path);
+  if (!opened.ok()) _exit(2);
+  Store* store = opened.value().release();  // deliberately leaked: no close, no checkpoint
+  for (int n = 1; count < 0 || n <= count; ++n) {
+    if (!store->commit(numberedBatch(n)).ok()) _exit(3);
+    if (ack_fd >= 0 && write(ack_fd, &n, sizeof n) != static_cast<ssize_t>(sizeof n)) _exit(4);
+  }
+  _exit(0);
+}
+
+// Checks batches: every one in 1..committed is whole; any later one is whole or absent.
+// Returns the number of whole batches found.
+int checkBatches(Store& store, int committed, int upper) {
+  int whole = 0;
+  for (int n = 1; n <= upper; ++n) {
+    const WriteBatch batch = numberedBatch(n);
+    std::vector<std::string> ids;
+    for (const auto& m : batch.messages) ids.push_back(m.id);
+    auto found = store.contains("s", ids);
+    EXPECT_TRUE(found.ok());
+    if (!found.ok()) return whole;
+    std::size_t present = 0;
+    for (bool b : found.value()) present += b ? 1 : 0;
+    if (n <= committed) {
+      EXPECT_EQ(present, ids.size()) << "committed batch " << n << " is incomplete";
+    } else {
+      EXPECT_TRUE(present == 0 || present == ids.size()) << "batch " << n << " is partial: " << present;
+    }
+    if (present == ids.size()) ++whole;
+  }
+  return whole;
+}
+
+void expectIntact(const std::filesystem::path& path) {
+  RawDb raw(path);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}
+
+TEST(SqliteStoreCrash, ExitWithoutCloseKeepsEveryCommittedBatch) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  constexpr int kBatches = 25;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) childCommits(path, kBatches, -1);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  // The WAL was never checkpointed by a clean close.
+  EXPECT_TRUE(std::filesystem::exists(path.string() + "-wal"));
+  expectIntact(path);
+  auto opened = openSqliteStore(path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  Store& store = *opened.value();
+  EXPECT_EQ(checkBatches(store, kBatches, kBatches), kBatches);
+  EXPECT_EQ(store.cursor("s").value(), std::optional<std::string>(std::to_string(kBatches)));
+  auto turns = store.turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), static_cast<std::size_t>(kBatches * kMessagesPerBatch / 4));
+}
+
+TEST(SqliteStoreCrash, SigkillMidStreamLosesNothingAcknowledged) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(fds[0]);
+    childCommits(path, -1, fds[1]);
+  }
+  close(fds[1]);
+  // Wait until the child acknowledged 30 commits, then kill it while it keeps writing.
+  int acked = 0;
+  while (acked < 30) {
+    int n = 0;
+    ASSERT_EQ(read(fds[0], &n, sizeof n), static_cast<ssize_t>(sizeof n));
+    acked = n;
+  }
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  // Drain acknowledgements written before the kill.
+  int n = 0;
+  while (read(fds[0], &n, sizeof n) == static_cast<ssize_t>(sizeof n)) acked = n;
+  close(fds[0]);
+
+  expectIntact(path);
+  auto opened = openSqliteStore(path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  Store& store = *opened.value();
+  const int whole = checkBatches(store, acked, acked + 5);
+  EXPECT_GE(whole, acked);
+  // The cursor is the one of the last whole batch: stored atomically with its messages.
+  EXPECT_EQ(store.cursor("s").value(), std::optional<std::string>(std::to_string(whole)));
+  expectIntact(path);
+
+  // The store keeps working after recovery.
+  auto more = store.commit(numberedBatch(1000));
+  ASSERT_TRUE(more.ok()) << more.error().message;
+  EXPECT_EQ(more->messages_inserted, static_cast<std::size_t>(kMessagesPerBatch));
+}
+
+}  // namespace
+}  // namespace replywatch::store
