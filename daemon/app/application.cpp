@@ -5,6 +5,8 @@
 #include <systemd/sd-daemon.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <map>
 #include <memory>
