@@ -37,9 +37,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -47,6 +44,14 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+
+// Asio's scheduler trips GCC's -Wnull-dereference once inlined at -O2 and above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#pragma GCC diagnostic pop
 
 #include "daemon/core/log.h"
 #include "daemon/http/listen_address.h"

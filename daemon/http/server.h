@@ -51,8 +51,8 @@ struct ServerOptions {
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::milliseconds read_timeout{10'000};  // to receive a whole request once started
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive idle
-  std::size_t max_connections = 512;
-  std::size_t threads = 4;
+  std::size_t max_connections = 512;  // over it: 503 + Retry-After: 1, then close
+  std::size_t threads = 4;            // I/O threads; handlers run on as many separate threads
 };
 
 class Server {
@@ -61,8 +61,9 @@ class Server {
   ~Server();
 
   // Exact path match ("/metrics") or, when `path` ends with '/', a prefix match
-  // ("/webhooks/"). Methods are matched exactly; a path known under another method gets
-  // 405. Register before start().
+  // ("/webhooks/"); "/" alone is exact. An exact route beats a prefix route, the longest
+  // prefix wins. Methods are matched exactly; a path known under another method gets
+  // 405 with an Allow header. Register before start() (throws std::logic_error after).
   void route(std::string method, std::string path, Handler handler);
 
   // Binds and starts the worker threads. Returns the bound address ("127.0.0.1:43121").
