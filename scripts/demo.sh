@@ -69,7 +69,6 @@ replywatch is running (state in $state).
   $base/                   landing page
   $base/metrics            Prometheus metrics
   $base/api/v1/questions   question turns (JSON)
-  $base/api/v1/verdict     in-house or agency verdict
 Question turns as CSV:
   $binary questions --config $config --format csv
 Press Ctrl-C to stop.
