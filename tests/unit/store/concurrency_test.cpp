@@ -23,7 +23,7 @@ constexpr int kConversationsPerBatch = 10;  // two messages and one turn each
 WriteBatch writerBatch(const std::string& source, int n) {
   WriteBatch batch;
   for (int c = 0; c < kConversationsPerBatch; ++c) {
-    const std::string conversation = "n" + std::to_string(n) + "-c" + std::to_string(c);
+    const std::string conversation = testing::numbered("n", n, testing::numbered("-c", c));
     const std::int64_t t = 1'000'000 + n * 100 + c;
     batch.messages.push_back(message(source, conversation, conversation, t));
     batch.messages.push_back(message(source, conversation, conversation + "-r", t + 50, Role::Brand));

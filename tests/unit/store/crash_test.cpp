@@ -26,7 +26,7 @@ constexpr int kMessagesPerBatch = 200;
 WriteBatch numberedBatch(int n) {
   WriteBatch batch;
   for (int i = 0; i < kMessagesPerBatch; i += 4) {
-    const std::string conversation = "b" + std::to_string(n) + "-c" + std::to_string(i);
+    const std::string conversation = testing::numbered("b", n, testing::numbered("-c", i));
     const std::int64_t t = 1'000'000 + n * 10'000 + i;
     batch.messages.push_back(message("s", conversation, conversation, t));
     batch.messages.push_back(message("s", conversation, conversation + "-2", t + 1));

@@ -26,7 +26,9 @@ std::unique_ptr<Store> mustOpen(const std::filesystem::path& path, OpenOptions o
 
 std::string fileBytes(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string out(static_cast<std::size_t>(std::filesystem::file_size(path)), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  return out;
 }
 
 std::vector<std::string> ids(const std::vector<MessageRecord>& messages) {
@@ -475,7 +477,7 @@ TEST(SqliteStoreRead, ForEachTurnVisitsEveryTurn) {
   ASSERT_NE(store, nullptr);
   WriteBatch batch;
   for (int i = 0; i < 500; ++i) {
-    batch.upsert_turns.push_back(openTurn("s", "c" + std::to_string(i), "q" + std::to_string(i), 1000 + i));
+    batch.upsert_turns.push_back(openTurn("s", testing::numbered("c", i), testing::numbered("q", i), 1000 + i));
   }
   ASSERT_TRUE(store->commit(batch).ok());
   std::size_t seen = 0;
@@ -560,7 +562,7 @@ TEST(SqliteStorePrune, WorksAcrossManyChunks) {
   WriteBatch batch;
   std::uint64_t expected = 0;
   for (int i = 0; i < kConversations; ++i) {
-    const std::string c = "c" + std::to_string(i);
+    const std::string c = testing::numbered("c", i);
     const bool stale = i % 3 != 0;
     const std::int64_t base = stale ? 100 : 10'000;
     batch.messages.push_back(message(i % 2 == 0 ? "s" : "t", c, c, base));

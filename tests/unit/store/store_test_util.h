@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "daemon/core/model.h"
@@ -15,15 +16,23 @@
 
 namespace replywatch::store::testing {
 
+// prefix + n + suffix; built with append (operator+ on literals trips GCC 12's
+// -Wrestrict false positive at -O2).
+inline std::string numbered(std::string_view prefix, std::int64_t n, std::string_view suffix = {}) {
+  std::string out(prefix);
+  out.append(std::to_string(n)).append(suffix);
+  return out;
+}
+
 // A directory under the system temp dir, removed with its content on destruction.
 class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
     const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = std::filesystem::temp_directory_path() /
-            ("replywatch-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(stamp) + "-" +
-             std::to_string(counter++));
+    std::string name = numbered("replywatch-store-test-", ::getpid());
+    name.append(numbered("-", stamp)).append(numbered("-", counter++));
+    path_ = std::filesystem::temp_directory_path() / name;
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -40,30 +49,39 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Field values shared by the builders (std::string constants: assigning literals trips
+// the same GCC 12 false positive once inlined).
+inline const std::string kAccount = "acme";
+inline const std::string kChannel = "x";
+inline const std::string kResponder = "acme_support";
+inline const std::string kAgencyHandler = "agency-a";
+inline const std::string kInternalHandler = "internal-team";
+inline const std::string kAnswerSuffix = "-answer";
+
 inline MessageRecord message(const std::string& source, const std::string& conversation, const std::string& id,
                              std::int64_t created_ms, Role role = Role::Question) {
   MessageRecord m;
   m.source = source;
   m.id = id;
-  m.account = "acme";
-  m.channel = "x";
+  m.account = kAccount;
+  m.channel = kChannel;
   m.conversation_id = conversation;
-  m.in_reply_to = id == conversation ? "" : conversation;
+  if (id != conversation) m.in_reply_to = conversation;
   m.created_at = fromMillis(created_ms);
   m.role = role;
   if (role == Role::Brand) {
-    m.responder = "acme_support";
-    m.handler = "agency-a";
+    m.responder = kResponder;
+    m.handler = kAgencyHandler;
     m.route = Route::Agency;
   }
   return m;
 }
 
 inline Turn openTurn(const std::string& source, const std::string& conversation, const std::string& question,
-                     std::int64_t asked_ms, const std::string& account = "acme") {
+                     std::int64_t asked_ms, const std::string& account = kAccount, const std::string& channel = kChannel) {
   Turn t;
   t.account = account;
-  t.channel = "x";
+  t.channel = channel;
   t.source = source;
   t.conversation_id = conversation;
   t.question_id = question;
@@ -72,12 +90,13 @@ inline Turn openTurn(const std::string& source, const std::string& conversation,
 }
 
 inline Turn answeredTurn(const std::string& source, const std::string& conversation, const std::string& question,
-                         std::int64_t asked_ms, std::int64_t answered_ms, const std::string& account = "acme") {
+                         std::int64_t asked_ms, std::int64_t answered_ms, const std::string& account = kAccount) {
   Turn t = openTurn(source, conversation, question, asked_ms, account);
-  t.answer_id = question + "-answer";
+  t.answer_id = question;
+  t.answer_id.append(kAnswerSuffix);
   t.answered_at = fromMillis(answered_ms);
-  t.responder = "acme_support";
-  t.handler = "internal-team";
+  t.responder = kResponder;
+  t.handler = kInternalHandler;
   t.route = Route::Internal;
   return t;
 }
