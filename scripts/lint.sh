@@ -21,7 +21,7 @@ while (($#)); do
     --preset) preset=${2:?--preset needs a name}; shift ;;
     --fix) fix=true ;;
     --format-only) tidy=false ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "lint.sh: unknown option: $1" >&2; exit 2 ;;
     *) files+=("$1") ;;
   esac
