@@ -26,6 +26,7 @@ struct WriteBatch {
   std::vector<MessageRecord> messages;      // INSERT, ignoring ones already present (source, id)
   std::vector<Turn> upsert_turns;           // insert or replace by (source, conversation_id, question_id)
   std::vector<TurnKey> delete_turns;        // turns that no longer exist after a recomputation
+                                            // (applied before upsert_turns: a key in both is kept)
   std::optional<std::pair<std::string, std::string>> cursor;  // (source, cursor value)
 };
 
@@ -65,6 +66,8 @@ class Store {
   virtual Result<std::vector<Turn>> turns(const TurnQuery& query) = 0;
 
   // Calls `fn` for every stored turn without materializing them all (startup rebuild).
+  // `fn` runs while the store's read connection is held: it must not call this Store's
+  // read methods (commit() is fine).
   virtual Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) = 0;
 
   // Last committed cursor of a source.
