@@ -56,11 +56,13 @@ class ExportFormat : public ::testing::Test {
   }
 };
 
-const Message* byId(const Parsed& p, const std::string& id) {
+const Message& byId(const Parsed& p, const std::string& id) {
+  static const Message kNone;
   for (const auto& m : p.messages) {
-    if (m.id == id) return &m;
+    if (m.id == id) return m;
   }
-  return nullptr;
+  ADD_FAILURE() << "no message " << id;
+  return kNone;
 }
 
 std::vector<std::pair<std::uint64_t, ErrorReason>> summary(const Parsed& p) {
@@ -115,8 +117,7 @@ TEST_F(ExportFormat, JsonlFixture) {
       {13, R::InvalidTimestamp}, {16, R::FutureTimestamp}, {17, R::FieldTooLong}};
   EXPECT_EQ(summary(p), expected);
 
-  const Message* q = byId(p, "1001");
-  ASSERT_TRUE(q);
+  const Message* q = &byId(p, "1001");
   EXPECT_EQ(q->conversation_id, "1001");
   EXPECT_EQ(q->author_id, "u-marie");
   EXPECT_EQ(q->author_name, "Marie D.");
@@ -124,24 +125,23 @@ TEST_F(ExportFormat, JsonlFixture) {
   EXPECT_EQ(q->created_at, at("2024-05-13T07:12:00Z"));
   EXPECT_EQ(q->text, "Bonjour, ma commande #4521 n'est toujours pas arrivée, que faire ?");
 
-  const Message* a = byId(p, "1002");
-  ASSERT_TRUE(a);
+  const Message* a = &byId(p, "1002");
   EXPECT_TRUE(a->author_is_brand);
   EXPECT_EQ(a->in_reply_to, "1001");
   EXPECT_EQ(a->author_name, "Maison Lumière");
   EXPECT_NE(a->text.find("-AB"), std::string::npos);
 
   // conversation_id defaults: the message itself, or the message it replies to.
-  EXPECT_EQ(byId(p, "1003")->conversation_id, "1003");
-  EXPECT_EQ(byId(p, "1004")->conversation_id, "1003");
-  EXPECT_TRUE(byId(p, "1004")->author_is_brand);
+  EXPECT_EQ(byId(p, "1003").conversation_id, "1003");
+  EXPECT_EQ(byId(p, "1004").conversation_id, "1003");
+  EXPECT_TRUE(byId(p, "1004").author_is_brand);
   // Epoch seconds, epoch milliseconds, fractional seconds, negative offsets.
-  EXPECT_EQ(byId(p, "1005")->created_at, fromMillis(1715594400000));
-  EXPECT_EQ(byId(p, "1006")->created_at, fromMillis(1715594700000));
-  EXPECT_EQ(byId(p, "1006")->text, "Et quel est le délai ? 🙂");
-  EXPECT_TRUE(byId(p, "1007")->author_is_brand);  // "yes"
-  EXPECT_EQ(byId(p, "1008")->created_at, at("2024-05-14T19:47:10.250Z"));
-  EXPECT_EQ(byId(p, "1012")->created_at, at("2024-05-16T18:00:00Z"));
+  EXPECT_EQ(byId(p, "1005").created_at, fromMillis(1715594400000));
+  EXPECT_EQ(byId(p, "1006").created_at, fromMillis(1715594700000));
+  EXPECT_EQ(byId(p, "1006").text, "Et quel est le délai ? 🙂");
+  EXPECT_TRUE(byId(p, "1007").author_is_brand);  // "yes"
+  EXPECT_EQ(byId(p, "1008").created_at, at("2024-05-14T19:47:10.250Z"));
+  EXPECT_EQ(byId(p, "1012").created_at, at("2024-05-16T18:00:00Z"));
 }
 
 TEST_F(ExportFormat, CsvFixture) {
@@ -154,25 +154,23 @@ TEST_F(ExportFormat, CsvFixture) {
       {15, R::FutureTimestamp}, {16, R::FieldTooLong},    {17, R::ParseError}};
   EXPECT_EQ(summary(p), expected);
 
-  const Message* first = byId(p, "2001");
-  ASSERT_TRUE(first);
+  const Message* first = &byId(p, "2001");
   EXPECT_EQ(first->text, "Bonjour, \"Orion\" est-il compatible LED ?");  // doubled quotes, comma
   EXPECT_EQ(first->created_at, at("2024-05-20T07:00:00Z"));
   EXPECT_EQ(first->author_id, "u-claire");  // the BOM did not stick to the first column
 
-  const Message* multi = byId(p, "2003");
-  ASSERT_TRUE(multi);
+  const Message* multi = &byId(p, "2003");
   EXPECT_EQ(multi->text, "Hello, where is my refund?\nOrder 7781, returned two weeks ago.");
   EXPECT_EQ(multi->conversation_id, "2003");
   EXPECT_EQ(multi->created_at, fromMillis(1716199200000));
-  EXPECT_EQ(byId(p, "2004")->conversation_id, "2003");
-  EXPECT_TRUE(byId(p, "2004")->author_is_brand);
-  EXPECT_EQ(byId(p, "2004")->text, "Hi James, your refund was issued today, sorry for the delay. ^JK");
-  EXPECT_FALSE(byId(p, "2005")->author_is_brand);
-  EXPECT_EQ(byId(p, "2006")->text, "Mon abat-jour est arrivé cassé 😞");
-  EXPECT_EQ(byId(p, "2008")->conversation_id, "2006");
-  EXPECT_EQ(byId(p, "2008")->in_reply_to, "2007");
-  EXPECT_EQ(byId(p, "2008")->author_name, "Maison Lumière");
+  EXPECT_EQ(byId(p, "2004").conversation_id, "2003");
+  EXPECT_TRUE(byId(p, "2004").author_is_brand);
+  EXPECT_EQ(byId(p, "2004").text, "Hi James, your refund was issued today, sorry for the delay. ^JK");
+  EXPECT_FALSE(byId(p, "2005").author_is_brand);
+  EXPECT_EQ(byId(p, "2006").text, "Mon abat-jour est arrivé cassé 😞");
+  EXPECT_EQ(byId(p, "2008").conversation_id, "2006");
+  EXPECT_EQ(byId(p, "2008").in_reply_to, "2007");
+  EXPECT_EQ(byId(p, "2008").author_name, "Maison Lumière");
 }
 
 // Reading in tiny chunks exercises every "record continues in the next chunk" path:
