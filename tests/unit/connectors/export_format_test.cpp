@@ -369,3 +369,25 @@ TEST(ExportImport, StoreFailureIsReported) {
 
 }  // namespace
 }  // namespace replywatch::connectors::exportfmt
+
+namespace replywatch::connectors::exportfmt {
+namespace {
+
+TEST(ExportSampleFeed, BundledDemoFeedImportsCleanly) {
+  testing::Harness h("name: acme-demo\ntype: export\naccount: acme\n");
+  auto stats = h.connector->importFile(std::filesystem::path(REPLYWATCH_SOURCE_DIR) / "config/sample/acme-export.jsonl", {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->rejected, 0u);
+  EXPECT_GE(stats->stored, 150u);
+  std::size_t agency = 0, internal = 0;
+  for (const auto& m : h.sink.stored) {
+    if (!m.author_is_brand) continue;
+    agency += m.text.ends_with("-AB");
+    internal += m.text.ends_with("^JK");
+  }
+  EXPECT_GT(agency, 0u);
+  EXPECT_GT(internal, 0u);
+}
+
+}  // namespace
+}  // namespace replywatch::connectors::exportfmt
