@@ -1,12 +1,14 @@
 #include "connectors/common/http_client.h"
 
 #include <curl/curl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 

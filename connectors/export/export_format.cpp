@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <deque>
 #include <system_error>
 
 namespace replywatch::connectors::exportfmt {
@@ -597,7 +598,7 @@ struct Reader::Impl {
   std::string discard;
   // CSV
   std::vector<std::string_view> fields;
-  std::vector<std::string> csv_scratch;
+  std::deque<std::string> csv_scratch;  // grows without moving earlier strings (views point into them)
   std::vector<int> column_field;  // column index -> Field index, or -1
   std::size_t columns = 0;
   // JSON

@@ -222,6 +222,17 @@ TEST_F(ExportFormat, CsvDetails) {
   EXPECT_EQ(p.messages[1].text, "5\" screen");
   EXPECT_EQ(p.messages[2].text, "multi\r\nline, \"quoted\"");
 
+  // Several unescaped fields in one row, short enough for the small-string buffer.
+  Parsed escaped = parseText(
+      "id,author_id,author_name,text,created_at\n"
+      "\"a\"\"1\",\"u\"\"2\",\"n\"\"3\",\"t\"\"4\",2024-05-01T10:00:00Z\n",
+      Format::Csv);
+  ASSERT_EQ(escaped.messages.size(), 1u);
+  EXPECT_EQ(escaped.messages[0].id, "a\"1");
+  EXPECT_EQ(escaped.messages[0].author_id, "u\"2");
+  EXPECT_EQ(escaped.messages[0].author_name, "n\"3");
+  EXPECT_EQ(escaped.messages[0].text, "t\"4");
+
   Parsed unterminated = parseText("id,author_id,created_at,text\nx,u,2024-05-01T10:00:00Z,\"open\n", Format::Csv);
   EXPECT_TRUE(unterminated.messages.empty());
   ASSERT_EQ(unterminated.problems.size(), 1u);

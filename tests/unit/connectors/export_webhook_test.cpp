@@ -173,3 +173,24 @@ TEST(WebhookResponse, Bodies) {
 
 }  // namespace
 }  // namespace replywatch::connectors::exportfmt
+
+namespace replywatch::connectors {
+namespace {
+
+class BareConnector final : public Connector {};
+
+TEST(ConnectorDefaults, NoWebhooksNoFilesNoPolling) {
+  BareConnector c;
+  EXPECT_FALSE(c.polls());
+  c.run(std::stop_token{});  // returns at once
+  WebhookRequest r;
+  r.method = "POST";
+  auto response = c.handleWebhook(r);
+  EXPECT_EQ(response.status, 404);
+  auto imported = c.importFile("/tmp/feed.jsonl", {});
+  ASSERT_FALSE(imported.ok());
+  EXPECT_EQ(imported.error().reason, "unsupported");
+}
+
+}  // namespace
+}  // namespace replywatch::connectors

@@ -107,3 +107,58 @@ TEST(Registry, CreateBuildsAnExportConnector) {
 
 }  // namespace
 }  // namespace replywatch::connectors
+
+namespace replywatch::connectors {
+namespace {
+
+// The registry plugged into the real configuration loader.
+TEST(RegistryWithLoader, ProblemsCarryFileAndLine) {
+  const std::string yaml =
+      "accounts:\n"
+      "  - name: acme\n"
+      "sources:\n"
+      "  - name: acme-export\n"
+      "    type: export\n"
+      "    account: acme\n"
+      "    channel: export\n"
+      "    spool_dri: /tmp/x\n"
+      "    poll_interval: never\n"
+      "  - name: acme-other\n"
+      "    type: carrier-pigeon\n"
+      "    account: acme\n"
+      "    channel: export\n";
+  try {
+    (void)config::loadString(yaml, "/etc/replywatch/replywatch.yml", &sourceTypeInfo);
+    FAIL() << "expected a ConfigError";
+  } catch (const config::ConfigError& e) {
+    std::string all;
+    for (const auto& p : e.problems()) all += p.str() + "\n";
+    EXPECT_NE(all.find("replywatch.yml:8: unknown key \"spool_dri\""), std::string::npos) << all;
+    EXPECT_NE(all.find("replywatch.yml:9:"), std::string::npos) << all;
+    EXPECT_NE(all.find("carrier-pigeon"), std::string::npos) << all;
+  }
+}
+
+TEST(RegistryWithLoader, ValidConfigurationLoads) {
+  const std::string yaml =
+      "accounts:\n"
+      "  - name: acme\n"
+      "sources:\n"
+      "  - name: acme-export\n"
+      "    type: export\n"
+      "    account: acme\n"
+      "    channel: export\n"
+      "    format: csv\n"
+      "    spool_dir: spool\n"
+      "    poll_interval: 30s\n";
+  auto cfg = config::loadString(yaml, "/etc/replywatch/replywatch.yml", &sourceTypeInfo);
+  ASSERT_EQ(cfg.sources.size(), 1u);
+  std::vector<config::Problem> problems;
+  auto settings = exportfmt::parseSettings(cfg.sources[0], problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(settings.spool_dir, std::filesystem::path("/etc/replywatch/spool"));
+  EXPECT_EQ(settings.poll_interval, std::chrono::seconds{30});
+}
+
+}  // namespace
+}  // namespace replywatch::connectors
