@@ -156,7 +156,7 @@ void checkKeys(const YAML::Node& map, const std::vector<std::string>& allowed, c
   if (!map.IsDefined() || !map.IsMap()) return;
   std::map<std::string, int> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // by value: it->first belongs to a temporary
     int line = lineOf(key);
     if (!key.IsScalar()) {
       problems.push_back({file, line, "a key in " + where + " is a " + std::string(kindOf(key)) +
