@@ -21,6 +21,8 @@ web:
   max_body_bytes: 65536
 store:
   path: {store}
+ingest:
+  max_field_bytes: 4096
 accounts:
   - name: acme-fr
     threshold: 1h
@@ -133,6 +135,17 @@ def test(binary):
             check(status == want, "%s: status %d, want %d (%s)" % (what, status, want, body[:200]))
             check(json.loads(body).get("status") == "error", "%s: body is not a JSON error: %r" % (what, body))
 
+        # Bad records inside a signed delivery are refused one by one, counted by reason,
+        # and the rest of the body is still taken (here a duplicate: nothing changes).
+        bad_body = jsonl([webhook_rows[0]]) + b"\n".join([
+            b'{"id":"bad-utf8","author_id":"u9","created_at":"%s","text":"caf\xe9 \xff"}' % rfc3339(now).encode(),
+            json.dumps(msg("bad-future", "F", "u9", now + 86400, "Hello?")).encode(),
+            json.dumps(msg("bad-time", "F", "u9", now, "Hello?")).replace(rfc3339(now), "yesterday").encode(),
+            json.dumps(msg("bad-long", "F", "u9", now, "x" * 5000)).encode(),
+        ]) + b"\n"
+        status, _, body = post(daemon, body=bad_body)
+        check(status == 200 and json.loads(body).get("rejected") == 4, "bad records: %d %s" % (status, body))
+
         text = wait_for(lambda: (lambda t: t if expected_metrics(t) is None else None)(daemon.metrics()), 20,
                         "metrics never reached the expected values")
         wait_for(lambda: os.path.exists(os.path.join(spool, "processed", "batch-1.jsonl")), 10,
@@ -147,6 +160,11 @@ def test(binary):
         check(sample_value(text, "replywatch_source_errors_total",
                            {"source": "acme-spool", "reason": "signature"}) == 2,
               "signature rejections not counted")
+        # parse_error: the broken spool row and the malformed webhook body.
+        for reason, want in (("parse_error", 2), ("invalid_utf8", 1), ("future_timestamp", 1),
+                             ("invalid_timestamp", 1), ("field_too_long", 1)):
+            got = sample_value(text, "replywatch_source_errors_total", {"source": "acme-spool", "reason": reason})
+            check(got == want, "source_errors_total{reason=%s} = %s, want %s\n%s" % (reason, got, want, [l for l in text.splitlines() if "errors_total{" in l]))
         check(sample_value(text, "replywatch_webhook_requests_total", {"source": "acme-spool", "code": "401"}) == 2,
               "401 webhook responses not counted")
         check("replywatch_build_info{" in text, "build info missing")

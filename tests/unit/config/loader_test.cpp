@@ -59,10 +59,10 @@ TEST(ConfigExample, LoadsCleanly) {
 
   ASSERT_GE(config.handlers.size(), 2u);
   EXPECT_EQ(config.handlers[0].route, Route::Internal);
-  EXPECT_EQ(config.handlers[0].text_pattern, "(?m)^-?AB$");
+  EXPECT_EQ(config.handlers[0].text_pattern, "\\^JK");
   EXPECT_EQ(config.handlers[1].name, "cm-agency");
   EXPECT_EQ(config.handlers[1].route, Route::Agency);
-  EXPECT_EQ(config.handlers[1].text_pattern, "\\^JK");
+  EXPECT_EQ(config.handlers[1].text_pattern, "(?m)-AB$");
 
   ASSERT_EQ(config.sources.size(), 2u);
   const SourceConfig* spool = config.source("acme-spool");
