@@ -53,7 +53,7 @@ struct BusinessHours {
   // Index 0 = Monday ... 6 = Sunday, in the account's time zone.
   std::array<std::vector<TimeRange>, 7> week{};
   std::vector<std::string> holidays;  // ISO dates "2026-12-25"
-  std::string holidays_ical_file;     // optional path, read by the verdict engine
+  std::string holidays_ical_file;     // optional path, checked to exist at load; kept with the account
 };
 
 struct AccountConfig {
@@ -81,7 +81,7 @@ struct HandlerConfig {
 // location, so the connector can report its own errors with file:line.
 struct SourceConfig {
   std::string name;
-  std::string type;     // export | twcs | meta | x | mastodon | discourse | relay
+  std::string type;     // a connector type name, checked against the connector registry (today: export)
   std::string account;
   std::string channel;  // facebook | instagram | x | mastodon | discourse | export | ...
   YAML::Node settings;  // the whole source mapping (including the common keys above)
