@@ -173,7 +173,8 @@ std::string Metrics::render() const {
                    "1 when the source's last poll, delivery or file succeeded, 0 when it failed.", MetricType::Gauge);
   auto last = family("replywatch_source_last_success_timestamp_seconds",
                      "Unix time of the source's last success; 0 if it never succeeded.", MetricType::Gauge);
-  auto events = family("replywatch_source_events_total", "Messages received from the source.",
+  auto events = family("replywatch_source_events_total",
+                       "New messages from the source committed to the store (duplicates excluded).",
                        MetricType::Counter);
   auto errors = family("replywatch_source_errors_total",
                        "Errors of the source, by reason (a fixed list, see METRICS.md).", MetricType::Counter);
