@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start: builds replywatch if needed, feeds it the bundled sample export and
-# serves the metrics, the question list and the verdict on http://127.0.0.1:9488/.
+# serves the landing page, the metrics and the question list on http://127.0.0.1:9488/.
 # Ctrl-C stops it.
 #
 # Environment:

@@ -1,6 +1,7 @@
 #pragma once
 // The question-turn listing shared by `replywatch questions` and /api/v1/questions:
-// one row per turn, columns in the order fixed by the design notes.
+// one row per turn (see README.md, "How it measures"), columns in the order listed in
+// README.md's "Commands" section.
 #include <nlohmann/json.hpp>
 
 #include <optional>

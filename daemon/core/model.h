@@ -1,6 +1,6 @@
 #pragma once
 // The domain model shared by connectors, tracker, store, metrics and HTTP.
-// See ../../ARCHITECTURE.md and the design notes in README.md ("Question turns").
+// See ../../ARCHITECTURE.md and README.md, section "How it measures".
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// The tracker turns messages into question turns (see README, "Question turns"):
+// The tracker turns messages into question turns (see README.md, "How it measures"):
 // within a conversation, messages in (created_at, id) order; a Question opens a turn
 // when none is open, further inbound messages join it, the first Brand message closes it.
 // The result depends only on the set of messages, never on their arrival order.
