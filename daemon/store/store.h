@@ -4,8 +4,11 @@
 // commit(), one transaction; a success means the data is on disk.
 //
 // Threading: one Store object is shared by the daemon. commit() and the read methods
-// may be called from any thread; the store serializes writers internally and uses a
-// separate connection for reads, so a slow API query never blocks ingestion.
+// may be called from any thread; the store serializes writers internally. Reads use
+// their own connection (WAL) and never wait for a write transaction. That one read
+// connection is shared, a query at a time, by API queries and the tracker's
+// conversation loads, so a long API query can delay an ingest batch that must load a
+// conversation.
 // Every method may block on disk I/O. No method throws for I/O failures: they return
 // an Error with reason "store" (or "store_full" when the disk is full).
 #include <cstdint>
