@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <mutex>
 #include <csignal>
@@ -25,6 +26,10 @@
 
 namespace replywatch::app {
 namespace {
+
+// /api/v1/questions answers at most this many turns unless `limit` says otherwise.
+constexpr std::size_t kDefaultApiLimit = 1000;
+constexpr std::size_t kMaxApiLimit = 100000;
 
 struct SourceRuntime {
   const config::SourceConfig* config = nullptr;
@@ -144,12 +149,15 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     auto query = makeTurnQuery(req.queryParam("account"), req.queryParam("since"), req.queryParam("until"), config,
                                now);
     if (!query) return http::Response::error(400, query.error().message);
+    query->limit = kDefaultApiLimit;
     if (auto limit = req.queryParam("limit")) {
-      try {
-        query->limit = static_cast<std::size_t>(std::stoul(*limit));
-      } catch (const std::exception&) {
-        return http::Response::error(400, "invalid limit: expected a positive integer");
+      std::size_t n = 0;
+      auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+      if (ec != std::errc{} || end != limit->data() + limit->size() || n == 0 || n > kMaxApiLimit) {
+        return http::Response::error(
+            400, fmt::format("invalid limit: expected an integer from 1 to {}", kMaxApiLimit));
       }
+      query->limit = n;
     }
     auto turns = store->turns(*query);
     if (!turns) return http::Response::error(503, turns.error().message);
@@ -170,26 +178,17 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     pollers.emplace_back([conn = rt.connector.get()](std::stop_token stop) { conn->run(stop); });
   }
 
-  // Tick thread: threshold crossings every tick, retention pruning hourly, systemd watchdog.
+  // Tick thread: threshold crossings every tick, and the systemd watchdog. It does
+  // nothing slow, so a stuck store shows up as a missed watchdog ping.
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
   std::jthread ticker([&](std::stop_token stop) {
-    auto last_prune = std::chrono::steady_clock::now() - std::chrono::hours{2};
     auto last_watchdog = std::chrono::steady_clock::now();
     std::mutex m;
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {
       (void)pipeline.tick();
       auto now_steady = std::chrono::steady_clock::now();
-      if (config.store.retention.count() > 0 && now_steady - last_prune > std::chrono::hours{1}) {
-        last_prune = now_steady;
-        auto pruned = store->prune(clock.now() - config.store.retention);
-        if (pruned) {
-          if (*pruned > 0) spdlog::info("retention pruned messages={}", *pruned);
-        } else {
-          spdlog::warn("retention pruning failed error={}", logValue(pruned.error().message));
-        }
-      }
       if (watchdog && now_steady - last_watchdog >= std::chrono::microseconds{watchdog_usec / 2}) {
         sd_notify(0, "WATCHDOG=1");
         last_watchdog = now_steady;
@@ -198,6 +197,30 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
       cv.wait_for(lock, stop, options.tick_interval, [] { return false; });
     }
   });
+
+  // Maintenance thread: retention pruning, a minute after start and then hourly. It works
+  // in small transactions so ingestion goes on meanwhile.
+  std::jthread maintenance;
+  if (config.store.retention.count() > 0) {
+    maintenance = std::jthread([&](std::stop_token stop) {
+      std::mutex m;
+      std::condition_variable_any cv;
+      auto wait = std::chrono::minutes{1};
+      for (;;) {
+        {
+          std::unique_lock lock(m);
+          if (cv.wait_for(lock, stop, wait, [] { return false; }) || stop.stop_requested()) return;
+        }
+        wait = std::chrono::hours{1};
+        auto pruned = store->prune(clock.now() - config.store.retention);
+        if (!pruned) {
+          spdlog::warn("retention pruning failed error={}", logValue(pruned.error().message));
+        } else if (*pruned > 0) {
+          spdlog::info("retention pruned messages={}", *pruned);
+        }
+      }
+    });
+  }
 
   ready.store(true);
   sd_notify(0, "READY=1\nSTATUS=Listening");
@@ -212,6 +235,10 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   server.stop();
   ticker.request_stop();
   ticker.join();
+  if (maintenance.joinable()) {
+    maintenance.request_stop();
+    maintenance.join();
+  }
   (void)pipeline.tick();
   spdlog::info("stopped");
   return 0;

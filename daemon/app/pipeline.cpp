@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string_view>
+#include <unordered_set>
+
 #include "daemon/core/log.h"
 
 namespace replywatch::app {
@@ -43,28 +46,61 @@ Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& s
   messages.clear();
 
   std::lock_guard lock(mu_);
-  auto plan = tracker_->prepare(std::move(records));
-  if (!plan) return plan.error();
-  if (plan->new_messages.empty() && plan->upsert_turns.empty() && plan->delete_turns.empty() && !cursor) {
-    outcome.duplicates = outcome.received;
+  // The tracker recognises duplicates within the conversations it looks at; a message
+  // already stored under another conversation id (a feed that changed its threading) is
+  // caught by the store, which refuses the batch. The batch is then recomputed without
+  // the stored messages — rare, so the common path pays no lookup.
+  for (int attempt = 0;; ++attempt) {
+    auto plan = tracker_->prepare(std::move(records));
+    if (!plan) return plan.error();
+    if (plan->new_messages.empty() && plan->upsert_turns.empty() && plan->delete_turns.empty() && !cursor) {
+      outcome.duplicates = outcome.received;
+      return outcome;
+    }
+    store::WriteBatch batch;
+    batch.messages = std::move(plan->new_messages);
+    batch.upsert_turns = std::move(plan->upsert_turns);
+    batch.delete_turns = std::move(plan->delete_turns);
+    batch.require_new_messages = true;
+    if (cursor) batch.cursor = std::make_pair(source.name, *cursor);
+    auto committed = store_.commit(batch);
+    if (!committed) {
+      if (committed.error().reason != store::kDuplicateMessageReason || attempt > 0) return committed.error();
+      auto known = withoutStored(source.name, std::move(batch.messages));
+      if (!known) return known.error();
+      records = std::move(known).value();
+      continue;
+    }
+    outcome.stored = committed->messages_inserted;
+    outcome.duplicates = outcome.received - outcome.stored;
+    // The plan's fields were moved into the batch; hand them back so the tracker's
+    // commit sees the complete plan.
+    plan->new_messages = std::move(batch.messages);
+    plan->upsert_turns = std::move(batch.upsert_turns);
+    plan->delete_turns = std::move(batch.delete_turns);
+    tracker_->commit(std::move(*plan));
     return outcome;
   }
-  store::WriteBatch batch;
-  batch.messages = std::move(plan->new_messages);
-  batch.upsert_turns = std::move(plan->upsert_turns);
-  batch.delete_turns = std::move(plan->delete_turns);
-  if (cursor) batch.cursor = std::make_pair(source.name, std::move(*cursor));
-  auto committed = store_.commit(batch);
-  if (!committed) return committed.error();
-  outcome.stored = batch.messages.size();
-  outcome.duplicates = outcome.received - outcome.stored;
-  // The plan's bookkeeping fields were moved into the batch; hand them back so the
-  // tracker's commit sees the complete plan.
-  plan->new_messages = std::move(batch.messages);
-  plan->upsert_turns = std::move(batch.upsert_turns);
-  plan->delete_turns = std::move(batch.delete_turns);
-  tracker_->commit(std::move(*plan));
-  return outcome;
+}
+
+Result<std::vector<MessageRecord>> Pipeline::withoutStored(const std::string& source,
+                                                           std::vector<MessageRecord> records) {
+  std::vector<std::string> ids;
+  ids.reserve(records.size());
+  for (const auto& r : records) ids.push_back(r.id);
+  auto stored = store_.contains(source, ids);
+  if (!stored) return stored.error();
+  // Also keeps only the first of several records sharing an id within the batch.
+  std::vector<MessageRecord> fresh;
+  std::unordered_set<std::string_view> seen;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (!stored.value()[i] && seen.insert(records[i].id).second) fresh.push_back(records[i]);
+  }
+  if (fresh.size() < records.size()) {
+    spdlog::warn("messages already stored under another conversation were ignored source={} count={}",
+                 logValue(source), records.size() - fresh.size());
+  }
+  return fresh;
 }
 
 Result<std::optional<std::string>> Pipeline::cursor(const std::string& source) { return store_.cursor(source); }

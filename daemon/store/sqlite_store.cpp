@@ -328,6 +328,11 @@ class SqliteStore final : public Store {
         return written.error();
       }
       outcome.messages_inserted = written.value();
+      if (batch.require_new_messages && outcome.messages_inserted != batch.messages.size()) {
+        db.rollbackIfOpen();
+        return makeError(std::string(kDuplicateMessageReason),
+                         "a message of the batch is already stored (same source and id)");
+      }
     }
 
     // Deletes first: a key both deleted and upserted in one batch ends up upserted.
@@ -633,8 +638,10 @@ class SqliteStore final : public Store {
     std::lock_guard lock(write_mutex_);
     Database& db = *write_;
     constexpr std::string_view kWhat = "cannot prune store";
+    // A conversation with a question still open is never pruned: it is still waiting.
     Statement* newest = db.prepare(
-        "SELECT MAX(created_at_ms) FROM messages WHERE source = ?1 AND conversation_id = ?2");
+        "SELECT MAX(created_at_ms), EXISTS(SELECT 1 FROM turns WHERE source = ?1 AND conversation_id = ?2"
+        " AND answered_at_ms IS NULL) FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* delMessages = db.prepare("DELETE FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* delTurns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
     if (newest == nullptr || delMessages == nullptr || delTurns == nullptr) {
@@ -650,7 +657,8 @@ class SqliteStore final : public Store {
       newest->bind(2, key.conversation_id);
       rc = newest->step();
       if (rc != SQLITE_ROW) return abortTransaction(db, rc, kWhat);
-      const bool still_stale = !newest->columnIsNull(0) && newest->columnInt(0) < cutoff_ms;
+      const bool still_stale =
+          !newest->columnIsNull(0) && newest->columnInt(0) < cutoff_ms && newest->columnInt(1) == 0;
       newest->reset();
       if (!still_stale) continue;
       delMessages->bind(1, key.source);

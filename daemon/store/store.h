@@ -17,12 +17,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/core/model.h"
 #include "daemon/core/result.h"
 
 namespace replywatch::store {
+
+inline constexpr std::string_view kDuplicateMessageReason = "duplicate_message";
 
 // Everything one ingest transaction writes.
 struct WriteBatch {
@@ -31,6 +34,10 @@ struct WriteBatch {
   std::vector<TurnKey> delete_turns;        // turns that no longer exist after a recomputation
                                             // (applied before upsert_turns: a key in both is kept)
   std::optional<std::pair<std::string, std::string>> cursor;  // (source, cursor value)
+  // When set, the whole batch is rolled back with an Error of reason
+  // kDuplicateMessageReason if any message is already stored: the caller computed the
+  // turns assuming every message is new, so a partial insert would store wrong turns.
+  bool require_new_messages = false;
 };
 
 struct CommitOutcome {

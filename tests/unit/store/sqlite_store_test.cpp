@@ -550,8 +550,47 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   // Pruning again finds nothing; a cutoff equal to the newest message keeps it.
   EXPECT_EQ(store->prune(fromMillis(1000)).value(), 0u);
   EXPECT_EQ(store->prune(fromMillis(5000)).value(), 0u);
-  EXPECT_EQ(store->prune(fromMillis(5001)).value(), 2u);
+  // "mixed" is stale by then, but its question m2 is still open: it is kept.
+  EXPECT_EQ(store->prune(fromMillis(5001)).value(), 0u);
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"mixed", "m2", "fresh"}));
+
+  // Once answered, it goes.
+  WriteBatch answer;
+  answer.messages = {message("s", "mixed", "m3", 5100, Role::Brand)};
+  answer.upsert_turns = {answeredTurn("s", "mixed", "m2", 5000, 5100)};
+  ASSERT_TRUE(store->commit(answer).ok());
+  EXPECT_EQ(store->prune(fromMillis(5101)).value(), 3u);
   EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"fresh"}));
+}
+
+TEST(SqliteStoreCommit, RequireNewMessagesRollsBackTheWholeBatch) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch first;
+  first.messages = {message("s", "c1", "m1", 100)};
+  first.upsert_turns = {openTurn("s", "c1", "m1", 100)};
+  ASSERT_TRUE(store->commit(first).ok());
+
+  // m1 again, under another conversation, with a turn computed as if it were new.
+  WriteBatch again;
+  again.messages = {message("s", "c2", "m1", 100), message("s", "c2", "m2", 200)};
+  again.upsert_turns = {openTurn("s", "c2", "m1", 100)};
+  again.cursor = std::make_pair(std::string("s"), std::string("after-m2"));
+  again.require_new_messages = true;
+  auto refused = store->commit(again);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason, kDuplicateMessageReason);
+  // Nothing of the batch stayed.
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"m1"}));
+  EXPECT_TRUE(store->conversation({"s", "c2"})->empty());
+  EXPECT_FALSE(store->cursor("s")->has_value());
+
+  // Without the flag, the known message is skipped and the rest committed.
+  again.require_new_messages = false;
+  auto committed = store->commit(again);
+  ASSERT_TRUE(committed.ok());
+  EXPECT_EQ(committed->messages_inserted, 1u);
 }
 
 TEST(SqliteStorePrune, WorksAcrossManyChunks) {

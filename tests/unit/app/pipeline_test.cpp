@@ -1,0 +1,136 @@
+// The ingest pipeline over a real SQLite store and the real tracker.
+#include "daemon/app/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+namespace replywatch::app {
+namespace {
+
+class TempStore {
+ public:
+  TempStore() {
+    static std::atomic<int> n{0};
+    dir_ = std::filesystem::temp_directory_path() /
+           ("replywatch-pipeline-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    std::filesystem::create_directories(dir_);
+  }
+  ~TempStore() { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<store::Store> open() {
+    auto s = store::openSqliteStore(dir_ / "store.db");
+    EXPECT_TRUE(s.ok());
+    return std::move(s).value();
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+config::Config makeConfig() {
+  config::Config c;
+  config::AccountConfig a;
+  a.name = "acme";
+  c.accounts.push_back(a);
+  config::SourceConfig s;
+  s.name = "feed";
+  s.type = "export";
+  s.account = "acme";
+  s.channel = "export";
+  c.sources.push_back(s);
+  return c;
+}
+
+Message msg(std::string id, std::string conversation, std::int64_t at_s, bool brand = false) {
+  Message m;
+  m.id = std::move(id);
+  m.conversation_id = std::move(conversation);
+  m.author_id = brand ? "acme" : "member";
+  m.author_is_brand = brand;
+  m.created_at = fromMillis(at_s * 1000);
+  m.text = "Où est ma commande ?";
+  return m;
+}
+
+std::vector<std::string> turnKeys(store::Store& s) {
+  std::vector<std::string> keys;
+  for (const auto& t : s.turns({}).value()) keys.push_back(t.conversation_id + "/" + t.question_id);
+  return keys;
+}
+
+const std::int64_t kT0 = 1'700'000'000;
+
+TEST(Pipeline, StoresAndTracksABatch) {
+  TempStore dir;
+  auto store = dir.open();
+  auto cfg = makeConfig();
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  Pipeline p(cfg, clock, *store);
+  ASSERT_TRUE(p.restore().ok());
+  auto out = p.ingest(cfg.sources[0], {msg("q1", "c1", kT0), msg("a1", "c1", kT0 + 60, true)}, "cursor-1");
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(out->stored, 2u);
+  EXPECT_EQ(out->duplicates, 0u);
+  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"c1/q1"}));
+  EXPECT_EQ(store->cursor("feed").value(), std::optional<std::string>("cursor-1"));
+  auto again = p.ingest(cfg.sources[0], {msg("q1", "c1", kT0), msg("a1", "c1", kT0 + 60, true)}, std::nullopt);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->stored, 0u);
+  EXPECT_EQ(again->duplicates, 2u);
+}
+
+// A message already stored, delivered again under another conversation id, must not
+// open a turn there: the store holds it once, and the turns must agree with the store.
+TEST(Pipeline, KnownMessageUnderAnotherConversationOpensNoTurn) {
+  TempStore dir;
+  auto store = dir.open();
+  auto cfg = makeConfig();
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  Pipeline p(cfg, clock, *store);
+  ASSERT_TRUE(p.restore().ok());
+  ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("m1", "c1", kT0)}, std::nullopt).ok());
+
+  auto out = p.ingest(cfg.sources[0], {msg("m1", "c2", kT0), msg("m2", "c2", kT0 + 30)}, "after-m2");
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(out->stored, 1u);
+  EXPECT_EQ(out->duplicates, 1u);
+  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"c1/m1", "c2/m2"}));
+  EXPECT_EQ(store->cursor("feed").value(), std::optional<std::string>("after-m2"));
+  auto snap = p.snapshot();
+  EXPECT_EQ((snap.channels[{"acme", "export"}].questions_total), 2u);
+
+  // The same id twice in one batch, in two conversations: stored once.
+  auto twice = p.ingest(cfg.sources[0], {msg("m3", "c3", kT0 + 40), msg("m3", "c4", kT0 + 40)}, std::nullopt);
+  ASSERT_TRUE(twice.ok()) << twice.error().message;
+  EXPECT_EQ(twice->stored, 1u);
+  EXPECT_EQ(turnKeys(*store).size(), 3u);
+}
+
+TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
+  TempStore dir;
+  auto cfg = makeConfig();
+  ManualClock clock(fromMillis(kT0 * 1000));
+  {
+    auto store = dir.open();
+    Pipeline p(cfg, clock, *store);
+    ASSERT_TRUE(p.restore().ok());
+    ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q1", "c1", kT0)}, std::nullopt).ok());
+    clock.advance(std::chrono::seconds{3601});
+    EXPECT_EQ(p.tick().value(), 1u);
+    EXPECT_EQ(p.tick().value(), 0u);
+    EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].breaches_total), 1u);
+  }
+  auto store = dir.open();
+  Pipeline p(cfg, clock, *store);
+  ASSERT_TRUE(p.restore().ok());
+  EXPECT_EQ(p.tick().value(), 0u);
+  auto snap = p.snapshot();
+  EXPECT_EQ((snap.channels[{"acme", "export"}].breaches_total), 1u);
+  EXPECT_EQ((snap.channels[{"acme", "export"}].questions_total), 1u);
+  EXPECT_EQ((snap.channels[{"acme", "export"}].late_open), 1u);
+}
+
+}  // namespace
+}  // namespace replywatch::app
