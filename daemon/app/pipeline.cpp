@@ -2,20 +2,54 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_set>
 
+#include "daemon/app/conversation_filter.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::app {
 
+// Loads conversations from the store for the tracker, skipping the look-up when the
+// conversation filter knows the store does not hold the conversation.
 class Pipeline::StoreLoader final : public tracker::ConversationLoader {
  public:
   explicit StoreLoader(store::Store& store) : store_(store) {}
-  Result<std::vector<MessageRecord>> load(const ConversationKey& key) override { return store_.conversation(key); }
+
+  Result<std::vector<MessageRecord>> load(const ConversationKey& key) override {
+    if (filter_ && !filter_->mayContain(key)) return std::vector<MessageRecord>{};
+    return store_.conversation(key);
+  }
+
+  // Fills the filter from the store, sized for growth. Without a filter every load asks
+  // the store, which is always correct.
+  void rebuild() {
+    std::uint64_t count = 0;
+    auto counted = store_.forEachConversation([&count](const ConversationKey&) { ++count; });
+    if (!counted) {
+      filter_.reset();
+      return;
+    }
+    auto filter = std::make_unique<ConversationFilter>(std::max<std::uint64_t>(count * 4, 1));
+    auto filled = store_.forEachConversation([&filter](const ConversationKey& k) { filter->add(k); });
+    if (filled) {
+      filter_ = std::move(filter);
+    } else {
+      filter_.reset();
+    }
+  }
+
+  // Records the conversations of committed messages.
+  void committed(const std::vector<MessageRecord>& messages) {
+    if (!filter_) return;
+    for (const auto& m : messages) filter_->add({m.source, m.conversation_id});
+    if (filter_->overfull()) rebuild();
+  }
 
  private:
   store::Store& store_;
+  std::unique_ptr<ConversationFilter> filter_;
 };
 
 Pipeline::Pipeline(const config::Config& config, const Clock& clock, store::Store& store)
@@ -28,6 +62,7 @@ Pipeline::~Pipeline() = default;
 
 Result<void> Pipeline::restore() {
   std::lock_guard lock(mu_);
+  loader_->rebuild();
   auto turns = store_.forEachTurn([&](const Turn& t) { tracker_->restoreTurn(t); });
   if (!turns) return turns.error();
   auto open = store_.openConversationMessages();
@@ -71,6 +106,7 @@ Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& s
       records = std::move(known).value();
       continue;
     }
+    loader_->committed(batch.messages);
     outcome.stored = committed->messages_inserted;
     outcome.duplicates = outcome.received - outcome.stored;
     // The plan's fields were moved into the batch; hand them back so the tracker's

@@ -489,6 +489,23 @@ class SqliteStore final : public Store {
     return {};
   }
 
+  Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) override {
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare("SELECT DISTINCT source, conversation_id FROM messages");
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    ConversationKey key;
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) {
+      s->columnText(0, key.source);
+      s->columnText(1, key.conversation_id);
+      fn(key);
+    }
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+    return {};
+  }
+
   Result<std::optional<std::string>> cursor(const std::string& source) override {
     std::lock_guard lock(read_mutex_);
     Database& db = *read_;

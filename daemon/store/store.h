@@ -80,6 +80,10 @@ class Store {
   // read methods (commit() is fine).
   virtual Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) = 0;
 
+  // Calls `fn` for every conversation that has stored messages, in no particular order,
+  // with the read connection held (`fn` must not call the store).
+  virtual Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) = 0;
+
   // Last committed cursor of a source.
   virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;
 
