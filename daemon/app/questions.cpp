@@ -42,8 +42,7 @@ std::string questionsCsv(const std::vector<Turn>& turns, const config::Config& c
   std::string out(kQuestionColumns);
   out += '\n';
   for (const auto& t : turns) {
-    const std::string_view fields[] = {
-        t.account, t.channel, t.source, t.conversation_id, t.question_id};
+    const std::string_view fields[] = {t.account, t.channel, t.source, t.conversation_id, t.question_id};
     for (auto f : fields) {
       appendCsvField(out, f);
       out += ',';
@@ -68,11 +67,13 @@ std::string questionsCsv(const std::vector<Turn>& turns, const config::Config& c
   return out;
 }
 
-nlohmann::json questionsJson(const std::vector<Turn>& turns, const config::Config& config, Timestamp now) {
-  auto rows = nlohmann::json::array();
-  auto orNull = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
+nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const config::Config& config,
+                                     Timestamp now) {
+  using Json = nlohmann::ordered_json;
+  auto rows = Json::array();
+  auto orNull = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
   for (const auto& t : turns) {
-    nlohmann::json row;
+    Json row;
     row["account"] = t.account;
     row["channel"] = t.channel;
     row["source"] = t.source;
@@ -80,12 +81,11 @@ nlohmann::json questionsJson(const std::vector<Turn>& turns, const config::Confi
     row["question_id"] = t.question_id;
     row["asked_at"] = formatRfc3339(t.asked_at);
     row["answer_id"] = orNull(t.answer_id);
-    row["answered_at"] = t.answered_at ? nlohmann::json(formatRfc3339(*t.answered_at)) : nlohmann::json(nullptr);
-    row["wait_seconds"] =
-        t.answered_at ? nlohmann::json(toSeconds(*t.answered_at - t.asked_at)) : nlohmann::json(nullptr);
+    row["answered_at"] = t.answered_at ? Json(formatRfc3339(*t.answered_at)) : Json(nullptr);
+    row["wait_seconds"] = t.answered_at ? Json(toSeconds(*t.answered_at - t.asked_at)) : Json(nullptr);
     row["responder"] = orNull(t.responder);
-    row["handler"] = t.open() ? nlohmann::json(nullptr) : orNull(t.handler);
-    row["route"] = t.open() ? nlohmann::json(nullptr) : nlohmann::json(toString(t.route));
+    row["handler"] = t.open() ? Json(nullptr) : orNull(t.handler);
+    row["route"] = t.open() ? Json(nullptr) : Json(toString(t.route));
     row["escalated"] = false;
     row["escalation_wait_seconds"] = nullptr;
     row["late"] = isLate(t, thresholdOf(config, t.account), now);
@@ -114,7 +114,8 @@ Result<store::TurnQuery> makeTurnQuery(const std::optional<std::string>& account
     }
     q.account = *account;
   }
-  for (auto [value, target, name] : {std::tuple{&since, &q.since, "since"}, std::tuple{&until, &q.until, "until"}}) {
+  for (auto [value, target, name] :
+       {std::tuple{&since, &q.since, "since"}, std::tuple{&until, &q.until, "until"}}) {
     if (!*value) continue;
     auto t = parseTimeBound(**value, now);
     if (!t) {
