@@ -1,11 +1,11 @@
 // Tracker throughput (messages/s through prepare + commit, no store) and resident memory
 // per open turn. Run: build/release/bench/replywatch_bench --benchmark_filter=Tracker
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "daemon/tracker/tracker.h"
@@ -16,7 +16,9 @@ using namespace replywatch;
 
 class EmptyLoader final : public tracker::ConversationLoader {
  public:
-  Result<std::vector<MessageRecord>> load(const ConversationKey&) override { return std::vector<MessageRecord>{}; }
+  Result<std::vector<MessageRecord>> load(const ConversationKey&) override {
+    return std::vector<MessageRecord>{};
+  }
 };
 
 config::Config benchConfig() {

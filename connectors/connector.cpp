@@ -43,7 +43,8 @@ WebhookResponse Connector::handleWebhook(const WebhookRequest& request) {
 
 Result<ImportStats> Connector::importFile(const std::filesystem::path& path, const ProgressFn& progress) {
   (void)progress;
-  return makeError("unsupported", "this source type does not import files (" + path.filename().string() + ")");
+  return makeError("unsupported",
+                   "this source type does not import files (" + path.filename().string() + ")");
 }
 
 }  // namespace replywatch::connectors

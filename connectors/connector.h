@@ -55,9 +55,9 @@ struct ConnectorContext {
 };
 
 struct WebhookRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // "/webhooks/<source>"
-  std::string query;   // raw query string without '?', may be empty
+  std::string method;                                        // "GET", "POST", ...
+  std::string path;                                          // "/webhooks/<source>"
+  std::string query;                                         // raw query string without '?', may be empty
   std::vector<std::pair<std::string, std::string>> headers;  // as received
   std::string body;    // exact bytes received (HMACs are computed over these)
   std::string remote;  // peer address, for logs

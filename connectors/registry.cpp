@@ -10,7 +10,8 @@ namespace {
 // The connector types, one row each.
 const std::array<ConnectorType, 1> kTypes = {{
     {"export",
-     "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed webhooks",
+     "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
+     "webhooks",
      &exportfmt::validate, &exportfmt::create},
 }};
 

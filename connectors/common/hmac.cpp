@@ -14,7 +14,8 @@ Sha256Digest hmacSha256(std::string_view key, std::string_view data) {
   unsigned int len = 0;
   // An empty key is passed as a valid pointer: OpenSSL treats a null key as "reuse".
   static const unsigned char kEmpty = 0;
-  const void* key_ptr = key.empty() ? static_cast<const void*>(&kEmpty) : static_cast<const void*>(key.data());
+  const void* key_ptr =
+      key.empty() ? static_cast<const void*>(&kEmpty) : static_cast<const void*>(key.data());
   const auto* data_ptr = reinterpret_cast<const unsigned char*>(data.empty() ? "" : data.data());
   if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()), data_ptr, data.size(), out.data(), &len) ==
           nullptr ||
@@ -64,7 +65,8 @@ std::optional<std::string> parseSignatureHeader(std::string_view header, std::st
   while (!header.empty() && isSpace(header.back())) header.remove_suffix(1);
   if (header.size() != prefix.size() + 64) return std::nullopt;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+    if (std::tolower(static_cast<unsigned char>(header[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
       return std::nullopt;
   }
   std::string hex(header.substr(prefix.size()));

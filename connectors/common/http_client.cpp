@@ -34,7 +34,8 @@ std::string_view trim(std::string_view s) {
 void globalInit() {
   static std::once_flag once;
   std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      throw std::runtime_error("curl_global_init failed");
   });
 }
 
@@ -64,7 +65,8 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t count, void* user
   if (line.starts_with("HTTP/")) {
     t->headers.clear();  // a new response (redirect, 100 Continue): keep only the last one
   } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-    t->headers.emplace_back(std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    t->headers.emplace_back(std::string(trim(line.substr(0, colon))),
+                            std::string(trim(line.substr(colon + 1))));
   }
   return n;
 }
@@ -98,7 +100,9 @@ class HeaderList {
 
 }  // namespace
 
-std::optional<std::string_view> HttpResponse::header(std::string_view name) const { return findHeader(headers, name); }
+std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
+  return findHeader(headers, name);
+}
 
 ErrorReason errorReasonOf(const Error& error) {
   if (error.reason == "rate_limited") return ErrorReason::RateLimited;
@@ -109,7 +113,8 @@ std::optional<std::chrono::seconds> parseRetryAfter(std::string_view value,
                                                     std::chrono::system_clock::time_point now) {
   value = trim(value);
   if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (std::all_of(value.begin(), value.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     long long secs = 0;
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), secs);
     if (ec != std::errc{}) return std::chrono::seconds{std::numeric_limits<int>::max()};  // absurdly large
@@ -158,7 +163,8 @@ struct HttpClient::Attempt {
   std::string curl_error;
 };
 
-HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)), rng_(std::random_device{}()) {
+HttpClient::HttpClient(HttpClientOptions options)
+    : options_(std::move(options)), rng_(std::random_device{}()) {
   globalInit();
   curl_ = curl_easy_init();
   if (curl_ == nullptr) throw std::runtime_error("curl_easy_init failed");
@@ -271,8 +277,8 @@ Result<HttpResponse> HttpClient::get(const HttpRequest& request, std::stop_token
       auto wait = after.value_or(options_.default_retry_after);
       failure = fmt::format("HTTP 429, retry after {}s", wait.count());
       if (wait > options_.max_retry_after) {
-        return makeError(reason, fmt::format("GET {}: {} (longer than the {}s this client waits)", where, failure,
-                                             options_.max_retry_after.count()));
+        return makeError(reason, fmt::format("GET {}: {} (longer than the {}s this client waits)", where,
+                                             failure, options_.max_retry_after.count()));
       }
       delay = std::chrono::duration_cast<std::chrono::milliseconds>(wait);
     } else if (a.status >= 500) {

@@ -29,8 +29,8 @@ struct HttpClientOptions {
   int max_attempts = 4;                             // first try included
   std::chrono::milliseconds backoff_base{500};      // attempt n waits uniform(0, base * 2^n)
   std::chrono::milliseconds backoff_max{30'000};
-  std::chrono::seconds max_retry_after{300};        // a longer Retry-After ends the call (rate_limited)
-  std::chrono::seconds default_retry_after{30};     // 429 without (or with an unreadable) Retry-After
+  std::chrono::seconds max_retry_after{300};     // a longer Retry-After ends the call (rate_limited)
+  std::chrono::seconds default_retry_after{30};  // 429 without (or with an unreadable) Retry-After
   std::size_t max_body_bytes = 256 * 1024 * 1024;
   int max_redirects = 5;
   std::string user_agent = "replywatch";

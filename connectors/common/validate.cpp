@@ -61,8 +61,8 @@ bool isValidUtf8(std::string_view s) {
 
 std::optional<Rejection> MessageValidator::checkField(std::string_view name, std::string_view value) const {
   if (value.size() > max_field_bytes_) {
-    return Rejection{ErrorReason::FieldTooLong,
-                     fmt::format("field {} is {} bytes long, the limit is {}", name, value.size(), max_field_bytes_)};
+    return Rejection{ErrorReason::FieldTooLong, fmt::format("field {} is {} bytes long, the limit is {}",
+                                                            name, value.size(), max_field_bytes_)};
   }
   if (!isValidUtf8(value)) {
     return Rejection{ErrorReason::InvalidUtf8, fmt::format("field {} is not valid UTF-8", name)};
@@ -77,20 +77,23 @@ std::optional<Rejection> MessageValidator::checkTimestamp(Timestamp t, std::opti
   }
   Timestamp current = now ? *now : clock_.now();
   if (t > current + max_future_skew_) {
-    return Rejection{ErrorReason::FutureTimestamp,
-                     fmt::format("created_at {} is more than {}s in the future", formatRfc3339(t),
-                                 max_future_skew_.count())};
+    return Rejection{ErrorReason::FutureTimestamp, fmt::format("created_at {} is more than {}s in the future",
+                                                               formatRfc3339(t), max_future_skew_.count())};
   }
   return std::nullopt;
 }
 
 std::optional<Rejection> MessageValidator::check(const Message& m, std::optional<Timestamp> now) const {
   if (m.id.empty()) return Rejection{ErrorReason::MissingField, "field id is missing or empty"};
-  if (m.conversation_id.empty()) return Rejection{ErrorReason::MissingField, "field conversation_id is missing or empty"};
+  if (m.conversation_id.empty())
+    return Rejection{ErrorReason::MissingField, "field conversation_id is missing or empty"};
   if (m.author_id.empty()) return Rejection{ErrorReason::MissingField, "field author_id is missing or empty"};
-  const std::pair<std::string_view, const std::string*> fields[] = {
-      {"id", &m.id},           {"conversation_id", &m.conversation_id}, {"in_reply_to", &m.in_reply_to},
-      {"author_id", &m.author_id}, {"author_name", &m.author_name},     {"text", &m.text}};
+  const std::pair<std::string_view, const std::string*> fields[] = {{"id", &m.id},
+                                                                    {"conversation_id", &m.conversation_id},
+                                                                    {"in_reply_to", &m.in_reply_to},
+                                                                    {"author_id", &m.author_id},
+                                                                    {"author_name", &m.author_name},
+                                                                    {"text", &m.text}};
   for (const auto& [name, value] : fields) {
     if (auto r = checkField(name, *value)) return r;
   }

@@ -50,7 +50,9 @@ Result<fs::path> moveInto(const fs::path& file, const fs::path& dir) {
     fs::copy_file(file, dest, fs::copy_options::none, ec);
     if (!ec) fs::remove(file, ec);
   }
-  if (ec) return makeError("io", fmt::format("cannot move {} to {}: {}", file.string(), dir.string(), ec.message()));
+  if (ec)
+    return makeError("io",
+                     fmt::format("cannot move {} to {}: {}", file.string(), dir.string(), ec.message()));
   return dest;
 }
 
@@ -75,8 +77,8 @@ std::string urlPath(std::string_view url) {
 const std::vector<std::string>& allowedKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = config::kCommonSourceKeys;
-    for (const char* own : {"format", "spool_dir", "processed_dir", "quarantine_dir", "poll_interval", "url", "token",
-                            "token_file", "timeout", "webhook_secret", "webhook_secret_file"}) {
+    for (const char* own : {"format", "spool_dir", "processed_dir", "quarantine_dir", "poll_interval", "url",
+                            "token", "token_file", "timeout", "webhook_secret", "webhook_secret_file"}) {
       k.emplace_back(own);
     }
     return k;
@@ -184,12 +186,15 @@ ExportConnector::ExportConnector(const ConnectorContext& context, Settings setti
 
 ExportConnector::~ExportConnector() = default;
 
-void ExportConnector::setHttpOptions(const HttpClientOptions& options) { http_ = std::make_unique<HttpClient>(options); }
+void ExportConnector::setHttpOptions(const HttpClientOptions& options) {
+  http_ = std::make_unique<HttpClient>(options);
+}
 
 bool ExportConnector::polls() const { return !settings_.spool_dir.empty() || !settings_.url.empty(); }
 
 ExportConnector::Delivery ExportConnector::deliver(Reader& reader, const std::string& origin,
-                                                   std::optional<std::string> cursor, const ProgressFn& progress) {
+                                                   std::optional<std::string> cursor,
+                                                   const ProgressFn& progress) {
   Delivery d;
   std::vector<Message> batch;
   batch.reserve(kBatchSize);
@@ -203,8 +208,8 @@ ExportConnector::Delivery ExportConnector::deliver(Reader& reader, const std::st
     batch.reserve(kBatchSize);
     if (!r) {
       ctx_.health.addError(ErrorReason::Store);
-      spdlog::error("export batch not stored source={} origin={} messages={} error={}", logValue(ctx_.source.name),
-                    logValue(origin), n, logValue(r.error().message));
+      spdlog::error("export batch not stored source={} origin={} messages={} error={}",
+                    logValue(ctx_.source.name), logValue(origin), n, logValue(r.error().message));
       d.error = makeError("store", r.error().message);
       return false;
     }
@@ -266,8 +271,8 @@ Result<ImportStats> ExportConnector::importFile(const fs::path& path, const Prog
   const std::string origin = path.string();
   auto fail = [&](const Error& e) -> Result<ImportStats> {
     ctx_.health.addError(ErrorReason::BadFile);
-    spdlog::error("export file rejected source={} file={} error={}", logValue(ctx_.source.name), logValue(origin),
-                  logValue(e.message));
+    spdlog::error("export file rejected source={} file={} error={}", logValue(ctx_.source.name),
+                  logValue(origin), logValue(e.message));
     return makeError("bad_file", e.message);
   };
   auto input = Input::openFile(path);
@@ -288,8 +293,8 @@ Result<ImportStats> ExportConnector::importFile(const fs::path& path, const Prog
   }
   ctx_.health.markSuccess(ctx_.clock.now());
   spdlog::info("export file imported source={} file={} records={} stored={} duplicates={} rejected={}",
-               logValue(ctx_.source.name), logValue(origin), d.stats.records, d.stats.stored, d.stats.duplicates,
-               d.stats.rejected);
+               logValue(ctx_.source.name), logValue(origin), d.stats.records, d.stats.stored,
+               d.stats.duplicates, d.stats.rejected);
   return d.stats;
 }
 
@@ -323,8 +328,8 @@ SpoolScan ExportConnector::scanSpool(std::stop_token stop) {
       auto moved = moveInto(file, settings_.processed_dir);
       if (!moved) {
         ctx_.health.addError(ErrorReason::Io);
-        spdlog::error("cannot move imported spool file source={} file={} error={}", logValue(ctx_.source.name),
-                      logValue(file.string()), logValue(moved.error().message));
+        spdlog::error("cannot move imported spool file source={} file={} error={}",
+                      logValue(ctx_.source.name), logValue(file.string()), logValue(moved.error().message));
         scan.ok = false;
         continue;
       }
@@ -414,8 +419,9 @@ PollResult ExportConnector::pollUrl(std::stop_token stop) {
   if (!format) format = formatFromPath(urlPath(settings_.url));
   if (!format) {
     auto type = response->header("Content-Type").value_or("");
-    format = type.find("csv") != std::string_view::npos ? Format::Csv
-                                                        : sniffFormat(response->body.data(), response->body.size());
+    format = type.find("csv") != std::string_view::npos
+                 ? Format::Csv
+                 : sniffFormat(response->body.data(), response->body.size());
   }
   std::optional<std::string> cursor;
   if (!response->etag.empty() || !response->last_modified.empty()) {
@@ -444,19 +450,20 @@ PollResult ExportConnector::pollUrl(std::stop_token stop) {
   result.ok = true;
   ctx_.health.markSuccess(ctx_.clock.now());
   spdlog::info("export poll imported source={} url={} records={} stored={} duplicates={} rejected={}",
-               logValue(ctx_.source.name), logValue(where), d.stats.records, d.stats.stored, d.stats.duplicates,
-               d.stats.rejected);
+               logValue(ctx_.source.name), logValue(where), d.stats.records, d.stats.stored,
+               d.stats.duplicates, d.stats.rejected);
   return result;
 }
 
 void ExportConnector::run(std::stop_token stop) {
-  spdlog::info("export source running source={} spool_dir={} url={} poll_interval={}s", logValue(ctx_.source.name),
-               logValue(settings_.spool_dir.string()), logValue(redactUrl(settings_.url)),
-               settings_.poll_interval.count());
+  spdlog::info("export source running source={} spool_dir={} url={} poll_interval={}s",
+               logValue(ctx_.source.name), logValue(settings_.spool_dir.string()),
+               logValue(redactUrl(settings_.url)), settings_.poll_interval.count());
   while (!stop.stop_requested()) {
     if (!settings_.spool_dir.empty()) (void)scanSpool(stop);
     if (!settings_.url.empty() && !stop.stop_requested()) (void)pollUrl(stop);
-    if (!sleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(settings_.poll_interval), stop)) break;
+    if (!sleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(settings_.poll_interval), stop))
+      break;
   }
 }
 
@@ -468,7 +475,8 @@ WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
     return r;
   }
   if (settings_.webhook_secret.empty()) {
-    return WebhookResponse::error(404, "webhooks are disabled for this source (no webhook_secret configured)");
+    return WebhookResponse::error(404,
+                                  "webhooks are disabled for this source (no webhook_secret configured)");
   }
   // The signature covers the raw bytes and is checked before anything is parsed.
   auto signature = request.header(kSignatureHeader);

@@ -1,10 +1,9 @@
 #include "connectors/export/export_format.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,7 +16,8 @@ namespace replywatch::connectors::exportfmt {
 namespace {
 
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "id", "conversation_id", "in_reply_to", "author_id", "author_name", "author_is_brand", "created_at", "text"};
+    "id",          "conversation_id", "in_reply_to", "author_id",
+    "author_name", "author_is_brand", "created_at",  "text"};
 
 constexpr std::size_t idx(Field f) { return static_cast<std::size_t>(f); }
 
@@ -64,10 +64,10 @@ enum class StepKind { Record, Skip, NeedMore, Error };
 // The outcome of parsing one record (or skippable run of bytes) at the window start.
 struct Step {
   StepKind kind = StepKind::NeedMore;
-  std::size_t consumed = 0;   // bytes to consume
-  std::uint64_t newlines = 0; // newlines inside the consumed bytes
-  std::uint64_t lead = 0;     // newlines before the record itself starts
-  bool fatal = false;         // Error: nothing after it can be read
+  std::size_t consumed = 0;    // bytes to consume
+  std::uint64_t newlines = 0;  // newlines inside the consumed bytes
+  std::uint64_t lead = 0;      // newlines before the record itself starts
+  bool fatal = false;          // Error: nothing after it can be read
   ErrorReason reason = ErrorReason::ParseError;
   std::string message;
 };
@@ -273,7 +273,8 @@ class JsonScanner {
   bool number(std::string_view& out) {
     const char* start = p_;
     const char* q = p_;
-    while (q < end_ && ((*q >= '0' && *q <= '9') || *q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E'))
+    while (q < end_ &&
+           ((*q >= '0' && *q <= '9') || *q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E'))
       ++q;
     if (q == end_ && !eof_) return hitEnd();
     // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -599,7 +600,7 @@ struct Reader::Impl {
   // CSV
   std::vector<std::string_view> fields;
   std::deque<std::string> csv_scratch;  // grows without moving earlier strings (views point into them)
-  std::vector<int> column_field;  // column index -> Field index, or -1
+  std::vector<int> column_field;        // column index -> Field index, or -1
   std::size_t columns = 0;
   // JSON
   ArrayState array = ArrayState::None;
@@ -797,8 +798,8 @@ struct Reader::Impl {
     };
     if (array == ArrayState::Closed) {
       if (p == e) return eof ? consumedTo(p, StepKind::Skip) : consumedTo(p, StepKind::Skip);
-      return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), "unexpected data after the JSON array",
-                       true);
+      return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
+                       "unexpected data after the JSON array", true);
     }
     if (p == e) {
       if (!eof) return Step{};
@@ -815,14 +816,16 @@ struct Reader::Impl {
       }
       if (*p != ',') {
         return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
-                         "invalid JSON: expected ',' or ']' between array elements (the rest is ignored)", true);
+                         "invalid JSON: expected ',' or ']' between array elements (the rest is ignored)",
+                         true);
       }
       JsonScanner after(p + 1, e, eof, scratch, discard);
       after.skipWs();
       p = after.pos();
       if (p == e) {
         if (!eof) return Step{};
-        return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), "unterminated JSON array", true);
+        return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), "unterminated JSON array",
+                         true);
       }
     }
     const std::uint64_t lead = countNewlines(b, p);
@@ -861,7 +864,8 @@ struct Reader::Impl {
     };
     for (Field f : {Field::Id, Field::AuthorId, Field::CreatedAt}) {
       if (text(f).empty()) {
-        return Rejection{ErrorReason::MissingField, fmt::format("field {} is missing or empty", fieldName(f))};
+        return Rejection{ErrorReason::MissingField,
+                         fmt::format("field {} is missing or empty", fieldName(f))};
       }
     }
     for (Field f : {Field::Id, Field::ConversationId, Field::InReplyTo, Field::AuthorId, Field::AuthorName,
@@ -871,11 +875,13 @@ struct Reader::Impl {
       }
     }
     auto brand = parseBool(text(Field::AuthorIsBrand));
-    if (!brand) return Rejection{ErrorReason::ParseError, "field author_is_brand must be true/false, 1/0 or yes/no"};
+    if (!brand)
+      return Rejection{ErrorReason::ParseError, "field author_is_brand must be true/false, 1/0 or yes/no"};
     auto created = parseCreatedAt(text(Field::CreatedAt));
     if (!created) {
-      return Rejection{ErrorReason::InvalidTimestamp,
-                       "field created_at is neither an RFC 3339 date-time with offset nor epoch seconds/milliseconds"};
+      return Rejection{
+          ErrorReason::InvalidTimestamp,
+          "field created_at is neither an RFC 3339 date-time with offset nor epoch seconds/milliseconds"};
     }
     if (auto r = validator.checkTimestamp(*created, now)) return r;
 
@@ -947,7 +953,8 @@ Result<void> Reader::start() {
       continue;
     }
     if (s.kind == StepKind::Error) {
-      return makeError("bad_file", fmt::format("line {}: cannot read the header row: {}", im.line, s.message));
+      return makeError("bad_file",
+                       fmt::format("line {}: cannot read the header row: {}", im.line, s.message));
     }
     if (Impl::blankCsvRecord(im.fields, b)) {
       im.line += s.newlines;
@@ -1050,8 +1057,9 @@ Reader::Status Reader::next(Message& out) {
                                              im.max_record)}};
           if (im.array != Impl::ArrayState::None) {
             im.done = true;
-            problem_.rejection.message = fmt::format(
-                "the array element is longer than {} bytes (the rest of the array is ignored)", im.max_record);
+            problem_.rejection.message =
+                fmt::format("the array element is longer than {} bytes (the rest of the array is ignored)",
+                            im.max_record);
           } else {
             im.skipping = true;
           }

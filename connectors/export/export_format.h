@@ -28,7 +28,16 @@ std::optional<Format> parseFormat(std::string_view name);
 std::optional<Format> formatFromPath(std::string_view path);
 
 // The fields of the format, in documentation order.
-enum class Field : std::uint8_t { Id, ConversationId, InReplyTo, AuthorId, AuthorName, AuthorIsBrand, CreatedAt, Text };
+enum class Field : std::uint8_t {
+  Id,
+  ConversationId,
+  InReplyTo,
+  AuthorId,
+  AuthorName,
+  AuthorIsBrand,
+  CreatedAt,
+  Text
+};
 inline constexpr std::size_t kFieldCount = 8;
 std::string_view fieldName(Field f);
 std::optional<Field> fieldByName(std::string_view name);
@@ -60,7 +69,7 @@ class Input {
   // pointers into the old window become invalid). Returns false at end of input.
   Result<bool> fill();
   std::uint64_t consumed() const { return base_ + pos_; }  // bytes consumed so far
-  std::uint64_t total() const { return total_; }          // file size (0 when unknown)
+  std::uint64_t total() const { return total_; }           // file size (0 when unknown)
 
  private:
   Input() = default;

@@ -7,10 +7,10 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
-#include <mutex>
 #include <csignal>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -75,7 +75,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   const std::string store_path = options.store_path.value_or(config.store.path);
   auto opened = store::openSqliteStore(store_path);
   if (!opened) {
-    spdlog::error("cannot open the store path={} error={}", logValue(store_path), logValue(opened.error().message));
+    spdlog::error("cannot open the store path={} error={}", logValue(store_path),
+                  logValue(opened.error().message));
     return 1;
   }
   auto store = std::move(opened).value();
@@ -103,7 +104,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     sources.emplace(sc.name, std::move(rt));
   }
 
-  metrics::Metrics metrics(config, [&pipeline] { return pipeline.snapshot(); }, source_refs);
+  metrics::Metrics metrics(
+      config, [&pipeline] { return pipeline.snapshot(); }, source_refs);
 
   http::ServerOptions web;
   web.listen_address = options.listen_address.value_or(config.web.listen_address);
@@ -146,8 +148,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   server.route("GET", "/webhooks/", webhook);
   server.route("GET", "/api/v1/questions", [&config, &store, &clock](const http::Request& req) {
     auto now = clock.now();
-    auto query = makeTurnQuery(req.queryParam("account"), req.queryParam("since"), req.queryParam("until"), config,
-                               now);
+    auto query = makeTurnQuery(req.queryParam("account"), req.queryParam("since"), req.queryParam("until"),
+                               config, now);
     if (!query) return http::Response::error(400, query.error().message);
     query->limit = kDefaultApiLimit;
     if (auto limit = req.queryParam("limit")) {

@@ -62,7 +62,8 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_{};
 };
 
-int runImport(const config::Config& cfg, const std::string& source_name, const std::vector<std::string>& paths) {
+int runImport(const config::Config& cfg, const std::string& source_name,
+              const std::vector<std::string>& paths) {
   const auto* source = cfg.source(source_name);
   if (source == nullptr) {
     std::cerr << fmt::format("unknown source \"{}\" (configured: ", source_name);
@@ -89,9 +90,8 @@ int runImport(const config::Config& cfg, const std::string& source_name, const s
   int exit_code = 0;
   for (const auto& path : paths) {
     auto start = std::chrono::steady_clock::now();
-    auto stats = connector->importFile(path, [&](std::uint64_t done, std::uint64_t total) {
-      bar.update(path, done, total);
-    });
+    auto stats = connector->importFile(
+        path, [&](std::uint64_t done, std::uint64_t total) { bar.update(path, done, total); });
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!stats) {
       std::cerr << fmt::format("{}: {}\n", path, stats.error().message);
@@ -101,15 +101,16 @@ int runImport(const config::Config& cfg, const std::string& source_name, const s
     std::cerr << fmt::format(
         "imported file={} source={} records={} stored={} duplicates={} rejected={} seconds={:.2f} "
         "messages_per_second={:.0f}\n",
-        logValue(path), source->name, stats->records, stats->stored, stats->duplicates, stats->rejected, seconds,
-        seconds > 0 ? static_cast<double>(stats->records) / seconds : 0.0);
+        logValue(path), source->name, stats->records, stats->stored, stats->duplicates, stats->rejected,
+        seconds, seconds > 0 ? static_cast<double>(stats->records) / seconds : 0.0);
     if (stats->rejected > 0 && exit_code == 0) exit_code = 0;  // rejected rows are reported, not fatal
   }
   return exit_code;
 }
 
-int runQuestions(const config::Config& cfg, const std::string& format, const std::optional<std::string>& account,
-                 const std::optional<std::string>& since, const std::optional<std::string>& until) {
+int runQuestions(const config::Config& cfg, const std::string& format,
+                 const std::optional<std::string>& account, const std::optional<std::string>& since,
+                 const std::optional<std::string>& until) {
   SystemClock clock;
   auto now = clock.now();
   auto query = makeTurnQuery(account, since, until, cfg, now);
@@ -154,11 +155,13 @@ int runCli(int argc, char** argv) {
   serve_cmd->fallthrough();
   ServeOptions serve_opts;
   serve_cmd->add_option("--config", config_path, "Configuration file")->required();
-  serve_cmd->add_option("--web.listen-address", serve_opts.listen_address,
-                        "Address to listen on, e.g. 0.0.0.0:9488 or 127.0.0.1:0 (overrides web.listen_address)");
+  serve_cmd->add_option(
+      "--web.listen-address", serve_opts.listen_address,
+      "Address to listen on, e.g. 0.0.0.0:9488 or 127.0.0.1:0 (overrides web.listen_address)");
   serve_cmd->add_option("--store.path", serve_opts.store_path, "SQLite store file (overrides store.path)");
 
-  auto* check_cmd = app.add_subcommand("check-config", "Validate a configuration file and report every problem");
+  auto* check_cmd =
+      app.add_subcommand("check-config", "Validate a configuration file and report every problem");
   check_cmd->fallthrough();
   check_cmd->add_option("--config", config_path, "Configuration file")->required();
 
@@ -175,9 +178,12 @@ int runCli(int argc, char** argv) {
   auto* questions_cmd = app.add_subcommand("questions", "List question turns from the store");
   questions_cmd->fallthrough();
   questions_cmd->add_option("--config", config_path, "Configuration file")->required();
-  questions_cmd->add_option("--format", format, "csv or json")->required()->check(CLI::IsMember({"csv", "json"}));
+  questions_cmd->add_option("--format", format, "csv or json")
+      ->required()
+      ->check(CLI::IsMember({"csv", "json"}));
   questions_cmd->add_option("--account", account, "Only this account");
-  questions_cmd->add_option("--since", since, "Turns asked at or after (RFC 3339, YYYY-MM-DD or a duration: 7d)");
+  questions_cmd->add_option("--since", since,
+                            "Turns asked at or after (RFC 3339, YYYY-MM-DD or a duration: 7d)");
   questions_cmd->add_option("--until", until, "Turns asked before (same forms)");
 
   try {
@@ -195,8 +201,8 @@ int runCli(int argc, char** argv) {
   auto cfg = loadConfig(config_path);
   if (!cfg) return 1;
   if (check_cmd->parsed()) {
-    std::cout << fmt::format("{}: ok ({} account{}, {} handler{}, {} source{})\n", config_path, cfg->accounts.size(),
-                             cfg->accounts.size() == 1 ? "" : "s", cfg->handlers.size(),
+    std::cout << fmt::format("{}: ok ({} account{}, {} handler{}, {} source{})\n", config_path,
+                             cfg->accounts.size(), cfg->accounts.size() == 1 ? "" : "s", cfg->handlers.size(),
                              cfg->handlers.size() == 1 ? "" : "s", cfg->sources.size(),
                              cfg->sources.size() == 1 ? "" : "s");
     return 0;

@@ -71,7 +71,8 @@ Result<void> Pipeline::restore() {
   return {};
 }
 
-Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& source, std::vector<Message> messages,
+Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& source,
+                                                   std::vector<Message> messages,
                                                    std::optional<std::string> cursor) {
   connectors::IngestOutcome outcome;
   outcome.received = messages.size();
@@ -139,7 +140,9 @@ Result<std::vector<MessageRecord>> Pipeline::withoutStored(const std::string& so
   return fresh;
 }
 
-Result<std::optional<std::string>> Pipeline::cursor(const std::string& source) { return store_.cursor(source); }
+Result<std::optional<std::string>> Pipeline::cursor(const std::string& source) {
+  return store_.cursor(source);
+}
 
 Result<std::size_t> Pipeline::tick() {
   std::lock_guard lock(mu_);

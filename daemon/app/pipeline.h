@@ -41,7 +41,8 @@ class Pipeline final : public connectors::IngestSink {
  private:
   class StoreLoader;
   // The records not yet in the store (by source and id).
-  Result<std::vector<MessageRecord>> withoutStored(const std::string& source, std::vector<MessageRecord> records);
+  Result<std::vector<MessageRecord>> withoutStored(const std::string& source,
+                                                   std::vector<MessageRecord> records);
   store::Store& store_;
   std::unique_ptr<StoreLoader> loader_;
   tracker::Classifier classifier_;

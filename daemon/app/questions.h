@@ -28,7 +28,8 @@ bool isLate(const Turn& turn, std::chrono::seconds threshold, Timestamp now);
 std::string questionsCsv(const std::vector<Turn>& turns, const config::Config& config, Timestamp now);
 
 // A JSON array of objects with the same fields (null when unknown).
-nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const config::Config& config, Timestamp now);
+nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const config::Config& config,
+                                     Timestamp now);
 
 // Parses a --since/--until value: RFC 3339, a date (YYYY-MM-DD, UTC midnight), or a
 // duration ("7d", "12h") meaning that long before `now`.

@@ -65,9 +65,9 @@ const std::vector<std::string> kWebKeys = {"listen_address", "max_header_bytes",
                                            "read_timeout",   "idle_timeout",     "max_connections"};
 const std::vector<std::string> kStoreKeys = {"path", "retention"};
 const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes"};
-const std::vector<std::string> kAccountKeys = {"name",            "threshold", "timezone", "business_hours",
-                                               "ignored_authors", "brand_ids", "count"};
-const std::vector<std::string> kDayKeys = {"monday", "tuesday", "wednesday", "thursday",
+const std::vector<std::string> kAccountKeys = {
+    "name", "threshold", "timezone", "business_hours", "ignored_authors", "brand_ids", "count"};
+const std::vector<std::string> kDayKeys = {"monday", "tuesday",  "wednesday", "thursday",
                                            "friday", "saturday", "sunday"};
 const std::vector<std::string> kHandlerKeys = {"name", "route", "match", "accounts"};
 const std::vector<std::string> kMatchKeys = {"responder_ids", "text"};
@@ -354,8 +354,8 @@ class Loader {
 
   void readAccount(const YAML::Node& item, std::size_t index, std::map<std::string, int>& seen) {
     if (!item.IsMap()) {
-      add(lineOf(item), "account #" + std::to_string(index + 1) + " must be a mapping, not a " +
-                            std::string(kindOf(item)));
+      add(lineOf(item),
+          "account #" + std::to_string(index + 1) + " must be a mapping, not a " + std::string(kindOf(item)));
       return;
     }
     AccountConfig account;
@@ -363,7 +363,8 @@ class Loader {
     std::string where;
     account.name = readName(item, "account", index, where, seen);
     if (std::string label = rawText(child(item, "name"));
-        !account.name.empty() && std::find(account_labels_.begin(), account_labels_.end(), label) == account_labels_.end()) {
+        !account.name.empty() &&
+        std::find(account_labels_.begin(), account_labels_.end(), label) == account_labels_.end()) {
       account_labels_.push_back(label);
     }
     checkKeys(item, kAccountKeys, file_, where, problems_);
@@ -396,7 +397,8 @@ class Loader {
         } else if (*text == "questions") {
           account.count = CountMode::Questions;
         } else {
-          add(lineOf(count), "invalid count \"" + count.Scalar() + "\" in " + where + " (use all or questions)");
+          add(lineOf(count),
+              "invalid count \"" + count.Scalar() + "\" in " + where + " (use all or questions)");
         }
       }
     }
@@ -439,7 +441,8 @@ class Loader {
       } else if (node.IsSequence()) {
         for (const auto& i : node) items.push_back(i);
       } else {
-        add(lineOf(node), keyIn(day_name, where) + " must be a list of time ranges such as \"09:00-18:00\", not a " +
+        add(lineOf(node), keyIn(day_name, where) +
+                              " must be a list of time ranges such as \"09:00-18:00\", not a " +
                               std::string(kindOf(node)));
         continue;
       }
@@ -452,8 +455,10 @@ class Loader {
           std::string message = "invalid time range \"" + i.Scalar() + "\" for " + day_name + " in " + where +
                                 " (use HH:MM-HH:MM with the end after the start, e.g. 09:00-18:00";
           auto dash = text->find('-');
-          auto a = dash == std::string::npos ? std::nullopt : parseTimeRange(text->substr(0, dash) + "-24:00");
-          auto b = dash == std::string::npos ? std::nullopt : parseTimeRange("00:00-" + text->substr(dash + 1));
+          auto a =
+              dash == std::string::npos ? std::nullopt : parseTimeRange(text->substr(0, dash) + "-24:00");
+          auto b =
+              dash == std::string::npos ? std::nullopt : parseTimeRange("00:00-" + text->substr(dash + 1));
           if (a && b) message += "; split a range that crosses midnight over two days";
           add(lineOf(i), message + ")");
           continue;
@@ -466,9 +471,9 @@ class Loader {
         if (k > 0 && ranges[k].first.start_minute < ranges[k - 1].first.end_minute) {
           const auto& p = ranges[k - 1].first;
           const auto& c = ranges[k].first;
-          add(ranges[k].second, "time ranges " + formatClock(p.start_minute) + "-" + formatClock(p.end_minute) +
-                                    " and " + formatClock(c.start_minute) + "-" + formatClock(c.end_minute) +
-                                    " overlap on " + day_name + " in " + where);
+          add(ranges[k].second, "time ranges " + formatClock(p.start_minute) + "-" +
+                                    formatClock(p.end_minute) + " and " + formatClock(c.start_minute) + "-" +
+                                    formatClock(c.end_minute) + " overlap on " + day_name + " in " + where);
           continue;
         }
         out.week[day].push_back(ranges[k].first);
@@ -477,7 +482,8 @@ class Loader {
 
     if (YAML::Node holidays = child(hours, "holidays"); holidays.IsDefined()) {
       if (!holidays.IsSequence() && !holidays.IsScalar()) {
-        add(lineOf(holidays), keyIn("holidays", where) + " must be a list of dates such as \"2026-12-25\", not a " +
+        add(lineOf(holidays), keyIn("holidays", where) +
+                                  " must be a list of dates such as \"2026-12-25\", not a " +
                                   std::string(kindOf(holidays)));
       } else {
         std::vector<YAML::Node> items;
@@ -504,7 +510,8 @@ class Loader {
         auto resolved = resolvePath(base_dir_, path);
         std::error_code ec;
         if (!std::filesystem::is_regular_file(resolved, ec)) {
-          add(lineOf(ical), "holidays_ical file \"" + resolved.string() + "\" in " + where + " does not exist");
+          add(lineOf(ical),
+              "holidays_ical file \"" + resolved.string() + "\" in " + where + " does not exist");
         } else {
           out.holidays_ical_file = resolved.string();
         }
@@ -521,8 +528,8 @@ class Loader {
 
   void readHandler(const YAML::Node& item, std::size_t index, std::map<std::string, int>& seen) {
     if (!item.IsMap()) {
-      add(lineOf(item), "handler #" + std::to_string(index + 1) + " must be a mapping, not a " +
-                            std::string(kindOf(item)));
+      add(lineOf(item),
+          "handler #" + std::to_string(index + 1) + " must be a mapping, not a " + std::string(kindOf(item)));
       return;
     }
     HandlerConfig handler;
@@ -539,7 +546,8 @@ class Loader {
     } else if (auto text = detail::scalarText(route, "route", file_, where, problems_)) {
       auto parsed = parseRoute(*text);
       if (!parsed || *parsed == Route::Unknown) {
-        add(lineOf(route), "invalid route \"" + route.Scalar() + "\" in " + where + " (use internal or agency)");
+        add(lineOf(route),
+            "invalid route \"" + route.Scalar() + "\" in " + where + " (use internal or agency)");
       } else {
         handler.route = *parsed;
       }
@@ -559,8 +567,8 @@ class Loader {
             // RE2's own message quotes the pattern; it is only used when the pattern is
             // the raw text, so an expanded ${ENV} value never reaches the message.
             std::string reason = *pattern == text.Scalar() ? re.error() : regexErrorText(re.error_code());
-            add(lineOf(text), "invalid regular expression \"" + text.Scalar() + "\" in " + match_where + ": " +
-                                  reason);
+            add(lineOf(text),
+                "invalid regular expression \"" + text.Scalar() + "\" in " + match_where + ": " + reason);
           } else {
             handler.text_pattern = *pattern;
           }
@@ -606,8 +614,8 @@ class Loader {
 
   void readSource(const YAML::Node& item, std::size_t index, std::map<std::string, int>& seen) {
     if (!item.IsMap()) {
-      add(lineOf(item), "source #" + std::to_string(index + 1) + " must be a mapping, not a " +
-                            std::string(kindOf(item)));
+      add(lineOf(item),
+          "source #" + std::to_string(index + 1) + " must be a mapping, not a " + std::string(kindOf(item)));
       return;
     }
     SourceConfig source;
@@ -624,14 +632,16 @@ class Loader {
     source.channel = readString(item, "channel", file_, where, problems_);
     bool common_ok = problems_.size() == before;
 
-    if (YAML::Node channel = child(item, "channel"); !source.channel.empty() && !detail::validName(source.channel)) {
-      add(lineOf(channel), "invalid channel \"" + channel.Scalar() + "\" in " + where +
-                               " (use a label such as facebook, instagram, x, mastodon, discourse or export)");
+    if (YAML::Node channel = child(item, "channel");
+        !source.channel.empty() && !detail::validName(source.channel)) {
+      add(lineOf(channel),
+          "invalid channel \"" + channel.Scalar() + "\" in " + where +
+              " (use a label such as facebook, instagram, x, mastodon, discourse or export)");
       common_ok = false;
     }
     if (!source.account.empty() && config_.account(source.account) == nullptr) {
-      add(lineOf(child(item, "account")), where + " refers to unknown account " + quote(rawText(child(item, "account"))) +
-                                              knownAccounts());
+      add(lineOf(child(item, "account")),
+          where + " refers to unknown account " + quote(rawText(child(item, "account"))) + knownAccounts());
     }
 
     if (!source.type.empty()) {
@@ -642,14 +652,16 @@ class Loader {
         try {
           info = types_(source.type);
         } catch (const std::exception& e) {
-          add(lineOf(child(item, "type")), "cannot look up source type " + quote(rawText(child(item, "type"))) + ": " + e.what());
+          add(lineOf(child(item, "type")),
+              "cannot look up source type " + quote(rawText(child(item, "type"))) + ": " + e.what());
           info.known = false;
         }
         if (!info.known) {
           std::string message = "unknown source type " + quote(rawText(child(item, "type"))) + " in " + where;
           if (!info.known_types.empty()) {
-            std::string suggestion =
-                rawText(child(item, "type")) == source.type ? detail::closestMatch(source.type, info.known_types) : "";
+            std::string suggestion = rawText(child(item, "type")) == source.type
+                                         ? detail::closestMatch(source.type, info.known_types)
+                                         : "";
             if (!suggestion.empty()) message += "; did you mean " + quote(suggestion) + "?";
             message += " (known: " + joined(info.known_types) + ")";
           }
@@ -658,7 +670,8 @@ class Loader {
           try {
             info.validate(source, problems_);
           } catch (const YAML::Exception& e) {
-            add(e.mark.line >= 0 ? e.mark.line + 1 : source.line, "invalid settings in " + where + ": " + e.msg);
+            add(e.mark.line >= 0 ? e.mark.line + 1 : source.line,
+                "invalid settings in " + where + ": " + e.msg);
           } catch (const std::exception& e) {
             add(source.line, "invalid settings in " + where + ": " + e.what());
           }
@@ -693,7 +706,8 @@ std::filesystem::path absoluteDir(const std::filesystem::path& file) {
 Config load(const std::filesystem::path& file, const SourceTypeLookup& types) {
   auto content = detail::readFile(file);
   if (!content.ok()) {
-    throw ConfigError({Problem{file.string(), 0, "cannot read the configuration file: " + content.error().message}});
+    throw ConfigError(
+        {Problem{file.string(), 0, "cannot read the configuration file: " + content.error().message}});
   }
   return loadString(content.value(), file.string(), types);
 }

@@ -26,8 +26,8 @@ namespace replywatch::config {
 // One problem found in the configuration.
 struct Problem {
   std::string file;
-  int line = 0;     // 1-based; 0 when unknown
-  std::string message;  // one plain sentence, e.g. "unknown key \"treshold\" in account \"acme\""
+  int line = 0;             // 1-based; 0 when unknown
+  std::string message;      // one plain sentence, e.g. "unknown key \"treshold\" in account \"acme\""
   std::string str() const;  // "file:line: message"
 };
 
@@ -59,7 +59,7 @@ struct BusinessHours {
 struct AccountConfig {
   std::string name;
   std::chrono::seconds threshold{3600};
-  std::string timezone = "UTC";       // IANA name, validated at load
+  std::string timezone = "UTC";  // IANA name, validated at load
   BusinessHours business_hours;
   std::vector<std::string> ignored_authors;  // author ids or names, exact match
   std::vector<std::string> brand_ids;        // extra author ids/names counted as the brand
@@ -81,7 +81,7 @@ struct HandlerConfig {
 // location, so the connector can report its own errors with file:line.
 struct SourceConfig {
   std::string name;
-  std::string type;     // a connector type name, checked against the connector registry (today: export)
+  std::string type;  // a connector type name, checked against the connector registry (today: export)
   std::string account;
   std::string channel;  // facebook | instagram | x | mastodon | discourse | export | ...
   YAML::Node settings;  // the whole source mapping (including the common keys above)
@@ -164,8 +164,9 @@ void requireKeys(const YAML::Node& map, const std::vector<std::string>& keys, co
 std::string readString(const YAML::Node& map, const std::string& key, const std::string& file,
                        const std::string& where, std::vector<Problem>& problems);
 // Reads a list of strings (a single string counts as a one-element list); missing = {}.
-std::vector<std::string> readStringList(const YAML::Node& map, const std::string& key, const std::string& file,
-                                        const std::string& where, std::vector<Problem>& problems);
+std::vector<std::string> readStringList(const YAML::Node& map, const std::string& key,
+                                        const std::string& file, const std::string& where,
+                                        std::vector<Problem>& problems);
 // Reads a duration ("90s", "15m", "1h30m", "28d", "2w" or plain seconds).
 // nullopt when the key is missing or the value is invalid (a Problem then).
 std::optional<std::chrono::seconds> readDuration(const YAML::Node& map, const std::string& key,

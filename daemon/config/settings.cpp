@@ -91,8 +91,8 @@ YAML::Node child(const YAML::Node& map, const std::string& key) {
 std::optional<std::string> scalarText(const YAML::Node& node, const std::string& key, const std::string& file,
                                       const std::string& where, std::vector<Problem>& problems) {
   if (!node.IsScalar()) {
-    problems.push_back({file, lineOf(node), keyIn(key, where) + " must be a string, not a " +
-                                                std::string(kindOf(node))});
+    problems.push_back(
+        {file, lineOf(node), keyIn(key, where) + " must be a string, not a " + std::string(kindOf(node))});
     return std::nullopt;
   }
   std::vector<std::string> missing;
@@ -159,15 +159,17 @@ void checkKeys(const YAML::Node& map, const std::vector<std::string>& allowed, c
     const YAML::Node key = it->first;  // by value: it->first belongs to a temporary
     int line = lineOf(key);
     if (!key.IsScalar()) {
-      problems.push_back({file, line, "a key in " + where + " is a " + std::string(kindOf(key)) +
-                                          "; keys must be plain strings"});
+      problems.push_back(
+          {file, line,
+           "a key in " + where + " is a " + std::string(kindOf(key)) + "; keys must be plain strings"});
       continue;
     }
     const std::string& name = key.Scalar();
     auto [pos, inserted] = seen.emplace(name, line);
     if (!inserted) {
-      problems.push_back({file, line, "duplicate key \"" + name + "\" in " + where + " (first given on line " +
-                                          std::to_string(pos->second) + ")"});
+      problems.push_back({file, line,
+                          "duplicate key \"" + name + "\" in " + where + " (first given on line " +
+                              std::to_string(pos->second) + ")"});
       continue;
     }
     if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
@@ -195,8 +197,9 @@ std::string readString(const YAML::Node& map, const std::string& key, const std:
   return detail::scalarText(node, key, file, where, problems).value_or("");
 }
 
-std::vector<std::string> readStringList(const YAML::Node& map, const std::string& key, const std::string& file,
-                                        const std::string& where, std::vector<Problem>& problems) {
+std::vector<std::string> readStringList(const YAML::Node& map, const std::string& key,
+                                        const std::string& file, const std::string& where,
+                                        std::vector<Problem>& problems) {
   std::vector<std::string> out;
   YAML::Node node = child(map, key);
   if (!node.IsDefined()) return out;
@@ -205,14 +208,16 @@ std::vector<std::string> readStringList(const YAML::Node& map, const std::string
     return out;
   }
   if (!node.IsSequence()) {
-    problems.push_back({file, lineOf(node), keyIn(key, where) + " must be a list of strings, not a " +
-                                                std::string(kindOf(node))});
+    problems.push_back(
+        {file, lineOf(node),
+         keyIn(key, where) + " must be a list of strings, not a " + std::string(kindOf(node))});
     return out;
   }
   for (const auto& item : node) {
     if (!item.IsScalar()) {
-      problems.push_back({file, lineOf(item), "each item of " + keyIn(key, where) + " must be a string, not a " +
-                                                  std::string(kindOf(item))});
+      problems.push_back(
+          {file, lineOf(item),
+           "each item of " + keyIn(key, where) + " must be a string, not a " + std::string(kindOf(item))});
       continue;
     }
     if (auto v = detail::scalarText(item, key, file, where, problems)) out.push_back(std::move(*v));
@@ -229,8 +234,9 @@ std::optional<std::chrono::seconds> readDuration(const YAML::Node& map, const st
   if (!text) return std::nullopt;
   auto d = parseDuration(*text);
   if (!d) {
-    problems.push_back({file, lineOf(node), "invalid duration \"" + node.Scalar() + "\" for " + keyIn(key, where) +
-                                                " (use e.g. 90s, 15m, 1h30m, 28d or a number of seconds)"});
+    problems.push_back({file, lineOf(node),
+                        "invalid duration \"" + node.Scalar() + "\" for " + keyIn(key, where) +
+                            " (use e.g. 90s, 15m, 1h30m, 28d or a number of seconds)"});
   }
   return d;
 }
@@ -243,8 +249,9 @@ std::optional<std::uint64_t> readSize(const YAML::Node& map, const std::string& 
   if (!text) return std::nullopt;
   auto size = parseSize(*text);
   if (!size) {
-    problems.push_back({file, lineOf(node), "invalid size \"" + node.Scalar() + "\" for " + keyIn(key, where) +
-                                                " (use a number of bytes, or e.g. 64KiB, 1MiB)"});
+    problems.push_back({file, lineOf(node),
+                        "invalid size \"" + node.Scalar() + "\" for " + keyIn(key, where) +
+                            " (use a number of bytes, or e.g. 64KiB, 1MiB)"});
   }
   return size;
 }
@@ -256,11 +263,13 @@ std::optional<bool> readBool(const YAML::Node& map, const std::string& key, cons
   auto text = detail::scalarText(node, key, file, where, problems);
   if (!text) return std::nullopt;
   std::string v = *text;
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (v == "true" || v == "yes" || v == "on") return true;
   if (v == "false" || v == "no" || v == "off") return false;
   problems.push_back(
-      {file, lineOf(node), "invalid boolean \"" + node.Scalar() + "\" for " + keyIn(key, where) + " (use true or false)"});
+      {file, lineOf(node),
+       "invalid boolean \"" + node.Scalar() + "\" for " + keyIn(key, where) + " (use true or false)"});
   return std::nullopt;
 }
 
@@ -270,12 +279,14 @@ Secret readSecret(const YAML::Node& map, const std::string& key, const std::stri
   YAML::Node direct = child(map, key);
   YAML::Node from_file = child(map, file_key);
   if (direct.IsDefined() && from_file.IsDefined()) {
-    problems.push_back({file, lineOf(direct), "both \"" + key + "\" and \"" + file_key + "\" are set; use only one"});
+    problems.push_back(
+        {file, lineOf(direct), "both \"" + key + "\" and \"" + file_key + "\" are set; use only one"});
     return Secret{};
   }
   if (direct.IsDefined()) {
     if (!direct.IsScalar()) {
-      problems.push_back({file, lineOf(direct), "\"" + key + "\" must be a string, not a " + std::string(kindOf(direct))});
+      problems.push_back(
+          {file, lineOf(direct), "\"" + key + "\" must be a string, not a " + std::string(kindOf(direct))});
       return Secret{};
     }
     std::vector<std::string> missing;
@@ -296,13 +307,15 @@ Secret readSecret(const YAML::Node& map, const std::string& key, const std::stri
     auto path = resolvePath(base_dir, *path_text);
     auto content = detail::readFile(path);
     if (!content.ok()) {
-      problems.push_back({file, lineOf(from_file), "cannot read \"" + file_key + "\": " + content.error().message});
+      problems.push_back(
+          {file, lineOf(from_file), "cannot read \"" + file_key + "\": " + content.error().message});
       return Secret{};
     }
     std::string value = std::move(content.value());
     while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
     if (value.empty()) {
-      problems.push_back({file, lineOf(from_file), "secret file \"" + path.string() + "\" of \"" + file_key + "\" is empty"});
+      problems.push_back({file, lineOf(from_file),
+                          "secret file \"" + path.string() + "\" of \"" + file_key + "\" is empty"});
       return Secret{};
     }
     return Secret{std::move(value)};

@@ -112,7 +112,8 @@ void setupLogging(std::string_view level, std::string_view format) {
   } else if (format == "json") {
     f = std::make_unique<JsonFormatter>();
   } else {
-    throw std::invalid_argument("unknown log format \"" + std::string(format) + "\" (expected logfmt or json)");
+    throw std::invalid_argument("unknown log format \"" + std::string(format) +
+                                "\" (expected logfmt or json)");
   }
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("replywatch", sink);

@@ -18,12 +18,12 @@ std::optional<Route> parseRoute(std::string_view s);  // "internal" | "agency" |
 // A normalized message as produced by a connector. `text` is used at ingest time
 // (question heuristics, handler rules) and is never stored.
 struct Message {
-  std::string id;               // platform message id, unique within the source
-  std::string conversation_id;  // thread root as platform users see it; never empty after parsing
-  std::string in_reply_to;      // parent message id, empty if none
-  std::string author_id;        // platform account id (or username when that is all there is)
-  std::string author_name;      // display name / handle, may be empty
-  bool author_is_brand = false; // the account's own presence (or configured brand ids)
+  std::string id;                // platform message id, unique within the source
+  std::string conversation_id;   // thread root as platform users see it; never empty after parsing
+  std::string in_reply_to;       // parent message id, empty if none
+  std::string author_id;         // platform account id (or username when that is all there is)
+  std::string author_name;       // display name / handle, may be empty
+  bool author_is_brand = false;  // the account's own presence (or configured brand ids)
   Timestamp created_at{};
   std::string text;
 };
@@ -67,10 +67,10 @@ struct Turn {
   std::string conversation_id;
   std::string question_id;  // first message of the turn
   Timestamp asked_at{};
-  std::string answer_id;    // empty while open
+  std::string answer_id;  // empty while open
   std::optional<Timestamp> answered_at;
   std::string responder;
-  std::string handler;      // empty while open
+  std::string handler;  // empty while open
   Route route = Route::Unknown;
   // Set once, when the turn is first seen past its account threshold (answered late or
   // still open); persisted so a breach is never counted twice, also across restarts.

@@ -14,19 +14,19 @@ namespace replywatch {
 // The fixed list of reasons behind replywatch_source_errors_total{reason}.
 // Add to the end only; METRICS.md lists them.
 enum class ErrorReason : std::uint8_t {
-  ParseError = 0,        // a row/object that cannot be parsed
-  MissingField,          // a required field is absent or empty
-  InvalidUtf8,           // a field is not valid UTF-8
-  InvalidTimestamp,      // a timestamp cannot be parsed
-  FutureTimestamp,       // a timestamp further in the future than the allowed skew
-  FieldTooLong,          // a field exceeds its length limit
-  BadFile,               // a whole file rejected (quarantined)
-  Http,                  // HTTP failure talking to a remote (status >= 400, transport error)
-  RateLimited,           // remote answered 429
-  Signature,             // webhook signature missing or wrong
-  BadRequest,            // webhook request malformed (bad JSON, wrong method, too large)
-  Store,                 // the store refused to commit
-  Io,                    // local I/O failure (spool directory, files)
+  ParseError = 0,    // a row/object that cannot be parsed
+  MissingField,      // a required field is absent or empty
+  InvalidUtf8,       // a field is not valid UTF-8
+  InvalidTimestamp,  // a timestamp cannot be parsed
+  FutureTimestamp,   // a timestamp further in the future than the allowed skew
+  FieldTooLong,      // a field exceeds its length limit
+  BadFile,           // a whole file rejected (quarantined)
+  Http,              // HTTP failure talking to a remote (status >= 400, transport error)
+  RateLimited,       // remote answered 429
+  Signature,         // webhook signature missing or wrong
+  BadRequest,        // webhook request malformed (bad JSON, wrong method, too large)
+  Store,             // the store refused to commit
+  Io,                // local I/O failure (spool directory, files)
   kCount
 };
 inline constexpr std::size_t kErrorReasonCount = static_cast<std::size_t>(ErrorReason::kCount);

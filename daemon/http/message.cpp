@@ -33,9 +33,13 @@ void appendJsonEscaped(std::string& out, std::string_view s) {
 
 }  // namespace
 
-std::optional<std::string_view> Request::header(std::string_view name) const { return findHeader(headers, name); }
+std::optional<std::string_view> Request::header(std::string_view name) const {
+  return findHeader(headers, name);
+}
 
-std::optional<std::string> Request::queryParam(std::string_view name) const { return findQueryParam(query, name); }
+std::optional<std::string> Request::queryParam(std::string_view name) const {
+  return findQueryParam(query, name);
+}
 
 Response Response::json(int status, std::string body) {
   Response r;

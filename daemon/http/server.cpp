@@ -202,8 +202,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void waitForRequest() {
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(core_.options().max_header_bytes, UINT32_MAX)));
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(core_.options().max_header_bytes, UINT32_MAX)));
     parser_->body_limit(static_cast<std::uint64_t>(core_.options().max_body_bytes));
     if (core_.stopping()) {
       closeNow();
@@ -273,7 +273,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void readBody() {
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::onBody, shared_from_this()));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::onBody, shared_from_this()));
   }
 
   void onBody(const beast::error_code& ec, std::size_t) {
@@ -385,7 +386,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res.body() = std::move(r.body);
     res.keep_alive(!close);
     res.prepare_payload();
-    stream_.expires_after(std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
+    stream_.expires_after(
+        std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
     bhttp::async_write(stream_, res, beast::bind_front_handler(&Session::onWrite, shared_from_this(), close));
   }
 
@@ -550,8 +552,9 @@ Result<std::string> Core::start() {
 }
 
 void Core::doAccept() {
-  acceptor_.async_accept(net::make_strand(ioc_),
-                         [this](const beast::error_code& ec, tcp::socket socket) { onAccept(ec, std::move(socket)); });
+  acceptor_.async_accept(net::make_strand(ioc_), [this](const beast::error_code& ec, tcp::socket socket) {
+    onAccept(ec, std::move(socket));
+  });
 }
 
 void Core::onAccept(const beast::error_code& ec, tcp::socket socket) {

@@ -26,7 +26,7 @@ struct Request {
   std::string remote;  // "ip:port"
 
   std::optional<std::string_view> header(std::string_view name) const;  // case-insensitive
-  std::optional<std::string> queryParam(std::string_view name) const;    // percent-decoded
+  std::optional<std::string> queryParam(std::string_view name) const;   // percent-decoded
 };
 
 struct Response {
@@ -51,8 +51,8 @@ struct ServerOptions {
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::milliseconds read_timeout{10'000};  // to receive a whole request once started
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive idle
-  std::size_t max_connections = 512;  // over it: 503 + Retry-After: 1, then close
-  std::size_t threads = 4;            // I/O threads; handlers run on as many separate threads
+  std::size_t max_connections = 512;               // over it: 503 + Retry-After: 1, then close
+  std::size_t threads = 4;                         // I/O threads; handlers run on as many separate threads
 };
 
 class Server {

@@ -74,8 +74,8 @@ double asDouble(std::uint64_t v) { return static_cast<double>(v); }
 }  // namespace
 
 struct Metrics::Impl {
-  std::vector<std::pair<std::string, double>> thresholds;          // account -> seconds, config order
-  std::set<std::pair<std::string, std::string>> channels;          // configured (account, channel)
+  std::vector<std::pair<std::string, double>> thresholds;  // account -> seconds, config order
+  std::set<std::pair<std::string, std::string>> channels;  // configured (account, channel)
   std::function<tracker::Snapshot()> snapshot;
   std::vector<SourceRef> sources;
   std::set<std::string, std::less<>> source_names;
@@ -120,7 +120,8 @@ std::string Metrics::render() const {
 
   std::vector<MetricFamily> out;
 
-  auto build = family("replywatch_build_info", "Build information; the value is always 1.", MetricType::Gauge);
+  auto build =
+      family("replywatch_build_info", "Build information; the value is always 1.", MetricType::Gauge);
   addGauge(build, {{"version", kVersion}, {"revision", kRevision}}, 1);
   out.push_back(std::move(build));
 
@@ -146,9 +147,10 @@ std::string Metrics::render() const {
   }
 
   auto answers = family("replywatch_answers_total", "Question turns answered.", MetricType::Counter);
-  auto response = family("replywatch_response_seconds",
-                         "Wall-clock wait from the first message of a question turn to the first brand answer.",
-                         MetricType::Histogram);
+  auto response =
+      family("replywatch_response_seconds",
+             "Wall-clock wait from the first message of a question turn to the first brand answer.",
+             MetricType::Histogram);
   for (const auto& [key, s] : snap.answers) {
     Labels l{{"account", key[0]}, {"channel", key[1]}, {"handler", key[2]}, {"route", key[3]}};
     addCounter(answers, l, asDouble(s.answers_total));
@@ -170,14 +172,16 @@ std::string Metrics::render() const {
   out.push_back(std::move(threshold));
 
   auto up = family("replywatch_source_up",
-                   "1 when the source's last poll, delivery or file succeeded, 0 when it failed.", MetricType::Gauge);
+                   "1 when the source's last poll, delivery or file succeeded, 0 when it failed.",
+                   MetricType::Gauge);
   auto last = family("replywatch_source_last_success_timestamp_seconds",
                      "Unix time of the source's last success; 0 if it never succeeded.", MetricType::Gauge);
   auto events = family("replywatch_source_events_total",
                        "New messages from the source committed to the store (duplicates excluded).",
                        MetricType::Counter);
-  auto errors = family("replywatch_source_errors_total",
-                       "Errors of the source, by reason (a fixed list, see METRICS.md).", MetricType::Counter);
+  auto errors =
+      family("replywatch_source_errors_total",
+             "Errors of the source, by reason (a fixed list, see METRICS.md).", MetricType::Counter);
   std::vector<const SourceRef*> sources;
   for (const auto& ref : d.sources) {
     if (ref.config != nullptr) sources.push_back(&ref);

@@ -6,7 +6,8 @@
 
 namespace replywatch::store {
 
-Error sqliteError(int code, std::string_view what, const std::filesystem::path& path, std::string_view detail) {
+Error sqliteError(int code, std::string_view what, const std::filesystem::path& path,
+                  std::string_view detail) {
   std::string message;
   message.reserve(what.size() + detail.size() + 64);
   message.append(what).append(" ").append(path.string()).append(": ").append(detail);

@@ -23,7 +23,8 @@ namespace replywatch::store {
 // Builds the store Error for a failed SQLite call: reason "store_full" when the
 // (extended) result code is SQLITE_FULL, "store" otherwise; message
 // "<what> <path>: <sqlite message>".
-Error sqliteError(int code, std::string_view what, const std::filesystem::path& path, std::string_view detail);
+Error sqliteError(int code, std::string_view what, const std::filesystem::path& path,
+                  std::string_view detail);
 
 // A prepared statement. Binds keep pointers to the caller's data (SQLITE_STATIC): the
 // bound strings must stay alive and unchanged until reset(). Owned by its Database.

@@ -110,7 +110,8 @@ constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
 // --- SQL of the hot paths -----------------------------------------------------------
 
 constexpr const char* kMessageColumns =
-    "source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, responder, handler, route";
+    "source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, responder, handler, "
+    "route";
 
 // Rows per multi-row INSERT: one statement execution (cursor opening, VDBE start-up)
 // serves many rows. The remainder of a batch goes through the one-row statement.
@@ -132,7 +133,8 @@ std::string valuesClause(std::size_t rows, int params) {
 // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: only a duplicate (source, id) is
 // skipped; a CHECK or NOT NULL violation still fails the batch.
 std::string insertMessagesSql(std::size_t rows) {
-  return "INSERT INTO messages (source, id, account, channel, conversation_id, in_reply_to, created_at_ms, role, "
+  return "INSERT INTO messages (source, id, account, channel, conversation_id, in_reply_to, created_at_ms, "
+         "role, "
          "responder, handler, route)" +
          valuesClause(rows, kMessageParams) + " ON CONFLICT (source, id) DO NOTHING";
 }
@@ -143,7 +145,8 @@ std::string upsertTurnsSql(std::size_t rows) {
          valuesClause(rows, kTurnParams) +
          " ON CONFLICT (source, conversation_id, question_id) DO UPDATE SET account = excluded.account, "
          "channel = excluded.channel, asked_at_ms = excluded.asked_at_ms, answer_id = excluded.answer_id, "
-         "answered_at_ms = excluded.answered_at_ms, responder = excluded.responder, handler = excluded.handler, "
+         "answered_at_ms = excluded.answered_at_ms, responder = excluded.responder, handler = "
+         "excluded.handler, "
          "route = excluded.route, breached_at_ms = excluded.breached_at_ms";
 }
 
@@ -190,11 +193,13 @@ constexpr std::string_view kUpsertCursor =
     "ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms";
 
 constexpr std::string_view kTurnColumns =
-    "source, conversation_id, question_id, account, channel, asked_at_ms, answer_id, answered_at_ms, responder, "
+    "source, conversation_id, question_id, account, channel, asked_at_ms, answer_id, answered_at_ms, "
+    "responder, "
     "handler, route, breached_at_ms";
 
 std::int64_t nowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -281,8 +286,8 @@ Result<int> migrate(Database& db) {
     if (rc != SQLITE_OK) {
       return abortTransaction(db, rc, "cannot apply migration " + std::to_string(step.version) + " to store");
     }
-    Statement* record = db.prepare(
-        "INSERT INTO schema_version (version, description, applied_at_ms) VALUES (?1, ?2, ?3)");
+    Statement* record =
+        db.prepare("INSERT INTO schema_version (version, description, applied_at_ms) VALUES (?1, ?2, ?3)");
     if (record == nullptr) return abortTransaction(db, db.lastErrorCode(), "cannot migrate store");
     {
       ResetGuard guard(*record);
@@ -376,7 +381,8 @@ class SqliteStore final : public Store {
     return outcome;
   }
 
-  Result<std::vector<bool>> contains(const std::string& source, const std::vector<std::string>& ids) override {
+  Result<std::vector<bool>> contains(const std::string& source,
+                                     const std::vector<std::string>& ids) override {
     std::lock_guard lock(read_mutex_);
     Database& db = *read_;
     constexpr std::string_view kWhat = "cannot read store";
@@ -458,8 +464,9 @@ class SqliteStore final : public Store {
     if (query.since) s->bind(s->parameterIndex(":since"), toMillis(*query.since));
     if (query.until) s->bind(s->parameterIndex(":until"), toMillis(*query.until));
     const std::int64_t limit =
-        query.limit && *query.limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()) ? static_cast<std::int64_t>(*query.limit)
-                                                                            : -1;
+        query.limit && *query.limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+            ? static_cast<std::int64_t>(*query.limit)
+            : -1;
     s->bind(s->parameterIndex(":limit"), limit);
 
     std::vector<Turn> out;
@@ -550,8 +557,9 @@ class SqliteStore final : public Store {
   // then `one_sql` for the remainder. Returns the number of rows changed. On failure the
   // Error carries SQLite's message; the caller rolls the transaction back.
   template <typename Row, typename Bind>
-  static Result<std::size_t> writeRows(Database& db, const std::vector<Row>& rows, const std::string& many_sql,
-                                       const std::string& one_sql, int params, Bind bind) {
+  static Result<std::size_t> writeRows(Database& db, const std::vector<Row>& rows,
+                                       const std::string& many_sql, const std::string& one_sql, int params,
+                                       Bind bind) {
     constexpr std::string_view kWhat = "cannot commit to store";
     std::size_t changed = 0;
     std::size_t i = 0;
@@ -560,7 +568,8 @@ class SqliteStore final : public Store {
       if (many == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
       ResetGuard guard(*many);
       for (; i + kRowsPerInsert <= rows.size(); i += kRowsPerInsert) {
-        for (std::size_t r = 0; r < kRowsPerInsert; ++r) bind(*many, static_cast<int>(r) * params, rows[i + r]);
+        for (std::size_t r = 0; r < kRowsPerInsert; ++r)
+          bind(*many, static_cast<int>(r) * params, rows[i + r]);
         const int rc = many->step();
         if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
         changed += static_cast<std::size_t>(db.changes());
@@ -598,7 +607,8 @@ class SqliteStore final : public Store {
   }
 
   Error readOnlyError(std::string_view what) const {
-    return makeError("store", std::string(what) + " store " + read_->path().string() + ": it is open read-only");
+    return makeError("store",
+                     std::string(what) + " store " + read_->path().string() + ": it is open read-only");
   }
 
   static Result<std::vector<MessageRecord>> collectMessages(Database& db, Statement& s) {
@@ -650,8 +660,8 @@ class SqliteStore final : public Store {
 
   // Deletes stale[begin, end) in one write transaction, re-checking each conversation
   // under the write lock (a message may have arrived since the scan).
-  Result<std::uint64_t> deleteStale(const std::vector<ConversationKey>& stale, std::size_t begin, std::size_t end,
-                                    std::int64_t cutoff_ms) {
+  Result<std::uint64_t> deleteStale(const std::vector<ConversationKey>& stale, std::size_t begin,
+                                    std::size_t end, std::int64_t cutoff_ms) {
     std::lock_guard lock(write_mutex_);
     Database& db = *write_;
     constexpr std::string_view kWhat = "cannot prune store";
@@ -708,13 +718,14 @@ Result<void> configureWriter(Database& db) {
   int rc = db.queryText("PRAGMA journal_mode = WAL", mode);
   if (rc != SQLITE_OK) return dbError(db, rc, "cannot switch to WAL mode store");
   if (mode != "wal") {
-    return makeError("store", "cannot switch to WAL mode store " + db.path().string() + ": journal mode stays " + mode);
+    return makeError(
+        "store", "cannot switch to WAL mode store " + db.path().string() + ": journal mode stays " + mode);
   }
   rc = db.exec(
       "PRAGMA synchronous = FULL;"
       "PRAGMA foreign_keys = OFF;"
       "PRAGMA temp_store = MEMORY;"
-      "PRAGMA cache_size = -65536;"           // 64 MiB of page cache for large imports
+      "PRAGMA cache_size = -65536;"            // 64 MiB of page cache for large imports
       "PRAGMA journal_size_limit = 67108864;"  // truncate the WAL back to 64 MiB after checkpoints
   );
   if (rc != SQLITE_OK) return dbError(db, rc, "cannot configure store");
@@ -739,7 +750,8 @@ void configureSqliteOnce() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path, const OpenOptions& options) {
+Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path,
+                                               const OpenOptions& options) {
   configureSqliteOnce();
   if (options.read_only) {
     std::error_code ec;

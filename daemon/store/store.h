@@ -29,10 +29,10 @@ inline constexpr std::string_view kDuplicateMessageReason = "duplicate_message";
 
 // Everything one ingest transaction writes.
 struct WriteBatch {
-  std::vector<MessageRecord> messages;      // INSERT, ignoring ones already present (source, id)
-  std::vector<Turn> upsert_turns;           // insert or replace by (source, conversation_id, question_id)
-  std::vector<TurnKey> delete_turns;        // turns that no longer exist after a recomputation
-                                            // (applied before upsert_turns: a key in both is kept)
+  std::vector<MessageRecord> messages;  // INSERT, ignoring ones already present (source, id)
+  std::vector<Turn> upsert_turns;       // insert or replace by (source, conversation_id, question_id)
+  std::vector<TurnKey> delete_turns;    // turns that no longer exist after a recomputation
+                                        // (applied before upsert_turns: a key in both is kept)
   std::optional<std::pair<std::string, std::string>> cursor;  // (source, cursor value)
   // When set, the whole batch is rolled back with an Error of reason
   // kDuplicateMessageReason if any message is already stored: the caller computed the
@@ -63,7 +63,8 @@ class Store {
   virtual Result<CommitOutcome> commit(const WriteBatch& batch) = 0;
 
   // Which of these (source, id) pairs are already stored. Thread-safe; blocks.
-  virtual Result<std::vector<bool>> contains(const std::string& source, const std::vector<std::string>& ids) = 0;
+  virtual Result<std::vector<bool>> contains(const std::string& source,
+                                             const std::vector<std::string>& ids) = 0;
 
   // All stored messages of one conversation in (created_at, id) order.
   virtual Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) = 0;
@@ -97,6 +98,7 @@ class Store {
 
 // Opens (creating if needed) the SQLite store at `path` and applies pending migrations.
 // A file from a newer replywatch (unknown schema version) is an Error, never altered.
-Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path, const OpenOptions& options = {});
+Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path,
+                                               const OpenOptions& options = {});
 
 }  // namespace replywatch::store

@@ -63,7 +63,8 @@ MessageRecord Classifier::classify(const config::SourceConfig& source, const Mes
   r.created_at = message.created_at;
 
   const config::AccountConfig& account = impl_->account(source.account);
-  if (contains(account.ignored_authors, message.author_id) || contains(account.ignored_authors, message.author_name)) {
+  if (contains(account.ignored_authors, message.author_id) ||
+      contains(account.ignored_authors, message.author_name)) {
     r.role = Role::Ignored;
     return r;
   }
@@ -77,7 +78,8 @@ MessageRecord Classifier::classify(const config::SourceConfig& source, const Mes
     for (const CompiledHandler& h : impl_->handlers) {
       const config::HandlerConfig& hc = *h.config;
       if (!hc.accounts.empty() && !contains(hc.accounts, source.account)) continue;
-      bool match = contains(hc.responder_ids, message.author_id) || contains(hc.responder_ids, message.author_name);
+      bool match =
+          contains(hc.responder_ids, message.author_id) || contains(hc.responder_ids, message.author_name);
       if (!match && h.pattern && h.pattern->ok()) match = RE2::PartialMatch(message.text, *h.pattern);
       if (match) {
         r.handler = hc.name;

@@ -111,8 +111,9 @@ class OpenIndex {
   }
   // Index of the first chunk whose last entry is not less than e (chunks_.size() if none).
   std::size_t chunkFor(const OpenEntry& e) const {
-    auto it = std::lower_bound(chunks_.begin(), chunks_.end(), e,
-                               [](const std::vector<OpenEntry>& ch, const OpenEntry& v) { return ch.back() < v; });
+    auto it =
+        std::lower_bound(chunks_.begin(), chunks_.end(), e,
+                         [](const std::vector<OpenEntry>& ch, const OpenEntry& v) { return ch.back() < v; });
     return static_cast<std::size_t>(it - chunks_.begin());
   }
 

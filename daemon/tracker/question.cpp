@@ -44,8 +44,8 @@ constexpr std::string_view kHelpPhrases[] = {
     "remboursez", "panne", "bloqué", "bloquée", "erreur", "impossible de", "toujours pas", "pas de réponse",
     "pas de reponse", "réclamation", "reclamation"};
 
-constexpr std::string_view kGreetings[] = {"hi", "hello", "hey", "bonjour", "salut", "bonsoir",
-                                                        "coucou", "hola"};
+constexpr std::string_view kGreetings[] = {"hi",    "hello",   "hey",    "bonjour",
+                                           "salut", "bonsoir", "coucou", "hola"};
 
 bool isWordByte(char c) {
   auto u = static_cast<unsigned char>(c);
@@ -123,7 +123,8 @@ bool matchesAt(std::string_view s, std::size_t pos, std::string_view phrase) {
   if (s.substr(pos, phrase.size()) != phrase) return false;
   if (pos > 0 && isWordByte(s[pos - 1]) && isWordByte(phrase.front())) return false;
   std::size_t end = pos + phrase.size();
-  if (end < s.size() && isWordByte(s[end]) && isWordByte(phrase.back()) && phrase.back() != '\'') return false;
+  if (end < s.size() && isWordByte(s[end]) && isWordByte(phrase.back()) && phrase.back() != '\'')
+    return false;
   return true;
 }
 
@@ -142,7 +143,8 @@ bool opensQuestion(std::string_view s, std::size_t pos) {
 }
 
 bool isClausePunct(char c) {
-  return c == '.' || c == '!' || c == ',' || c == ';' || c == ':' || c == '(' || c == ')' || c == '"' || c == '-';
+  return c == '.' || c == '!' || c == ',' || c == ';' || c == ':' || c == '(' || c == ')' || c == '"' ||
+         c == '-';
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 // - Conversations without an open turn are kept on an intrusive LRU list and evicted
 //   beyond TrackerOptions::max_idle_conversations; conversations with an open turn stay.
 // - Per (account, channel): counters and an OpenIndex of open turns ordered by asked_at.
+#include "daemon/tracker/tracker.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -18,7 +20,6 @@
 #include <utility>
 
 #include "daemon/tracker/open_index.h"
-#include "daemon/tracker/tracker.h"
 #include "daemon/tracker/turns_internal.h"
 
 namespace replywatch::tracker {
@@ -253,7 +254,8 @@ struct Tracker::Impl {
       free_head = slot(i).next;
     } else {
       i = slot_count++;
-      if ((i >> kSlabBits) >= slabs.size()) slabs.push_back(std::make_unique<Slot[]>(std::size_t{1} << kSlabBits));
+      if ((i >> kSlabBits) >= slabs.size())
+        slabs.push_back(std::make_unique<Slot[]>(std::size_t{1} << kSlabBits));
     }
     Slot& s = slot(i);
     s = Slot{};
@@ -329,8 +331,14 @@ struct Tracker::Impl {
   void lruUnlink(std::uint32_t si) {
     Slot& s = slot(si);
     if ((s.state & kInLru) == 0) return;
-    if (s.prev != kNone) slot(s.prev).next = s.next; else lru_head = s.next;
-    if (s.next != kNone) slot(s.next).prev = s.prev; else lru_tail = s.prev;
+    if (s.prev != kNone)
+      slot(s.prev).next = s.next;
+    else
+      lru_head = s.next;
+    if (s.next != kNone)
+      slot(s.next).prev = s.prev;
+    else
+      lru_tail = s.prev;
     s.prev = s.next = kNone;
     s.state = static_cast<std::uint8_t>(s.state & ~kInLru);
     --lru_size;
@@ -340,7 +348,10 @@ struct Tracker::Impl {
     Slot& s = slot(si);
     s.prev = kNone;
     s.next = lru_head;
-    if (lru_head != kNone) slot(lru_head).prev = si; else lru_tail = si;
+    if (lru_head != kNone)
+      slot(lru_head).prev = si;
+    else
+      lru_tail = si;
     lru_head = si;
     s.state = static_cast<std::uint8_t>(s.state | kInLru);
     ++lru_size;
@@ -370,7 +381,8 @@ struct Tracker::Impl {
       w.bytes(m.in_reply_to);
       w.i64(toMillis(m.created_at));
       auto it = breaches.find(m.id);
-      auto flags = static_cast<std::uint8_t>(static_cast<unsigned>(m.role) | (static_cast<unsigned>(m.route) << 2));
+      auto flags =
+          static_cast<std::uint8_t>(static_cast<unsigned>(m.role) | (static_cast<unsigned>(m.route) << 2));
       if (it != breaches.end()) flags |= kFlagBreach;
       w.u8(flags);
       if (m.role == Role::Brand) {
@@ -448,7 +460,8 @@ struct Tracker::Impl {
       }
       return;
     }
-    std::array<std::uint32_t, 4> key{account, channel, names.intern(t.handler), static_cast<std::uint32_t>(t.route)};
+    std::array<std::uint32_t, 4> key{account, channel, names.intern(t.handler),
+                                     static_cast<std::uint32_t>(t.route)};
     AnswerAgg& a = answers[key];
     std::int64_t wait_ms = toMillis(*t.answered_at) - toMillis(t.asked_at);
     a.total += sign;
@@ -502,7 +515,8 @@ void Tracker::restoreTurn(const Turn& turn) {
     ChannelAgg& ch = m.channelAgg(m.names.intern(turn.account), m.names.intern(turn.channel));
     ch.questions += 1;
     if (turn.breached_at) ch.breaches += 1;
-    m.restored_open[ConversationKey{turn.source, turn.conversation_id}] = {turn.question_id, turn.breached_at};
+    m.restored_open[ConversationKey{turn.source, turn.conversation_id}] = {turn.question_id,
+                                                                           turn.breached_at};
     return;
   }
   m.apply(turn, kNone, +1);
@@ -511,7 +525,8 @@ void Tracker::restoreTurn(const Turn& turn) {
 void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_messages) {
   Impl& m = *impl_;
   std::map<ConversationKey, std::vector<MessageRecord>> groups;
-  for (const MessageRecord& r : open_messages) groups[ConversationKey{r.source, r.conversation_id}].push_back(r);
+  for (const MessageRecord& r : open_messages)
+    groups[ConversationKey{r.source, r.conversation_id}].push_back(r);
   for (auto& [key, msgs] : groups) {
     internal::sortAndDedup(msgs);
     std::int64_t threshold = m.thresholdMs(msgs.front().account);
@@ -522,7 +537,8 @@ void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_message
     auto it = m.restored_open.find(key);
     if (!turns.empty() && turns.back().open()) {
       Turn& open = turns.back();
-      if (it != m.restored_open.end() && it->second.first == open.question_id) open.breached_at = it->second.second;
+      if (it != m.restored_open.end() && it->second.first == open.question_id)
+        open.breached_at = it->second.second;
       ChannelAgg& ch = m.channelAgg(m.names.intern(open.account), m.names.intern(open.channel));
       ch.open.insert(OpenEntry{toMillis(open.asked_at), si});
     }
@@ -574,7 +590,8 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
     std::sort(known.begin(), known.end());
     std::vector<MessageRecord> fresh;
     for (MessageRecord& r : batch) {
-      if (!std::binary_search(known.begin(), known.end(), std::string_view(r.id))) fresh.push_back(std::move(r));
+      if (!std::binary_search(known.begin(), known.end(), std::string_view(r.id)))
+        fresh.push_back(std::move(r));
     }
     if (fresh.empty()) continue;
 
@@ -600,7 +617,8 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
     }
 
     for (MessageRecord& r : fresh) plan.new_messages.push_back(std::move(r));
-    plan.states.push_back(Plan::ConversationState{key, std::move(merged), std::move(turns), std::move(old_turns)});
+    plan.states.push_back(
+        Plan::ConversationState{key, std::move(merged), std::move(turns), std::move(old_turns)});
   }
   return plan;
 }

@@ -52,16 +52,16 @@ struct Plan {
 };
 
 // Histogram bucket upper bounds (seconds) of replywatch_response_seconds.
-inline constexpr std::array<double, 11> kResponseBuckets = {60, 300, 600, 900, 1800, 2700,
+inline constexpr std::array<double, 11> kResponseBuckets = {60,   300,  600,   900,   1800, 2700,
                                                             3600, 7200, 14400, 28800, 86400};
 
 // Aggregates for metrics, consistent with the turns currently held.
 struct ChannelStats {
-  std::uint64_t questions_total = 0;  // turns opened
-  std::uint64_t breaches_total = 0;   // turns that crossed the threshold
-  std::uint64_t open = 0;             // open turns now
-  std::uint64_t late_open = 0;        // open turns past the threshold now
-  double oldest_open_age_seconds = 0; // 0 when none open
+  std::uint64_t questions_total = 0;   // turns opened
+  std::uint64_t breaches_total = 0;    // turns that crossed the threshold
+  std::uint64_t open = 0;              // open turns now
+  std::uint64_t late_open = 0;         // open turns past the threshold now
+  double oldest_open_age_seconds = 0;  // 0 when none open
 };
 struct AnswerStats {
   std::uint64_t answers_total = 0;

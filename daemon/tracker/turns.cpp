@@ -18,7 +18,8 @@ void sortAndDedup(std::vector<MessageRecord>& messages) {
   std::sort(messages.begin(), messages.end(), messageLess);
 }
 
-std::vector<Turn> turnsOfSorted(const std::vector<MessageRecord>& messages, std::chrono::milliseconds threshold) {
+std::vector<Turn> turnsOfSorted(const std::vector<MessageRecord>& messages,
+                                std::chrono::milliseconds threshold) {
   std::vector<Turn> turns;
   bool open = false;
   for (const MessageRecord& m : messages) {

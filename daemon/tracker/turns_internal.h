@@ -12,7 +12,8 @@ namespace replywatch::tracker::internal {
 void sortAndDedup(std::vector<MessageRecord>& messages);
 
 // Turns of messages already sorted by (created_at, id) without duplicate ids.
-std::vector<Turn> turnsOfSorted(const std::vector<MessageRecord>& messages, std::chrono::milliseconds threshold);
+std::vector<Turn> turnsOfSorted(const std::vector<MessageRecord>& messages,
+                                std::chrono::milliseconds threshold);
 
 // True when (created_at, id) of a orders before b.
 inline bool messageLess(const MessageRecord& a, const MessageRecord& b) {

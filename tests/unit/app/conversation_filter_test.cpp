@@ -1,8 +1,8 @@
-#include "daemon/app/conversation_filter.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "daemon/app/conversation_filter.h"
 
 namespace replywatch::app {
 namespace {

@@ -1,11 +1,11 @@
 // The ingest pipeline over a real SQLite store and the real tracker.
-#include "daemon/app/pipeline.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+
+#include "daemon/app/pipeline.h"
 
 namespace replywatch::app {
 namespace {
@@ -75,7 +75,8 @@ TEST(Pipeline, StoresAndTracksABatch) {
   EXPECT_EQ(out->duplicates, 0u);
   EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"c1/q1"}));
   EXPECT_EQ(store->cursor("feed").value(), std::optional<std::string>("cursor-1"));
-  auto again = p.ingest(cfg.sources[0], {msg("q1", "c1", kT0), msg("a1", "c1", kT0 + 60, true)}, std::nullopt);
+  auto again =
+      p.ingest(cfg.sources[0], {msg("q1", "c1", kT0), msg("a1", "c1", kT0 + 60, true)}, std::nullopt);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->stored, 0u);
   EXPECT_EQ(again->duplicates, 2u);

@@ -19,7 +19,8 @@ using testing::ScopedEnv;
 using testing::TempDir;
 using testing::yaml;
 
-const std::filesystem::path kExample = std::filesystem::path(REPLYWATCH_SOURCE_DIR) / "config/replywatch.example.yml";
+const std::filesystem::path kExample =
+    std::filesystem::path(REPLYWATCH_SOURCE_DIR) / "config/replywatch.example.yml";
 
 TEST(ConfigExample, LoadsCleanly) {
   ScopedEnv token("ACME_EXPORT_TOKEN", "example-token-value");
@@ -606,7 +607,8 @@ TEST_P(BrokenConfig, ReportsTheProblemAtItsLine) {
     EXPECT_EQ(p.file, "broken.yml");
     if (p.message.find(c.message) != std::string::npos && p.line == c.line) found = true;
   }
-  EXPECT_TRUE(found) << "expected line " << c.line << ": " << c.message << "\ngot:\n" << testing::describe(problems);
+  EXPECT_TRUE(found) << "expected line " << c.line << ": " << c.message << "\ngot:\n"
+                     << testing::describe(problems);
 }
 
 std::string caseName(const ::testing::TestParamInfo<BrokenCase>& info) {

@@ -13,9 +13,9 @@
 namespace replywatch::config {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::ExportSeen;
 using testing::fakeTypes;
+using ::testing::HasSubstr;
 using testing::problemsOf;
 using testing::ScopedEnv;
 using testing::TempDir;
@@ -194,8 +194,8 @@ sources:
 }
 
 TEST(Durations, ReadDuration) {
-  YAML::Node map = YAML::Load(
-      "a: 90s\nb: 15m\nc: 1h\nd: 1h30m\ne: 28d\nf: 3600\ng: 2w\nh: 1x\ni: -5\nj: [1h]\nk: ''\n");
+  YAML::Node map =
+      YAML::Load("a: 90s\nb: 15m\nc: 1h\nd: 1h30m\ne: 28d\nf: 3600\ng: 2w\nh: 1x\ni: -5\nj: [1h]\nk: ''\n");
   std::vector<Problem> problems;
   auto read = [&](const char* key) { return readDuration(map, key, "f.yml", "test", problems); };
   EXPECT_EQ(read("a"), std::chrono::seconds{90});

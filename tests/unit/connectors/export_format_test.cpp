@@ -1,10 +1,9 @@
-#include "connectors/export/export_format.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "connectors/export/export_connector.h"
+#include "connectors/export/export_format.h"
 #include "tests/unit/connectors/test_support.h"
 
 namespace replywatch::connectors::exportfmt {
@@ -113,7 +112,7 @@ TEST_F(ExportFormat, JsonlFixture) {
   ASSERT_EQ(p.messages.size(), 12u);
   using R = ErrorReason;
   std::vector<std::pair<std::uint64_t, ErrorReason>> expected = {
-      {7, R::ParseError},        {8, R::MissingField},    {12, R::InvalidUtf8},
+      {7, R::ParseError},        {8, R::MissingField},     {12, R::InvalidUtf8},
       {13, R::InvalidTimestamp}, {16, R::FutureTimestamp}, {17, R::FieldTooLong}};
   EXPECT_EQ(summary(p), expected);
 
@@ -150,8 +149,8 @@ TEST_F(ExportFormat, CsvFixture) {
   ASSERT_EQ(p.messages.size(), 8u);
   using R = ErrorReason;
   std::vector<std::pair<std::uint64_t, ErrorReason>> expected = {
-      {6, R::ParseError},       {7, R::MissingField},     {10, R::InvalidUtf8}, {11, R::InvalidTimestamp},
-      {15, R::FutureTimestamp}, {16, R::FieldTooLong},    {17, R::ParseError}};
+      {6, R::ParseError},       {7, R::MissingField},  {10, R::InvalidUtf8}, {11, R::InvalidTimestamp},
+      {15, R::FutureTimestamp}, {16, R::FieldTooLong}, {17, R::ParseError}};
   EXPECT_EQ(summary(p), expected);
 
   const Message* first = &byId(p, "2001");
@@ -176,7 +175,8 @@ TEST_F(ExportFormat, CsvFixture) {
 // Reading in tiny chunks exercises every "record continues in the next chunk" path:
 // the result must not depend on where the chunks end.
 TEST_F(ExportFormat, ChunkBoundariesDoNotMatter) {
-  for (const auto& [name, format] : {std::pair{"sample.csv", Format::Csv}, std::pair{"sample.jsonl", Format::Jsonl}}) {
+  for (const auto& [name, format] :
+       {std::pair{"sample.csv", Format::Csv}, std::pair{"sample.jsonl", Format::Jsonl}}) {
     Parsed whole = parseFile(name, format);
     for (std::size_t chunk : {1u, 2u, 3u, 7u, 64u, 4096u}) {
       Parsed pieces = parseFile(name, format, chunk);
@@ -233,7 +233,8 @@ TEST_F(ExportFormat, CsvDetails) {
   EXPECT_EQ(escaped.messages[0].author_name, "n\"3");
   EXPECT_EQ(escaped.messages[0].text, "t\"4");
 
-  Parsed unterminated = parseText("id,author_id,created_at,text\nx,u,2024-05-01T10:00:00Z,\"open\n", Format::Csv);
+  Parsed unterminated =
+      parseText("id,author_id,created_at,text\nx,u,2024-05-01T10:00:00Z,\"open\n", Format::Csv);
   EXPECT_TRUE(unterminated.messages.empty());
   ASSERT_EQ(unterminated.problems.size(), 1u);
   EXPECT_EQ(unterminated.problems[0].line, 2u);
@@ -258,7 +259,8 @@ TEST_F(ExportFormat, JsonDetails) {
       "{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"} trailing\n"
       "{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\",\"text\":\"\\ud800\"}\n"
       "{\"id\":[\"a\"],\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}\n"
-      "{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\",\"author_is_brand\":\"maybe\"}\n"
+      "{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\",\"author_is_brand\":"
+      "\"maybe\"}\n"
       "{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\",}\n"
       "{\"id\":\"ok\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}",
       Format::Jsonl);
@@ -287,15 +289,17 @@ TEST_F(ExportFormat, JsonArray) {
   EXPECT_EQ(p.problems[0].rejection.reason, ErrorReason::MissingField);
   EXPECT_EQ(p.problems[1].line, 5u);
 
-  Parsed broken = parseText("[{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}", Format::Jsonl);
+  Parsed broken =
+      parseText("[{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}", Format::Jsonl);
   EXPECT_EQ(broken.messages.size(), 1u);
   EXPECT_EQ(broken.problems.size(), 1u);  // unterminated array
 }
 
 TEST_F(ExportFormat, OversizedLineIsSkipped) {
   testing::TempDir dir;
-  std::string big = "{\"id\":\"big\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\",\"text\":\"" +
-                    std::string(5u << 20, 'x') + "\"}\n";
+  std::string big =
+      "{\"id\":\"big\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\",\"text\":\"" +
+      std::string(5u << 20, 'x') + "\"}\n";
   testing::writeAll(dir.path() / "big.jsonl",
                     big + "{\"id\":\"small\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}\n");
   auto input = Input::openFile(dir.path() / "big.jsonl", 1 << 16);
@@ -316,11 +320,10 @@ TEST_F(ExportFormat, MissingFileIsAnIoError) {
 TEST(ExportImport, ImportFileFeedsTheSinkAndHealth) {
   testing::Harness h("name: acme-files\ntype: export\naccount: acme\nchannel: export\n");
   std::vector<std::uint64_t> progress;
-  auto stats = h.connector->importFile(fixture("sample.jsonl"),
-                                       [&](std::uint64_t done, std::uint64_t total) {
-                                         progress.push_back(done);
-                                         EXPECT_LE(done, total);
-                                       });
+  auto stats = h.connector->importFile(fixture("sample.jsonl"), [&](std::uint64_t done, std::uint64_t total) {
+    progress.push_back(done);
+    EXPECT_LE(done, total);
+  });
   ASSERT_TRUE(stats.ok()) << stats.error().message;
   EXPECT_EQ(stats->records, 18u);
   EXPECT_EQ(stats->rejected, 6u);
@@ -386,7 +389,8 @@ namespace {
 
 TEST(ExportSampleFeed, BundledDemoFeedImportsCleanly) {
   testing::Harness h("name: acme-demo\ntype: export\naccount: acme\n");
-  auto stats = h.connector->importFile(std::filesystem::path(REPLYWATCH_SOURCE_DIR) / "config/sample/acme-export.jsonl", {});
+  auto stats = h.connector->importFile(
+      std::filesystem::path(REPLYWATCH_SOURCE_DIR) / "config/sample/acme-export.jsonl", {});
   ASSERT_TRUE(stats.ok()) << stats.error().message;
   EXPECT_EQ(stats->rejected, 0u);
   EXPECT_GE(stats->stored, 150u);

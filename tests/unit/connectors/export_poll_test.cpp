@@ -74,7 +74,8 @@ TEST(ExportPoll, FetchThenNotModified) {
   EXPECT_EQ(requests[1].header("If-Modified-Since"), "Sat, 01 Jun 2024 00:00:00 GMT");
 
   // After a restart the committed cursor is read back: the first poll is conditional.
-  auto restarted = findConnectorType("export")->create(ConnectorContext{h.source, h.config, h.clock, h.health, h.sink});
+  auto restarted =
+      findConnectorType("export")->create(ConnectorContext{h.source, h.config, h.clock, h.health, h.sink});
   auto& r = dynamic_cast<ExportConnector&>(*restarted);
   r.setHttpOptions(fastOptions());
   auto third = r.pollUrl();
@@ -93,16 +94,17 @@ TEST(ExportPoll, CsvChosenByExtension) {
 }
 
 TEST(ExportPoll, RateLimitedThenSuccess) {
-  Server server([body = testing::readAll(testing::fixture("sample.jsonl"))](const Server::Request&, int index) {
-    Server::Response r;
-    if (index == 0) {
-      r.status = 429;
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
-    }
-    r.body = body;
-    return r;
-  });
+  Server server(
+      [body = testing::readAll(testing::fixture("sample.jsonl"))](const Server::Request&, int index) {
+        Server::Response r;
+        if (index == 0) {
+          r.status = 429;
+          r.headers.emplace_back("Retry-After", "1");
+          return r;
+        }
+        r.body = body;
+        return r;
+      });
   testing::Harness h("type: export\nurl: " + server.url("/feed"));
   exportOf(h).setHttpOptions(fastOptions());
   auto start = std::chrono::steady_clock::now();
@@ -116,16 +118,17 @@ TEST(ExportPoll, RateLimitedThenSuccess) {
 }
 
 TEST(ExportPoll, ServerErrorThenSuccess) {
-  Server server([body = testing::readAll(testing::fixture("sample.jsonl"))](const Server::Request&, int index) {
-    Server::Response r;
-    if (index == 0) {
-      r.status = 500;
-      r.body = "oops";
-      return r;
-    }
-    r.body = body;
-    return r;
-  });
+  Server server(
+      [body = testing::readAll(testing::fixture("sample.jsonl"))](const Server::Request&, int index) {
+        Server::Response r;
+        if (index == 0) {
+          r.status = 500;
+          r.body = "oops";
+          return r;
+        }
+        r.body = body;
+        return r;
+      });
   testing::Harness h("type: export\nformat: jsonl\nurl: " + server.url("/feed"));
   exportOf(h).setHttpOptions(fastOptions());
   auto r = exportOf(h).pollUrl();
@@ -258,7 +261,9 @@ TEST(HttpClient, ClientErrorsAreNotRetried) {
 }
 
 TEST(HttpClient, BodyLimit) {
-  Server server([](const Server::Request&, int) { return Server::Response{200, {}, std::string(100000, 'x')}; });
+  Server server([](const Server::Request&, int) {
+    return Server::Response{200, {}, std::string(100000, 'x')};
+  });
   auto options = fastOptions();
   options.max_body_bytes = 1000;
   HttpClient client(options);
@@ -331,7 +336,8 @@ TEST(HttpClient, ParseRetryAfter) {
 }
 
 TEST(HttpClient, RedactUrl) {
-  EXPECT_EQ(redactUrl("https://user:pw@example.com:8443/a/b.csv?token=x#frag"), "https://example.com:8443/a/b.csv");
+  EXPECT_EQ(redactUrl("https://user:pw@example.com:8443/a/b.csv?token=x#frag"),
+            "https://example.com:8443/a/b.csv");
   EXPECT_EQ(redactUrl("http://example.com"), "http://example.com");
   EXPECT_EQ(redactUrl("http://example.com?x=1"), "http://example.com");
 }

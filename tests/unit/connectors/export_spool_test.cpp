@@ -50,7 +50,8 @@ TEST_F(ExportSpool, ImportsMovesAndIgnoresUnfinishedFiles) {
   EXPECT_TRUE(h.health.lastSuccess().has_value());
 
   // The writer renames its temporary file: picked up on the next scan.
-  fs::copy_file(testing::fixture("sample.jsonl"), spool_ / "2024-05-21.jsonl.tmp", fs::copy_options::overwrite_existing);
+  fs::copy_file(testing::fixture("sample.jsonl"), spool_ / "2024-05-21.jsonl.tmp",
+                fs::copy_options::overwrite_existing);
   fs::rename(spool_ / "2024-05-21.jsonl.tmp", spool_ / "2024-05-21.jsonl");
   scan = exportOf(h).scanSpool();
   EXPECT_EQ(scan.imported, 1u);
@@ -140,7 +141,8 @@ TEST_F(ExportSpool, RunPicksUpFilesAndStopsPromptly) {
   std::this_thread::sleep_for(50ms);
   fs::copy_file(testing::fixture("sample.csv"), spool_ / "late.csv.part");
   fs::rename(spool_ / "late.csv.part", spool_ / "late.csv");
-  for (int i = 0; i < 300 && !fs::exists(spool_ / "processed" / "late.csv"); ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 300 && !fs::exists(spool_ / "processed" / "late.csv"); ++i)
+    std::this_thread::sleep_for(10ms);
   EXPECT_TRUE(fs::exists(spool_ / "processed" / "late.csv"));
   EXPECT_EQ(h.sink.storedCount(), 8u);
   auto start = std::chrono::steady_clock::now();

@@ -16,16 +16,18 @@ constexpr int kRows = 1'000'000;
 void writeFeed(const std::filesystem::path& path, Format format) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
-  if (format == Format::Csv) std::fputs("id,conversation_id,in_reply_to,author_id,author_name,author_is_brand,created_at,text\n", f);
+  if (format == Format::Csv)
+    std::fputs("id,conversation_id,in_reply_to,author_id,author_name,author_is_brand,created_at,text\n", f);
   const long long base = 1715594400;
   for (int i = 0; i < kRows; ++i) {
     const bool brand = i % 3 == 2;
     const int conv = i - i % 3;
     if (format == Format::Csv) {
       std::fprintf(f, "%d,%d,%s,%s,%s,%s,%lld,\"%s\"\n", 1000000 + i, 1000000 + conv, brand ? "1" : "",
-                   brand ? "maisonlumiere" : "u-12345", brand ? "Maison Lumière" : "Client", brand ? "true" : "false",
-                   base + i, brand ? "Bonjour, nous regardons cela, merci de votre patience. -AB"
-                                   : "Bonjour, ma commande n'est pas arrivée, pouvez-vous m'aider ?");
+                   brand ? "maisonlumiere" : "u-12345", brand ? "Maison Lumière" : "Client",
+                   brand ? "true" : "false", base + i,
+                   brand ? "Bonjour, nous regardons cela, merci de votre patience. -AB"
+                         : "Bonjour, ma commande n'est pas arrivée, pouvez-vous m'aider ?");
     } else {
       std::fprintf(f,
                    "{\"id\":\"%d\",\"conversation_id\":\"%d\",\"author_id\":\"%s\",\"author_name\":\"%s\","

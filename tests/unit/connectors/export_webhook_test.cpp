@@ -9,7 +9,8 @@ namespace replywatch::connectors::exportfmt {
 namespace {
 
 constexpr const char* kSecret = "my_lovely_secret_for_web_hook";
-const char* const kYaml = "name: acme-hook\ntype: export\naccount: acme\nwebhook_secret: my_lovely_secret_for_web_hook\n";
+const char* const kYaml =
+    "name: acme-hook\ntype: export\naccount: acme\nwebhook_secret: my_lovely_secret_for_web_hook\n";
 
 WebhookRequest post(std::string body, std::optional<std::string> signature) {
   WebhookRequest r;
@@ -30,7 +31,8 @@ WebhookRequest signedPost(std::string body) {
 nlohmann::json json(const WebhookResponse& r) { return nlohmann::json::parse(r.body); }
 
 const std::string kTwo =
-    "{\"id\":\"w1\",\"author_id\":\"u-marie\",\"created_at\":\"2024-05-30T10:00:00+02:00\",\"text\":\"Bonjour ?\"}\n"
+    "{\"id\":\"w1\",\"author_id\":\"u-marie\",\"created_at\":\"2024-05-30T10:00:00+02:00\",\"text\":"
+    "\"Bonjour ?\"}\n"
     "{\"id\":\"w2\",\"in_reply_to\":\"w1\",\"author_id\":\"acme\",\"author_is_brand\":true,"
     "\"created_at\":\"2024-05-30T10:20:00+02:00\",\"text\":\"Bonjour ! -AB\"}\n";
 
@@ -73,7 +75,8 @@ TEST(ExportWebhook, GarbageIs400) {
 
   auto empty = h.connector->handleWebhook(signedPost(""));
   EXPECT_EQ(empty.status, 400);
-  auto second_line = h.connector->handleWebhook(signedPost("\n{\"id\":\"x\",\"author_id\":\"u\",\"created_at\":\"soon\"}"));
+  auto second_line =
+      h.connector->handleWebhook(signedPost("\n{\"id\":\"x\",\"author_id\":\"u\",\"created_at\":\"soon\"}"));
   EXPECT_EQ(second_line.status, 400);
   EXPECT_EQ(std::string(json(second_line)["error"]).rfind("line 2: field created_at", 0), 0u);
   EXPECT_EQ(h.sink.calls, 0);
@@ -164,7 +167,8 @@ TEST(WebhookRequest, HeadersAndQuery) {
 TEST(WebhookResponse, Bodies) {
   auto e = WebhookResponse::error(400, "line 3: \"quoted\"");
   EXPECT_EQ(e.status, 400);
-  EXPECT_EQ(nlohmann::json::parse(e.body), (nlohmann::json{{"status", "error"}, {"error", "line 3: \"quoted\""}}));
+  EXPECT_EQ(nlohmann::json::parse(e.body),
+            (nlohmann::json{{"status", "error"}, {"error", "line 3: \"quoted\""}}));
   auto ok = WebhookResponse::accepted(IngestOutcome{3, 2, 1});
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(nlohmann::json::parse(ok.body),

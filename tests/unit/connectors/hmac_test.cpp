@@ -1,6 +1,6 @@
-#include "connectors/common/hmac.h"
-
 #include <gtest/gtest.h>
+
+#include "connectors/common/hmac.h"
 
 namespace replywatch::connectors {
 namespace {
@@ -46,9 +46,10 @@ TEST(Hmac, ParseSignatureHeader) {
   for (std::size_t i = 7; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
   EXPECT_EQ(parseSignatureHeader("  " + upper + " "), kDigest);
   EXPECT_FALSE(parseSignatureHeader(kDigest));                                 // no prefix
-  EXPECT_FALSE(parseSignatureHeader(std::string("sha1=") + kDigest));         // other algorithm
+  EXPECT_FALSE(parseSignatureHeader(std::string("sha1=") + kDigest));          // other algorithm
   EXPECT_FALSE(parseSignatureHeader(std::string("sha256=") + kDigest + "0"));  // too long
-  EXPECT_FALSE(parseSignatureHeader("sha256=zz2f107f6b5022353274eb1a7197885cfd35744d8d08e5bcea025d309386b7d6"));
+  EXPECT_FALSE(
+      parseSignatureHeader("sha256=zz2f107f6b5022353274eb1a7197885cfd35744d8d08e5bcea025d309386b7d6"));
   EXPECT_FALSE(parseSignatureHeader(""));
 }
 

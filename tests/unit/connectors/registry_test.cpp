@@ -1,8 +1,7 @@
-#include "connectors/registry.h"
-
 #include <gtest/gtest.h>
 
 #include "connectors/export/export_connector.h"
+#include "connectors/registry.h"
 #include "tests/unit/connectors/test_support.h"
 
 namespace replywatch::connectors {
@@ -50,8 +49,8 @@ TEST(Registry, ValidExportSettings) {
       dir.path());
   EXPECT_TRUE(problems.empty()) << joined(problems);
 
-  auto source = testing::makeSource("type: export\nspool_dir: spool\ntoken_file: token.txt\nurl: http://x/y\n",
-                                    dir.path());
+  auto source = testing::makeSource(
+      "type: export\nspool_dir: spool\ntoken_file: token.txt\nurl: http://x/y\n", dir.path());
   std::vector<config::Problem> ignored;
   auto settings = exportfmt::parseSettings(source, ignored);
   EXPECT_EQ(settings.spool_dir, dir.path() / "spool");

@@ -121,7 +121,8 @@ inline config::SourceConfig makeSource(const std::string& yaml, const std::files
   s.type = s.settings["type"].as<std::string>("export");
   s.account = s.settings["account"].as<std::string>("acme");
   s.channel = s.settings["channel"].as<std::string>("export");
-  s.file = (base_dir.empty() ? std::filesystem::path("/etc/replywatch") : base_dir).string() + "/replywatch.yml";
+  s.file =
+      (base_dir.empty() ? std::filesystem::path("/etc/replywatch") : base_dir).string() + "/replywatch.yml";
   s.line = 1;
   s.base_dir = base_dir.empty() ? std::filesystem::path("/etc/replywatch") : base_dir;
   return s;

@@ -1,7 +1,6 @@
-#include "connectors/common/validate.h"
-
 #include <gtest/gtest.h>
 
+#include "connectors/common/validate.h"
 #include "tests/unit/connectors/test_support.h"
 
 namespace replywatch::connectors {
@@ -20,17 +19,17 @@ TEST(Utf8, AcceptsWellFormed) {
 }
 
 TEST(Utf8, RejectsMalformed) {
-  EXPECT_FALSE(isValidUtf8("Caf\xE9"));                  // Latin-1
-  EXPECT_FALSE(isValidUtf8("\xC0\xAF"));                 // overlong '/'
-  EXPECT_FALSE(isValidUtf8("\xE0\x80\xAF"));             // overlong 3-byte
-  EXPECT_FALSE(isValidUtf8("\xF0\x80\x80\xAF"));         // overlong 4-byte
-  EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));             // surrogate U+D800
-  EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));         // above U+10FFFF
+  EXPECT_FALSE(isValidUtf8("Caf\xE9"));           // Latin-1
+  EXPECT_FALSE(isValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(isValidUtf8("\xE0\x80\xAF"));      // overlong 3-byte
+  EXPECT_FALSE(isValidUtf8("\xF0\x80\x80\xAF"));  // overlong 4-byte
+  EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(isValidUtf8("\xF5\x80\x80\x80"));
-  EXPECT_FALSE(isValidUtf8("\x80"));                     // lone continuation
-  EXPECT_FALSE(isValidUtf8("abc\xC3"));                  // truncated at the end
+  EXPECT_FALSE(isValidUtf8("\x80"));                      // lone continuation
+  EXPECT_FALSE(isValidUtf8("abc\xC3"));                   // truncated at the end
   EXPECT_FALSE(isValidUtf8("abcdefghijklmnop\xE2\x82"));  // truncated after the fast path
-  EXPECT_FALSE(isValidUtf8("\xE2\x28\xA1"));             // bad continuation
+  EXPECT_FALSE(isValidUtf8("\xE2\x28\xA1"));              // bad continuation
   EXPECT_FALSE(isValidUtf8("\xFF"));
 }
 

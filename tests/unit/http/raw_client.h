@@ -131,7 +131,8 @@ class RawClient {
   // Reads more bytes; false on timeout or close.
   bool fill(std::chrono::steady_clock::time_point deadline) {
     if (closed_) return false;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     int rc = ::poll(&p, 1, static_cast<int>(left.count()));

@@ -1,6 +1,4 @@
 // End-to-end tests of http::Server over real loopback sockets.
-#include "daemon/http/server.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include "daemon/http/server.h"
 #include "tests/unit/http/raw_client.h"
 
 namespace replywatch::http {
@@ -262,7 +261,8 @@ TEST_F(ServerTest, BodyWithinLimitIsAccepted) {
 TEST_F(ServerTest, ExpectContinueGets100BeforeTheBody) {
   startServer();
   RawClient c(address_);
-  ASSERT_TRUE(c.send("POST /webhooks/meta HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /webhooks/meta HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
   EXPECT_EQ(c.readRaw(2s), "HTTP/1.1 100 Continue\r\n\r\n");
   ASSERT_TRUE(c.send("data"));
   auto r = c.readResponse();
@@ -487,7 +487,8 @@ TEST(ServerLifecycle, StartTwiceFailsAndStopWithoutStartIsHarmless) {
 TEST(ServerLifecycle, RouteAfterStartThrows) {
   Server s(testOptions());
   ASSERT_TRUE(s.start().ok());
-  EXPECT_THROW(s.route("GET", "/x", [](const Request&) { return Response::text(200, ""); }), std::logic_error);
+  EXPECT_THROW(s.route("GET", "/x", [](const Request&) { return Response::text(200, ""); }),
+               std::logic_error);
 }
 
 TEST(ServerLifecycle, BindConflictIsAnError) {

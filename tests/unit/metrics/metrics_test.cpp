@@ -1,7 +1,5 @@
 // Exposition tests: rendered text for a hand-built configuration and snapshot, and the
 // output checked by `promtool check metrics`.
-#include "daemon/metrics/metrics.h"
-
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "daemon/metrics/metrics.h"
 #include "replywatch/version.h"
 
 namespace replywatch::metrics {
@@ -75,10 +74,13 @@ class MetricsTest : public ::testing::Test {
   }
 
   Metrics make() {
-    return Metrics(config_, [this] {
-      ++snapshots_;
-      return snapshot_;
-    }, refs_);
+    return Metrics(
+        config_,
+        [this] {
+          ++snapshots_;
+          return snapshot_;
+        },
+        refs_);
   }
 
   SourceHealth& health(std::size_t i) { return *health_[i]; }
@@ -103,8 +105,9 @@ TEST_F(MetricsTest, ConfiguredChannelsAreZeroBeforeAnyTraffic) {
   for (const char* family : {"replywatch_questions_total", "replywatch_open_questions",
                              "replywatch_oldest_open_question_age_seconds", "replywatch_late_open_questions",
                              "replywatch_breaches_total"}) {
-    for (const char* labels : {R"({account="acme-fr",channel="facebook"})", R"({account="acme-fr",channel="instagram"})",
-                               R"({account="acme-uk",channel="x"})"}) {
+    for (const char* labels :
+         {R"({account="acme-fr",channel="facebook"})", R"({account="acme-fr",channel="instagram"})",
+          R"({account="acme-uk",channel="x"})"}) {
       EXPECT_TRUE(hasLine(text, std::string(family) + labels + " 0")) << family << labels << "\n" << text;
     }
     // Two sources on the same (account, channel) give one series.
@@ -157,7 +160,8 @@ TEST_F(MetricsTest, ResponseHistogramIsCumulative) {
   a.wait_seconds_sum = 100000.25;
   snapshot_.answers[{"acme-fr", "facebook", "agency-a", "agency"}] = a;
   auto text = make().render();
-  const std::string p = R"(replywatch_response_seconds_bucket{account="acme-fr",channel="facebook",handler="agency-a",route="agency",le=")";
+  const std::string p =
+      R"(replywatch_response_seconds_bucket{account="acme-fr",channel="facebook",handler="agency-a",route="agency",le=")";
   EXPECT_TRUE(hasLine(text, p + R"(60"} 1)")) << text;
   EXPECT_TRUE(hasLine(text, p + R"(300"} 1)"));
   EXPECT_TRUE(hasLine(text, p + R"(600"} 2)"));
@@ -181,7 +185,8 @@ TEST_F(MetricsTest, SourceHealth) {
   auto text = make().render();
   EXPECT_TRUE(hasLine(text, R"(replywatch_source_up{source="fb"} 1)")) << text;
   EXPECT_TRUE(hasLine(text, R"(replywatch_source_up{source="ig"} 0)"));
-  EXPECT_TRUE(hasLine(text, R"(replywatch_source_last_success_timestamp_seconds{source="fb"} 1700000000.123)"));
+  EXPECT_TRUE(
+      hasLine(text, R"(replywatch_source_last_success_timestamp_seconds{source="fb"} 1700000000.123)"));
   EXPECT_TRUE(hasLine(text, R"(replywatch_source_last_success_timestamp_seconds{source="ig"} 0)"));
   EXPECT_TRUE(hasLine(text, R"(replywatch_source_events_total{source="fb"} 42)"));
   EXPECT_TRUE(hasLine(text, R"(replywatch_source_events_total{source="tw"} 0)"));
@@ -221,10 +226,11 @@ TEST_F(MetricsTest, EveryFamilyHasHelpAndType) {
   }
   for (const char* name :
        {"replywatch_build_info", "replywatch_questions_total", "replywatch_answers_total",
-        "replywatch_response_seconds", "replywatch_open_questions", "replywatch_oldest_open_question_age_seconds",
-        "replywatch_late_open_questions", "replywatch_breaches_total", "replywatch_response_threshold_seconds",
-        "replywatch_source_up", "replywatch_source_last_success_timestamp_seconds",
-        "replywatch_source_events_total", "replywatch_source_errors_total", "replywatch_webhook_requests_total"}) {
+        "replywatch_response_seconds", "replywatch_open_questions",
+        "replywatch_oldest_open_question_age_seconds", "replywatch_late_open_questions",
+        "replywatch_breaches_total", "replywatch_response_threshold_seconds", "replywatch_source_up",
+        "replywatch_source_last_success_timestamp_seconds", "replywatch_source_events_total",
+        "replywatch_source_errors_total", "replywatch_webhook_requests_total"}) {
     EXPECT_NE(std::find(types.begin(), types.end(), name), types.end()) << name;
     EXPECT_EQ(countPrefix(text, std::string("# HELP ") + name + " "), 1u) << name;
   }
@@ -234,7 +240,8 @@ TEST_F(MetricsTest, EveryFamilyHasHelpAndType) {
 TEST_F(MetricsTest, LabelValuesAreEscaped) {
   config_.accounts[0].name = "we\"ird\\name";
   auto text = make().render();
-  EXPECT_TRUE(hasLine(text, R"(replywatch_response_threshold_seconds{account="we\"ird\\name"} 1800)")) << text;
+  EXPECT_TRUE(hasLine(text, R"(replywatch_response_threshold_seconds{account="we\"ird\\name"} 1800)"))
+      << text;
 }
 
 TEST_F(MetricsTest, ConcurrentRenderAndCount) {
@@ -253,7 +260,8 @@ TEST_F(MetricsTest, ConcurrentRenderAndCount) {
 
 // Runs `promtool check metrics` with `text` on stdin; returns (exit status, output).
 std::pair<int, std::string> promtoolCheck(const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() / ("replywatch-metrics-" + std::to_string(::getpid()) + ".txt");
+  auto path =
+      std::filesystem::temp_directory_path() / ("replywatch-metrics-" + std::to_string(::getpid()) + ".txt");
   {
     std::ofstream f(path);
     f << text;

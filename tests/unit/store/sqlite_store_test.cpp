@@ -59,9 +59,10 @@ TEST(SqliteStoreOpen, MigratesANewFile) {
   EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 1);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   for (const char* table : {"messages", "turns", "cursors", "schema_version"}) {
-    EXPECT_EQ(raw.integer(std::string("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
-                          table + "'"),
-              1)
+    EXPECT_EQ(
+        raw.integer(std::string("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
+                    table + "'"),
+        1)
         << table;
   }
   // No column can hold message text.
@@ -94,7 +95,8 @@ TEST(SqliteStoreOpen, RefusesANewerSchemaAndLeavesTheFileUntouched) {
   const auto path = dir.file("future.db");
   {
     RawDb raw(path);
-    ASSERT_TRUE(raw.exec("CREATE TABLE future (x INTEGER); INSERT INTO future VALUES (42); PRAGMA user_version = 99;"));
+    ASSERT_TRUE(raw.exec(
+        "CREATE TABLE future (x INTEGER); INSERT INTO future VALUES (42); PRAGMA user_version = 99;"));
   }
   const std::string before = fileBytes(path);
   ASSERT_FALSE(before.empty());
@@ -268,7 +270,8 @@ TEST(SqliteStoreCommit, DuplicateInsideOneBatchCountsOnce) {
   auto store = mustOpen(dir.file("store.db"));
   ASSERT_NE(store, nullptr);
   WriteBatch batch;
-  batch.messages = {message("s", "c1", "c1", 1000), message("s", "c1", "c1", 1000), message("t", "c1", "c1", 1000)};
+  batch.messages = {message("s", "c1", "c1", 1000), message("s", "c1", "c1", 1000),
+                    message("t", "c1", "c1", 1000)};
   auto outcome = store->commit(batch);
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->messages_inserted, 2u);  // same id in another source is another message
@@ -308,7 +311,8 @@ TEST(SqliteStoreCommit, FailedBatchLeavesNeitherMessagesNorCursor) {
   EXPECT_EQ(outcome.error().reason, "store");
   EXPECT_NE(outcome.error().message.find("cannot commit to store " + path.string() + ": "), std::string::npos)
       << outcome.error().message;
-  EXPECT_NE(outcome.error().message.find("CHECK constraint failed"), std::string::npos) << outcome.error().message;
+  EXPECT_NE(outcome.error().message.find("CHECK constraint failed"), std::string::npos)
+      << outcome.error().message;
 
   auto contained = store->contains("s", {"c0", "c1", "m2"});
   ASSERT_TRUE(contained.ok());
@@ -407,9 +411,9 @@ TEST(SqliteStoreRead, ConversationIsOrderedByCreatedAtThenId) {
   ASSERT_NE(store, nullptr);
   WriteBatch batch;
   // Arrival order differs from (created_at, id) order; "b" and "a" share a timestamp.
-  batch.messages = {message("s", "c1", "z", 3000), message("s", "c1", "b", 2000), message("s", "c1", "a", 2000),
-                    message("s", "c1", "c1", 1000), message("s", "c2", "other", 1500),
-                    message("t", "c1", "other-source", 1500)};
+  batch.messages = {message("s", "c1", "z", 3000),     message("s", "c1", "b", 2000),
+                    message("s", "c1", "a", 2000),     message("s", "c1", "c1", 1000),
+                    message("s", "c2", "other", 1500), message("t", "c1", "other-source", 1500)};
   ASSERT_TRUE(store->commit(batch).ok());
   auto messages = store->conversation({"s", "c1"});
   ASSERT_TRUE(messages.ok());
@@ -425,8 +429,8 @@ TEST(SqliteStoreRead, TurnQueryFiltersAndOrders) {
   ASSERT_NE(store, nullptr);
   WriteBatch batch;
   batch.upsert_turns = {
-      openTurn("s", "c3", "q5", 5000, "acme"),       answeredTurn("s", "c1", "q1", 1000, 1100, "acme"),
-      openTurn("s", "c2", "q2", 2000, "globex"),     answeredTurn("t", "c1", "q3", 3000, 3500, "acme"),
+      openTurn("s", "c3", "q5", 5000, "acme"),           answeredTurn("s", "c1", "q1", 1000, 1100, "acme"),
+      openTurn("s", "c2", "q2", 2000, "globex"),         answeredTurn("t", "c1", "q3", 3000, 3500, "acme"),
       answeredTurn("s", "c9", "q3", 3000, 3100, "acme"), openTurn("s", "c1", "q4", 4000, "globex"),
   };
   ASSERT_TRUE(store->commit(batch).ok());
@@ -477,7 +481,8 @@ TEST(SqliteStoreRead, ForEachTurnVisitsEveryTurn) {
   ASSERT_NE(store, nullptr);
   WriteBatch batch;
   for (int i = 0; i < 500; ++i) {
-    batch.upsert_turns.push_back(openTurn("s", testing::numbered("c", i), testing::numbered("q", i), 1000 + i));
+    batch.upsert_turns.push_back(
+        openTurn("s", testing::numbered("c", i), testing::numbered("q", i), 1000 + i));
   }
   ASSERT_TRUE(store->commit(batch).ok());
   std::size_t seen = 0;
@@ -498,10 +503,10 @@ TEST(SqliteStoreRead, OpenConversationMessagesGroupsConversationsWithAnOpenTurn)
   WriteBatch batch;
   // c1: answered then reopened (open turn q3). c2: answered only. c3 in source t: open.
   batch.messages = {
-      message("s", "c1", "c1", 1000),         message("s", "c1", "a2", 2000, Role::Brand),
-      message("s", "c1", "q3", 3000),         message("s", "c1", "q3b", 3000),
-      message("s", "c2", "c2", 1500),         message("s", "c2", "r2", 1600, Role::Brand),
-      message("t", "c3", "c3", 500),          message("t", "c3", "x", 700, Role::Inbound),
+      message("s", "c1", "c1", 1000), message("s", "c1", "a2", 2000, Role::Brand),
+      message("s", "c1", "q3", 3000), message("s", "c1", "q3b", 3000),
+      message("s", "c2", "c2", 1500), message("s", "c2", "r2", 1600, Role::Brand),
+      message("t", "c3", "c3", 500),  message("t", "c3", "x", 700, Role::Inbound),
   };
   batch.upsert_turns = {answeredTurn("s", "c1", "c1", 1000, 2000), openTurn("s", "c1", "q3", 3000),
                         answeredTurn("s", "c2", "c2", 1500, 1600), openTurn("t", "c3", "c3", 500)};
@@ -534,8 +539,9 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   batch.messages = {message("s", "old", "old", 100), message("s", "old", "o2", 200, Role::Brand),
                     message("s", "mixed", "mixed", 100), message("s", "mixed", "m2", 5000),
                     message("s", "fresh", "fresh", 6000)};
-  batch.upsert_turns = {answeredTurn("s", "old", "old", 100, 200), answeredTurn("s", "mixed", "mixed", 100, 150),
-                        openTurn("s", "mixed", "m2", 5000), openTurn("s", "fresh", "fresh", 6000)};
+  batch.upsert_turns = {answeredTurn("s", "old", "old", 100, 200),
+                        answeredTurn("s", "mixed", "mixed", 100, 150), openTurn("s", "mixed", "m2", 5000),
+                        openTurn("s", "fresh", "fresh", 6000)};
   ASSERT_TRUE(store->commit(batch).ok());
 
   auto pruned = store->prune(fromMillis(1000));

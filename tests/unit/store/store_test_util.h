@@ -58,8 +58,8 @@ inline const std::string kAgencyHandler = "agency-a";
 inline const std::string kInternalHandler = "internal-team";
 inline const std::string kAnswerSuffix = "-answer";
 
-inline MessageRecord message(const std::string& source, const std::string& conversation, const std::string& id,
-                             std::int64_t created_ms, Role role = Role::Question) {
+inline MessageRecord message(const std::string& source, const std::string& conversation,
+                             const std::string& id, std::int64_t created_ms, Role role = Role::Question) {
   MessageRecord m;
   m.source = source;
   m.id = id;
@@ -78,7 +78,8 @@ inline MessageRecord message(const std::string& source, const std::string& conve
 }
 
 inline Turn openTurn(const std::string& source, const std::string& conversation, const std::string& question,
-                     std::int64_t asked_ms, const std::string& account = kAccount, const std::string& channel = kChannel) {
+                     std::int64_t asked_ms, const std::string& account = kAccount,
+                     const std::string& channel = kChannel) {
   Turn t;
   t.account = account;
   t.channel = channel;
@@ -89,8 +90,9 @@ inline Turn openTurn(const std::string& source, const std::string& conversation,
   return t;
 }
 
-inline Turn answeredTurn(const std::string& source, const std::string& conversation, const std::string& question,
-                         std::int64_t asked_ms, std::int64_t answered_ms, const std::string& account = kAccount) {
+inline Turn answeredTurn(const std::string& source, const std::string& conversation,
+                         const std::string& question, std::int64_t asked_ms, std::int64_t answered_ms,
+                         const std::string& account = kAccount) {
   Turn t = openTurn(source, conversation, question, asked_ms, account);
   t.answer_id = question;
   t.answer_id.append(kAnswerSuffix);
@@ -112,12 +114,15 @@ class RawDb {
   RawDb& operator=(const RawDb&) = delete;
 
   bool ok() const { return ok_; }
-  bool exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK; }
+  bool exec(const std::string& sql) {
+    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
   // First column of the first row as text ("" when no row or on error).
   std::string text(const std::string& sql) {
     sqlite3_stmt* stmt = nullptr;
     std::string out;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
       const unsigned char* t = sqlite3_column_text(stmt, 0);
       if (t != nullptr) out = reinterpret_cast<const char*>(t);
     }

@@ -1,7 +1,6 @@
 // Import throughput, printed for a human to read; never asserted on (timings vary with
 // the machine). Disabled by default: run with --gtest_also_run_disabled_tests.
 #include <gtest/gtest.h>
-
 #include <time.h>
 
 #include <chrono>
@@ -78,9 +77,10 @@ TEST(SqliteStoreThroughput, DISABLED_ImportRate) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double cpu = threadCpuSeconds() - cpu_start;
   EXPECT_EQ(inserted, static_cast<std::size_t>(kBatches * kPerBatch));
-  std::printf("imported %zu messages (+%zu turns) in %.2f s (%.2f s CPU): %.0f messages/s, %.0f per CPU second\n",
-              inserted, inserted / 5, seconds, cpu, static_cast<double>(inserted) / seconds,
-              static_cast<double>(inserted) / cpu);
+  std::printf(
+      "imported %zu messages (+%zu turns) in %.2f s (%.2f s CPU): %.0f messages/s, %.0f per CPU second\n",
+      inserted, inserted / 5, seconds, cpu, static_cast<double>(inserted) / seconds,
+      static_cast<double>(inserted) / cpu);
 
   const auto reload_start = std::chrono::steady_clock::now();
   auto duplicate = store.commit(batches.front());
@@ -88,7 +88,8 @@ TEST(SqliteStoreThroughput, DISABLED_ImportRate) {
   EXPECT_EQ(duplicate->messages_inserted, 0u);
   std::size_t turns = 0;
   ASSERT_TRUE(store.forEachTurn([&](const Turn&) { ++turns; }).ok());
-  const double reload = std::chrono::duration<double>(std::chrono::steady_clock::now() - reload_start).count();
+  const double reload =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - reload_start).count();
   std::printf("duplicate batch + forEachTurn over %zu turns: %.2f s\n", turns, reload);
 }
 

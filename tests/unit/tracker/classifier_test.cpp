@@ -7,8 +7,8 @@
 namespace replywatch::tracker {
 namespace {
 
-config::HandlerConfig handler(std::string name, Route route, std::vector<std::string> ids, std::string pattern = "",
-                              std::vector<std::string> accounts = {}) {
+config::HandlerConfig handler(std::string name, Route route, std::vector<std::string> ids,
+                              std::string pattern = "", std::vector<std::string> accounts = {}) {
   config::HandlerConfig h;
   h.name = std::move(name);
   h.route = route;
@@ -192,7 +192,9 @@ TEST(LooksLikeQuestion, Table) {
       {"Vous livrez le dimanche ?", true},
       {"Vous livrez le dimanche\xC2\xA0?", true},
       {"Vous livrez le dimanche\xEF\xBC\x9F", true},
-      {"QUI peut m\xE2\x80\x99" "aider", true},
+      {"QUI peut m\xE2\x80\x99"
+       "aider",
+       true},
       {"\xC3\x80 quelle heure ouvrez-vous", true},
       {"Envoyez-moi la facture s'il vous plaît", true},
       // Negative

@@ -1,9 +1,9 @@
-#include "daemon/tracker/open_index.h"
-
 #include <gtest/gtest.h>
 
 #include <random>
 #include <set>
+
+#include "daemon/tracker/open_index.h"
 
 namespace replywatch::tracker::internal {
 namespace {
@@ -34,9 +34,10 @@ TEST(OpenIndex, MatchesOrderedSetUnderRandomOperations) {
         for (const auto& e : reference) want += e.first < probe ? 1 : 0;
         EXPECT_EQ(index.countBefore(probe), want);
         std::vector<std::pair<std::int64_t, std::uint32_t>> seen;
-        index.forEachIn(probe - 5000, probe, [&](const OpenEntry& e) { seen.emplace_back(e.asked_ms, e.slot); });
-        std::vector<std::pair<std::int64_t, std::uint32_t>> expected(
-            reference.lower_bound({probe - 5000, 0}), reference.lower_bound({probe, 0}));
+        index.forEachIn(probe - 5000, probe,
+                        [&](const OpenEntry& e) { seen.emplace_back(e.asked_ms, e.slot); });
+        std::vector<std::pair<std::int64_t, std::uint32_t>> expected(reference.lower_bound({probe - 5000, 0}),
+                                                                     reference.lower_bound({probe, 0}));
         EXPECT_EQ(seen, expected);
       }
     }

@@ -145,7 +145,8 @@ TEST(TrackerProperty, ArrivalOrderBatchingAndDuplicatesDoNotMatter) {
         Role role = r < 4 ? Role::Question : r < 6 ? Role::Inbound : r < 9 ? Role::Brand : Role::Ignored;
         // Coarse times force ties; spread over hours so some answers are late.
         std::int64_t t = static_cast<std::int64_t>(rng() % 12) * 900;
-        MessageRecord m = msg(cid + "m" + std::to_string(rng() % 1000) + "_" + std::to_string(i), t, role, cid);
+        MessageRecord m =
+            msg(cid + "m" + std::to_string(rng() % 1000) + "_" + std::to_string(i), t, role, cid);
         if (role == Role::Brand) m.handler = handlers[rng() % 2];
         all.push_back(m);
         by_conversation[cid].push_back(m);
@@ -156,7 +157,8 @@ TEST(TrackerProperty, ArrivalOrderBatchingAndDuplicatesDoNotMatter) {
       auto turns = computeTurns(ms, 3600s);
       expected.insert(expected.end(), turns.begin(), turns.end());
     }
-    std::sort(expected.begin(), expected.end(), [](const Turn& a, const Turn& b) { return keyOf(a) < keyOf(b); });
+    std::sort(expected.begin(), expected.end(),
+              [](const Turn& a, const Turn& b) { return keyOf(a) < keyOf(b); });
 
     for (int order = 0; order < 8; ++order) {
       std::vector<MessageRecord> feed = all;
@@ -172,8 +174,9 @@ TEST(TrackerProperty, ArrivalOrderBatchingAndDuplicatesDoNotMatter) {
       std::size_t pos = 0;
       while (pos < feed.size()) {
         std::size_t len = 1 + rng() % 6;
-        std::vector<MessageRecord> batch(feed.begin() + static_cast<std::ptrdiff_t>(pos),
-                                         feed.begin() + static_cast<std::ptrdiff_t>(std::min(feed.size(), pos + len)));
+        std::vector<MessageRecord> batch(
+            feed.begin() + static_cast<std::ptrdiff_t>(pos),
+            feed.begin() + static_cast<std::ptrdiff_t>(std::min(feed.size(), pos + len)));
         pos += len;
         ingest(tracker, store, batch);
       }
@@ -273,7 +276,8 @@ TEST(TrackerThreshold, PerAccountThresholdAndDefault) {
   ManualClock clock(at(0));
   FakeStore store;
   Tracker tracker(cfg, clock, store);
-  ingest(tracker, store, {msg("q", 0, Role::Question), msg("o", 0, Role::Question, "c9", "other", "nobody", "x")});
+  ingest(tracker, store,
+         {msg("q", 0, Role::Question), msg("o", 0, Role::Question, "c9", "other", "nobody", "x")});
   clock.set(at(601));
   auto ticked = tracker.tick();
   ASSERT_EQ(ticked.size(), 1u);
@@ -292,8 +296,9 @@ TEST(TrackerRestart, BreachIsNotCountedAgainAfterRestore) {
   FakeStore store;
   {
     Tracker first(cfg, clock, store);
-    ingest(first, store, {msg("q", 0, Role::Question), msg("q2", 10, Role::Question, "c2"),
-                          msg("late_q", 0, Role::Question, "c3"), msg("late_a", 4000, Role::Brand, "c3")});
+    ingest(first, store,
+           {msg("q", 0, Role::Question), msg("q2", 10, Role::Question, "c2"),
+            msg("late_q", 0, Role::Question, "c3"), msg("late_a", 4000, Role::Brand, "c3")});
     clock.set(at(3605));
     auto ticked = first.tick();
     ASSERT_EQ(ticked.size(), 1u);  // c1 only; c2 crosses at 3610
@@ -355,11 +360,11 @@ TEST(TrackerSnapshot, GaugesAndHistogram) {
 
   ingest(tracker, store,
          {msg("o1", 0, Role::Question, "open1"), msg("o2", 5000, Role::Question, "open2"),
-          msg("o3", 9000, Role::Question, "open3"),
-          msg("q1", 0, Role::Question, "a1"), msg("r1", 30, Role::Brand, "a1"),        // bucket 60
-          msg("q2", 0, Role::Question, "a2"), msg("r2", 600, Role::Brand, "a2"),       // bucket 600
-          msg("q3", 0, Role::Question, "a3"), msg("r3", 3600, Role::Brand, "a3"),      // bucket 3600
-          msg("q4", 0, Role::Question, "a4"), msg("r4", 90000, Role::Brand, "a4")});   // above 86400
+          msg("o3", 9000, Role::Question, "open3"), msg("q1", 0, Role::Question, "a1"),
+          msg("r1", 30, Role::Brand, "a1"),                                           // bucket 60
+          msg("q2", 0, Role::Question, "a2"), msg("r2", 600, Role::Brand, "a2"),      // bucket 600
+          msg("q3", 0, Role::Question, "a3"), msg("r3", 3600, Role::Brand, "a3"),     // bucket 3600
+          msg("q4", 0, Role::Question, "a4"), msg("r4", 90000, Role::Brand, "a4")});  // above 86400
   clock.set(at(10000));
   Snapshot s = tracker.snapshot();
   const ChannelStats& ch = channel(s);
@@ -418,8 +423,8 @@ TEST(TrackerMemory, IdleConversationsAreEvictedAndReloaded) {
   none.max_idle_conversations = 0;
   FakeStore store2;
   Tracker t2(cfg, clock, store2, none);
-  ingest(t2, store2, {msg("q", 0, Role::Question, "X"), msg("q", 0, Role::Question, "Y"),
-                      msg("a", 1, Role::Brand, "Y")});
+  ingest(t2, store2,
+         {msg("q", 0, Role::Question, "X"), msg("q", 0, Role::Question, "Y"), msg("a", 1, Role::Brand, "Y")});
   EXPECT_EQ(t2.conversationsInMemory(), 1u);
 }
 

@@ -14,9 +14,10 @@
 namespace replywatch {
 // Readable turns in assertion messages.
 inline void PrintTo(const Turn& t, std::ostream* os) {
-  *os << "{" << t.source << "/" << t.conversation_id << "/" << t.question_id << " asked=" << toMillis(t.asked_at)
-      << " answer=" << t.answer_id << " at=" << (t.answered_at ? toMillis(*t.answered_at) : -1)
-      << " handler=" << t.handler << " breached=" << (t.breached_at ? toMillis(*t.breached_at) : -1) << "}";
+  *os << "{" << t.source << "/" << t.conversation_id << "/" << t.question_id
+      << " asked=" << toMillis(t.asked_at) << " answer=" << t.answer_id
+      << " at=" << (t.answered_at ? toMillis(*t.answered_at) : -1) << " handler=" << t.handler
+      << " breached=" << (t.breached_at ? toMillis(*t.breached_at) : -1) << "}";
 }
 }  // namespace replywatch
 
@@ -25,7 +26,8 @@ namespace replywatch::tracker::testing {
 inline Timestamp at(std::int64_t seconds) { return fromMillis(1'700'000'000'000 + seconds * 1000); }
 
 inline MessageRecord msg(std::string id, std::int64_t seconds, Role role, std::string conversation = "c1",
-                         std::string source = "src", std::string account = "acme", std::string channel = "x") {
+                         std::string source = "src", std::string account = "acme",
+                         std::string channel = "x") {
   MessageRecord m;
   m.source = std::move(source);
   m.id = std::move(id);

@@ -56,10 +56,10 @@ TEST(ComputeTurns, AnswerThenNewQuestionOpensSecondTurn) {
 }
 
 TEST(ComputeTurns, InboundNeverOpensButJoins) {
-  auto turns = computeTurns({msg("i0", 0, Role::Inbound), msg("q", 10, Role::Question),
-                             msg("i1", 20, Role::Inbound), msg("a", 30, Role::Brand),
-                             msg("i2", 40, Role::Inbound)},
-                            kHour);
+  auto turns =
+      computeTurns({msg("i0", 0, Role::Inbound), msg("q", 10, Role::Question), msg("i1", 20, Role::Inbound),
+                    msg("a", 30, Role::Brand), msg("i2", 40, Role::Inbound)},
+                   kHour);
   ASSERT_EQ(turns.size(), 1u);
   EXPECT_EQ(turns[0].question_id, "q");
   EXPECT_EQ(turns[0].answered_at, at(30));
@@ -76,8 +76,8 @@ TEST(ComputeTurns, IgnoredMessagesChangeNothing) {
 
 TEST(ComputeTurns, TiesOrderedByIdAndDuplicatesDropped) {
   // Same timestamp: "a" sorts before "q", so the brand message comes first and is ignored.
-  auto turns = computeTurns({msg("q", 0, Role::Question), msg("a", 0, Role::Brand), msg("q", 0, Role::Question)},
-                            kHour);
+  auto turns = computeTurns(
+      {msg("q", 0, Role::Question), msg("a", 0, Role::Brand), msg("q", 0, Role::Question)}, kHour);
   ASSERT_EQ(turns.size(), 1u);
   EXPECT_TRUE(turns[0].open());
 }
