@@ -991,6 +991,14 @@ Result<void> Reader::start() {
 
 Reader::Status Reader::next(Message& out) {
   Impl& im = *impl_;
+  // Reads more input; on failure records it and ends the reader.
+  auto refill = [&] {
+    auto r = input_.fill();
+    if (r) return true;
+    failure_ = r.error();
+    im.done = true;
+    return false;
+  };
   for (;;) {
     if (im.done) return Status::End;
     const char* b = input_.data();
@@ -1010,23 +1018,13 @@ Reader::Status Reader::next(Message& out) {
         im.done = true;
         return Status::End;
       }
-      auto r = input_.fill();
-      if (!r) {
-        failure_ = r.error();
-        im.done = true;
-        return Status::Failed;
-      }
+      if (!refill()) return Status::Failed;
       continue;
     }
 
     if (b == e) {
       if (!eof) {
-        auto r = input_.fill();
-        if (!r) {
-          failure_ = r.error();
-          im.done = true;
-          return Status::Failed;
-        }
+        if (!refill()) return Status::Failed;
         continue;
       }
       if (im.array == Impl::ArrayState::BeforeFirst || im.array == Impl::ArrayState::AfterElement) {
@@ -1065,12 +1063,7 @@ Reader::Status Reader::next(Message& out) {
           }
           return Status::Rejected;
         }
-        auto r = input_.fill();
-        if (!r) {
-          failure_ = r.error();
-          im.done = true;
-          return Status::Failed;
-        }
+        if (!refill()) return Status::Failed;
         continue;
       }
       case StepKind::Skip:

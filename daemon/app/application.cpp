@@ -177,14 +177,14 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   std::vector<std::jthread> pollers;
   for (auto& [name, rt] : sources) {
     if (!rt.connector->polls()) continue;
-    pollers.emplace_back([conn = rt.connector.get()](std::stop_token stop) { conn->run(stop); });
+    pollers.emplace_back([conn = rt.connector.get()](const std::stop_token& stop) { conn->run(stop); });
   }
 
   // Tick thread: threshold crossings every tick, and the systemd watchdog. It does
   // nothing slow, so a stuck store shows up as a missed watchdog ping.
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-  std::jthread ticker([&](std::stop_token stop) {
+  std::jthread ticker([&](const std::stop_token& stop) {
     auto last_watchdog = std::chrono::steady_clock::now();
     std::mutex m;
     std::condition_variable_any cv;
@@ -204,7 +204,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   // in small transactions so ingestion goes on meanwhile.
   std::jthread maintenance;
   if (config.store.retention.count() > 0) {
-    maintenance = std::jthread([&](std::stop_token stop) {
+    maintenance = std::jthread([&](const std::stop_token& stop) {
       std::mutex m;
       std::condition_variable_any cv;
       auto wait = std::chrono::minutes{1};

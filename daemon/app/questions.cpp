@@ -71,7 +71,7 @@ nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const confi
                                      Timestamp now) {
   using Json = nlohmann::ordered_json;
   auto rows = Json::array();
-  auto orNull = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
+  auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
   for (const auto& t : turns) {
     Json row;
     row["account"] = t.account;
@@ -80,11 +80,11 @@ nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const confi
     row["conversation_id"] = t.conversation_id;
     row["question_id"] = t.question_id;
     row["asked_at"] = formatRfc3339(t.asked_at);
-    row["answer_id"] = orNull(t.answer_id);
+    row["answer_id"] = or_null(t.answer_id);
     row["answered_at"] = t.answered_at ? Json(formatRfc3339(*t.answered_at)) : Json(nullptr);
     row["wait_seconds"] = t.answered_at ? Json(toSeconds(*t.answered_at - t.asked_at)) : Json(nullptr);
-    row["responder"] = orNull(t.responder);
-    row["handler"] = t.open() ? Json(nullptr) : orNull(t.handler);
+    row["responder"] = or_null(t.responder);
+    row["handler"] = t.open() ? Json(nullptr) : or_null(t.handler);
     row["route"] = t.open() ? Json(nullptr) : Json(toString(t.route));
     row["escalated"] = false;
     row["escalation_wait_seconds"] = nullptr;
