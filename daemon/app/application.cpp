@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -184,6 +185,11 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   // nothing slow, so a stuck store shows up as a missed watchdog ping.
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  auto tick_wait = std::chrono::duration_cast<std::chrono::milliseconds>(options.tick_interval);
+  if (watchdog) {
+    tick_wait = std::min(tick_wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::microseconds{watchdog_usec / 2}));
+  }
   std::jthread ticker([&](const std::stop_token& stop) {
     auto last_watchdog = std::chrono::steady_clock::now();
     std::mutex m;
@@ -196,7 +202,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
         last_watchdog = now_steady;
       }
       std::unique_lock lock(m);
-      cv.wait_for(lock, stop, options.tick_interval, [] { return false; });
+      cv.wait_for(lock, stop, tick_wait, [] { return false; });
     }
   });
 
