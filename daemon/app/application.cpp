@@ -220,7 +220,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
           if (cv.wait_for(lock, stop, wait, [] { return false; }) || stop.stop_requested()) return;
         }
         wait = std::chrono::hours{1};
-        auto pruned = store->prune(clock.now() - config.store.retention);
+        auto pruned = pipeline.prune(clock.now() - config.store.retention);
         if (!pruned) {
           spdlog::warn("retention pruning failed error={}", logValue(pruned.error().message));
         } else if (*pruned > 0) {

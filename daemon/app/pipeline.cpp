@@ -160,6 +160,17 @@ Result<std::size_t> Pipeline::tick() {
   return crossed.size();
 }
 
+Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
+  auto pruned = store_.prune(cutoff);
+  if (!pruned) return pruned.error();
+  if (*pruned > 0) {
+    std::lock_guard lock(mu_);
+    tracker_->dropIdleConversations();
+    loader_->rebuild();
+  }
+  return pruned;
+}
+
 tracker::Snapshot Pipeline::snapshot() const {
   std::lock_guard lock(mu_);
   return tracker_->snapshot();

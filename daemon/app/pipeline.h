@@ -35,6 +35,12 @@ class Pipeline final : public connectors::IngestSink {
   // periodically by the daemon's tick thread. Returns how many turns crossed.
   Result<std::size_t> tick();
 
+  // Retention: deletes from the store the conversations without activity since `cutoff`
+  // (never one with an open question), then drops idle conversations from memory so the
+  // tracker reloads what the store still holds. The store works in small transactions
+  // without the pipeline lock, so ingestion goes on meanwhile. Returns messages deleted.
+  Result<std::uint64_t> prune(Timestamp cutoff);
+
   // Metrics view. Thread-safe; takes the pipeline lock briefly.
   tracker::Snapshot snapshot() const;
 

@@ -714,6 +714,16 @@ Snapshot Tracker::snapshot() const {
   return snap;
 }
 
+void Tracker::dropIdleConversations() {
+  Impl& m = *impl_;
+  while (m.lru_tail != kNone) {
+    const std::uint32_t si = m.lru_tail;
+    m.lruUnlink(si);
+    m.tableErase(si);
+    m.freeSlot(si);
+  }
+}
+
 std::size_t Tracker::conversationsInMemory() const { return impl_->live; }
 
 }  // namespace replywatch::tracker

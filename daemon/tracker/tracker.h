@@ -117,6 +117,11 @@ class Tracker {
   // Metrics view at clock.now().
   Snapshot snapshot() const;
 
+  // Forgets every conversation without an open turn; they are reloaded through the
+  // ConversationLoader when a message for them arrives. Called after retention pruning,
+  // so that no pruned conversation lingers in memory.
+  void dropIdleConversations();
+
   // Number of conversations held in memory (for benchmarks and tests).
   std::size_t conversationsInMemory() const;
 

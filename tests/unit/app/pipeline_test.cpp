@@ -133,5 +133,29 @@ TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
   EXPECT_EQ((snap.channels[{"acme", "export"}].late_open), 1u);
 }
 
+// Retention removes answered conversations from the store and from memory; a later
+// message in such a conversation starts afresh instead of resurrecting pruned turns.
+// Open questions are kept.
+TEST(Pipeline, PruneForgetsAnsweredConversationsAndKeepsOpenOnes) {
+  TempStore dir;
+  auto store = dir.open();
+  auto cfg = makeConfig();
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  Pipeline p(cfg, clock, *store);
+  ASSERT_TRUE(p.restore().ok());
+  ASSERT_TRUE(
+      p.ingest(cfg.sources[0],
+               {msg("q1", "old", kT0), msg("a1", "old", kT0 + 60, true), msg("q2", "waiting", kT0 + 10)},
+               std::nullopt)
+          .ok());
+  auto pruned = p.prune(fromMillis((kT0 + 100) * 1000));
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(*pruned, 2u);
+  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"waiting/q2"}));
+
+  ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q3", "old", kT0 + 500)}, std::nullopt).ok());
+  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"waiting/q2", "old/q3"}));
+}
+
 }  // namespace
 }  // namespace replywatch::app

@@ -451,5 +451,27 @@ TEST(TrackerMemory, ManyConversationsSurviveTableGrowthAndEviction) {
   EXPECT_EQ(channel(s).open, 2500u);
 }
 
+TEST(Tracker, DropIdleConversationsKeepsOpenOnesAndReloadsTheRest) {
+  auto cfg = makeConfig();
+  ManualClock clock(at(0));
+  FakeStore store;
+  Tracker tracker(cfg, clock, store);
+  ingest(tracker, store,
+         {msg("q1", 0, Role::Question, "done"), msg("a1", 60, Role::Brand, "done"),
+          msg("q2", 10, Role::Question, "open")});
+  EXPECT_EQ(tracker.conversationsInMemory(), 2u);
+  tracker.dropIdleConversations();
+  EXPECT_EQ(tracker.conversationsInMemory(), 1u);
+  EXPECT_EQ(channel(tracker.snapshot()).open, 1u);
+  EXPECT_EQ(channel(tracker.snapshot()).questions_total, 2u);
+
+  // A duplicate of a dropped conversation's message is recognised through the loader.
+  const int loads = store.loads;
+  Plan p = ingest(tracker, store, {msg("a1", 60, Role::Brand, "done")});
+  EXPECT_GT(store.loads, loads);
+  EXPECT_TRUE(p.new_messages.empty());
+  EXPECT_TRUE(p.upsert_turns.empty());
+}
+
 }  // namespace
 }  // namespace replywatch::tracker
