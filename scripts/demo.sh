@@ -33,7 +33,19 @@ fi
 state=${REPLYWATCH_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/replywatch-demo.XXXXXX")}
 mkdir -p "$state/spool"
 cp "$repo/config/demo.yml" "$state/replywatch.yml"
-cp "$sample" "$state/spool/acme-export.jsonl"
+# The sample covers five days in May 2024; shift it so that its last message is an hour
+# old, and the open questions, ages and breaches look like a live account's.
+python3 - "$sample" "$state/spool/acme-export.jsonl.part" <<'PY'
+import datetime, json, sys
+rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
+parse = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+shift = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1) - max(parse(r["created_at"]) for r in rows)
+with open(sys.argv[2], "w", encoding="utf-8") as out:
+    for r in rows:
+        r["created_at"] = (parse(r["created_at"]) + shift).isoformat()
+        out.write(json.dumps(r, ensure_ascii=False) + "\n")
+PY
+mv "$state/spool/acme-export.jsonl.part" "$state/spool/acme-export.jsonl"
 config=$state/replywatch.yml
 
 "$binary" serve --config "$config" --web.listen-address "$listen" &
