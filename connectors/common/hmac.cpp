@@ -60,9 +60,9 @@ bool constantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 std::optional<std::string> parseSignatureHeader(std::string_view header, std::string_view prefix) {
-  auto isSpace = [](char c) { return c == ' ' || c == '\t'; };
-  while (!header.empty() && isSpace(header.front())) header.remove_prefix(1);
-  while (!header.empty() && isSpace(header.back())) header.remove_suffix(1);
+  auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!header.empty() && is_space(header.front())) header.remove_prefix(1);
+  while (!header.empty() && is_space(header.back())) header.remove_suffix(1);
   if (header.size() != prefix.size() + 64) return std::nullopt;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(header[i])) !=

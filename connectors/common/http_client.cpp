@@ -192,7 +192,7 @@ HttpClient::Attempt HttpClient::performOnce(const HttpRequest& request, std::sto
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   HeaderList headers;
-  for (const auto& [k, v] : request.headers) headers.add(k + ": " + v);
+  for (const auto& [k, v] : request.headers) headers.add(fmt::format("{}: {}", k, v));
   if (!request.bearer_token.empty()) headers.add("Authorization: Bearer " + request.bearer_token.reveal());
   if (!request.etag.empty()) headers.add("If-None-Match: " + request.etag);
   if (!request.last_modified.empty()) headers.add("If-Modified-Since: " + request.last_modified);

@@ -473,10 +473,10 @@ std::optional<Timestamp> parseCreatedAt(std::string_view text) {
     auto dot = text.find('.');
     auto whole = text.substr(0, dot);
     auto frac = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
-    auto allDigits = [](std::string_view s) {
+    auto all_digits = [](std::string_view s) {
       return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
     };
-    if (allDigits(whole) && allDigits(frac) && (dot == std::string_view::npos || !frac.empty())) {
+    if (all_digits(whole) && all_digits(frac) && (dot == std::string_view::npos || !frac.empty())) {
       std::int64_t value = 0;
       auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), value);
       if (ec != std::errc{} || p != whole.data() + whole.size()) return std::nullopt;
@@ -625,7 +625,7 @@ struct Reader::Impl {
       s.newlines = newlines;
       return s;
     };
-    auto skipLine = [&](const char* from, std::string message) {
+    auto skip_line = [&](const char* from, std::string message) {
       const void* nl = std::memchr(from, '\n', static_cast<std::size_t>(e - from));
       if (nl == nullptr && !eof) {
         Step more;
@@ -693,7 +693,7 @@ struct Reader::Impl {
           }
           return finish(p + 1);
         }
-        return skipLine(p, "unexpected character after a closing quote");
+        return skip_line(p, "unexpected character after a closing quote");
       }
       const char* q = p;
       while (q < e && *q != ',' && *q != '\n' && *q != '\r') ++q;
@@ -789,7 +789,7 @@ struct Reader::Impl {
     JsonScanner scan(b, e, eof, scratch, discard);
     scan.skipWs();
     const char* p = scan.pos();
-    auto consumedTo = [&](const char* x, StepKind kind) {
+    auto consumed_to = [&](const char* x, StepKind kind) {
       Step s;
       s.kind = kind;
       s.consumed = static_cast<std::size_t>(x - b);
@@ -797,7 +797,7 @@ struct Reader::Impl {
       return s;
     };
     if (array == ArrayState::Closed) {
-      if (p == e) return eof ? consumedTo(p, StepKind::Skip) : consumedTo(p, StepKind::Skip);
+      if (p == e) return consumed_to(p, StepKind::Skip);
       return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
                        "unexpected data after the JSON array", true);
     }
@@ -807,12 +807,12 @@ struct Reader::Impl {
     }
     if (*p == ']' && array == ArrayState::BeforeFirst) {
       array = ArrayState::Closed;
-      return consumedTo(p + 1, StepKind::Skip);
+      return consumed_to(p + 1, StepKind::Skip);
     }
     if (array == ArrayState::AfterElement) {
       if (*p == ']') {
         array = ArrayState::Closed;
-        return consumedTo(p + 1, StepKind::Skip);
+        return consumed_to(p + 1, StepKind::Skip);
       }
       if (*p != ',') {
         return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
@@ -838,7 +838,7 @@ struct Reader::Impl {
                          "invalid JSON: " + element.error() + " (the rest of the array is ignored)", true);
       }
       array = ArrayState::AfterElement;
-      Step s = consumedTo(element.pos(), StepKind::Error);
+      Step s = consumed_to(element.pos(), StepKind::Error);
       s.lead = lead;
       s.message = "the array element is not a JSON object";
       return s;
@@ -851,7 +851,7 @@ struct Reader::Impl {
       return s;
     }
     array = ArrayState::AfterElement;
-    Step s = consumedTo(element.pos(), element.fieldError().empty() ? StepKind::Record : StepKind::Error);
+    Step s = consumed_to(element.pos(), element.fieldError().empty() ? StepKind::Record : StepKind::Error);
     s.lead = lead;
     s.message = element.fieldError();
     return s;

@@ -4,6 +4,7 @@
 
 #include <date/date.h>
 #include <date/tz.h>
+#include <fmt/format.h>
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -452,8 +453,10 @@ class Loader {
         if (!text) continue;
         auto range = parseTimeRange(*text);
         if (!range) {
-          std::string message = "invalid time range \"" + i.Scalar() + "\" for " + day_name + " in " + where +
-                                " (use HH:MM-HH:MM with the end after the start, e.g. 09:00-18:00";
+          std::string message = fmt::format(
+              "invalid time range \"{}\" for {} in {} "
+              "(use HH:MM-HH:MM with the end after the start, e.g. 09:00-18:00",
+              i.Scalar(), day_name, where);
           auto dash = text->find('-');
           auto a =
               dash == std::string::npos ? std::nullopt : parseTimeRange(text->substr(0, dash) + "-24:00");
@@ -471,9 +474,10 @@ class Loader {
         if (k > 0 && ranges[k].first.start_minute < ranges[k - 1].first.end_minute) {
           const auto& p = ranges[k - 1].first;
           const auto& c = ranges[k].first;
-          add(ranges[k].second, "time ranges " + formatClock(p.start_minute) + "-" +
-                                    formatClock(p.end_minute) + " and " + formatClock(c.start_minute) + "-" +
-                                    formatClock(c.end_minute) + " overlap on " + day_name + " in " + where);
+          add(ranges[k].second,
+              fmt::format("time ranges {}-{} and {}-{} overlap on {} in {}", formatClock(p.start_minute),
+                          formatClock(p.end_minute), formatClock(c.start_minute), formatClock(c.end_minute),
+                          day_name, where));
           continue;
         }
         out.week[day].push_back(ranges[k].first);

@@ -1,5 +1,7 @@
 // Reading and checking YAML settings: helpers shared by the loader and the connector
 // validators. Every reader records problems instead of throwing.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -167,13 +169,13 @@ void checkKeys(const YAML::Node& map, const std::vector<std::string>& allowed, c
     const std::string& name = key.Scalar();
     auto [pos, inserted] = seen.emplace(name, line);
     if (!inserted) {
-      problems.push_back({file, line,
-                          "duplicate key \"" + name + "\" in " + where + " (first given on line " +
-                              std::to_string(pos->second) + ")"});
+      problems.push_back(
+          {file, line,
+           fmt::format("duplicate key \"{}\" in {} (first given on line {})", name, where, pos->second)});
       continue;
     }
     if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
-    std::string message = "unknown key \"" + name + "\" in " + where;
+    std::string message = fmt::format("unknown key \"{}\" in {}", name, where);
     std::string suggestion = detail::closestMatch(name, allowed);
     if (!suggestion.empty()) message += "; did you mean \"" + suggestion + "\"?";
     problems.push_back({file, line, std::move(message)});
@@ -185,7 +187,7 @@ void requireKeys(const YAML::Node& map, const std::vector<std::string>& keys, co
   if (!map.IsDefined() || !map.IsMap()) return;
   for (const auto& key : keys) {
     if (!child(map, key).IsDefined()) {
-      problems.push_back({file, lineOf(map), "missing required key \"" + key + "\" in " + where});
+      problems.push_back({file, lineOf(map), fmt::format("missing required key \"{}\" in {}", key, where)});
     }
   }
 }

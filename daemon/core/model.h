@@ -56,6 +56,7 @@ struct ConversationKey {
   std::string source;
   std::string conversation_id;
   bool operator==(const ConversationKey&) const = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted <=> (no 0 is written here).
   auto operator<=>(const ConversationKey&) const = default;
 };
 
@@ -85,6 +86,7 @@ struct TurnKey {
   std::string conversation_id;
   std::string question_id;
   bool operator==(const TurnKey&) const = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted <=> (no 0 is written here).
   auto operator<=>(const TurnKey&) const = default;
 };
 

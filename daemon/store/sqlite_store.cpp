@@ -669,14 +669,14 @@ class SqliteStore final : public Store {
     Statement* newest = db.prepare(
         "SELECT MAX(created_at_ms), EXISTS(SELECT 1 FROM turns WHERE source = ?1 AND conversation_id = ?2"
         " AND answered_at_ms IS NULL) FROM messages WHERE source = ?1 AND conversation_id = ?2");
-    Statement* delMessages = db.prepare("DELETE FROM messages WHERE source = ?1 AND conversation_id = ?2");
-    Statement* delTurns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
-    if (newest == nullptr || delMessages == nullptr || delTurns == nullptr) {
+    Statement* del_messages = db.prepare("DELETE FROM messages WHERE source = ?1 AND conversation_id = ?2");
+    Statement* del_turns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
+    if (newest == nullptr || del_messages == nullptr || del_turns == nullptr) {
       return dbError(db, db.lastErrorCode(), kWhat);
     }
     int rc = db.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    ResetGuard g1(*newest), g2(*delMessages), g3(*delTurns);
+    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns);
     std::uint64_t deleted = 0;
     for (std::size_t i = begin; i < end; ++i) {
       const ConversationKey& key = stale[i];
@@ -688,17 +688,17 @@ class SqliteStore final : public Store {
           !newest->columnIsNull(0) && newest->columnInt(0) < cutoff_ms && newest->columnInt(1) == 0;
       newest->reset();
       if (!still_stale) continue;
-      delMessages->bind(1, key.source);
-      delMessages->bind(2, key.conversation_id);
-      rc = delMessages->step();
+      del_messages->bind(1, key.source);
+      del_messages->bind(2, key.conversation_id);
+      rc = del_messages->step();
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       deleted += static_cast<std::uint64_t>(db.changes());
-      delMessages->reset();
-      delTurns->bind(1, key.source);
-      delTurns->bind(2, key.conversation_id);
-      rc = delTurns->step();
+      del_messages->reset();
+      del_turns->bind(1, key.source);
+      del_turns->bind(2, key.conversation_id);
+      rc = del_turns->step();
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
-      delTurns->reset();
+      del_turns->reset();
     }
     rc = db.exec("COMMIT");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);

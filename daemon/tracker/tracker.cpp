@@ -473,7 +473,7 @@ struct Tracker::Impl {
   void setState(std::uint32_t si, const std::vector<Turn>& turns) {
     Slot& s = slot(si);
     bool open = !turns.empty() && turns.back().open();
-    std::uint8_t st = static_cast<std::uint8_t>(s.state & (kLive | kInLru));
+    auto st = static_cast<std::uint8_t>(s.state & (kLive | kInLru));
     if (open) {
       st |= kOpen;
       if (turns.back().breached_at) st |= kOpenBreached;

@@ -69,7 +69,7 @@ accounts:
   EXPECT_EQ(problems[0].message, "environment variable RW_TEST_UNSET_TZ is not set");
 }
 
-const char* kSourceWithEnvToken = R"(
+constexpr const char* kSourceWithEnvToken = R"(
 accounts: [{name: acme}]
 sources:
   - name: api

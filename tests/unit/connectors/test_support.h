@@ -1,9 +1,9 @@
 #pragma once
 // Test doubles and helpers shared by the connector tests.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>

@@ -74,13 +74,12 @@ class MetricsTest : public ::testing::Test {
   }
 
   Metrics make() {
-    return Metrics(
-        config_,
-        [this] {
-          ++snapshots_;
-          return snapshot_;
-        },
-        refs_);
+    return {config_,
+            [this] {
+              ++snapshots_;
+              return snapshot_;
+            },
+            refs_};
   }
 
   SourceHealth& health(std::size_t i) { return *health_[i]; }

@@ -45,7 +45,7 @@ TEST(SqliteStoreConcurrency, TwoWritersAndAReader) {
   std::atomic<int> torn_reads{0};
   std::atomic<int> reads{0};
 
-  auto writer = [&](std::string source) {
+  auto writer = [&](const std::string& source) {
     for (int n = 1; n <= kBatchesPerWriter; ++n) {
       auto outcome = store.commit(writerBatch(source, n));
       if (!outcome.ok() || outcome->messages_inserted != 2 * kConversationsPerBatch) ++write_errors;

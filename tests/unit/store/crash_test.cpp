@@ -1,10 +1,10 @@
 // Durability: a process that dies without closing the store (no destructors, no
 // checkpoint) must leave every committed batch readable and the file intact.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 

@@ -33,12 +33,14 @@ std::string fileBytes(const std::filesystem::path& path) {
 
 std::vector<std::string> ids(const std::vector<MessageRecord>& messages) {
   std::vector<std::string> out;
+  out.reserve(messages.size());
   for (const auto& m : messages) out.push_back(m.id);
   return out;
 }
 
 std::vector<std::string> questionIds(const std::vector<Turn>& turns) {
   std::vector<std::string> out;
+  out.reserve(turns.size());
   for (const auto& t : turns) out.push_back(t.question_id);
   return out;
 }

@@ -1,10 +1,10 @@
 // Import throughput, printed for a human to read; never asserted on (timings vary with
 // the machine). Disabled by default: run with --gtest_also_run_disabled_tests.
 #include <gtest/gtest.h>
-#include <time.h>
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 

@@ -29,7 +29,7 @@ TEST(OpenIndex, MatchesOrderedSetUnderRandomOperations) {
       ASSERT_EQ(index.size(), reference.size());
       if (!reference.empty()) {
         EXPECT_EQ(index.minAsked(), reference.begin()->first);
-        std::int64_t probe = static_cast<std::int64_t>(rng() % 200000);
+        auto probe = static_cast<std::int64_t>(rng() % 200000);
         std::size_t want = 0;
         for (const auto& e : reference) want += e.first < probe ? 1 : 0;
         EXPECT_EQ(index.countBefore(probe), want);
