@@ -56,7 +56,11 @@ Message msg(std::string id, std::string conversation, std::int64_t at_s, bool br
 
 std::vector<std::string> turnKeys(store::Store& s) {
   std::vector<std::string> keys;
-  for (const auto& t : s.turns({}).value()) keys.push_back(t.conversation_id + "/" + t.question_id);
+  // Result::value() && returns a reference into the temporary Result: take the vector out
+  // first, since a range-for over it would outlive that temporary.
+  const std::vector<Turn> turns = s.turns({}).value();
+  keys.reserve(turns.size());
+  for (const auto& t : turns) keys.push_back(t.conversation_id + "/" + t.question_id);
   return keys;
 }
 
