@@ -103,7 +103,6 @@ int runImport(const config::Config& cfg, const std::string& source_name,
         "messages_per_second={:.0f}\n",
         logValue(path), source->name, stats->records, stats->stored, stats->duplicates, stats->rejected,
         seconds, seconds > 0 ? static_cast<double>(stats->records) / seconds : 0.0);
-    if (stats->rejected > 0 && exit_code == 0) exit_code = 0;  // rejected rows are reported, not fatal
   }
   return exit_code;
 }

@@ -110,11 +110,8 @@ Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& s
     loader_->committed(batch.messages);
     outcome.stored = committed->messages_inserted;
     outcome.duplicates = outcome.received - outcome.stored;
-    // The plan's fields were moved into the batch; hand them back so the tracker's
-    // commit sees the complete plan.
-    plan->new_messages = std::move(batch.messages);
-    plan->upsert_turns = std::move(batch.upsert_turns);
-    plan->delete_turns = std::move(batch.delete_turns);
+    // Tracker::commit applies the plan's per-conversation states; the change lists
+    // moved into the batch were only for the store.
     tracker_->commit(std::move(*plan));
     return outcome;
   }
