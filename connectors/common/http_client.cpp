@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <condition_variable>
 #include <limits>
-#include <mutex>
 #include <stdexcept>
 
 #include "daemon/core/log.h"
@@ -146,16 +144,6 @@ std::string redactUrl(std::string_view url) {
   return std::string(scheme) + std::string(authority) + std::string(path);
 }
 
-bool sleepFor(std::chrono::milliseconds d, std::stop_token stop) {
-  if (stop.stop_requested()) return false;
-  if (d <= std::chrono::milliseconds::zero()) return true;
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
-}
-
 struct HttpClient::Attempt {
   CURLcode code = CURLE_OK;
   long status = 0;
@@ -168,7 +156,7 @@ HttpClient::HttpClient(HttpClientOptions options)
   globalInit();
   curl_ = curl_easy_init();
   if (curl_ == nullptr) throw std::runtime_error("curl_easy_init failed");
-  sleep_ = [](std::chrono::milliseconds d, std::stop_token stop) { return sleepFor(d, std::move(stop)); };
+  sleep_ = [](std::chrono::milliseconds d, std::stop_token stop) { return sleepFor(d, stop); };
 }
 
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/core/clock.h"
 #include "daemon/core/result.h"
 #include "daemon/core/secret.h"
 #include "daemon/core/source_health.h"
@@ -74,9 +75,6 @@ std::optional<std::chrono::seconds> parseRetryAfter(std::string_view value,
 
 // "scheme://host[:port]/path" without user info, query or fragment, for log lines.
 std::string redactUrl(std::string_view url);
-
-// Sleeps for `d` or until `stop` is requested. Returns false when stopped.
-bool sleepFor(std::chrono::milliseconds d, std::stop_token stop);
 
 class HttpClient {
  public:

@@ -7,11 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <csignal>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -192,8 +190,6 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   }
   std::jthread ticker([&](const std::stop_token& stop) {
     auto last_watchdog = std::chrono::steady_clock::now();
-    std::mutex m;
-    std::condition_variable_any cv;
     while (!stop.stop_requested()) {
       (void)pipeline.tick();
       auto now_steady = std::chrono::steady_clock::now();
@@ -201,8 +197,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
         sd_notify(0, "WATCHDOG=1");
         last_watchdog = now_steady;
       }
-      std::unique_lock lock(m);
-      cv.wait_for(lock, stop, tick_wait, [] { return false; });
+      sleepFor(tick_wait, stop);
     }
   });
 
@@ -211,14 +206,9 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   std::jthread maintenance;
   if (config.store.retention.count() > 0) {
     maintenance = std::jthread([&](const std::stop_token& stop) {
-      std::mutex m;
-      std::condition_variable_any cv;
-      auto wait = std::chrono::minutes{1};
+      std::chrono::milliseconds wait = std::chrono::minutes{1};
       for (;;) {
-        {
-          std::unique_lock lock(m);
-          if (cv.wait_for(lock, stop, wait, [] { return false; }) || stop.stop_requested()) return;
-        }
+        if (!sleepFor(wait, stop)) return;
         wait = std::chrono::hours{1};
         auto pruned = pipeline.prune(clock.now() - config.store.retention);
         if (!pruned) {

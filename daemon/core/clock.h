@@ -2,6 +2,8 @@
 // Injectable clock: every threshold decision asks a Clock, never the system directly,
 // so tests can move time forward without sleeping.
 #include <atomic>
+#include <chrono>
+#include <stop_token>
 
 #include "daemon/core/timestamp.h"
 
@@ -30,5 +32,9 @@ class ManualClock final : public Clock {
  private:
   std::atomic<std::int64_t> ms_;
 };
+
+// Waits `d` of real time or until `stop` is requested, whichever comes first. Returns
+// false when stopped (also when already stopped on entry), true after the full wait.
+bool sleepFor(std::chrono::milliseconds d, const std::stop_token& stop);
 
 }  // namespace replywatch
