@@ -15,6 +15,12 @@ enum class Route : std::uint8_t { Unknown = 0, Internal = 1, Agency = 2 };
 std::string_view toString(Route r);
 std::optional<Route> parseRoute(std::string_view s);  // "internal" | "agency" | "unknown"
 
+// What a normalized message is. A retraction records that the platform removed, hid or
+// deleted an earlier message (`id` is then the connector's own id for that event, e.g.
+// "<message id>:removed"): it is stored but opens, joins and closes no turn, so a removed
+// question still counts as asked and waited for.
+enum class MessageKind : std::uint8_t { Post = 0, Retraction = 1 };
+
 // A normalized message as produced by a connector. `text` is used at ingest time
 // (question heuristics, handler rules) and is never stored.
 struct Message {
@@ -26,6 +32,12 @@ struct Message {
   bool author_is_brand = false;  // the account's own presence (or configured brand ids)
   Timestamp created_at{};
   std::string text;
+  // The account the message belongs to when one source feeds several brands (twcs
+  // exports); empty means the source's account. An account not in the configuration
+  // takes its settings (threshold, ignored authors, brand ids, count mode) from the
+  // source's account.
+  std::string account;
+  MessageKind kind = MessageKind::Post;
 };
 
 // How the tracker treats a message, decided once at ingest from the account config.

@@ -43,8 +43,12 @@ struct Classifier::Impl {
     }
   }
 
-  const config::AccountConfig& account(const std::string& name) const {
+  // The configuration of account `name`; an account not configured takes the settings
+  // of `fallback` (the source's account), and built-in defaults when that is unknown too.
+  const config::AccountConfig& account(const std::string& name, const std::string& fallback) const {
     auto it = accounts.find(name);
+    if (it != accounts.end()) return *it->second;
+    it = accounts.find(fallback);
     return it == accounts.end() ? default_account : *it->second;
   }
 };
@@ -56,13 +60,17 @@ MessageRecord Classifier::classify(const config::SourceConfig& source, const Mes
   MessageRecord r;
   r.source = source.name;
   r.id = message.id;
-  r.account = source.account;
+  r.account = message.account.empty() ? source.account : message.account;
   r.channel = source.channel;
   r.conversation_id = message.conversation_id;
   r.in_reply_to = message.in_reply_to;
   r.created_at = message.created_at;
 
-  const config::AccountConfig& account = impl_->account(source.account);
+  const config::AccountConfig& account = impl_->account(r.account, source.account);
+  if (message.kind == MessageKind::Retraction) {
+    r.role = Role::Ignored;
+    return r;
+  }
   if (contains(account.ignored_authors, message.author_id) ||
       contains(account.ignored_authors, message.author_name)) {
     r.role = Role::Ignored;
@@ -77,7 +85,7 @@ MessageRecord Classifier::classify(const config::SourceConfig& source, const Mes
     r.route = Route::Unknown;
     for (const CompiledHandler& h : impl_->handlers) {
       const config::HandlerConfig& hc = *h.config;
-      if (!hc.accounts.empty() && !contains(hc.accounts, source.account)) continue;
+      if (!hc.accounts.empty() && !contains(hc.accounts, r.account)) continue;
       bool match =
           contains(hc.responder_ids, message.author_id) || contains(hc.responder_ids, message.author_name);
       if (!match && h.pattern && h.pattern->ok()) match = RE2::PartialMatch(message.text, *h.pattern);

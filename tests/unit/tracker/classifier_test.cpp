@@ -225,5 +225,41 @@ TEST(LooksLikeQuestion, HugeInputIsFine) {
   EXPECT_TRUE(looksLikeQuestion(text));
 }
 
+TEST_F(ClassifierTest, MessageAccountOverridesTheSourceAccount) {
+  Message m = message("1002", "", true, "Réponse");
+  m.account = "quiet";
+  MessageRecord r = Classifier(cfg_).classify(src_, m);
+  EXPECT_EQ(r.account, "quiet");
+  EXPECT_EQ(r.handler, "other-only");  // handlers restricted to "quiet" now apply
+
+  Message inbound = message("u1", "", false, "Merci pour tout");
+  inbound.account = "quiet";
+  EXPECT_EQ(Classifier(cfg_).classify(src_, inbound).role, Role::Inbound);  // quiet counts questions only
+}
+
+TEST_F(ClassifierTest, UnconfiguredMessageAccountTakesTheSourceAccountSettings) {
+  Message m = message("bot1", "", false, "Hello?");
+  m.account = "AppleSupport";
+  MessageRecord r = Classifier(cfg_).classify(src_, m);
+  EXPECT_EQ(r.account, "AppleSupport");
+  EXPECT_EQ(r.role, Role::Ignored);  // acme's ignored authors apply
+
+  Message brand = message("acme_fr", "", false, "Bonjour");
+  brand.account = "AppleSupport";
+  EXPECT_EQ(Classifier(cfg_).classify(src_, brand).role, Role::Brand);  // acme's brand ids apply
+}
+
+TEST_F(ClassifierTest, RetractionIsRecordedButIgnored) {
+  Message m = message("u1", "", false, "Question ?");
+  m.id = "m1:removed";
+  m.kind = MessageKind::Retraction;
+  MessageRecord r = Classifier(cfg_).classify(src_, m);
+  EXPECT_EQ(r.role, Role::Ignored);
+  EXPECT_EQ(r.id, "m1:removed");
+  Message b = message("1001", "", true, "Answer");
+  b.kind = MessageKind::Retraction;
+  EXPECT_EQ(Classifier(cfg_).classify(src_, b).role, Role::Ignored);
+}
+
 }  // namespace
 }  // namespace replywatch::tracker

@@ -1,8 +1,8 @@
-#include "daemon/tracker/wait_phases.h"
-
 #include <gtest/gtest.h>
 
 #include <vector>
+
+#include "daemon/tracker/wait_phases.h"
 
 namespace replywatch::tracker {
 namespace {
