@@ -38,6 +38,7 @@ build_packages=(
   libhowardhinnant-date-dev libssl-dev libre2-dev libsystemd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus prometheus-alertmanager
+  systemd  # systemd-analyze: the unit file's lint and sandbox exposure check
   time bc  # bench/import_bench.sh: peak memory and arithmetic
 )
 
