@@ -35,10 +35,11 @@ build_packages=(
   cmake ninja-build g++ pkg-config git ca-certificates python3 curl tzdata
   libboost-dev libcurl4-openssl-dev nlohmann-json3-dev prometheus-cpp-dev
   libsqlite3-dev sqlite3 libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  libhowardhinnant-date-dev libssl-dev libre2-dev libsystemd-dev
+  libhowardhinnant-date-dev libssl-dev libre2-dev libsystemd-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus prometheus-alertmanager
   systemd  # systemd-analyze: the unit file's lint and sandbox exposure check
+  openssl  # tests: certificates for the TLS tests
   time bc  # bench/import_bench.sh: peak memory and arithmetic
 )
 

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -18,7 +19,9 @@
 #include "daemon/app/pipeline.h"
 #include "daemon/app/questions.h"
 #include "daemon/core/log.h"
+#include "daemon/http/basic_auth.h"
 #include "daemon/http/server.h"
+#include "daemon/http/web_config.h"
 #include "daemon/metrics/metrics.h"
 #include "daemon/store/store.h"
 #include "replywatch/version.h"
@@ -106,6 +109,29 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   metrics::Metrics metrics(
       config, [&pipeline] { return pipeline.snapshot(); }, source_refs);
 
+  // TLS and basic auth from the exporter-toolkit web configuration, when there is one.
+  const std::string web_config_file =
+      options.web_config_file.empty() ? config.web.config_file : options.web_config_file;
+  http::WebSecurity security;
+  if (!web_config_file.empty()) {
+    auto loaded = http::loadWebConfigFile(web_config_file);
+    if (!loaded) {
+      spdlog::error("invalid web configuration error={}", logValue(loaded.error().message));
+      return 1;
+    }
+    security = std::move(loaded).value();
+  }
+  const http::BasicAuth auth(security.basic_auth_users);
+  // Every route of the main listener but the webhooks requires basic auth when users are
+  // configured; webhooks authenticate with their platform's signature instead.
+  auto guarded = [&auth](http::Handler handler) -> http::Handler {
+    if (!auth.enabled()) return handler;
+    return [&auth, handler = std::move(handler)](const http::Request& req) {
+      if (!auth.check(req)) return http::BasicAuth::challenge();
+      return handler(req);
+    };
+  };
+
   http::ServerOptions web;
   web.listen_address = options.listen_address.value_or(config.web.listen_address);
   web.max_header_bytes = config.web.max_header_bytes;
@@ -113,25 +139,41 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   web.read_timeout = config.web.read_timeout;
   web.idle_timeout = config.web.idle_timeout;
   web.max_connections = config.web.max_connections;
+  web.tls = security.tls;
+  web.headers = security.headers;
   http::Server server(web);
+  // Webhooks on a listener of their own when configured (public, while the main one
+  // stays private), otherwise on the main listener.
+  const std::string webhook_address =
+      options.webhook_listen_address.value_or(config.web.webhook_listen_address);
+  std::optional<http::Server> webhook_server;
+  if (!webhook_address.empty()) {
+    http::ServerOptions hooks_options = web;
+    hooks_options.listen_address = webhook_address;
+    webhook_server.emplace(hooks_options);
+  }
+  http::Server& hooks = webhook_server ? *webhook_server : server;
   std::atomic<bool> ready{false};
 
-  server.route("GET", "/", [](const http::Request&) {
-    http::Response r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = landingPage();
-    return r;
-  });
-  server.route("GET", "/metrics", [&metrics](const http::Request&) {
-    http::Response r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics.render();
-    return r;
-  });
-  server.route("GET", "/-/healthy", [](const http::Request&) { return http::Response::text(200, "OK\n"); });
-  server.route("GET", "/-/ready", [&ready](const http::Request&) {
-    return ready.load() ? http::Response::text(200, "Ready\n") : http::Response::text(503, "Not ready\n");
-  });
+  server.route("GET", "/", guarded([](const http::Request&) {
+                 http::Response r;
+                 r.content_type = "text/html; charset=utf-8";
+                 r.body = landingPage();
+                 return r;
+               }));
+  server.route("GET", "/metrics", guarded([&metrics](const http::Request&) {
+                 http::Response r;
+                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                 r.body = metrics.render();
+                 return r;
+               }));
+  auto healthy = [](const http::Request&) { return http::Response::text(200, "OK\n"); };
+  server.route("GET", "/-/healthy", guarded(healthy));
+  server.route("GET", "/-/ready", guarded([&ready](const http::Request&) {
+                 return ready.load() ? http::Response::text(200, "Ready\n")
+                                     : http::Response::text(503, "Not ready\n");
+               }));
+  if (webhook_server) webhook_server->route("GET", "/-/healthy", healthy);
   auto webhook = [&sources, &metrics](const http::Request& req) {
     std::string_view name = std::string_view(req.path).substr(std::string_view("/webhooks/").size());
     auto it = sources.find(name);
@@ -143,27 +185,28 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     metrics.countWebhook(it->first, response.status);
     return toHttpResponse(std::move(response));
   };
-  server.route("POST", "/webhooks/", webhook);
-  server.route("GET", "/webhooks/", webhook);
-  server.route("GET", "/api/v1/questions", [&config, &store, &clock](const http::Request& req) {
-    auto now = clock.now();
-    auto query = makeTurnQuery(req.queryParam("account"), req.queryParam("since"), req.queryParam("until"),
-                               config, now);
-    if (!query) return http::Response::error(400, query.error().message);
-    query->limit = kDefaultApiLimit;
-    if (auto limit = req.queryParam("limit")) {
-      std::size_t n = 0;
-      auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
-      if (ec != std::errc{} || end != limit->data() + limit->size() || n == 0 || n > kMaxApiLimit) {
-        return http::Response::error(
-            400, fmt::format("invalid limit: expected an integer from 1 to {}", kMaxApiLimit));
-      }
-      query->limit = n;
-    }
-    auto turns = store->turns(*query);
-    if (!turns) return http::Response::error(503, turns.error().message);
-    return http::Response::json(200, questionsJson(*turns, config, now).dump());
-  });
+  hooks.route("POST", "/webhooks/", webhook);
+  hooks.route("GET", "/webhooks/", webhook);
+  server.route(
+      "GET", "/api/v1/questions", guarded([&config, &store, &clock](const http::Request& req) {
+        auto now = clock.now();
+        auto query = makeTurnQuery(req.queryParam("account"), req.queryParam("since"),
+                                   req.queryParam("until"), config, now);
+        if (!query) return http::Response::error(400, query.error().message);
+        query->limit = kDefaultApiLimit;
+        if (auto limit = req.queryParam("limit")) {
+          std::size_t n = 0;
+          auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+          if (ec != std::errc{} || end != limit->data() + limit->size() || n == 0 || n > kMaxApiLimit) {
+            return http::Response::error(
+                400, fmt::format("invalid limit: expected an integer from 1 to {}", kMaxApiLimit));
+          }
+          query->limit = n;
+        }
+        auto turns = store->turns(*query);
+        if (!turns) return http::Response::error(503, turns.error().message);
+        return http::Response::json(200, questionsJson(*turns, config, now).dump());
+      }));
 
   auto bound = server.start();
   if (!bound) {
@@ -171,7 +214,18 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                   logValue(bound.error().message));
     return 1;
   }
-  spdlog::info("listening address={} version={} revision={}", bound.value(), kVersion, kRevision);
+  spdlog::info("listening address={} version={} revision={} tls={} basic_auth={}", bound.value(), kVersion,
+               kRevision, web.tls ? "on" : "off", auth.enabled() ? "on" : "off");
+  if (webhook_server) {
+    auto hooks_bound = webhook_server->start();
+    if (!hooks_bound) {
+      spdlog::error("cannot listen for webhooks address={} error={}", logValue(webhook_address),
+                    logValue(hooks_bound.error().message));
+      server.stop();
+      return 1;
+    }
+    spdlog::info("listening for webhooks address={}", hooks_bound.value());
+  }
 
   std::vector<std::jthread> pollers;
   for (auto& [name, rt] : sources) {
@@ -230,6 +284,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   ready.store(false);
   for (auto& p : pollers) p.request_stop();
   pollers.clear();  // joins
+  if (webhook_server) webhook_server->stop();
   server.stop();
   ticker.request_stop();
   ticker.join();

@@ -13,6 +13,10 @@ namespace replywatch::app {
 struct ServeOptions {
   std::optional<std::string> listen_address;  // overrides web.listen_address
   std::optional<std::string> store_path;      // overrides store.path
+  // Where webhooks are served instead of the main listener (overrides
+  // web.webhook_listen_address); empty: on the main listener.
+  std::optional<std::string> webhook_listen_address;
+  std::string web_config_file;  // --web.config.file: TLS and basic auth; empty: neither
   std::chrono::milliseconds tick_interval{1000};
 };
 

@@ -14,6 +14,7 @@
 #include "daemon/app/pipeline.h"
 #include "daemon/app/questions.h"
 #include "daemon/core/log.h"
+#include "daemon/http/web_config.h"
 #include "daemon/store/store.h"
 #include "replywatch/version.h"
 
@@ -158,11 +159,19 @@ int runCli(int argc, char** argv) {
       "--web.listen-address", serve_opts.listen_address,
       "Address to listen on, e.g. 0.0.0.0:9488 or 127.0.0.1:0 (overrides web.listen_address)");
   serve_cmd->add_option("--store.path", serve_opts.store_path, "SQLite store file (overrides store.path)");
+  serve_cmd->add_option("--web.config.file", serve_opts.web_config_file,
+                        "Exporter-toolkit web configuration: TLS (tls_server_config) and basic auth "
+                        "(basic_auth_users) for /metrics, /api/ and the landing page");
+  serve_cmd->add_option("--web.webhook-listen-address", serve_opts.webhook_listen_address,
+                        "Serve /webhooks/ on this separate address only, without basic auth (overrides "
+                        "web.webhook_listen_address)");
 
   auto* check_cmd =
       app.add_subcommand("check-config", "Validate a configuration file and report every problem");
   check_cmd->fallthrough();
   check_cmd->add_option("--config", config_path, "Configuration file")->required();
+  std::string check_web_config;
+  check_cmd->add_option("--web.config.file", check_web_config, "Also check this web configuration file");
 
   std::string source_name;
   std::vector<std::string> paths;
@@ -200,6 +209,16 @@ int runCli(int argc, char** argv) {
   auto cfg = loadConfig(config_path);
   if (!cfg) return 1;
   if (check_cmd->parsed()) {
+    if (!check_web_config.empty()) {
+      auto web = http::loadWebConfigFile(check_web_config);
+      if (!web) {
+        std::cerr << web.error().message << '\n';
+        return 1;
+      }
+      std::cout << fmt::format("{}: ok (tls {}, {} basic auth user{})\n", check_web_config,
+                               web->tls ? "on" : "off", web->basic_auth_users.size(),
+                               web->basic_auth_users.size() == 1 ? "" : "s");
+    }
     std::cout << fmt::format("{}: ok ({} account{}, {} handler{}, {} source{})\n", config_path,
                              cfg->accounts.size(), cfg->accounts.size() == 1 ? "" : "s", cfg->handlers.size(),
                              cfg->handlers.size() == 1 ? "" : "s", cfg->sources.size(),

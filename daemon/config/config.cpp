@@ -62,8 +62,9 @@ using detail::keyIn;
 using detail::kindOf;
 
 const std::vector<std::string> kTopKeys = {"web", "store", "ingest", "accounts", "handlers", "sources"};
-const std::vector<std::string> kWebKeys = {"listen_address", "max_header_bytes", "max_body_bytes",
-                                           "read_timeout",   "idle_timeout",     "max_connections"};
+const std::vector<std::string> kWebKeys = {"listen_address",   "webhook_listen_address", "config_file",
+                                           "max_header_bytes", "max_body_bytes",         "read_timeout",
+                                           "idle_timeout",     "max_connections"};
 const std::vector<std::string> kStoreKeys = {"path", "retention"};
 const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes"};
 const std::vector<std::string> kAccountKeys = {
@@ -278,6 +279,23 @@ class Loader {
           add(lineOf(node), "invalid listen_address \"" + node.Scalar() +
                                 "\" in web (use host:port, e.g. 0.0.0.0:9488 or :9488)");
         }
+      }
+    }
+    if (YAML::Node node = child(web, "webhook_listen_address"); node.IsDefined()) {
+      if (auto address = detail::scalarText(node, "webhook_listen_address", file_, where, problems_)) {
+        if (validListenAddress(*address)) {
+          out.webhook_listen_address = *address;
+        } else {
+          add(lineOf(node), "invalid webhook_listen_address \"" + node.Scalar() +
+                                "\" in web (use host:port, e.g. 0.0.0.0:9489 or :9489)");
+        }
+      }
+    }
+    if (YAML::Node node = child(web, "config_file"); node.IsDefined()) {
+      if (auto path = detail::scalarText(node, "config_file", file_, where, problems_)) {
+        std::filesystem::path p = *path;
+        if (p.is_relative()) p = std::filesystem::path(base_dir_) / p;
+        out.config_file = p.string();
       }
     }
     if (auto v = positiveSize(web, "max_header_bytes", where)) out.max_header_bytes = *v;

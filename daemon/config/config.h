@@ -95,6 +95,8 @@ inline const std::vector<std::string> kCommonSourceKeys = {"name", "type", "acco
 
 struct WebConfig {
   std::string listen_address = "0.0.0.0:9488";
+  std::string webhook_listen_address;  // empty: webhooks on listen_address
+  std::string config_file;             // exporter-toolkit web config (TLS, basic auth); empty: none
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds read_timeout{10};

@@ -43,6 +43,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 // Asio's scheduler trips GCC's -Wnull-dereference once inlined at -O2 and above.
@@ -51,7 +52,11 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #pragma GCC diagnostic pop
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "daemon/core/log.h"
 #include "daemon/http/listen_address.h"
@@ -96,9 +101,18 @@ bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::s
 
 bool equalsIgnoreCase(beast::string_view a, beast::string_view b) { return beast::iequals(a, b); }
 
-class Session;
-
 enum class SessionKind { Regular, Reject };
+
+// What the server needs of a connection, whatever its stream (plain TCP or TLS).
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual net::any_io_executor executor() = 0;
+  // Posted by Server::stop(): idle connections are closed, the others finish.
+  virtual void onServerStop() = 0;
+  // Posted by Server::stop() once the grace period is over.
+  virtual void forceClose() = 0;
+};
 
 // Everything the server shares with its connections. Server::Impl derives from it.
 class Core {
@@ -121,7 +135,8 @@ class Core {
   const ServerOptions& options() const { return options_; }
   bool stopping() const { return stopping_.load(); }
   net::thread_pool& handlerPool() { return handler_pool_; }
-  void unregisterSession(Session* session, SessionKind kind);
+  void unregisterSession(SessionBase* session, SessionKind kind);
+  net::ssl::context* sslContext() { return ssl_ctx_ ? &*ssl_ctx_ : nullptr; }
 
   struct Match {
     const Handler* handler = nullptr;
@@ -132,7 +147,8 @@ class Core {
  private:
   void doAccept();
   void onAccept(const beast::error_code& ec, tcp::socket socket);
-  std::vector<std::shared_ptr<Session>> liveSessions();
+  std::vector<std::shared_ptr<SessionBase>> liveSessions();
+  Result<void> loadTls();
   bool waitForSessions(std::chrono::steady_clock::time_point deadline);
 
   ServerOptions options_;
@@ -142,7 +158,7 @@ class Core {
   // pending operations are destroyed with it and unregister on the way.
   std::mutex sessions_mutex_;
   std::condition_variable sessions_cv_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
   std::size_t connections_ = 0;  // Regular sessions, counted against max_connections
   std::size_t rejecting_ = 0;    // Reject sessions
 
@@ -151,6 +167,7 @@ class Core {
   bool started_ = false;
   bool stopped_ = false;
 
+  std::optional<net::ssl::context> ssl_ctx_;
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
@@ -159,22 +176,70 @@ class Core {
   net::thread_pool handler_pool_;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+
  public:
-  Session(Core& core, tcp::socket socket, SessionKind kind)
+  Session(Core& core, tcp::socket socket, SessionKind kind) requires(!kTls)
       : core_(core), stream_(std::move(socket)), kind_(kind) {
-    beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = endpointString(ep);
+    init();
+  }
+  Session(Core& core, tcp::socket socket, SessionKind kind, net::ssl::context& ssl) requires(kTls)
+      : core_(core), stream_(std::move(socket), ssl), kind_(kind) {
+    init();
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
-  ~Session() { core_.unregisterSession(this, kind_); }
+  ~Session() override { core_.unregisterSession(this, kind_); }
 
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  net::any_io_executor executor() override { return stream_.get_executor(); }
 
-  // Entry point, on the session's strand.
+  // Entry point, on the session's strand. A TLS connection first completes its
+  // handshake (within read_timeout), also before a 503 refusal.
   void start() {
+    if constexpr (kTls) {
+      if (core_.stopping()) {
+        closeNow();
+        return;
+      }
+      lowest().expires_after(core_.options().read_timeout);
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              beast::bind_front_handler(&Session<Stream>::onHandshake, shared_from_this()));
+      return;
+    }
+    begin();
+  }
+
+  void onServerStop() override {
+    if (state_ == State::Idle) closeNow();
+  }
+
+  void forceClose() override { closeNow(); }
+
+ private:
+  enum class State { Idle, Reading, Handling, Writing, Closed };
+
+  void init() {
+    beast::error_code ec;
+    auto ep = lowest().socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpointString(ep);
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void onHandshake(const beast::error_code& ec) {
+    if (ec) {
+      spdlog::debug("tls handshake failed remote={} error={}", remote_, logValue(ec.message()));
+      closeNow();
+      return;
+    }
+    begin();
+  }
+
+  void begin() {
     if (kind_ == SessionKind::Reject) {
       Response r = Response::error(503, "too many connections");
       r.headers.emplace_back("Retry-After", "1");
@@ -185,20 +250,9 @@ class Session : public std::enable_shared_from_this<Session> {
       closeNow();
       return;
     }
-    stream_.expires_after(core_.options().read_timeout);
+    lowest().expires_after(core_.options().read_timeout);
     waitForRequest();
   }
-
-  // Posted by Server::stop(): idle connections are closed, the others finish.
-  void onServerStop() {
-    if (state_ == State::Idle) closeNow();
-  }
-
-  // Posted by Server::stop() once the grace period is over.
-  void forceClose() { closeNow(); }
-
- private:
-  enum class State { Idle, Reading, Handling, Writing, Closed };
 
   void waitForRequest() {
     parser_.emplace();
@@ -211,14 +265,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (buffer_.size() > 0) {  // the next request is already (partly) here
       state_ = State::Reading;
-      if (!first_request_) stream_.expires_after(core_.options().read_timeout);
+      if (!first_request_) lowest().expires_after(core_.options().read_timeout);
       readHeader();
       return;
     }
     state_ = State::Idle;
-    if (!first_request_) stream_.expires_after(core_.options().idle_timeout);
+    if (!first_request_) lowest().expires_after(core_.options().idle_timeout);
     stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            beast::bind_front_handler(&Session::onFirstBytes, shared_from_this()));
+                            beast::bind_front_handler(&Session<Stream>::onFirstBytes, shared_from_this()));
   }
 
   void onFirstBytes(const beast::error_code& ec, std::size_t n) {
@@ -228,13 +282,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     buffer_.commit(n);
     state_ = State::Reading;
-    if (!first_request_) stream_.expires_after(core_.options().read_timeout);
+    if (!first_request_) lowest().expires_after(core_.options().read_timeout);
     readHeader();
   }
 
   void readHeader() {
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&Session::onHeader, shared_from_this()));
+                             beast::bind_front_handler(&Session<Stream>::onHeader, shared_from_this()));
   }
 
   void onHeader(const beast::error_code& ec, std::size_t) {
@@ -274,7 +328,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void readBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::onBody, shared_from_this()));
+                      beast::bind_front_handler(&Session<Stream>::onBody, shared_from_this()));
   }
 
   void onBody(const beast::error_code& ec, std::size_t) {
@@ -309,7 +363,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void dispatch() {
     state_ = State::Handling;
-    stream_.expires_never();
+    lowest().expires_never();
     auto& msg = parser_->get();
     Request req;
     req.method = std::string(msg.method_string());
@@ -387,12 +441,14 @@ class Session : public std::enable_shared_from_this<Session> {
         res.insert(name, value);
       }
     }
+    for (const auto& [name, value] : core_.options().headers) res.set(name, value);
     res.body() = std::move(r.body);
     res.keep_alive(!close);
     res.prepare_payload();
-    stream_.expires_after(
+    lowest().expires_after(
         std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
-    bhttp::async_write(stream_, res, beast::bind_front_handler(&Session::onWrite, shared_from_this(), close));
+    bhttp::async_write(stream_, res,
+                       beast::bind_front_handler(&Session<Stream>::onWrite, shared_from_this(), close));
   }
 
   void onWrite(bool close, const beast::error_code& ec, std::size_t) {
@@ -414,11 +470,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void lingerClose() {
     state_ = State::Closed;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
     auto linger = std::min<std::chrono::milliseconds>(
         std::max<std::chrono::milliseconds>(core_.options().read_timeout, 100ms), kMaxLingerTime);
     if (core_.stopping()) linger = std::min<std::chrono::milliseconds>(linger, kStopLingerTime);
-    stream_.expires_after(linger);
+    lowest().expires_after(linger);
     drain();
   }
 
@@ -436,12 +492,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void closeNow() {
     state_ = State::Closed;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
   }
 
   Core& core_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   SessionKind kind_;
   std::string remote_;
   beast::flat_buffer buffer_;
@@ -493,6 +549,7 @@ Core::Match Core::match(std::string_view method, std::string_view path) const {
 Result<std::string> Core::start() {
   std::lock_guard lock(lifecycle_mutex_);
   if (started_ || stopped_) return makeError("state", "the HTTP server was already started");
+  if (auto tls = loadTls(); !tls) return tls.error();
   auto parsed = parseListenAddress(options_.listen_address);
   if (!parsed) return parsed.error();
   const auto& addr = parsed.value();
@@ -555,6 +612,68 @@ Result<std::string> Core::start() {
   return endpointString(bound);
 }
 
+std::string opensslErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown error" : out;
+}
+
+Result<void> Core::loadTls() {
+  if (!options_.tls) return {};
+  const TlsOptions& t = *options_.tls;
+  net::ssl::context ctx(net::ssl::context::tls_server);
+  SSL_CTX* native = ctx.native_handle();
+  ERR_clear_error();
+  SSL_CTX_set_options(native,
+                      SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(native, t.min_version) != 1 ||
+      SSL_CTX_set_max_proto_version(native, t.max_version) != 1) {
+    return makeError("tls", "unsupported TLS version range: " + opensslErrors());
+  }
+  if (SSL_CTX_use_certificate_chain_file(native, t.cert_file.c_str()) != 1) {
+    return makeError("tls", "cannot load certificate " + t.cert_file.string() + ": " + opensslErrors());
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, t.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    if (mismatch) {
+      ERR_clear_error();
+      return makeError("tls", "the private key " + t.key_file.string() + " does not match the certificate " +
+                                  t.cert_file.string());
+    }
+    return makeError("tls", "cannot load private key " + t.key_file.string() + ": " + opensslErrors());
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return makeError("tls", "the private key " + t.key_file.string() + " does not match the certificate");
+  }
+  if (!t.client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(native, t.client_ca_file.c_str(), nullptr) != 1) {
+      return makeError("tls", "cannot load client CA " + t.client_ca_file.string() + ": " + opensslErrors());
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(t.client_ca_file.c_str());
+    if (names != nullptr) SSL_CTX_set_client_CA_list(native, names);
+  }
+  // Certificates that are asked for but not verified are accepted whatever their chain.
+  auto accept_any = [](int, X509_STORE_CTX*) { return 1; };
+  switch (t.client_auth) {
+    case ClientAuth::None: SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr); break;
+    case ClientAuth::Request: SSL_CTX_set_verify(native, SSL_VERIFY_PEER, accept_any); break;
+    case ClientAuth::RequireAny:
+      SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any);
+      break;
+    case ClientAuth::VerifyIfGiven: SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr); break;
+    case ClientAuth::RequireAndVerify:
+      SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      break;
+  }
+  ssl_ctx_.emplace(std::move(ctx));
+  return {};
+}
+
 void Core::doAccept() {
   acceptor_.async_accept(net::make_strand(ioc_), [this](const beast::error_code& ec, tcp::socket socket) {
     onAccept(ec, std::move(socket));
@@ -590,18 +709,25 @@ void Core::onAccept(const beast::error_code& ec, tcp::socket socket) {
     socket.close(ignored);
   } else {
     if (*kind == SessionKind::Reject) spdlog::debug("http connection refused: too many connections");
-    auto session = std::make_shared<Session>(*this, std::move(socket), *kind);
-    {
-      std::lock_guard lock(sessions_mutex_);
-      sessions_.emplace(session.get(), session);
+    auto launch = [this](auto session) {
+      {
+        std::lock_guard lock(sessions_mutex_);
+        sessions_.emplace(session.get(), session);
+      }
+      auto ex = session->executor();
+      net::post(ex, [s = std::move(session)] { s->start(); });
+    };
+    if (ssl_ctx_) {
+      launch(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *kind,
+                                                                             *ssl_ctx_));
+    } else {
+      launch(std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket), *kind));
     }
-    auto ex = session->executor();
-    net::post(ex, [s = std::move(session)] { s->start(); });
   }
   doAccept();
 }
 
-void Core::unregisterSession(Session* session, SessionKind kind) {
+void Core::unregisterSession(SessionBase* session, SessionKind kind) {
   {
     std::lock_guard lock(sessions_mutex_);
     sessions_.erase(session);
@@ -614,8 +740,8 @@ void Core::unregisterSession(Session* session, SessionKind kind) {
   sessions_cv_.notify_all();
 }
 
-std::vector<std::shared_ptr<Session>> Core::liveSessions() {
-  std::vector<std::shared_ptr<Session>> out;
+std::vector<std::shared_ptr<SessionBase>> Core::liveSessions() {
+  std::vector<std::shared_ptr<SessionBase>> out;
   std::lock_guard lock(sessions_mutex_);
   for (auto& [ptr, weak] : sessions_) {
     if (auto s = weak.lock()) out.push_back(std::move(s));

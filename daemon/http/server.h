@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemon/core/result.h"
+#include "daemon/http/web_config.h"
 
 namespace replywatch::http {
 
@@ -53,6 +54,11 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive idle
   std::size_t max_connections = 512;               // over it: 503 + Retry-After: 1, then close
   std::size_t threads = 4;                         // I/O threads; handlers run on as many separate threads
+  // TLS on every connection when set: the handshake must complete within read_timeout;
+  // a failed handshake closes the connection. Certificate files are read by start().
+  std::optional<TlsOptions> tls;
+  // Added to every response (http_server_config.headers), after the handler's own.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 class Server {
@@ -66,7 +72,9 @@ class Server {
   // 405 with an Allow header. Register before start() (throws std::logic_error after).
   void route(std::string method, std::string path, Handler handler);
 
-  // Binds and starts the worker threads. Returns the bound address ("127.0.0.1:43121").
+  // Loads the TLS material (when configured), binds and starts the worker threads.
+  // Returns the bound address ("127.0.0.1:43121"); an Error when a certificate, key or CA
+  // file is unusable (reason "tls") or the address cannot be bound.
   Result<std::string> start();
 
   // Stops accepting, lets in-flight requests finish (up to `grace`), then closes.

@@ -93,6 +93,21 @@ TEST(ConfigExample, NeedsItsTokenVariable) {
   EXPECT_GT(problems[0].line, 0);
 }
 
+TEST(ConfigLoad, WebhookListenerAndWebConfigFile) {
+  auto config = loadString(
+      "web: {listen_address: \"127.0.0.1:9488\", webhook_listen_address: \":9489\", config_file: web.yml}\n"
+      "accounts:\n  - name: acme\n",
+      "/etc/replywatch/replywatch.yml", fakeTypes());
+  EXPECT_EQ(config.web.webhook_listen_address, ":9489");
+  EXPECT_EQ(config.web.config_file, "/etc/replywatch/web.yml");  // relative to the configuration file
+  auto defaults = loadString("accounts:\n  - name: acme\n", "/etc/replywatch/replywatch.yml", fakeTypes());
+  EXPECT_EQ(defaults.web.webhook_listen_address, "");
+  EXPECT_EQ(defaults.web.config_file, "");
+  auto problems = problemsOf("web: {webhook_listen_address: \"nope\"}\naccounts:\n  - name: acme\n");
+  ASSERT_EQ(problems.size(), 1u) << testing::describe(problems);
+  EXPECT_NE(problems[0].message.find("invalid webhook_listen_address \"nope\""), std::string::npos);
+}
+
 TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   auto config = loadString("accounts:\n  - name: acme\n", "/etc/replywatch/replywatch.yml", fakeTypes());
   EXPECT_EQ(config.web.listen_address, "0.0.0.0:9488");

@@ -1,0 +1,139 @@
+#include "daemon/http/basic_auth.h"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace replywatch::http {
+namespace {
+
+constexpr std::size_t kMaxCachedCredentials = 1024;
+constexpr std::size_t kMaxCredentialBytes = 4096;
+
+// bcrypt via libxcrypt; empty on failure. crypt_data is large: keep it off the stack.
+std::string bcrypt(const std::string& password, const std::string& setting) {
+  auto data = std::make_unique<crypt_data>();
+  const char* out = crypt_r(password.c_str(), setting.c_str(), data.get());
+  if (out == nullptr || out[0] == '*') return {};
+  return out;
+}
+
+bool constantTimeEqual(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<std::string> decodeBase64(std::string_view in) {
+  if (in.empty() || in.size() > kMaxCredentialBytes || in.size() % 4 != 0) return std::nullopt;
+  std::vector<unsigned char> out(in.size() / 4 * 3 + 1);
+  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts padding bytes as zeros: drop them.
+  if (in.size() >= 1 && in[in.size() - 1] == '=') --n;
+  if (in.size() >= 2 && in[in.size() - 2] == '=') --n;
+  return std::string(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(n));
+}
+
+std::string cacheKey(std::string_view user, std::string_view password, const std::string& hash) {
+  std::string material;
+  material.reserve(user.size() + password.size() + hash.size() + 2);
+  material.append(user).push_back('\0');
+  material.append(password).push_back('\0');
+  material.append(hash);
+  std::string digest(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(material.data()), material.size(),
+         reinterpret_cast<unsigned char*>(digest.data()));
+  return digest;
+}
+
+}  // namespace
+
+struct BasicAuth::Impl {
+  std::map<std::string, std::string> users;
+  std::string dummy_hash;  // a real hash of a random password, same cost as the users'
+  mutable std::mutex mu;
+  mutable std::unordered_set<std::string> verified;  // cacheKey() of credentials that matched
+};
+
+BasicAuth::BasicAuth(std::map<std::string, std::string> users) : impl_(std::make_unique<Impl>()) {
+  impl_->users = std::move(users);
+  if (impl_->users.empty()) return;
+  // Same algorithm prefix and cost as the first user's hash, random salt and password.
+  const std::string& model = impl_->users.begin()->second;
+  unsigned long cost = std::strtoul(model.substr(4, 2).c_str(), nullptr, 10);
+  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (crypt_gensalt_rn(model.substr(0, 4).c_str(), cost, nullptr, 0, setting, sizeof setting) != nullptr) {
+    unsigned char random[16] = {};
+    std::string password = "replywatch-dummy";
+    if (RAND_bytes(random, sizeof random) == 1) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      for (unsigned char b : random) {
+        password.push_back(kHex[b >> 4]);
+        password.push_back(kHex[b & 0xF]);
+      }
+    }
+    impl_->dummy_hash = bcrypt(password, setting);
+  }
+  if (impl_->dummy_hash.empty()) impl_->dummy_hash = model;  // still costs the same to check
+}
+
+BasicAuth::~BasicAuth() = default;
+
+bool BasicAuth::enabled() const { return !impl_->users.empty(); }
+
+bool BasicAuth::check(const Request& request) const {
+  if (!enabled()) return true;
+  auto header = request.header("Authorization");
+  if (!header) return false;
+  std::string_view value = *header;
+  constexpr std::string_view kScheme = "Basic ";
+  if (value.size() <= kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) !=
+        std::tolower(static_cast<unsigned char>(kScheme[i]))) {
+      return false;
+    }
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  auto decoded = decodeBase64(value);
+  if (!decoded) return false;
+  auto colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  std::string user = decoded->substr(0, colon);
+  std::string password = decoded->substr(colon + 1);
+
+  auto it = impl_->users.find(user);
+  const std::string& hash = it == impl_->users.end() ? impl_->dummy_hash : it->second;
+  const std::string key = cacheKey(user, password, hash);
+  if (it != impl_->users.end()) {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->verified.count(key) != 0) return true;
+  }
+  const bool match = constantTimeEqual(bcrypt(password, hash), hash) && it != impl_->users.end();
+  if (match) {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->verified.size() >= kMaxCachedCredentials) impl_->verified.clear();
+    impl_->verified.insert(key);
+  }
+  return match;
+}
+
+Response BasicAuth::challenge() {
+  Response r = Response::error(401, "unauthorized");
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"replywatch\"");
+  return r;
+}
+
+}  // namespace replywatch::http

@@ -1,0 +1,175 @@
+#include "daemon/http/web_config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+
+namespace replywatch::http {
+namespace {
+
+struct Fail {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::filesystem::path& file, const YAML::Node& node, std::string_view what) {
+  std::string where = file.string();
+  if (node.IsDefined() && node.Mark().line >= 0) where += fmt::format(":{}", node.Mark().line + 1);
+  throw Fail{fmt::format("{}: {}", where, what)};
+}
+
+void checkKeys(const std::filesystem::path& file, const YAML::Node& map, std::string_view section,
+               std::initializer_list<std::string_view> known,
+               std::initializer_list<std::string_view> unsupported) {
+  if (!map.IsMap()) fail(file, map, fmt::format("{} must be a mapping", section));
+  for (const auto& kv : map) {
+    auto key = kv.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    if (std::find(unsupported.begin(), unsupported.end(), key) != unsupported.end()) {
+      fail(file, kv.first, fmt::format("{}.{} is not supported by replywatch", section, key));
+    }
+    fail(file, kv.first, fmt::format("unknown key {}.{}", section, key));
+  }
+}
+
+std::string scalar(const std::filesystem::path& file, const YAML::Node& node, std::string_view name) {
+  if (!node.IsScalar()) fail(file, node, fmt::format("{} must be a string", name));
+  return node.as<std::string>();
+}
+
+std::filesystem::path readableFile(const std::filesystem::path& file, const YAML::Node& node,
+                                   std::string_view name) {
+  std::filesystem::path p = scalar(file, node, name);
+  if (p.empty()) fail(file, node, fmt::format("{} is empty", name));
+  if (p.is_relative()) p = file.parent_path() / p;  // relative to the web config file, as the toolkit does
+  std::ifstream in(p);
+  if (!in) fail(file, node, fmt::format("{} {} cannot be read", name, p.string()));
+  return p;
+}
+
+int tlsVersion(const std::filesystem::path& file, const YAML::Node& node, std::string_view name) {
+  static constexpr std::array<std::pair<std::string_view, int>, 4> kVersions = {
+      {{"TLS10", 0x0301}, {"TLS11", 0x0302}, {"TLS12", 0x0303}, {"TLS13", 0x0304}}};
+  auto v = scalar(file, node, name);
+  for (const auto& [text, number] : kVersions) {
+    if (v == text) return number;
+  }
+  fail(file, node, fmt::format("{} \"{}\" is not one of TLS10, TLS11, TLS12, TLS13", name, v));
+}
+
+ClientAuth clientAuth(const std::filesystem::path& file, const YAML::Node& node) {
+  static constexpr std::array<std::pair<std::string_view, ClientAuth>, 5> kTypes = {{
+      {"NoClientCert", ClientAuth::None},
+      {"RequestClientCert", ClientAuth::Request},
+      {"RequireAnyClientCert", ClientAuth::RequireAny},
+      {"VerifyClientCertIfGiven", ClientAuth::VerifyIfGiven},
+      {"RequireAndVerifyClientCert", ClientAuth::RequireAndVerify},
+  }};
+  auto v = scalar(file, node, "client_auth_type");
+  for (const auto& [text, type] : kTypes) {
+    if (v == text) return type;
+  }
+  fail(file, node,
+       fmt::format("client_auth_type \"{}\" is not one of NoClientCert, RequestClientCert, "
+                   "RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert",
+                   v));
+}
+
+// A bcrypt hash: $2a$, $2b$ or $2y$, two-digit cost 04..31, 53 characters of ./A-Za-z0-9.
+bool isBcryptHash(std::string_view h) {
+  if (h.size() != 60 || h[0] != '$' || h[1] != '2' || h[3] != '$' || h[6] != '$') return false;
+  if (h[2] != 'a' && h[2] != 'b' && h[2] != 'y') return false;
+  if (h[4] < '0' || h[4] > '3' || h[5] < '0' || h[5] > '9') return false;
+  int cost = (h[4] - '0') * 10 + (h[5] - '0');
+  if (cost < 4 || cost > 31) return false;
+  return std::all_of(h.begin() + 7, h.end(), [](char c) {
+    return c == '.' || c == '/' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  });
+}
+
+WebSecurity parse(const std::filesystem::path& file, const YAML::Node& root) {
+  WebSecurity out;
+  if (!root.IsDefined() || root.IsNull()) return out;  // an empty file: plain HTTP, no auth
+  checkKeys(file, root, "web config", {"tls_server_config", "http_server_config", "basic_auth_users"},
+            {"rate_limit"});
+
+  if (auto tls = root["tls_server_config"]; tls.IsDefined() && !tls.IsNull()) {
+    checkKeys(file, tls, "tls_server_config",
+              {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"},
+              {"cert", "key", "client_ca", "cipher_suites", "curve_preferences",
+               "prefer_server_cipher_suites", "client_allowed_sans"});
+    TlsOptions t;
+    if (!tls["cert_file"].IsDefined()) fail(file, tls, "tls_server_config.cert_file is required");
+    if (!tls["key_file"].IsDefined()) fail(file, tls, "tls_server_config.key_file is required");
+    t.cert_file = readableFile(file, tls["cert_file"], "cert_file");
+    t.key_file = readableFile(file, tls["key_file"], "key_file");
+    if (tls["client_ca_file"].IsDefined()) {
+      t.client_ca_file = readableFile(file, tls["client_ca_file"], "client_ca_file");
+      t.client_auth = ClientAuth::RequireAndVerify;
+    }
+    if (tls["client_auth_type"].IsDefined()) t.client_auth = clientAuth(file, tls["client_auth_type"]);
+    if ((t.client_auth == ClientAuth::VerifyIfGiven || t.client_auth == ClientAuth::RequireAndVerify) &&
+        t.client_ca_file.empty()) {
+      fail(file, tls["client_auth_type"],
+           "client_auth_type verifies client certificates: set client_ca_file");
+    }
+    if (tls["min_version"].IsDefined()) t.min_version = tlsVersion(file, tls["min_version"], "min_version");
+    if (tls["max_version"].IsDefined()) {
+      t.max_version = tlsVersion(file, tls["max_version"], "max_version");
+      if (t.max_version < t.min_version) fail(file, tls["max_version"], "max_version is below min_version");
+    }
+    out.tls = std::move(t);
+  }
+
+  if (auto server = root["http_server_config"]; server.IsDefined() && !server.IsNull()) {
+    checkKeys(file, server, "http_server_config", {"headers"}, {"http2"});
+    if (auto headers = server["headers"]; headers.IsDefined() && !headers.IsNull()) {
+      if (!headers.IsMap()) fail(file, headers, "http_server_config.headers must be a mapping");
+      for (const auto& kv : headers) {
+        auto name = kv.first.as<std::string>();
+        auto value = scalar(file, kv.second, name);
+        if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos ||
+            value.find_first_of("\r\n") != std::string::npos) {
+          fail(file, kv.first, fmt::format("header \"{}\" is not a valid header line", name));
+        }
+        out.headers.emplace_back(std::move(name), std::move(value));
+      }
+    }
+  }
+
+  if (auto users = root["basic_auth_users"]; users.IsDefined() && !users.IsNull()) {
+    if (!users.IsMap()) fail(file, users, "basic_auth_users must be a mapping of user name to bcrypt hash");
+    for (const auto& kv : users) {
+      auto user = kv.first.as<std::string>();
+      auto hash = scalar(file, kv.second, "basic_auth_users." + user);
+      if (user.empty() || user.find(':') != std::string::npos) {
+        fail(file, kv.first, fmt::format("user name \"{}\" must be non-empty and contain no ':'", user));
+      }
+      if (!isBcryptHash(hash)) {
+        // The hash itself is not printed: it is a secret too.
+        fail(file, kv.second,
+             fmt::format("basic_auth_users.{} is not a bcrypt hash ($2y$<cost>$..., 60 characters)", user));
+      }
+      out.basic_auth_users.emplace(std::move(user), std::move(hash));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<WebSecurity> loadWebConfigFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return makeError("web_config", fmt::format("{}: cannot be read", path.string()));
+  try {
+    return parse(path, YAML::Load(in));
+  } catch (const Fail& f) {
+    return makeError("web_config", f.message);
+  } catch (const YAML::Exception& e) {
+    return makeError("web_config", fmt::format("{}:{}: {}", path.string(), e.mark.line + 1, e.msg));
+  }
+}
+
+}  // namespace replywatch::http
