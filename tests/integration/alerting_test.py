@@ -29,7 +29,9 @@ DASHBOARDS = os.path.join(SOURCE_DIR, "dashboards")
 
 # Metric names the rules and dashboards use that replywatch does not export yet, each with
 # the reason. Expressions using one of them must still run without error, but may return
-# no series. Remove a name as soon as the daemon exports it (and feed it below).
+# no series. Remove a name as soon as the daemon exports it, and make the test produce it:
+# a relay source in CONFIG with escalation records fed next to the questions, and the
+# verdict's settings (a short evaluation interval) so its gauges exist before the check.
 NOT_EXPORTED_YET = {
     "replywatch_verdict": "the verdict engine does not export it yet",
     "replywatch_inhouse_recommended": "the verdict engine does not export it yet",
