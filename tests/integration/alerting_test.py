@@ -220,10 +220,15 @@ class Prometheus(Server):
 
 # ------------------------------------------------------------------ rules and dashboards
 
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def rule_expressions(path):
     """Every `expr:` of a Prometheus rule file (inline or as a `|` block), with the number of
     rules in the file, so an expression the reader missed fails the count check."""
-    lines = open(path).read().splitlines()
+    lines = read(path).splitlines()
     exprs = []
     i = 0
     while i < len(lines):
@@ -267,7 +272,7 @@ def grafana_to_promql(expr):
 def dashboard_expressions(path):
     """Every Prometheus query of a dashboard: panel targets (rows included) and query
     variables (label_values(metric, label) becomes a query of metric)."""
-    dashboard = json.load(open(path))
+    dashboard = json.loads(read(path))
     exprs = []
 
     def panels(items):
@@ -322,7 +327,7 @@ def test_rule_files(workdir):
     """Copies of the shipped rule files with every `for:` set to 1s."""
     rules_src = os.path.join(DASHBOARDS, "prometheus", "rules.yml")
     alerts_src = os.path.join(DASHBOARDS, "prometheus", "alerts.yml")
-    text = open(alerts_src).read()
+    text = read(alerts_src)
     fast, count = re.subn(r"(?m)^(\s+for:\s*)\S+\s*$", r"\g<1>1s", text)
     alerts = len(re.findall(r"(?m)^\s*- alert:", text))
     check(count == alerts, "alerts.yml: %d `for:` lines for %d alerts" % (count, alerts))
