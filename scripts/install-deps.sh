@@ -47,6 +47,11 @@ if [[ $mode == runtime ]]; then
   packages=("${runtime_packages[@]}")
 else
   packages=("${build_packages[@]}")
+  # The Grafana dashboards' type check (dashboards/check) runs on Node.js with npm; a
+  # Node.js installed another way (with its own npm) is kept.
+  if ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+  fi
 fi
 
 # Lists the packages that are not fully installed.
