@@ -10,7 +10,7 @@
 namespace replywatch::connectors::meta {
 namespace {
 
-using json = nlohmann::json;
+using nlohmann::json;
 
 // Epoch numbers above this are milliseconds (1e11 s is in the year 5138).
 constexpr double kMillisThreshold = 1e11;
@@ -292,7 +292,7 @@ std::optional<Timestamp> parseMetaTime(const json& value) {
   if (value.is_number()) {
     number = value.get<double>();
   } else if (value.is_string()) {
-    const std::string& s = value.get_ref<const std::string&>();
+    const auto& s = value.get_ref<const std::string&>();
     if (s.empty()) return std::nullopt;
     if (std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       if (s.size() > 15) return std::nullopt;
