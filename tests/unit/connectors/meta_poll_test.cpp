@@ -272,5 +272,33 @@ TEST(MetaPoll, StopsWhenAsked) {
   EXPECT_EQ(g.server.requests().size(), 0u);
 }
 
+// The option the Graph poller relies on: a 4xx answer comes back with its body, while
+// by default it is an "http" error and 429 stays a rate limit either way.
+TEST(MetaPoll, HttpClientHandsBackClientErrorsWhenAsked) {
+  Server server([](const Server::Request& req, int) {
+    auto r = FakeGraph::error(req.target == "/limited" ? 429 : 400, R"({"error":{"code":190}})");
+    if (req.target == "/limited") r.headers.emplace_back("Retry-After", "1");
+    return r;
+  });
+  HttpRequest request;
+  request.url = server.url("/graph");
+  HttpClient plain(fastOptions());
+  auto refused = plain.get(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason, "http");
+
+  auto options = fastOptions();
+  options.client_errors_as_responses = true;
+  HttpClient graph(options);
+  auto answered = graph.get(request);
+  ASSERT_TRUE(answered.ok());
+  EXPECT_EQ(answered->status, 400);
+  EXPECT_EQ(answered->body, R"({"error":{"code":190}})");
+  request.url = server.url("/limited");
+  auto limited = graph.get(request);
+  ASSERT_FALSE(limited.ok());
+  EXPECT_EQ(limited.error().reason, "rate_limited");
+}
+
 }  // namespace
 }  // namespace replywatch::connectors::meta
