@@ -3,16 +3,20 @@
 #include <array>
 
 #include "connectors/export/export_connector.h"
+#include "connectors/meta/meta_connector.h"
 
 namespace replywatch::connectors {
 namespace {
 
 // The connector types, one row each.
-const std::array<ConnectorType, 1> kTypes = {{
+const std::array<ConnectorType, 2> kTypes = {{
     {"export",
      "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
      "webhooks",
      &exportfmt::validate, &exportfmt::create},
+    {"meta",
+     "Facebook Page and Instagram comments: signed Meta webhooks, reconciled by polling the Graph API",
+     &meta::validate, &meta::create},
 }};
 
 }  // namespace

@@ -273,6 +273,13 @@ Result<HttpResponse> HttpClient::get(const HttpRequest& request, std::stop_token
       reason = "http";
       failure = fmt::format("HTTP {}", a.status);
       delay = backoff(attempt);
+    } else if (options_.client_errors_as_responses && a.status >= 400 && a.status < 500) {
+      HttpResponse r;
+      r.status = a.status;
+      r.attempts = attempt;
+      r.headers = std::move(a.transfer.headers);
+      r.body = std::move(a.transfer.body);
+      return r;
     } else {
       return makeError("http", fmt::format("GET {}: HTTP {}", where, a.status));
     }

@@ -35,6 +35,10 @@ struct HttpClientOptions {
   std::size_t max_body_bytes = 256 * 1024 * 1024;
   int max_redirects = 5;
   std::string user_agent = "replywatch";
+  // When true, a final 4xx status other than 429 is returned as an HttpResponse with its
+  // body (APIs that explain errors in the body, such as Meta's Graph API) instead of an
+  // "http" error.
+  bool client_errors_as_responses = false;
 };
 
 struct HttpRequest {
