@@ -3,16 +3,22 @@
 #include <array>
 
 #include "connectors/export/export_connector.h"
+#include "connectors/relay/relay_connector.h"
 
 namespace replywatch::connectors {
 namespace {
 
 // The connector types, one row each.
-const std::array<ConnectorType, 1> kTypes = {{
+const std::array<ConnectorType, 2> kTypes = {{
     {"export",
      "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
      "webhooks",
      &exportfmt::validate, &exportfmt::create},
+    {"relay",
+     "escalation records (a question passed to an internal relay, and its answer): signed webhooks or "
+     "CSV/JSONL "
+     "files",
+     &relay::validate, &relay::create},
 }};
 
 }  // namespace

@@ -316,11 +316,13 @@ void readEscalation(const Statement& s, EscalationRecord& r) {
 constexpr std::string_view kUpsertEscalation =
     "INSERT INTO escalations (source, id, account, question_ref, requested_at_ms, answered_at_ms, "
     "requested_by, relay, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-    "ON CONFLICT (source, id) DO UPDATE SET account = excluded.account, question_ref = excluded.question_ref, "
+    "ON CONFLICT (source, id) DO UPDATE SET account = excluded.account, question_ref = "
+    "excluded.question_ref, "
     "requested_at_ms = excluded.requested_at_ms, "
     "answered_at_ms = COALESCE(excluded.answered_at_ms, escalations.answered_at_ms), "
     "requested_by = excluded.requested_by, relay = excluded.relay, route = excluded.route "
-    "WHERE escalations.account IS NOT excluded.account OR escalations.question_ref IS NOT excluded.question_ref "
+    "WHERE escalations.account IS NOT excluded.account OR escalations.question_ref IS NOT "
+    "excluded.question_ref "
     "OR escalations.requested_at_ms IS NOT excluded.requested_at_ms "
     "OR (excluded.answered_at_ms IS NOT NULL AND escalations.answered_at_ms IS NOT excluded.answered_at_ms) "
     "OR escalations.requested_by IS NOT excluded.requested_by OR escalations.relay IS NOT excluded.relay "
@@ -328,8 +330,8 @@ constexpr std::string_view kUpsertEscalation =
 
 // The sources present in `messages`, one index probe each (a skip scan of the primary
 // key), so that a message id is looked up through the primary key of every source.
-#define RW_MESSAGE_SOURCES                                                                     \
-  "WITH RECURSIVE src(s) AS (SELECT (SELECT MIN(source) FROM messages) UNION ALL "             \
+#define RW_MESSAGE_SOURCES                                                         \
+  "WITH RECURSIVE src(s) AS (SELECT (SELECT MIN(source) FROM messages) UNION ALL " \
   "SELECT (SELECT MIN(source) FROM messages WHERE source > src.s) FROM src WHERE src.s IS NOT NULL) "
 
 // ?1 account, ?2 ref: the message of that account whose id is ref.
@@ -361,11 +363,11 @@ constexpr std::string_view kLinkByConversation =
 
 // The turn containing a record's link instant: the latest turn asked at or before it,
 // else the conversation's earliest turn; NULL when unlinked or the conversation has none.
-#define RW_LINKED_TURN                                                                                      \
-  "COALESCE((SELECT t.question_id FROM turns AS t WHERE t.source = escalations.link_source AND "            \
-  "t.conversation_id = escalations.link_conversation_id AND t.asked_at_ms <= escalations.link_at_ms "       \
-  "ORDER BY t.asked_at_ms DESC, t.question_id LIMIT 1), "                                                   \
-  "(SELECT t.question_id FROM turns AS t WHERE t.source = escalations.link_source AND "                     \
+#define RW_LINKED_TURN                                                                                \
+  "COALESCE((SELECT t.question_id FROM turns AS t WHERE t.source = escalations.link_source AND "      \
+  "t.conversation_id = escalations.link_conversation_id AND t.asked_at_ms <= escalations.link_at_ms " \
+  "ORDER BY t.asked_at_ms DESC, t.question_id LIMIT 1), "                                             \
+  "(SELECT t.question_id FROM turns AS t WHERE t.source = escalations.link_source AND "               \
   "t.conversation_id = escalations.link_conversation_id ORDER BY t.asked_at_ms, t.question_id LIMIT 1))"
 constexpr std::string_view kRelinkRecord =
     "UPDATE escalations SET turn_question_id = " RW_LINKED_TURN " WHERE source = ?1 AND id = ?2";
@@ -963,7 +965,8 @@ class SqliteStore final : public Store {
         by_conversation->bind(1, m.account);
         by_conversation->bind(2, m.conversation_id);
         by_conversation->bind(3, m.source);
-        if (auto collected = collectKeys(db, *by_conversation, keys); !collected.ok()) return collected.error();
+        if (auto collected = collectKeys(db, *by_conversation, keys); !collected.ok())
+          return collected.error();
       }
     }
 

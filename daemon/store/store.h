@@ -53,7 +53,7 @@ struct LinkedEscalation {
 };
 
 struct CommitOutcome {
-  std::size_t messages_inserted = 0;     // new rows in `messages`
+  std::size_t messages_inserted = 0;    // new rows in `messages`
   std::size_t escalations_changed = 0;  // escalation records inserted or changed by the batch
   // The new state of every escalation record the batch touched: upserted, linked (its
   // question_ref arrived), relinked (the turns of its conversation were recomputed), or

@@ -160,7 +160,8 @@ TEST_F(EscalationStoreTest, MessageMatchReplacesAConversationMatchWhateverTheOrd
   commit(later);
   EXPECT_EQ(turnOf("e"), (TurnKey{kSource, "root", "q9"}));
   WriteBatch root;  // then the root message, with the turns recomputed
-  root.messages = {message(kSource, "root", "root", at(0)), message(kSource, "root", "a0", at(50), Role::Brand)};
+  root.messages = {message(kSource, "root", "root", at(0)),
+                   message(kSource, "root", "a0", at(50), Role::Brand)};
   root.upsert_turns = {answeredTurn(kSource, "root", "root", at(0), at(50))};
   commit(root);
   EXPECT_EQ(turnOf("e"), (TurnKey{kSource, "root", "root"}));
@@ -215,7 +216,8 @@ TEST_F(EscalationStoreTest, LinksFollowRecomputedTurns) {
   // A late-delivered answer at 60 splits the turn: q2 now opens its own turn.
   WriteBatch split;
   split.messages = {message(kSource, "C", "a1", at(60), Role::Brand)};
-  split.upsert_turns = {answeredTurn(kSource, "C", "q1", at(0), at(60)), openTurn(kSource, "C", "q2", at(90))};
+  split.upsert_turns = {answeredTurn(kSource, "C", "q1", at(0), at(60)),
+                        openTurn(kSource, "C", "q2", at(90))};
   auto outcome = commit(split);
   EXPECT_EQ(turnOf("e"), keyC("q2"));
   ASSERT_EQ(outcome.escalations.size(), 1U);
@@ -256,16 +258,18 @@ TEST_F(EscalationStoreTest, ForEachEscalationFilters) {
   EscalationQuery q;
   q.since = fromMillis(at(100));
   q.linked_only = true;
-  ASSERT_TRUE(store_->forEachEscalation(q, [&ids](const LinkedEscalation& e) {
-                       ids.push_back(e.record.escalation.id);
-                     }).ok());
+  ASSERT_TRUE(
+      store_
+          ->forEachEscalation(q, [&ids](const LinkedEscalation& e) { ids.push_back(e.record.escalation.id); })
+          .ok());
   EXPECT_EQ(ids, std::vector<std::string>{"b"});
   ids.clear();
   q = {};
   q.account = "nobody";
-  ASSERT_TRUE(store_->forEachEscalation(q, [&ids](const LinkedEscalation& e) {
-                       ids.push_back(e.record.escalation.id);
-                     }).ok());
+  ASSERT_TRUE(
+      store_
+          ->forEachEscalation(q, [&ids](const LinkedEscalation& e) { ids.push_back(e.record.escalation.id); })
+          .ok());
   EXPECT_TRUE(ids.empty());
 }
 
