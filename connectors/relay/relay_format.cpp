@@ -31,7 +31,8 @@ Rejection reject(ErrorReason reason, std::string message) { return Rejection{rea
 // The shared timestamp check names the message field; say which record field it was.
 Rejection renamed(Rejection r, std::string_view field) {
   const std::string_view generic = "created_at";
-  if (auto pos = r.message.find(generic); pos != std::string::npos) r.message.replace(pos, generic.size(), field);
+  if (auto pos = r.message.find(generic); pos != std::string::npos)
+    r.message.replace(pos, generic.size(), field);
   return r;
 }
 
