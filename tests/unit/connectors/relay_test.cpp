@@ -32,11 +32,9 @@ constexpr const char* kVectorSignature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVl
 const std::string kHmacSecret = "relay-hmac-secret";
 
 struct RelayHarness {
-  explicit RelayHarness(const std::string& extra = "") {
-    source = makeSource(
-        "name: relays\ntype: relay\naccount: acme\nchannel: relay\n"
-        "webhook_secret: " +
-        kHmacSecret + "\nstandard_webhooks_secret: " + kVectorSecret + "\n" + extra);
+  explicit RelayHarness(const std::string& extra = "")
+      : source(makeSource("name: relays\ntype: relay\naccount: acme\nchannel: relay\nwebhook_secret: " +
+                          kHmacSecret + "\nstandard_webhooks_secret: " + kVectorSecret + "\n" + extra)) {
     config::AccountConfig a;
     a.name = "acme";
     config.accounts.push_back(a);
