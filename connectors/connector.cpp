@@ -14,6 +14,15 @@ std::optional<std::string> WebhookRequest::queryParam(std::string_view name) con
   return findQueryParam(query, name);
 }
 
+Result<IngestOutcome> IngestSink::ingestEscalations(const config::SourceConfig& source,
+                                                    std::vector<Escalation> escalations,
+                                                    std::optional<std::string> cursor) {
+  (void)escalations;
+  (void)cursor;
+  return makeError("unsupported",
+                   "escalation records of source \"" + source.name + "\" cannot be stored here");
+}
+
 WebhookResponse WebhookResponse::error(int status, std::string_view message) {
   WebhookResponse r;
   r.status = status;

@@ -1,6 +1,7 @@
 #pragma once
 // The connector interface. A connector turns one platform's payloads (webhook bodies,
-// API pages, export files) into normalized Messages and hands them to an IngestSink.
+// API pages, export files) into normalized Messages (or, for the relay feed, Escalation
+// records) and hands them to an IngestSink.
 // Connectors know nothing of turns, the store or metrics: data flows
 // connector -> IngestSink (tracker, store) -> metrics -> HTTP.
 #include <cstdint>
@@ -40,6 +41,20 @@ class IngestSink {
   // Messages must already be validated (non-empty id and conversation_id, sane time).
   virtual Result<IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
                                        std::optional<std::string> cursor) = 0;
+
+  // Durably stores escalation records of the relay feed `source` (one transaction,
+  // together with `cursor` when given): an upsert keyed by (source, record id), so a
+  // repeated delivery changes nothing and a later one updates the record (the relay
+  // answered); a stored answered_at is never cleared. Records are linked to the turn
+  // their question_ref names, now or when that message arrives; the requesting
+  // handler's route is resolved from the configured handlers. Returns only once
+  // committed (stored = records inserted or changed, duplicates = unchanged); on failure
+  // nothing of the batch is stored and the cursor does not move. Thread-safe; blocks on
+  // store I/O. Records must already be validated (non-empty id, account and
+  // question_ref, sane times). The default refuses: a sink that keeps no escalations.
+  virtual Result<IngestOutcome> ingestEscalations(const config::SourceConfig& source,
+                                                  std::vector<Escalation> escalations,
+                                                  std::optional<std::string> cursor);
 
   // The cursor last committed for `source`, or nullopt. Thread-safe; may block.
   virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;

@@ -4,12 +4,13 @@
 
 #include "connectors/export/export_connector.h"
 #include "connectors/meta/meta_connector.h"
+#include "connectors/relay/relay_connector.h"
 
 namespace replywatch::connectors {
 namespace {
 
 // The connector types, one row each.
-const std::array<ConnectorType, 2> kTypes = {{
+const std::array<ConnectorType, 3> kTypes = {{
     {"export",
      "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
      "webhooks",
@@ -17,6 +18,10 @@ const std::array<ConnectorType, 2> kTypes = {{
     {"meta",
      "Facebook Page and Instagram comments: signed Meta webhooks, reconciled by polling the Graph API",
      &meta::validate, &meta::create},
+    {"relay",
+     "escalation records (a question passed to an internal relay, and its answer): signed webhooks or "
+     "CSV/JSONL files",
+     &relay::validate, &relay::create},
 }};
 
 }  // namespace

@@ -203,9 +203,9 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
           }
           query->limit = n;
         }
-        auto turns = store->turns(*query);
-        if (!turns) return http::Response::error(503, turns.error().message);
-        return http::Response::json(200, questionsJson(*turns, config, now).dump());
+        auto rows = readQuestions(*store, *query);
+        if (!rows) return http::Response::error(503, rows.error().message);
+        return http::Response::json(200, questionsJson(*rows, config, now).dump());
       }));
 
   auto bound = server.start();

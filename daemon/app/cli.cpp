@@ -123,15 +123,15 @@ int runQuestions(const config::Config& cfg, const std::string& format,
     std::cerr << opened.error().message << '\n';
     return 1;
   }
-  auto turns = opened.value()->turns(*query);
-  if (!turns) {
-    std::cerr << turns.error().message << '\n';
+  auto rows = readQuestions(*opened.value(), *query);
+  if (!rows) {
+    std::cerr << rows.error().message << '\n';
     return 1;
   }
   if (format == "csv") {
-    std::cout << questionsCsv(*turns, cfg, now);
+    std::cout << questionsCsv(*rows, cfg, now);
   } else {
-    std::cout << questionsJson(*turns, cfg, now).dump(2) << '\n';
+    std::cout << questionsJson(*rows, cfg, now).dump(2) << '\n';
   }
   return 0;
 }

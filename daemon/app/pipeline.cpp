@@ -53,7 +53,8 @@ class Pipeline::StoreLoader final : public tracker::ConversationLoader {
 };
 
 Pipeline::Pipeline(const config::Config& config, const Clock& clock, store::Store& store)
-    : store_(store),
+    : config_(config),
+      store_(store),
       loader_(std::make_unique<StoreLoader>(store)),
       classifier_(config),
       tracker_(std::make_unique<tracker::Tracker>(config, clock, *loader_)) {}
@@ -68,7 +69,46 @@ Result<void> Pipeline::restore() {
   auto open = store_.openConversationMessages();
   if (!open) return open.error();
   tracker_->restoreOpenMessages(*open);
-  return {};
+  return reloadEscalations();
+}
+
+Result<void> Pipeline::reloadEscalations() {
+  escalations_.clear();
+  return store_.forEachEscalation(
+      {}, [this](const store::LinkedEscalation& linked) { escalations_.put(linked.record, linked.turn); });
+}
+
+void Pipeline::noteEscalations(const store::CommitOutcome& outcome) {
+  for (const auto& linked : outcome.escalations) escalations_.put(linked.record, linked.turn);
+}
+
+Result<connectors::IngestOutcome> Pipeline::ingestEscalations(const config::SourceConfig& source,
+                                                              std::vector<Escalation> escalations,
+                                                              std::optional<std::string> cursor) {
+  connectors::IngestOutcome outcome;
+  outcome.received = escalations.size();
+  store::WriteBatch batch;
+  batch.escalations.reserve(escalations.size());
+  for (auto& e : escalations) {
+    EscalationRecord& r = batch.escalations.emplace_back();
+    r.source = source.name;
+    // The route of the handler that asked the relay; a name no handler has is unknown.
+    const auto handler =
+        std::find_if(config_.handlers.begin(), config_.handlers.end(),
+                     [&e](const config::HandlerConfig& h) { return h.name == e.requested_by; });
+    r.route = handler == config_.handlers.end() ? Route::Unknown : handler->route;
+    if (e.account.empty()) e.account = source.account;
+    r.escalation = std::move(e);
+  }
+  if (cursor) batch.cursor = std::make_pair(source.name, *cursor);
+
+  std::lock_guard lock(mu_);
+  auto committed = store_.commit(batch);
+  if (!committed) return committed.error();
+  noteEscalations(*committed);
+  outcome.stored = committed->escalations_changed;
+  outcome.duplicates = outcome.received - outcome.stored;
+  return outcome;
 }
 
 Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& source,
@@ -108,6 +148,7 @@ Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& s
       continue;
     }
     loader_->committed(batch.messages);
+    noteEscalations(*committed);
     outcome.stored = committed->messages_inserted;
     outcome.duplicates = outcome.received - outcome.stored;
     // Tracker::commit applies the plan's per-conversation states; the change lists
@@ -148,6 +189,7 @@ Result<std::size_t> Pipeline::tick() {
   store::WriteBatch batch;
   batch.upsert_turns = crossed;
   auto committed = store_.commit(batch);
+  if (committed) noteEscalations(*committed);
   if (!committed) {
     // The in-memory breach stays counted; the next recomputation or restart re-derives
     // it from the clock, so nothing is counted twice.
@@ -165,12 +207,17 @@ Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
     tracker_->dropIdleConversations();
     loader_->rebuild();
   }
+  // Escalation records may go without any message (those whose question never came).
+  std::lock_guard lock(mu_);
+  if (auto reloaded = reloadEscalations(); !reloaded) return reloaded.error();
   return pruned;
 }
 
 tracker::Snapshot Pipeline::snapshot() const {
   std::lock_guard lock(mu_);
-  return tracker_->snapshot();
+  tracker::Snapshot snapshot = tracker_->snapshot();
+  escalations_.fill(snapshot);
+  return snapshot;
 }
 
 }  // namespace replywatch::app

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "daemon/tracker/wait_phases.h"
+
 namespace replywatch::app {
 namespace {
 
@@ -24,24 +26,58 @@ void appendCsvField(std::string& out, std::string_view v) {
   out.push_back('"');
 }
 
-std::string formatWait(const Turn& t) {
-  if (!t.answered_at) return {};
-  auto ms = (*t.answered_at - t.asked_at).count();
+std::string formatSeconds(std::chrono::milliseconds d) {
+  const auto ms = d.count();
   if (ms % 1000 == 0) return fmt::format("{}", ms / 1000);
   return fmt::format("{:.3f}", static_cast<double>(ms) / 1000.0);
 }
 
+std::string formatWait(const Turn& t) {
+  if (!t.answered_at) return {};
+  return formatSeconds(*t.answered_at - t.asked_at);
+}
+
+const std::vector<EscalationRecord>& escalationsOf(const QuestionRows& rows, std::size_t i) {
+  static const std::vector<EscalationRecord> kNone;
+  return i < rows.escalations.size() ? rows.escalations[i] : kNone;
+}
+
 }  // namespace
+
+Result<QuestionRows> readQuestions(store::Store& store, const store::TurnQuery& query) {
+  QuestionRows rows;
+  auto turns = store.turns(query);
+  if (!turns) return turns.error();
+  rows.turns = std::move(turns).value();
+  std::vector<TurnKey> keys;
+  keys.reserve(rows.turns.size());
+  for (const auto& t : rows.turns) keys.push_back(keyOf(t));
+  auto escalations = store.escalationsFor(keys);
+  if (!escalations) return escalations.error();
+  rows.escalations = std::move(escalations).value();
+  return rows;
+}
+
+EscalationColumns escalationColumns(const Turn& turn, const std::vector<EscalationRecord>& escalations,
+                                    Timestamp now) {
+  if (escalations.empty()) return {};
+  std::vector<tracker::EscalationLeg> legs;
+  legs.reserve(escalations.size());
+  for (const auto& r : escalations) legs.push_back({r.escalation.requested_at, r.escalation.answered_at});
+  const auto phases = tracker::decomposeWait(turn.asked_at, turn.answered_at, legs, now);
+  return {phases.escalated, phases.escalation_wait};
+}
 
 bool isLate(const Turn& turn, std::chrono::seconds threshold, Timestamp now) {
   auto end = turn.answered_at ? *turn.answered_at : now;
   return end - turn.asked_at > threshold;
 }
 
-std::string questionsCsv(const std::vector<Turn>& turns, const config::Config& config, Timestamp now) {
+std::string questionsCsv(const QuestionRows& rows, const config::Config& config, Timestamp now) {
   std::string out(kQuestionColumns);
   out += '\n';
-  for (const auto& t : turns) {
+  for (std::size_t i = 0; i < rows.turns.size(); ++i) {
+    const Turn& t = rows.turns[i];
     const std::string_view fields[] = {t.account, t.channel, t.source, t.conversation_id, t.question_id};
     for (auto f : fields) {
       appendCsvField(out, f);
@@ -60,19 +96,22 @@ std::string questionsCsv(const std::vector<Turn>& turns, const config::Config& c
     appendCsvField(out, t.open() ? std::string_view{} : std::string_view{t.handler});
     out += ',';
     if (!t.open()) out += toString(t.route);
-    out += ",false,,";  // escalation columns: filled once the relay feed is configured
+    const auto relay = escalationColumns(t, escalationsOf(rows, i), now);
+    out += relay.escalated ? ",true," : ",false,";
+    if (relay.escalated) out += formatSeconds(relay.escalation_wait);
+    out += ',';
     out += isLate(t, thresholdOf(config, t.account), now) ? "true" : "false";
     out += '\n';
   }
   return out;
 }
 
-nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const config::Config& config,
-                                     Timestamp now) {
+nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Config& config, Timestamp now) {
   using Json = nlohmann::ordered_json;
-  auto rows = Json::array();
+  auto out = Json::array();
   auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
-  for (const auto& t : turns) {
+  for (std::size_t i = 0; i < rows.turns.size(); ++i) {
+    const Turn& t = rows.turns[i];
     Json row;
     row["account"] = t.account;
     row["channel"] = t.channel;
@@ -86,12 +125,13 @@ nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const confi
     row["responder"] = or_null(t.responder);
     row["handler"] = t.open() ? Json(nullptr) : or_null(t.handler);
     row["route"] = t.open() ? Json(nullptr) : Json(toString(t.route));
-    row["escalated"] = false;
-    row["escalation_wait_seconds"] = nullptr;
+    const auto relay = escalationColumns(t, escalationsOf(rows, i), now);
+    row["escalated"] = relay.escalated;
+    row["escalation_wait_seconds"] = relay.escalated ? Json(toSeconds(relay.escalation_wait)) : Json(nullptr);
     row["late"] = isLate(t, thresholdOf(config, t.account), now);
-    rows.push_back(std::move(row));
+    out.push_back(std::move(row));
   }
-  return rows;
+  return out;
 }
 
 std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now) {

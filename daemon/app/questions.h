@@ -4,6 +4,7 @@
 // README.md's "Commands" section.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,16 +21,37 @@ inline constexpr std::string_view kQuestionColumns =
     "account,channel,source,conversation_id,question_id,asked_at,answer_id,answered_at,wait_seconds,"
     "responder,handler,route,escalated,escalation_wait_seconds,late";
 
+// Turns of a listing with the escalation records linked to each (escalations[i] belongs
+// to turns[i]; an empty `escalations` means none for every turn).
+struct QuestionRows {
+  std::vector<Turn> turns;
+  std::vector<std::vector<EscalationRecord>> escalations;
+};
+
+// Reads the turns matching `query` and their linked escalation records (read connection,
+// one query for the turns and one index probe per turn). Blocks on disk.
+Result<QuestionRows> readQuestions(store::Store& store, const store::TurnQuery& query);
+
+// The relay columns of one turn: `escalated` when a relay leg overlaps the turn, and
+// the sum of the legs' overlaps with it, as decomposeWait() (wait_phases.h) computes
+// them; an open turn is measured up to `now`.
+struct EscalationColumns {
+  bool escalated = false;
+  std::chrono::milliseconds escalation_wait{0};
+};
+EscalationColumns escalationColumns(const Turn& turn, const std::vector<EscalationRecord>& escalations,
+                                    Timestamp now);
+
 // Whether a turn is late at `now`: answered after more than the account's threshold,
 // or still open past it.
 bool isLate(const Turn& turn, std::chrono::seconds threshold, Timestamp now);
 
 // CSV with a header row (RFC 4180 quoting), timestamps RFC 3339 UTC, empty when unknown.
-std::string questionsCsv(const std::vector<Turn>& turns, const config::Config& config, Timestamp now);
+// `escalation_wait_seconds` is empty when the turn is not escalated.
+std::string questionsCsv(const QuestionRows& rows, const config::Config& config, Timestamp now);
 
 // A JSON array of objects with the same fields (null when unknown).
-nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const config::Config& config,
-                                     Timestamp now);
+nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Config& config, Timestamp now);
 
 // Parses a --since/--until value: RFC 3339, a date (YYYY-MM-DD, UTC midnight), or a
 // duration ("7d", "12h") meaning that long before `now`.

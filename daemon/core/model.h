@@ -104,4 +104,30 @@ struct TurnKey {
 
 inline TurnKey keyOf(const Turn& t) { return {t.source, t.conversation_id, t.question_id}; }
 
+// One escalation of a question to an internal relay (a team or a person), as the relay
+// feed reports it. `question_ref` names the question: a platform message id (any message
+// of the turn) or a conversation id. `requested_by` is the configured handler that asked
+// the relay; `answered_at` is unset until the relay answered.
+struct Escalation {
+  std::string id;       // unique within the relay source
+  std::string account;  // a configured account
+  std::string question_ref;
+  Timestamp requested_at{};
+  std::string requested_by;  // handler name
+  std::string relay;         // team or person asked
+  std::optional<Timestamp> answered_at;
+  bool operator==(const Escalation&) const = default;
+};
+
+// An escalation as stored: its relay source, the route of the handler that requested it
+// (resolved at ingest from the configured handlers; unknown when none has that name) and
+// the turn it is linked to, if its question_ref has been seen.
+struct EscalationRecord {
+  std::string source;  // the relay source that delivered it; (source, escalation.id) is the key
+  Escalation escalation;
+  Route route = Route::Unknown;
+  std::optional<TurnKey> turn;  // nullopt while the referenced message or conversation is unknown
+  bool operator==(const EscalationRecord&) const = default;
+};
+
 }  // namespace replywatch

@@ -7,6 +7,8 @@
 //     questions/open/oldest/late/breaches families;
 //   * every configured account in replywatch_response_threshold_seconds;
 //   * every source, and for each source every ErrorReason, in the health families.
+//   * every configured account with each route (internal, agency, unknown) in the relay
+//     families (escalations, escalation waits, wait phases).
 // Answer series ({account,channel,handler,route}) appear with the first answered turn.
 #include "daemon/metrics/metrics.h"
 
@@ -14,6 +16,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -54,27 +57,32 @@ void addCounter(MetricFamily& f, Labels labels, double value) {
   f.metric.push_back(std::move(m));
 }
 
-void addHistogram(MetricFamily& f, Labels labels, const tracker::AnswerStats& stats) {
+void addHistogram(MetricFamily& f, Labels labels,
+                  const std::array<std::uint64_t, tracker::kResponseBuckets.size()>& bucket_counts,
+                  std::uint64_t total, double sum) {
   ClientMetric m;
   m.label = std::move(labels);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < tracker::kResponseBuckets.size(); ++i) {
-    cumulative += stats.bucket_counts[i];
+    cumulative += bucket_counts[i];
     m.histogram.bucket.push_back({cumulative, tracker::kResponseBuckets[i]});
   }
   // Waits above the last bound are only in the count (the +Inf bucket).
-  m.histogram.sample_count = std::max(stats.answers_total, cumulative);
-  m.histogram.sample_sum = stats.wait_seconds_sum;
+  m.histogram.sample_count = std::max(total, cumulative);
+  m.histogram.sample_sum = sum;
   m.histogram.bucket.push_back({m.histogram.sample_count, std::numeric_limits<double>::infinity()});
   f.metric.push_back(std::move(m));
 }
 
 double asDouble(std::uint64_t v) { return static_cast<double>(v); }
 
+constexpr std::array<Route, 3> kRoutes = {Route::Internal, Route::Agency, Route::Unknown};
+
 }  // namespace
 
 struct Metrics::Impl {
   std::vector<std::pair<std::string, double>> thresholds;  // account -> seconds, config order
+  std::set<std::string> accounts;                          // configured accounts
   std::set<std::pair<std::string, std::string>> channels;  // configured (account, channel)
   std::function<tracker::Snapshot()> snapshot;
   std::vector<SourceRef> sources;
@@ -89,6 +97,7 @@ Metrics::Metrics(const config::Config& config, std::function<tracker::Snapshot()
     : impl_(std::make_unique<Impl>()) {
   for (const auto& a : config.accounts) {
     impl_->thresholds.emplace_back(a.name, static_cast<double>(a.threshold.count()));
+    impl_->accounts.insert(a.name);
   }
   for (const auto& s : config.sources) {
     impl_->channels.emplace(s.account, s.channel);
@@ -102,6 +111,65 @@ Metrics::Metrics(const config::Config& config, std::function<tracker::Snapshot()
 }
 
 Metrics::~Metrics() = default;
+
+namespace {
+
+// The relay families: escalations linked to turns and their waits by the requesting
+// handler's route, and answered turns' waits split by phase by the answer's route.
+void addRelayFamilies(const std::set<std::string>& accounts, const tracker::Snapshot& snap,
+                      std::vector<MetricFamily>& out) {
+  std::map<std::pair<std::string, std::string>, tracker::EscalationStats> escalations;
+  std::map<std::pair<std::string, std::string>, tracker::PhaseStats> phases;
+  std::map<std::pair<std::string, std::string>, double> total_wait;  // answered turns, any handler/channel
+  for (const auto& account : accounts) {
+    for (Route r : kRoutes) {
+      const std::pair<std::string, std::string> key{account, std::string(toString(r))};
+      escalations[key];
+      phases[key];
+      total_wait[key];
+    }
+  }
+  for (const auto& [key, stats] : snap.escalations) escalations[key] = stats;
+  for (const auto& [key, stats] : snap.phases) phases[key] = stats;
+  for (const auto& [key, stats] : snap.answers) {
+    total_wait[{key[0], key[3]}] += stats.wait_seconds_sum;
+    phases[{key[0], key[3]}];
+  }
+
+  auto count = family("replywatch_escalations_total",
+                      "Escalation records of the relay feed linked to a question turn, by the route of the "
+                      "handler that requested the relay.",
+                      MetricType::Counter);
+  auto wait =
+      family("replywatch_escalation_wait_seconds",
+             "Wait from the relay request to the relay's answer, for answered escalations linked to a "
+             "turn, by the route of the requesting handler.",
+             MetricType::Histogram);
+  for (const auto& [key, s] : escalations) {
+    Labels l{{"account", key.first}, {"route", key.second}};
+    addCounter(count, l, asDouble(s.escalations_total));
+    addHistogram(wait, l, s.bucket_counts, s.answered_total, s.wait_seconds_sum);
+  }
+  auto phase = family("replywatch_wait_seconds_total",
+                      "Answered question turns' wait in seconds by the answer's route, split into before the "
+                      "escalation, waiting for the relay, after the relay's answer, and direct (no relay).",
+                      MetricType::Counter);
+  for (const auto& [key, s] : phases) {
+    const double direct = std::max(0.0, total_wait[key] - s.escalated_wait_seconds);
+    const std::pair<const char*, double> values[] = {{"before_escalation", s.before_escalation_seconds},
+                                                     {"relay", s.relay_seconds},
+                                                     {"after_relay", s.after_relay_seconds},
+                                                     {"direct", direct}};
+    for (const auto& [name, value] : values) {
+      addCounter(phase, {{"account", key.first}, {"route", key.second}, {"phase", name}}, value);
+    }
+  }
+  out.push_back(std::move(count));
+  out.push_back(std::move(wait));
+  out.push_back(std::move(phase));
+}
+
+}  // namespace
 
 void Metrics::countWebhook(const std::string& source, int status) {
   std::string key = impl_->source_names.count(source) != 0 ? source : std::string();
@@ -154,7 +222,7 @@ std::string Metrics::render() const {
   for (const auto& [key, s] : snap.answers) {
     Labels l{{"account", key[0]}, {"channel", key[1]}, {"handler", key[2]}, {"route", key[3]}};
     addCounter(answers, l, asDouble(s.answers_total));
-    addHistogram(response, l, s);
+    addHistogram(response, l, s.bucket_counts, s.answers_total, s.wait_seconds_sum);
   }
 
   auto threshold = family("replywatch_response_threshold_seconds",
@@ -170,6 +238,7 @@ std::string Metrics::render() const {
   out.push_back(std::move(late));
   out.push_back(std::move(breaches));
   out.push_back(std::move(threshold));
+  addRelayFamilies(d.accounts, snap, out);
 
   auto up = family("replywatch_source_up",
                    "1 when the source's last poll, delivery or file succeeded, 0 when it failed.",

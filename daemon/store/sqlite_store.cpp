@@ -23,6 +23,20 @@
 //             turns_open (partial, answered_at_ms IS NULL) finds conversations with an
 //             open turn.
 //   cursors   one row per source: the last committed connector cursor.
+//
+// Tables (version 2)
+//   escalations  PRIMARY KEY (source, id), WITHOUT ROWID: the relay feed's records.
+//             route: the requesting handler's route (enum Route). The link columns say
+//             where question_ref was found: link_kind 0 not found (link_* NULL), 1 as a
+//             conversation id, 2 as a message id; link_source/link_conversation_id name
+//             the conversation and link_at_ms the instant whose turn is meant (the
+//             referenced message's time, or requested_at for a conversation ref).
+//             turn_question_id is the linked turn of that conversation (NULL when it has
+//             none), recomputed by every commit that changes the conversation's turns.
+//             escalations_by_ref (account, question_ref, link_kind) finds the records a
+//             new message links; escalations_by_link (link_source, link_conversation_id,
+//             turn_question_id) the records of a conversation or a turn;
+//             escalations_by_requested_at serves forEachEscalation(query).
 //   No foreign keys: every write goes through commit(), which keeps the tables
 //   consistent, and enforcing them would cost an index probe per turn.
 //
@@ -37,6 +51,7 @@
 #include <chrono>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -102,6 +117,28 @@ CREATE TABLE cursors (
   value         TEXT    NOT NULL,
   updated_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql"},
+    {2, "escalation records of the relay feed, linked to turns", R"sql(
+CREATE TABLE escalations (
+  source               TEXT    NOT NULL CHECK (source <> ''),
+  id                   TEXT    NOT NULL,
+  account              TEXT    NOT NULL,
+  question_ref         TEXT    NOT NULL,
+  requested_at_ms      INTEGER NOT NULL,
+  answered_at_ms       INTEGER,
+  requested_by         TEXT    NOT NULL DEFAULT '',
+  relay                TEXT    NOT NULL DEFAULT '',
+  route                INTEGER NOT NULL CHECK (route BETWEEN 0 AND 2),
+  link_kind            INTEGER NOT NULL DEFAULT 0 CHECK (link_kind BETWEEN 0 AND 2),
+  link_source          TEXT,
+  link_conversation_id TEXT,
+  link_at_ms           INTEGER,
+  turn_question_id     TEXT,
+  PRIMARY KEY (source, id)
+) WITHOUT ROWID;
+CREATE INDEX escalations_by_ref ON escalations (account, question_ref, link_kind);
+CREATE INDEX escalations_by_link ON escalations (link_source, link_conversation_id, turn_question_id);
+CREATE INDEX escalations_by_requested_at ON escalations (requested_at_ms);
 )sql"},
 };
 
@@ -221,23 +258,123 @@ void readMessage(const Statement& s, MessageRecord& m) {
   m.route = decodeRoute(s.columnInt(10));
 }
 
-// Reads a row selected with kTurnColumns.
-void readTurn(const Statement& s, Turn& t) {
-  s.columnText(0, t.source);
-  s.columnText(1, t.conversation_id);
-  s.columnText(2, t.question_id);
-  s.columnText(3, t.account);
-  s.columnText(4, t.channel);
-  t.asked_at = fromMillis(s.columnInt(5));
-  s.columnText(6, t.answer_id);
-  const auto answered = s.columnOptionalInt(7);
-  t.answered_at = answered ? std::optional<Timestamp>(fromMillis(*answered)) : std::nullopt;
-  s.columnText(8, t.responder);
-  s.columnText(9, t.handler);
-  t.route = decodeRoute(s.columnInt(10));
-  const auto breached = s.columnOptionalInt(11);
-  t.breached_at = breached ? std::optional<Timestamp>(fromMillis(*breached)) : std::nullopt;
+std::optional<Timestamp> optionalTimestamp(const Statement& s, int column) {
+  const auto ms = s.columnOptionalInt(column);
+  return ms ? std::optional<Timestamp>(fromMillis(*ms)) : std::nullopt;
 }
+
+// Reads a row selected with kTurnColumns, starting at column `base`.
+void readTurn(const Statement& s, Turn& t, int base = 0) {
+  s.columnText(base + 0, t.source);
+  s.columnText(base + 1, t.conversation_id);
+  s.columnText(base + 2, t.question_id);
+  s.columnText(base + 3, t.account);
+  s.columnText(base + 4, t.channel);
+  t.asked_at = fromMillis(s.columnInt(base + 5));
+  s.columnText(base + 6, t.answer_id);
+  t.answered_at = optionalTimestamp(s, base + 7);
+  s.columnText(base + 8, t.responder);
+  s.columnText(base + 9, t.handler);
+  t.route = decodeRoute(s.columnInt(base + 10));
+  t.breached_at = optionalTimestamp(s, base + 11);
+}
+
+// --- Escalations ----------------------------------------------------------------------
+
+// Selected as e.<column>: the record, then its link. kEscalationColumnCount columns.
+constexpr std::string_view kEscalationColumns =
+    "source, id, account, question_ref, requested_at_ms, answered_at_ms, requested_by, relay, route, "
+    "link_source, link_conversation_id, turn_question_id";
+constexpr int kEscalationColumnCount = 12;
+
+// Reads a row selected with kEscalationColumns; `turn` is set from the link columns.
+void readEscalation(const Statement& s, EscalationRecord& r) {
+  s.columnText(0, r.source);
+  Escalation& e = r.escalation;
+  s.columnText(1, e.id);
+  s.columnText(2, e.account);
+  s.columnText(3, e.question_ref);
+  e.requested_at = fromMillis(s.columnInt(4));
+  e.answered_at = optionalTimestamp(s, 5);
+  s.columnText(6, e.requested_by);
+  s.columnText(7, e.relay);
+  r.route = decodeRoute(s.columnInt(8));
+  if (s.columnIsNull(9) || s.columnIsNull(11)) {
+    r.turn.reset();
+    return;
+  }
+  TurnKey key;
+  s.columnText(9, key.source);
+  s.columnText(10, key.conversation_id);
+  s.columnText(11, key.question_id);
+  r.turn = std::move(key);
+}
+
+// An insert, or an update that changes something: an identical delivery changes no row
+// (changes() == 0), which is how duplicates are told apart. A stored answered_at is
+// never cleared by a delivery without one.
+constexpr std::string_view kUpsertEscalation =
+    "INSERT INTO escalations (source, id, account, question_ref, requested_at_ms, answered_at_ms, "
+    "requested_by, relay, route) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+    "ON CONFLICT (source, id) DO UPDATE SET account = excluded.account, question_ref = "
+    "excluded.question_ref, "
+    "requested_at_ms = excluded.requested_at_ms, "
+    "answered_at_ms = COALESCE(excluded.answered_at_ms, escalations.answered_at_ms), "
+    "requested_by = excluded.requested_by, relay = excluded.relay, route = excluded.route "
+    "WHERE escalations.account IS NOT excluded.account OR escalations.question_ref IS NOT "
+    "excluded.question_ref "
+    "OR escalations.requested_at_ms IS NOT excluded.requested_at_ms "
+    "OR (excluded.answered_at_ms IS NOT NULL AND escalations.answered_at_ms IS NOT excluded.answered_at_ms) "
+    "OR escalations.requested_by IS NOT excluded.requested_by OR escalations.relay IS NOT excluded.relay "
+    "OR escalations.route IS NOT excluded.route";
+
+// The sources present in `messages`, one index probe each (a skip scan of the primary
+// key), so that a message id is looked up through the primary key of every source.
+#define RW_MESSAGE_SOURCES                                                         \
+  "WITH RECURSIVE src(s) AS (SELECT (SELECT MIN(source) FROM messages) UNION ALL " \
+  "SELECT (SELECT MIN(source) FROM messages WHERE source > src.s) FROM src WHERE src.s IS NOT NULL) "
+
+// ?1 account, ?2 ref: the message of that account whose id is ref.
+constexpr std::string_view kFindRefMessage = RW_MESSAGE_SOURCES
+    "SELECT m.source, m.conversation_id, m.created_at_ms FROM src CROSS JOIN messages AS m "
+    "ON m.source = src.s AND m.id = ?2 WHERE m.account = ?1 ORDER BY m.source LIMIT 1";
+// ?1 account, ?2 ref: a conversation of that account whose id is ref.
+constexpr std::string_view kFindRefConversation = RW_MESSAGE_SOURCES
+    "SELECT m.source FROM src CROSS JOIN messages AS m "
+    "ON m.source = src.s AND m.conversation_id = ?2 WHERE m.account = ?1 ORDER BY m.source LIMIT 1";
+#undef RW_MESSAGE_SOURCES
+
+// ?1 source, ?2 id: sets the link of one record (?3 kind, ?4 link source, ?5 link
+// conversation, ?6 link instant; NULLs for "not found").
+constexpr std::string_view kSetLink =
+    "UPDATE escalations SET link_kind = ?3, link_source = ?4, link_conversation_id = ?5, link_at_ms = ?6 "
+    "WHERE source = ?1 AND id = ?2";
+// A new message (?1 account, ?2 id, ?3 source, ?4 conversation, ?5 created_at) links the
+// records that name it, replacing conversation links.
+constexpr std::string_view kLinkByMessage =
+    "UPDATE escalations SET link_kind = 2, link_source = ?3, link_conversation_id = ?4, link_at_ms = ?5 "
+    "WHERE account = ?1 AND question_ref = ?2 AND link_kind < 2 RETURNING source, id";
+// A new message's conversation (?1 account, ?2 conversation id, ?3 source) links the
+// records that name it and are not linked yet.
+constexpr std::string_view kLinkByConversation =
+    "UPDATE escalations SET link_kind = 1, link_source = ?3, link_conversation_id = ?2, "
+    "link_at_ms = requested_at_ms WHERE account = ?1 AND question_ref = ?2 AND link_kind = 0 "
+    "RETURNING source, id";
+
+// The turn containing a record's link instant: the latest turn asked at or before it,
+// else the conversation's earliest turn; NULL when unlinked or the conversation has none.
+#define RW_LINKED_TURN                                                                                \
+  "COALESCE((SELECT t.question_id FROM turns AS t WHERE t.source = escalations.link_source AND "      \
+  "t.conversation_id = escalations.link_conversation_id AND t.asked_at_ms <= escalations.link_at_ms " \
+  "ORDER BY t.asked_at_ms DESC, t.question_id LIMIT 1), "                                             \
+  "(SELECT t.question_id FROM turns AS t WHERE t.source = escalations.link_source AND "               \
+  "t.conversation_id = escalations.link_conversation_id ORDER BY t.asked_at_ms, t.question_id LIMIT 1))"
+constexpr std::string_view kRelinkRecord =
+    "UPDATE escalations SET turn_question_id = " RW_LINKED_TURN " WHERE source = ?1 AND id = ?2";
+constexpr std::string_view kRelinkConversation =
+    "UPDATE escalations SET turn_question_id = " RW_LINKED_TURN
+    " WHERE link_source = ?1 AND link_conversation_id = ?2 RETURNING source, id";
+#undef RW_LINKED_TURN
 
 // Error for a failed call on `db`, with SQLite's message for that connection.
 Error dbError(Database& db, int rc, std::string_view what) {
@@ -313,7 +450,8 @@ class SqliteStore final : public Store {
 
   Result<CommitOutcome> commit(const WriteBatch& batch) override {
     if (!write_) return readOnlyError("cannot commit to");
-    if (batch.messages.empty() && batch.upsert_turns.empty() && batch.delete_turns.empty() && !batch.cursor) {
+    if (batch.messages.empty() && batch.upsert_turns.empty() && batch.delete_turns.empty() &&
+        batch.escalations.empty() && !batch.cursor) {
       return CommitOutcome{};
     }
     std::lock_guard lock(write_mutex_);
@@ -362,6 +500,14 @@ class SqliteStore final : public Store {
       if (!written.ok()) {
         db.rollbackIfOpen();
         return written.error();
+      }
+    }
+
+    if (!batch.escalations.empty() || !batch.messages.empty() || !batch.upsert_turns.empty() ||
+        !batch.delete_turns.empty()) {
+      if (auto linked = writeEscalations(db, batch, outcome); !linked.ok()) {
+        db.rollbackIfOpen();
+        return linked.error();
       }
     }
 
@@ -513,6 +659,70 @@ class SqliteStore final : public Store {
     return {};
   }
 
+  Result<std::vector<std::vector<EscalationRecord>>> escalationsFor(
+      const std::vector<TurnKey>& turns) override {
+    static const std::string sql = "SELECT " + prefixed("", kEscalationColumns) +
+                                   " FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2"
+                                   " AND turn_question_id = ?3 ORDER BY requested_at_ms, source, id";
+    constexpr std::string_view kWhat = "cannot read store";
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare(sql);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+    std::vector<std::vector<EscalationRecord>> out(turns.size());
+    if (turns.empty()) return out;
+    // One read transaction: one snapshot for every key.
+    int rc = db.exec("BEGIN");
+    if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+    ResetGuard guard(*s);
+    for (std::size_t i = 0; i < turns.size(); ++i) {
+      s->bind(1, turns[i].source);
+      s->bind(2, turns[i].conversation_id);
+      s->bind(3, turns[i].question_id);
+      while ((rc = s->step()) == SQLITE_ROW) readEscalation(*s, out[i].emplace_back());
+      s->reset();
+      if (rc != SQLITE_DONE) {
+        Error error = dbError(db, rc, kWhat);
+        db.rollbackIfOpen();
+        return error;
+      }
+    }
+    db.rollbackIfOpen();  // ends the read transaction
+    return out;
+  }
+
+  Result<void> forEachEscalation(const EscalationQuery& query,
+                                 const std::function<void(const LinkedEscalation&)>& fn) override {
+    std::string sql = linkedEscalationSelect();
+    const char* glue = " WHERE ";
+    auto where = [&sql, &glue](std::string_view condition) {
+      sql.append(glue).append(condition);
+      glue = " AND ";
+    };
+    if (query.account) where("e.account = :account");
+    if (query.since) where("e.requested_at_ms >= :since");
+    if (query.until) where("e.requested_at_ms < :until");
+    if (query.linked_only) where("e.turn_question_id IS NOT NULL");
+    sql.append(" ORDER BY e.requested_at_ms, e.source, e.id");
+
+    std::lock_guard lock(read_mutex_);
+    Database& db = *read_;
+    Statement* s = db.prepare(sql);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    if (query.account) s->bind(s->parameterIndex(":account"), *query.account);
+    if (query.since) s->bind(s->parameterIndex(":since"), toMillis(*query.since));
+    if (query.until) s->bind(s->parameterIndex(":until"), toMillis(*query.until));
+    LinkedEscalation linked;
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) {
+      readLinked(*s, linked);
+      fn(linked);
+    }
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+    return {};
+  }
+
   Result<std::optional<std::string>> cursor(const std::string& source) override {
     std::lock_guard lock(read_mutex_);
     Database& db = *read_;
@@ -546,6 +756,17 @@ class SqliteStore final : public Store {
         deleted += removed.value();
       }
       if (!more) break;
+    }
+    // Records whose question never arrived are kept as long as a conversation would be.
+    {
+      std::lock_guard lock(write_mutex_);
+      Database& db = *write_;
+      Statement* del = db.prepare("DELETE FROM escalations WHERE link_kind = 0 AND requested_at_ms < ?1");
+      if (del == nullptr) return dbError(db, db.lastErrorCode(), "cannot prune store");
+      ResetGuard guard(*del);
+      del->bind(1, cutoff_ms);
+      const int rc = del->step();
+      if (rc != SQLITE_DONE) return dbError(db, rc, "cannot prune store");
     }
     return deleted;
   }
@@ -589,6 +810,208 @@ class SqliteStore final : public Store {
       }
     }
     return changed;
+  }
+
+  // SELECT of escalation records joined with their linked turn (readLinked reads it).
+  static std::string linkedEscalationSelect() {
+    return "SELECT " + prefixed("e.", kEscalationColumns) + ", " + prefixed("t.", kTurnColumns) +
+           " FROM escalations AS e LEFT JOIN turns AS t ON t.source = e.link_source"
+           " AND t.conversation_id = e.link_conversation_id AND t.question_id = e.turn_question_id";
+  }
+
+  static void readLinked(const Statement& s, LinkedEscalation& out) {
+    readEscalation(s, out.record);
+    if (out.record.turn && !s.columnIsNull(kEscalationColumnCount)) {
+      if (!out.turn) out.turn.emplace();
+      readTurn(s, *out.turn, kEscalationColumnCount);
+    } else {
+      out.record.turn.reset();
+      out.turn.reset();
+    }
+  }
+
+  using RecordKey = std::pair<std::string, std::string>;  // (source, id) of an escalation
+
+  // Collects the (source, id) pairs a RETURNING statement yields; the statement is reset.
+  static Result<void> collectKeys(Database& db, Statement& s, std::set<RecordKey>& keys) {
+    int rc;
+    RecordKey key;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      s.columnText(0, key.first);
+      s.columnText(1, key.second);
+      keys.insert(key);
+    }
+    s.reset();
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot commit to store");
+    return {};
+  }
+
+  // Finds where an upserted record's question_ref points and stores the link.
+  static Result<void> resolveLink(Database& db, const EscalationRecord& r) {
+    constexpr std::string_view kWhat = "cannot commit to store";
+    Statement* by_message = db.prepare(kFindRefMessage);
+    Statement* by_conversation = db.prepare(kFindRefConversation);
+    Statement* set = db.prepare(kSetLink);
+    if (by_message == nullptr || by_conversation == nullptr || set == nullptr) {
+      return dbError(db, db.lastErrorCode(), kWhat);
+    }
+    const Escalation& e = r.escalation;
+    std::int64_t kind = 0;
+    std::string link_source, link_conversation;
+    std::int64_t link_at = 0;
+    {
+      ResetGuard guard(*by_message);
+      by_message->bind(1, e.account);
+      by_message->bind(2, e.question_ref);
+      const int rc = by_message->step();
+      if (rc == SQLITE_ROW) {
+        kind = 2;
+        by_message->columnText(0, link_source);
+        by_message->columnText(1, link_conversation);
+        link_at = by_message->columnInt(2);
+      } else if (rc != SQLITE_DONE) {
+        return dbError(db, rc, kWhat);
+      }
+    }
+    if (kind == 0) {
+      ResetGuard guard(*by_conversation);
+      by_conversation->bind(1, e.account);
+      by_conversation->bind(2, e.question_ref);
+      const int rc = by_conversation->step();
+      if (rc == SQLITE_ROW) {
+        kind = 1;
+        by_conversation->columnText(0, link_source);
+        link_conversation = e.question_ref;
+        link_at = toMillis(e.requested_at);
+      } else if (rc != SQLITE_DONE) {
+        return dbError(db, rc, kWhat);
+      }
+    }
+    ResetGuard guard(*set);
+    set->bind(1, r.source);
+    set->bind(2, e.id);
+    set->bind(3, kind);
+    if (kind == 0) {
+      set->bindNull(4);
+      set->bindNull(5);
+      set->bindNull(6);
+    } else {
+      set->bind(4, link_source);
+      set->bind(5, link_conversation);
+      set->bind(6, link_at);
+    }
+    const int rc = set->step();
+    if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
+    return {};
+  }
+
+  // The escalation part of commit(), inside its transaction: upserts the batch's records,
+  // links records to the batch's new messages, follows the recomputed turns, and reports
+  // the new state of every record touched in outcome.escalations.
+  static Result<void> writeEscalations(Database& db, const WriteBatch& batch, CommitOutcome& outcome) {
+    constexpr std::string_view kWhat = "cannot commit to store";
+    if (batch.escalations.empty()) {
+      // Most batches: no record can be affected when none is stored.
+      std::int64_t any = 0;
+      const int rc = db.queryInt("SELECT EXISTS (SELECT 1 FROM escalations)", any);
+      if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+      if (any == 0) return {};
+    }
+    std::set<RecordKey> keys;  // records whose link must be recomputed and reported
+
+    if (!batch.escalations.empty()) {
+      Statement* upsert = db.prepare(kUpsertEscalation);
+      if (upsert == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      for (const EscalationRecord& r : batch.escalations) {
+        const Escalation& e = r.escalation;
+        const std::optional<std::int64_t> answered = optionalMillis(e.answered_at);
+        int rc;
+        {
+          ResetGuard guard(*upsert);
+          upsert->bind(1, r.source);
+          upsert->bind(2, e.id);
+          upsert->bind(3, e.account);
+          upsert->bind(4, e.question_ref);
+          upsert->bind(5, toMillis(e.requested_at));
+          upsert->bind(6, answered);
+          upsert->bind(7, e.requested_by);
+          upsert->bind(8, e.relay);
+          upsert->bind(9, std::int64_t{static_cast<std::uint8_t>(r.route)});
+          rc = upsert->step();
+        }
+        if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
+        if (db.changes() == 0) continue;  // identical to the stored record
+        ++outcome.escalations_changed;
+        if (auto linked = resolveLink(db, r); !linked.ok()) return linked.error();
+        keys.emplace(r.source, e.id);
+      }
+    }
+
+    if (!batch.messages.empty()) {
+      Statement* by_message = db.prepare(kLinkByMessage);
+      Statement* by_conversation = db.prepare(kLinkByConversation);
+      if (by_message == nullptr || by_conversation == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      std::set<std::pair<std::string_view, std::string_view>> conversations_seen;
+      for (const MessageRecord& m : batch.messages) {
+        by_message->bind(1, m.account);
+        by_message->bind(2, m.id);
+        by_message->bind(3, m.source);
+        by_message->bind(4, m.conversation_id);
+        by_message->bind(5, toMillis(m.created_at));
+        if (auto collected = collectKeys(db, *by_message, keys); !collected.ok()) return collected.error();
+      }
+      for (const MessageRecord& m : batch.messages) {
+        if (!conversations_seen.emplace(m.account, m.conversation_id).second) continue;
+        by_conversation->bind(1, m.account);
+        by_conversation->bind(2, m.conversation_id);
+        by_conversation->bind(3, m.source);
+        if (auto collected = collectKeys(db, *by_conversation, keys); !collected.ok())
+          return collected.error();
+      }
+    }
+
+    // Records whose own link changed: their turn from scratch.
+    if (!keys.empty()) {
+      Statement* relink = db.prepare(kRelinkRecord);
+      if (relink == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      for (const RecordKey& key : keys) {
+        ResetGuard guard(*relink);
+        relink->bind(1, key.first);
+        relink->bind(2, key.second);
+        const int rc = relink->step();
+        if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
+      }
+    }
+
+    // Conversations whose turns changed: every record linked to them.
+    std::set<ConversationKey> conversations;
+    for (const Turn& t : batch.upsert_turns) conversations.insert({t.source, t.conversation_id});
+    for (const TurnKey& k : batch.delete_turns) conversations.insert({k.source, k.conversation_id});
+    if (!conversations.empty()) {
+      Statement* relink = db.prepare(kRelinkConversation);
+      if (relink == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      for (const ConversationKey& c : conversations) {
+        relink->bind(1, c.source);
+        relink->bind(2, c.conversation_id);
+        if (auto collected = collectKeys(db, *relink, keys); !collected.ok()) return collected.error();
+      }
+    }
+
+    if (keys.empty()) return {};
+    static const std::string kSelect = linkedEscalationSelect() + " WHERE e.source = ?1 AND e.id = ?2";
+    Statement* select = db.prepare(kSelect);
+    if (select == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+    outcome.escalations.reserve(keys.size());
+    for (const RecordKey& key : keys) {
+      ResetGuard guard(*select);
+      select->bind(1, key.first);
+      select->bind(2, key.second);
+      const int rc = select->step();
+      if (rc == SQLITE_DONE) continue;
+      if (rc != SQLITE_ROW) return dbError(db, rc, kWhat);
+      readLinked(*select, outcome.escalations.emplace_back());
+    }
+    return {};
   }
 
   static std::string prefixed(std::string_view prefix, std::string_view columns) {
@@ -671,12 +1094,14 @@ class SqliteStore final : public Store {
         " AND answered_at_ms IS NULL) FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_messages = db.prepare("DELETE FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_turns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
-    if (newest == nullptr || del_messages == nullptr || del_turns == nullptr) {
+    Statement* del_escalations =
+        db.prepare("DELETE FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2");
+    if (newest == nullptr || del_messages == nullptr || del_turns == nullptr || del_escalations == nullptr) {
       return dbError(db, db.lastErrorCode(), kWhat);
     }
     int rc = db.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns);
+    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns), g4(*del_escalations);
     std::uint64_t deleted = 0;
     for (std::size_t i = begin; i < end; ++i) {
       const ConversationKey& key = stale[i];
@@ -699,6 +1124,11 @@ class SqliteStore final : public Store {
       rc = del_turns->step();
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       del_turns->reset();
+      del_escalations->bind(1, key.source);
+      del_escalations->bind(2, key.conversation_id);
+      rc = del_escalations->step();
+      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+      del_escalations->reset();
     }
     rc = db.exec("COMMIT");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);

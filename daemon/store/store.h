@@ -1,6 +1,7 @@
 #pragma once
 // The durable store. SQLite in WAL mode (synchronous=FULL): messages (no text), computed
-// question turns, connector cursors. Every write of the ingest path goes through
+// question turns, escalation records of the relay feed and their links to turns,
+// connector cursors. Every write of the ingest path goes through
 // commit(), one transaction; a success means the data is on disk.
 //
 // Threading: one Store object is shared by the daemon. commit() and the read methods
@@ -38,10 +39,34 @@ struct WriteBatch {
   // kDuplicateMessageReason if any message is already stored: the caller computed the
   // turns assuming every message is new, so a partial insert would store wrong turns.
   bool require_new_messages = false;
+  // Escalation records to insert or update by (source, escalation.id); `route` is
+  // stored as given, `turn` is ignored (the store links records itself, see below).
+  // An update never clears a stored answered_at: a delivery without one (an older
+  // event received late) keeps the answer already known.
+  std::vector<EscalationRecord> escalations;
+};
+
+// An escalation record with the turn it is linked to, as stored.
+struct LinkedEscalation {
+  EscalationRecord record;
+  std::optional<Turn> turn;  // set exactly when record.turn is set
 };
 
 struct CommitOutcome {
-  std::size_t messages_inserted = 0;  // new rows in `messages`
+  std::size_t messages_inserted = 0;    // new rows in `messages`
+  std::size_t escalations_changed = 0;  // escalation records inserted or changed by the batch
+  // The new state of every escalation record the batch touched: upserted, linked (its
+  // question_ref arrived), relinked (the turns of its conversation were recomputed), or
+  // whose linked turn changed (answered, breached). Empty when no escalation is stored.
+  std::vector<LinkedEscalation> escalations;
+};
+
+// Which escalation records forEachEscalation() visits; every filter is optional.
+struct EscalationQuery {
+  std::optional<std::string> account;
+  std::optional<Timestamp> since;  // requested_at >= since
+  std::optional<Timestamp> until;  // requested_at <  until
+  bool linked_only = false;        // skip records whose question_ref is not known yet
 };
 
 struct TurnQuery {
@@ -85,11 +110,36 @@ class Store {
   // with the read connection held (`fn` must not call the store).
   virtual Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) = 0;
 
+  // Escalation linking. A record's question_ref is looked up among the messages of its
+  // account (any source): first as a message id, then as a conversation id. A message
+  // ref links the record to the turn containing that message; a conversation ref to the
+  // turn of that conversation under way at requested_at. "Containing" means the latest
+  // turn asked at or before that instant, or the conversation's first turn when every
+  // turn is later. A ref not found is kept unlinked and linked by the commit that stores
+  // a matching message; a message-id match replaces an earlier conversation match, so the
+  // link depends only on what is stored, never on arrival order. Links follow every
+  // recomputation of the conversation's turns, in the same transaction.
+
+  // The escalation records linked to each of `turns`: one vector per key, in the order
+  // of `turns`, each in (requested_at, source, id) order (empty for a turn without any).
+  // This is how the per-turn relay legs are read (questions listing, verdict): one index
+  // probe per key, in one read transaction. Thread-safe; blocks on disk; uses the read
+  // connection, so it does not wait for writers.
+  virtual Result<std::vector<std::vector<EscalationRecord>>> escalationsFor(
+      const std::vector<TurnKey>& turns) = 0;
+
+  // Calls `fn` for every escalation record matching `query`, in (requested_at, source,
+  // id) order, with its linked turn when it has one. `fn` runs while the read connection
+  // is held: it must not call this Store's read methods. Thread-safe; blocks on disk.
+  virtual Result<void> forEachEscalation(const EscalationQuery& query,
+                                         const std::function<void(const LinkedEscalation&)>& fn) = 0;
+
   // Last committed cursor of a source.
   virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;
 
-  // Deletes messages and turns whose conversation saw no message after `cutoff`.
-  // Returns the number of messages deleted.
+  // Deletes messages and turns whose conversation saw no message after `cutoff`, with
+  // the escalation records linked to them, and unlinked escalation records requested
+  // before `cutoff`. Returns the number of messages deleted.
   virtual Result<std::uint64_t> prune(Timestamp cutoff) = 0;
 
   // Schema version currently applied (see migrations in sqlite_store.cpp).

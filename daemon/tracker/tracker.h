@@ -68,11 +68,32 @@ struct AnswerStats {
   std::array<std::uint64_t, kResponseBuckets.size()> bucket_counts{};  // non-cumulative
   double wait_seconds_sum = 0;
 };
+// Escalation records linked to a turn, by the route of the handler that requested them.
+struct EscalationStats {
+  std::uint64_t escalations_total = 0;  // linked records
+  std::uint64_t answered_total = 0;     // of which the relay answered
+  std::array<std::uint64_t, kResponseBuckets.size()>
+      bucket_counts{};  // requested -> answered, non-cumulative
+  double wait_seconds_sum = 0;
+};
+// Answered turns with at least one relay leg overlapping them, by the turn's route:
+// their wait split by decomposeWait() (wait_phases.h). The `direct` phase is the rest of
+// the answered turns' wait (AnswerStats::wait_seconds_sum minus escalated_wait_seconds).
+struct PhaseStats {
+  double before_escalation_seconds = 0;
+  double relay_seconds = 0;
+  double after_relay_seconds = 0;
+  double escalated_wait_seconds = 0;  // whole wait of those turns
+};
 struct Snapshot {
   // key: (account, channel)
   std::map<std::pair<std::string, std::string>, ChannelStats> channels;
   // key: (account, channel, handler, route)
   std::map<std::array<std::string, 4>, AnswerStats> answers;
+  // key: (account, route of the requesting handler)
+  std::map<std::pair<std::string, std::string>, EscalationStats> escalations;
+  // key: (account, route of the answer)
+  std::map<std::pair<std::string, std::string>, PhaseStats> phases;
 };
 
 struct TrackerOptions {

@@ -25,6 +25,8 @@ TEST(Registry, Table) {
   EXPECT_EQ(connectorTypes()[0].name, "export");
   EXPECT_NE(findConnectorType("meta"), nullptr);
   EXPECT_TRUE(sourceTypeInfo("meta").known);
+  EXPECT_NE(findConnectorType("relay"), nullptr);
+  EXPECT_TRUE(sourceTypeInfo("relay").known);
   EXPECT_FALSE(connectorTypes()[0].description.empty());
   EXPECT_NE(findConnectorType("export"), nullptr);
   EXPECT_EQ(findConnectorType("nope"), nullptr);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -89,6 +90,28 @@ class RecordingSink final : public IngestSink {
     return committed_cursor;
   }
 
+  // Escalation records: an upsert by id, as the pipeline does.
+  Result<IngestOutcome> ingestEscalations(const config::SourceConfig& source, std::vector<Escalation> records,
+                                          std::optional<std::string> cursor) override {
+    std::lock_guard lock(mutex_);
+    ++calls;
+    if (fail) return makeError("store", "database is locked");
+    last_source = source.name;
+    IngestOutcome o;
+    o.received = records.size();
+    for (auto& e : records) {
+      auto [it, inserted] = escalations.try_emplace(e.id, e);
+      if (inserted || it->second != e) {
+        it->second = std::move(e);
+        ++o.stored;
+      } else {
+        ++o.duplicates;
+      }
+    }
+    if (cursor) committed_cursor = cursor;
+    return o;
+  }
+
   const Message* find(const std::string& id) const {
     for (const auto& m : stored) {
       if (m.id == id) return &m;
@@ -107,6 +130,7 @@ class RecordingSink final : public IngestSink {
   std::vector<Message> stored;
   std::vector<std::optional<std::string>> cursors;
   std::optional<std::string> committed_cursor;
+  std::map<std::string, Escalation> escalations;  // by record id
 
  private:
   std::mutex mutex_;

@@ -229,11 +229,48 @@ TEST_F(MetricsTest, EveryFamilyHasHelpAndType) {
         "replywatch_oldest_open_question_age_seconds", "replywatch_late_open_questions",
         "replywatch_breaches_total", "replywatch_response_threshold_seconds", "replywatch_source_up",
         "replywatch_source_last_success_timestamp_seconds", "replywatch_source_events_total",
-        "replywatch_source_errors_total", "replywatch_webhook_requests_total"}) {
+        "replywatch_source_errors_total", "replywatch_webhook_requests_total", "replywatch_escalations_total",
+        "replywatch_escalation_wait_seconds", "replywatch_wait_seconds_total"}) {
     EXPECT_NE(std::find(types.begin(), types.end(), name), types.end()) << name;
     EXPECT_EQ(countPrefix(text, std::string("# HELP ") + name + " "), 1u) << name;
   }
-  EXPECT_EQ(types.size(), 14u);
+  EXPECT_EQ(types.size(), 17u);
+}
+
+TEST_F(MetricsTest, RelayFamilies) {
+  // Two agency answers waiting 3600 s and 600 s in all; the first was escalated.
+  tracker::AnswerStats a;
+  a.answers_total = 2;
+  a.wait_seconds_sum = 4200;
+  snapshot_.answers[{"acme-fr", "facebook", "agency-a", "agency"}] = a;
+  tracker::PhaseStats phases;
+  phases.before_escalation_seconds = 600;
+  phases.relay_seconds = 2400;
+  phases.after_relay_seconds = 600;
+  phases.escalated_wait_seconds = 3600;
+  snapshot_.phases[{"acme-fr", "agency"}] = phases;
+  tracker::EscalationStats e;
+  e.escalations_total = 3;
+  e.answered_total = 2;
+  e.bucket_counts[4] = 2;  // (900, 1800]
+  e.wait_seconds_sum = 2400;
+  snapshot_.escalations[{"acme-fr", "internal"}] = e;
+  auto text = make().render();
+  const std::string agency = R"(account="acme-fr",route="agency")";
+  EXPECT_TRUE(hasLine(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="before_escalation"} 600)"))
+      << text;
+  EXPECT_TRUE(hasLine(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="relay"} 2400)"));
+  EXPECT_TRUE(hasLine(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="after_relay"} 600)"));
+  EXPECT_TRUE(hasLine(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="direct"} 600)"));
+  const std::string internal = R"(account="acme-fr",route="internal")";
+  EXPECT_TRUE(hasLine(text, "replywatch_escalations_total{" + internal + "} 3"));
+  EXPECT_TRUE(hasLine(text, "replywatch_escalation_wait_seconds_bucket{" + internal + R"(,le="1800"} 2)"));
+  EXPECT_TRUE(hasLine(text, "replywatch_escalation_wait_seconds_count{" + internal + "} 2"));
+  EXPECT_TRUE(hasLine(text, "replywatch_escalation_wait_seconds_sum{" + internal + "} 2400"));
+  // Every configured account and route from the start, with zeros.
+  EXPECT_TRUE(hasLine(text, R"(replywatch_escalations_total{account="acme-uk",route="unknown"} 0)"));
+  EXPECT_TRUE(
+      hasLine(text, R"(replywatch_wait_seconds_total{account="acme-uk",route="agency",phase="direct"} 0)"));
 }
 
 TEST_F(MetricsTest, LabelValuesAreEscaped) {

@@ -53,14 +53,14 @@ TEST(SqliteStoreOpen, MigratesANewFile) {
   {
     auto store = mustOpen(path);
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->schemaVersion(), 1);
+    EXPECT_EQ(store->schemaVersion(), 2);
   }
   RawDb raw(path);
   ASSERT_TRUE(raw.ok());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 1);
-  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 1);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 2);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  for (const char* table : {"messages", "turns", "cursors", "schema_version"}) {
+  for (const char* table : {"messages", "turns", "cursors", "escalations", "schema_version"}) {
     EXPECT_EQ(
         raw.integer(std::string("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
                     table + "'"),
@@ -78,7 +78,7 @@ TEST(SqliteStoreOpen, MigratesAnExistingEmptyFile) {
   ASSERT_EQ(std::filesystem::file_size(path), 0u);
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 1);
+  EXPECT_EQ(store->schemaVersion(), 2);
 }
 
 TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
@@ -87,9 +87,9 @@ TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
   { ASSERT_NE(mustOpen(path), nullptr); }
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 1);
+  EXPECT_EQ(store->schemaVersion(), 2);
   RawDb raw(path);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 1);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 2);
 }
 
 TEST(SqliteStoreOpen, RefusesANewerSchemaAndLeavesTheFileUntouched) {
@@ -180,7 +180,7 @@ TEST(SqliteStoreOpen, ReadOnlyStoreReadsButRefusesWrites) {
   }
   auto store = mustOpen(path, OpenOptions{.read_only = true});
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 1);
+  EXPECT_EQ(store->schemaVersion(), 2);
   auto turns = store->turns({});
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), 1u);

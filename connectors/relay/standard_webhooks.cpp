@@ -1,0 +1,140 @@
+#include "connectors/relay/standard_webhooks.h"
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+
+#include "connectors/common/hmac.h"
+
+namespace replywatch::connectors::relay {
+namespace {
+
+constexpr std::string_view kSecretPrefix = "whsec_";
+
+int base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::optional<std::string> base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    std::array<int, 4> v{};
+    int padding = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const char c = text[i + k];
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        ++padding;
+        v[k] = 0;
+        continue;
+      }
+      if (padding > 0) return std::nullopt;  // data after padding
+      v[k] = base64Value(c);
+      if (v[k] < 0) return std::nullopt;
+    }
+    const std::uint32_t n = (static_cast<std::uint32_t>(v[0]) << 18) |
+                            (static_cast<std::uint32_t>(v[1]) << 12) |
+                            (static_cast<std::uint32_t>(v[2]) << 6) | static_cast<std::uint32_t>(v[3]);
+    out.push_back(static_cast<char>((n >> 16) & 0xFF));
+    if (padding < 2) out.push_back(static_cast<char>((n >> 8) & 0xFF));
+    if (padding < 1) out.push_back(static_cast<char>(n & 0xFF));
+  }
+  return out;
+}
+
+std::optional<std::string> standardWebhooksKey(std::string_view secret) {
+  if (secret.substr(0, kSecretPrefix.size()) != kSecretPrefix) return std::nullopt;
+  auto key = base64Decode(secret.substr(kSecretPrefix.size()));
+  if (!key || key->empty()) return std::nullopt;
+  return key;
+}
+
+std::string standardWebhooksSignature(std::string_view key, std::string_view id, std::string_view timestamp,
+                                      std::string_view body) {
+  std::string content;
+  content.reserve(id.size() + timestamp.size() + body.size() + 2);
+  content.append(id).append(".").append(timestamp).append(".").append(body);
+  return "v1," + hmacSha256Base64(key, content);
+}
+
+std::string_view describe(SignatureCheck check) {
+  switch (check) {
+    case SignatureCheck::Ok: return "valid";
+    case SignatureCheck::MissingHeader:
+      return "missing webhook-id, webhook-timestamp or webhook-signature header";
+    case SignatureCheck::BadTimestamp: return "webhook-timestamp is not an integer";
+    case SignatureCheck::OutsideTolerance: return "webhook-timestamp is outside the tolerance";
+    case SignatureCheck::Mismatch: return "invalid signature";
+  }
+  return "invalid signature";
+}
+
+SignatureCheck verifyStandardWebhooks(std::string_view key, std::optional<std::string_view> id,
+                                      std::optional<std::string_view> timestamp,
+                                      std::optional<std::string_view> signature, std::string_view body,
+                                      Timestamp now, std::chrono::seconds tolerance) {
+  if (!id || !timestamp || !signature) return SignatureCheck::MissingHeader;
+  const std::string_view id_text = trim(*id);
+  const std::string_view ts_text = trim(*timestamp);
+  if (id_text.empty() || ts_text.empty() || trim(*signature).empty()) return SignatureCheck::MissingHeader;
+  std::int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(ts_text.data(), ts_text.data() + ts_text.size(), seconds);
+  if (ec != std::errc{} || end != ts_text.data() + ts_text.size()) return SignatureCheck::BadTimestamp;
+  const std::int64_t now_seconds = toMillis(now) / 1000;
+  const std::int64_t skew = seconds > now_seconds ? seconds - now_seconds : now_seconds - seconds;
+  if (skew > tolerance.count()) return SignatureCheck::OutsideTolerance;
+
+  // Computed once, compared with every entry (no early exit on the first mismatch).
+  const std::string expected = standardWebhooksSignature(key, id_text, ts_text, body);
+  bool matched = false;
+  std::string_view rest = *signature;
+  while (!rest.empty()) {
+    const std::size_t space = rest.find(' ');
+    const std::string_view entry = rest.substr(0, space);
+    rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+    if (entry.substr(0, 3) != "v1,") continue;
+    if (constantTimeEquals(entry, expected)) matched = true;
+  }
+  return matched ? SignatureCheck::Ok : SignatureCheck::Mismatch;
+}
+
+bool ReplayGuard::seen(const std::string& id, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  expire(now);
+  return expires_.count(id) != 0;
+}
+
+void ReplayGuard::remember(const std::string& id, Timestamp signed_at, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  expire(now);
+  const Timestamp until = signed_at + std::chrono::duration_cast<std::chrono::milliseconds>(tolerance_);
+  auto& slot = expires_[id];
+  slot = std::max(slot, until);
+}
+
+std::size_t ReplayGuard::size() {
+  std::lock_guard lock(mutex_);
+  return expires_.size();
+}
+
+void ReplayGuard::expire(Timestamp now) {
+  for (auto it = expires_.begin(); it != expires_.end();) {
+    it = it->second < now ? expires_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace replywatch::connectors::relay

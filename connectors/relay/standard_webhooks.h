@@ -1,0 +1,63 @@
+#pragma once
+// Verification of the Standard Webhooks signature scheme (standardwebhooks.com): headers
+// webhook-id, webhook-timestamp (Unix seconds) and webhook-signature (space-separated
+// "v1,<base64 HMAC-SHA256>" entries) over "<id>.<timestamp>.<raw body>", with a secret
+// given as "whsec_<base64 key>"; and the replay guard that remembers accepted ids.
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/core/timestamp.h"
+
+namespace replywatch::connectors::relay {
+
+// Decodes standard base64 (padding required when the length is not a multiple of 4).
+std::optional<std::string> base64Decode(std::string_view text);
+
+// The HMAC key of a "whsec_<base64>" secret; nullopt when it does not have that form or
+// decodes to nothing.
+std::optional<std::string> standardWebhooksKey(std::string_view secret);
+
+// "v1,<base64 of HMAC-SHA256(key, id.timestamp.body)>".
+std::string standardWebhooksSignature(std::string_view key, std::string_view id, std::string_view timestamp,
+                                      std::string_view body);
+
+enum class SignatureCheck {
+  Ok,
+  MissingHeader,     // one of the three headers is absent or empty
+  BadTimestamp,      // webhook-timestamp is not an integer
+  OutsideTolerance,  // webhook-timestamp is further than the tolerance from now
+  Mismatch,          // no v1 entry matches
+};
+std::string_view describe(SignatureCheck check);
+
+// Checks one delivery. Every v1 entry is compared in constant time; other versions are
+// ignored. `now` comes from the injectable Clock.
+SignatureCheck verifyStandardWebhooks(std::string_view key, std::optional<std::string_view> id,
+                                      std::optional<std::string_view> timestamp,
+                                      std::optional<std::string_view> signature, std::string_view body,
+                                      Timestamp now, std::chrono::seconds tolerance);
+
+// The webhook-ids of accepted deliveries, each kept until its timestamp leaves the
+// tolerance window: after that, a replay of the same signed request fails the timestamp
+// check, so memory stays bounded by the deliveries of one window. Thread-safe.
+class ReplayGuard {
+ public:
+  explicit ReplayGuard(std::chrono::seconds tolerance) : tolerance_(tolerance) {}
+  // True when `id` was accepted and is still within its window at `now`.
+  bool seen(const std::string& id, Timestamp now);
+  // Remembers `id`, signed at `signed_at`, once its delivery is stored.
+  void remember(const std::string& id, Timestamp signed_at, Timestamp now);
+  std::size_t size();
+
+ private:
+  void expire(Timestamp now);  // with mutex_ held
+  std::chrono::seconds tolerance_;
+  std::mutex mutex_;
+  std::map<std::string, Timestamp, std::less<>> expires_;  // id -> end of its window
+};
+
+}  // namespace replywatch::connectors::relay

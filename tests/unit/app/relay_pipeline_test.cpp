@@ -1,0 +1,251 @@
+// Escalation records through the ingest pipeline, a real SQLite store and the metrics
+// exposition: linking, the questions columns, the phase split, restore after restart.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "daemon/app/pipeline.h"
+#include "daemon/app/questions.h"
+#include "daemon/metrics/metrics.h"
+
+namespace replywatch::app {
+namespace {
+
+class TempStore {
+ public:
+  TempStore() {
+    static std::atomic<int> n{0};
+    dir_ = std::filesystem::temp_directory_path() /
+           ("replywatch-relay-pipeline-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    std::filesystem::create_directories(dir_);
+  }
+  ~TempStore() { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<store::Store> open() {
+    auto s = store::openSqliteStore(dir_ / "store.db");
+    EXPECT_TRUE(s.ok());
+    return std::move(s).value();
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+config::Config makeConfig() {
+  config::Config c;
+  config::AccountConfig a;
+  a.name = "acme";
+  c.accounts.push_back(a);
+  config::HandlerConfig agency;
+  agency.name = "cm-agency";
+  agency.route = Route::Agency;
+  agency.responder_ids = {"acme"};
+  c.handlers.push_back(agency);
+  config::HandlerConfig staff;
+  staff.name = "support";
+  staff.route = Route::Internal;
+  staff.responder_ids = {"acme_support"};
+  c.handlers.push_back(staff);
+  config::SourceConfig feed;
+  feed.name = "feed";
+  feed.type = "export";
+  feed.account = "acme";
+  feed.channel = "export";
+  c.sources.push_back(feed);
+  config::SourceConfig relays = feed;
+  relays.name = "relays";
+  relays.type = "relay";
+  c.sources.push_back(relays);
+  return c;
+}
+
+const std::int64_t kT0 = 1'700'000'000;
+
+Timestamp t(std::int64_t offset_s) { return fromMillis((kT0 + offset_s) * 1000); }
+
+Message msg(std::string id, std::string conversation, std::int64_t offset_s, bool brand = false) {
+  Message m;
+  m.id = std::move(id);
+  m.conversation_id = std::move(conversation);
+  m.author_id = brand ? "acme" : "member";
+  m.author_is_brand = brand;
+  m.created_at = t(offset_s);
+  m.text = "Où est ma commande ?";
+  return m;
+}
+
+Escalation esc(std::string id, std::string ref, std::int64_t requested_s,
+               std::optional<std::int64_t> answered_s, std::string requested_by = "cm-agency") {
+  Escalation e;
+  e.id = std::move(id);
+  e.question_ref = std::move(ref);
+  e.requested_at = t(requested_s);
+  if (answered_s) e.answered_at = t(*answered_s);
+  e.requested_by = std::move(requested_by);
+  e.relay = "legal-team";
+  return e;
+}
+
+// The value of one sample line "name{labels} value" in a text exposition, or -1.
+double sample(const std::string& text, const std::string& series) {
+  const std::string prefix = series + " ";
+  std::size_t pos = 0;
+  while ((pos = text.find(prefix, pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + prefix.size()));
+    pos += prefix.size();
+  }
+  return -1;
+}
+
+class RelayPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = dir_.open();
+    pipeline_ = std::make_unique<Pipeline>(cfg_, clock_, *store_);
+    ASSERT_TRUE(pipeline_->restore().ok());
+  }
+
+  void messages(std::vector<Message> batch) {
+    auto out = pipeline_->ingest(cfg_.sources[0], std::move(batch), std::nullopt);
+    ASSERT_TRUE(out.ok()) << out.error().message;
+  }
+  connectors::IngestOutcome escalations(std::vector<Escalation> batch) {
+    auto out = pipeline_->ingestEscalations(cfg_.sources[1], std::move(batch), std::nullopt);
+    EXPECT_TRUE(out.ok()) << out.error().message;
+    return out.ok() ? *out : connectors::IngestOutcome{};
+  }
+  QuestionRows rows() {
+    auto r = readQuestions(*store_, {});
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? std::move(r).value() : QuestionRows{};
+  }
+  std::string metricsText() {
+    metrics::Metrics m(cfg_, [this] { return pipeline_->snapshot(); }, {});
+    return m.render();
+  }
+
+  config::Config cfg_ = makeConfig();
+  ManualClock clock_{t(100000)};
+  TempStore dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+// One turn asked at 0 and answered by the agency at 3600, with relay legs before,
+// during (two overlapping, one by conversation id), after the turn, and one answered
+// after the public reply.
+TEST_F(RelayPipelineTest, LegsBeforeDuringAndAfterTheTurn) {
+  messages({msg("q1", "c1", 0), msg("a1", "c1", 3600, true), msg("q2", "c2", 0), msg("a2", "c2", 600, true)});
+  auto out = escalations({esc("before", "q1", -1800, -600), esc("during", "q1", 600, 1800),
+                          esc("during-conv", "c1", 1200, 2400), esc("after", "a1", 4000, 5000),
+                          esc("late-answer", "q1", 3000, 7200)});
+  EXPECT_EQ(out.received, 5U);
+  EXPECT_EQ(out.stored, 5U);
+
+  auto r = rows();
+  ASSERT_EQ(r.turns.size(), 2U);
+  const std::size_t i1 = r.turns[0].conversation_id == "c1" ? 0 : 1;
+  EXPECT_EQ(r.escalations[i1].size(), 5U);
+  EXPECT_TRUE(r.escalations[1 - i1].empty());
+  // Overlaps: 600..1800, 1200..2400, 3000..3600 (clipped at the reply).
+  auto cols = escalationColumns(r.turns[i1], r.escalations[i1], clock_.now());
+  EXPECT_TRUE(cols.escalated);
+  EXPECT_EQ(cols.escalation_wait, std::chrono::seconds{3000});
+  EXPECT_FALSE(escalationColumns(r.turns[1 - i1], r.escalations[1 - i1], clock_.now()).escalated);
+
+  const std::string csv = questionsCsv(r, cfg_, clock_.now());
+  EXPECT_NE(
+      csv.find(
+          ",c1,q1,2023-11-14T22:13:20Z,a1,2023-11-14T23:13:20Z,3600,acme,cm-agency,agency,true,3000,false"),
+      std::string::npos)
+      << csv;
+  EXPECT_NE(
+      csv.find(",c2,q2,2023-11-14T22:13:20Z,a2,2023-11-14T22:23:20Z,600,acme,cm-agency,agency,false,,false"),
+      std::string::npos)
+      << csv;
+  const auto json = questionsJson(r, cfg_, clock_.now());
+  EXPECT_EQ(json[i1]["escalated"], true);
+  EXPECT_EQ(json[i1]["escalation_wait_seconds"], 3000.0);
+  EXPECT_EQ(json[1 - i1]["escalated"], false);
+  EXPECT_TRUE(json[1 - i1]["escalation_wait_seconds"].is_null());
+
+  // Phases of c1: before 600, relay 600..2400 + 3000..3600 = 2400, after 600; c2 direct.
+  const std::string text = metricsText();
+  const std::string agency = R"(account="acme",route="agency")";
+  EXPECT_EQ(sample(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="before_escalation"})"), 600);
+  EXPECT_EQ(sample(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="relay"})"), 2400);
+  EXPECT_EQ(sample(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="after_relay"})"), 600);
+  EXPECT_EQ(sample(text, "replywatch_wait_seconds_total{" + agency + R"(,phase="direct"})"), 600);
+  EXPECT_EQ(sample(text, R"(replywatch_wait_seconds_total{account="acme",route="internal",phase="direct"})"),
+            0);
+  EXPECT_EQ(sample(text, "replywatch_escalations_total{" + agency + "}"), 5);
+  EXPECT_EQ(sample(text, R"(replywatch_escalations_total{account="acme",route="internal"})"), 0);
+  EXPECT_EQ(sample(text, "replywatch_escalation_wait_seconds_count{" + agency + "}"), 5);
+  // Waits 1200, 1200, 1200, 1000, 4200 seconds.
+  EXPECT_EQ(sample(text, "replywatch_escalation_wait_seconds_sum{" + agency + "}"), 8800);
+  EXPECT_EQ(sample(text, "replywatch_escalation_wait_seconds_bucket{" + agency + R"(,le="1800"})"), 4);
+
+  // A restart rebuilds the same figures from the store.
+  pipeline_ = std::make_unique<Pipeline>(cfg_, clock_, *store_);
+  ASSERT_TRUE(pipeline_->restore().ok());
+  EXPECT_EQ(metricsText(), text);
+}
+
+TEST_F(RelayPipelineTest, UnknownRefIsLinkedWhenTheQuestionArrives) {
+  escalations({esc("e1", "q9", 100, 400)});
+  EXPECT_EQ(sample(metricsText(), R"(replywatch_escalations_total{account="acme",route="agency"})"), 0);
+  messages({msg("q9", "c9", 0)});
+  auto r = rows();
+  ASSERT_EQ(r.turns.size(), 1U);
+  ASSERT_EQ(r.escalations[0].size(), 1U);
+  // Open turn: measured up to now.
+  auto cols = escalationColumns(r.turns[0], r.escalations[0], clock_.now());
+  EXPECT_TRUE(cols.escalated);
+  EXPECT_EQ(cols.escalation_wait, std::chrono::seconds{300});
+  std::string text = metricsText();
+  EXPECT_EQ(sample(text, R"(replywatch_escalations_total{account="acme",route="agency"})"), 1);
+  EXPECT_EQ(sample(text, R"(replywatch_wait_seconds_total{account="acme",route="agency",phase="relay"})"), 0);
+  // The answer arrives: the phase split follows.
+  messages({msg("a9", "c9", 1000, true)});
+  text = metricsText();
+  EXPECT_EQ(
+      sample(text,
+             R"(replywatch_wait_seconds_total{account="acme",route="agency",phase="before_escalation"})"),
+      100);
+  EXPECT_EQ(sample(text, R"(replywatch_wait_seconds_total{account="acme",route="agency",phase="relay"})"),
+            300);
+  EXPECT_EQ(
+      sample(text, R"(replywatch_wait_seconds_total{account="acme",route="agency",phase="after_relay"})"),
+      600);
+}
+
+TEST_F(RelayPipelineTest, RouteComesFromTheRequestingHandler) {
+  messages({msg("q1", "c1", 0)});
+  escalations({esc("by-staff", "q1", 10, 20, "support"), esc("by-nobody", "q1", 10, 20, "who")});
+  const std::string text = metricsText();
+  EXPECT_EQ(sample(text, R"(replywatch_escalations_total{account="acme",route="internal"})"), 1);
+  EXPECT_EQ(sample(text, R"(replywatch_escalations_total{account="acme",route="unknown"})"), 1);
+}
+
+TEST_F(RelayPipelineTest, UpdatesAreIdempotentUpserts) {
+  messages({msg("q1", "c1", 0), msg("a1", "c1", 3600, true)});
+  EXPECT_EQ(escalations({esc("e1", "q1", 600, std::nullopt)}).stored, 1U);
+  auto again = escalations({esc("e1", "q1", 600, std::nullopt)});
+  EXPECT_EQ(again.stored, 0U);
+  EXPECT_EQ(again.duplicates, 1U);
+  // Pending relay: counted as waiting up to the reply.
+  auto r = rows();
+  EXPECT_EQ(escalationColumns(r.turns[0], r.escalations[0], clock_.now()).escalation_wait,
+            std::chrono::seconds{3000});
+  EXPECT_EQ(escalations({esc("e1", "q1", 600, 1200)}).stored, 1U);
+  r = rows();
+  EXPECT_EQ(escalationColumns(r.turns[0], r.escalations[0], clock_.now()).escalation_wait,
+            std::chrono::seconds{600});
+  EXPECT_EQ(
+      sample(metricsText(), R"(replywatch_escalation_wait_seconds_count{account="acme",route="agency"})"), 1);
+}
+
+}  // namespace
+}  // namespace replywatch::app

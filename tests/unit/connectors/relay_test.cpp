@@ -1,0 +1,347 @@
+// The `relay` source type: the record format (JSON, JSONL, CSV), webhook authentication
+// (HMAC over the raw body, Standard Webhooks with its test vector, tolerance, replays),
+// imports, and the settings validation.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "connectors/common/hmac.h"
+#include "connectors/relay/relay_connector.h"
+#include "connectors/relay/standard_webhooks.h"
+#include "tests/unit/connectors/test_support.h"
+
+namespace replywatch::connectors::relay {
+namespace {
+
+using testing::at;
+using testing::makeSource;
+using testing::RecordingSink;
+using testing::TempDir;
+
+std::filesystem::path relayFixture(const std::string& name) {
+  return std::filesystem::path(REPLYWATCH_FIXTURES) / "relay" / name;
+}
+
+// Standard Webhooks: the published test vector.
+constexpr const char* kVectorSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+constexpr const char* kVectorId = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+constexpr const char* kVectorTimestamp = "1614265330";
+constexpr const char* kVectorBody = R"({"test": 2432232314})";
+constexpr const char* kVectorSignature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+const std::string kHmacSecret = "relay-hmac-secret";
+
+struct RelayHarness {
+  explicit RelayHarness(const std::string& extra = "")
+      : source(makeSource("name: relays\ntype: relay\naccount: acme\nchannel: relay\nwebhook_secret: " +
+                          kHmacSecret + "\nstandard_webhooks_secret: " + kVectorSecret + "\n" + extra)) {
+    config::AccountConfig a;
+    a.name = "acme";
+    config.accounts.push_back(a);
+    config.ingest.max_field_bytes = 1024;
+    std::vector<config::Problem> problems;
+    validate(source, problems);
+    for (const auto& p : problems) ADD_FAILURE() << p.str();
+    connector = findConnectorType("relay")->create(ConnectorContext{source, config, clock, health, sink});
+  }
+
+  WebhookResponse post(const std::string& body, std::vector<std::pair<std::string, std::string>> headers) {
+    WebhookRequest r;
+    r.method = "POST";
+    r.path = "/webhooks/relays";
+    r.body = body;
+    r.headers = std::move(headers);
+    r.remote = "127.0.0.1";
+    return connector->handleWebhook(r);
+  }
+  WebhookResponse postHmac(const std::string& body, const std::string& secret = kHmacSecret) {
+    return post(body, {{"X-Replywatch-Signature", "sha256=" + hmacSha256Hex(secret, body)}});
+  }
+  // A Standard Webhooks delivery signed now (clock) with the configured secret.
+  WebhookResponse postStandard(const std::string& body, const std::string& id,
+                               std::optional<Timestamp> signed_at = std::nullopt) {
+    const std::string ts = std::to_string(toMillis(signed_at.value_or(clock.now())) / 1000);
+    const std::string key = *standardWebhooksKey(kVectorSecret);
+    return post(body, {{"webhook-id", id},
+                       {"webhook-timestamp", ts},
+                       {"webhook-signature", standardWebhooksSignature(key, id, ts, body)}});
+  }
+
+  config::Config config;
+  config::SourceConfig source;
+  ManualClock clock{at("2024-06-01T00:00:00Z")};
+  SourceHealth health;
+  RecordingSink sink;
+  std::unique_ptr<Connector> connector;
+};
+
+const std::string kRecord =
+    R"({"id": "E1", "question_ref": "m-17", "requested_at": "2024-05-31T09:00:00Z", "requested_by": "cm-agency", )"
+    R"("relay": "billing"})";
+const std::string kRecordAnswered =
+    R"({"id": "E1", "question_ref": "m-17", "requested_at": "2024-05-31T09:00:00Z", "requested_by": "cm-agency", )"
+    R"("relay": "billing", "answered_at": "2024-05-31T09:45:00Z"})";
+
+TEST(StandardWebhooks, ReproducesThePublishedTestVector) {
+  auto key = standardWebhooksKey(kVectorSecret);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(standardWebhooksSignature(*key, kVectorId, kVectorTimestamp, kVectorBody), kVectorSignature);
+  const Timestamp now = fromMillis(1614265330LL * 1000 + 120000);
+  EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, kVectorTimestamp, kVectorSignature, kVectorBody, now,
+                                   std::chrono::seconds{300}),
+            SignatureCheck::Ok);
+  // Several entries, one valid (a key rotation).
+  EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, kVectorTimestamp,
+                                   std::string("v1,bm9wZQ== ") + kVectorSignature, kVectorBody, now,
+                                   std::chrono::seconds{300}),
+            SignatureCheck::Ok);
+  EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, kVectorTimestamp, kVectorSignature,
+                                   R"({"test": 2432232315})", now, std::chrono::seconds{300}),
+            SignatureCheck::Mismatch);
+  EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, kVectorTimestamp, kVectorSignature, kVectorBody,
+                                   now + std::chrono::minutes{4}, std::chrono::seconds{300}),
+            SignatureCheck::OutsideTolerance);
+  EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, kVectorTimestamp, kVectorSignature, kVectorBody,
+                                   fromMillis(1614265330LL * 1000 - 301000), std::chrono::seconds{300}),
+            SignatureCheck::OutsideTolerance);
+  EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, "16142653x0", kVectorSignature, kVectorBody, now,
+                                   std::chrono::seconds{300}),
+            SignatureCheck::BadTimestamp);
+  EXPECT_EQ(verifyStandardWebhooks(*key, std::nullopt, kVectorTimestamp, kVectorSignature, kVectorBody, now,
+                                   std::chrono::seconds{300}),
+            SignatureCheck::MissingHeader);
+  // A v2 entry with the right bytes is not a v1 signature.
+  EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, kVectorTimestamp,
+                                   "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", kVectorBody, now,
+                                   std::chrono::seconds{300}),
+            SignatureCheck::Mismatch);
+}
+
+TEST(StandardWebhooks, SecretsAndBase64) {
+  EXPECT_EQ(base64Decode("aGVsbG8="), std::optional<std::string>("hello"));
+  EXPECT_EQ(base64Decode("aGVsbG8h"), std::optional<std::string>("hello!"));
+  EXPECT_EQ(base64Decode("aGVsbA=="), std::optional<std::string>("hell"));
+  EXPECT_FALSE(base64Decode("aGVsbG8").has_value());
+  EXPECT_FALSE(base64Decode("aG=sbG8=").has_value());
+  EXPECT_FALSE(base64Decode("aGV*bG8=").has_value());
+  EXPECT_FALSE(standardWebhooksKey("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").has_value());  // no prefix
+  EXPECT_FALSE(standardWebhooksKey("whsec_").has_value());
+  EXPECT_FALSE(standardWebhooksKey("whsec_not base64!").has_value());
+}
+
+TEST(RelayWebhook, HmacDeliveryIsStoredAndAnUpdateIsAnUpsert) {
+  RelayHarness h;
+  auto r = h.postHmac(kRecord);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(h.sink.escalations.size(), 1U);
+  const Escalation& e = h.sink.escalations.at("E1");
+  EXPECT_EQ(e.account, "acme");
+  EXPECT_EQ(e.question_ref, "m-17");
+  EXPECT_EQ(e.requested_at, at("2024-05-31T09:00:00Z"));
+  EXPECT_EQ(e.requested_by, "cm-agency");
+  EXPECT_EQ(e.relay, "billing");
+  EXPECT_FALSE(e.answered_at.has_value());
+  EXPECT_EQ(h.health.events(), 1U);
+
+  r = h.postHmac(kRecord);  // a duplicate delivery changes nothing
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(R"("duplicates":1)"), std::string::npos) << r.body;
+  r = h.postHmac(kRecordAnswered);  // the relay answered
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(h.sink.escalations.at("E1").answered_at, at("2024-05-31T09:45:00Z"));
+  EXPECT_EQ(h.health.events(), 2U);
+}
+
+TEST(RelayWebhook, WrongOrMissingSignatureIs401AndNothingIsStored) {
+  RelayHarness h;
+  EXPECT_EQ(h.postHmac(kRecord, "wrong-secret").status, 401);
+  EXPECT_EQ(h.post(kRecord, {}).status, 401);
+  EXPECT_EQ(h.post(kRecord, {{"X-Replywatch-Signature", "sha256=zz"}}).status, 401);
+  // A Standard Webhooks delivery signed with another key.
+  const std::string ts = std::to_string(toMillis(h.clock.now()) / 1000);
+  EXPECT_EQ(
+      h.post(kRecord, {{"webhook-id", "msg_1"},
+                       {"webhook-timestamp", ts},
+                       {"webhook-signature", standardWebhooksSignature("other-key", "msg_1", ts, kRecord)}})
+          .status,
+      401);
+  // The body signed, then altered.
+  auto signed_headers = std::vector<std::pair<std::string, std::string>>{
+      {"X-Replywatch-Signature", "sha256=" + hmacSha256Hex(kHmacSecret, kRecord)}};
+  EXPECT_EQ(h.post(kRecordAnswered, signed_headers).status, 401);
+  EXPECT_TRUE(h.sink.escalations.empty());
+  EXPECT_EQ(h.sink.calls, 0);
+  EXPECT_EQ(h.health.errors(ErrorReason::Signature), 5U);
+}
+
+TEST(RelayWebhook, StandardWebhooksDeliveryAndReplay) {
+  RelayHarness h;
+  auto r = h.postStandard(kRecord, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(h.sink.escalations.size(), 1U);
+  const int calls = h.sink.calls;
+
+  // The same signed request again, a minute later: a replay, refused.
+  h.clock.advance(std::chrono::minutes{1});
+  const std::string ts = std::to_string(toMillis(h.clock.now() - std::chrono::minutes{1}) / 1000);
+  const std::string key = *standardWebhooksKey(kVectorSecret);
+  const std::vector<std::pair<std::string, std::string>> replay = {
+      {"webhook-id", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"},
+      {"webhook-timestamp", ts},
+      {"webhook-signature", standardWebhooksSignature(key, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", ts, kRecord)}};
+  r = h.post(kRecord, replay);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ(h.sink.calls, calls);  // never reached the sink
+  // Once out of the window, the same request fails the timestamp check instead.
+  h.clock.advance(std::chrono::minutes{5});
+  r = h.post(kRecord, replay);
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_NE(r.body.find("tolerance"), std::string::npos);
+  EXPECT_EQ(h.sink.calls, calls);
+  EXPECT_EQ(h.health.errors(ErrorReason::Signature), 2U);
+}
+
+TEST(RelayWebhook, StoreFailureIs503AndTheDeliveryMayBeRetried) {
+  RelayHarness h;
+  h.sink.fail = true;
+  auto r = h.postStandard(kRecord, "msg_retry");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_FALSE(h.health.up());
+  h.sink.fail = false;
+  r = h.postStandard(kRecord, "msg_retry");  // not remembered: the retry is accepted
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(h.sink.escalations.size(), 1U);
+}
+
+TEST(RelayWebhook, MalformedBodiesAre400) {
+  RelayHarness h;
+  EXPECT_EQ(h.postHmac("{not json").status, 400);
+  EXPECT_EQ(h.postHmac("42").status, 400);
+  EXPECT_EQ(h.postHmac("[]").status, 400);
+  auto r = h.postHmac(R"({"id": "E2", "requested_at": "2024-05-31T09:00:00Z"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("question_ref"), std::string::npos) << r.body;
+  EXPECT_TRUE(h.sink.escalations.empty());
+  EXPECT_EQ(h.health.errors(ErrorReason::MissingField), 1U);
+  EXPECT_EQ(h.health.errors(ErrorReason::BadRequest), 3U);
+}
+
+TEST(RelayWebhook, ArrayWithABadRecordKeepsTheGoodOnes) {
+  RelayHarness h;
+  const std::string body = "[" + kRecord +
+                           R"(, {"id": "E3", "question_ref": "m", "requested_at": "2999-01-01T00:00:00Z", )"
+                           R"("requested_by": "x", "relay": "y"}])";
+  auto r = h.postHmac(body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("rejected":1)"), std::string::npos) << r.body;
+  EXPECT_EQ(h.sink.escalations.size(), 1U);
+  EXPECT_EQ(h.health.errors(ErrorReason::FutureTimestamp), 1U);
+  EXPECT_NE(r.body.find("stored"), std::string::npos);
+}
+
+TEST(RelayWebhook, RejectionsNameTheRecordField) {
+  RelayHarness h;
+  auto r = h.postHmac(R"({"id": "E4", "question_ref": "m", "requested_at": "2999-01-01T00:00:00Z", )"
+                      R"("requested_by": "x", "relay": "y"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("requested_at"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("created_at"), std::string::npos) << r.body;
+}
+
+TEST(RelayWebhook, HelpdeskEnvelopeIsUnwrapped) {
+  RelayHarness h;
+  auto r = h.postHmac(testing::readAll(relayFixture("helpdesk-event.json")));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Escalation& e = h.sink.escalations.at("ESC-1042");
+  EXPECT_EQ(e.question_ref, "1796322114567012354");
+  EXPECT_EQ(e.relay, "billing-team");
+  EXPECT_EQ(e.answered_at, at("2024-05-31T10:38:30Z"));
+}
+
+TEST(RelayWebhook, OnlyPost) {
+  RelayHarness h;
+  WebhookRequest r;
+  r.method = "GET";
+  EXPECT_EQ(h.connector->handleWebhook(r).status, 405);
+}
+
+TEST(RelayImport, AgencyCsvLog) {
+  RelayHarness h;
+  auto stats = h.connector->importFile(relayFixture("agency-log.csv"), {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->records, 6U);
+  EXPECT_EQ(stats->stored, 3U);
+  EXPECT_EQ(stats->rejected, 3U);
+  EXPECT_EQ(h.sink.escalations.at("AG-2024-0002").relay, "Legal, Paris office");
+  EXPECT_FALSE(h.sink.escalations.at("AG-2024-0002").answered_at.has_value());
+  EXPECT_EQ(h.sink.escalations.at("AG-2024-0003").requested_at, at("2024-05-31T09:20:00Z"));
+  EXPECT_EQ(h.sink.escalations.at("AG-2024-0003").answered_at, at("2024-05-31T10:02:00Z"));
+  EXPECT_EQ(h.health.errors(ErrorReason::MissingField), 1U);
+  EXPECT_EQ(h.health.errors(ErrorReason::InvalidTimestamp), 2U);
+  // Imported again: nothing changes.
+  stats = h.connector->importFile(relayFixture("agency-log.csv"), {});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->stored, 0U);
+  EXPECT_EQ(stats->duplicates, 3U);
+}
+
+TEST(RelayImport, AgencyJsonLines) {
+  RelayHarness h;
+  auto stats = h.connector->importFile(relayFixture("agency-log.jsonl"), {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->records, 5U);
+  EXPECT_EQ(stats->stored, 2U);
+  EXPECT_EQ(stats->rejected, 3U);
+  EXPECT_EQ(h.health.errors(ErrorReason::ParseError), 3U);
+  EXPECT_FALSE(h.sink.escalations.at("AG-2024-0002").answered_at.has_value());
+}
+
+TEST(RelayImport, UnusableFilesAreRefusedWhole) {
+  RelayHarness h;
+  TempDir dir;
+  testing::writeAll(dir.path() / "bad.csv",
+                    "id,question_ref,requested_at,requested_by,relay,colour\n1,2,3,4,5,6\n");
+  auto stats = h.connector->importFile(dir.path() / "bad.csv", {});
+  ASSERT_FALSE(stats.ok());
+  EXPECT_NE(stats.error().message.find("colour"), std::string::npos);
+  testing::writeAll(dir.path() / "short.csv", "id,question_ref\n1,2\n");
+  EXPECT_FALSE(h.connector->importFile(dir.path() / "short.csv", {}).ok());
+  testing::writeAll(dir.path() / "open.csv", "id,question_ref,requested_at,requested_by,relay\n\"1,2\n");
+  EXPECT_FALSE(h.connector->importFile(dir.path() / "open.csv", {}).ok());
+  EXPECT_FALSE(h.connector->importFile(dir.path() / "missing.csv", {}).ok());
+  EXPECT_TRUE(h.sink.escalations.empty());
+}
+
+TEST(RelaySettings, ValidationMessages) {
+  std::vector<config::Problem> problems;
+  validate(makeSource("name: r\ntype: relay\naccount: acme\nchannel: relay\nstandard_webhooks_secret: nope\n"
+                      "standard_webhooks_tolerance: 0s\nsignature_header: \"\"\nwebhok_secret: x\n"),
+           problems);
+  std::string all;
+  for (const auto& p : problems) all += p.str() + "\n";
+  EXPECT_NE(all.find("whsec_"), std::string::npos) << all;
+  EXPECT_NE(all.find("standard_webhooks_tolerance"), std::string::npos) << all;
+  EXPECT_NE(all.find("signature_header"), std::string::npos) << all;
+  EXPECT_NE(all.find("webhok_secret"), std::string::npos) << all;
+  EXPECT_EQ(all.find("nope"), std::string::npos) << "a secret value leaked: " << all;
+
+  problems.clear();
+  validate(makeSource("name: r\ntype: relay\naccount: acme\nchannel: relay\n"), problems);
+  EXPECT_TRUE(problems.empty());
+}
+
+TEST(RelaySettings, NoSecretMeansNoWebhooks) {
+  config::Config config;
+  auto source = makeSource("name: r\ntype: relay\naccount: acme\nchannel: relay\n");
+  ManualClock clock{at("2024-06-01T00:00:00Z")};
+  SourceHealth health;
+  RecordingSink sink;
+  auto connector = findConnectorType("relay")->create(ConnectorContext{source, config, clock, health, sink});
+  WebhookRequest r;
+  r.method = "POST";
+  r.body = kRecord;
+  EXPECT_EQ(connector->handleWebhook(r).status, 404);
+}
+
+}  // namespace
+}  // namespace replywatch::connectors::relay
