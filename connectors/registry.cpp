@@ -2,17 +2,24 @@
 
 #include <array>
 
+#include "connectors/discourse/discourse_connector.h"
 #include "connectors/export/export_connector.h"
+#include "connectors/mastodon/mastodon_connector.h"
 
 namespace replywatch::connectors {
 namespace {
 
 // The connector types, one row each.
-const std::array<ConnectorType, 1> kTypes = {{
+const std::array<ConnectorType, 3> kTypes = {{
     {"export",
      "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
      "webhooks",
      &exportfmt::validate, &exportfmt::create},
+    {"mastodon",
+     "Mastodon statuses of the brand account's threads: signed admin webhooks and REST API polling",
+     &mastodon::validate, &mastodon::create},
+    {"discourse", "Discourse forum posts (conversation = topic): signed webhooks and REST API polling",
+     &discourse::validate, &discourse::create},
 }};
 
 }  // namespace
