@@ -348,13 +348,15 @@ PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
                  logValue(redactUrl(url)), logValue(e.message));
     return result;
   };
-  auto report = [&](const std::vector<Error>& rejected) {
-    for (const auto& e : rejected) {
+  // Posts at or before the cursor were reported when they were first seen.
+  auto report = [&](const std::vector<std::pair<std::string, Error>>& rejected) {
+    for (const auto& [id, e] : rejected) {
+      if (!id.empty() && !last_post_id_.empty() && !idLess(last_post_id_, id)) continue;
       ctx_.health.addError(reasonOf(e));
+      ++result.rejected;
       spdlog::warn("discourse post rejected source={} error={}", logValue(ctx_.source.name),
                    logValue(e.message));
     }
-    result.rejected += rejected.size();
   };
 
   // Newest first; page backwards until the cursor is reached.

@@ -13,12 +13,13 @@ using nlohmann::json;
 Result<PostPage> postArray(const json& array) {
   PostPage page;
   for (const auto& item : array) {
-    if (auto id = jsonId(item, "id")) page.ids.push_back(std::move(*id));
+    std::string id = jsonId(item, "id").value_or("");
+    if (!id.empty()) page.ids.push_back(id);
     auto post = parsePost(item);
     if (post) {
       page.posts.push_back(std::move(*post));
     } else {
-      page.rejected.push_back(post.error());
+      page.rejected.emplace_back(std::move(id), post.error());
     }
   }
   return page;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/core/result.h"
@@ -54,7 +55,7 @@ Result<WebhookBody> parseWebhookBody(std::string_view body);
 struct PostPage {
   std::vector<std::string> ids;  // every readable post id on the page, rejected posts included
   std::vector<Post> posts;
-  std::vector<Error> rejected;
+  std::vector<std::pair<std::string, Error>> rejected;  // post id ("" when unreadable) and why
 };
 Result<PostPage> parseLatestPosts(std::string_view body);  // GET /posts.json
 Result<PostPage> parseTopicPosts(std::string_view body);   // GET /t/{id}.json

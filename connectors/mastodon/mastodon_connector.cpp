@@ -369,7 +369,7 @@ WebhookResponse MastodonConnector::handleWebhook(const WebhookRequest& request) 
     root = resolveRoot(status, lookup_http_.get(), {}, failed);
   }
   if (failed) {
-    spdlog::warn("mastodon thread root unknown, using the parent source={} status_has_parent=true",
+    spdlog::warn("mastodon thread root lookup failed, the parent stands for the root source={}",
                  logValue(ctx_.source.name));
   }
   Message m = toMessage(status, root);
