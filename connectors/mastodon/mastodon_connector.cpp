@@ -285,7 +285,7 @@ std::string MastodonConnector::resolveRoot(const Status& s, HttpClient* http, st
         // Ancestors come root first. When the root itself is not visible (deleted,
         // private), the topmost visible ancestor's parent id stands for it.
         const Status& top = ancestors->statuses.front();
-        const std::string root = top.in_reply_to_id.empty() ? top.id : top.in_reply_to_id;
+        std::string root = top.in_reply_to_id.empty() ? top.id : top.in_reply_to_id;
         for (const auto& a : ancestors->statuses) roots_.put(a.id, root);
         return root;
       }

@@ -98,9 +98,10 @@ class FakeMastodon {
         if (idLess(min_id, it["id"].get<std::string>()) && selected.size() < limit) selected.push_back(it);
       }
     } else {
-      for (auto it = items.rbegin(); it != items.rend(); ++it) {
-        if (!max_id.empty() && !idLess((*it)["id"].get<std::string>(), max_id)) continue;
-        if (selected.size() < limit) selected.push_back(*it);
+      const std::vector<nlohmann::json> newest_first(items.rbegin(), items.rend());
+      for (const auto& item : newest_first) {
+        if (!max_id.empty() && !idLess(item["id"].get<std::string>(), max_id)) continue;
+        if (selected.size() < limit) selected.push_back(item);
       }
     }
     std::sort(selected.begin(), selected.end(), [](const auto& a, const auto& b) { return less(b, a); });

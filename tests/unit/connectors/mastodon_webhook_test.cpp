@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "connectors/common/hmac.h"
 #include "connectors/mastodon/mastodon_connector.h"
 #include "tests/unit/connectors/mastodon_fake_api.h"
@@ -193,9 +195,8 @@ TEST(MastodonWebhook, ThreadRootFromTheApiIsIndependentOfArrivalOrder) {
   mastodonOf(h).setHttpOptions(testing::fastHttpOptions());
   EXPECT_FALSE(h.connector->polls());
   auto statuses = thread();
-  for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
-    ASSERT_EQ(h.connector->handleWebhook(signedPost(envelope(*it))).status, 200);
-  }
+  std::reverse(statuses.begin(), statuses.end());  // the last reply first
+  for (const auto& s : statuses) ASSERT_EQ(h.connector->handleWebhook(signedPost(envelope(s))).status, 200);
   ASSERT_EQ(h.sink.stored.size(), 4u);
   for (const auto& m : h.sink.stored) EXPECT_EQ(m.conversation_id, "8001") << m.id;
   // The first lookup (for 8004) taught the root of every ancestor: one request only.
