@@ -2,7 +2,9 @@
 
 #include <array>
 
+#include "connectors/discourse/discourse_connector.h"
 #include "connectors/export/export_connector.h"
+#include "connectors/mastodon/mastodon_connector.h"
 #include "connectors/meta/meta_connector.h"
 #include "connectors/relay/relay_connector.h"
 
@@ -10,7 +12,7 @@ namespace replywatch::connectors {
 namespace {
 
 // The connector types, one row each.
-const std::array<ConnectorType, 3> kTypes = {{
+const std::array<ConnectorType, 5> kTypes = {{
     {"export",
      "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
      "webhooks",
@@ -22,6 +24,11 @@ const std::array<ConnectorType, 3> kTypes = {{
      "escalation records (a question passed to an internal relay, and its answer): signed webhooks or "
      "CSV/JSONL files",
      &relay::validate, &relay::create},
+    {"mastodon",
+     "Mastodon statuses of the brand account's threads: signed admin webhooks and REST API polling",
+     &mastodon::validate, &mastodon::create},
+    {"discourse", "Discourse forum posts (conversation = topic): signed webhooks and REST API polling",
+     &discourse::validate, &discourse::create},
 }};
 
 }  // namespace

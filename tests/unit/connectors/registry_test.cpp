@@ -21,12 +21,12 @@ std::string joined(const std::vector<config::Problem>& problems) {
 }
 
 TEST(Registry, Table) {
-  ASSERT_GE(connectorTypes().size(), 2u);
+  ASSERT_GE(connectorTypes().size(), 5u);
   EXPECT_EQ(connectorTypes()[0].name, "export");
-  EXPECT_NE(findConnectorType("meta"), nullptr);
-  EXPECT_TRUE(sourceTypeInfo("meta").known);
-  EXPECT_NE(findConnectorType("relay"), nullptr);
-  EXPECT_TRUE(sourceTypeInfo("relay").known);
+  for (const char* type : {"meta", "relay", "mastodon", "discourse"}) {
+    EXPECT_NE(findConnectorType(type), nullptr) << type;
+    EXPECT_TRUE(sourceTypeInfo(type).known) << type;
+  }
   EXPECT_FALSE(connectorTypes()[0].description.empty());
   EXPECT_NE(findConnectorType("export"), nullptr);
   EXPECT_EQ(findConnectorType("nope"), nullptr);

@@ -1,0 +1,255 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include "connectors/common/json_fields.h"
+#include "connectors/discourse/discourse_connector.h"
+#include "connectors/mastodon/mastodon_parse.h"
+#include "tests/unit/connectors/social_support.h"
+#include "tests/unit/connectors/test_http_server.h"
+
+namespace replywatch::connectors::discourse {
+namespace {
+
+using testing::jsonFixture;
+using testing::TestHttpServer;
+
+constexpr const char* kNow = "2024-06-01T00:00:00Z";
+
+// A fake Discourse API: /posts.json newest first, `page_size` per page, paged back with
+// before=<id>; /t/{id}.json from the recorded topic (57) or built from the known posts.
+class FakeDiscourse {
+ public:
+  using Response = TestHttpServer::Response;
+  using Request = TestHttpServer::Request;
+
+  FakeDiscourse() {
+    const auto latest = jsonFixture("discourse", "api_posts_latest.json");
+    for (const auto& p : latest["latest_posts"]) add(p);
+  }
+  void add(const nlohmann::json& post) {
+    std::lock_guard lock(mutex_);
+    posts_[std::to_string(post["id"].get<long long>())] = post;
+  }
+  std::size_t page_size = 2;
+  std::function<std::optional<Response>(const Request&, int)> intercept;
+
+  TestHttpServer::Handler handler() {
+    return [this](const Request& req, int index) { return answer(req, index); };
+  }
+
+ private:
+  Response answer(const Request& req, int index) {
+    if (intercept) {
+      if (auto r = intercept(req, index)) return *r;
+    }
+    std::lock_guard lock(mutex_);
+    Response r;
+    const std::string path = req.target.substr(0, req.target.find('?'));
+    if (path == "/posts.json") {
+      const std::string before = mastodon::urlQueryParam("http://x" + req.target, "before");
+      std::vector<nlohmann::json> page;
+      for (auto it = posts_.rbegin(); it != posts_.rend() && page.size() < page_size; ++it) {
+        if (!before.empty() && !idLess(it->first, before)) continue;
+        page.push_back(it->second);
+      }
+      r.body = nlohmann::json{{"latest_posts", page}}.dump();
+    } else if (path == "/t/57.json") {
+      r.body = testing::readAll(testing::fixtureOf("discourse", "api_topic.json"));
+    } else {
+      r.status = 404;
+      r.body = R"({"errors":["not found"]})";
+    }
+    return r;
+  }
+
+  struct NumericLess {
+    bool operator()(const std::string& a, const std::string& b) const { return idLess(a, b); }
+  };
+  std::mutex mutex_;
+  std::map<std::string, nlohmann::json, NumericLess> posts_;
+};
+
+std::string yamlFor(const TestHttpServer& server, const std::string& extra = "") {
+  return "name: forum\ntype: discourse\naccount: acme\nchannel: discourse\nbase_url: " + server.url("/") +
+         "\napi_key: k3y\napi_username: system\n" + extra;
+}
+
+DiscourseConnector& discourseOf(testing::TypedHarness& h) {
+  return dynamic_cast<DiscourseConnector&>(*h.connector);
+}
+
+std::vector<std::string> targets(const TestHttpServer& server) {
+  std::vector<std::string> out;
+  for (const auto& r : server.requests()) out.push_back(r.target);
+  return out;
+}
+
+// A post of the recorded topic 57, later in the stream: post_number 14 replying to post 1.
+nlohmann::json laterPostOfTopic57() {
+  auto topic = jsonFixture("discourse", "api_topic.json");
+  auto post = topic["post_stream"]["posts"][3];
+  post["topic_id"] = 57;
+  return post;
+}
+
+TEST(DiscoursePoll, PagesBackwardsToTheCursorAndFillsTopics) {
+  FakeDiscourse api;
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  ASSERT_TRUE(h.connector->polls());
+
+  auto first = c.pollOnce();
+  ASSERT_TRUE(first.ok);
+  EXPECT_EQ(first.fetched, 4u);
+  EXPECT_EQ(first.skipped, 2u);  // the system user's posts
+  EXPECT_FALSE(first.gap);
+  ASSERT_EQ(h.sink.stored.size(), 2u);
+  EXPECT_EQ(h.sink.stored[0].id, "14");
+  EXPECT_EQ(h.sink.stored[0].conversation_id, "11");
+  EXPECT_TRUE(h.sink.stored[0].author_is_brand);  // staff, the default brand_flags
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "15");
+  auto t = targets(server);
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0], "/posts.json");
+  EXPECT_EQ(t[1], "/posts.json?before=14");
+  EXPECT_EQ(t[2], "/posts.json?before=2");
+  const auto req = server.requests()[0];
+  EXPECT_EQ(req.header("Api-Key"), "k3y");
+  EXPECT_EQ(req.header("Api-Username"), "system");
+
+  // A later post of a topic never seen: the topic's post stream is fetched too.
+  api.add(laterPostOfTopic57());
+  auto second = c.pollOnce();
+  ASSERT_TRUE(second.ok);
+  t = targets(server);
+  ASSERT_EQ(t.size(), 5u);
+  EXPECT_EQ(t[3], "/posts.json");
+  EXPECT_EQ(t[4], "/t/57.json");
+  EXPECT_EQ(second.outcome.stored, 4u);  // 226 and the topic's 83, 84 (moderator action), 86
+  const Message* opening = h.sink.find("83");
+  ASSERT_NE(opening, nullptr);
+  EXPECT_EQ(opening->conversation_id, "57");
+  EXPECT_EQ(formatRfc3339(opening->created_at), "2013-02-04T20:26:26Z");
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "226");
+
+  // Nothing new: one request, an empty batch that keeps the cursor.
+  auto third = c.pollOnce();
+  ASSERT_TRUE(third.ok);
+  EXPECT_EQ(third.outcome.received, 0u);
+  EXPECT_EQ(targets(server).size(), 6u);
+
+  // A restart reads the cursor back and does not take old posts again.
+  auto restarted = h.restart();
+  auto& r = dynamic_cast<DiscourseConnector&>(*restarted);
+  r.setHttpOptions(testing::fastHttpOptions());
+  auto after = r.pollOnce();
+  ASSERT_TRUE(after.ok);
+  EXPECT_EQ(after.fetched, 0u);
+}
+
+TEST(DiscoursePoll, MaxPagesLeavesAReportedGap) {
+  FakeDiscourse api;
+  api.page_size = 1;
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server, "max_pages: 2\n"), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  ASSERT_TRUE(c.pollOnce().ok);  // first run: two pages of history (15, 14)
+  for (int id = 300; id < 305; ++id) {
+    auto p = jsonFixture("discourse", "api_posts_latest.json")["latest_posts"][0];
+    p["id"] = id;
+    api.add(p);
+  }
+  auto r = c.pollOnce();
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(r.gap);
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "304");
+}
+
+TEST(DiscoursePoll, ServerErrorsAndTruncatedBodiesCommitNothing) {
+  FakeDiscourse api;
+  int mode = 500;
+  api.intercept = [&mode](const FakeDiscourse::Request&, int) -> std::optional<FakeDiscourse::Response> {
+    if (mode == 0) return std::nullopt;
+    FakeDiscourse::Response r;
+    if (mode == 500) {
+      r.status = 502;
+    } else {
+      r.body = testing::readAll(testing::fixtureOf("discourse", "api_posts_latest.json")).substr(0, 700);
+    }
+    return r;
+  };
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  EXPECT_FALSE(c.pollOnce().ok);
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(h.health.errors(ErrorReason::Http), 1u);
+  EXPECT_FALSE(h.health.up());
+  mode = 1;
+  EXPECT_FALSE(c.pollOnce().ok);
+  EXPECT_EQ(h.health.errors(ErrorReason::ParseError), 1u);
+  EXPECT_EQ(h.sink.calls, 0);
+  mode = 0;
+  ASSERT_TRUE(c.pollOnce().ok);
+  EXPECT_EQ(h.sink.stored.size(), 2u);
+  EXPECT_TRUE(h.health.up());
+}
+
+TEST(DiscoursePoll, RateLimitedAnswersAreRetriedAfterRetryAfter) {
+  FakeDiscourse api;
+  api.intercept = [](const FakeDiscourse::Request&, int index) -> std::optional<FakeDiscourse::Response> {
+    if (index > 0) return std::nullopt;
+    FakeDiscourse::Response r;
+    r.status = 429;
+    r.headers.emplace_back("Retry-After", "0");
+    r.body = R"({"errors":["You’ve performed this action too many times."]})";
+    return r;
+  };
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  ASSERT_TRUE(c.pollOnce().ok);
+  EXPECT_EQ(h.sink.stored.size(), 2u);
+}
+
+TEST(DiscoursePoll, MissingTopicsAndBadPostsDoNotStopTheRest) {
+  FakeDiscourse api;
+  auto orphan = jsonFixture("discourse", "api_posts_latest.json")["latest_posts"][0];
+  orphan["id"] = 500;
+  orphan["topic_id"] = 99;  // /t/99.json answers 404
+  orphan["post_number"] = 7;
+  api.add(orphan);
+  auto broken = orphan;
+  broken["id"] = 501;
+  broken["created_at"] = "31/12/2020";
+  api.add(broken);
+  api.page_size = 10;
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  auto r = c.pollOnce();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.rejected, 1u);
+  EXPECT_EQ(h.health.errors(ErrorReason::InvalidTimestamp), 1u);
+  EXPECT_NE(h.sink.find("500"), nullptr);
+  EXPECT_EQ(h.sink.find("500")->conversation_id, "99");
+  auto t = targets(server);
+  EXPECT_NE(std::find(t.begin(), t.end(), "/t/99.json"), t.end());
+  // The rejected post moves the cursor: it is reported once, not at every poll.
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "501");
+  ASSERT_TRUE(c.pollOnce().ok);
+  EXPECT_EQ(h.health.errors(ErrorReason::InvalidTimestamp), 1u);
+}
+
+}  // namespace
+}  // namespace replywatch::connectors::discourse
