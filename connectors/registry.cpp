@@ -3,16 +3,22 @@
 #include <array>
 
 #include "connectors/export/export_connector.h"
+#include "connectors/x/twcs_connector.h"
+#include "connectors/x/x_connector.h"
 
 namespace replywatch::connectors {
 namespace {
 
 // The connector types, one row each.
-const std::array<ConnectorType, 1> kTypes = {{
+const std::array<ConnectorType, 3> kTypes = {{
     {"export",
      "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
      "webhooks",
      &exportfmt::validate, &exportfmt::create},
+    {"twcs", "X (Twitter) histories in the \"Customer Support on Twitter\" CSV shape, imported from files",
+     &twcs::validate, &twcs::create},
+    {"x", "X (Twitter) API v2: a brand's mentions and its own replies, polled with since_id", &x::validate,
+     &x::create},
 }};
 
 }  // namespace

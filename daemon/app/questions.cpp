@@ -5,8 +5,13 @@
 namespace replywatch::app {
 namespace {
 
-std::chrono::seconds thresholdOf(const config::Config& config, const std::string& account) {
-  if (const auto* a = config.account(account)) return a->threshold;
+// An account not in the configuration (named by the data, e.g. a twcs brand author) has
+// the threshold of its source's account, as in the tracker.
+std::chrono::seconds thresholdOf(const config::Config& config, const Turn& turn) {
+  if (const auto* a = config.account(turn.account)) return a->threshold;
+  if (const auto* s = config.source(turn.source)) {
+    if (const auto* a = config.account(s->account)) return a->threshold;
+  }
   return std::chrono::seconds{3600};
 }
 
@@ -61,7 +66,7 @@ std::string questionsCsv(const std::vector<Turn>& turns, const config::Config& c
     out += ',';
     if (!t.open()) out += toString(t.route);
     out += ",false,,";  // escalation columns: filled once the relay feed is configured
-    out += isLate(t, thresholdOf(config, t.account), now) ? "true" : "false";
+    out += isLate(t, thresholdOf(config, t), now) ? "true" : "false";
     out += '\n';
   }
   return out;
@@ -88,7 +93,7 @@ nlohmann::ordered_json questionsJson(const std::vector<Turn>& turns, const confi
     row["route"] = t.open() ? Json(nullptr) : Json(toString(t.route));
     row["escalated"] = false;
     row["escalation_wait_seconds"] = nullptr;
-    row["late"] = isLate(t, thresholdOf(config, t.account), now);
+    row["late"] = isLate(t, thresholdOf(config, t), now);
     rows.push_back(std::move(row));
   }
   return rows;

@@ -35,6 +35,7 @@ std::string_view toString(ErrorReason r) {
     case ErrorReason::BadRequest: return "bad_request";
     case ErrorReason::Store: return "store";
     case ErrorReason::Io: return "io";
+    case ErrorReason::ApiError: return "api_error";
     case ErrorReason::kCount: break;
   }
   return "unknown";

@@ -27,6 +27,7 @@ enum class ErrorReason : std::uint8_t {
   BadRequest,        // webhook request malformed (bad JSON, wrong method, too large)
   Store,             // the store refused to commit
   Io,                // local I/O failure (spool directory, files)
+  ApiError,          // the remote reported errors for part of a response (X "errors"); the rest was used
   kCount
 };
 inline constexpr std::size_t kErrorReasonCount = static_cast<std::size_t>(ErrorReason::kCount);

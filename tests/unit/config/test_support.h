@@ -27,7 +27,7 @@ struct ExportSeen {
 inline SourceTypeLookup fakeTypes(std::shared_ptr<ExportSeen> seen = std::make_shared<ExportSeen>()) {
   return [seen](std::string_view type) {
     SourceTypeInfo info;
-    info.known_types = {"export", "twcs"};
+    info.known_types = {"export", "twcs", "x"};
     if (type == "export") {
       info.known = true;
       info.validate = [seen](const SourceConfig& source, std::vector<Problem>& problems) {
@@ -43,7 +43,7 @@ inline SourceTypeLookup fakeTypes(std::shared_ptr<ExportSeen> seen = std::make_s
         (void)readString(source.settings, "url", source.file, where, problems);
         (void)readDuration(source.settings, "poll_interval", source.file, where, problems);
       };
-    } else if (type == "twcs") {
+    } else if (type == "twcs" || type == "x") {
       info.known = true;
     }
     return info;
