@@ -27,7 +27,7 @@ struct ExportSeen {
 inline SourceTypeLookup fakeTypes(std::shared_ptr<ExportSeen> seen = std::make_shared<ExportSeen>()) {
   return [seen](std::string_view type) {
     SourceTypeInfo info;
-    info.known_types = {"export", "twcs", "x"};
+    info.known_types = {"export", "twcs"};
     if (type == "export") {
       info.known = true;
       info.validate = [seen](const SourceConfig& source, std::vector<Problem>& problems) {
