@@ -28,6 +28,9 @@ ANSWERS = [
 ]
 FOLLOWUPS = ["done, sent you a DM", "still waiting for an answer...", "thanks, it works now!",
              "that doesn't help at all"]
+EXTRAS = ["This is the third time I ask and nobody answers.", "Order #A-48213, placed last Tuesday.",
+          "We'll keep an eye on this for you.", "Let us know if there's anything else we can do!",
+          "I have tried everything already", "Thanks for your patience while we check."]
 SIGNATURES = [" ^JK", " -AB", " ^KC", " -MR", " ^CB", "", ""]
 
 
@@ -71,11 +74,14 @@ def main():
             inbound = k % 2 == 0
             if inbound:
                 text = "@%s %s" % (brand, rnd.choice(QUESTIONS if k == 0 else FOLLOWUPS))
+                if rnd.random() < 0.7:
+                    text += " " + rnd.choice(EXTRAS)
                 if rnd.random() < 0.03:
                     text += "\nSent from my phone, again, sorry"
                 author = str(customer)
             else:
-                text = "@%d %s%s" % (customer, rnd.choice(ANSWERS), rnd.choice(SIGNATURES))
+                text = "@%d %s%s" % (customer, rnd.choice(ANSWERS) + (" " + rnd.choice(EXTRAS) if rnd.random() < 0.7
+                                                                      else ""), rnd.choice(SIGNATURES))
                 author = brand
             tweets.append({"id": next_id, "author": author, "inbound": inbound, "t": t, "text": text,
                            "parent": parent, "children": []})
