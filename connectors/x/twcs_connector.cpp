@@ -281,7 +281,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     if (!input) return input.error();
     return CsvReader(std::move(*input));
   };
-  auto readHeader = [&](CsvReader& reader) -> Result<Header> {
+  auto read_header = [&](CsvReader& reader) -> Result<Header> {
     for (;;) {
       switch (reader.next()) {
         case CsvReader::Status::Record:
@@ -298,7 +298,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   auto first = open();
   if (!first) return fail(first.error());
   CsvReader& reader = *first;
-  auto header = readHeader(reader);
+  auto header = read_header(reader);
   if (!header) return fail(header.error());
   const std::uint64_t total = reader.bytesTotal();
   auto report = [&](std::uint64_t done) {
@@ -373,7 +373,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   auto second = open();
   if (!second) return fail(second.error());
   CsvReader& again = *second;
-  if (auto h = readHeader(again); !h) return fail(h.error());
+  if (auto h = read_header(again); !h) return fail(h.error());
   std::vector<Message> batch;
   batch.reserve(kBatchSize);
   auto flush = [&]() -> Result<void> {

@@ -143,9 +143,7 @@ TEST(XApi, Ids) {
 TEST(XPoll, PagesThenSinceIdWithTheCursor) {
   Server server([](const Server::Request& r, int) {
     Server::Response resp;
-    if (!isMentions(r)) {
-      resp.body = kEmptyPage;
-    } else if (r.target.find("since_id=") != std::string::npos) {
+    if (!isMentions(r) || r.target.find("since_id=") != std::string::npos) {
       resp.body = kEmptyPage;
     } else if (r.target.find("pagination_token=p2") == std::string::npos) {
       resp.body = pageOf({tweet("1000000000000000003", "7", "1000000000000000001", "2024-05-31T10:10:00Z",
