@@ -7,12 +7,14 @@
 #include "connectors/mastodon/mastodon_connector.h"
 #include "connectors/meta/meta_connector.h"
 #include "connectors/relay/relay_connector.h"
+#include "connectors/x/twcs_connector.h"
+#include "connectors/x/x_connector.h"
 
 namespace replywatch::connectors {
 namespace {
 
 // The connector types, one row each.
-const std::array<ConnectorType, 5> kTypes = {{
+const std::array<ConnectorType, 7> kTypes = {{
     {"export",
      "messages in replywatch's normalized JSONL/CSV format: files, a spool directory, a polled URL or signed "
      "webhooks",
@@ -29,6 +31,10 @@ const std::array<ConnectorType, 5> kTypes = {{
      &mastodon::validate, &mastodon::create},
     {"discourse", "Discourse forum posts (conversation = topic): signed webhooks and REST API polling",
      &discourse::validate, &discourse::create},
+    {"twcs", "X (Twitter) histories in the \"Customer Support on Twitter\" CSV shape, imported from files",
+     &twcs::validate, &twcs::create},
+    {"x", "X (Twitter) API v2: a brand's mentions and its own replies, polled with since_id", &x::validate,
+     &x::create},
 }};
 
 }  // namespace

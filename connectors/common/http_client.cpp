@@ -262,6 +262,17 @@ Result<HttpResponse> HttpClient::get(const HttpRequest& request, std::stop_token
       auto header = findHeader(a.transfer.headers, "Retry-After");
       std::optional<std::chrono::seconds> after;
       if (header) after = parseRetryAfter(*header, std::chrono::system_clock::now());
+      auto reset = options_.rate_limit_reset_header.empty()
+                       ? std::nullopt
+                       : findHeader(a.transfer.headers, options_.rate_limit_reset_header);
+      long long reset_at = 0;
+      if (!after && reset &&
+          std::from_chars(reset->data(), reset->data() + reset->size(), reset_at).ec == std::errc{}) {
+        const Timestamp now = options_.clock != nullptr ? options_.clock->now() : SystemClock().now();
+        after = std::max(
+            std::chrono::seconds{0},
+            std::chrono::ceil<std::chrono::seconds>(std::chrono::seconds{reset_at} - now.time_since_epoch()));
+      }
       auto wait = after.value_or(options_.default_retry_after);
       failure = fmt::format("HTTP 429, retry after {}s", wait.count());
       if (wait > options_.max_retry_after) {
@@ -289,6 +300,7 @@ Result<HttpResponse> HttpClient::get(const HttpRequest& request, std::stop_token
     }
     spdlog::warn("http request failed, retrying url={} error={} attempt={} delay_ms={}", logValue(where),
                  logValue(failure), attempt, delay.count());
+    if (options_.on_retry) options_.on_retry(makeError(reason, fmt::format("GET {}: {}", where, failure)));
     if (!sleep_(delay, stop)) return makeError(std::string(kHttpCancelled), "GET " + where + " cancelled");
   }
 }

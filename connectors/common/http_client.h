@@ -39,6 +39,14 @@ struct HttpClientOptions {
   // body (APIs that explain errors in the body, such as Meta's Graph API) instead of an
   // "http" error.
   bool client_errors_as_responses = false;
+  // A 429 without Retry-After waits until the Unix time (seconds) given by this response
+  // header when set (X: "x-rate-limit-reset"), measured against `clock` (the system
+  // clock when null).
+  std::string rate_limit_reset_header;
+  const Clock* clock = nullptr;
+  // Called on the calling thread for each failed attempt that is about to be retried
+  // (reason "http", "transport" or "rate_limited"), e.g. to count it.
+  std::function<void(const Error&)> on_retry;
 };
 
 struct HttpRequest {

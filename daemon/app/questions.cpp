@@ -7,8 +7,13 @@
 namespace replywatch::app {
 namespace {
 
-std::chrono::seconds thresholdOf(const config::Config& config, const std::string& account) {
-  if (const auto* a = config.account(account)) return a->threshold;
+// An account not in the configuration (named by the data, e.g. a twcs brand author) has
+// the threshold of its source's account, as in the tracker.
+std::chrono::seconds thresholdOf(const config::Config& config, const Turn& turn) {
+  if (const auto* a = config.account(turn.account)) return a->threshold;
+  if (const auto* s = config.source(turn.source)) {
+    if (const auto* a = config.account(s->account)) return a->threshold;
+  }
   return std::chrono::seconds{3600};
 }
 
@@ -100,7 +105,7 @@ std::string questionsCsv(const QuestionRows& rows, const config::Config& config,
     out += relay.escalated ? ",true," : ",false,";
     if (relay.escalated) out += formatSeconds(relay.escalation_wait);
     out += ',';
-    out += isLate(t, thresholdOf(config, t.account), now) ? "true" : "false";
+    out += isLate(t, thresholdOf(config, t), now) ? "true" : "false";
     out += '\n';
   }
   return out;
@@ -128,7 +133,7 @@ nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Con
     const auto relay = escalationColumns(t, escalationsOf(rows, i), now);
     row["escalated"] = relay.escalated;
     row["escalation_wait_seconds"] = relay.escalated ? Json(toSeconds(relay.escalation_wait)) : Json(nullptr);
-    row["late"] = isLate(t, thresholdOf(config, t.account), now);
+    row["late"] = isLate(t, thresholdOf(config, t), now);
     out.push_back(std::move(row));
   }
   return out;

@@ -36,6 +36,7 @@ std::string_view toString(ErrorReason r) {
     case ErrorReason::Store: return "store";
     case ErrorReason::Io: return "io";
     case ErrorReason::Auth: return "auth";
+    case ErrorReason::ApiError: return "api_error";
     case ErrorReason::kCount: break;
   }
   return "unknown";

@@ -28,6 +28,7 @@ enum class ErrorReason : std::uint8_t {
   Store,             // the store refused to commit
   Io,                // local I/O failure (spool directory, files)
   Auth,              // the remote refused the credentials (expired or revoked access token)
+  ApiError,          // the remote reported errors for part of a response (X "errors"); the rest was used
   kCount
 };
 inline constexpr std::size_t kErrorReasonCount = static_cast<std::size_t>(ErrorReason::kCount);

@@ -229,6 +229,13 @@ std::string Metrics::render() const {
                           "Configured response threshold of the account: a turn waiting longer is late.",
                           MetricType::Gauge);
   for (const auto& [account, seconds] : d.thresholds) addGauge(threshold, {{"account", account}}, seconds);
+  // Accounts named by the data (twcs brand authors), with the threshold the tracker applies.
+  std::set<std::string, std::less<>> with_threshold;
+  for (const auto& [account, seconds] : d.thresholds) with_threshold.insert(account);
+  for (const auto& [key, s] : snap.channels) {
+    if (with_threshold.insert(key.first).second)
+      addGauge(threshold, {{"account", key.first}}, s.threshold_seconds);
+  }
 
   out.push_back(std::move(questions));
   out.push_back(std::move(answers));

@@ -198,7 +198,8 @@ struct Tracker::Impl {
   ConversationLoader& loader;
   TrackerOptions options;
 
-  std::unordered_map<std::string, std::int64_t> thresholds_ms;  // by account name
+  std::unordered_map<std::string, std::int64_t> thresholds_ms;         // by account name
+  std::unordered_map<std::string, std::int64_t> source_thresholds_ms;  // by source: its account's
   Interner names;  // sources, accounts, channels, handlers share one id space
 
   static constexpr std::uint32_t kSlabBits = 12;
@@ -225,20 +226,25 @@ struct Tracker::Impl {
     for (const auto& a : config.accounts) {
       thresholds_ms[a.name] = std::chrono::duration_cast<std::chrono::milliseconds>(a.threshold).count();
     }
-    for (const auto& s : config.sources) channelAgg(names.intern(s.account), names.intern(s.channel));
+    for (const auto& s : config.sources) source_thresholds_ms[s.name] = thresholdMs(s.account, {});
+    for (const auto& s : config.sources) channelAgg(names.intern(s.account), names.intern(s.channel), s.name);
   }
 
-  std::int64_t thresholdMs(std::string_view account) const {
+  // An account not in the configuration (named by the data, e.g. a twcs brand author)
+  // takes the threshold of its source's account, as the classifier takes its settings.
+  std::int64_t thresholdMs(std::string_view account, std::string_view source) const {
     auto it = thresholds_ms.find(std::string(account));
-    return it == thresholds_ms.end() ? std::int64_t{3600} * 1000 : it->second;
+    if (it != thresholds_ms.end()) return it->second;
+    it = source_thresholds_ms.find(std::string(source));
+    return it == source_thresholds_ms.end() ? std::int64_t{3600} * 1000 : it->second;
   }
 
-  ChannelAgg& channelAgg(std::uint32_t account, std::uint32_t channel) {
+  ChannelAgg& channelAgg(std::uint32_t account, std::uint32_t channel, std::string_view source) {
     auto [it, inserted] = channels.try_emplace({account, channel});
     if (inserted) {
       it->second.account = account;
       it->second.channel = channel;
-      it->second.threshold_ms = thresholdMs(names.name(account));
+      it->second.threshold_ms = thresholdMs(names.name(account), source);
     }
     return it->second;
   }
@@ -447,7 +453,7 @@ struct Tracker::Impl {
   void apply(const Turn& t, std::uint32_t si, int sign) {
     std::uint32_t account = names.intern(t.account);
     std::uint32_t channel = names.intern(t.channel);
-    ChannelAgg& ch = channelAgg(account, channel);
+    ChannelAgg& ch = channelAgg(account, channel, t.source);
     ch.questions += sign;
     if (t.breached_at) ch.breaches += sign;
     if (t.open()) {
@@ -512,7 +518,7 @@ void Tracker::restoreTurn(const Turn& turn) {
   Impl& m = *impl_;
   if (turn.open()) {
     // Counted now; entered into the open index with its conversation's messages.
-    ChannelAgg& ch = m.channelAgg(m.names.intern(turn.account), m.names.intern(turn.channel));
+    ChannelAgg& ch = m.channelAgg(m.names.intern(turn.account), m.names.intern(turn.channel), turn.source);
     ch.questions += 1;
     if (turn.breached_at) ch.breaches += 1;
     m.restored_open[ConversationKey{turn.source, turn.conversation_id}] = {turn.question_id,
@@ -529,7 +535,7 @@ void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_message
     groups[ConversationKey{r.source, r.conversation_id}].push_back(r);
   for (auto& [key, msgs] : groups) {
     internal::sortAndDedup(msgs);
-    std::int64_t threshold = m.thresholdMs(msgs.front().account);
+    std::int64_t threshold = m.thresholdMs(msgs.front().account, msgs.front().source);
     std::vector<Turn> turns = internal::turnsOfSorted(msgs, std::chrono::milliseconds{threshold});
     std::uint32_t si = m.find(key);
     if (si != kNone) continue;  // already restored
@@ -539,7 +545,7 @@ void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_message
       Turn& open = turns.back();
       if (it != m.restored_open.end() && it->second.first == open.question_id)
         open.breached_at = it->second.second;
-      ChannelAgg& ch = m.channelAgg(m.names.intern(open.account), m.names.intern(open.channel));
+      ChannelAgg& ch = m.channelAgg(m.names.intern(open.account), m.names.intern(open.channel), open.source);
       ch.open.insert(OpenEntry{toMillis(open.asked_at), si});
     }
     m.encode(m.slot(si), key.conversation_id, msgs, turns);
@@ -566,7 +572,7 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
                             [](const MessageRecord& a, const MessageRecord& b) { return a.id == b.id; }),
                 batch.end());
 
-    std::int64_t threshold = m.thresholdMs(batch.front().account);
+    std::int64_t threshold = m.thresholdMs(batch.front().account, batch.front().source);
     std::vector<MessageRecord> old_messages;
     std::vector<Turn> old_turns;
     std::uint32_t si = m.find(key);
@@ -627,7 +633,7 @@ void Tracker::commit(Plan&& plan) {
   Impl& m = *impl_;
   for (Plan::ConversationState& st : plan.states) {
     if (st.messages.empty()) continue;
-    std::int64_t threshold = m.thresholdMs(st.messages.front().account);
+    std::int64_t threshold = m.thresholdMs(st.messages.front().account, st.messages.front().source);
     std::uint32_t si = m.find(st.key);
     std::vector<Turn> old_turns;
     if (si != kNone) {
@@ -698,6 +704,7 @@ Snapshot Tracker::snapshot() const {
       s.late_open = ch.open.countBefore(now - ch.threshold_ms);
       s.oldest_open_age_seconds = std::max(0.0, static_cast<double>(now - ch.open.minAsked()) / 1000.0);
     }
+    s.threshold_seconds = static_cast<double>(ch.threshold_ms) / 1000.0;
     snap.channels[{m.names.name(ch.account), m.names.name(ch.channel)}] = s;
   }
   for (const auto& [key, a] : m.answers) {

@@ -62,6 +62,7 @@ struct ChannelStats {
   std::uint64_t open = 0;              // open turns now
   std::uint64_t late_open = 0;         // open turns past the threshold now
   double oldest_open_age_seconds = 0;  // 0 when none open
+  double threshold_seconds = 3600;     // the account's threshold (its source's account's when not configured)
 };
 struct AnswerStats {
   std::uint64_t answers_total = 0;

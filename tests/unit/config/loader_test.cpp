@@ -65,7 +65,7 @@ TEST(ConfigExample, LoadsCleanly) {
   EXPECT_EQ(config.handlers[1].route, Route::Agency);
   EXPECT_EQ(config.handlers[1].text_pattern, "(?m)-AB$");
 
-  ASSERT_EQ(config.sources.size(), 2u);
+  ASSERT_EQ(config.sources.size(), 4u);
   const SourceConfig* spool = config.source("acme-spool");
   ASSERT_NE(spool, nullptr);
   EXPECT_EQ(spool->type, "export");

@@ -43,7 +43,7 @@ inline SourceTypeLookup fakeTypes(std::shared_ptr<ExportSeen> seen = std::make_s
         (void)readString(source.settings, "url", source.file, where, problems);
         (void)readDuration(source.settings, "poll_interval", source.file, where, problems);
       };
-    } else if (type == "twcs") {
+    } else if (type == "twcs" || type == "x") {
       info.known = true;
     }
     return info;

@@ -21,9 +21,9 @@ std::string joined(const std::vector<config::Problem>& problems) {
 }
 
 TEST(Registry, Table) {
-  ASSERT_GE(connectorTypes().size(), 5u);
+  ASSERT_GE(connectorTypes().size(), 7u);
   EXPECT_EQ(connectorTypes()[0].name, "export");
-  for (const char* type : {"meta", "relay", "mastodon", "discourse"}) {
+  for (const char* type : {"meta", "relay", "mastodon", "discourse", "twcs", "x"}) {
     EXPECT_NE(findConnectorType(type), nullptr) << type;
     EXPECT_TRUE(sourceTypeInfo(type).known) << type;
   }

@@ -475,3 +475,34 @@ TEST(Tracker, DropIdleConversationsKeepsOpenOnesAndReloadsTheRest) {
 
 }  // namespace
 }  // namespace replywatch::tracker
+
+namespace replywatch::tracker {
+namespace {
+
+// An account named by the data (a twcs brand author), not configured, is judged by the
+// threshold of its source's account, as the classifier gives it that account's settings.
+TEST(Tracker, UnconfiguredAccountTakesItsSourceAccountThreshold) {
+  auto cfg = testing::makeConfig(std::chrono::minutes{30});
+  ManualClock clock(testing::at(0));
+  testing::FakeStore store;
+  Tracker tracker(cfg, clock, store);
+  // Answered after 40 minutes: late against acme's 30 minutes, not against the default hour.
+  Plan p = testing::ingest(tracker, store,
+                           {testing::msg("q", 0, Role::Question, "c1", "src", "BrandHelp"),
+                            testing::msg("a", 2400, Role::Brand, "c1", "src", "BrandHelp")});
+  ASSERT_EQ(p.upsert_turns.size(), 1u);
+  EXPECT_EQ(p.upsert_turns[0].account, "BrandHelp");
+  EXPECT_TRUE(p.upsert_turns[0].breached_at.has_value());
+  // An open question of that account is late after 30 minutes.
+  testing::ingest(tracker, store, {testing::msg("q2", 100, Role::Question, "c2", "src", "BrandHelp")});
+  clock.set(testing::at(100 + 1801));
+  Snapshot s = tracker.snapshot();
+  const ChannelStats& brand = s.channels.at({"BrandHelp", "x"});
+  EXPECT_DOUBLE_EQ(brand.threshold_seconds, 1800);
+  EXPECT_EQ(brand.late_open, 1u);
+  EXPECT_DOUBLE_EQ(s.channels.at({"acme", "x"}).threshold_seconds, 1800);
+  ASSERT_EQ(tracker.tick().size(), 1u);
+}
+
+}  // namespace
+}  // namespace replywatch::tracker

@@ -1,0 +1,445 @@
+#include "connectors/x/twcs_connector.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+#include "connectors/export/export_format.h"
+#include "connectors/x/twcs_format.h"
+#include "daemon/core/log.h"
+
+namespace replywatch::connectors::twcs {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint32_t kInProgress = kNone - 1;
+// Rejected rows logged one by one per file; further ones are only counted.
+constexpr std::uint64_t kMaxLoggedRejections = 100;
+
+std::string lowerCopy(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// One row's values, viewing the reader's fields.
+struct Row {
+  std::uint64_t id = 0;
+  std::uint64_t parent = 0;  // 0: none
+  std::string_view author;
+  bool inbound = true;
+  Timestamp created_at{};
+  std::string_view text;
+};
+
+std::optional<Rejection> reject(ErrorReason reason, std::string message) {
+  return Rejection{reason, std::move(message)};
+}
+
+// Parses and checks one data row; the same row always gives the same answer for the
+// same `now`, so both passes agree.
+std::optional<Rejection> parseRow(const CsvReader& reader, const Header& header,
+                                  const MessageValidator& validator, Timestamp now, Row& row) {
+  const auto& f = reader.fields();
+  if (f.size() != header.width) {
+    return reject(ErrorReason::ParseError,
+                  fmt::format("the row has {} fields, the header {}", f.size(), header.width));
+  }
+  if (reader.malformed()) return reject(ErrorReason::ParseError, "characters follow a closing quote");
+  auto field = [&](Column c) {
+    return f[static_cast<std::size_t>(header.index[static_cast<std::size_t>(c)])];
+  };
+  auto empty = [](std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; };
+
+  const std::string_view id = field(Column::TweetId);
+  if (empty(id)) return reject(ErrorReason::MissingField, "tweet_id is empty");
+  auto parsed_id = parseTweetId(id);
+  if (!parsed_id) return reject(ErrorReason::ParseError, "tweet_id is not a tweet id");
+  row.id = *parsed_id;
+
+  row.author = field(Column::AuthorId);
+  if (empty(row.author)) return reject(ErrorReason::MissingField, "author_id is empty");
+  if (auto r = validator.checkField("author_id", row.author)) return r;
+
+  auto inbound = parseInbound(field(Column::Inbound));
+  if (!inbound) return reject(ErrorReason::ParseError, "inbound must be True or False");
+  row.inbound = *inbound;
+
+  const std::string_view created = field(Column::CreatedAt);
+  if (empty(created)) return reject(ErrorReason::MissingField, "created_at is empty");
+  auto t = parseCreatedAt(created);
+  if (!t)
+    return reject(ErrorReason::InvalidTimestamp,
+                  "created_at is not a date like \"Tue Oct 31 22:10:47 +0000 2017\"");
+  if (auto r = validator.checkTimestamp(*t, now)) return r;
+  row.created_at = *t;
+
+  row.text = field(Column::Text);
+  if (auto r = validator.checkField("text", row.text)) return r;
+
+  const std::string_view parent = field(Column::InResponseTo);
+  row.parent = 0;
+  if (!empty(parent)) {
+    auto p = parseTweetId(parent);
+    if (!p) return reject(ErrorReason::ParseError, "in_response_to_tweet_id is not a tweet id");
+    if (*p != row.id) row.parent = *p;
+  }
+  return std::nullopt;
+}
+
+bool blankRecord(const CsvReader& reader) {
+  const auto& f = reader.fields();
+  return f.size() == 1 && f[0].find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+}  // namespace
+
+// -------------------------------------------------------------------------- settings
+
+const std::vector<std::string>& allowedKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k = config::kCommonSourceKeys;
+    k.emplace_back("brand_accounts");
+    return k;
+  }();
+  return keys;
+}
+
+Settings parseSettings(const config::SourceConfig& source, std::vector<config::Problem>& problems) {
+  Settings s;
+  const YAML::Node map = source.settings;
+  if (!map || !map.IsMap()) return s;
+  const std::string where = fmt::format("source \"{}\"", source.name);
+  config::checkKeys(map, allowedKeys(), source.file, where, problems);
+  const YAML::Node brands = map["brand_accounts"];
+  if (!brands || brands.IsNull()) return s;
+  auto problem = [&](const YAML::Node& at, std::string message) {
+    const int line = config::lineOf(at);
+    problems.push_back(config::Problem{source.file, line != 0 ? line : source.line, std::move(message)});
+  };
+  if (!brands.IsMap()) {
+    problem(brands, fmt::format("brand_accounts in {} must map brand authors to account names", where));
+    return s;
+  }
+  for (const auto& entry : brands) {
+    if (!entry.first.IsScalar() || !entry.second.IsScalar() || entry.first.Scalar().empty() ||
+        entry.second.Scalar().empty()) {
+      problem(entry.first,
+              fmt::format("brand_accounts in {} must map brand authors to non-empty account names", where));
+      continue;
+    }
+    s.brand_accounts[entry.first.Scalar()] = entry.second.Scalar();
+  }
+  return s;
+}
+
+void validate(const config::SourceConfig& source, std::vector<config::Problem>& problems) {
+  (void)parseSettings(source, problems);
+}
+
+std::unique_ptr<Connector> create(const ConnectorContext& context) {
+  std::vector<config::Problem> ignored;  // reported by validate() at load time
+  return std::make_unique<TwcsConnector>(context, parseSettings(context.source, ignored));
+}
+
+// ------------------------------------------------------------------------- connector
+
+TwcsConnector::TwcsConnector(const ConnectorContext& context, Settings settings)
+    : ctx_(context), settings_(std::move(settings)), validator_(context.config.ingest, context.clock) {}
+
+TwcsConnector::~TwcsConnector() = default;
+
+std::string TwcsConnector::accountOf(const std::string& author) const {
+  auto it = settings_.brand_accounts.find(author);
+  return it == settings_.brand_accounts.end() ? author : it->second;
+}
+
+// What the first pass learns: one node per accepted row, in file order, without texts.
+struct TwcsConnector::Pass {
+  struct Node {
+    std::uint64_t id = 0;
+    std::uint64_t parent = 0;
+    std::int64_t created_ms = 0;
+    std::uint32_t brand = kNone;  // brand author index for outbound tweets
+    std::uint32_t mentions_begin = 0;
+    std::uint8_t mentions_count = 0;
+    bool duplicate = false;  // a later row with an id seen before
+  };
+  std::vector<Node> nodes;
+  std::vector<std::uint8_t> accepted;   // per data row: 1 when it became a node
+  std::vector<std::uint32_t> mentions;  // handle indexes
+  std::unordered_map<std::string, std::uint32_t> brand_index;
+  std::vector<std::string> brand_names;
+  std::unordered_map<std::string, std::uint32_t> handle_index;  // lower-cased @handles
+  std::vector<std::string> handle_names;
+  std::vector<std::uint32_t> root;        // per node: the node at the top of its tree
+  std::vector<std::uint32_t> tree_brand;  // per root node: brand index of the tree's account, or kNone
+  std::uint64_t cut_loops = 0;
+
+  void buildTrees() {
+    const auto n = static_cast<std::uint32_t>(nodes.size());
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> by_id;
+    by_id.reserve(n);
+    for (std::uint32_t i = 0; i < n; ++i) by_id.emplace_back(nodes[i].id, i);
+    std::sort(by_id.begin(), by_id.end());
+    for (std::size_t i = 1; i < by_id.size(); ++i) {
+      if (by_id[i].first == by_id[i - 1].first) {
+        nodes[by_id[i].second].duplicate = true;
+        by_id[i].second = by_id[i - 1].second;  // look-ups find the first row
+      }
+    }
+    auto find = [&](std::uint64_t id) -> std::uint32_t {
+      if (id == 0) return kNone;
+      auto it = std::lower_bound(by_id.begin(), by_id.end(), std::make_pair(id, std::uint32_t{0}));
+      return it != by_id.end() && it->first == id ? it->second : kNone;
+    };
+    std::vector<std::uint32_t> parent(n, kNone);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (!nodes[i].duplicate) parent[i] = find(nodes[i].parent);
+    }
+    by_id = {};
+
+    root.assign(n, kNone);
+    std::vector<std::uint32_t> path;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (root[i] != kNone || nodes[i].duplicate) continue;
+      path.clear();
+      std::uint32_t j = i;
+      std::uint32_t r = kNone;
+      for (;;) {
+        if (root[j] == kInProgress) {  // a parent chain that loops: cut it here
+          r = j;
+          ++cut_loops;
+          break;
+        }
+        if (root[j] != kNone) {
+          r = root[j];
+          break;
+        }
+        root[j] = kInProgress;
+        path.push_back(j);
+        if (parent[j] == kNone) {
+          r = j;
+          break;
+        }
+        j = parent[j];
+      }
+      for (std::uint32_t k : path) root[k] = r;
+    }
+
+    // The tree's account: the author of its earliest brand tweet, by (created_at, id).
+    tree_brand.assign(n, kNone);
+    std::vector<std::uint32_t> earliest(n, kNone);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const Node& node = nodes[i];
+      if (node.duplicate || node.brand == kNone) continue;
+      std::uint32_t& e = earliest[root[i]];
+      if (e == kNone ||
+          std::make_pair(node.created_ms, node.id) < std::make_pair(nodes[e].created_ms, nodes[e].id)) {
+        e = i;
+      }
+    }
+    std::unordered_map<std::string, std::uint32_t> brand_by_handle;
+    for (std::uint32_t b = 0; b < brand_names.size(); ++b)
+      brand_by_handle.emplace(lowerCopy(brand_names[b]), b);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (nodes[i].duplicate || root[i] != i) continue;
+      if (earliest[i] != kNone) {
+        tree_brand[i] = nodes[earliest[i]].brand;
+        continue;
+      }
+      // No brand tweet in the tree: the first @mention of a brand author in the root tweet.
+      for (std::uint32_t k = 0; k < nodes[i].mentions_count; ++k) {
+        auto it = brand_by_handle.find(handle_names[mentions[nodes[i].mentions_begin + k]]);
+        if (it != brand_by_handle.end()) {
+          tree_brand[i] = it->second;
+          break;
+        }
+      }
+    }
+  }
+};
+
+Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const ProgressFn& progress) {
+  const std::string origin = path.string();
+  auto fail = [&](const Error& e) -> Result<ImportStats> {
+    ctx_.health.addError(ErrorReason::BadFile);
+    spdlog::error("twcs file rejected source={} file={} error={}", logValue(ctx_.source.name),
+                  logValue(origin), logValue(e.message));
+    return makeError("bad_file", e.message);
+  };
+  auto open = [&]() -> Result<CsvReader> {
+    auto input = exportfmt::Input::openFile(path);
+    if (!input) return input.error();
+    return CsvReader(std::move(*input));
+  };
+  auto read_header = [&](CsvReader& reader) -> Result<Header> {
+    for (;;) {
+      switch (reader.next()) {
+        case CsvReader::Status::Record:
+          if (blankRecord(reader)) continue;
+          return parseHeader(reader.fields());
+        case CsvReader::Status::End: return makeError("bad_file", "the file is empty (no header row)");
+        case CsvReader::Status::Failed: return reader.failure();
+      }
+    }
+  };
+  const Timestamp now = ctx_.clock.now();
+
+  // ---- pass 1: trees and accounts, no text kept
+  auto first = open();
+  if (!first) return fail(first.error());
+  CsvReader& reader = *first;
+  auto header = read_header(reader);
+  if (!header) return fail(header.error());
+  const std::uint64_t total = reader.bytesTotal();
+  auto report = [&](std::uint64_t done) {
+    if (progress) progress(done, total);
+  };
+
+  ImportStats stats;
+  Pass pass;
+  std::uint64_t logged = 0;
+  Row row;
+  for (bool more = true; more;) {
+    switch (reader.next()) {
+      case CsvReader::Status::Failed: return fail(reader.failure());
+      case CsvReader::Status::End: more = false; break;
+      case CsvReader::Status::Record: {
+        if (blankRecord(reader)) break;
+        ++stats.records;
+        if (auto problem = parseRow(reader, *header, validator_, now, row)) {
+          pass.accepted.push_back(0);
+          ++stats.rejected;
+          ctx_.health.addError(problem->reason);
+          if (logged < kMaxLoggedRejections) {
+            spdlog::warn("twcs row rejected source={} file={} line={} reason={} error={}",
+                         logValue(ctx_.source.name), logValue(origin), reader.line(),
+                         toString(problem->reason), logValue(problem->message));
+          } else if (logged == kMaxLoggedRejections) {
+            spdlog::warn("twcs rows rejected, further ones only counted source={} file={}",
+                         logValue(ctx_.source.name), logValue(origin));
+          }
+          ++logged;
+          break;
+        }
+        pass.accepted.push_back(1);
+        Pass::Node node;
+        node.id = row.id;
+        node.parent = row.parent;
+        node.created_ms = toMillis(row.created_at);
+        if (!row.inbound) {
+          auto [it, inserted] = pass.brand_index.try_emplace(
+              std::string(row.author), static_cast<std::uint32_t>(pass.brand_names.size()));
+          if (inserted) pass.brand_names.emplace_back(row.author);
+          node.brand = it->second;
+        } else {
+          node.mentions_begin = static_cast<std::uint32_t>(pass.mentions.size());
+          forEachMention(row.text, kMaxMentions, [&](std::string_view handle) {
+            std::string key = lowerCopy(handle);
+            auto [it, inserted] =
+                pass.handle_index.try_emplace(key, static_cast<std::uint32_t>(pass.handle_names.size()));
+            if (inserted) pass.handle_names.push_back(std::move(key));
+            pass.mentions.push_back(it->second);
+            ++node.mentions_count;
+          });
+        }
+        pass.nodes.push_back(node);
+        if ((stats.records & 0xFFFF) == 0) report(reader.bytesDone() / 2);
+        break;
+      }
+    }
+  }
+  if (pass.nodes.size() >= kInProgress) return fail(makeError("bad_file", "the file has too many rows"));
+  pass.buildTrees();
+  if (pass.cut_loops > 0) {
+    spdlog::warn("twcs reply chains loop, cut where found source={} file={} loops={}",
+                 logValue(ctx_.source.name), logValue(origin), pass.cut_loops);
+  }
+  std::vector<std::string> brand_accounts;
+  brand_accounts.reserve(pass.brand_names.size());
+  for (const auto& b : pass.brand_names) brand_accounts.push_back(accountOf(b));
+  report(total / 2);
+
+  // ---- pass 2: emit the messages
+  auto second = open();
+  if (!second) return fail(second.error());
+  CsvReader& again = *second;
+  if (auto h = read_header(again); !h) return fail(h.error());
+  std::vector<Message> batch;
+  batch.reserve(kBatchSize);
+  auto flush = [&]() -> Result<void> {
+    if (batch.empty()) return {};
+    const std::size_t n = batch.size();
+    auto r = ctx_.sink.ingest(ctx_.source, std::move(batch), std::nullopt);
+    batch.clear();
+    batch.reserve(kBatchSize);
+    if (!r) {
+      ctx_.health.addError(ErrorReason::Store);
+      spdlog::error("twcs batch not stored source={} file={} messages={} error={}",
+                    logValue(ctx_.source.name), logValue(origin), n, logValue(r.error().message));
+      return makeError("store", r.error().message);
+    }
+    stats.stored += r->stored;
+    stats.duplicates += r->duplicates;
+    ctx_.health.addEvents(r->stored);
+    report(total / 2 + again.bytesDone() / 2);
+    return {};
+  };
+  const Error changed = makeError("bad_file", fmt::format("{} changed while it was imported", origin));
+  std::size_t data_row = 0;
+  std::uint32_t node_index = 0;
+  for (bool more = true; more;) {
+    switch (again.next()) {
+      case CsvReader::Status::Failed: return fail(again.failure());
+      case CsvReader::Status::End: more = false; break;
+      case CsvReader::Status::Record: {
+        if (blankRecord(again)) break;
+        if (data_row >= pass.accepted.size()) return fail(changed);
+        if (pass.accepted[data_row++] == 0) break;
+        const std::uint32_t k = node_index++;
+        if (parseRow(again, *header, validator_, now, row) || row.id != pass.nodes[k].id)
+          return fail(changed);
+        if (pass.nodes[k].duplicate) {
+          ++stats.duplicates;
+          break;
+        }
+        const std::uint32_t r = pass.root[k];
+        const std::uint32_t brand = pass.tree_brand[r];
+        Message m;
+        m.id = std::to_string(row.id);
+        m.conversation_id = std::to_string(pass.nodes[r].id);
+        if (row.parent != 0) m.in_reply_to = std::to_string(row.parent);
+        m.author_id = std::string(row.author);
+        m.author_is_brand = !row.inbound;
+        m.created_at = row.created_at;
+        m.text = std::string(row.text);
+        m.account = brand == kNone ? ctx_.source.account : brand_accounts[brand];
+        batch.push_back(std::move(m));
+        if (batch.size() >= kBatchSize) {
+          if (auto f = flush(); !f) return f.error();
+        }
+        break;
+      }
+    }
+  }
+  if (data_row != pass.accepted.size()) return fail(changed);
+  if (auto f = flush(); !f) return f.error();
+  report(total);
+  ctx_.health.markSuccess(ctx_.clock.now());
+  spdlog::info(
+      "twcs file imported source={} file={} records={} stored={} duplicates={} rejected={} brands={}",
+      logValue(ctx_.source.name), logValue(origin), stats.records, stats.stored, stats.duplicates,
+      stats.rejected, pass.brand_names.size());
+  return stats;
+}
+
+}  // namespace replywatch::connectors::twcs

@@ -1,0 +1,282 @@
+#include "connectors/x/twcs_format.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <limits>
+
+namespace replywatch::connectors::twcs {
+namespace {
+
+constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
+    "tweet_id", "author_id", "inbound", "created_at", "text", "in_response_to_tweet_id"};
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::uint64_t countNewlines(const char* b, const char* e) {
+  std::uint64_t n = 0;
+  while (b < e) {
+    const void* hit = std::memchr(b, '\n', static_cast<std::size_t>(e - b));
+    if (hit == nullptr) break;
+    ++n;
+    b = static_cast<const char*>(hit) + 1;
+  }
+  return n;
+}
+
+bool readInt(std::string_view s, int& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+int monthOf(std::string_view m) {
+  static constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  for (std::size_t i = 0; i < kMonths.size(); ++i) {
+    if (equalsIgnoreCase(m, kMonths[i])) return static_cast<int>(i) + 1;
+  }
+  return 0;
+}
+
+bool isWeekday(std::string_view d) {
+  static constexpr std::array<std::string_view, 7> kDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  return std::any_of(kDays.begin(), kDays.end(), [&](std::string_view k) { return equalsIgnoreCase(d, k); });
+}
+
+}  // namespace
+
+std::string_view columnName(Column c) { return kColumnNames[static_cast<std::size_t>(c)]; }
+
+std::optional<Timestamp> parseCreatedAt(std::string_view text) {
+  text = trim(text);
+  // "Tue Oct 31 22:10:47 +0000 2017": weekday month day HH:MM:SS offset year.
+  if (text.size() == 30 && text[3] == ' ' && text[7] == ' ' && text[10] == ' ' && text[13] == ':' &&
+      text[16] == ':' && text[19] == ' ' && text[25] == ' ') {
+    int day = 0;
+    int hh = 0;
+    int mm = 0;
+    int ss = 0;
+    int off_h = 0;
+    int off_m = 0;
+    int year = 0;
+    const int month = monthOf(text.substr(4, 3));
+    const char sign = text[20];
+    if (!isWeekday(text.substr(0, 3)) || month == 0 || !readInt(text.substr(8, 2), day) ||
+        !readInt(text.substr(11, 2), hh) || !readInt(text.substr(14, 2), mm) ||
+        !readInt(text.substr(17, 2), ss) || (sign != '+' && sign != '-') ||
+        !readInt(text.substr(21, 2), off_h) || !readInt(text.substr(23, 2), off_m) ||
+        !readInt(text.substr(26, 4), year)) {
+      return std::nullopt;
+    }
+    using namespace std::chrono;
+    const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
+                             std::chrono::day{static_cast<unsigned>(day)}};
+    if (!ymd.ok() || hh > 23 || mm > 59 || ss > 60 || off_h > 23 || off_m > 59) return std::nullopt;
+    auto t = sys_days{ymd} + hours{hh} + minutes{mm} + seconds{ss};
+    const auto offset = hours{off_h} + minutes{off_m};
+    t = sign == '+' ? t - offset : t + offset;
+    return time_point_cast<milliseconds>(t);
+  }
+  return parseRfc3339(text);
+}
+
+std::optional<bool> parseInbound(std::string_view text) {
+  text = trim(text);
+  if (equalsIgnoreCase(text, "true")) return true;
+  if (equalsIgnoreCase(text, "false")) return false;
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parseTweetId(std::string_view text) {
+  text = trim(text);
+  if (auto dot = text.find('.'); dot != std::string_view::npos) {
+    std::string_view fraction = text.substr(dot + 1);
+    if (fraction.empty() || fraction.find_first_not_of('0') != std::string_view::npos) return std::nullopt;
+    text = text.substr(0, dot);
+  }
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || p != text.data() + text.size() || v == 0) return std::nullopt;
+  return v;
+}
+
+// ------------------------------------------------------------------------- CsvReader
+
+std::size_t CsvReader::scan() {
+  const char* d = input_.data();
+  const std::size_t n = input_.size();
+  const bool eof = input_.eof();
+  fields_.clear();
+  scratch_used_ = 0;
+  malformed_ = false;
+  record_newlines_ = 0;
+  std::size_t i = 0;
+  auto unquoted = [&](std::size_t from, std::size_t& end) -> bool {  // false: needs more data
+    std::size_t j = from;
+    while (j < n && d[j] != ',' && d[j] != '\n') ++j;
+    end = j;
+    return j < n || eof;
+  };
+  for (;;) {
+    if (i < n && d[i] == '"') {
+      std::size_t j = i + 1;
+      bool escaped = false;
+      for (;;) {
+        const void* hit = std::memchr(d + j, '"', n - j);
+        if (hit == nullptr) return 0;  // the quoted field continues (or never closes: see next())
+        const auto k = static_cast<std::size_t>(static_cast<const char*>(hit) - d);
+        if (k + 1 < n && d[k + 1] == '"') {
+          escaped = true;
+          j = k + 2;
+          continue;
+        }
+        if (k + 1 >= n && !eof) return 0;
+        j = k + 1;
+        break;
+      }
+      record_newlines_ += countNewlines(d + i + 1, d + j - 1);
+      std::string_view content(d + i + 1, j - 2 - i);
+      if (escaped) {
+        if (scratch_used_ == scratch_.size()) scratch_.emplace_back();
+        std::string& s = scratch_[scratch_used_++];
+        s.clear();
+        for (std::size_t k = 0; k < content.size(); ++k) {
+          s.push_back(content[k]);
+          if (content[k] == '"') ++k;  // "" -> "
+        }
+        content = s;
+      }
+      fields_.push_back(content);
+      i = j;
+      if (i >= n) return i;  // eof: the last record has no newline
+      if (d[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (d[i] == '\n') {
+        ++record_newlines_;
+        return i + 1;
+      }
+      if (d[i] == '\r' && i + 1 < n && d[i + 1] == '\n') {
+        ++record_newlines_;
+        return i + 2;
+      }
+      // Characters after the closing quote: the row is malformed; skip to the field's end.
+      malformed_ = true;
+      std::size_t end = 0;
+      if (!unquoted(i, end)) return 0;
+      i = end;
+      if (i >= n) return i;
+      if (d[i] == ',') {
+        ++i;
+        continue;
+      }
+      ++record_newlines_;
+      return i + 1;
+    }
+    std::size_t end = 0;
+    if (!unquoted(i, end)) return 0;
+    std::string_view v(d + i, end - i);
+    if (end < n && !v.empty() && v.back() == '\r') v.remove_suffix(1);  // CRLF line end
+    fields_.push_back(v);
+    if (end >= n) return end;
+    if (d[end] == ',') {
+      i = end + 1;
+      continue;
+    }
+    ++record_newlines_;
+    return end + 1;
+  }
+}
+
+CsvReader::Status CsvReader::next() {
+  for (;;) {
+    if (!bom_checked_) {
+      if (input_.size() < 3 && !input_.eof()) {
+        auto more = input_.fill();
+        if (!more && !input_.eof()) {
+          failure_ = more.error();
+          return Status::Failed;
+        }
+        continue;
+      }
+      if (input_.size() >= 3 && std::string_view(input_.data(), 3) == "\xEF\xBB\xBF") input_.consume(3);
+      bom_checked_ = true;
+    }
+    if (input_.size() == 0) {
+      if (input_.eof()) return Status::End;
+      auto more = input_.fill();
+      if (!more) {
+        if (!input_.eof()) {
+          failure_ = more.error();
+          return Status::Failed;
+        }
+        return Status::End;
+      }
+      continue;
+    }
+    const std::size_t length = scan();
+    if (length == 0) {
+      if (input_.size() > kMaxRecordBytes || input_.eof()) {
+        failure_ = makeError("bad_file", fmt::format("line {}: a quoted field is never closed", next_line_));
+        return Status::Failed;
+      }
+      auto more = input_.fill();
+      if (!more && !input_.eof()) {
+        failure_ = more.error();
+        return Status::Failed;
+      }
+      continue;
+    }
+    // Views point into the window: consume() only moves the window start, the bytes stay.
+    input_.consume(length);
+    line_ = next_line_;
+    next_line_ += record_newlines_;
+    return Status::Record;
+  }
+}
+
+Result<Header> parseHeader(const std::vector<std::string_view>& cells) {
+  Header h;
+  h.index.fill(-1);
+  h.width = cells.size();
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const std::string_view name = trim(cells[i]);
+    for (std::size_t c = 0; c < kColumnCount; ++c) {
+      if (equalsIgnoreCase(name, kColumnNames[c]) && h.index[c] < 0) h.index[c] = static_cast<int>(i);
+    }
+  }
+  std::string missing;
+  for (std::size_t c = 0; c < kColumnCount; ++c) {
+    if (h.index[c] >= 0) continue;
+    if (!missing.empty()) missing += ", ";
+    missing += kColumnNames[c];
+  }
+  if (!missing.empty()) {
+    return makeError("bad_file", fmt::format("the header row lacks the column(s) {}", missing));
+  }
+  return h;
+}
+
+}  // namespace replywatch::connectors::twcs

@@ -1,0 +1,248 @@
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "connectors/x/twcs_connector.h"
+#include "connectors/x/twcs_format.h"
+#include "tests/unit/connectors/test_support.h"
+
+namespace replywatch::connectors::twcs {
+namespace {
+
+std::filesystem::path twcsFixture(const std::string& name) {
+  return std::filesystem::path(REPLYWATCH_FIXTURES) / "twcs" / name;
+}
+
+struct TwcsHarness {
+  explicit TwcsHarness(const std::string& yaml) : source(testing::makeSource(yaml)) {
+    connector = findConnectorType("twcs")->create(ConnectorContext{source, config, clock, health, sink});
+  }
+  Result<ImportStats> import(const std::filesystem::path& path) { return connector->importFile(path, {}); }
+
+  config::Config config;
+  config::SourceConfig source;
+  ManualClock clock{testing::at("2024-06-01T00:00:00Z")};
+  SourceHealth health;
+  testing::RecordingSink sink;
+  std::unique_ptr<Connector> connector;
+};
+
+const char* const kQuirksSource =
+    "name: twcs\ntype: twcs\naccount: support\nchannel: x\nbrand_accounts: {AppleSupport: apple}\n";
+
+TEST(TwcsFormat, CreatedAt) {
+  EXPECT_EQ(parseCreatedAt("Tue Oct 31 22:10:47 +0000 2017"), testing::at("2017-10-31T22:10:47Z"));
+  EXPECT_EQ(parseCreatedAt("Tue Oct 31 22:10:47 +0200 2017"), testing::at("2017-10-31T20:10:47Z"));
+  EXPECT_EQ(parseCreatedAt("Tue Oct 31 22:10:47 -0130 2017"), testing::at("2017-10-31T23:40:47Z"));
+  EXPECT_EQ(parseCreatedAt("2017-10-31T22:10:47Z"), testing::at("2017-10-31T22:10:47Z"));
+  EXPECT_FALSE(parseCreatedAt("Tue Foo 31 22:10:47 +0000 2017"));
+  EXPECT_FALSE(parseCreatedAt("Tue Feb 30 22:10:47 +0000 2017"));
+  EXPECT_FALSE(parseCreatedAt("Xyz Oct 31 22:10:47 +0000 2017"));
+  EXPECT_FALSE(parseCreatedAt("Tue Oct 31 25:10:47 +0000 2017"));
+  EXPECT_FALSE(parseCreatedAt(""));
+}
+
+TEST(TwcsFormat, IdsAndInbound) {
+  EXPECT_EQ(parseTweetId("3"), 3u);
+  EXPECT_EQ(parseTweetId("3.0"), 3u);
+  EXPECT_EQ(parseTweetId(" 1577.00 "), 1577u);
+  EXPECT_EQ(parseTweetId("18446744073709551615"), 18446744073709551615ULL);
+  EXPECT_FALSE(parseTweetId("3.5"));
+  EXPECT_FALSE(parseTweetId("5,7"));
+  EXPECT_FALSE(parseTweetId("1e3"));
+  EXPECT_FALSE(parseTweetId("18446744073709551616"));
+  EXPECT_FALSE(parseTweetId("0"));
+  EXPECT_FALSE(parseTweetId(""));
+  EXPECT_EQ(parseInbound("True"), true);
+  EXPECT_EQ(parseInbound("FALSE"), false);
+  EXPECT_EQ(parseInbound("false"), false);
+  EXPECT_FALSE(parseInbound("1"));
+}
+
+TEST(TwcsFormat, Mentions) {
+  std::vector<std::string> got;
+  forEachMention("@AppleSupport hi @116000, mail a@b.c @x_y! @", 10,
+                 [&](std::string_view h) { got.emplace_back(h); });
+  EXPECT_EQ(got, (std::vector<std::string>{"AppleSupport", "116000", "x_y"}));
+  got.clear();
+  forEachMention("@a @b @c", 2, [&](std::string_view h) { got.emplace_back(h); });
+  EXPECT_EQ(got.size(), 2u);
+}
+
+TEST(TwcsFormat, CsvRecordsEndOnlyAtNewlines) {
+  const std::string data = "a,b\n1,\"x\ny\"\"z\"\n2,raw\r\rcr\r\n3,\"q\"junk\n4,last";
+  CsvReader reader(exportfmt::Input::fromMemory(data));
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::uint64_t> lines;
+  std::vector<bool> malformed;
+  while (reader.next() == CsvReader::Status::Record) {
+    rows.emplace_back(reader.fields().begin(), reader.fields().end());
+    lines.push_back(reader.line());
+    malformed.push_back(reader.malformed());
+  }
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"1", "x\ny\"z"}));
+  EXPECT_EQ(rows[2], (std::vector<std::string>{"2", "raw\r\rcr"}));
+  EXPECT_TRUE(malformed[3]);
+  EXPECT_EQ(rows[4], (std::vector<std::string>{"4", "last"}));
+  EXPECT_EQ(lines, (std::vector<std::uint64_t>{1, 2, 4, 5, 6}));
+}
+
+TEST(TwcsFormat, UnclosedQuoteFailsTheFile) {
+  const std::string data = "a,b\n1,\"never closed\n2,x\n";
+  CsvReader reader(exportfmt::Input::fromMemory(data));
+  EXPECT_EQ(reader.next(), CsvReader::Status::Record);
+  EXPECT_EQ(reader.next(), CsvReader::Status::Failed);
+  EXPECT_NE(reader.failure().message.find("line 2"), std::string::npos) << reader.failure().message;
+}
+
+TEST(TwcsFormat, HeaderNeedsTheColumns) {
+  std::vector<std::string_view> good = {
+      "",           "tweet_id", "author_id",         "inbound",
+      "created_at", "text",     "response_tweet_id", "in_response_to_tweet_id"};
+  auto h = parseHeader(good);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->index[static_cast<std::size_t>(Column::TweetId)], 1);
+  EXPECT_EQ(h->width, 8u);
+  std::vector<std::string_view> bad = {"tweet_id", "author_id", "text"};
+  auto b = parseHeader(bad);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().message,
+            "the header row lacks the column(s) inbound, created_at, in_response_to_tweet_id");
+}
+
+TEST(Twcs, QuirksFixture) {
+  TwcsHarness h(kQuirksSource);
+  auto stats = h.import(twcsFixture("quirks.csv"));
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->records, 19u);
+  EXPECT_EQ(stats->rejected, 5u);
+  EXPECT_EQ(stats->duplicates, 1u);
+  EXPECT_EQ(stats->stored, 13u);
+  EXPECT_EQ(h.sink.stored.size(), 13u);
+  EXPECT_EQ(h.health.errors(ErrorReason::ParseError), 3u);
+  EXPECT_EQ(h.health.errors(ErrorReason::MissingField), 1u);
+  EXPECT_EQ(h.health.errors(ErrorReason::InvalidTimestamp), 1u);
+  EXPECT_EQ(h.health.events(), 13u);
+  EXPECT_TRUE(h.health.up());
+
+  struct Expect {
+    const char* conversation;
+    const char* account;
+    bool brand;
+  };
+  const std::map<std::string, Expect> expected = {
+      {"11", {"11", "sprintcare", false}}, {"12", {"11", "sprintcare", true}},
+      {"13", {"11", "sprintcare", false}}, {"21", {"21", "apple", false}},
+      {"22", {"21", "apple", true}},       {"31", {"31", "AmazonHelp", false}},
+      {"32", {"31", "AmazonHelp", true}},  {"41", {"41", "apple", false}},
+      {"42", {"41", "apple", false}},      {"51", {"51", "support", false}},
+      {"81", {"81", "apple", false}},      {"82", {"81", "apple", true}},
+      {"83", {"81", "apple", true}},
+  };
+  for (const auto& [id, e] : expected) {
+    const Message* m = h.sink.find(id);
+    ASSERT_NE(m, nullptr) << id;
+    EXPECT_EQ(m->conversation_id, e.conversation) << id;
+    EXPECT_EQ(m->account, e.account) << id;
+    EXPECT_EQ(m->author_is_brand, e.brand) << id;
+  }
+  EXPECT_EQ(h.sink.find("12")->in_reply_to, "11");
+  EXPECT_EQ(h.sink.find("31")->in_reply_to, "30");  // the parent is named even when absent
+  EXPECT_EQ(h.sink.find("11")->in_reply_to, "");
+  EXPECT_EQ(h.sink.find("11")->text,
+            "@sprintcare You gonna magically change your connectivity\nfor me and my whole family ?");
+  EXPECT_EQ(h.sink.find("21")->text, "@AppleSupport my phone\r\rkeeps rebooting");
+  EXPECT_EQ(h.sink.find("83")->text, "@116300 We can help with that. ^JK");
+  EXPECT_EQ(h.sink.find("12")->created_at, testing::at("2017-10-31T22:10:35Z"));
+  EXPECT_EQ(h.sink.find("12")->author_id, "sprintcare");
+}
+
+TEST(Twcs, ReimportChangesNothing) {
+  TwcsHarness h(kQuirksSource);
+  ASSERT_TRUE(h.import(twcsFixture("quirks.csv")).ok());
+  auto again = h.import(twcsFixture("quirks.csv"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->stored, 0u);
+  EXPECT_EQ(again->duplicates, 14u);
+  EXPECT_EQ(h.sink.stored.size(), 13u);
+}
+
+TEST(Twcs, SampleFixture) {
+  TwcsHarness h("name: twcs\ntype: twcs\naccount: support\nchannel: x\n");
+  auto stats = h.import(twcsFixture("sample.csv"));
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->records, 1000u);
+  EXPECT_EQ(stats->rejected, 0u);
+  EXPECT_EQ(stats->stored, 1000u);
+  // Tweets 1..8 of the sample form one tree rooted at 8 (the parent of 6).
+  for (const char* id : {"1", "2", "3", "4", "5", "6", "8"}) {
+    ASSERT_NE(h.sink.find(id), nullptr) << id;
+    EXPECT_EQ(h.sink.find(id)->conversation_id, "8") << id;
+    EXPECT_EQ(h.sink.find(id)->account, "sprintcare") << id;
+  }
+  EXPECT_TRUE(h.sink.find("1")->author_is_brand);
+  EXPECT_FALSE(h.sink.find("2")->author_is_brand);
+}
+
+TEST(Twcs, StoreRefusalFailsTheImport) {
+  TwcsHarness h(kQuirksSource);
+  h.sink.fail = true;
+  auto stats = h.import(twcsFixture("quirks.csv"));
+  ASSERT_FALSE(stats.ok());
+  EXPECT_EQ(stats.error().reason, "store");
+  EXPECT_EQ(h.health.errors(ErrorReason::Store), 1u);
+}
+
+TEST(Twcs, BadFiles) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto no_header = dir.path() / "no_header.csv";
+  testing::writeAll(no_header, "1,2,3\n");
+  auto r = h.import(no_header);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason, "bad_file");
+  EXPECT_NE(r.error().message.find("tweet_id"), std::string::npos);
+  const auto empty = dir.path() / "empty.csv";
+  testing::writeAll(empty, "");
+  EXPECT_FALSE(h.import(empty).ok());
+  EXPECT_FALSE(h.import(dir.path() / "missing.csv").ok());
+  EXPECT_EQ(h.health.errors(ErrorReason::BadFile), 3u);
+  EXPECT_TRUE(h.sink.stored.empty());
+}
+
+TEST(Twcs, LoopingParentsAreCut) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto file = dir.path() / "loop.csv";
+  testing::writeAll(file,
+                    "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n"
+                    "1,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help,,2\n"
+                    "2,AcmeCare,False,Tue Oct 31 10:10:00 +0000 2017,@100 sure,,1\n");
+  auto r = h.import(file);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stored, 2u);
+  EXPECT_EQ(h.sink.find("1")->conversation_id, h.sink.find("2")->conversation_id);
+  EXPECT_EQ(h.sink.find("1")->account, "AcmeCare");
+}
+
+TEST(Twcs, Settings) {
+  std::vector<config::Problem> problems;
+  validate(testing::makeSource("name: t\ntype: twcs\nbrand_acounts: {}\n"), problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].message.find("brand_acounts"), std::string::npos) << problems[0].message;
+  problems.clear();
+  validate(testing::makeSource("name: t\ntype: twcs\nbrand_accounts: [a, b]\n"), problems);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].message.find("must map brand authors"), std::string::npos);
+  problems.clear();
+  auto s = parseSettings(testing::makeSource("name: t\ntype: twcs\nbrand_accounts: {AppleSupport: apple}\n"),
+                         problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(s.brand_accounts.at("AppleSupport"), "apple");
+}
+
+}  // namespace
+}  // namespace replywatch::connectors::twcs
