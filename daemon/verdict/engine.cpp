@@ -98,6 +98,7 @@ AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::Accoun
   out.from = from;
   out.until = until;
   out.cost = account.cost;
+  out.rules = rules;
   for (Route r : {Route::Internal, Route::Agency, Route::Unknown}) out.routes[r];
   const Schedule schedule(account);
   const auto threshold = std::chrono::duration_cast<std::chrono::milliseconds>(account.threshold);

@@ -101,6 +101,7 @@ struct AccountVerdict {
   std::optional<double> whatif_late_ratio;  // agency late ratio with each wait reduced by its relay leg
   LateCount whatif;
   config::CostConfig cost;
+  config::VerdictConfig rules;  // the thresholds the verdict was decided with
   Verdict verdict = Verdict::InsufficientData;
   std::vector<Reason> reasons;
 };
