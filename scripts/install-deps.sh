@@ -39,6 +39,7 @@ build_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus prometheus-alertmanager
   time bc  # bench/import_bench.sh: peak memory and arithmetic
+  chromium chromium-driver  # tests/integration/report_test.py renders the HTML report headless
 )
 
 if [[ $mode == runtime ]]; then

@@ -38,6 +38,12 @@ std::string escape(std::string_view s) {
   return out;
 }
 
+// "2026-11-23 04:50 UTC".
+std::string shortTime(Timestamp t) {
+  std::string s = formatRfc3339(t);
+  return s.substr(0, 10) + " " + s.substr(11, 5) + " UTC";
+}
+
 std::string_view verdictColor(Verdict v) {
   switch (v) {
     case Verdict::Insource: return "#c53030";
@@ -58,7 +64,7 @@ std::string legend(Language lang) {
 
 // A nice upper bound for an axis showing ratios up to `v`.
 double ratioCeiling(double v) {
-  for (double c : {0.1, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1.0}) {
+  for (double c : {0.1, 0.2, 0.4, 0.8, 1.0}) {
     if (v <= c + 1e-12) return c;
   }
   return 1.0;
@@ -254,7 +260,7 @@ std::string phasesChart(const AccountVerdict& a, Language lang) {
       Phase{"before_escalation", "#9f7aea", &PhaseTotals::before_escalation},
       Phase{"relay", "#e53e3e", &PhaseTotals::relay},
       Phase{"after_relay", "#ed8936", &PhaseTotals::after_relay}};
-  const int width = 660, height = 150;
+  const int width = 660, height = 104;
   const double x0 = 110, x1 = width - 16, bar = 30;
   std::string out = svgOpen(width, height, text("phases", lang));
   int row = 0;
@@ -286,16 +292,11 @@ std::string phasesChart(const AccountVerdict& a, Language lang) {
     }
     ++row;
   }
-  double lx = x0;
+  out += "</svg><div class=\"legend\">";
   for (const auto& phase : kPhases) {
-    out += fmt::format(
-        "<rect x=\"{:.1f}\" y=\"{}\" width=\"12\" height=\"12\" rx=\"2\" fill=\"{}\"/><text x=\"{:.1f}\" "
-        "y=\"{}\" "
-        "class=\"axis\">{}</text>",
-        lx, height - 24, phase.color, lx + 16, height - 14, text(phase.key, lang));
-    lx += 16 + 8.0 * static_cast<double>(text(phase.key, lang).size()) + 20;
+    out += fmt::format("<span><i style=\"background:{}\"></i>{}</span>", phase.color, text(phase.key, lang));
   }
-  return out + "</svg>";
+  return out + "</div>";
 }
 
 std::string costChart(const AccountVerdict& a, Language lang) {
@@ -392,7 +393,7 @@ svg.chart{display:block;max-width:100%;height:auto}
 svg .axis{font-size:11px;fill:#4a5568}
 svg .label{font-size:13px;fill:#1a202c}
 svg .inbar{font-size:12px;fill:#fff;font-weight:600}
-.legend{display:flex;gap:18px;font-size:13px;color:#4a5568;margin:6px 0 0}
+.legend{display:flex;flex-wrap:wrap;gap:6px 18px;font-size:13px;color:#4a5568;margin:6px 0 0}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{padding:7px 10px;border-bottom:1px solid #edf2f7;text-align:right}
@@ -418,11 +419,10 @@ std::string renderReportHtml(const std::vector<AccountVerdict>& accounts, Langua
     const auto& agency = a.routes.at(Route::Agency);
     out += fmt::format("<section class=\"account\" id=\"account-{}\"><h2>{}</h2>", escape(a.account),
                        escape(a.account));
-    out +=
-        fmt::format("<p class=\"meta\">{} {} {} {} · {} {} · {} {}</p>", text("window", lang),
-                    formatRfc3339(a.from), text("to", lang), formatRfc3339(a.until), text("threshold", lang),
-                    escape(labels::duration(static_cast<double>(a.threshold.count()), lang)),
-                    text("timezone", lang), escape(a.timezone));
+    out += fmt::format("<p class=\"meta\">{} {} {} {} · {} {} · {} {}</p>", text("window", lang),
+                       shortTime(a.from), text("to", lang), shortTime(a.until), text("threshold", lang),
+                       escape(labels::duration(static_cast<double>(a.threshold.count()), lang)),
+                       text("timezone", lang), escape(a.timezone));
     out += fmt::format(
         "<div class=\"card verdict\" style=\"--c:{}\"><span class=\"badge\">{} · "
         "{}</span><h3>{}</h3><p>{}</p><ul>",
@@ -437,7 +437,7 @@ std::string renderReportHtml(const std::vector<AccountVerdict>& accounts, Langua
                  f.late.judged ? fmt::format("{} {} – {} · {} {}", text("interval", lang),
                                              labels::percent(f.late_interval.lower, lang),
                                              labels::percent(f.late_interval.upper, lang),
-                                             labels::integer(f.late.judged, lang), text("judged", lang))
+                                             labels::integer(f.late.judged, lang), text("judged_lc", lang))
                                : std::string(text("no_data", lang)));
     }
     out +=

@@ -29,6 +29,7 @@ constexpr std::array kEntries = {
     Entry{"answered", "Answered", "Répondues"},
     Entry{"open", "Still open", "Encore ouvertes"},
     Entry{"judged", "Judged", "Jugées"},
+    Entry{"judged_lc", "judged", "jugées"},
     Entry{"late", "Late", "En retard"},
     Entry{"late_ratio", "Late ratio", "Taux de retard"},
     Entry{"interval", "95% interval", "Intervalle à 95 %"},
