@@ -162,15 +162,15 @@ std::string weeklyChart(const AccountVerdict& a, Language lang) {
   const std::vector<std::string> order(weeks.begin(), weeks.end());
   const int width = 660, height = 250;
   const double x0 = 56, x1 = width - 16, y0 = height - 40, y1 = 14;
-  auto xOf = [&](std::size_t i) {
+  auto x_of = [&](std::size_t i) {
     return order.size() <= 1
                ? (x0 + x1) / 2
                : x0 + 20 + (x1 - x0 - 40) * static_cast<double>(i) / static_cast<double>(order.size() - 1);
   };
-  auto yOf = [&](double v) { return y0 - (y0 - y1) * v / top; };
+  auto y_of = [&](double v) { return y0 - (y0 - y1) * v / top; };
   std::string out = svgOpen(width, height, text("weeks", lang));
   out += yGrid(top, x0, x1, y0, y1, lang);
-  const double target_y = yOf(a.rules.max_late_ratio);
+  const double target_y = y_of(a.rules.max_late_ratio);
   out += fmt::format(
       "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#c53030\" stroke-dasharray=\"5 "
       "4\" "
@@ -180,7 +180,7 @@ std::string weeklyChart(const AccountVerdict& a, Language lang) {
       escape(labels::percent(a.rules.max_late_ratio, lang)));
   for (std::size_t i = 0; i < order.size(); ++i) {
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" class=\"axis\">{}</text>",
-                       xOf(i), y0 + 18, order[i].substr(5));
+                       x_of(i), y0 + 18, order[i].substr(5));
   }
   for (Route r : {Route::Internal, Route::Agency}) {
     const auto& weekly = a.routes.at(r).weeks;
@@ -189,7 +189,7 @@ std::string weeklyChart(const AccountVerdict& a, Language lang) {
     for (std::size_t i = 0; i < order.size(); ++i) {
       auto it = weekly.find(order[i]);
       if (it == weekly.end() || !it->second.ratio()) continue;
-      const double x = xOf(i), y = yOf(*it->second.ratio());
+      const double x = x_of(i), y = y_of(*it->second.ratio());
       points += fmt::format("{:.1f},{:.1f} ", x, y);
       dots += fmt::format(
           "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"><title>{} {}: {} ({}/{})</title></circle>",
