@@ -116,7 +116,7 @@ std::string distributionChart(const AccountVerdict& a, Language lang) {
   const double group = (x1 - x0) / 9.0;
   std::string out = svgOpen(width, height, text("distribution", lang));
   out += yGrid(top, x0, x1, y0, y1, lang);
-  const double threshold = static_cast<double>(a.threshold.count());
+  const auto threshold = static_cast<double>(a.threshold.count());
   for (std::size_t b = 0; b < 9; ++b) {
     const double gx = x0 + group * static_cast<double>(b);
     for (int k = 0; k < 2; ++k) {
@@ -235,7 +235,7 @@ std::string heatmap(const AccountVerdict& a, Route route, Language lang) {
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" class=\"axis\">{}</text>", x0 - 6,
                        y0 + ch * d + ch / 2 + 4, text(kDayKeys[static_cast<std::size_t>(d)], lang));
     for (int h = 0; h < 24; ++h) {
-      const auto& c = f.hour_of_week[static_cast<std::size_t>(d * 24 + h)];
+      const auto& c = f.hour_of_week[(static_cast<std::size_t>(d) * 24) + static_cast<std::size_t>(h)];
       const auto ratio = c.ratio();
       out += fmt::format(
           "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" rx=\"3\" fill=\"{}\"><title>{} "

@@ -84,9 +84,9 @@ constexpr std::array kEntries = {
 std::string groupThousands(std::string digits, std::string_view separator) {
   std::string out;
   int count = 0;
-  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+  for (std::size_t i = digits.size(); i > 0; --i) {
     if (count > 0 && count % 3 == 0) out.insert(0, separator);
-    out.insert(out.begin(), *it);
+    out.insert(out.begin(), digits[i - 1]);
     ++count;
   }
   return out;
