@@ -41,6 +41,7 @@ build_packages=(
   systemd  # systemd-analyze: the unit file's lint and sandbox exposure check
   openssl  # tests: certificates for the TLS tests
   time bc  # bench/import_bench.sh: peak memory and arithmetic
+  chromium chromium-driver  # tests/integration/report_test.py renders the HTML report headless
 )
 
 if [[ $mode == runtime ]]; then

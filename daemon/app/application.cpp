@@ -18,12 +18,15 @@
 #include "daemon/app/landing_page.h"
 #include "daemon/app/pipeline.h"
 #include "daemon/app/questions.h"
+#include "daemon/app/turn_facts.h"
 #include "daemon/core/log.h"
 #include "daemon/http/basic_auth.h"
 #include "daemon/http/server.h"
 #include "daemon/http/web_config.h"
 #include "daemon/metrics/metrics.h"
 #include "daemon/store/store.h"
+#include "daemon/verdict/evaluator.h"
+#include "daemon/verdict/report.h"
 #include "replywatch/version.h"
 
 namespace replywatch::app {
@@ -108,6 +111,11 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
 
   metrics::Metrics metrics(
       config, [&pipeline] { return pipeline.snapshot(); }, source_refs);
+  // The verdict is evaluated on its own thread from the store's read connection; scrapes
+  // and the API only read its latest snapshot.
+  verdict::Evaluator evaluator(
+      config, [&store](Timestamp from, Timestamp until) { return loadTurnFacts(*store, from, until); },
+      clock);
 
   // TLS and basic auth from the exporter-toolkit web configuration, when there is one.
   const std::string web_config_file =
@@ -161,11 +169,28 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                  r.body = landingPage();
                  return r;
                }));
-  server.route("GET", "/metrics", guarded([&metrics](const http::Request&) {
+  server.route("GET", "/metrics", guarded([&metrics, &evaluator](const http::Request&) {
                  http::Response r;
                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                  r.body = metrics.render();
+                 r.body += verdict::renderMetrics(evaluator.current().get());
                  return r;
+               }));
+  server.route("GET", "/api/v1/verdict", guarded([&config, &evaluator](const http::Request& req) {
+                 auto account = req.queryParam("account");
+                 if (account && config.account(*account) == nullptr) {
+                   return http::Response::error(
+                       400, fmt::format("unknown account \"{}\"", account->substr(0, 64)));
+                 }
+                 auto snapshot = evaluator.current();
+                 if (!snapshot) return http::Response::error(503, "the verdict has not been evaluated yet");
+                 if (!account) {
+                   return http::Response::json(200, verdict::toJson(*snapshot, config.verdict.window).dump());
+                 }
+                 verdict::Snapshot one;
+                 one.evaluated_at = snapshot->evaluated_at;
+                 one.accounts.push_back(*snapshot->account(*account));
+                 return http::Response::json(200, verdict::toJson(one, config.verdict.window).dump());
                }));
   auto healthy = [](const http::Request&) { return http::Response::text(200, "OK\n"); };
   server.route("GET", "/-/healthy", guarded(healthy));
@@ -274,6 +299,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     });
   }
 
+  std::jthread verdict_thread([&evaluator](const std::stop_token& stop) { evaluator.run(stop); });
+
   ready.store(true);
   sd_notify(0, "READY=1\nSTATUS=Listening");
 
@@ -286,6 +313,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   pollers.clear();  // joins
   if (webhook_server) webhook_server->stop();
   server.stop();
+  verdict_thread.request_stop();
+  verdict_thread.join();
   ticker.request_stop();
   ticker.join();
   if (maintenance.joinable()) {

@@ -13,9 +13,12 @@
 #include "daemon/app/application.h"
 #include "daemon/app/pipeline.h"
 #include "daemon/app/questions.h"
+#include "daemon/app/turn_facts.h"
 #include "daemon/core/log.h"
 #include "daemon/http/web_config.h"
 #include "daemon/store/store.h"
+#include "daemon/verdict/evaluator.h"
+#include "daemon/verdict/report.h"
 #include "replywatch/version.h"
 
 namespace replywatch::app {
@@ -136,6 +139,49 @@ int runQuestions(const config::Config& cfg, const std::string& format,
   return 0;
 }
 
+int runReport(const config::Config& cfg, const std::string& format, const std::string& lang,
+              const std::optional<std::string>& account, const std::optional<std::string>& since,
+              const std::optional<std::string>& until) {
+  SystemClock clock;
+  const auto now = clock.now();
+  auto query = makeTurnQuery(account, since, until, cfg, now);
+  if (!query) {
+    std::cerr << query.error().message << '\n';
+    return 2;
+  }
+  const Timestamp to = query->until.value_or(now);
+  const Timestamp from =
+      query->since.value_or(to - std::chrono::duration_cast<std::chrono::milliseconds>(cfg.verdict.window));
+  if (from >= to) {
+    std::cerr << "--since must be before --until\n";
+    return 2;
+  }
+  auto opened = store::openSqliteStore(cfg.store.path, store::OpenOptions{.read_only = true});
+  if (!opened) {
+    std::cerr << opened.error().message << '\n';
+    return 1;
+  }
+  auto facts = loadTurnFacts(*opened.value(), from, to, account);
+  if (!facts) {
+    std::cerr << facts.error().message << '\n';
+    return 1;
+  }
+  auto snapshot = verdict::evaluateAll(cfg, *facts, from, to);
+  std::vector<verdict::AccountVerdict> accounts;
+  for (auto& a : snapshot.accounts) {
+    if (!account || a.account == *account) accounts.push_back(std::move(a));
+  }
+  const auto language = verdict::parseLanguage(lang).value_or(verdict::Language::English);
+  if (format == "json") {
+    std::cout << verdict::renderReportJson(accounts, now);
+  } else if (format == "md") {
+    std::cout << verdict::renderReportMarkdown(accounts, language, now);
+  } else {
+    std::cout << verdict::renderReportHtml(accounts, language, now);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int runCli(int argc, char** argv) {
@@ -194,6 +240,24 @@ int runCli(int argc, char** argv) {
                             "Turns asked at or after (RFC 3339, YYYY-MM-DD or a duration: 7d)");
   questions_cmd->add_option("--until", until, "Turns asked before (same forms)");
 
+  std::string report_format;
+  std::string report_lang = "en";
+  auto* report_cmd =
+      app.add_subcommand("report", "Print the make-or-buy report: figures, verdict and reasons per account");
+  report_cmd->fallthrough();
+  report_cmd->add_option("--config", config_path, "Configuration file")->required();
+  report_cmd->add_option("--format", report_format, "json, md or html (one self-contained file)")
+      ->required()
+      ->check(CLI::IsMember({"json", "md", "html"}));
+  report_cmd->add_option("--lang", report_lang, "Language of the md and html reports: en or fr")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"en", "fr"}));
+  report_cmd->add_option("--account", account, "Only this account");
+  report_cmd->add_option("--since", since,
+                         "Window start (RFC 3339, YYYY-MM-DD or a duration: 28d); default: --until minus "
+                         "verdict.window");
+  report_cmd->add_option("--until", until, "Window end (same forms); default: now");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -231,6 +295,7 @@ int runCli(int argc, char** argv) {
   }
   if (import_cmd->parsed()) return runImport(*cfg, source_name, paths);
   if (questions_cmd->parsed()) return runQuestions(*cfg, format, account, since, until);
+  if (report_cmd->parsed()) return runReport(*cfg, report_format, report_lang, account, since, until);
   return 2;
 }
 

@@ -61,14 +61,18 @@ using detail::child;
 using detail::keyIn;
 using detail::kindOf;
 
-const std::vector<std::string> kTopKeys = {"web", "store", "ingest", "accounts", "handlers", "sources"};
+const std::vector<std::string> kTopKeys = {"web",      "store",    "ingest", "verdict",
+                                           "accounts", "handlers", "sources"};
+const std::vector<std::string> kVerdictKeys = {"window", "min_turns", "max_late_ratio", "min_relay_share",
+                                               "interval"};
+const std::vector<std::string> kCostKeys = {"agency_per_month", "inhouse_per_month", "currency"};
 const std::vector<std::string> kWebKeys = {"listen_address",   "webhook_listen_address", "config_file",
                                            "max_header_bytes", "max_body_bytes",         "read_timeout",
                                            "idle_timeout",     "max_connections"};
 const std::vector<std::string> kStoreKeys = {"path", "retention"};
 const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes"};
 const std::vector<std::string> kAccountKeys = {
-    "name", "threshold", "timezone", "business_hours", "ignored_authors", "brand_ids", "count"};
+    "name", "threshold", "timezone", "business_hours", "ignored_authors", "brand_ids", "count", "cost"};
 const std::vector<std::string> kDayKeys = {"monday", "tuesday",  "wednesday", "thursday",
                                            "friday", "saturday", "sunday"};
 const std::vector<std::string> kHandlerKeys = {"name", "route", "match", "accounts"};
@@ -261,6 +265,7 @@ class Loader {
     readWeb(child(root, "web"));
     readStore(child(root, "store"));
     readIngest(child(root, "ingest"));
+    readVerdict(child(root, "verdict"));
     readAccounts(root);
     readHandlers(child(root, "handlers"));
     readSources(child(root, "sources"));
@@ -325,6 +330,66 @@ class Loader {
     IngestConfig& out = config_.ingest;
     if (auto v = readDuration(ingest, "max_future_skew", file_, where, problems_)) out.max_future_skew = *v;
     if (auto v = positiveSize(ingest, "max_field_bytes", where)) out.max_field_bytes = *v;
+  }
+
+  // A decimal number in [min, max]; nullopt (with a problem) when invalid, or when absent.
+  std::optional<double> boundedNumber(const YAML::Node& map, const std::string& key, const std::string& where,
+                                      double min, double max, const std::string& hint) {
+    YAML::Node node = child(map, key);
+    if (!node.IsDefined()) return std::nullopt;
+    auto text = detail::scalarText(node, key, file_, where, problems_);
+    if (!text) return std::nullopt;
+    double value = 0;
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (text->empty() || ec != std::errc{} || p != text->data() + text->size() || !(value >= min) ||
+        !(value <= max)) {
+      add(lineOf(node),
+          "invalid number \"" + node.Scalar() + "\" for " + keyIn(key, where) + " (" + hint + ")");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  void readVerdict(const YAML::Node& verdict) {
+    if (!verdict.IsDefined() || !expectMap(verdict, "\"verdict\"")) return;
+    const std::string where = "verdict";
+    checkKeys(verdict, kVerdictKeys, file_, where, problems_);
+    VerdictConfig& out = config_.verdict;
+    out.line = lineOf(verdict);
+    if (auto v = positiveDuration(verdict, "window", where)) out.window = *v;
+    if (auto v = positiveDuration(verdict, "interval", where)) out.interval = *v;
+    if (auto v = positiveCount(verdict, "min_turns", where)) out.min_turns = *v;
+    if (auto v =
+            boundedNumber(verdict, "max_late_ratio", where, 0.0, 1.0, "use a ratio from 0 to 1, e.g. 0.10")) {
+      out.max_late_ratio = *v;
+    }
+    if (auto v =
+            boundedNumber(verdict, "min_relay_share", where, 0.0, 1.0, "use a ratio from 0 to 1, e.g. 0.5")) {
+      out.min_relay_share = *v;
+    }
+  }
+
+  void readCost(const YAML::Node& cost, const std::string& account_where, CostConfig& out) {
+    if (!expectMap(cost, keyIn("cost", account_where))) return;
+    const std::string where = "cost of " + account_where;
+    checkKeys(cost, kCostKeys, file_, where, problems_);
+    constexpr double kMaxAmount = 1e12;
+    const std::string hint = "use an amount per month, e.g. 4500";
+    out.agency_per_month = boundedNumber(cost, "agency_per_month", where, 0.0, kMaxAmount, hint);
+    out.inhouse_per_month = boundedNumber(cost, "inhouse_per_month", where, 0.0, kMaxAmount, hint);
+    if (YAML::Node currency = child(cost, "currency"); currency.IsDefined()) {
+      if (auto text = detail::scalarText(currency, "currency", file_, where, problems_)) {
+        bool valid = text->size() == 3 && std::all_of(text->begin(), text->end(), [](char c) {
+                       return std::isupper(static_cast<unsigned char>(c)) != 0;
+                     });
+        if (valid) {
+          out.currency = *text;
+        } else {
+          add(lineOf(currency), "invalid currency \"" + currency.Scalar() + "\" in " + where +
+                                    " (use an ISO 4217 code such as EUR)");
+        }
+      }
+    }
   }
 
   // Reads the `name` of a list item; `kind` is "account", "handler" or "source".
@@ -408,6 +473,8 @@ class Loader {
     }
     account.ignored_authors = readStringList(item, "ignored_authors", file_, where, problems_);
     account.brand_ids = readStringList(item, "brand_ids", file_, where, problems_);
+
+    if (YAML::Node cost = child(item, "cost"); cost.IsDefined()) readCost(cost, where, account.cost);
 
     if (YAML::Node count = child(item, "count"); count.IsDefined()) {
       if (auto text = detail::scalarText(count, "count", file_, where, problems_)) {
@@ -536,9 +603,19 @@ class Loader {
               "holidays_ical file \"" + resolved.string() + "\" in " + where + " does not exist");
         } else {
           out.holidays_ical_file = resolved.string();
+          auto content = detail::readFile(resolved);
+          if (!content.ok()) {
+            add(lineOf(ical), "cannot read holidays_ical file \"" + resolved.string() + "\" in " + where +
+                                  ": " + content.error().message);
+          } else {
+            auto days = parseIcalHolidays(content.value(), resolved.string(), problems_);
+            out.holidays.insert(out.holidays.end(), days.begin(), days.end());
+          }
         }
       }
     }
+    std::sort(out.holidays.begin(), out.holidays.end());
+    out.holidays.erase(std::unique(out.holidays.begin(), out.holidays.end()), out.holidays.end());
   }
 
   void readHandlers(const YAML::Node& handlers) {

@@ -52,8 +52,28 @@ struct TimeRange {
 struct BusinessHours {
   // Index 0 = Monday ... 6 = Sunday, in the account's time zone.
   std::array<std::vector<TimeRange>, 7> week{};
-  std::vector<std::string> holidays;  // ISO dates "2026-12-25"
-  std::string holidays_ical_file;     // optional path, checked to exist at load; kept with the account
+  // ISO dates "2026-12-25": the `holidays` list followed by the days of the iCalendar
+  // file's events (read and validated at load), sorted, without duplicates.
+  std::vector<std::string> holidays;
+  std::string holidays_ical_file;  // optional path, resolved against the config file's directory
+};
+
+// What each route costs, to turn the window's figures into a cost per answer.
+struct CostConfig {
+  std::optional<double> agency_per_month;   // the agency's monthly fee
+  std::optional<double> inhouse_per_month;  // the in-house team's monthly cost
+  std::string currency = "EUR";             // ISO 4217 code, only a label
+  bool configured() const { return agency_per_month.has_value() || inhouse_per_month.has_value(); }
+};
+
+// How the verdict is computed (see README.md, "The verdict").
+struct VerdictConfig {
+  std::chrono::seconds window{28LL * 24 * 3600};  // rolling window ending now
+  std::uint64_t min_turns = 30;                   // judged turns a compared route needs
+  double max_late_ratio = 0.10;                   // the agency's acceptable late ratio
+  double min_relay_share = 0.5;                   // relay share from which relays explain the lateness
+  std::chrono::seconds interval{300};             // recomputation interval of the daemon
+  int line = 0;
 };
 
 struct AccountConfig {
@@ -64,6 +84,7 @@ struct AccountConfig {
   std::vector<std::string> ignored_authors;  // author ids or names, exact match
   std::vector<std::string> brand_ids;        // extra author ids/names counted as the brand
   CountMode count = CountMode::All;
+  CostConfig cost;
   int line = 0;
 };
 
@@ -120,6 +141,7 @@ struct Config {
   WebConfig web;
   StoreConfig store;
   IngestConfig ingest;
+  VerdictConfig verdict;
   std::vector<AccountConfig> accounts;
   std::vector<HandlerConfig> handlers;
   std::vector<SourceConfig> sources;
@@ -195,6 +217,12 @@ std::filesystem::path resolvePath(const std::filesystem::path& base_dir, const s
 // Value parsers used by the loader (exposed for tests and other tools).
 // "09:00-18:00" -> [540, 1080); the end may be "24:00"; the end must come after the start.
 std::optional<TimeRange> parseTimeRange(std::string_view text);
+// The whole days of the events of an iCalendar (RFC 5545) text, as sorted unique
+// "YYYY-MM-DD": an all-day DTSTART;VALUE=DATE:20261225 (with an optional exclusive
+// DTEND) or the date part of a date-time DTSTART. Recurring events (RRULE) and events
+// without DTSTART are problems reported with `file` and the line of the event.
+std::vector<std::string> parseIcalHolidays(std::string_view text, const std::string& file,
+                                           std::vector<Problem>& problems);
 // "65536", "64KiB", "1MiB", "2GiB", "500kB", "2MB", "1GB" -> bytes.
 std::optional<std::uint64_t> parseSize(std::string_view text);
 

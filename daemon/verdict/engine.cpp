@@ -1,0 +1,245 @@
+// The verdict engine: window figures per route and the verdict rules (README.md,
+// "The verdict").
+#include <algorithm>
+#include <cmath>
+
+#include "daemon/verdict/verdict.h"
+
+namespace replywatch::verdict {
+namespace {
+
+// An average month: 365.2425 / 12 days.
+constexpr double kSecondsPerMonth = 365.2425 / 12.0 * 86400.0;
+
+void countInto(LateCount& c, bool late) {
+  ++c.judged;
+  if (late) ++c.late;
+}
+
+struct TurnView {
+  bool answered = false;
+  double wait_seconds = 0;  // answered turns
+  bool judged = false;
+  bool late = false;
+  bool business = false;
+  int hour_of_week = 0;
+  std::string week;
+};
+
+void add(RouteFigures& f, const TurnFact& fact, const TurnView& v) {
+  ++f.turns;
+  if (v.answered) {
+    ++f.answered;
+    f.waits.push_back(v.wait_seconds);
+    if (!v.late) ++f.on_time;
+    f.phases.before_escalation += toSeconds(fact.phases.before_escalation);
+    f.phases.relay += toSeconds(fact.phases.relay);
+    f.phases.after_relay += toSeconds(fact.phases.after_relay);
+    f.phases.direct += toSeconds(fact.phases.direct);
+  } else {
+    ++f.open;
+  }
+  if (fact.phases.escalated) ++f.escalated;
+  if (!v.judged) return;
+  countInto(f.late, v.late);
+  countInto(v.business ? f.business : f.off, v.late);
+  countInto(f.hour_of_week[static_cast<std::size_t>(v.hour_of_week)], v.late);
+  countInto(f.weeks[v.week], v.late);
+}
+
+void finish(RouteFigures& f, std::optional<double> per_month, double months) {
+  f.late_interval = wilsonInterval(f.late.late, f.late.judged);
+  std::vector<double> scratch = f.waits;
+  f.median_wait_seconds = quantile(scratch, 0.5);
+  f.p90_wait_seconds = quantile(scratch, 0.9);
+  std::sort(f.waits.begin(), f.waits.end());
+  if (per_month) {
+    f.cost_in_window = *per_month * months;
+    if (f.answered > 0) f.cost_per_answer = *f.cost_in_window / static_cast<double>(f.answered);
+    if (f.on_time > 0) f.cost_per_ontime_answer = *f.cost_in_window / static_cast<double>(f.on_time);
+  }
+}
+
+Reason reason(std::string code, std::string route, std::vector<std::pair<std::string, double>> numbers) {
+  return Reason{std::move(code), std::move(route), std::move(numbers)};
+}
+
+}  // namespace
+
+std::string_view toString(Verdict v) {
+  switch (v) {
+    case Verdict::Insource: return "insource";
+    case Verdict::Keep: return "keep";
+    case Verdict::Hybrid: return "hybrid";
+    case Verdict::InsufficientData: break;
+  }
+  return "insufficient_data";
+}
+
+std::optional<Language> parseLanguage(std::string_view s) {
+  if (s == "en") return Language::English;
+  if (s == "fr") return Language::French;
+  return std::nullopt;
+}
+
+double Reason::number(std::string_view name) const {
+  for (const auto& [key, value] : numbers) {
+    if (key == name) return value;
+  }
+  return 0;
+}
+
+AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::AccountConfig& account,
+                        const config::VerdictConfig& rules, Timestamp from, Timestamp until) {
+  AccountVerdict out;
+  out.account = account.name;
+  out.timezone = account.timezone;
+  out.threshold = account.threshold;
+  out.from = from;
+  out.until = until;
+  out.cost = account.cost;
+  out.rules = rules;
+  for (Route r : {Route::Internal, Route::Agency, Route::Unknown}) out.routes[r];
+  const Schedule schedule(account);
+  const auto threshold = std::chrono::duration_cast<std::chrono::milliseconds>(account.threshold);
+  RouteFigures& agency = out.routes[Route::Agency];
+  double agency_relay = 0;
+  double agency_wait = 0;
+
+  for (const auto& fact : facts) {
+    const Turn& t = fact.turn;
+    if (t.account != account.name || t.asked_at < from || t.asked_at >= until) continue;
+    TurnView v;
+    // Judged at `until`: an answer given after it did not exist yet.
+    v.answered = t.answered_at.has_value() && *t.answered_at <= until;
+    const Timestamp end = v.answered ? *t.answered_at : until;
+    if (v.answered) v.wait_seconds = toSeconds(end - t.asked_at);
+    v.late = end - t.asked_at > threshold;
+    v.judged = until - t.asked_at > threshold;
+    if (v.judged) {
+      v.business = schedule.inBusinessHours(t.asked_at);
+      v.hour_of_week = schedule.hourOfWeek(t.asked_at);
+      v.week = schedule.weekOf(t.asked_at);
+    }
+    const Route route = v.answered ? t.route : Route::Unknown;
+    add(out.routes[route], fact, v);
+    add(out.all, fact, v);
+    if (route == Route::Agency && v.answered) {
+      agency_relay += toSeconds(fact.phases.relay);
+      agency_wait += v.wait_seconds;
+      if (v.judged) {
+        auto reduced = (end - t.asked_at) - std::min(fact.phases.relay, end - t.asked_at);
+        countInto(out.whatif, reduced > threshold);
+      }
+    }
+  }
+
+  const double months = std::chrono::duration<double>(until - from).count() / kSecondsPerMonth;
+  finish(out.routes[Route::Internal], account.cost.inhouse_per_month, months);
+  finish(agency, account.cost.agency_per_month, months);
+  finish(out.routes[Route::Unknown], std::nullopt, months);
+  finish(out.all, std::nullopt, months);
+  if (agency_wait > 0) out.relay_share = agency_relay / agency_wait;
+  out.whatif_late_ratio = out.whatif.ratio();
+  decide(out, rules);
+  return out;
+}
+
+void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
+  result.reasons.clear();
+  const RouteFigures& agency = result.routes[Route::Agency];
+  const RouteFigures& internal = result.routes[Route::Internal];
+  const auto min_turns = static_cast<double>(rules.min_turns);
+  const double max = rules.max_late_ratio;
+
+  if (agency.late.judged < rules.min_turns) {
+    result.verdict = Verdict::InsufficientData;
+    result.reasons.push_back(
+        reason("insufficient_turns", "agency",
+               {{"judged", static_cast<double>(agency.late.judged)}, {"min_turns", min_turns}}));
+    return;
+  }
+  const bool baseline = internal.late.judged >= rules.min_turns;
+  const double agency_ratio = agency.late.ratio().value_or(0);
+  const Interval a = agency.late_interval;
+  const Interval i = internal.late_interval;
+  std::vector<Reason> context;
+  if (!baseline) {
+    context.push_back(
+        reason("no_internal_baseline", "internal",
+               {{"judged", static_cast<double>(internal.late.judged)}, {"min_turns", min_turns}}));
+  }
+
+  if (agency_ratio > max) {
+    std::vector<Reason> why;
+    if (baseline && a.lower > i.upper) {
+      why.push_back(reason("agency_interval_above_internal", "agency",
+                           {{"agency_lower", a.lower},
+                            {"agency_upper", a.upper},
+                            {"internal_lower", i.lower},
+                            {"internal_upper", i.upper}}));
+    }
+    if (result.relay_share && *result.relay_share >= rules.min_relay_share) {
+      why.push_back(
+          reason("relay_share", "agency",
+                 {{"relay_share", *result.relay_share}, {"min_relay_share", rules.min_relay_share}}));
+    }
+    if (!baseline && a.lower > max && result.whatif_late_ratio && *result.whatif_late_ratio < max) {
+      why.push_back(reason("relays_explain_lateness", "agency",
+                           {{"agency_lower", a.lower},
+                            {"max_late_ratio", max},
+                            {"whatif_late_ratio", *result.whatif_late_ratio}}));
+    }
+    if (!why.empty()) {
+      result.verdict = Verdict::Insource;
+      result.reasons.push_back(reason("agency_late", "agency",
+                                      {{"late_ratio", agency_ratio},
+                                       {"max_late_ratio", max},
+                                       {"late", static_cast<double>(agency.late.late)},
+                                       {"judged", static_cast<double>(agency.late.judged)}}));
+      result.reasons.insert(result.reasons.end(), why.begin(), why.end());
+      result.reasons.insert(result.reasons.end(), context.begin(), context.end());
+      return;
+    }
+  }
+
+  if (baseline) {
+    auto ib = internal.business.ratio();
+    auto ab = agency.business.ratio();
+    auto io = internal.off.ratio();
+    auto ao = agency.off.ratio();
+    if (ib && ab && io && ao && *ib<*ab&& * io> * ao) {
+      result.verdict = Verdict::Hybrid;
+      result.reasons.push_back(reason("internal_better_in_hours", "internal",
+                                      {{"internal_late_ratio", *ib},
+                                       {"agency_late_ratio", *ab},
+                                       {"internal_judged", static_cast<double>(internal.business.judged)},
+                                       {"agency_judged", static_cast<double>(agency.business.judged)}}));
+      result.reasons.push_back(reason("agency_better_off_hours", "agency",
+                                      {{"internal_late_ratio", *io},
+                                       {"agency_late_ratio", *ao},
+                                       {"internal_judged", static_cast<double>(internal.off.judged)},
+                                       {"agency_judged", static_cast<double>(agency.off.judged)}}));
+      return;
+    }
+  }
+
+  result.verdict = Verdict::Keep;
+  if (agency_ratio <= max) {
+    result.reasons.push_back(
+        reason("agency_within_target", "agency", {{"late_ratio", agency_ratio}, {"max_late_ratio", max}}));
+  } else {
+    std::vector<std::pair<std::string, double>> numbers = {{"late_ratio", agency_ratio},
+                                                           {"max_late_ratio", max},
+                                                           {"agency_lower", a.lower},
+                                                           {"relay_share", result.relay_share.value_or(0)},
+                                                           {"min_relay_share", rules.min_relay_share}};
+    if (baseline) numbers.emplace_back("internal_upper", i.upper);
+    result.reasons.push_back(
+        reason(baseline ? "agency_late_not_worse_than_internal" : "agency_late_unexplained", "agency",
+               std::move(numbers)));
+  }
+  result.reasons.insert(result.reasons.end(), context.begin(), context.end());
+}
+
+}  // namespace replywatch::verdict

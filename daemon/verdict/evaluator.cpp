@@ -1,0 +1,66 @@
+#include "daemon/verdict/evaluator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "daemon/core/log.h"
+
+namespace replywatch::verdict {
+
+const AccountVerdict* Snapshot::account(std::string_view name) const {
+  for (const auto& a : accounts) {
+    if (a.account == name) return &a;
+  }
+  return nullptr;
+}
+
+Snapshot evaluateAll(const config::Config& config, const std::vector<TurnFact>& facts, Timestamp from,
+                     Timestamp until) {
+  std::map<std::string, std::vector<TurnFact>, std::less<>> by_account;
+  for (const auto& f : facts) by_account[f.turn.account].push_back(f);
+  Snapshot snapshot;
+  snapshot.evaluated_at = until;
+  static const std::vector<TurnFact> kNone;
+  for (const auto& account : config.accounts) {
+    auto it = by_account.find(account.name);
+    snapshot.accounts.push_back(
+        verdict::evaluate(it == by_account.end() ? kNone : it->second, account, config.verdict, from, until));
+  }
+  return snapshot;
+}
+
+Evaluator::Evaluator(const config::Config& config, FactLoader loader, const Clock& clock)
+    : config_(config), loader_(std::move(loader)), clock_(clock) {}
+
+Result<void> Evaluator::evaluate() {
+  const Timestamp until = clock_.now();
+  const Timestamp from =
+      until - std::chrono::duration_cast<std::chrono::milliseconds>(config_.verdict.window);
+  auto facts = loader_(from, until);
+  if (!facts) return facts.error();
+  auto snapshot = std::make_shared<const Snapshot>(evaluateAll(config_, *facts, from, until));
+  std::lock_guard lock(mutex_);
+  current_ = std::move(snapshot);
+  return {};
+}
+
+std::shared_ptr<const Snapshot> Evaluator::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+void Evaluator::run(const std::stop_token& stop) {
+  const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(config_.verdict.interval);
+  do {
+    if (auto done = evaluate(); !done) {
+      spdlog::warn("verdict evaluation failed error={}", logValue(done.error().message));
+    } else if (auto snapshot = current()) {
+      for (const auto& a : snapshot->accounts) {
+        spdlog::debug("verdict evaluated account={} verdict={}", logValue(a.account), toString(a.verdict));
+      }
+    }
+  } while (sleepFor(interval, stop));
+}
+
+}  // namespace replywatch::verdict

@@ -1,0 +1,57 @@
+#pragma once
+// Periodic evaluation of every account's verdict for the daemon. Each evaluation loads
+// the window's turn facts, computes every account and publishes an immutable Snapshot;
+// readers (scrapes, /api/v1/verdict) take the current snapshot under a short lock and
+// never wait for an evaluation, and an evaluation never holds the ingest lock.
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/result.h"
+#include "daemon/verdict/verdict.h"
+
+namespace replywatch::verdict {
+
+struct Snapshot {
+  Timestamp evaluated_at{};
+  std::vector<AccountVerdict> accounts;  // in configuration order
+  const AccountVerdict* account(std::string_view name) const;
+};
+
+// Loads the facts of every turn asked in [from, until), lateness judged at `until`.
+// Called from the evaluating thread; may block on the store.
+using FactLoader = std::function<Result<std::vector<TurnFact>>(Timestamp from, Timestamp until)>;
+
+// Evaluates every configured account over [from, until) from already loaded facts.
+Snapshot evaluateAll(const config::Config& config, const std::vector<TurnFact>& facts, Timestamp from,
+                     Timestamp until);
+
+class Evaluator {
+ public:
+  Evaluator(const config::Config& config, FactLoader loader, const Clock& clock);
+
+  // Loads the facts of the window ending now and publishes a new snapshot. The previous
+  // snapshot stays published when loading fails. Called from one thread at a time.
+  Result<void> evaluate();
+
+  // The latest snapshot, or null before the first successful evaluation. Thread-safe,
+  // never blocks on an evaluation.
+  std::shared_ptr<const Snapshot> current() const;
+
+  // Evaluates now and then every `verdict.interval` until `stop` is requested; failures
+  // are logged and retried at the next interval. Runs on its own thread.
+  void run(const std::stop_token& stop);
+
+ private:
+  const config::Config& config_;
+  FactLoader loader_;
+  const Clock& clock_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Snapshot> current_;
+};
+
+}  // namespace replywatch::verdict

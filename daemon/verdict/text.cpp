@@ -1,0 +1,141 @@
+// Reasons as sentences, in English and French.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "daemon/verdict/verdict.h"
+
+namespace replywatch::verdict {
+namespace {
+
+// "12.5%" in English, "12,5 %" in French.
+std::string percent(double ratio, Language lang) {
+  std::string s = fmt::format("{:.1f}", ratio * 100.0);
+  if (lang == Language::French) {
+    std::replace(s.begin(), s.end(), '.', ',');
+    return s + "\u00a0%";
+  }
+  return s + "%";
+}
+
+std::string count(double value) { return fmt::format("{:.0f}", value); }
+
+}  // namespace
+
+std::string sentence(const Reason& r, Language lang) {
+  const bool fr = lang == Language::French;
+  auto n = [&r](std::string_view name) { return r.number(name); };
+  auto pct = [&](std::string_view name) { return percent(r.number(name), lang); };
+  if (r.code == "insufficient_turns") {
+    return fr ? fmt::format(
+                    "L'agence n'a que {} questions jugées dans la période, moins que les {} nécessaires "
+                    "pour conclure.",
+                    count(n("judged")), count(n("min_turns")))
+              : fmt::format(
+                    "The agency has only {} judged questions in the window, fewer than the {} needed "
+                    "to conclude.",
+                    count(n("judged")), count(n("min_turns")));
+  }
+  if (r.code == "no_internal_baseline") {
+    return fr ? fmt::format(
+                    "L'équipe interne n'a que {} questions jugées (moins de {}) : pas de référence "
+                    "interne, l'agence est comparée à l'objectif.",
+                    count(n("judged")), count(n("min_turns")))
+              : fmt::format(
+                    "The internal team has only {} judged questions (fewer than {}): no internal "
+                    "baseline, the agency is compared with the target.",
+                    count(n("judged")), count(n("min_turns")));
+  }
+  if (r.code == "agency_late") {
+    return fr ? fmt::format(
+                    "L'agence répond en retard à {} des questions ({} sur {}), au-delà de l'objectif "
+                    "de {}.",
+                    pct("late_ratio"), count(n("late")), count(n("judged")), pct("max_late_ratio"))
+              : fmt::format("The agency answers {} of questions late ({} of {}), above the {} target.",
+                            pct("late_ratio"), count(n("late")), count(n("judged")), pct("max_late_ratio"));
+  }
+  if (r.code == "agency_interval_above_internal") {
+    return fr ? fmt::format(
+                    "L'écart est net : l'intervalle de confiance à 95 % de l'agence ({} à {}) est "
+                    "entièrement au-dessus de celui de l'équipe interne ({} à {}).",
+                    pct("agency_lower"), pct("agency_upper"), pct("internal_lower"), pct("internal_upper"))
+              : fmt::format(
+                    "The gap is clear: the agency's 95% confidence interval ({} to {}) lies wholly "
+                    "above the internal team's ({} to {}).",
+                    pct("agency_lower"), pct("agency_upper"), pct("internal_lower"), pct("internal_upper"));
+  }
+  if (r.code == "relay_share") {
+    return fr ? fmt::format(
+                    "L'agence passe {} de son temps d'attente à attendre des informations internes "
+                    "(seuil {}) : le savoir est en interne.",
+                    pct("relay_share"), pct("min_relay_share"))
+              : fmt::format(
+                    "The agency spends {} of its wait waiting for internal relays (threshold {}): the "
+                    "knowledge is in-house.",
+                    pct("relay_share"), pct("min_relay_share"));
+  }
+  if (r.code == "relays_explain_lateness") {
+    return fr ? fmt::format(
+                    "Même au plus bas ({}), le taux de retard de l'agence dépasse l'objectif de {} ; "
+                    "sans l'attente des relais internes il tomberait à {}.",
+                    pct("agency_lower"), pct("max_late_ratio"), pct("whatif_late_ratio"))
+              : fmt::format(
+                    "Even at its lowest ({}), the agency's late ratio exceeds the {} target; without "
+                    "the wait for internal relays it would fall to {}.",
+                    pct("agency_lower"), pct("max_late_ratio"), pct("whatif_late_ratio"));
+  }
+  if (r.code == "internal_better_in_hours") {
+    return fr ? fmt::format(
+                    "Aux heures ouvrées, l'équipe interne est plus réactive : {} de retards contre {} "
+                    "pour l'agence.",
+                    pct("internal_late_ratio"), pct("agency_late_ratio"))
+              : fmt::format(
+                    "In business hours the internal team is more responsive: {} late against {} for "
+                    "the agency.",
+                    pct("internal_late_ratio"), pct("agency_late_ratio"));
+  }
+  if (r.code == "agency_better_off_hours") {
+    return fr ? fmt::format(
+                    "Hors heures ouvrées, l'agence fait mieux : {} de retards contre {} pour l'équipe "
+                    "interne. Recommandation : internaliser aux heures de bureau, garder l'agence en "
+                    "dehors.",
+                    pct("agency_late_ratio"), pct("internal_late_ratio"))
+              : fmt::format(
+                    "Off hours the agency does better: {} late against {} for the internal team. "
+                    "Recommendation: in-house during office hours, agency coverage outside them.",
+                    pct("agency_late_ratio"), pct("internal_late_ratio"));
+  }
+  if (r.code == "agency_within_target") {
+    return fr ? fmt::format("L'agence répond en retard à {} des questions, dans l'objectif de {}.",
+                            pct("late_ratio"), pct("max_late_ratio"))
+              : fmt::format("The agency answers {} of questions late, within the {} target.",
+                            pct("late_ratio"), pct("max_late_ratio"));
+  }
+  if (r.code == "agency_late_not_worse_than_internal") {
+    return fr ? fmt::format(
+                    "L'agence répond en retard à {} des questions (objectif {}), mais l'équipe interne "
+                    "ne fait pas nettement mieux (borne haute {} contre borne basse {} pour l'agence) "
+                    "et les relais internes n'expliquent que {} de l'attente.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
+                    pct("relay_share"))
+              : fmt::format(
+                    "The agency answers {} of questions late (target {}), but the internal team is not "
+                    "clearly better (upper bound {} against the agency's lower bound {}) and internal "
+                    "relays explain only {} of the wait.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
+                    pct("relay_share"));
+  }
+  if (r.code == "agency_late_unexplained") {
+    return fr ? fmt::format(
+                    "L'agence répond en retard à {} des questions (objectif {}), mais ni l'écart n'est "
+                    "certain ni les relais internes ne l'expliquent ({} de l'attente).",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"))
+              : fmt::format(
+                    "The agency answers {} of questions late (target {}), but the excess is not certain "
+                    "and internal relays do not explain it ({} of the wait).",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"));
+  }
+  return r.code;
+}
+
+}  // namespace replywatch::verdict

@@ -1,0 +1,81 @@
+// The verdict's input, loaded from a real SQLite store: the window and account filters,
+// and each turn's wait split by phase (all direct while no escalation legs are stored).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "daemon/app/turn_facts.h"
+
+namespace replywatch::app {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> n{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("replywatch-facts-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+Turn turn(const std::string& account, const std::string& id, Timestamp asked,
+          std::optional<Timestamp> answered) {
+  Turn t;
+  t.account = account;
+  t.channel = "x";
+  t.source = "src";
+  t.conversation_id = "c" + id;
+  t.question_id = id;
+  t.asked_at = asked;
+  t.answered_at = answered;
+  if (answered) {
+    t.answer_id = "a" + id;
+    t.handler = "cm-agency";
+    t.route = Route::Agency;
+  }
+  return t;
+}
+
+TEST(TurnFacts, WindowAccountAndPhasesFromTheStore) {
+  TempDir dir;
+  auto opened = store::openSqliteStore(dir.path() / "store.db");
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto store = std::move(opened).value();
+  const Timestamp t0 = *parseRfc3339("2026-11-01T10:00:00Z");
+  const Timestamp until = t0 + std::chrono::hours{48};
+  store::WriteBatch batch;
+  batch.upsert_turns = {
+      turn("acme", "q1", t0, t0 + std::chrono::minutes{30}),
+      turn("acme", "q2", t0 + std::chrono::hours{1}, std::nullopt),
+      turn("other", "q3", t0 + std::chrono::hours{2}, t0 + std::chrono::hours{3}),
+      turn("acme", "q4", t0 - std::chrono::seconds{1}, t0),        // before the window
+      turn("acme", "q5", until, until + std::chrono::minutes{1}),  // at the window's end: outside
+  };
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  auto facts = loadTurnFacts(*store, t0, until);
+  ASSERT_TRUE(facts.ok()) << facts.error().message;
+  ASSERT_EQ(facts->size(), 3u);
+  EXPECT_EQ((*facts)[0].turn.question_id, "q1");
+  EXPECT_FALSE((*facts)[0].phases.escalated);
+  EXPECT_EQ((*facts)[0].phases.direct, std::chrono::minutes{30});
+  EXPECT_EQ((*facts)[0].phases.total(), std::chrono::minutes{30});
+  EXPECT_EQ((*facts)[1].turn.question_id, "q2");
+  EXPECT_EQ((*facts)[1].phases.direct, std::chrono::hours{47});  // open: measured up to `until`
+  EXPECT_EQ((*facts)[2].turn.account, "other");
+
+  auto acme = loadTurnFacts(*store, t0, until, std::string("acme"));
+  ASSERT_TRUE(acme.ok());
+  EXPECT_EQ(acme->size(), 2u);
+}
+
+}  // namespace
+}  // namespace replywatch::app

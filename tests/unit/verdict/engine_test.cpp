@@ -1,0 +1,319 @@
+// The window figures and every verdict rule on hand-built turns with known answers,
+// including the boundaries of each threshold.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/verdict/verdict.h"
+
+namespace replywatch::verdict {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// The window: four weeks ending on Monday 23 November 2026, 12:00 UTC.
+const Timestamp kUntil = *parseRfc3339("2026-11-23T12:00:00Z");
+const Timestamp kFrom = kUntil - hours{28 * 24};
+// A Wednesday in the window: 10:00 and 22:00 in Paris (CET, UTC+1).
+const Timestamp kBusiness = *parseRfc3339("2026-11-04T09:00:00Z");
+const Timestamp kOff = *parseRfc3339("2026-11-04T21:00:00Z");
+
+config::AccountConfig account() {
+  config::AccountConfig a;
+  a.name = "acme-fr";
+  a.timezone = "Europe/Paris";
+  a.threshold = hours{1};
+  for (std::size_t day = 0; day < 5; ++day) a.business_hours.week[day] = {{9 * 60, 18 * 60}};
+  return a;
+}
+
+struct Builder {
+  std::vector<TurnFact> facts;
+  int serial = 0;
+
+  // `count` answered turns on `route`, asked at `asked` (+1 s each), each waiting `wait`,
+  // of which `relay` spent on an internal relay leg starting 5 minutes in.
+  Builder& answered(Route route, int count, std::chrono::milliseconds wait, Timestamp asked = kBusiness,
+                    std::chrono::milliseconds relay = {}) {
+    for (int i = 0; i < count; ++i) {
+      Turn t;
+      t.account = "acme-fr";
+      t.channel = "x";
+      t.source = "src";
+      t.conversation_id = "c" + std::to_string(serial);
+      t.question_id = "q" + std::to_string(serial++);
+      t.asked_at = asked + seconds{i};
+      t.answered_at = t.asked_at + wait;
+      t.answer_id = "a" + t.question_id;
+      t.route = route;
+      t.handler = route == Route::Agency ? "cm-agency" : "care";
+      std::vector<tracker::EscalationLeg> legs;
+      if (relay.count() > 0) legs.push_back({t.asked_at + minutes{5}, t.asked_at + minutes{5} + relay});
+      facts.push_back({t, tracker::decomposeWait(t.asked_at, t.answered_at, legs, kUntil)});
+    }
+    return *this;
+  }
+  Builder& late(Route route, int count, Timestamp asked = kBusiness) {
+    return answered(route, count, hours{2}, asked);
+  }
+  Builder& onTime(Route route, int count, Timestamp asked = kBusiness) {
+    return answered(route, count, minutes{20}, asked);
+  }
+  Builder& open(Timestamp asked) {
+    Turn t;
+    t.account = "acme-fr";
+    t.source = "src";
+    t.conversation_id = "c" + std::to_string(serial);
+    t.question_id = "q" + std::to_string(serial++);
+    t.asked_at = asked;
+    facts.push_back({t, tracker::decomposeWait(t.asked_at, std::nullopt, {}, kUntil)});
+    return *this;
+  }
+  AccountVerdict evaluate(const config::VerdictConfig& rules = {}) const {
+    return verdict::evaluate(facts, account(), rules, kFrom, kUntil);
+  }
+};
+
+std::vector<std::string> codes(const AccountVerdict& v) {
+  std::vector<std::string> out;
+  for (const auto& r : v.reasons) out.push_back(r.code);
+  return out;
+}
+
+TEST(Figures, CountsJudgesAndSplitsTurns) {
+  Builder b;
+  b.onTime(Route::Internal, 3).late(Route::Internal, 1, kOff);
+  b.answered(Route::Agency, 2, minutes{10}, kUntil - minutes{30});  // answered, too young to be judged
+  b.open(kUntil - hours{3});                                        // open past the threshold: late
+  b.open(kUntil - minutes{10});                                     // open, not judged yet
+  b.answered(Route::Agency, 1, minutes{5}, kFrom - seconds{1});     // before the window
+  b.answered(Route::Agency, 1, minutes{5}, kUntil);                 // at the window's end: outside
+  b.answered(Route::Agency, 1, minutes{30}, kUntil - minutes{70});  // answered after `until`: open then
+  b.facts.back().turn.answered_at = kUntil + minutes{1};
+  auto v = b.evaluate();
+  const auto& internal = v.routes.at(Route::Internal);
+  EXPECT_EQ(internal.turns, 4u);
+  EXPECT_EQ(internal.answered, 4u);
+  EXPECT_EQ(internal.on_time, 3u);
+  EXPECT_EQ(internal.late.judged, 4u);
+  EXPECT_EQ(internal.late.late, 1u);
+  EXPECT_EQ(internal.business.judged, 3u);
+  EXPECT_EQ(internal.business.late, 0u);
+  EXPECT_EQ(internal.off.judged, 1u);
+  EXPECT_EQ(internal.off.late, 1u);
+  // Wednesday 10:00 and 22:00 Paris time.
+  EXPECT_EQ(internal.hour_of_week[2 * 24 + 10].judged, 3u);
+  EXPECT_EQ(internal.hour_of_week[2 * 24 + 22].late, 1u);
+  EXPECT_EQ(internal.weeks.at("2026-11-02").judged, 4u);
+  EXPECT_DOUBLE_EQ(*internal.median_wait_seconds, 1200);
+  EXPECT_DOUBLE_EQ(*internal.p90_wait_seconds, 1200 + 0.7 * 6000);
+  const auto& agency = v.routes.at(Route::Agency);
+  EXPECT_EQ(agency.turns, 2u);
+  EXPECT_EQ(agency.late.judged, 0u);
+  const auto& unknown = v.routes.at(Route::Unknown);
+  EXPECT_EQ(unknown.turns, 3u);
+  EXPECT_EQ(unknown.open, 3u);
+  EXPECT_EQ(unknown.late.judged, 2u);
+  EXPECT_EQ(unknown.late.late, 2u);
+  EXPECT_EQ(v.all.turns, 9u);
+  EXPECT_EQ(v.all.late.judged, 6u);
+  EXPECT_EQ(v.all.late.late, 3u);
+}
+
+TEST(Figures, RelayShareWhatIfAndPhases) {
+  Builder b;
+  // 10 agency turns waiting 2 h, of which 90 min waiting for an internal relay, and 10
+  // waiting 30 min with no relay.
+  b.answered(Route::Agency, 10, hours{2}, kBusiness, minutes{90});
+  b.answered(Route::Agency, 10, minutes{30}, kBusiness);
+  auto v = b.evaluate();
+  const auto& agency = v.routes.at(Route::Agency);
+  EXPECT_EQ(agency.escalated, 10u);
+  EXPECT_DOUBLE_EQ(agency.phases.relay, 10 * 5400.0);
+  EXPECT_DOUBLE_EQ(agency.phases.before_escalation, 10 * 300.0);
+  EXPECT_DOUBLE_EQ(agency.phases.after_relay, 10 * 1500.0);
+  EXPECT_DOUBLE_EQ(agency.phases.direct, 10 * 1800.0);
+  EXPECT_DOUBLE_EQ(*v.relay_share, 54000.0 / (72000.0 + 18000.0));
+  EXPECT_DOUBLE_EQ(*agency.late.ratio(), 0.5);
+  EXPECT_DOUBLE_EQ(*v.whatif_late_ratio, 0.0);  // 2 h - 90 min = 30 min: on time
+}
+
+TEST(Figures, CostPerAnswerAndPerOnTimeAnswer) {
+  Builder b;
+  b.onTime(Route::Agency, 30).late(Route::Agency, 10);
+  b.onTime(Route::Internal, 20);
+  auto a = account();
+  a.cost.agency_per_month = 4000;
+  a.cost.inhouse_per_month = 6000;
+  auto v = evaluate(b.facts, a, {}, kFrom, kUntil);
+  const double months = 28.0 / (365.2425 / 12.0);
+  const auto& agency = v.routes.at(Route::Agency);
+  EXPECT_NEAR(*agency.cost_in_window, 4000 * months, 1e-9);
+  EXPECT_NEAR(*agency.cost_per_answer, 4000 * months / 40, 1e-9);
+  EXPECT_NEAR(*agency.cost_per_ontime_answer, 4000 * months / 30, 1e-9);
+  EXPECT_NEAR(*v.routes.at(Route::Internal).cost_per_ontime_answer, 6000 * months / 20, 1e-9);
+  EXPECT_FALSE(v.routes.at(Route::Unknown).cost_in_window.has_value());
+}
+
+TEST(Rules, InsufficientDataBelowMinTurns) {
+  Builder b;
+  b.late(Route::Agency, 29).onTime(Route::Internal, 100);
+  auto v = b.evaluate();
+  EXPECT_EQ(v.verdict, Verdict::InsufficientData);
+  ASSERT_THAT(codes(v), ::testing::ElementsAre("insufficient_turns"));
+  EXPECT_EQ(v.reasons[0].number("judged"), 29);
+  EXPECT_EQ(v.reasons[0].number("min_turns"), 30);
+  b.late(Route::Agency, 1);  // 30: enough
+  EXPECT_EQ(b.evaluate().verdict, Verdict::Insource);
+  config::VerdictConfig strict;
+  strict.min_turns = 31;
+  EXPECT_EQ(b.evaluate(strict).verdict, Verdict::InsufficientData);
+}
+
+TEST(Rules, InsourceWhenTheAgencyIntervalIsAboveTheInternalOne) {
+  Builder b;
+  b.late(Route::Agency, 20).onTime(Route::Agency, 20);
+  b.late(Route::Internal, 1).onTime(Route::Internal, 39);
+  auto v = b.evaluate();
+  EXPECT_EQ(v.verdict, Verdict::Insource);
+  EXPECT_THAT(codes(v), ::testing::ElementsAre("agency_late", "agency_interval_above_internal"));
+  const auto& r = v.reasons[1];
+  EXPECT_GT(r.number("agency_lower"), r.number("internal_upper"));
+  EXPECT_DOUBLE_EQ(r.number("agency_lower"), wilsonInterval(20, 40).lower);
+  EXPECT_DOUBLE_EQ(r.number("internal_upper"), wilsonInterval(1, 40).upper);
+}
+
+TEST(Rules, OverlappingIntervalsKeepTheAgency) {
+  Builder b;
+  b.late(Route::Agency, 6).onTime(Route::Agency, 34);      // 15%
+  b.late(Route::Internal, 3).onTime(Route::Internal, 37);  // 7.5%
+  auto v = b.evaluate();
+  EXPECT_EQ(v.verdict, Verdict::Keep);
+  EXPECT_THAT(codes(v), ::testing::ElementsAre("agency_late_not_worse_than_internal"));
+}
+
+TEST(Rules, LateRatioAtTheTargetIsNotLate) {
+  Builder b;
+  // 3 of 30 late (exactly 10%), and all of the lateness waits for relays.
+  b.answered(Route::Agency, 3, hours{3}, kBusiness, hours{2} + minutes{50});
+  b.onTime(Route::Agency, 27);
+  auto v = b.evaluate();
+  EXPECT_EQ(v.verdict, Verdict::Keep);
+  EXPECT_THAT(codes(v), ::testing::ElementsAre("agency_within_target", "no_internal_baseline"));
+  b.answered(Route::Agency, 1, hours{3}, kBusiness, hours{2} + minutes{50});  // 4 of 31
+  EXPECT_EQ(b.evaluate().verdict, Verdict::Insource);
+  config::VerdictConfig lenient;
+  lenient.max_late_ratio = 0.2;
+  EXPECT_EQ(b.evaluate(lenient).verdict, Verdict::Keep);
+}
+
+TEST(Rules, InsourceFromTheRelayShareBoundary) {
+  // Agency: 20 of 40 late (2 h waits), 20 on time (20 min). Internal baseline as bad, so
+  // only the relay share can argue for in-house. Relay legs on the late turns: share =
+  // 20 r / (20 * 7200 + 20 * 1200) = r / 8400, so r = 4200 s gives exactly 0.5.
+  auto build = [](seconds relay) {
+    Builder b;
+    b.answered(Route::Agency, 20, hours{2}, kBusiness, relay).onTime(Route::Agency, 20);
+    b.late(Route::Internal, 20).onTime(Route::Internal, 20);
+    return b.evaluate();
+  };
+  auto at_boundary = build(seconds{4200});
+  EXPECT_DOUBLE_EQ(*at_boundary.relay_share, 0.5);
+  EXPECT_EQ(at_boundary.verdict, Verdict::Insource);
+  EXPECT_THAT(codes(at_boundary), ::testing::ElementsAre("agency_late", "relay_share"));
+  auto below = build(seconds{4199});
+  EXPECT_LT(*below.relay_share, 0.5);
+  EXPECT_EQ(below.verdict, Verdict::Keep);
+  EXPECT_THAT(codes(below), ::testing::ElementsAre("agency_late_not_worse_than_internal"));
+}
+
+TEST(Rules, WithoutBaselineTheWhatIfDecides) {
+  // No internal turns. Agency: 30 of 100 late, each late turn waiting 2 h of which
+  // 90 min for a relay (share 45/95 < 0.5); without relays they would be on time.
+  Builder b;
+  b.answered(Route::Agency, 30, hours{2}, kBusiness, minutes{90}).answered(Route::Agency, 70, minutes{30});
+  auto v = b.evaluate();
+  EXPECT_LT(*v.relay_share, 0.5);
+  EXPECT_DOUBLE_EQ(*v.whatif_late_ratio, 0.0);
+  EXPECT_EQ(v.verdict, Verdict::Insource);
+  EXPECT_THAT(codes(v),
+              ::testing::ElementsAre("agency_late", "relays_explain_lateness", "no_internal_baseline"));
+
+  // Same lateness, but relays only take 30 min: still late without them.
+  Builder c;
+  c.answered(Route::Agency, 30, hours{2}, kBusiness, minutes{30}).answered(Route::Agency, 70, minutes{30});
+  auto w = c.evaluate();
+  EXPECT_DOUBLE_EQ(*w.whatif_late_ratio, 0.3);
+  EXPECT_EQ(w.verdict, Verdict::Keep);
+  EXPECT_THAT(codes(w), ::testing::ElementsAre("agency_late_unexplained", "no_internal_baseline"));
+
+  // Agency interval not wholly above the target: 5 of 30 late (lower bound < 10%).
+  Builder d;
+  d.answered(Route::Agency, 5, hours{2}, kBusiness, minutes{90}).answered(Route::Agency, 25, minutes{30});
+  auto x = d.evaluate();
+  EXPECT_LT(x.routes.at(Route::Agency).late_interval.lower, 0.10);
+  EXPECT_EQ(x.verdict, Verdict::Keep);
+}
+
+TEST(Rules, HybridWhenInternalWinsInHoursAndLosesOffHours) {
+  Builder b;
+  b.late(Route::Internal, 2, kBusiness).onTime(Route::Internal, 38, kBusiness);
+  b.late(Route::Internal, 20, kOff).onTime(Route::Internal, 20, kOff);
+  b.late(Route::Agency, 10, kBusiness).onTime(Route::Agency, 30, kBusiness);
+  b.late(Route::Agency, 4, kOff).onTime(Route::Agency, 36, kOff);
+  auto v = b.evaluate();
+  EXPECT_EQ(v.verdict, Verdict::Hybrid);
+  EXPECT_THAT(codes(v), ::testing::ElementsAre("internal_better_in_hours", "agency_better_off_hours"));
+  EXPECT_DOUBLE_EQ(v.reasons[0].number("internal_late_ratio"), 0.05);
+  EXPECT_DOUBLE_EQ(v.reasons[0].number("agency_late_ratio"), 0.25);
+  EXPECT_DOUBLE_EQ(v.reasons[1].number("internal_late_ratio"), 0.5);
+  EXPECT_DOUBLE_EQ(v.reasons[1].number("agency_late_ratio"), 0.1);
+
+  // Equal off-hours ratios: internal is not worse off hours, so no hybrid.
+  Builder c;
+  c.late(Route::Internal, 2, kBusiness).onTime(Route::Internal, 38, kBusiness);
+  c.late(Route::Internal, 4, kOff).onTime(Route::Internal, 36, kOff);
+  c.late(Route::Agency, 10, kBusiness).onTime(Route::Agency, 30, kBusiness);
+  c.late(Route::Agency, 4, kOff).onTime(Route::Agency, 36, kOff);
+  EXPECT_NE(c.evaluate().verdict, Verdict::Hybrid);
+}
+
+TEST(Rules, ThresholdsComeFromTheConfiguration) {
+  Builder b;
+  b.late(Route::Agency, 12).onTime(Route::Agency, 28);  // 30%
+  b.answered(Route::Agency, 0, hours{2});
+  config::VerdictConfig rules;
+  rules.min_turns = 40;
+  rules.max_late_ratio = 0.05;
+  auto v = b.evaluate(rules);
+  ASSERT_EQ(v.verdict, Verdict::Keep);  // no baseline and no relays: nothing explains the lateness
+  EXPECT_DOUBLE_EQ(v.reasons[0].number("max_late_ratio"), 0.05);
+  rules.min_relay_share = 0.0;  // any relay share (here 0) counts as explaining it
+  EXPECT_EQ(b.evaluate(rules).verdict, Verdict::Insource);
+}
+
+TEST(Text, EverySentenceInBothLanguages) {
+  Reason late{"agency_late",
+              "agency",
+              {{"late_ratio", 4.0 / 30}, {"max_late_ratio", 0.1}, {"late", 4}, {"judged", 30}}};
+  EXPECT_EQ(sentence(late, Language::English),
+            "The agency answers 13.3% of questions late (4 of 30), above the 10.0% target.");
+  EXPECT_EQ(sentence(late, Language::French),
+            "L'agence répond en retard à 13,3\u00a0% des questions (4 sur 30), au-delà de l'objectif de "
+            "10,0\u00a0%.");
+  for (const char* code :
+       {"insufficient_turns", "no_internal_baseline", "agency_interval_above_internal", "relay_share",
+        "relays_explain_lateness", "internal_better_in_hours", "agency_better_off_hours",
+        "agency_within_target", "agency_late_not_worse_than_internal", "agency_late_unexplained"}) {
+    Reason r{code, "agency", {}};
+    auto en = sentence(r, Language::English);
+    auto fr = sentence(r, Language::French);
+    EXPECT_NE(en, code);
+    EXPECT_NE(fr, code);
+    EXPECT_NE(en, fr);
+  }
+}
+
+}  // namespace
+}  // namespace replywatch::verdict
