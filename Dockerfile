@@ -1,10 +1,15 @@
 # replywatch container image.
 #
 #   docker build -t replywatch .
-#   docker run -d -p 9488:9488 \
+#   docker run -d -p 9488:9488 --read-only --tmpfs /tmp \
+#     --cap-drop ALL --security-opt no-new-privileges \
 #     -v /path/to/replywatch.yml:/etc/replywatch/replywatch.yml:ro \
 #     -v replywatch-data:/var/lib/replywatch \
 #     --env-file /path/to/secrets.env replywatch
+#
+# It runs as the unprivileged user `replywatch` and writes only to /var/lib/replywatch
+# (the store) and /tmp (SQLite's temporary files), so the root filesystem can be
+# read-only as above.
 #
 # The configuration should keep its database under /var/lib/replywatch
 # (store: {path: /var/lib/replywatch/replywatch.db}).

@@ -1,5 +1,5 @@
 // The verdict's input, loaded from a real SQLite store: the window and account filters,
-// and each turn's wait split by phase (all direct while no escalation legs are stored).
+// and each turn's wait split by phase over the relay legs linked to it.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -75,6 +75,52 @@ TEST(TurnFacts, WindowAccountAndPhasesFromTheStore) {
   auto acme = loadTurnFacts(*store, t0, until, std::string("acme"));
   ASSERT_TRUE(acme.ok());
   EXPECT_EQ(acme->size(), 2u);
+}
+
+TEST(TurnFacts, LinkedRelayLegsSplitTheWait) {
+  TempDir dir;
+  auto opened = store::openSqliteStore(dir.path() / "store.db");
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto store = std::move(opened).value();
+  const Timestamp t0 = *parseRfc3339("2026-11-02T10:00:00Z");
+  using std::chrono::minutes;
+
+  store::WriteBatch batch;
+  MessageRecord question;
+  question.source = "src";
+  question.id = "q1";
+  question.account = "acme";
+  question.channel = "x";
+  question.conversation_id = "cq1";
+  question.created_at = t0;
+  question.role = Role::Question;
+  batch.messages = {question};
+  batch.upsert_turns = {turn("acme", "q1", t0, t0 + minutes{60}), turn("acme", "q2", t0, t0 + minutes{5})};
+  EscalationRecord leg;
+  leg.source = "relays";
+  leg.escalation.id = "e1";
+  leg.escalation.account = "acme";
+  leg.escalation.question_ref = "q1";  // a message id: links to q1's turn
+  leg.escalation.requested_at = t0 + minutes{10};
+  leg.escalation.requested_by = "cm-agency";
+  leg.escalation.relay = "legal";
+  leg.escalation.answered_at = t0 + minutes{40};
+  leg.route = Route::Agency;
+  batch.escalations = {leg};
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  auto facts = loadTurnFacts(*store, t0, t0 + std::chrono::hours{24});
+  ASSERT_TRUE(facts.ok()) << facts.error().message;
+  ASSERT_EQ(facts->size(), 2u);
+  const auto& q1 = (*facts)[0].turn.question_id == "q1" ? (*facts)[0] : (*facts)[1];
+  const auto& q2 = (*facts)[0].turn.question_id == "q1" ? (*facts)[1] : (*facts)[0];
+  EXPECT_TRUE(q1.phases.escalated);
+  EXPECT_EQ(q1.phases.before_escalation, minutes{10});
+  EXPECT_EQ(q1.phases.relay, minutes{30});
+  EXPECT_EQ(q1.phases.after_relay, minutes{20});
+  EXPECT_EQ(q1.phases.direct, minutes{0});
+  EXPECT_FALSE(q2.phases.escalated);
+  EXPECT_EQ(q2.phases.direct, minutes{5});
 }
 
 }  // namespace
