@@ -486,7 +486,8 @@ def test(binary):
             # The verdict's notification (severity info) for acme-fr.
             inhouse = wait_for(lambda: receiver.alerts("firing", alertname="InhouseRecommended", account="acme-fr"),
                                120, "no InhouseRecommended notification for acme-fr")
-            check(inhouse[0]["labels"].get("severity") == "info", "labels of the notification: %s" % inhouse[0]["labels"])
+            check(inhouse[0]["labels"].get("severity") == "info",
+                  "labels of the notification: %s" % inhouse[0]["labels"])
             check(not receiver.alerts("firing", alertname="InhouseRecommended", account="fast"),
                   "the fast account has no judged agency turn, yet InhouseRecommended was notified for it")
 
