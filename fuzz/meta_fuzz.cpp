@@ -1,6 +1,7 @@
 // The meta connector's payload parsers: webhook bodies (Facebook Page and Instagram,
 // with and without mentions), Graph API pages of posts and of comments, Graph error
 // objects and the id normalization both paths share.
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // normalizeId() is idempotent: a normalized id stays as it is.
   const std::string id = normalizeId(input);
-  if (normalizeId(id) != id) __builtin_trap();
+  if (normalizeId(id) != id) std::abort();
   return 0;
 }

@@ -3,6 +3,7 @@
 // header handling: the input's first three lines are taken as webhook-id,
 // webhook-timestamp and webhook-signature, the rest as the body.
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -27,8 +28,8 @@ void checkRecords(const Result<std::vector<connectors::relay::ParsedRecord>>& re
   if (!records) return;
   for (const auto& r : *records) {
     // Lines are 1-based; a refused record says why.
-    if (r.line == 0) __builtin_trap();
-    if (r.escalation && r.escalation->id.empty()) __builtin_trap();
+    if (r.line == 0) std::abort();
+    if (r.escalation && r.escalation->id.empty()) std::abort();
   }
 }
 
@@ -49,10 +50,10 @@ void signatures(std::string_view input) {
   };
   const std::string good = standardWebhooksSignature(key, id, timestamp, body);
   const auto check = verifyStandardWebhooks(key, id, timestamp, good, body, kNow, std::chrono::seconds{300});
-  if (trimmed(id) && trimmed(timestamp) && check == SignatureCheck::Mismatch) __builtin_trap();
+  if (trimmed(id) && trimmed(timestamp) && check == SignatureCheck::Mismatch) std::abort();
   // Its base64 part decodes to the 32 bytes of an HMAC-SHA256.
   auto mac = base64Decode(std::string_view(good).substr(3));
-  if (!mac || mac->size() != 32) __builtin_trap();
+  if (!mac || mac->size() != 32) std::abort();
   (void)base64Decode(input);
   (void)standardWebhooksKey(input);
 }

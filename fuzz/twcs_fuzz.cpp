@@ -1,6 +1,7 @@
 // The twcs importer's CSV reader (quoting, newlines inside fields, a BOM, the record
 // size limit), its header mapping, and the value parsers applied to every field:
 // tweet ids, created_at, inbound and @mentions.
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto status = reader.next();
     if (status != CsvReader::Status::Record) break;
     // Records start on increasing lines.
-    if (reader.line() <= last_line) __builtin_trap();
+    if (reader.line() <= last_line) std::abort();
     last_line = reader.line();
     if (!header_seen) {
       header_seen = true;
@@ -29,12 +30,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const std::string_view field : reader.fields()) {
       if (auto id = parseTweetId(field)) {
         // An id read back from its decimal form is the same id.
-        if (parseTweetId(std::to_string(*id)) != id) __builtin_trap();
+        if (parseTweetId(std::to_string(*id)) != id) std::abort();
       }
       (void)parseCreatedAt(field);
       (void)parseInbound(field);
       forEachMention(field, 50, [&](std::string_view handle) {
-        if (handle.empty() || handle.size() > 15) __builtin_trap();
+        if (handle.empty() || handle.size() > 15) std::abort();
       });
     }
   }
