@@ -26,7 +26,7 @@ std::string_view takeLine(std::string_view& rest) {
 
 void checkRecords(const Result<std::vector<connectors::relay::ParsedRecord>>& records) {
   if (!records) return;
-  for (const auto& r : *records) {
+  for (const auto& r : records.value()) {
     // Lines are 1-based; a refused record says why.
     if (r.line == 0) std::abort();
     if (r.escalation && r.escalation->id.empty()) std::abort();
