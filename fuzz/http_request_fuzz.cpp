@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto q = req.target.find('?');
   req.path = req.target.substr(0, q);
   if (q != std::string::npos) req.query = req.target.substr(q + 1);
-  for (const auto& field : msg) req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  for (const auto& field : msg)
+    req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   req.body = msg.body();
   for (const char* name : {"account", "since", "until", "limit", "hub.mode", "hub.challenge"}) {
     (void)req.queryParam(name);

@@ -95,8 +95,12 @@ SignatureCheck verifyStandardWebhooks(std::string_view key, std::optional<std::s
   auto [end, ec] = std::from_chars(ts_text.data(), ts_text.data() + ts_text.size(), seconds);
   if (ec != std::errc{} || end != ts_text.data() + ts_text.size()) return SignatureCheck::BadTimestamp;
   const std::int64_t now_seconds = toMillis(now) / 1000;
-  const std::int64_t skew = seconds > now_seconds ? seconds - now_seconds : now_seconds - seconds;
-  if (skew > tolerance.count()) return SignatureCheck::OutsideTolerance;
+  // The distance in unsigned arithmetic: a timestamp near the ends of the int64 range
+  // would overflow a signed subtraction.
+  const auto to_unsigned = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+  const std::uint64_t skew = seconds > now_seconds ? to_unsigned(seconds) - to_unsigned(now_seconds)
+                                                   : to_unsigned(now_seconds) - to_unsigned(seconds);
+  if (tolerance.count() < 0 || skew > to_unsigned(tolerance.count())) return SignatureCheck::OutsideTolerance;
 
   // Computed once, compared with every entry (no early exit on the first mismatch).
   const std::string expected = standardWebhooksSignature(key, id_text, ts_text, body);

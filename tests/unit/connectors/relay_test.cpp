@@ -107,6 +107,13 @@ TEST(StandardWebhooks, ReproducesThePublishedTestVector) {
   EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, "16142653x0", kVectorSignature, kVectorBody, now,
                                    std::chrono::seconds{300}),
             SignatureCheck::BadTimestamp);
+  // Timestamps at the ends of the int64 range are far outside the window (no overflow
+  // computing the distance from now).
+  for (const char* extreme : {"-9223372036854775808", "9223372036854775807"}) {
+    EXPECT_EQ(verifyStandardWebhooks(*key, kVectorId, extreme, kVectorSignature, kVectorBody, now,
+                                     std::chrono::seconds{300}),
+              SignatureCheck::OutsideTolerance);
+  }
   EXPECT_EQ(verifyStandardWebhooks(*key, std::nullopt, kVectorTimestamp, kVectorSignature, kVectorBody, now,
                                    std::chrono::seconds{300}),
             SignatureCheck::MissingHeader);
