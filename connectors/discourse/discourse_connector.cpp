@@ -10,25 +10,13 @@
 
 #include "connectors/common/hmac.h"
 #include "connectors/common/json_fields.h"
+#include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::connectors::discourse {
 namespace {
 
 constexpr std::size_t kKnownTopicsMax = 50000;
-
-bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  }
-  return true;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && startsWithIgnoreCase(a, b);
-}
 
 bool isDigits(std::string_view s) {
   if (!s.empty() && s[0] == '-') s.remove_prefix(1);

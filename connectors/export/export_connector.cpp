@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "connectors/common/hmac.h"
+#include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::connectors::exportfmt {
@@ -16,15 +17,6 @@ namespace {
 
 // Rejected records logged one by one per file / body; further ones are only counted.
 constexpr std::uint64_t kMaxLoggedRejections = 100;
-
-bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  }
-  return true;
-}
 
 bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;

@@ -11,21 +11,13 @@
 
 #include "connectors/common/hmac.h"
 #include "connectors/common/json_fields.h"
+#include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::connectors::mastodon {
 namespace {
 
 constexpr std::string_view kNotificationsPath = "/api/v1/notifications?types%5B%5D=mention";
-
-bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  }
-  return true;
-}
 
 // "https://example.social:8443/x" -> "example.social".
 std::string hostOf(std::string_view url) {

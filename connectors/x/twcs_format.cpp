@@ -9,21 +9,13 @@
 #include <cstring>
 #include <limits>
 
+#include "daemon/core/http_fields.h"
+
 namespace replywatch::connectors::twcs {
 namespace {
 
 constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
     "tweet_id", "author_id", "inbound", "created_at", "text", "in_response_to_tweet_id"};
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "connectors/x/x_api.h"
+#include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::connectors::x {
@@ -17,15 +18,6 @@ namespace {
 constexpr std::size_t kMaxLoggedRejections = 20;
 
 std::string_view endpointName(Endpoint e) { return e == Endpoint::Mentions ? "mentions" : "tweets"; }
-
-bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  }
-  return true;
-}
 
 std::string percentEncode(std::string_view s) {
   std::string out;

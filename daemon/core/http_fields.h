@@ -11,7 +11,9 @@ namespace replywatch {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// ASCII case-insensitive comparisons (header names, URL schemes, user names).
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
+bool startsWithIgnoreCase(std::string_view s, std::string_view prefix);
 
 // The first header named `name` (ASCII case-insensitive), or nullopt.
 std::optional<std::string_view> findHeader(const HeaderList& headers, std::string_view name);
