@@ -40,6 +40,7 @@ build_packages=(
   prometheus prometheus-alertmanager
   systemd  # systemd-analyze: the unit file's lint and sandbox exposure check
   openssl  # tests: certificates for the TLS tests
+  bubblewrap  # tests/reliability/container_test.py: read-only root, unprivileged user
   time bc  # bench/import_bench.sh: peak memory and arithmetic
   chromium chromium-driver  # tests/integration/report_test.py renders the HTML report headless
 )
