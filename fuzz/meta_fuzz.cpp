@@ -16,6 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   facebook.page_id = "1234567890321";
   facebook.brand_ids = {"Acme Support"};
   facebook.mentions = true;
+  facebook.max_entries = 3;  // the entries limit of a delivery
   ParseOptions instagram;
   instagram.platform = Platform::Instagram;
   instagram.page_id = "0";

@@ -10,6 +10,7 @@
 
 #include "connectors/common/hmac.h"
 #include "connectors/common/json_fields.h"
+#include "connectors/common/limits.h"
 #include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
 
@@ -321,7 +322,7 @@ PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
       return result;
     }
     if (cursor.value()) {
-      const auto j = nlohmann::json::parse(**cursor, nullptr, false);
+      const auto j = parseJsonOrNull(**cursor);
       last_post_id_ = jsonString(j, "last_post_id");
     }
     cursor_loaded_ = true;

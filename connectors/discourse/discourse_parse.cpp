@@ -4,6 +4,7 @@
 
 #include "connectors/common/html_text.h"
 #include "connectors/common/json_fields.h"
+#include "connectors/common/limits.h"
 
 namespace replywatch::connectors::discourse {
 namespace {
@@ -66,8 +67,9 @@ Result<Post> parsePost(const json& object) {
 }
 
 Result<WebhookBody> parseWebhookBody(std::string_view body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError("parse_error", "the body is not valid JSON");
+  auto doc = parseJson(body, "parse_error", "the body is not valid JSON");
+  if (!doc) return doc.error();
+  const json& j = *doc;
   if (!j.is_object()) return makeError("parse_error", "the body is not a JSON object");
   if (j.empty()) return makeError("parse_error", "the body is an empty JSON object");
   WebhookBody b;
@@ -89,8 +91,9 @@ Result<WebhookBody> parseWebhookBody(std::string_view body) {
 }
 
 Result<PostPage> parseLatestPosts(std::string_view body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError("parse_error", "the posts page is not valid JSON");
+  auto doc = parseJson(body, "parse_error", "the posts page is not valid JSON");
+  if (!doc) return doc.error();
+  const json& j = *doc;
   const auto posts = j.is_object() ? j.find("latest_posts") : j.end();
   if (!j.is_object() || posts == j.end() || !posts->is_array()) {
     return makeError("missing_field", "the posts page has no latest_posts array");
@@ -99,8 +102,9 @@ Result<PostPage> parseLatestPosts(std::string_view body) {
 }
 
 Result<PostPage> parseTopicPosts(std::string_view body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError("parse_error", "the topic is not valid JSON");
+  auto doc = parseJson(body, "parse_error", "the topic is not valid JSON");
+  if (!doc) return doc.error();
+  const json& j = *doc;
   if (!j.is_object()) return makeError("parse_error", "the topic is not a JSON object");
   const auto stream = j.find("post_stream");
   if (stream == j.end() || !stream->is_object())

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "connectors/common/hmac.h"
+#include "connectors/common/limits.h"
 #include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
 
@@ -366,7 +367,7 @@ bool ExportConnector::loadCursor() {
     return false;
   }
   if (cursor.value()) {
-    auto j = nlohmann::json::parse(**cursor, nullptr, false);
+    auto j = parseJsonOrNull(**cursor);
     if (j.is_object()) {
       etag_ = j.value("etag", std::string{});
       last_modified_ = j.value("last_modified", std::string{});
@@ -486,6 +487,22 @@ WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
   if (auto started = reader.start(); !started) {
     ctx_.health.addError(ErrorReason::BadRequest);
     return WebhookResponse::error(400, started.error().message);
+  }
+  // A delivery is taken or refused whole: its records are counted (good and bad) before
+  // any is stored.
+  const std::size_t limit = maxDeliveryEntries(ctx_.config, ctx_.source);
+  {
+    Reader counter(Input::fromMemory(request.body), format, validator_);
+    Message ignored;
+    if (counter.start()) {
+      for (auto status = Reader::Status::Message;
+           counter.records() <= limit && status != Reader::Status::End && status != Reader::Status::Failed;) {
+        status = counter.next(ignored);
+      }
+    }
+    if (counter.records() > limit) {
+      return refuseDelivery(tooManyEntries(limit, "records"), ctx_.source, ctx_.health, request.remote);
+    }
   }
   Delivery d = deliver(reader, origin, std::nullopt, {});
   if (d.error) {

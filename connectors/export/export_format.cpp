@@ -12,6 +12,8 @@
 #include <deque>
 #include <system_error>
 
+#include "connectors/common/limits.h"
+
 namespace replywatch::connectors::exportfmt {
 namespace {
 
@@ -143,7 +145,7 @@ class JsonScanner {
       auto field = fieldByName(key);
       if (field) {
         if (!parseFieldValue(*field, values[idx(*field)])) return false;
-      } else if (!skipValue(1)) {
+      } else if (!skipValue(depth_)) {
         return false;
       }
       skipWs();
@@ -159,8 +161,14 @@ class JsonScanner {
     }
   }
 
+  // The record's object is nested in `outer` containers (1 inside a JSON array).
+  void nestIn(int outer) { depth_ = outer + 1; }
+  // True when the failure was kJsonTooDeepMessage.
+  bool tooDeep() const { return too_deep_; }
+
+  // Checks and skips one value held by `depth` enclosing containers; a container deeper
+  // than kMaxJsonDepth is refused (the recursion never goes further).
   bool skipValue(int depth) {
-    if (depth > 64) return fail("nesting too deep");
     skipWs();
     if (p_ == end_) return hitEnd();
     std::string_view ignored;
@@ -168,6 +176,10 @@ class JsonScanner {
       case '"': return parseString(ignored, discard_);
       case '{':
       case '[': {
+        if (depth >= kMaxJsonDepth) {
+          too_deep_ = true;
+          return fail(kJsonTooDeepMessage);
+        }
         const char close = *p_ == '{' ? '}' : ']';
         const bool object = close == '}';
         ++p_;
@@ -241,7 +253,7 @@ class JsonScanner {
       return true;
     }
     if (c == '{' || c == '[') {
-      if (!skipValue(1)) return false;
+      if (!skipValue(depth_)) return false;
       return typeError(field);
     }
     std::string_view digits;
@@ -403,6 +415,8 @@ class JsonScanner {
   std::array<std::string, kFieldCount>& scratch_;
   std::string& discard_;
   bool need_more_ = false;
+  bool too_deep_ = false;
+  int depth_ = 1;  // containers around the record's field values
   std::string error_;
   std::string field_error_;
 };
@@ -772,7 +786,7 @@ struct Reader::Impl {
     }
     if (!ok) {
       s.kind = StepKind::Error;
-      s.message = "invalid JSON: " + scan.error();
+      s.message = scan.tooDeep() ? scan.error() : "invalid JSON: " + scan.error();
       return s;
     }
     if (!scan.fieldError().empty()) {
@@ -831,11 +845,15 @@ struct Reader::Impl {
     const std::uint64_t lead = countNewlines(b, p);
     values = Values{};
     JsonScanner element(p, e, eof, scratch, discard);
+    element.nestIn(1);
+    const auto invalid = [&element] {
+      return (element.tooDeep() ? element.error() : "invalid JSON: " + element.error()) +
+             " (the rest of the array is ignored)";
+    };
     if (*p != '{') {
       if (!element.skipValue(1)) {
         if (element.needMore()) return Step{};
-        return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
-                         "invalid JSON: " + element.error() + " (the rest of the array is ignored)", true);
+        return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), invalid(), true);
       }
       array = ArrayState::AfterElement;
       Step s = consumed_to(element.pos(), StepKind::Error);
@@ -845,8 +863,7 @@ struct Reader::Impl {
     }
     if (!element.parseObject(values)) {
       if (element.needMore()) return Step{};
-      Step s = errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
-                         "invalid JSON: " + element.error() + " (the rest of the array is ignored)", true);
+      Step s = errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), invalid(), true);
       s.lead = lead;
       return s;
     }

@@ -11,6 +11,7 @@
 
 #include "connectors/common/hmac.h"
 #include "connectors/common/json_fields.h"
+#include "connectors/common/limits.h"
 #include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
 
@@ -411,7 +412,7 @@ bool MastodonConnector::ensureBrandId(std::stop_token stop) {
     }
     return false;
   }
-  const auto j = nlohmann::json::parse(response->body, nullptr, false);
+  const auto j = parseJsonOrNull(response->body);
   auto id = jsonId(j, "id");
   if (!id) {
     ctx_.health.addError(ErrorReason::ParseError);
@@ -522,7 +523,7 @@ PollResult MastodonConnector::pollOnce(std::stop_token stop) {
       return result;
     }
     if (cursor.value()) {
-      const auto j = nlohmann::json::parse(**cursor, nullptr, false);
+      const auto j = parseJsonOrNull(**cursor);
       notifications_min_id_ = jsonString(j, "notifications_min_id");
       statuses_min_id_ = jsonString(j, "statuses_min_id");
     }

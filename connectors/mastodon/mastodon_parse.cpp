@@ -6,6 +6,7 @@
 
 #include "connectors/common/html_text.h"
 #include "connectors/common/json_fields.h"
+#include "connectors/common/limits.h"
 
 namespace replywatch::connectors::mastodon {
 namespace {
@@ -91,8 +92,9 @@ Result<Status> parseStatus(const json& object) {
 }
 
 Result<WebhookEvent> parseWebhookEvent(std::string_view body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError("parse_error", "the body is not valid JSON");
+  auto doc = parseJson(body, "parse_error", "the body is not valid JSON");
+  if (!doc) return doc.error();
+  const json& j = *doc;
   if (!j.is_object()) return makeError("parse_error", "the body is not a JSON object");
   WebhookEvent e;
   e.event = jsonString(j, "event");
@@ -110,8 +112,9 @@ Result<WebhookEvent> parseWebhookEvent(std::string_view body) {
 }
 
 Result<NotificationPage> parseNotificationPage(std::string_view body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError("parse_error", "the notifications page is not valid JSON");
+  auto doc = parseJson(body, "parse_error", "the notifications page is not valid JSON");
+  if (!doc) return doc.error();
+  const json& j = *doc;
   if (!j.is_array()) return makeError("parse_error", "the notifications page is not a JSON array");
   NotificationPage page;
   for (const auto& n : j) {
@@ -138,15 +141,17 @@ Result<NotificationPage> parseNotificationPage(std::string_view body) {
 }
 
 Result<StatusPage> parseStatusPage(std::string_view body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError("parse_error", "the statuses page is not valid JSON");
+  auto doc = parseJson(body, "parse_error", "the statuses page is not valid JSON");
+  if (!doc) return doc.error();
+  const json& j = *doc;
   if (!j.is_array()) return makeError("parse_error", "the statuses page is not a JSON array");
   return statusArray(j);
 }
 
 Result<StatusPage> parseContextAncestors(std::string_view body) {
-  const json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError("parse_error", "the status context is not valid JSON");
+  auto doc = parseJson(body, "parse_error", "the status context is not valid JSON");
+  if (!doc) return doc.error();
+  const json& j = *doc;
   if (!j.is_object()) return makeError("parse_error", "the status context is not a JSON object");
   const auto ancestors = j.find("ancestors");
   if (ancestors == j.end() || !ancestors->is_array()) {

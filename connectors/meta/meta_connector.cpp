@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "connectors/common/hmac.h"
+#include "connectors/common/limits.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::connectors::meta {
@@ -209,6 +210,7 @@ ParseOptions MetaConnector::parseOptions() const {
   o.page_id = settings_.page_id;
   o.brand_ids = settings_.brand_ids;
   o.mentions = settings_.mentions;
+  o.max_entries = maxDeliveryEntries(ctx_.config, ctx_.source);
   return o;
 }
 
@@ -289,12 +291,7 @@ WebhookResponse MetaConnector::receive(const WebhookRequest& request) {
     return WebhookResponse::error(401, "invalid signature");
   }
   auto parsed = parseWebhookBody(request.body, parseOptions());
-  if (!parsed) {
-    ctx_.health.addError(ErrorReason::BadRequest);
-    spdlog::warn("webhook body rejected source={} remote={} error={}", logValue(ctx_.source.name),
-                 logValue(request.remote), logValue(parsed.error().message));
-    return WebhookResponse::error(400, parsed.error().message);
-  }
+  if (!parsed) return refuseDelivery(parsed.error(), ctx_.source, ctx_.health, request.remote);
   std::vector<Message> messages = std::move(parsed->messages);
   const std::size_t rejected = keepValid(messages, parsed->problems, "webhook");
   IngestOutcome outcome;
@@ -418,7 +415,7 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
   }
   Timestamp since = started - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.backfill);
   if (cursor.value()) {
-    auto j = nlohmann::json::parse(**cursor, nullptr, false);
+    auto j = parseJsonOrNull(**cursor);
     if (j.is_object() && j.contains("completed_at") && j["completed_at"].is_number_integer()) {
       since = fromMillis(j["completed_at"].get<std::int64_t>()) -
               std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lookback);

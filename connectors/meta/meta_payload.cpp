@@ -7,6 +7,8 @@
 #include <cmath>
 #include <utility>
 
+#include "connectors/common/limits.h"
+
 namespace replywatch::connectors::meta {
 namespace {
 
@@ -273,9 +275,9 @@ void parseGraphComment(const json& c, const ParseOptions& options, const std::st
 }
 
 Result<json> parseObject(std::string_view body, const char* reason) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return makeError(reason, "the body is not valid JSON");
-  if (!j.is_object()) return makeError(reason, "the body is not a JSON object");
+  auto j = parseJson(body, reason);
+  if (!j) return j.error();
+  if (!j->is_object()) return makeError(reason, "the body is not a JSON object");
   return j;
 }
 
@@ -315,6 +317,14 @@ Result<WebhookParse> parseWebhookBody(std::string_view body, const ParseOptions&
   const json& doc = *parsed;
   const json& entries = member(doc, "entry");
   if (!entries.is_array()) return makeError("bad_request", "the body has no \"entry\" array");
+  if (options.max_entries != 0) {
+    std::size_t changes = 0;
+    for (const json& entry : entries) {
+      const json& list = member(entry, "changes");
+      changes += list.is_array() ? list.size() : 1;
+    }
+    if (changes > options.max_entries) return tooManyEntries(options.max_entries, "changes");
+  }
   const std::string object = stringOf(member(doc, "object"));
   const std::string expected = options.platform == Platform::Instagram ? "instagram" : "page";
 
@@ -440,8 +450,9 @@ Result<GraphParse> parseCommentsPage(std::string_view body, const ParseOptions& 
 }
 
 std::optional<GraphError> parseGraphError(std::string_view body) {
-  json j = json::parse(body, nullptr, false);
-  const json& e = member(j, "error");
+  auto j = parseJson(body, "parse_error");
+  if (!j) return std::nullopt;
+  const json& e = member(*j, "error");
   if (!e.is_object()) return std::nullopt;
   GraphError g;
   const json& code = member(e, "code");

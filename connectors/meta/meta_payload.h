@@ -30,6 +30,7 @@ struct ParseOptions {
   std::string page_id;                 // Page id (Facebook) or Instagram account id
   std::vector<std::string> brand_ids;  // further author ids or names counted as the brand
   bool mentions = false;               // take `mention(s)` webhook changes as inbound messages
+  std::size_t max_entries = 0;         // changes one webhook body may carry; 0: no limit
 };
 
 // The id both paths use for a Graph object: the part after the last '_'. Meta writes
@@ -56,8 +57,11 @@ struct WebhookParse {
 };
 
 // Parses a webhook POST body (already authenticated). Errors (reason "bad_request") only
-// when the body as a whole is not a Meta webhook document: not JSON, not an object, no
-// "entry" array. Entries for another page or another object are ignored.
+// when the body as a whole is not a Meta webhook document: not JSON, JSON nested deeper
+// than kMaxJsonDepth, not an object, no "entry" array; reason "too_many_entries" when it
+// holds more than `options.max_entries` changes (an entry without a `changes` array counts
+// as one), whatever page or object they are for. Entries for another page or another
+// object are ignored.
 Result<WebhookParse> parseWebhookBody(std::string_view body, const ParseOptions& options);
 
 // A further Graph page to fetch: the comments of a post (parent_comment empty) or the

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "connectors/common/hmac.h"
+#include "connectors/common/limits.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::connectors::relay {
@@ -138,10 +139,7 @@ WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
   }
 
   auto parsed = checker_.parseBody(request.body);
-  if (!parsed) {
-    ctx_.health.addError(ErrorReason::BadRequest);
-    return WebhookResponse::error(400, parsed.error().message);
-  }
+  if (!parsed) return refuseDelivery(parsed.error(), ctx_.source, ctx_.health, request.remote);
   std::vector<Escalation> records;
   std::size_t rejected = 0;
   const Rejection* first_problem = nullptr;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 
+#include "connectors/common/limits.h"
 #include "daemon/core/timestamp.h"
 
 namespace replywatch::connectors::relay {
@@ -218,12 +219,15 @@ ParsedRecord RecordChecker::check(const Fields& fields, std::uint64_t line) cons
 }
 
 Result<std::vector<ParsedRecord>> RecordChecker::parseBody(std::string_view body) const {
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
-  if (doc.is_discarded()) return makeError("bad_request", "the body is not valid JSON");
+  auto parsed = parseJson(body, "bad_request");
+  if (!parsed) return parsed.error();
+  const nlohmann::json& doc = *parsed;
   std::vector<ParsedRecord> out;
   if (doc.is_object()) {
     out.push_back(fromJson(doc, 1));
   } else if (doc.is_array()) {
+    const std::size_t limit = maxDeliveryEntries(config_, source_);
+    if (doc.size() > limit) return tooManyEntries(limit, "records");
     out.reserve(doc.size());
     for (const auto& element : doc) out.push_back(fromJson(element, 1));
   } else {
@@ -257,9 +261,10 @@ Result<std::vector<ParsedRecord>> RecordChecker::parseFile(std::string_view cont
   // A JSON array, or one object per line.
   const auto first = content.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && content[first] == '[') {
-    nlohmann::json doc = nlohmann::json::parse(content, nullptr, false);
-    if (doc.is_discarded() || !doc.is_array()) return makeError("bad_file", "the JSON array does not parse");
-    for (const auto& element : doc) out.push_back(fromJson(element, 1));
+    auto doc = parseJson(content, "bad_file", "the JSON array does not parse");
+    if (!doc) return doc.error();
+    if (!doc->is_array()) return makeError("bad_file", "the JSON array does not parse");
+    for (const auto& element : *doc) out.push_back(fromJson(element, 1));
     return out;
   }
   std::uint64_t line = 0;
@@ -271,15 +276,15 @@ Result<std::vector<ParsedRecord>> RecordChecker::parseFile(std::string_view cont
     start = end + 1;
     ++line;
     if (text.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-    if (doc.is_discarded()) {
+    auto doc = parseJson(text, "parse_error", "the line is not valid JSON");
+    if (!doc) {
       ParsedRecord r;
       r.line = line;
-      r.rejection = reject(ErrorReason::ParseError, "the line is not valid JSON");
+      r.rejection = reject(ErrorReason::ParseError, doc.error().message);
       out.push_back(std::move(r));
       continue;
     }
-    out.push_back(fromJson(doc, line));
+    out.push_back(fromJson(*doc, line));
   }
   return out;
 }

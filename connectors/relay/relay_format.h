@@ -49,10 +49,13 @@ class RecordChecker {
                        std::uint64_t line) const;
 
   // A webhook body: one JSON object or an array of them. Error (bad_request) when the
-  // body is not JSON at all, or neither an object nor an array.
+  // body is not JSON at all, nests deeper than kMaxJsonDepth, or is neither an object nor
+  // an array; error (too_many_entries) when the array holds more records than the
+  // source's max_delivery_entries.
   Result<std::vector<ParsedRecord>> parseBody(std::string_view body) const;
   // A whole file's content. Error (bad_file) when it cannot be used at all: a CSV
-  // without the required columns or with unknown ones, a JSON array that does not parse.
+  // without the required columns or with unknown ones, a JSON array that does not parse
+  // or nests deeper than kMaxJsonDepth (a JSONL line that does is one rejected record).
   Result<std::vector<ParsedRecord>> parseFile(std::string_view content, Format format) const;
 
  private:

@@ -5,6 +5,8 @@
 
 #include <unordered_map>
 
+#include "connectors/common/limits.h"
+
 namespace replywatch::connectors::x {
 namespace {
 
@@ -30,8 +32,11 @@ bool idLess(std::string_view a, std::string_view b) {
 
 Result<Page> parsePage(std::string_view body, const std::string& brand_user_id,
                        const MessageValidator& validator, Timestamp now) {
-  Json doc = Json::parse(body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) {
+  auto parsed =
+      parseJson(body, "parse_error", "the response body is not a JSON object (truncated or malformed)");
+  if (!parsed) return parsed.error();
+  const Json& doc = *parsed;
+  if (!doc.is_object()) {
     return makeError("parse_error", "the response body is not a JSON object (truncated or malformed)");
   }
   Page page;

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "connectors/common/limits.h"
 #include "connectors/x/x_api.h"
 #include "daemon/core/http_fields.h"
 #include "daemon/core/log.h"
@@ -151,7 +152,7 @@ bool XConnector::loadCursor() {
     return false;
   }
   if (cursor.value()) {
-    auto j = nlohmann::json::parse(**cursor, nullptr, false);
+    auto j = parseJsonOrNull(**cursor);
     if (j.is_object()) {
       for (Endpoint e : {Endpoint::Mentions, Endpoint::Tweets}) {
         auto it = j.find(std::string(endpointName(e)));

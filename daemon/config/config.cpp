@@ -70,7 +70,7 @@ const std::vector<std::string> kWebKeys = {"listen_address",   "webhook_listen_a
                                            "max_header_bytes", "max_body_bytes",         "read_timeout",
                                            "idle_timeout",     "max_connections"};
 const std::vector<std::string> kStoreKeys = {"path", "retention"};
-const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes"};
+const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes", "max_delivery_entries"};
 const std::vector<std::string> kAccountKeys = {
     "name", "threshold", "timezone", "business_hours", "ignored_authors", "brand_ids", "count", "cost"};
 const std::vector<std::string> kDayKeys = {"monday", "tuesday",  "wednesday", "thursday",
@@ -330,6 +330,7 @@ class Loader {
     IngestConfig& out = config_.ingest;
     if (auto v = readDuration(ingest, "max_future_skew", file_, where, problems_)) out.max_future_skew = *v;
     if (auto v = positiveSize(ingest, "max_field_bytes", where)) out.max_field_bytes = *v;
+    if (auto v = positiveCount(ingest, "max_delivery_entries", where)) out.max_delivery_entries = *v;
   }
 
   // A decimal number in [min, max]; nullopt (with a problem) when invalid, or when absent.
@@ -730,6 +731,7 @@ class Loader {
     source.account = readString(item, "account", file_, where, problems_);
     source.channel = readString(item, "channel", file_, where, problems_);
     bool common_ok = problems_.size() == before;
+    if (auto v = positiveCount(item, "max_delivery_entries", where)) source.max_delivery_entries = *v;
 
     if (YAML::Node channel = child(item, "channel");
         !source.channel.empty() && !detail::validName(source.channel)) {

@@ -109,10 +109,14 @@ struct SourceConfig {
   std::string file;
   int line = 0;
   std::filesystem::path base_dir;  // directory of `file`: base of relative paths in settings
+  // Entries one webhook delivery may carry (`max_delivery_entries`); nullopt: the
+  // ingest-wide ingest.max_delivery_entries.
+  std::optional<std::size_t> max_delivery_entries;
 };
 
 // The keys every source has; type validators pass them (plus their own) to checkKeys().
-inline const std::vector<std::string> kCommonSourceKeys = {"name", "type", "account", "channel"};
+inline const std::vector<std::string> kCommonSourceKeys = {"name", "type", "account", "channel",
+                                                           "max_delivery_entries"};
 
 struct WebConfig {
   std::string listen_address = "0.0.0.0:9488";
@@ -133,6 +137,9 @@ struct StoreConfig {
 struct IngestConfig {
   std::chrono::seconds max_future_skew{300};  // messages further in the future are rejected
   std::size_t max_field_bytes = 64 * 1024;    // longer fields are rejected (field_too_long)
+  // Entries (messages, changes, records) one webhook delivery may carry; a larger one is
+  // refused whole with 413 (too_many_entries). Sources may set their own.
+  std::size_t max_delivery_entries = 1000;
 };
 
 struct Config {

@@ -37,6 +37,7 @@ std::string_view toString(ErrorReason r) {
     case ErrorReason::Io: return "io";
     case ErrorReason::Auth: return "auth";
     case ErrorReason::ApiError: return "api_error";
+    case ErrorReason::TooManyEntries: return "too_many_entries";
     case ErrorReason::kCount: break;
   }
   return "unknown";

@@ -29,6 +29,7 @@ enum class ErrorReason : std::uint8_t {
   Io,                // local I/O failure (spool directory, files)
   Auth,              // the remote refused the credentials (expired or revoked access token)
   ApiError,          // the remote reported errors for part of a response (X "errors"); the rest was used
+  TooManyEntries,    // a webhook delivery carries more entries than max_delivery_entries (refused whole)
   kCount
 };
 inline constexpr std::size_t kErrorReasonCount = static_cast<std::size_t>(ErrorReason::kCount);

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <iterator>
 
 #include "daemon/verdict/report.h"
 
@@ -9,9 +10,16 @@ namespace replywatch::verdict {
 namespace {
 
 constexpr std::array<std::string_view, 7> kDays = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+constexpr std::array<std::string_view, 24> kHours = {"00", "01", "02", "03", "04", "05", "06", "07",
+                                                     "08", "09", "10", "11", "12", "13", "14", "15",
+                                                     "16", "17", "18", "19", "20", "21", "22", "23"};
 
-std::string escape(std::string_view v) {
-  std::string out;
+// Appends `v` as a label value: backslash, double quote and newline escaped.
+void appendEscaped(std::string& out, std::string_view v) {
+  if (v.find_first_of("\\\"\n") == std::string_view::npos) {
+    out.append(v);
+    return;
+  }
   for (char c : v) {
     if (c == '\\' || c == '"') out += '\\';
     if (c == '\n') {
@@ -20,10 +28,7 @@ std::string escape(std::string_view v) {
     }
     out += c;
   }
-  return out;
 }
-
-std::string number(double v) { return fmt::format("{}", v); }
 
 class Writer {
  public:
@@ -39,12 +44,15 @@ class Writer {
       for (const auto& [k, v] : labels) {
         if (!first) out_ += ',';
         first = false;
-        out_ += fmt::format("{}=\"{}\"", k, escape(v));
+        out_.append(k);
+        out_ += "=\"";
+        appendEscaped(out_, v);
+        out_ += '"';
       }
       out_ += '}';
     }
     out_ += ' ';
-    out_ += number(value);
+    fmt::format_to(std::back_inserter(out_), "{}", value);
     out_ += '\n';
   }
   std::string take() { return std::move(out_); }
@@ -130,7 +138,7 @@ std::string renderMetrics(const Snapshot* snapshot) {
       routes(a, [&](std::string_view r, const RouteFigures& f) {
         for (int cell = 0; cell < kHoursPerWeek; ++cell) {
           const auto& c = f.hour_of_week[static_cast<std::size_t>(cell)];
-          const std::string hour = fmt::format("{:02d}", cell % 24);
+          const std::string_view hour = kHours[static_cast<std::size_t>(cell % 24)];
           const auto day = kDays[static_cast<std::size_t>(cell / 24)];
           if (!ratio_family) {
             w.sample({{"account", a.account}, {"route", r}, {"day", day}, {"hour", hour}},

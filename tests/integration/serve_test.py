@@ -45,6 +45,7 @@ sources:
     spool_dir: {spool}
     poll_interval: 1s
     webhook_secret: ${{IT_WEBHOOK_SECRET}}
+    max_delivery_entries: 20
 """
 
 
@@ -130,6 +131,9 @@ def test(binary):
             ("wrong signature", post(daemon, webhook_rows, secret="wrong"), 401),
             ("malformed body", post(daemon, body=b"{not json"), 400),
             ("oversized body", post(daemon, body=b"x" * 200000), 413),
+            ("too many entries", post(daemon, [msg("n%d" % i, "N", "u5", now - 60, "Hello?") for i in range(21)]),
+             413),
+            ("nested too deep", post(daemon, body=b'{"id":"deep","pad":' + b"[" * 60000 + b"}\n"), 400),
             ("unknown source", daemon.request("/webhooks/nope", "POST", b"{}"), 404),
         ]:
             check(status == want, "%s: status %d, want %d (%s)" % (what, status, want, body[:200]))
@@ -143,6 +147,13 @@ def test(binary):
             json.dumps(msg("bad-time", "F", "u9", now, "Hello?")).replace(rfc3339(now), "yesterday").encode(),
             json.dumps(msg("bad-long", "F", "u9", now, "x" * 5000)).encode(),
         ]) + b"\n"
+        # Entries and depth limits: refused whole, with the limit in the message.
+        status, _, body = post(daemon, [msg("n%d" % i, "N", "u5", now - 60, "Hello?") for i in range(21)])
+        check(status == 413 and json.loads(body)["error"].startswith("the delivery holds more than 20 records"),
+              "too many entries: %d %s" % (status, body))
+        status, _, body = post(daemon, body=b'{"id":"deep","pad":' + b"[" * 64 + b"]" * 64 + b"}\n")
+        check(status == 400 and json.loads(body)["error"] == "line 1: JSON nested deeper than 64 levels",
+              "nested too deep: %d %s" % (status, body))
         status, _, body = post(daemon, body=bad_body)
         check(status == 200 and json.loads(body).get("rejected") == 4, "bad records: %d %s" % (status, body))
 
@@ -160,9 +171,10 @@ def test(binary):
         check(sample_value(text, "replywatch_source_errors_total",
                            {"source": "acme-spool", "reason": "signature"}) == 2,
               "signature rejections not counted")
-        # parse_error: the broken spool row and the malformed webhook body.
-        for reason, want in (("parse_error", 2), ("invalid_utf8", 1), ("future_timestamp", 1),
-                             ("invalid_timestamp", 1), ("field_too_long", 1)):
+        # parse_error: the broken spool row, the malformed webhook body and the two bodies
+        # nested too deeply; too_many_entries: the two deliveries of 21 messages.
+        for reason, want in (("parse_error", 4), ("invalid_utf8", 1), ("future_timestamp", 1),
+                             ("invalid_timestamp", 1), ("field_too_long", 1), ("too_many_entries", 2)):
             got = sample_value(text, "replywatch_source_errors_total", {"source": "acme-spool", "reason": reason})
             check(got == want, "source_errors_total{reason=%s} = %s, want %s\n%s" % (reason, got, want, [l for l in text.splitlines() if "errors_total{" in l]))
         check(sample_value(text, "replywatch_webhook_requests_total", {"source": "acme-spool", "code": "401"}) == 2,

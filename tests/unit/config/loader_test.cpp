@@ -41,6 +41,7 @@ TEST(ConfigExample, LoadsCleanly) {
   EXPECT_EQ(config.store.retention, std::chrono::hours{24 * 400});
   EXPECT_EQ(config.ingest.max_future_skew, std::chrono::minutes{5});
   EXPECT_EQ(config.ingest.max_field_bytes, 65536u);
+  EXPECT_EQ(config.ingest.max_delivery_entries, 1000u);
 
   ASSERT_EQ(config.accounts.size(), 1u);
   const AccountConfig* acme = config.account("acme-fr");
@@ -122,6 +123,32 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config.accounts[0].line, 2);
   EXPECT_TRUE(config.handlers.empty());
   EXPECT_TRUE(config.sources.empty());
+}
+
+TEST(ConfigLoad, DeliveryEntriesLimitIngestWideAndPerSource) {
+  const std::string base =
+      "accounts:\n  - name: acme\nsources:\n"
+      "  - {name: hook, type: export, account: acme, channel: export, max_delivery_entries: 50}\n"
+      "  - {name: other, type: export, account: acme, channel: export}\n";
+  auto defaults = loadString(base, "/etc/replywatch/replywatch.yml", fakeTypes());
+  EXPECT_EQ(defaults.ingest.max_delivery_entries, 1000u);
+  ASSERT_EQ(defaults.sources.size(), 2u);
+  EXPECT_EQ(defaults.sources[0].max_delivery_entries, std::optional<std::size_t>(50));
+  EXPECT_EQ(defaults.sources[1].max_delivery_entries, std::nullopt);
+
+  auto wide = loadString("ingest:\n  max_delivery_entries: 20\n" + base, "/etc/replywatch/replywatch.yml",
+                         fakeTypes());
+  EXPECT_EQ(wide.ingest.max_delivery_entries, 20u);
+
+  auto problems = problemsOf(
+      "ingest:\n  max_delivery_entries: 0\naccounts:\n  - name: acme\nsources:\n"
+      "  - {name: hook, type: export, account: acme, channel: export, max_delivery_entries: many}\n");
+  ASSERT_EQ(problems.size(), 2u) << testing::describe(problems);
+  EXPECT_EQ(problems[0].line, 2);
+  EXPECT_THAT(problems[0].message, ::testing::HasSubstr("max_delivery_entries"));
+  EXPECT_THAT(problems[0].message, ::testing::HasSubstr("greater than zero"));
+  EXPECT_EQ(problems[1].line, 6);
+  EXPECT_THAT(problems[1].message, ::testing::HasSubstr("\"many\""));
 }
 
 TEST(ConfigLoad, RelativePathsUseTheConfigDirectory) {
