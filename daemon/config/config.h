@@ -123,6 +123,10 @@ struct WebConfig {
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::size_t max_connections = 512;
+  // Threads running request handlers (webhooks, metrics, API) per listener, at most
+  // max_connections. A webhook handler waits for the commit holding its batch, so this
+  // bounds how many deliveries one group commit can gather.
+  std::size_t handler_threads = 64;
 };
 
 struct StoreConfig {
@@ -133,6 +137,10 @@ struct StoreConfig {
 struct IngestConfig {
   std::chrono::seconds max_future_skew{300};  // messages further in the future are rejected
   std::size_t max_field_bytes = 64 * 1024;    // longer fields are rejected (field_too_long)
+  // Messages that may wait for the store's writer; a batch that does not fit is refused
+  // (webhooks answer 503 with Retry-After), except that a batch finding the queue empty is
+  // always taken, however large.
+  std::size_t max_queued_messages = 10000;
 };
 
 struct Config {
