@@ -204,9 +204,11 @@ TEST(GroupCommit, ConcurrentRequestsAreStoredExactlyOnceInFewerTransactions) {
   // Every thread sends its own two messages per request, plus a message that every
   // thread sends in its request of the same number: concurrent duplicates.
   std::vector<std::future<std::vector<Result<connectors::IngestOutcome>>>> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.push_back(std::async(std::launch::async, [&f, t] {
       std::vector<Result<connectors::IngestOutcome>> outcomes;
+      outcomes.reserve(kRequests);
       for (int r = 0; r < kRequests; ++r) {
         const std::string own = "t" + std::to_string(t) + "-r" + std::to_string(r);
         const std::string shared = "shared-r" + std::to_string(r);
@@ -394,6 +396,7 @@ TEST(GroupCommit, AFullQueueRefusesAtOnceAndALargeBatchAloneIsTaken) {
 
   // Five messages, over the bound, find the queue empty: taken alone.
   std::vector<Message> large;
+  large.reserve(5);
   for (int i = 0; i < 5; ++i) large.push_back(msg("l" + std::to_string(i), "c4", i));
   auto alone = f.pipeline->ingest(f.feed(), std::move(large), std::nullopt);
   ASSERT_TRUE(alone.ok()) << alone.error().message;
