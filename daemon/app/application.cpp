@@ -111,6 +111,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
 
   metrics::Metrics metrics(
       config, [&pipeline] { return pipeline.snapshot(); }, source_refs);
+  metrics.watchWriteQueue([&pipeline] { return pipeline.writeQueueStats(); });
   // The verdict is evaluated on its own thread from the store's read connection; scrapes
   // and the API only read its latest snapshot.
   verdict::Evaluator evaluator(
@@ -147,6 +148,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   web.read_timeout = config.web.read_timeout;
   web.idle_timeout = config.web.idle_timeout;
   web.max_connections = config.web.max_connections;
+  web.handler_threads = config.web.handler_threads;
   web.tls = security.tls;
   web.headers = security.headers;
   http::Server server(web);
@@ -255,7 +257,11 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   std::vector<std::jthread> pollers;
   for (auto& [name, rt] : sources) {
     if (!rt.connector->polls()) continue;
-    pollers.emplace_back([conn = rt.connector.get()](const std::stop_token& stop) { conn->run(stop); });
+    pollers.emplace_back([conn = rt.connector.get()](const std::stop_token& stop) {
+      // A poll batch waits for room in a full write queue rather than failing the poll.
+      const Pipeline::WaitForRoom wait_for_room;
+      conn->run(stop);
+    });
   }
 
   // Tick thread: threshold crossings every tick, and the systemd watchdog. It does
@@ -321,6 +327,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     maintenance.request_stop();
     maintenance.join();
   }
+  // Every webhook handler has returned; whatever is still queued is committed.
+  pipeline.stop();
   (void)pipeline.tick();
   spdlog::info("stopped");
   return 0;

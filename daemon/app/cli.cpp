@@ -87,6 +87,8 @@ int runImport(const config::Config& cfg, const std::string& source_name,
     std::cerr << restored.error().message << '\n';
     return 1;
   }
+  // Import batches wait for the writer rather than being refused.
+  const Pipeline::WaitForRoom wait_for_room;
   SourceHealth health;
   const auto* type = connectors::findConnectorType(source->type);
   auto connector = type->create(connectors::ConnectorContext{*source, cfg, clock, health, pipeline});

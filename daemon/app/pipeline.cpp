@@ -1,15 +1,61 @@
 #include "daemon/app/pipeline.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <future>
+#include <map>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 
 #include "daemon/app/conversation_filter.h"
 #include "daemon/core/log.h"
 
 namespace replywatch::app {
+
+namespace {
+
+// Set on threads holding a Pipeline::WaitForRoom.
+thread_local bool t_wait_for_room = false;
+
+// Identifies a message across sources: source names never contain a NUL.
+std::string messageKey(const MessageRecord& r) {
+  std::string key;
+  key.reserve(r.source.size() + 1 + r.id.size());
+  key += r.source;
+  key += '\0';
+  key += r.id;
+  return key;
+}
+
+template <std::size_t N>
+void observe(std::array<std::uint64_t, N>& buckets, const std::array<double, N>& bounds, double value) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (value <= bounds[i]) {
+      ++buckets[i];
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+// One ingest() call waiting for the writer. Lives on the caller's stack, which waits on
+// the promise's future: the writer moves the promise out before fulfilling it, and does
+// not touch the request afterwards.
+struct Pipeline::Request {
+  const config::SourceConfig* source = nullptr;
+  std::vector<MessageRecord> records;
+  std::optional<std::string> cursor;
+  std::promise<Result<connectors::IngestOutcome>> promise;
+};
+
+Pipeline::WaitForRoom::WaitForRoom() : previous_(t_wait_for_room) { t_wait_for_room = true; }
+
+Pipeline::WaitForRoom::~WaitForRoom() { t_wait_for_room = previous_; }
 
 // Loads conversations from the store for the tracker, skipping the look-up when the
 // conversation filter knows the store does not hold the conversation.
@@ -57,9 +103,35 @@ Pipeline::Pipeline(const config::Config& config, const Clock& clock, store::Stor
       store_(store),
       loader_(std::make_unique<StoreLoader>(store)),
       classifier_(config),
-      tracker_(std::make_unique<tracker::Tracker>(config, clock, *loader_)) {}
+      tracker_(std::make_unique<tracker::Tracker>(config, clock, *loader_)),
+      max_queued_messages_(std::max<std::size_t>(1, config.ingest.max_queued_messages)),
+      writer_([this] { writeLoop(); }) {}
 
-Pipeline::~Pipeline() = default;
+Pipeline::~Pipeline() { stop(); }
+
+void Pipeline::stop() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  room_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+bool Pipeline::stopping() const {
+  std::lock_guard lock(queue_mu_);
+  return stopping_;
+}
+
+metrics::WriteQueueStats Pipeline::writeQueueStats() const {
+  std::lock_guard lock(queue_mu_);
+  metrics::WriteQueueStats stats = stats_;
+  stats.queued_requests = queue_.size();
+  stats.queued_messages = queued_messages_;
+  stats.waiting_for_room = waiting_for_room_;
+  return stats;
+}
 
 Result<void> Pipeline::restore() {
   std::lock_guard lock(mu_);
@@ -100,7 +172,7 @@ Result<connectors::IngestOutcome> Pipeline::ingestEscalations(const config::Sour
     if (e.account.empty()) e.account = source.account;
     r.escalation = std::move(e);
   }
-  if (cursor) batch.cursor = std::make_pair(source.name, *cursor);
+  if (cursor) batch.cursors.emplace_back(source.name, *cursor);
 
   std::lock_guard lock(mu_);
   auto committed = store_.commit(batch);
@@ -114,13 +186,119 @@ Result<connectors::IngestOutcome> Pipeline::ingestEscalations(const config::Sour
 Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& source,
                                                    std::vector<Message> messages,
                                                    std::optional<std::string> cursor) {
-  connectors::IngestOutcome outcome;
-  outcome.received = messages.size();
-  std::vector<MessageRecord> records;
-  records.reserve(messages.size());
-  for (const auto& m : messages) records.push_back(classifier_.classify(source, m));
+  if (messages.empty() && !cursor) return connectors::IngestOutcome{};
+  Request request;
+  request.source = &source;
+  request.records.reserve(messages.size());
+  for (const auto& m : messages) request.records.push_back(classifier_.classify(source, m));
   messages.clear();
+  request.cursor = std::move(cursor);
+  auto answer = request.promise.get_future();
+  const std::size_t n = request.records.size();
+  {
+    std::unique_lock lock(queue_mu_);
+    auto fits = [&] { return queue_.empty() || queued_messages_ + n <= max_queued_messages_; };
+    if (!stopping_ && !fits()) {
+      if (!t_wait_for_room) {
+        ++stats_.refused_full;
+        return makeError(
+            std::string(kQueueFullReason),
+            fmt::format("the write queue is full ({} messages waiting), retry later", queued_messages_));
+      }
+      ++waiting_for_room_;
+      room_cv_.wait(lock, [&] { return stopping_ || fits(); });
+      --waiting_for_room_;
+    }
+    if (stopping_) {
+      ++stats_.refused_stopping;
+      return makeError(std::string(kStoppingReason), "replywatch is stopping, retry later");
+    }
+    queue_.push_back(&request);
+    queued_messages_ += n;
+  }
+  work_cv_.notify_one();
+  return answer.get();
+}
 
+void Pipeline::writeLoop() {
+  std::vector<Request*> group;
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mu_);
+      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and every queued request answered
+      group.assign(queue_.begin(), queue_.end());
+      queue_.clear();
+      queued_messages_ = 0;
+    }
+    room_cv_.notify_all();
+    commitGroup(group);
+    group.clear();
+  }
+}
+
+void Pipeline::commitGroup(const std::vector<Request*>& group) {
+  const auto started = std::chrono::steady_clock::now();
+  // A (source, id) is taken from the first request of the group carrying it: a later
+  // request's copy is a duplicate for that request, whatever happens to the first one.
+  // Each remaining message then belongs to exactly one request, which is how the stored
+  // messages are attributed back.
+  std::unordered_map<std::string, std::size_t> owner;
+  std::vector<connectors::IngestOutcome> outcomes(group.size());
+  std::vector<MessageRecord> records;
+  std::vector<std::pair<std::string, std::string>> cursors;
+  std::size_t total = 0;
+  for (const Request* r : group) total += r->records.size();
+  records.reserve(total);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    Request& r = *group[i];
+    outcomes[i].received = r.records.size();
+    for (MessageRecord& m : r.records) {
+      if (group.size() > 1) {
+        auto [it, inserted] = owner.try_emplace(messageKey(m), i);
+        if (!inserted && it->second != i) continue;
+      }
+      records.push_back(std::move(m));
+    }
+    r.records.clear();
+    if (r.cursor) cursors.emplace_back(r.source->name, std::move(*r.cursor));
+  }
+
+  bool wrote = false;
+  auto stored = commitRecords(std::move(records), cursors, owner, group.size(), wrote);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stored && wrote) {
+      ++stats_.commits;
+      stats_.requests_committed += group.size();
+      observe(stats_.request_buckets, metrics::kCommitRequestBuckets, static_cast<double>(group.size()));
+      observe(stats_.duration_buckets, metrics::kCommitDurationBuckets, seconds);
+      stats_.duration_seconds += seconds;
+    } else if (!stored) {
+      ++stats_.failed_commits;
+    }
+  }
+  if (!stored) {
+    spdlog::debug("group commit failed requests={} error={}", group.size(), logValue(stored.error().message));
+  }
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    // The caller may return (and its request go) as soon as the value is set.
+    auto promise = std::move(group[i]->promise);
+    if (stored) {
+      outcomes[i].stored = (*stored)[i];
+      outcomes[i].duplicates = outcomes[i].received - outcomes[i].stored;
+      promise.set_value(outcomes[i]);
+    } else {
+      promise.set_value(stored.error());
+    }
+  }
+}
+
+Result<std::vector<std::size_t>> Pipeline::commitRecords(
+    std::vector<MessageRecord> records, const std::vector<std::pair<std::string, std::string>>& cursors,
+    const std::unordered_map<std::string, std::size_t>& owner, std::size_t requests, bool& wrote) {
+  std::vector<std::size_t> stored(requests, 0);
   std::lock_guard lock(mu_);
   // The tracker recognises duplicates within the conversations it looks at; a message
   // already stored under another conversation id (a feed that changed its threading) is
@@ -129,51 +307,66 @@ Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& s
   for (int attempt = 0;; ++attempt) {
     auto plan = tracker_->prepare(std::move(records));
     if (!plan) return plan.error();
-    if (plan->new_messages.empty() && plan->upsert_turns.empty() && plan->delete_turns.empty() && !cursor) {
-      outcome.duplicates = outcome.received;
-      return outcome;
+    if (plan->new_messages.empty() && plan->upsert_turns.empty() && plan->delete_turns.empty() &&
+        cursors.empty()) {
+      return stored;
     }
     store::WriteBatch batch;
     batch.messages = std::move(plan->new_messages);
     batch.upsert_turns = std::move(plan->upsert_turns);
     batch.delete_turns = std::move(plan->delete_turns);
     batch.require_new_messages = true;
-    if (cursor) batch.cursor = std::make_pair(source.name, *cursor);
+    batch.cursors = cursors;
     auto committed = store_.commit(batch);
     if (!committed) {
       if (committed.error().reason != store::kDuplicateMessageReason || attempt > 0) return committed.error();
-      auto known = withoutStored(source.name, std::move(batch.messages));
+      auto known = withoutStored(std::move(batch.messages));
       if (!known) return known.error();
       records = std::move(known).value();
       continue;
     }
+    wrote = true;
     loader_->committed(batch.messages);
     noteEscalations(*committed);
-    outcome.stored = committed->messages_inserted;
-    outcome.duplicates = outcome.received - outcome.stored;
+    if (requests == 1) {
+      stored[0] = committed->messages_inserted;
+    } else {
+      for (const MessageRecord& m : batch.messages) ++stored[owner.at(messageKey(m))];
+    }
     // Tracker::commit applies the plan's per-conversation states; the change lists
     // moved into the batch were only for the store.
     tracker_->commit(std::move(*plan));
-    return outcome;
+    return stored;
   }
 }
 
-Result<std::vector<MessageRecord>> Pipeline::withoutStored(const std::string& source,
-                                                           std::vector<MessageRecord> records) {
-  std::vector<std::string> ids;
-  ids.reserve(records.size());
-  for (const auto& r : records) ids.push_back(r.id);
-  auto stored = store_.contains(source, ids);
-  if (!stored) return stored.error();
-  // Also keeps only the first of several records sharing an id within the batch.
-  std::vector<MessageRecord> fresh;
-  std::unordered_set<std::string_view> seen;
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    if (!stored.value()[i] && seen.insert(records[i].id).second) fresh.push_back(records[i]);
+Result<std::vector<MessageRecord>> Pipeline::withoutStored(std::vector<MessageRecord> records) {
+  // One look-up per source, answers put back in record order.
+  std::map<std::string_view, std::vector<std::size_t>> by_source;
+  for (std::size_t i = 0; i < records.size(); ++i) by_source[records[i].source].push_back(i);
+  std::vector<bool> stored(records.size(), false);
+  for (const auto& [source, indices] : by_source) {
+    std::vector<std::string> ids;
+    ids.reserve(indices.size());
+    for (std::size_t i : indices) ids.push_back(records[i].id);
+    auto known = store_.contains(std::string(source), ids);
+    if (!known) return known.error();
+    for (std::size_t k = 0; k < indices.size(); ++k) stored[indices[k]] = known.value()[k];
   }
-  if (fresh.size() < records.size()) {
+  // Also keeps only the first of several records sharing a (source, id) within the batch.
+  std::vector<MessageRecord> fresh;
+  std::unordered_set<std::string> seen;
+  std::map<std::string_view, std::size_t> ignored;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (!stored[i] && seen.insert(messageKey(records[i])).second) {
+      fresh.push_back(std::move(records[i]));
+    } else {
+      ++ignored[records[i].source];
+    }
+  }
+  for (const auto& [source, count] : ignored) {
     spdlog::warn("messages already stored under another conversation were ignored source={} count={}",
-                 logValue(source), records.size() - fresh.size());
+                 logValue(source), count);
   }
   return fresh;
 }

@@ -1,36 +1,78 @@
 #pragma once
-// The ingest pipeline: the one IngestSink every connector writes to. For each batch it
-// classifies messages (tracker::Classifier), computes the turn changes
-// (tracker::Tracker::prepare), commits messages + turns + cursor in one store
-// transaction, and only then applies the changes in memory. All writes are serialized
-// by one mutex, so the tracker always mirrors what the store holds. Escalation records of
-// the relay feed go the same way: the store links them to turns in the commit that
-// stores them (or their question), and reports the records it touched, which the
-// pipeline keeps in an EscalationBook for the relay metrics.
+// The ingest pipeline: the one IngestSink every connector writes to. ingest() classifies
+// a batch on the caller's thread and puts it on a bounded write queue; one writer thread
+// takes every queued batch at once (a group), computes the turn changes of the group
+// (tracker::Tracker::prepare), commits messages + turns + every cursor of the group in one
+// store transaction (one disk sync for many requests), then applies the changes in memory
+// and answers each caller with its own outcome. A caller returns only once the
+// transaction holding its batch committed, or with an error and nothing of its batch
+// stored. Planning, commit and the tracker update happen under one mutex, so the tracker
+// always mirrors what the store holds; escalation records of the relay feed and
+// threshold crossings take the same mutex and commit on their caller's thread: the store
+// links escalation records to turns in the commit that stores them (or their question),
+// and reports the records it touched, which the pipeline keeps in an EscalationBook for
+// the relay metrics.
+//
+// Backpressure: the queue holds at most `ingest.max_queued_messages` messages. A batch
+// that does not fit is refused at once with reason kQueueFullReason (webhooks answer 503
+// with Retry-After), unless its thread holds a WaitForRoom (pollers), which waits instead.
+// A batch that finds the queue empty is always taken, however large (an import file).
+// After stop(), queued batches are still committed and new ones are refused with reason
+// kStoppingReason.
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "connectors/connector.h"
 #include "daemon/config/config.h"
 #include "daemon/core/clock.h"
+#include "daemon/metrics/metrics.h"
 #include "daemon/store/store.h"
 #include "daemon/tracker/escalation_book.h"
 #include "daemon/tracker/tracker.h"
 
 namespace replywatch::app {
 
+// Error reasons of ingest() refusals that never reached the store.
+inline constexpr std::string_view kQueueFullReason = "queue_full";
+inline constexpr std::string_view kStoppingReason = "stopping";
+
 class Pipeline final : public connectors::IngestSink {
  public:
+  // Starts the writer thread.
   Pipeline(const config::Config& config, const Clock& clock, store::Store& store);
+  // Calls stop().
   ~Pipeline() override;
+
+  // While an object of this type lives, ingest() calls made on its thread wait for room
+  // in a full write queue instead of being refused: for poll loops, which have no caller
+  // to retry for them. Not for webhook handlers (the platform retries a 503).
+  class WaitForRoom {
+   public:
+    WaitForRoom();
+    ~WaitForRoom();
+    WaitForRoom(const WaitForRoom&) = delete;
+    WaitForRoom& operator=(const WaitForRoom&) = delete;
+
+   private:
+    bool previous_;
+  };
 
   // Rebuilds the tracker from the store (all turns for counters, the messages of open
   // conversations). Call once before ingesting. Blocks on disk.
   Result<void> restore();
 
+  // Queues the batch and blocks until the transaction holding it committed (see the
+  // header comment). Thread-safe. Errors: kQueueFullReason, kStoppingReason, or the
+  // store's reason when the group's transaction failed (nothing of the group stored).
   Result<connectors::IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
                                            std::optional<std::string> cursor) override;
   Result<connectors::IngestOutcome> ingestEscalations(const config::SourceConfig& source,
@@ -48,15 +90,37 @@ class Pipeline final : public connectors::IngestSink {
   // without the pipeline lock, so ingestion goes on meanwhile. Returns messages deleted.
   Result<std::uint64_t> prune(Timestamp cutoff);
 
+  // Stops the write queue: batches already queued are committed and answered, later
+  // ingest() calls (and those waiting for room) are refused with kStoppingReason. Blocks
+  // until the writer thread has finished. Idempotent; call from one thread.
+  void stop();
+
+  // The write queue's counters for /metrics. Thread-safe, does not wait for a commit.
+  metrics::WriteQueueStats writeQueueStats() const;
+
+  // True once stop() was called. Thread-safe.
+  bool stopping() const;
+
   // Metrics view, relay measurements included. Thread-safe; takes the pipeline lock
   // briefly (the relay part costs a pass over the escalation records held).
   tracker::Snapshot snapshot() const;
 
  private:
   class StoreLoader;
-  // The records not yet in the store (by source and id).
-  Result<std::vector<MessageRecord>> withoutStored(const std::string& source,
-                                                   std::vector<MessageRecord> records);
+  struct Request;
+  // The writer thread: takes every queued request at once and commits them together.
+  void writeLoop();
+  void commitGroup(const std::vector<Request*>& group);
+  // Plans and commits the group's records and cursors in one transaction (takes mu_).
+  // `owner` maps each record's messageKey() to the index of its request, of `requests`
+  // (empty for a group of one); returns the number of messages stored per request, and
+  // sets `wrote` when a transaction committed (a group of known messages writes nothing).
+  Result<std::vector<std::size_t>> commitRecords(
+      std::vector<MessageRecord> records, const std::vector<std::pair<std::string, std::string>>& cursors,
+      const std::unordered_map<std::string, std::size_t>& owner, std::size_t requests, bool& wrote);
+  // The records not yet in the store (by source and id), keeping the first of records
+  // sharing a (source, id).
+  Result<std::vector<MessageRecord>> withoutStored(std::vector<MessageRecord> records);
   // Applies the escalation states a commit reported.
   void noteEscalations(const store::CommitOutcome& outcome);
   // Reloads every escalation record from the store. Called with mu_ held.
@@ -69,6 +133,18 @@ class Pipeline final : public connectors::IngestSink {
   tracker::Classifier classifier_;
   mutable std::mutex mu_;
   std::unique_ptr<tracker::Tracker> tracker_;
+
+  // The write queue. Requests live on their callers' stacks until answered.
+  const std::size_t max_queued_messages_;
+  mutable std::mutex queue_mu_;
+  std::condition_variable work_cv_;  // the writer waits for requests
+  std::condition_variable room_cv_;  // WaitForRoom callers wait for room
+  std::deque<Request*> queue_;
+  std::size_t queued_messages_ = 0;
+  std::size_t waiting_for_room_ = 0;
+  bool stopping_ = false;
+  metrics::WriteQueueStats stats_;  // guarded by queue_mu_ (queued_* filled on read)
+  std::thread writer_;
 };
 
 }  // namespace replywatch::app

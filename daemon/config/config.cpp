@@ -68,9 +68,11 @@ const std::vector<std::string> kVerdictKeys = {"window", "min_turns", "max_late_
 const std::vector<std::string> kCostKeys = {"agency_per_month", "inhouse_per_month", "currency"};
 const std::vector<std::string> kWebKeys = {"listen_address",   "webhook_listen_address", "config_file",
                                            "max_header_bytes", "max_body_bytes",         "read_timeout",
-                                           "idle_timeout",     "max_connections"};
+                                           "idle_timeout",     "max_connections",        "handler_threads"};
+constexpr std::uint64_t kMaxHandlerThreads = 1024;
 const std::vector<std::string> kStoreKeys = {"path", "retention"};
-const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes", "max_delivery_entries"};
+const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes", "max_delivery_entries",
+                                              "max_queued_messages"};
 const std::vector<std::string> kAccountKeys = {
     "name", "threshold", "timezone", "business_hours", "ignored_authors", "brand_ids", "count", "cost"};
 const std::vector<std::string> kDayKeys = {"monday", "tuesday",  "wednesday", "thursday",
@@ -308,6 +310,15 @@ class Loader {
     if (auto v = positiveDuration(web, "read_timeout", where)) out.read_timeout = *v;
     if (auto v = positiveDuration(web, "idle_timeout", where)) out.idle_timeout = *v;
     if (auto v = positiveCount(web, "max_connections", where)) out.max_connections = *v;
+    if (auto v = positiveCount(web, "handler_threads", where)) {
+      if (*v > kMaxHandlerThreads) {
+        const YAML::Node node = child(web, "handler_threads");
+        add(lineOf(node), "invalid number \"" + node.Scalar() + "\" for " + keyIn("handler_threads", where) +
+                              " (at most " + std::to_string(kMaxHandlerThreads) + ")");
+      } else {
+        out.handler_threads = *v;
+      }
+    }
   }
 
   void readStore(const YAML::Node& store) {
@@ -331,6 +342,7 @@ class Loader {
     if (auto v = readDuration(ingest, "max_future_skew", file_, where, problems_)) out.max_future_skew = *v;
     if (auto v = positiveSize(ingest, "max_field_bytes", where)) out.max_field_bytes = *v;
     if (auto v = positiveCount(ingest, "max_delivery_entries", where)) out.max_delivery_entries = *v;
+    if (auto v = positiveCount(ingest, "max_queued_messages", where)) out.max_queued_messages = *v;
   }
 
   // A decimal number in [min, max]; nullopt (with a problem) when invalid, or when absent.

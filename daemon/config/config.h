@@ -127,6 +127,10 @@ struct WebConfig {
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::size_t max_connections = 512;
+  // Threads running request handlers (webhooks, metrics, API) per listener, at most
+  // max_connections. A webhook handler waits for the commit holding its batch, so this
+  // bounds how many deliveries one group commit can gather.
+  std::size_t handler_threads = 64;
 };
 
 struct StoreConfig {
@@ -140,6 +144,10 @@ struct IngestConfig {
   // Entries (messages, changes, records) one webhook delivery may carry; a larger one is
   // refused whole with 413 (too_many_entries). Sources may set their own.
   std::size_t max_delivery_entries = 1000;
+  // Messages that may wait for the store's writer; a batch that does not fit is refused
+  // (webhooks answer 503 with Retry-After), except that a batch finding the queue empty is
+  // always taken, however large.
+  std::size_t max_queued_messages = 10000;
 };
 
 struct Config {

@@ -4,10 +4,11 @@
 //   * One io_context run by `options.threads` I/O threads. The acceptor and every
 //     connection live on their own strand, so a connection's state is only ever touched
 //     by one thread at a time.
-//   * Handlers run on a separate pool of `options.threads` handler threads (never on an
-//     I/O thread): a handler blocked on a disk commit holds one handler thread, while
-//     accepting, reading and writing on other connections go on. When every handler
-//     thread is busy, further requests queue until one is free.
+//   * Handlers run on a separate pool of `options.handler_threads` threads (at most
+//     `max_connections`, at least one; never on an I/O thread): a handler blocked on a
+//     disk commit holds one handler thread, while accepting, reading and writing on other
+//     connections go on. When every handler thread is busy, further requests queue until
+//     one is free.
 //
 // Connection life cycle (one request at a time per connection, pipelined bytes are kept
 // in the buffer for the next request):
@@ -121,7 +122,8 @@ class Core {
       : options_(std::move(options)),
         acceptor_(net::make_strand(ioc_)),
         accept_retry_(acceptor_.get_executor()),
-        handler_pool_(std::max<std::size_t>(1, options_.threads)) {}
+        handler_pool_(std::clamp<std::size_t>(options_.handler_threads, 1,
+                                              std::max<std::size_t>(1, options_.max_connections))) {}
 
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;

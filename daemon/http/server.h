@@ -42,8 +42,9 @@ struct Response {
   static Response error(int status, std::string_view message);
 };
 
-// Called on a worker thread; may block (e.g. waiting for a store commit). Must not throw;
-// an escaping exception is logged and answered with 500.
+// Called on one of the `handler_threads` threads, never on an I/O thread; may block (e.g.
+// waiting for a store commit). Must not throw; an escaping exception is logged and
+// answered with 500.
 using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
@@ -53,7 +54,11 @@ struct ServerOptions {
   std::chrono::milliseconds read_timeout{10'000};  // to receive a whole request once started
   std::chrono::milliseconds idle_timeout{60'000};  // keep-alive idle
   std::size_t max_connections = 512;               // over it: 503 + Retry-After: 1, then close
-  std::size_t threads = 4;                         // I/O threads; handlers run on as many separate threads
+  std::size_t threads = 4;                         // I/O threads (accept, read, write)
+  // Threads running handlers, separate from the I/O threads, at most max_connections.
+  // A handler may block (a webhook waits for its commit): this is how many requests can
+  // be handled, or wait, at once; further requests queue until a thread is free.
+  std::size_t handler_threads = 64;
   // TLS on every connection when set: the handshake must complete within read_timeout;
   // a failed handshake closes the connection. Certificate files are read by start().
   std::optional<TlsOptions> tls;

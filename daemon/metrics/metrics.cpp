@@ -9,6 +9,7 @@
 //   * every source, and for each source every ErrorReason, in the health families.
 //   * every configured account with each route (internal, agency, unknown) in the relay
 //     families (escalations, escalation waits, wait phases).
+//   * the ingest write-queue families, once watchWriteQueue() was called.
 // Answer series ({account,channel,handler,route}) appear with the first answered turn.
 #include "daemon/metrics/metrics.h"
 
@@ -76,6 +77,70 @@ void addHistogram(MetricFamily& f, Labels labels,
 
 double asDouble(std::uint64_t v) { return static_cast<double>(v); }
 
+template <std::size_t N>
+void addBucketHistogram(MetricFamily& f, const std::array<double, N>& bounds,
+                        const std::array<std::uint64_t, N>& bucket_counts, std::uint64_t total, double sum) {
+  ClientMetric m;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    cumulative += bucket_counts[i];
+    m.histogram.bucket.push_back({cumulative, bounds[i]});
+  }
+  m.histogram.sample_count = std::max(total, cumulative);
+  m.histogram.sample_sum = sum;
+  m.histogram.bucket.push_back({m.histogram.sample_count, std::numeric_limits<double>::infinity()});
+  f.metric.push_back(std::move(m));
+}
+
+// The ingest write queue: group commits and refusals (METRICS.md, "Ingest write queue").
+void addWriteQueueFamilies(const WriteQueueStats& q, std::vector<MetricFamily>& out) {
+  auto commits = family("replywatch_store_commits_total",
+                        "Store transactions committed by the ingest write queue; each holds the batches of "
+                        "one or more ingest requests.",
+                        MetricType::Counter);
+  addCounter(commits, {}, asDouble(q.commits));
+  auto failed = family("replywatch_store_commit_failures_total",
+                       "Write-queue transactions that failed; every request of the group was refused.",
+                       MetricType::Counter);
+  addCounter(failed, {}, asDouble(q.failed_commits));
+  auto requests = family("replywatch_store_commit_requests",
+                         "Ingest requests (webhook deliveries, poll or import batches) per committed "
+                         "transaction.",
+                         MetricType::Histogram);
+  addBucketHistogram(requests, kCommitRequestBuckets, q.request_buckets, q.commits,
+                     asDouble(q.requests_committed));
+  auto duration =
+      family("replywatch_store_commit_duration_seconds",
+             "Time to plan, write and sync one committed write-queue transaction.", MetricType::Histogram);
+  addBucketHistogram(duration, kCommitDurationBuckets, q.duration_buckets, q.commits, q.duration_seconds);
+  auto queued = family("replywatch_ingest_queue_requests",
+                       "Ingest requests waiting for the store's writer now.", MetricType::Gauge);
+  addGauge(queued, {}, asDouble(q.queued_requests));
+  auto queued_messages =
+      family("replywatch_ingest_queue_messages",
+             "Messages of the ingest requests waiting for the store's writer now.", MetricType::Gauge);
+  addGauge(queued_messages, {}, asDouble(q.queued_messages));
+  auto waiting =
+      family("replywatch_ingest_queue_waiting_requests",
+             "Poll and import batches waiting for room in the full ingest queue now.", MetricType::Gauge);
+  addGauge(waiting, {}, asDouble(q.waiting_for_room));
+  auto refused =
+      family("replywatch_ingest_queue_refusals_total",
+             "Ingest requests refused without being queued: queue_full (ingest.max_queued_messages "
+             "reached) or stopping (the daemon is shutting down).",
+             MetricType::Counter);
+  addCounter(refused, {{"reason", "queue_full"}}, asDouble(q.refused_full));
+  addCounter(refused, {{"reason", "stopping"}}, asDouble(q.refused_stopping));
+  out.push_back(std::move(commits));
+  out.push_back(std::move(failed));
+  out.push_back(std::move(requests));
+  out.push_back(std::move(duration));
+  out.push_back(std::move(queued));
+  out.push_back(std::move(queued_messages));
+  out.push_back(std::move(waiting));
+  out.push_back(std::move(refused));
+}
+
 constexpr std::array<Route, 3> kRoutes = {Route::Internal, Route::Agency, Route::Unknown};
 
 }  // namespace
@@ -85,6 +150,7 @@ struct Metrics::Impl {
   std::set<std::string> accounts;                          // configured accounts
   std::set<std::pair<std::string, std::string>> channels;  // configured (account, channel)
   std::function<tracker::Snapshot()> snapshot;
+  std::function<WriteQueueStats()> write_queue;
   std::vector<SourceRef> sources;
   std::set<std::string, std::less<>> source_names;
 
@@ -111,6 +177,10 @@ Metrics::Metrics(const config::Config& config, std::function<tracker::Snapshot()
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::watchWriteQueue(std::function<WriteQueueStats()> stats) {
+  impl_->write_queue = std::move(stats);
+}
 
 namespace {
 
@@ -297,6 +367,7 @@ std::string Metrics::render() const {
     }
   }
   out.push_back(std::move(webhooks));
+  if (d.write_queue) addWriteQueueFamilies(d.write_queue(), out);
 
   // Like the official clients, a family without series is left out entirely.
   out.erase(std::remove_if(out.begin(), out.end(), [](const MetricFamily& f) { return f.metric.empty(); }),

@@ -451,7 +451,7 @@ class SqliteStore final : public Store {
   Result<CommitOutcome> commit(const WriteBatch& batch) override {
     if (!write_) return readOnlyError("cannot commit to");
     if (batch.messages.empty() && batch.upsert_turns.empty() && batch.delete_turns.empty() &&
-        batch.escalations.empty() && !batch.cursor) {
+        batch.escalations.empty() && batch.cursors.empty()) {
       return CommitOutcome{};
     }
     std::lock_guard lock(write_mutex_);
@@ -511,15 +511,19 @@ class SqliteStore final : public Store {
       }
     }
 
-    if (batch.cursor) {
+    if (!batch.cursors.empty()) {
       Statement* cursor = db.prepare(kUpsertCursor);
       if (cursor == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
       ResetGuard guard(*cursor);
-      cursor->bind(1, batch.cursor->first);
-      cursor->bind(2, batch.cursor->second);
-      cursor->bind(3, nowMillis());
-      rc = cursor->step();
-      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+      const std::int64_t now = nowMillis();
+      for (const auto& [source, value] : batch.cursors) {
+        cursor->bind(1, source);
+        cursor->bind(2, value);
+        cursor->bind(3, now);
+        rc = cursor->step();
+        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+        cursor->reset();
+      }
     }
 
     rc = db.exec("COMMIT");

@@ -34,7 +34,9 @@ struct WriteBatch {
   std::vector<Turn> upsert_turns;       // insert or replace by (source, conversation_id, question_id)
   std::vector<TurnKey> delete_turns;    // turns that no longer exist after a recomputation
                                         // (applied before upsert_turns: a key in both is kept)
-  std::optional<std::pair<std::string, std::string>> cursor;  // (source, cursor value)
+  // (source, cursor value) pairs, written in order: a source named twice keeps the last
+  // value. A group commit carries the cursors of every batch it holds.
+  std::vector<std::pair<std::string, std::string>> cursors;
   // When set, the whole batch is rolled back with an Error of reason
   // kDuplicateMessageReason if any message is already stored: the caller computed the
   // turns assuming every message is new, so a partial insert would store wrong turns.

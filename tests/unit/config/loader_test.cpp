@@ -42,6 +42,8 @@ TEST(ConfigExample, LoadsCleanly) {
   EXPECT_EQ(config.ingest.max_future_skew, std::chrono::minutes{5});
   EXPECT_EQ(config.ingest.max_field_bytes, 65536u);
   EXPECT_EQ(config.ingest.max_delivery_entries, 1000u);
+  EXPECT_EQ(config.ingest.max_queued_messages, 10000u);
+  EXPECT_EQ(config.web.handler_threads, 64u);
 
   ASSERT_EQ(config.accounts.size(), 1u);
   const AccountConfig* acme = config.account("acme-fr");
@@ -113,6 +115,8 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   auto config = loadString("accounts:\n  - name: acme\n", "/etc/replywatch/replywatch.yml", fakeTypes());
   EXPECT_EQ(config.web.listen_address, "0.0.0.0:9488");
   EXPECT_EQ(config.web.max_connections, 512u);
+  EXPECT_EQ(config.web.handler_threads, 64u);
+  EXPECT_EQ(config.ingest.max_queued_messages, 10000u);
   EXPECT_EQ(config.store.path, "/etc/replywatch/replywatch.db");
   EXPECT_EQ(config.store.retention, std::chrono::seconds{0});
   EXPECT_EQ(config.ingest.max_future_skew, std::chrono::seconds{300});
@@ -635,6 +639,16 @@ web: {max_connections: 0}
 accounts: [{name: acme}]
 )",
      "invalid number \"0\" for \"max_connections\" in web", 1},
+    {"too many handler threads", R"(
+web: {handler_threads: 5000}
+accounts: [{name: acme}]
+)",
+     "invalid number \"5000\" for \"handler_threads\" in web (at most 1024)", 1},
+    {"zero max_queued_messages", R"(
+ingest: {max_queued_messages: 0}
+accounts: [{name: acme}]
+)",
+     "invalid number \"0\" for \"max_queued_messages\" in ingest", 1},
 };
 
 class BrokenConfig : public ::testing::TestWithParam<BrokenCase> {};

@@ -6,6 +6,7 @@
 #include <future>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "daemon/http/server.h"
 #include "tests/unit/http/raw_client.h"
@@ -416,6 +417,37 @@ TEST_F(ServerTest, BlockingHandlerDoesNotStallOtherRequests) {
   auto r = slow.readResponse();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "unblocked");
+}
+
+// Handlers may block in more requests at once than there are I/O threads: every one of
+// `handler_threads` blocked handlers is entered before any is released.
+TEST_F(ServerTest, AsManyHandlersBlockAtOnceAsHandlerThreads) {
+  constexpr int kBlocked = 12;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> entered{0};
+  extra_routes_.emplace_back("GET", "/block", [released, &entered](const Request&) {
+    entered.fetch_add(1);
+    released.wait();
+    return Response::text(200, "unblocked");
+  });
+  auto o = testOptions();
+  o.threads = 1;
+  o.handler_threads = kBlocked;
+  startServer(o);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kBlocked; ++i) {
+    clients.push_back(std::make_unique<RawClient>(address_));
+    ASSERT_TRUE(clients.back()->send(makeRequest("GET", "/block")));
+  }
+  for (int i = 0; i < 1000 && entered.load() < kBlocked; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(entered.load(), kBlocked);
+  release.set_value();
+  for (auto& c : clients) {
+    auto r = c->readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "unblocked");
+  }
 }
 
 TEST_F(ServerTest, StopFinishesInFlightRequestWithConnectionClose) {

@@ -339,5 +339,42 @@ TEST_F(MetricsTest, PromtoolAcceptsTheExposition) {
   EXPECT_EQ(output0, "");
 }
 
+TEST_F(MetricsTest, WriteQueueFamiliesOnlyWhenWatched) {
+  EXPECT_EQ(countPrefix(make().render(), "replywatch_store_commits_total"), 0u);
+  WriteQueueStats q;
+  q.commits = 3;
+  q.failed_commits = 1;
+  q.refused_full = 7;
+  q.queued_requests = 2;
+  q.queued_messages = 9;
+  q.request_buckets[0] = 1;  // 1 request
+  q.request_buckets[5] = 2;  // (16, 32] requests
+  q.requests_committed = 51;
+  q.duration_buckets[3] = 3;  // (0.0025, 0.005] s
+  q.duration_seconds = 0.0125;
+  auto m = make();
+  m.watchWriteQueue([q] { return q; });
+  auto text = m.render();
+  EXPECT_TRUE(hasLine(text, "replywatch_store_commits_total 3")) << text;
+  EXPECT_TRUE(hasLine(text, "replywatch_store_commit_failures_total 1"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_store_commit_requests_bucket{le="1"} 1)"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_store_commit_requests_bucket{le="16"} 1)"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_store_commit_requests_bucket{le="32"} 3)"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_store_commit_requests_bucket{le="+Inf"} 3)"));
+  EXPECT_TRUE(hasLine(text, "replywatch_store_commit_requests_sum 51"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_store_commit_duration_seconds_bucket{le="0.005"} 3)"));
+  EXPECT_TRUE(hasLine(text, "replywatch_store_commit_duration_seconds_count 3"));
+  EXPECT_TRUE(hasLine(text, "replywatch_ingest_queue_requests 2"));
+  EXPECT_TRUE(hasLine(text, "replywatch_ingest_queue_messages 9"));
+  EXPECT_TRUE(hasLine(text, "replywatch_ingest_queue_waiting_requests 0"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_ingest_queue_refusals_total{reason="queue_full"} 7)"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_ingest_queue_refusals_total{reason="stopping"} 0)"));
+  if (std::filesystem::exists("/usr/bin/promtool")) {
+    auto [status, output] = promtoolCheck(text);
+    EXPECT_EQ(status, 0) << output;
+    EXPECT_EQ(output, "");
+  }
+}
+
 }  // namespace
 }  // namespace replywatch::metrics

@@ -29,7 +29,7 @@ WriteBatch writerBatch(const std::string& source, int n) {
     batch.messages.push_back(message(source, conversation, conversation + "-r", t + 50, Role::Brand));
     batch.upsert_turns.push_back(answeredTurn(source, conversation, conversation, t, t + 50));
   }
-  batch.cursor = {{source, std::to_string(n)}};
+  batch.cursors = {{source, std::to_string(n)}};
   return batch;
 }
 

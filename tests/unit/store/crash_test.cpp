@@ -34,7 +34,7 @@ WriteBatch numberedBatch(int n) {
     batch.messages.push_back(message("s", conversation, conversation + "-r", t + 3, Role::Brand));
     batch.upsert_turns.push_back(answeredTurn("s", conversation, conversation, t, t + 3));
   }
-  batch.cursor = {{"s", std::to_string(n)}};
+  batch.cursors = {{"s", std::to_string(n)}};
   return batch;
 }
 

@@ -175,7 +175,7 @@ TEST(SqliteStoreOpen, ReadOnlyStoreReadsButRefusesWrites) {
     WriteBatch batch;
     batch.messages = {message("s", "c1", "c1", 1000)};
     batch.upsert_turns = {openTurn("s", "c1", "c1", 1000)};
-    batch.cursor = {{"s", "cursor-1"}};
+    batch.cursors = {{"s", "cursor-1"}};
     ASSERT_TRUE(store->commit(batch).ok());
   }
   auto store = mustOpen(path, OpenOptions{.read_only = true});
@@ -211,7 +211,7 @@ TEST(SqliteStoreCommit, ReopenKeepsEverything) {
     WriteBatch batch;
     batch.messages = {message("s", "c1", "c1", 1000), brand};
     batch.upsert_turns = {answered};
-    batch.cursor = {{"s", "page-2"}};
+    batch.cursors = {{"s", "page-2"}};
     auto outcome = store->commit(batch);
     ASSERT_TRUE(outcome.ok()) << outcome.error().message;
     EXPECT_EQ(outcome->messages_inserted, 2u);
@@ -250,7 +250,7 @@ TEST(SqliteStoreCommit, SameBatchTwiceChangesNothing) {
   batch.messages = {message("s", "c1", "c1", 1000), message("s", "c1", "m2", 1100),
                     message("s", "c1", "m3", 1200, Role::Brand)};
   batch.upsert_turns = {answeredTurn("s", "c1", "c1", 1000, 1200)};
-  batch.cursor = {{"s", "42"}};
+  batch.cursors = {{"s", "42"}};
 
   auto first = store->commit(batch);
   ASSERT_TRUE(first.ok());
@@ -296,7 +296,7 @@ TEST(SqliteStoreCommit, FailedBatchLeavesNeitherMessagesNorCursor) {
 
   WriteBatch good;
   good.messages = {message("s", "c0", "c0", 500)};
-  good.cursor = {{"s", "cursor-0"}};
+  good.cursors = {{"s", "cursor-0"}};
   ASSERT_TRUE(store->commit(good).ok());
 
   WriteBatch bad;
@@ -306,7 +306,7 @@ TEST(SqliteStoreCommit, FailedBatchLeavesNeitherMessagesNorCursor) {
   invalid.route = static_cast<Route>(7);  // violates CHECK (route BETWEEN 0 AND 2)
   bad.upsert_turns.push_back(invalid);
   bad.delete_turns = {};
-  bad.cursor = {{"s", "cursor-1"}};
+  bad.cursors = {{"s", "cursor-1"}};
 
   auto outcome = store->commit(bad);
   ASSERT_FALSE(outcome.ok());
@@ -332,7 +332,7 @@ TEST(SqliteStoreCommit, FailedBatchLeavesNeitherMessagesNorCursor) {
   // The same holds when the failing row comes first: an invalid message.
   WriteBatch bad_message;
   bad_message.messages = {message("", "c9", "c9", 1000)};  // CHECK (source <> '')
-  bad_message.cursor = {{"s", "cursor-2"}};
+  bad_message.cursors = {{"s", "cursor-2"}};
   ASSERT_FALSE(store->commit(bad_message).ok());
   EXPECT_EQ(store->cursor("s").value(), std::optional<std::string>("cursor-1"));
 }
@@ -380,14 +380,35 @@ TEST(SqliteStoreCommit, CursorKeepsTheLatestValuePerSource) {
   ASSERT_NE(store, nullptr);
   for (const char* value : {"1", "2", "3"}) {
     WriteBatch batch;
-    batch.cursor = {{"a", value}};
+    batch.cursors = {{"a", value}};
     ASSERT_TRUE(store->commit(batch).ok());
   }
   WriteBatch other;
-  other.cursor = {{"b", ""}};
+  other.cursors = {{"b", ""}};
   ASSERT_TRUE(store->commit(other).ok());
   EXPECT_EQ(store->cursor("a").value(), std::optional<std::string>("3"));
   EXPECT_EQ(store->cursor("b").value(), std::optional<std::string>(""));
+}
+
+TEST(SqliteStoreCommit, OneBatchWritesTheCursorsOfSeveralSourcesInOrder) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.messages = {message("a", "c1", "m1", 1), message("b", "c1", "m2", 2)};
+  batch.cursors = {{"a", "a-1"}, {"b", "b-1"}, {"a", "a-2"}};
+  ASSERT_TRUE(store->commit(batch).ok());
+  EXPECT_EQ(store->cursor("a").value(), std::optional<std::string>("a-2"));
+  EXPECT_EQ(store->cursor("b").value(), std::optional<std::string>("b-1"));
+
+  // A refused batch moves none of its cursors.
+  WriteBatch refused;
+  refused.messages = {message("a", "c2", "m1", 3)};
+  refused.require_new_messages = true;
+  refused.cursors = {{"a", "a-3"}, {"b", "b-2"}};
+  EXPECT_FALSE(store->commit(refused).ok());
+  EXPECT_EQ(store->cursor("a").value(), std::optional<std::string>("a-2"));
+  EXPECT_EQ(store->cursor("b").value(), std::optional<std::string>("b-1"));
 }
 
 // --- reads ----------------------------------------------------------------------------
@@ -584,7 +605,7 @@ TEST(SqliteStoreCommit, RequireNewMessagesRollsBackTheWholeBatch) {
   WriteBatch again;
   again.messages = {message("s", "c2", "m1", 100), message("s", "c2", "m2", 200)};
   again.upsert_turns = {openTurn("s", "c2", "m1", 100)};
-  again.cursor = std::make_pair(std::string("s"), std::string("after-m2"));
+  again.cursors = {{"s", "after-m2"}};
   again.require_new_messages = true;
   auto refused = store->commit(again);
   ASSERT_FALSE(refused.ok());

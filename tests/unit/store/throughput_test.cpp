@@ -47,7 +47,7 @@ std::vector<WriteBatch> makeBatches(int batches, int per_batch) {
       turn = testing::answeredTurn("twcs-import", conversation, conversation, clock - 4000, clock);
       batch.upsert_turns.push_back(turn);
     }
-    batch.cursor = {{"twcs-import", std::to_string(next_id)}};
+    batch.cursors = {{"twcs-import", std::to_string(next_id)}};
   }
   return out;
 }
