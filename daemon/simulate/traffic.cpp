@@ -78,9 +78,11 @@ double burstMultiplier(const Scenario& scenario, Timestamp start, Timestamp t) {
   return multiplier;
 }
 
-double maxRate(const Scenario& scenario) {
+double maxRate(const Scenario& scenario, Timestamp start) {
+  // The multiplier is piecewise constant and highest at the start of some burst.
   double burst = 1.0;
-  for (const auto& b : scenario.bursts) burst *= std::max(1.0, b.multiplier);
+  for (const auto& b : scenario.bursts)
+    burst = std::max(burst, burstMultiplier(scenario, start, burstStart(b, start)));
   const double hour = *std::max_element(scenario.hour_weights.begin(), scenario.hour_weights.end());
   const double day = *std::max_element(scenario.weekday_weights.begin(), scenario.weekday_weights.end());
   return scenario.questions_per_day / 24.0 * hour / mean(scenario.hour_weights) * day /
@@ -119,7 +121,7 @@ Traffic generate(const Scenario& scenario, Timestamp start) {
   // arrivals do not depend on the answering parameters.
   Random arrivals(mix(scenario.seed));
   Random fate(mix(scenario.seed ^ 0x5eedf00dULL));
-  const double max_per_hour = maxRate(scenario);
+  const double max_per_hour = maxRate(scenario, traffic.start);
   const double start_s =
       static_cast<double>(std::chrono::floor<seconds>(traffic.start).time_since_epoch().count());
   const double end_s = start_s + static_cast<double>(scenario.days) * 86400.0;
