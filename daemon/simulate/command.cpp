@@ -92,7 +92,8 @@ int run(const CommandOptions& options) {
   }
 
   const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  const Traffic traffic = generate(scenario, resolveStart(scenario, now));
+  // Cut at the current time: replywatch refuses messages from the future.
+  const Traffic traffic = generate(scenario, resolveStart(scenario, now), now);
 
   if (!options.send_url.empty()) {
     if (options.source.empty()) {

@@ -103,10 +103,11 @@ double arrivalRate(const Scenario& scenario, const date::time_zone& zone, Timest
          burstMultiplier(scenario, start, t);
 }
 
-Traffic generate(const Scenario& scenario, Timestamp start) {
+Traffic generate(const Scenario& scenario, Timestamp start, std::optional<Timestamp> cut) {
   Traffic traffic;
   traffic.start = wholeSeconds(start);
   traffic.end = traffic.start + date::days{scenario.days};
+  if (cut) traffic.end = std::max(traffic.start, std::min(traffic.end, wholeSeconds(*cut)));
   const auto& zone = *date::locate_zone(scenario.timezone);
   const OfficeHours office(scenario.timezone, scenario.office_hours);
   std::uint64_t next_id = scenario.first_id != 0
@@ -124,7 +125,8 @@ Traffic generate(const Scenario& scenario, Timestamp start) {
   const double max_per_hour = maxRate(scenario, traffic.start);
   const double start_s =
       static_cast<double>(std::chrono::floor<seconds>(traffic.start).time_since_epoch().count());
-  const double end_s = start_s + static_cast<double>(scenario.days) * 86400.0;
+  const double end_s =
+      static_cast<double>(std::chrono::floor<seconds>(traffic.end).time_since_epoch().count());
   double clock = start_s;
   for (;;) {
     clock += arrivals.exponential(3600.0 / max_per_hour);
@@ -178,10 +180,14 @@ Traffic generate(const Scenario& scenario, Timestamp start) {
       }
     }
 
+    // Ids are given whether or not the message falls before the end, so cutting the
+    // period earlier never renumbers what is kept.
+    const std::string follow_up_id = follows_up ? newId() : std::string{};
+    const std::string answer_id = answer ? newId() : std::string{};
     std::string last_member_message = q.id;
     const Timestamp follow_up_at = t + follow_up_after;
     if (follows_up && follow_up_at < traffic.end && (!answer || follow_up_at < *answer)) {
-      const std::string id = newId();
+      const std::string& id = follow_up_id;
       traffic.messages.push_back(
           {id, q.id, q.id, member, member_name, false, follow_up_at, mention + pick(fate, kFollowUps)});
       last_member_message = id;
@@ -193,7 +199,7 @@ Traffic generate(const Scenario& scenario, Timestamp start) {
       traffic.escalations.push_back(*escalation);
     }
     if (answer && *answer < traffic.end) {
-      traffic.messages.push_back({newId(), q.id, last_member_message, team->author_id, team->author_name,
+      traffic.messages.push_back({answer_id, q.id, last_member_message, team->author_id, team->author_name,
                                   true, *answer, fmt::format("{} {}", answer_text, team->signature)});
       q.answered_at = answer;
     } else if (!unanswered) {

@@ -72,8 +72,10 @@ struct Traffic {
   Summary summary;
 };
 
-// The traffic of [start, start + days). `start` is the resolved simulation start.
-Traffic generate(const Scenario& scenario, Timestamp start);
+// The traffic of [start, start + days), as seen at its end or at `cut` when that comes
+// first (the command passes the current time: replywatch refuses times in the future).
+// `start` is the resolved simulation start.
+Traffic generate(const Scenario& scenario, Timestamp start, std::optional<Timestamp> cut = std::nullopt);
 
 // The arrival intensity at `t` in questions per hour (profile times bursts).
 double arrivalRate(const Scenario& scenario, const date::time_zone& zone, Timestamp start, Timestamp t);

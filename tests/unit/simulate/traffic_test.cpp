@@ -222,6 +222,29 @@ TEST(SimulateTraffic, SummaryMatchesTheMessagesAndIsASnapshotAtTheEnd) {
   }
 }
 
+TEST(SimulateTraffic, CutAtNowKeepsThePastAndDropsTheFuture) {
+  const auto s = month();
+  const auto full = generate(s, *s.start);
+  const auto cut = at("2026-10-19T12:00:00Z");
+  const auto part = generate(s, *s.start, cut);
+  EXPECT_EQ(part.end, cut);
+  for (const auto& m : part.messages) EXPECT_LT(m.created_at, cut);
+  for (const auto& e : part.escalations) {
+    EXPECT_LT(e.requested_at, cut);
+    if (e.answered_at) {
+      EXPECT_LT(*e.answered_at, cut);
+    }
+  }
+  // The same questions as the whole period's, up to the cut.
+  std::size_t n = 0;
+  while (n < full.questions.size() && full.questions[n].asked_at < cut) ++n;
+  ASSERT_EQ(part.questions.size(), n);
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(part.questions[i].id, full.questions[i].id);
+  EXPECT_GT(part.summary.open_at_end, 0U);
+  // A cut after the period changes nothing.
+  EXPECT_EQ(generate(s, *s.start, at("2027-01-01T00:00:00Z")).summary.messages, full.summary.messages);
+}
+
 TEST(SimulateTraffic, DefaultStartIsDaysBeforeTodaysMidnight) {
   Scenario s;
   s.days = 3;
