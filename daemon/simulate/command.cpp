@@ -121,6 +121,10 @@ int run(const CommandOptions& options) {
                      options.rate,
                      options.batch};
     printSummary(traffic, scenario);
+    if (options.relay_source.empty() && !traffic.escalations.empty()) {
+      std::cerr << fmt::format("{} relay records not sent (give --relay-source NAME)\n",
+                               traffic.escalations.size());
+    }
     const auto deliveries = planDeliveries(traffic, options.batch, !options.relay_source.empty());
     auto report = sendDeliveries(deliveries, send);
     if (!report) {

@@ -224,7 +224,7 @@ void read(const YAML::Node& root, const std::string& file, Scenario& s, std::vec
   if (!root.IsMap()) return;
   r.integer(root["seed"], "seed", 0, UINT64_MAX, s.seed);
   if (root["start"].IsDefined() && !root["start"].IsNull()) s.start = r.time(root["start"], "start");
-  std::uint64_t days = static_cast<std::uint64_t>(s.days);
+  auto days = static_cast<std::uint64_t>(s.days);
   r.integer(root["days"], "days", 1, 3660, days);
   s.days = static_cast<int>(days);
   r.string(root, "account", top, s.account);
