@@ -115,7 +115,7 @@ Traffic generate(const Scenario& scenario, Timestamp start, std::optional<Timest
                               : static_cast<std::uint64_t>(
                                     std::chrono::floor<seconds>(traffic.start).time_since_epoch().count()) *
                                     1'000'000ULL;
-  auto newId = [&] { return std::to_string(next_id++); };
+  auto new_id = [&] { return std::to_string(next_id++); };
 
   // Arrivals: a Poisson process whose rate follows the profile, by thinning a faster
   // homogeneous one. A separate stream decides what happens to each question, so the
@@ -135,7 +135,7 @@ Traffic generate(const Scenario& scenario, Timestamp start, std::optional<Timest
     if (!(arrivals.uniform() * max_per_hour < arrivalRate(scenario, zone, traffic.start, t))) continue;
 
     SimQuestion q;
-    q.id = newId();
+    q.id = new_id();
     q.asked_at = t;
     q.in_burst = burstMultiplier(scenario, traffic.start, t) != 1.0;
     const std::string member = fmt::format("u{}", fate.below(scenario.members) + 1);
@@ -182,8 +182,8 @@ Traffic generate(const Scenario& scenario, Timestamp start, std::optional<Timest
 
     // Ids are given whether or not the message falls before the end, so cutting the
     // period earlier never renumbers what is kept.
-    const std::string follow_up_id = follows_up ? newId() : std::string{};
-    const std::string answer_id = answer ? newId() : std::string{};
+    const std::string follow_up_id = follows_up ? new_id() : std::string{};
+    const std::string answer_id = answer ? new_id() : std::string{};
     std::string last_member_message = q.id;
     const Timestamp follow_up_at = t + follow_up_after;
     if (follows_up && follow_up_at < traffic.end && (!answer || follow_up_at < *answer)) {
