@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Quick start: builds replywatch if needed, feeds it the bundled sample export and
-# serves the landing page, the metrics and the question list on http://127.0.0.1:9488/.
-# Ctrl-C stops it.
+# Quick start: builds replywatch if needed, imports a month of simulated traffic
+# (config/demo-scenario.yml, ending now) and serves the landing page, the metrics, the
+# question list and the verdict on http://127.0.0.1:9488/. Ctrl-C stops it.
 #
 # Environment:
 #   REPLYWATCH_DEMO_DIR     state directory to use (kept between runs); default: a new
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 listen=${REPLYWATCH_DEMO_LISTEN:-127.0.0.1:9488}
-sample=$repo/config/sample/acme-export.jsonl
+scenario=$repo/config/demo-scenario.yml
 binary=$repo/build/default/daemon/replywatch
 
 bash scripts/install-deps.sh
@@ -25,28 +25,18 @@ if [[ ! -f build/default/CMakeCache.txt ]]; then
 fi
 cmake --build --preset default --target replywatch
 
-if [[ ! -f $sample ]]; then
-  echo "demo.sh: the sample feed $sample is missing" >&2
-  exit 1
-fi
-
 state=${REPLYWATCH_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/replywatch-demo.XXXXXX")}
 mkdir -p "$state/spool"
 cp "$repo/config/demo.yml" "$state/replywatch.yml"
-# The sample covers five days in May 2024; shift it so that its last message is an hour
-# old, and the open questions, ages and breaches look like a live account's.
-python3 - "$sample" "$state/spool/acme-export.jsonl.part" <<'PY'
-import datetime, json, sys
-rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8") if line.strip()]
-parse = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-shift = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1) - max(parse(r["created_at"]) for r in rows)
-with open(sys.argv[2], "w", encoding="utf-8") as out:
-    for r in rows:
-        r["created_at"] = (parse(r["created_at"]) + shift).isoformat()
-        out.write(json.dumps(r, ensure_ascii=False) + "\n")
-PY
-mv "$state/spool/acme-export.jsonl.part" "$state/spool/acme-export.jsonl"
 config=$state/replywatch.yml
+# Four weeks starting at midnight UTC 28 days ago, plus today so far: the simulator cuts
+# the period at the current time, so the last questions are still open and the verdict
+# window (28 days ending now) is full. Runs on the same day give the same traffic up to
+# the time they run.
+"$binary" simulate --scenario "$scenario" --start "$(date -u -d '28 days ago' +%F)" --days 29 \
+  --output "$state/demo.jsonl" --relay-output "$state/relays.csv"
+"$binary" import --config "$config" --source demo-spool "$state/demo.jsonl"
+"$binary" import --config "$config" --source demo-relays "$state/relays.csv"
 
 "$binary" serve --config "$config" --web.listen-address "$listen" &
 pid=$!
@@ -81,8 +71,10 @@ replywatch is running (state in $state).
   $base/                   landing page
   $base/metrics            Prometheus metrics
   $base/api/v1/questions   question turns (JSON)
-Question turns as CSV:
+  $base/api/v1/verdict     the verdict (JSON)
+Question turns as CSV, and the make-or-buy report:
   $binary questions --config $config --format csv
+  $binary report --config $config --format html > report.html
 Press Ctrl-C to stop.
 
 MSG

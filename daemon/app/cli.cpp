@@ -16,6 +16,7 @@
 #include "daemon/app/turn_facts.h"
 #include "daemon/core/log.h"
 #include "daemon/http/web_config.h"
+#include "daemon/simulate/command.h"
 #include "daemon/store/store.h"
 #include "daemon/verdict/evaluator.h"
 #include "daemon/verdict/report.h"
@@ -260,6 +261,48 @@ int runCli(int argc, char** argv) {
                          "verdict.window");
   report_cmd->add_option("--until", until, "Window end (same forms); default: now");
 
+  simulate::CommandOptions sim_opts;
+  auto* simulate_cmd = app.add_subcommand(
+      "simulate", "Generate deterministic community traffic: write export files or send signed webhooks");
+  simulate_cmd->fallthrough();
+  simulate_cmd->add_option("--scenario", sim_opts.scenario_file,
+                           "Scenario file (YAML); default: built-in scenario");
+  simulate_cmd->add_option("--seed", sim_opts.seed, "Random seed (overrides the scenario's)");
+  simulate_cmd->add_option("--start", sim_opts.start,
+                           "Start of the simulated period (RFC 3339 or YYYY-MM-DD); default: --days before "
+                           "today's midnight UTC");
+  simulate_cmd->add_option("--days", sim_opts.days, "Length of the simulated period in days")
+      ->check(CLI::Range(1, 3660));
+  simulate_cmd->add_option("--questions-per-day", sim_opts.questions_per_day, "Mean questions per day")
+      ->check(CLI::PositiveNumber);
+  simulate_cmd->add_option("--format", sim_opts.format, "Message format: jsonl, csv (export source) or twcs")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"jsonl", "csv", "twcs"}));
+  simulate_cmd->add_option("--output", sim_opts.output, "Messages file, - for standard output")
+      ->capture_default_str();
+  simulate_cmd->add_option("--relay-output", sim_opts.relay_output,
+                           "Relay records file for a relay source (.csv: CSV, else JSONL)");
+  simulate_cmd->add_option("--send", sim_opts.send_url,
+                           "Send signed webhooks to the daemon at this base URL (e.g. http://127.0.0.1:9488) "
+                           "instead of writing files");
+  simulate_cmd->add_option("--source", sim_opts.source, "With --send: export source receiving the messages");
+  simulate_cmd->add_option("--relay-source", sim_opts.relay_source,
+                           "With --send: relay source receiving the escalation records");
+  simulate_cmd->add_option(
+      "--secret-file", sim_opts.secret_file,
+      "With --send: the export source's webhook secret (default: $REPLYWATCH_WEBHOOK_SECRET)");
+  simulate_cmd->add_option("--relay-secret-file", sim_opts.relay_secret_file,
+                           "With --send: the relay source's webhook secret (default: "
+                           "$REPLYWATCH_RELAY_WEBHOOK_SECRET, else the export source's)");
+  simulate_cmd->add_option("--signature-header", sim_opts.signature_header, "With --send: signature header")
+      ->capture_default_str();
+  simulate_cmd->add_option("--rate", sim_opts.rate, "With --send: deliveries per second, 0 for no limit")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  simulate_cmd->add_option("--batch", sim_opts.batch, "With --send: messages or records per delivery")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -271,6 +314,8 @@ int runCli(int argc, char** argv) {
     std::cerr << e.what() << '\n';
     return 2;
   }
+
+  if (simulate_cmd->parsed()) return simulate::run(sim_opts);
 
   auto cfg = loadConfig(config_path);
   if (!cfg) return 1;
