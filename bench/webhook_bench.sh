@@ -23,7 +23,10 @@
 # Environment: DURATION (s, default 20) for both maximum-rate runs and the half-load run,
 # WARMUP (s, 5), CONNECTIONS (64), THREADS (wrk threads, 2), PERF_DIR (when set, the
 # daemon is profiled with `perf record` during its maximum-rate run and the report is
-# written there), KEEP_DIR (when set, the work directory is kept and its path printed).
+# written there), KEEP_DIR (when set, the work directory is kept and its path printed),
+# STORE_DIR (directory of the store, default the work directory; a tmpfs such as
+# /dev/shm makes fsync free, which shows what the request path costs once commits are
+# amortised; such figures are not durable ones and the report says so).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -59,12 +62,20 @@ if [[ ! -x $binary || ! -x $loader ]]; then
 fi
 
 work=$(mktemp -d /tmp/replywatch-webhook-bench.XXXXXX)
+store_dir=$work
+if [[ -n ${STORE_DIR:-} ]]; then store_dir=$(mktemp -d "$STORE_DIR/replywatch-webhook-bench.XXXXXX"); fi
+store=$store_dir/replywatch.db
 nginx_pid=
 daemon_pid=
 cleanup() {
   [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
   [[ -n $daemon_pid ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-  if [[ -n ${KEEP_DIR:-} ]]; then say "work directory kept: $work"; else rm -rf "$work"; fi
+  if [[ -n ${KEEP_DIR:-} ]]; then
+    say "work directory kept: $work (store: $store)"
+  else
+    rm -rf "$work"
+    [[ $store_dir == "$work" ]] || rm -rf "$store_dir"
+  fi
 }
 trap cleanup EXIT
 
@@ -147,7 +158,7 @@ nginx_rate=$(wrk_rate "$work/wrk-nginx.txt")
 # ---------------------------------------------------------------- 2. the daemon
 cat > "$work/replywatch.yml" <<YAML
 store:
-  path: $work/replywatch.db
+  path: $store
 accounts:
   - name: acme-fr
     threshold: 1h
@@ -234,7 +245,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- 4. the store
 stored() {
-  sqlite3 "$work/replywatch.db" "SELECT count(*) FROM messages WHERE source = 'bench' AND id LIKE '$1%';"
+  sqlite3 "$store" "SELECT count(*) FROM messages WHERE source = 'bench' AND id LIKE '$1%';"
 }
 verdicts=()
 # wrk stops with requests still in flight: the daemon may store up to one delivery per
@@ -269,6 +280,7 @@ cat <<REPORT
 
 ## Webhook benchmark, $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, load average before $load_before, after $load_after
 wrk $threads threads, $connections keep-alive connections, ${duration}s per run; one delivery = one signed JSONL message
+Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == "$work" ]] || echo " (STORE_DIR: not the durable figure when this is a tmpfs)")
 
 | | req/s | p50 | p99 |
 | --- | --- | --- | --- |
