@@ -199,16 +199,17 @@ class Generator {
     c.due = start_ + interval(i);
     ++in_flight_;
     ++sent_;
-    net::async_write(c.socket, net::buffer(requests_[i]), [this, &c](const beast::error_code& ec, std::size_t) {
-      if (ec) {
-        fail(c);
-        return;
-      }
-      c.parser.emplace();
-      c.parser->body_limit(1024 * 1024);
-      bhttp::async_read(c.socket, c.buffer, *c.parser,
-                        [this, &c](const beast::error_code& rec, std::size_t) { onResponse(c, rec); });
-    });
+    net::async_write(
+        c.socket, net::buffer(requests_[i]), [this, &c](const beast::error_code& ec, std::size_t) {
+          if (ec) {
+            fail(c);
+            return;
+          }
+          c.parser.emplace();
+          c.parser->body_limit(1024 * 1024);
+          bhttp::async_read(c.socket, c.buffer, *c.parser,
+                            [this, &c](const beast::error_code& rec, std::size_t) { onResponse(c, rec); });
+        });
   }
 
   void onResponse(Connection& c, const beast::error_code& ec) {
@@ -222,9 +223,8 @@ class Generator {
     const unsigned status = res.result_int();
     ++statuses_[status];
     if (status >= 200 && status < 300) ++ok_;
-    latencies_us_.push_back(static_cast<std::uint32_t>(
-        std::min<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - c.due).count(),
-                               UINT32_MAX)));
+    latencies_us_.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - c.due).count(), UINT32_MAX)));
     last_answer_ = now;
     if (!res.keep_alive()) {
       reconnect(c);
@@ -346,8 +346,8 @@ int main(int argc, char** argv) {
   const auto wanted = static_cast<std::size_t>(options.rate * options.duration);
   auto requests = loadRequests(options, wanted);
   if (requests.size() < wanted) {
-    std::cerr << "webhook_load: " << options.file << " holds " << requests.size() << " deliveries, "
-              << wanted << " needed\n";
+    std::cerr << "webhook_load: " << options.file << " holds " << requests.size() << " deliveries, " << wanted
+              << " needed\n";
     return 2;
   }
   try {
