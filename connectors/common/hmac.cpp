@@ -1,25 +1,52 @@
 #include "connectors/common/hmac.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <cctype>
+#include <memory>
 #include <stdexcept>
 
 namespace replywatch::connectors {
 
+namespace {
+
+// The HMAC implementation, looked up in the provider once: the one-shot HMAC() looks it
+// up on every call, which costs about as much as hashing a small webhook body.
+struct HmacAlgorithm {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  HmacAlgorithm() {
+    if (mac == nullptr) throw std::runtime_error("HMAC is not available");
+  }
+  ~HmacAlgorithm() { EVP_MAC_free(mac); }
+  HmacAlgorithm(const HmacAlgorithm&) = delete;
+  HmacAlgorithm& operator=(const HmacAlgorithm&) = delete;
+};
+
+EVP_MAC* hmacAlgorithm() {
+  static const HmacAlgorithm algorithm;
+  return algorithm.mac;
+}
+
+}  // namespace
+
 Sha256Digest hmacSha256(std::string_view key, std::string_view data) {
   Sha256Digest out{};
-  unsigned int len = 0;
-  // An empty key is passed as a valid pointer: OpenSSL treats a null key as "reuse".
+  // An empty key is passed as a valid pointer: a null key means "keep the previous one".
   static const unsigned char kEmpty = 0;
-  const void* key_ptr =
-      key.empty() ? static_cast<const void*>(&kEmpty) : static_cast<const void*>(key.data());
+  const auto* key_ptr = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
   const auto* data_ptr = reinterpret_cast<const unsigned char*>(data.empty() ? "" : data.data());
-  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()), data_ptr, data.size(), out.data(), &len) ==
-          nullptr ||
-      len != out.size()) {
+  char digest_name[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+                               OSSL_PARAM_construct_end()};
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(hmacAlgorithm()),
+                                                                &EVP_MAC_CTX_free);
+  std::size_t len = 0;
+  if (!ctx || EVP_MAC_init(ctx.get(), key_ptr, key.size(), params) != 1 ||
+      EVP_MAC_update(ctx.get(), data_ptr, data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size()) {
     throw std::runtime_error("HMAC-SHA256 failed");
   }
   return out;
