@@ -12,8 +12,9 @@
 # Usage: bench/twcs_bench.sh [BINARY] [ROWS] [MORE_BINARIES...]
 #   BINARY         replywatch to measure (default build/release/daemon/replywatch)
 #   ROWS           rows to generate (default 2800000)
-#   MORE_BINARIES  other replywatch builds measured in the same run (e.g. a build of an
-#                  earlier revision, for before/after figures)
+#   MORE_BINARIES  other replywatch commands measured in the same run, each one word
+#                  list: a build of an earlier revision, or "BINARY --durable-batches"
+#                  (every batch durable as it is stored, as imports did before bulk loads)
 # Environment:
 #   REPLYWATCH_BENCH_CACHE  where generated files are kept between runs
 #                           (default /var/tmp/replywatch-bench); the file name carries
@@ -36,7 +37,8 @@ for tool in python3 sqlite3 node npm bc; do
 done
 [ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is missing: run scripts/install-deps.sh" >&2; exit 1; }
 for b in "${binaries[@]}"; do
-  [ -x "$b" ] || { echo "$b: no such executable (build it: cmake --build --preset release)" >&2; exit 1; }
+  read -ra cmd <<< "$b"
+  [ -x "${cmd[0]}" ] || { echo "${cmd[0]}: no such executable (build it: cmake --build --preset release)" >&2; exit 1; }
 done
 
 if [ ! -d "$here/duckdb/node_modules/@duckdb/node-api" ]; then
@@ -97,8 +99,8 @@ run() {
   shift
   sync
   /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" || {
-    echo "$name failed:" >&2
-    cat "$work/$name.err" >&2
+    echo "$name failed ($*):" >&2
+    tail -n 20 "$work/$name.err" "$work/$name.time" >&2
     exit 1
   }
   read -r run_s run_kb < "$work/$name.time"
@@ -120,9 +122,10 @@ duck_s=$run_s duck_kb=$run_kb
 import_s=() import_kb=() import_answered=() import_mean=() import_turns=()
 for i in "${!binaries[@]}"; do
   rm -f "$work/bench.db" "$work/bench.db-wal" "$work/bench.db-shm"
-  run "import$i" "${binaries[$i]}" import --config "$work/bench.yml" --source twcs "$csv"
+  read -ra cmd <<< "${binaries[$i]}"
+  run "import$i" "${cmd[0]}" import "${cmd[@]:1}" --config "$work/bench.yml" --source twcs "$csv"
   import_s+=("$run_s") import_kb+=("$run_kb")
-  "${binaries[$i]}" questions --config "$work/bench.yml" --format csv > "$work/questions$i.csv"
+  "${cmd[0]}" questions --config "$work/bench.yml" --format csv > "$work/questions$i.csv"
   # answered_at is column 8, wait_seconds column 9 (no field of these rows holds a comma).
   awk -F, 'NR > 1 { turns++ } NR > 1 && $8 != "" { n++; sum += $9 }
            END { printf "turns=%d answered=%d mean_wait_s=%.1f\n", turns, n, n ? sum / n : 0 }' \
