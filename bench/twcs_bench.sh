@@ -22,7 +22,8 @@
 #   DUCKDB_THREADS          threads DuckDB may use (default: DuckDB's, one per core)
 #
 # Wall-clock times of whole processes, file in the page cache for every program; peak
-# RSS from GNU time. Needs python3, sqlite3, node + npm, GNU time and bc
+# RSS and CPU time (user + system) from GNU time. On a busy machine, compare the CPU
+# seconds: wall times then mostly say how much of a core each program was given. Needs python3, sqlite3, node + npm, GNU time and bc
 # (scripts/install-deps.sh); installs @duckdb/node-api into bench/duckdb/node_modules
 # (versions pinned by bench/duckdb/package-lock.json) when it is missing.
 set -euo pipefail
@@ -93,38 +94,40 @@ SELECT 'answered=' || count(*) || ' mean_wait_s=' || printf('%.1f', avg(r.t - q.
 SQL
 
 # run NAME COMMAND...: runs the command under GNU time, stdout to $work/NAME.out;
-# sets run_s (wall seconds) and run_kb (peak RSS).
+# sets run_s (wall seconds), run_cpu (user + system CPU seconds) and run_kb (peak RSS).
 run() {
   local name=$1
   shift
   sync
-  /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" || {
+  /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" || {
     echo "$name failed ($*):" >&2
     tail -n 20 "$work/$name.err" "$work/$name.time" >&2
     exit 1
   }
-  read -r run_s run_kb < "$work/$name.time"
+  local user sys
+  read -r run_s run_kb user sys < "$work/$name.time"
+  run_cpu=$(echo "$user + $sys" | bc -l)
 }
 answered_of() { sed -nE 's/.*answered=([0-9]+).*/\1/p' "$1"; }
 mean_of() { sed -nE 's/.*mean_wait_s=([0-9.]+).*/\1/p' "$1"; }
-div() { echo "scale=6; $1 / $2" | bc -l; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print 0; else printf "%.6f\n", a / b }'; }
 
 cat "$csv" > /dev/null  # into the page cache, for every program alike
 size=$(stat -c %s "$csv")
 run cat sh -c "cat '$csv' > /dev/null"
-cat_s=$run_s
+cat_s=$run_s cat_cpu=$run_cpu
 run sqlite3 sh -c "rm -f '$work/baseline.db' && exec sqlite3 '$work/baseline.db' < '$work/baseline.sql'"
-sqlite_s=$run_s sqlite_kb=$run_kb
+sqlite_s=$run_s sqlite_kb=$run_kb sqlite_cpu=$run_cpu
 rm -f "$work/baseline.db"
 run duckdb node "$here/duckdb/first_reply.mjs" "$csv" ${DUCKDB_THREADS:-}
-duck_s=$run_s duck_kb=$run_kb
+duck_s=$run_s duck_kb=$run_kb duck_cpu=$run_cpu
 
-import_s=() import_kb=() import_answered=() import_mean=() import_turns=()
+import_s=() import_kb=() import_cpu=() import_answered=() import_mean=() import_turns=()
 for i in "${!binaries[@]}"; do
   rm -f "$work/bench.db" "$work/bench.db-wal" "$work/bench.db-shm"
   read -ra cmd <<< "${binaries[$i]}"
   run "import$i" "${cmd[0]}" import "${cmd[@]:1}" --config "$work/bench.yml" --source twcs "$csv"
-  import_s+=("$run_s") import_kb+=("$run_kb")
+  import_s+=("$run_s") import_kb+=("$run_kb") import_cpu+=("$run_cpu")
   "${cmd[0]}" questions --config "$work/bench.yml" --format csv > "$work/questions$i.csv"
   # answered_at is column 8, wait_seconds column 9 (no field of these rows holds a comma).
   awk -F, 'NR > 1 { turns++ } NR > 1 && $8 != "" { n++; sum += $9 }
@@ -136,23 +139,24 @@ for i in "${!binaries[@]}"; do
 done
 
 mb() { printf '%.1f MB' "$(div "$1" 1024)"; }
-rate() { printf '%.0f' "$(div "$rows" "$1")"; }
+rate() { awk -v r="$rows" -v t="$1" 'BEGIN { if (t == 0) printf "-"; else printf "%.0f", r / t }'; }
 printf 'file: %s, %d rows, %.1f MB; %s CPUs (%s), load average at the end: %s\n\n' "$csv" "$rows" \
   "$(div "$size" 1000000)" "$(nproc)" "$(sed -nE 's/^model name\s*: //p' /proc/cpuinfo | head -1)" \
   "$(cut -d' ' -f1-3 /proc/loadavg)"
-echo '| | seconds | rows/s | peak RSS | time / sqlite3 | time / DuckDB |'
-echo '| --- | --- | --- | --- | --- | --- |'
-printf '| `cat FILE > /dev/null` (floor) | %.2f | %s | %s | %.3f | %.3f |\n' "$cat_s" "$(rate "$cat_s")" \
-  "-" "$(div "$cat_s" "$sqlite_s")" "$(div "$cat_s" "$duck_s")"
-printf '| `sqlite3` `.import` + first brand reply | %.2f | %s | %s | 1 | %.2f |\n' "$sqlite_s" \
-  "$(rate "$sqlite_s")" "$(mb "$sqlite_kb")" "$(div "$sqlite_s" "$duck_s")"
-printf '| DuckDB `read_csv` in memory + same query | %.2f | %s | %s | %.2f | 1 |\n' "$duck_s" "$(rate "$duck_s")" \
-  "$(mb "$duck_kb")" "$(div "$duck_s" "$sqlite_s")"
+echo '| | seconds | rows/s | peak RSS | time / sqlite3 | time / DuckDB | CPU seconds | CPU / sqlite3 |'
+echo '| --- | --- | --- | --- | --- | --- | --- | --- |'
+printf '| `cat FILE > /dev/null` (floor) | %.2f | %s | %s | %.3f | %.3f | %.2f | %.3f |\n' "$cat_s" "$(rate "$cat_s")" \
+  "-" "$(div "$cat_s" "$sqlite_s")" "$(div "$cat_s" "$duck_s")" "$cat_cpu" "$(div "$cat_cpu" "$sqlite_cpu")"
+printf '| `sqlite3` `.import` + first brand reply | %.2f | %s | %s | 1 | %.2f | %.2f | 1 |\n' "$sqlite_s" \
+  "$(rate "$sqlite_s")" "$(mb "$sqlite_kb")" "$(div "$sqlite_s" "$duck_s")" "$sqlite_cpu"
+printf '| DuckDB `read_csv` in memory + same query | %.2f | %s | %s | %.2f | 1 | %.2f | %.2f |\n' "$duck_s" \
+  "$(rate "$duck_s")" "$(mb "$duck_kb")" "$(div "$duck_s" "$sqlite_s")" "$duck_cpu" "$(div "$duck_cpu" "$sqlite_cpu")"
 for i in "${!binaries[@]}"; do
   label='`replywatch import`'
   [ "${#binaries[@]}" -gt 1 ] && label="\`replywatch import\` (${binaries[$i]})"
-  printf '| %s | %.2f | %s | %s | %.2f | %.2f |\n' "$label" "${import_s[$i]}" "$(rate "${import_s[$i]}")" \
-    "$(mb "${import_kb[$i]}")" "$(div "${import_s[$i]}" "$sqlite_s")" "$(div "${import_s[$i]}" "$duck_s")"
+  printf '| %s | %.2f | %s | %s | %.2f | %.2f | %.2f | %.2f |\n' "$label" "${import_s[$i]}" \
+    "$(rate "${import_s[$i]}")" "$(mb "${import_kb[$i]}")" "$(div "${import_s[$i]}" "$sqlite_s")" \
+    "$(div "${import_s[$i]}" "$duck_s")" "${import_cpu[$i]}" "$(div "${import_cpu[$i]}" "$sqlite_cpu")"
 done
 echo
 echo "sqlite3: $(cat "$work/sqlite3.out")"
