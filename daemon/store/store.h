@@ -153,7 +153,9 @@ class Store {
   // built once by endBulkLoad() rather than row by row (a store left without them by a
   // crash gets them back when next opened read-write). The stored data is the same as
   // with normal commits. Call both from the thread that commits, with no other writer;
-  // the default does nothing (every commit is durable anyway). Blocks on disk.
+  // the default does nothing (every commit is durable anyway). During a bulk load the
+  // reads use the write connection, so the callbacks of forEachTurn(),
+  // forEachConversation() and forEachEscalation() must not call commit(). Blocks on disk.
   virtual Result<void> beginBulkLoad() { return {}; }
   virtual Result<void> endBulkLoad() { return {}; }
 };
