@@ -44,6 +44,9 @@ bool readInt(std::string_view s, int& out) {
 int monthOf(std::string_view m) {
   static constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  for (std::size_t i = 0; i < kMonths.size(); ++i) {  // as written by X first: no case folding
+    if (m == kMonths[i]) return static_cast<int>(i) + 1;
+  }
   for (std::size_t i = 0; i < kMonths.size(); ++i) {
     if (equalsIgnoreCase(m, kMonths[i])) return static_cast<int>(i) + 1;
   }
@@ -52,7 +55,8 @@ int monthOf(std::string_view m) {
 
 bool isWeekday(std::string_view d) {
   static constexpr std::array<std::string_view, 7> kDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-  return std::any_of(kDays.begin(), kDays.end(), [&](std::string_view k) { return equalsIgnoreCase(d, k); });
+  return std::any_of(kDays.begin(), kDays.end(), [&](std::string_view k) { return d == k; }) ||
+         std::any_of(kDays.begin(), kDays.end(), [&](std::string_view k) { return equalsIgnoreCase(d, k); });
 }
 
 }  // namespace
@@ -94,6 +98,8 @@ std::optional<Timestamp> parseCreatedAt(std::string_view text) {
 
 std::optional<bool> parseInbound(std::string_view text) {
   text = trim(text);
+  if (text == "True") return true;  // as pandas writes them
+  if (text == "False") return false;
   if (equalsIgnoreCase(text, "true")) return true;
   if (equalsIgnoreCase(text, "false")) return false;
   return std::nullopt;

@@ -68,7 +68,7 @@ class ProgressBar {
 };
 
 int runImport(const config::Config& cfg, const std::string& source_name,
-              const std::vector<std::string>& paths) {
+              const std::vector<std::string>& paths, bool durable_batches) {
   const auto* source = cfg.source(source_name);
   if (source == nullptr) {
     std::cerr << fmt::format("unknown source \"{}\" (configured: ", source_name);
@@ -97,8 +97,18 @@ int runImport(const config::Config& cfg, const std::string& source_name,
   int exit_code = 0;
   for (const auto& path : paths) {
     auto start = std::chrono::steady_clock::now();
+    // One bulk load per file: its batches reach the disk together, when the file is done.
+    if (auto bulk = durable_batches ? Result<void>{} : store->beginBulkLoad(); !bulk) {
+      std::cerr << fmt::format("{}: {}\n", path, bulk.error().message);
+      exit_code = 1;
+      continue;
+    }
     auto stats = connector->importFile(
         path, [&](std::uint64_t done, std::uint64_t total) { bar.update(path, done, total); });
+    if (auto durable = store->endBulkLoad(); !durable) {
+      std::cerr << fmt::format("{}: {}\n", path, durable.error().message);
+      return 1;  // nothing of the file was stored, and the tracker no longer mirrors the store
+    }
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!stats) {
       std::cerr << fmt::format("{}: {}\n", path, stats.error().message);
@@ -229,6 +239,10 @@ int runCli(int argc, char** argv) {
   import_cmd->add_option("--config", config_path, "Configuration file")->required();
   import_cmd->add_option("--source", source_name, "Configured source whose format the files use")->required();
   import_cmd->add_option("paths", paths, "Files to import")->required();
+  bool durable_batches = false;
+  import_cmd->add_flag("--durable-batches", durable_batches,
+                       "Make each batch durable as it is stored, as the daemon does (slower); by default a "
+                       "file's batches reach the disk together when the file is done");
 
   std::string format;
   std::optional<std::string> account, since, until;
@@ -340,7 +354,7 @@ int runCli(int argc, char** argv) {
     SystemClock clock;
     return serve(*cfg, serve_opts, clock);
   }
-  if (import_cmd->parsed()) return runImport(*cfg, source_name, paths);
+  if (import_cmd->parsed()) return runImport(*cfg, source_name, paths, durable_batches);
   if (questions_cmd->parsed()) return runQuestions(*cfg, format, account, since, until);
   if (report_cmd->parsed()) return runReport(*cfg, report_format, report_lang, account, since, until);
   return 2;

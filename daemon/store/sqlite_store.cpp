@@ -48,6 +48,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <mutex>
@@ -221,6 +222,15 @@ void bindTurn(Statement& s, int base, const Turn& t) {
   s.bind(base + 11, std::int64_t{static_cast<std::uint8_t>(t.route)});
   s.bind(base + 12, optionalMillis(t.breached_at));
 }
+
+// The turns' secondary indexes, as migration 1 creates them: a bulk load into a store
+// without turns drops them and builds them once at its end (in the same transaction).
+constexpr const char* kDropTurnIndexes =
+    "DROP INDEX turns_by_asked_at; DROP INDEX turns_by_account_asked_at; DROP INDEX turns_open;";
+constexpr const char* kCreateTurnIndexes =
+    "CREATE INDEX turns_by_asked_at ON turns (asked_at_ms);"
+    "CREATE INDEX turns_by_account_asked_at ON turns (account, asked_at_ms);"
+    "CREATE INDEX turns_open ON turns (source, conversation_id) WHERE answered_at_ms IS NULL;";
 
 constexpr std::string_view kDeleteTurn =
     "DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2 AND question_id = ?3";
@@ -457,89 +467,85 @@ class SqliteStore final : public Store {
     std::lock_guard lock(write_mutex_);
     Database& db = *write_;
     constexpr std::string_view kWhat = "cannot commit to store";
-
+    if (bulk_) {
+      // Inside the bulk load's transaction: a savepoint undoes a failed batch alone.
+      int rc = db.exec("SAVEPOINT rw_batch");
+      if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+      auto written = writeBatch(db, batch);
+      if (!written.ok()) {
+        (void)db.exec("ROLLBACK TO rw_batch");
+        (void)db.exec("RELEASE rw_batch");
+        return written;
+      }
+      rc = db.exec("RELEASE rw_batch");
+      if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+      return written;
+    }
     int rc = db.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-
-    CommitOutcome outcome;
-    if (!batch.messages.empty()) {
-      static const std::string kMany = insertMessagesSql(kRowsPerInsert);
-      static const std::string kOne = insertMessagesSql(1);
-      auto written = writeRows(db, batch.messages, kMany, kOne, kMessageParams, bindMessage);
-      if (!written.ok()) {
-        db.rollbackIfOpen();
-        return written.error();
-      }
-      outcome.messages_inserted = written.value();
-      if (batch.require_new_messages && outcome.messages_inserted != batch.messages.size()) {
-        db.rollbackIfOpen();
-        return makeError(std::string(kDuplicateMessageReason),
-                         "a message of the batch is already stored (same source and id)");
-      }
+    auto written = writeBatch(db, batch);
+    if (!written.ok()) {
+      db.rollbackIfOpen();
+      return written;
     }
-
-    // Deletes first: a key both deleted and upserted in one batch ends up upserted.
-    if (!batch.delete_turns.empty()) {
-      Statement* del = db.prepare(kDeleteTurn);
-      if (del == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
-      ResetGuard guard(*del);
-      for (const TurnKey& k : batch.delete_turns) {
-        del->bind(1, k.source);
-        del->bind(2, k.conversation_id);
-        del->bind(3, k.question_id);
-        rc = del->step();
-        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
-        del->reset();
-      }
-    }
-
-    if (!batch.upsert_turns.empty()) {
-      static const std::string kMany = upsertTurnsSql(kRowsPerInsert);
-      static const std::string kOne = upsertTurnsSql(1);
-      auto written = writeRows(db, batch.upsert_turns, kMany, kOne, kTurnParams, bindTurn);
-      if (!written.ok()) {
-        db.rollbackIfOpen();
-        return written.error();
-      }
-    }
-
-    if (!batch.escalations.empty() || !batch.messages.empty() || !batch.upsert_turns.empty() ||
-        !batch.delete_turns.empty()) {
-      if (auto linked = writeEscalations(db, batch, outcome); !linked.ok()) {
-        db.rollbackIfOpen();
-        return linked.error();
-      }
-    }
-
-    if (!batch.cursors.empty()) {
-      Statement* cursor = db.prepare(kUpsertCursor);
-      if (cursor == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
-      ResetGuard guard(*cursor);
-      const std::int64_t now = nowMillis();
-      for (const auto& [source, value] : batch.cursors) {
-        cursor->bind(1, source);
-        cursor->bind(2, value);
-        cursor->bind(3, now);
-        rc = cursor->step();
-        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
-        cursor->reset();
-      }
-    }
-
     rc = db.exec("COMMIT");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    return outcome;
+    return written;
+  }
+
+  Result<void> beginBulkLoad() override {
+    if (!write_) return readOnlyError("cannot load into");
+    std::lock_guard lock(write_mutex_);
+    if (bulk_) return {};
+    Database& db = *write_;
+    constexpr std::string_view kWhat = "cannot start a bulk load of store";
+    int rc = db.exec("BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    std::int64_t any_turn = 0;
+    rc = db.queryInt("SELECT EXISTS (SELECT 1 FROM turns)", any_turn);
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    // Without any turn yet, the turns' secondary indexes are built in one pass at the end,
+    // in the same transaction (a crash leaves them as they were).
+    deferred_turn_indexes_ = any_turn == 0;
+    if (deferred_turn_indexes_) {
+      rc = db.exec(kDropTurnIndexes);
+      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    }
+    bulk_ = true;
+    return {};
+  }
+
+  Result<void> endBulkLoad() override {
+    if (!write_) return readOnlyError("cannot load into");
+    std::lock_guard lock(write_mutex_);
+    if (!bulk_) return {};
+    bulk_ = false;
+    Database& db = *write_;
+    constexpr std::string_view kWhat = "cannot commit the bulk load to store";
+    if (deferred_turn_indexes_) {
+      deferred_turn_indexes_ = false;
+      const int rc = db.exec(kCreateTurnIndexes);
+      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    }
+    // synchronous=FULL: the commit syncs the write-ahead log, the whole load with it.
+    int rc = db.exec("COMMIT");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    // Copy the load from the log into the database file now, and empty the log. Already
+    // durable, so a checkpoint that cannot complete (a reader) is left to a later one.
+    std::int64_t busy = 0;
+    (void)db.queryInt("PRAGMA wal_checkpoint(TRUNCATE)", busy);
+    return {};
   }
 
   Result<std::vector<bool>> contains(const std::string& source,
                                      const std::vector<std::string>& ids) override {
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     constexpr std::string_view kWhat = "cannot read store";
     Statement* s = db.prepare("SELECT 1 FROM messages WHERE source = ?1 AND id = ?2");
     if (s == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
     // One read transaction for the whole lookup: one snapshot, one lock acquisition.
-    int rc = db.exec("BEGIN");
+    int rc = access.bulk ? SQLITE_OK : db.exec("BEGIN");
     if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
     std::vector<bool> found(ids.size(), false);
     ResetGuard guard(*s);
@@ -550,13 +556,13 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         Error error = dbError(db, rc, kWhat);
         s->reset();
-        db.rollbackIfOpen();
+        if (!access.bulk) db.rollbackIfOpen();
         return error;
       }
       found[i] = rc == SQLITE_ROW;
       s->reset();
     }
-    db.rollbackIfOpen();  // ends the read transaction
+    if (!access.bulk) db.rollbackIfOpen();  // ends the read transaction
     return found;
   }
 
@@ -564,8 +570,8 @@ class SqliteStore final : public Store {
     static const std::string sql = std::string("SELECT ") + kMessageColumns +
                                    " FROM messages WHERE source = ?1 AND conversation_id = ?2"
                                    " ORDER BY created_at_ms, id";
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
@@ -582,8 +588,8 @@ class SqliteStore final : public Store {
         // open conversation instead of a scan of every stored message.
         " CROSS JOIN messages AS m ON m.source = o.source AND m.conversation_id = o.conversation_id"
         " ORDER BY m.source, m.conversation_id, m.created_at_ms, m.id";
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
@@ -605,8 +611,8 @@ class SqliteStore final : public Store {
     if (query.until) sql.append(glue).append("asked_at_ms < :until");
     sql.append(" ORDER BY asked_at_ms, source, conversation_id, question_id LIMIT :limit");
 
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
@@ -631,8 +637,8 @@ class SqliteStore final : public Store {
 
   Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) override {
     static const std::string sql = std::string("SELECT ") + std::string(kTurnColumns) + " FROM turns";
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
@@ -647,8 +653,8 @@ class SqliteStore final : public Store {
   }
 
   Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) override {
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare("SELECT DISTINCT source, conversation_id FROM messages");
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
@@ -669,14 +675,14 @@ class SqliteStore final : public Store {
                                    " FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2"
                                    " AND turn_question_id = ?3 ORDER BY requested_at_ms, source, id";
     constexpr std::string_view kWhat = "cannot read store";
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
     std::vector<std::vector<EscalationRecord>> out(turns.size());
     if (turns.empty()) return out;
     // One read transaction: one snapshot for every key.
-    int rc = db.exec("BEGIN");
+    int rc = access.bulk ? SQLITE_OK : db.exec("BEGIN");
     if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
     ResetGuard guard(*s);
     for (std::size_t i = 0; i < turns.size(); ++i) {
@@ -687,11 +693,11 @@ class SqliteStore final : public Store {
       s->reset();
       if (rc != SQLITE_DONE) {
         Error error = dbError(db, rc, kWhat);
-        db.rollbackIfOpen();
+        if (!access.bulk) db.rollbackIfOpen();
         return error;
       }
     }
-    db.rollbackIfOpen();  // ends the read transaction
+    if (!access.bulk) db.rollbackIfOpen();  // ends the read transaction
     return out;
   }
 
@@ -709,8 +715,8 @@ class SqliteStore final : public Store {
     if (query.linked_only) where("e.turn_question_id IS NOT NULL");
     sql.append(" ORDER BY e.requested_at_ms, e.source, e.id");
 
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
@@ -728,8 +734,8 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<std::string>> cursor(const std::string& source) override {
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare("SELECT value FROM cursors WHERE source = ?1");
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
@@ -778,6 +784,83 @@ class SqliteStore final : public Store {
   int schemaVersion() const override { return version_; }
 
  private:
+  // The connection a read uses, locked: the read connection, or during a bulk load the
+  // write connection, whose open transaction holds the batches committed so far.
+  struct ReadAccess {
+    std::unique_lock<std::mutex> lock;
+    Database* db;
+    bool bulk;  // reading inside the bulk load's transaction: no BEGIN/ROLLBACK of its own
+  };
+  ReadAccess reading() {
+    if (bulk_) {
+      std::unique_lock lock(write_mutex_);
+      if (bulk_) return ReadAccess{std::move(lock), write_.get(), true};
+    }
+    return ReadAccess{std::unique_lock(read_mutex_), read_.get(), false};
+  }
+
+  // The writes of commit(), inside the caller's transaction or savepoint, which the
+  // caller undoes on failure.
+  static Result<CommitOutcome> writeBatch(Database& db, const WriteBatch& batch) {
+    constexpr std::string_view kWhat = "cannot commit to store";
+    CommitOutcome outcome;
+    if (!batch.messages.empty()) {
+      static const std::string kMany = insertMessagesSql(kRowsPerInsert);
+      static const std::string kOne = insertMessagesSql(1);
+      auto written = writeRows(db, batch.messages, kMany, kOne, kMessageParams, bindMessage);
+      if (!written.ok()) return written.error();
+      outcome.messages_inserted = written.value();
+      if (batch.require_new_messages && outcome.messages_inserted != batch.messages.size()) {
+        return makeError(std::string(kDuplicateMessageReason),
+                         "a message of the batch is already stored (same source and id)");
+      }
+    }
+
+    // Deletes first: a key both deleted and upserted in one batch ends up upserted.
+    if (!batch.delete_turns.empty()) {
+      Statement* del = db.prepare(kDeleteTurn);
+      if (del == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*del);
+      for (const TurnKey& k : batch.delete_turns) {
+        del->bind(1, k.source);
+        del->bind(2, k.conversation_id);
+        del->bind(3, k.question_id);
+        const int rc = del->step();
+        if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
+        del->reset();
+      }
+    }
+
+    if (!batch.upsert_turns.empty()) {
+      static const std::string kMany = upsertTurnsSql(kRowsPerInsert);
+      static const std::string kOne = upsertTurnsSql(1);
+      auto written = writeRows(db, batch.upsert_turns, kMany, kOne, kTurnParams, bindTurn);
+      if (!written.ok()) return written.error();
+    }
+
+    if (!batch.escalations.empty() || !batch.messages.empty() || !batch.upsert_turns.empty() ||
+        !batch.delete_turns.empty()) {
+      if (auto linked = writeEscalations(db, batch, outcome); !linked.ok()) return linked.error();
+    }
+
+    if (!batch.cursors.empty()) {
+      Statement* cursor = db.prepare(kUpsertCursor);
+      if (cursor == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      ResetGuard guard(*cursor);
+      const std::int64_t now = nowMillis();
+      for (const auto& [source, value] : batch.cursors) {
+        cursor->bind(1, source);
+        cursor->bind(2, value);
+        cursor->bind(3, now);
+        const int rc = cursor->step();
+        if (rc != SQLITE_DONE) return dbError(db, rc, kWhat);
+        cursor->reset();
+      }
+    }
+
+    return outcome;
+  }
+
   // Executes the multi-row statement `many_sql` (kRowsPerInsert rows) over the rows,
   // then `one_sql` for the remainder. Returns the number of rows changed. On failure the
   // Error carries SQLite's message; the caller rolls the transaction back.
@@ -1058,8 +1141,8 @@ class SqliteStore final : public Store {
         "SELECT source, conversation_id, MAX(created_at_ms) FROM messages"
         " WHERE (source, conversation_id) > (?1, ?2)"
         " GROUP BY source, conversation_id ORDER BY source, conversation_id LIMIT ?3";
-    std::lock_guard lock(read_mutex_);
-    Database& db = *read_;
+    ReadAccess access = reading();
+    Database& db = *access.db;
     Statement* s = db.prepare(after ? kNext : kFirst);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot prune store");
     ResetGuard guard(*s);
@@ -1144,6 +1227,8 @@ class SqliteStore final : public Store {
   std::mutex write_mutex_;
   std::mutex read_mutex_;
   int version_;
+  std::atomic<bool> bulk_{false};       // a bulk load's transaction is open on write_
+  bool deferred_turn_indexes_ = false;  // ... and it dropped the turns' secondary indexes
 };
 
 // Sets the per-connection pragmas of the write connection.

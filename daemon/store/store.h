@@ -146,6 +146,20 @@ class Store {
 
   // Schema version currently applied (see migrations in sqlite_store.cpp).
   virtual int schemaVersion() const = 0;
+
+  // Bulk loading, for `replywatch import`. Between beginBulkLoad() and endBulkLoad(),
+  // commit() keeps its transactions and its results (what it returns, what the read
+  // methods see) but does not wait for the disk: a batch is durable only once
+  // endBulkLoad() has succeeded, which writes everything to disk and restores the
+  // normal commits. In a store that holds no turn yet, the turns' secondary indexes are
+  // built once by endBulkLoad() rather than row by row (a store left without them by a
+  // crash gets them back when next opened read-write). The stored data is the same as
+  // with normal commits. Call both from the thread that commits, with no other writer;
+  // the default does nothing (every commit is durable anyway). During a bulk load the
+  // reads use the write connection, so the callbacks of forEachTurn(),
+  // forEachConversation() and forEachEscalation() must not call commit(). Blocks on disk.
+  virtual Result<void> beginBulkLoad() { return {}; }
+  virtual Result<void> endBulkLoad() { return {}; }
 };
 
 // Opens (creating if needed) the SQLite store at `path` and applies pending migrations.

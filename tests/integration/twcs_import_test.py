@@ -3,7 +3,10 @@ must list, for every turn, the same conversation, question, answer, wait, handle
 lateness as an independent computation of the documented rules over the same CSV file
 (tests/fixtures/twcs). Uses config/twcs.example.yml (signature handlers, brand mapping).
 Then `serve` on the imported store: the threshold gauge covers the accounts named by
-the data with the threshold their turns are judged by."""
+the data with the threshold their turns are judged by. Finally the default import (one
+bulk load per file, durable when the file is done) must leave exactly what
+`--durable-batches` (every batch durable as it is stored, as the daemon does) leaves:
+the same `questions` listing and the same counters in /metrics."""
 import csv
 import datetime
 import io
@@ -213,6 +216,52 @@ def cross_check(binary, workdir, fixture):
     return config, got
 
 
+# Samples of /metrics that depend on the stored data only (not on the time of the scrape
+# or on the process): counters, histograms and the open-question gauges.
+COUNTER_SAMPLE = re.compile(r"^replywatch_\w*(_total|_bucket|_sum|_count|open_questions)(\{|\s)")
+
+
+def data_samples(metrics):
+    return sorted(line for line in metrics.splitlines() if COUNTER_SAMPLE.match(line))
+
+
+def import_and_read(binary, workdir, fixtures, extra_args):
+    config = os.path.join(workdir, "twcs.yml")
+    shutil.copy(EXAMPLE, config)
+    for fixture in fixtures:
+        data = os.path.join(workdir, fixture)
+        shutil.copy(os.path.join(FIXTURES, fixture), data)
+        imported = subprocess.run([binary, "import", *extra_args, "--config", config, "--source", "twcs", data],
+                                  capture_output=True, text=True, timeout=120)
+        check(imported.returncode == 0, "import %s failed (%d): %s" % (extra_args, imported.returncode,
+                                                                       imported.stderr))
+    listed = subprocess.run([binary, "questions", "--config", config, "--format", "csv"], capture_output=True,
+                            text=True, timeout=120)
+    check(listed.returncode == 0, "questions failed: " + listed.stderr)
+    daemon = Daemon(binary, config, workdir)
+    try:
+        daemon.wait_ready()
+        samples = data_samples(daemon.metrics())
+    finally:
+        daemon.stop()
+    return listed.stdout, samples
+
+
+def bulk_equals_durable_batches(binary):
+    # Two files into one store: the second load finds turns already stored.
+    fixtures = ["sample.csv", "quirks.csv"]
+    with Workdir() as bulk_dir, Workdir() as batches_dir:
+        bulk_listing, bulk_samples = import_and_read(binary, bulk_dir, fixtures, [])
+        listing, samples = import_and_read(binary, batches_dir, fixtures, ["--durable-batches"])
+    check(bulk_listing.count("\n") > 450, "bulk import listed %d lines" % bulk_listing.count("\n"))
+    check(bulk_listing == listing, "questions differ between the bulk import and --durable-batches")
+    check(any(s.startswith("replywatch_questions_total") for s in samples), "no question counter in /metrics")
+    diff = sorted(set(bulk_samples) ^ set(samples))
+    check(bulk_samples == samples, "/metrics counters differ:\n" + "\n".join(diff[:20]))
+    print("bulk import and --durable-batches: same %d turns, same %d counter samples"
+          % (listing.count("\n") - 1, len(samples)))
+
+
 def test(binary):
     check_example_config()
     with Workdir() as workdir:
@@ -240,6 +289,7 @@ def test(binary):
                 check(value == open_turns, "late open questions of %s: %s, want %d" % (account, value, open_turns))
         finally:
             daemon.stop()
+    bulk_equals_durable_batches(binary)
 
 
 if __name__ == "__main__":

@@ -622,6 +622,113 @@ TEST(SqliteStoreCommit, RequireNewMessagesRollsBackTheWholeBatch) {
   EXPECT_EQ(committed->messages_inserted, 1u);
 }
 
+// --- bulk load -------------------------------------------------------------------------
+
+TEST(SqliteStoreBulkLoad, BatchesAreReadableDuringTheLoadAndDurableAfterIt) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->beginBulkLoad().ok());
+  WriteBatch first;
+  first.messages = {message("s", "c1", "m1", 100), message("s", "c1", "m2", 200, Role::Brand)};
+  first.upsert_turns = {answeredTurn("s", "c1", "m1", 100, 200)};
+  ASSERT_TRUE(store->commit(first).ok());
+  // The store's own reads see the batches of the open load.
+  EXPECT_EQ(ids(store->conversation({"s", "c1"}).value()), (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(store->contains("s", {"m1", "m3"}).value(), (std::vector<bool>{true, false}));
+  // Another connection does not until the load ends.
+  RawDb other(dir.file("store.db"), SQLITE_OPEN_READONLY);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other.integer("SELECT COUNT(*) FROM messages"), 0);
+
+  WriteBatch second;
+  second.messages = {message("s", "c2", "m3", 300)};
+  second.upsert_turns = {openTurn("s", "c2", "m3", 300)};
+  second.cursors.emplace_back("s", "after-m3");
+  ASSERT_TRUE(store->commit(second).ok());
+  ASSERT_TRUE(store->endBulkLoad().ok());
+  EXPECT_EQ(other.integer("SELECT COUNT(*) FROM messages"), 3);
+  store.reset();
+
+  auto reopened = mustOpen(dir.file("store.db"));
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(questionIds(reopened->turns({}).value()), (std::vector<std::string>{"m1", "m3"}));
+  EXPECT_EQ(reopened->cursor("s").value(), std::optional<std::string>("after-m3"));
+  EXPECT_EQ(ids(reopened->openConversationMessages().value()), (std::vector<std::string>{"m3"}));
+}
+
+TEST(SqliteStoreBulkLoad, AFailedBatchIsUndoneAloneAndTheLoadGoesOn) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->beginBulkLoad().ok());
+  WriteBatch first;
+  first.messages = {message("s", "c1", "m1", 100)};
+  first.upsert_turns = {openTurn("s", "c1", "m1", 100)};
+  ASSERT_TRUE(store->commit(first).ok());
+  WriteBatch refused;
+  refused.messages = {message("s", "c2", "m1", 100), message("s", "c2", "m2", 200)};
+  refused.upsert_turns = {openTurn("s", "c2", "m1", 100)};
+  refused.require_new_messages = true;
+  auto failed = store->commit(refused);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().reason, kDuplicateMessageReason);
+  EXPECT_TRUE(store->conversation({"s", "c2"})->empty());
+  WriteBatch after;
+  after.messages = {message("s", "c3", "m4", 400)};
+  ASSERT_TRUE(store->commit(after).ok());
+  ASSERT_TRUE(store->endBulkLoad().ok());
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"m1"}));
+  EXPECT_EQ(store->contains("s", {"m1", "m2", "m4"}).value(), (std::vector<bool>{true, false, true}));
+}
+
+TEST(SqliteStoreBulkLoad, TurnIndexesAreTheSameAfterALoadIntoAnEmptyStore) {
+  TempDir dir;
+  const std::string kIndexes =
+      "SELECT group_concat(name || ':' || sql, '|') FROM (SELECT name, sql FROM sqlite_master "
+      "WHERE type = 'index' AND tbl_name = 'turns' AND sql IS NOT NULL ORDER BY name)";
+  std::string before;
+  {
+    auto store = mustOpen(dir.file("store.db"));
+    ASSERT_NE(store, nullptr);
+    RawDb raw(dir.file("store.db"), SQLITE_OPEN_READONLY);
+    before = raw.text(kIndexes);
+    ASSERT_NE(before.find("turns_open"), std::string::npos);
+    ASSERT_TRUE(store->beginBulkLoad().ok());
+    WriteBatch batch;
+    batch.messages = {message("s", "c1", "m1", 100)};
+    batch.upsert_turns = {openTurn("s", "c1", "m1", 100)};
+    ASSERT_TRUE(store->commit(batch).ok());
+    ASSERT_TRUE(store->endBulkLoad().ok());
+  }
+  RawDb raw(dir.file("store.db"), SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.text(kIndexes), before);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM turns INDEXED BY turns_open WHERE source = 's' AND "
+                        "conversation_id = 'c1' AND answered_at_ms IS NULL"),
+            1);
+}
+
+TEST(SqliteStoreBulkLoad, AStoreClosedDuringALoadKeepsWhatItHadBefore) {
+  TempDir dir;
+  {
+    auto store = mustOpen(dir.file("store.db"));
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->beginBulkLoad().ok());
+    WriteBatch batch;
+    batch.messages = {message("s", "c1", "m1", 100)};
+    batch.upsert_turns = {openTurn("s", "c1", "m1", 100)};
+    ASSERT_TRUE(store->commit(batch).ok());
+  }  // never ended: as after a crash, nothing of the load is there
+  auto reopened = mustOpen(dir.file("store.db"));
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(reopened->turns({})->empty());
+  RawDb raw(dir.file("store.db"), SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'turns' AND "
+                        "name LIKE 'turns_%'"),
+            3);
+}
+
 TEST(SqliteStorePrune, WorksAcrossManyChunks) {
   TempDir dir;
   auto store = mustOpen(dir.file("store.db"));
