@@ -1,8 +1,10 @@
 #include "connectors/connector.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "daemon/core/http_fields.h"
+#include "daemon/core/log.h"
 
 namespace replywatch::connectors {
 
@@ -42,6 +44,29 @@ WebhookResponse WebhookResponse::accepted(const IngestOutcome& outcome) {
   j["stored"] = outcome.stored;
   j["duplicates"] = outcome.duplicates;
   r.body = j.dump();
+  return r;
+}
+
+bool isSinkBusy(const Error& error) {
+  return error.reason == kSinkQueueFullReason || error.reason == kSinkStoppingReason;
+}
+
+WebhookResponse sinkRefused(const Error& error, const ConnectorContext& ctx, std::string_view what) {
+  if (isSinkBusy(error)) {
+    spdlog::debug("webhook delivery refused for load source={} reason={}", logValue(ctx.source.name),
+                  logValue(error.reason));
+  } else {
+    ctx.health.addError(ErrorReason::Store);
+    ctx.health.markDown();
+    spdlog::error("webhook delivery not stored source={} error={}", logValue(ctx.source.name),
+                  logValue(error.message));
+  }
+  return retryLater(what);
+}
+
+WebhookResponse retryLater(std::string_view what) {
+  auto r = WebhookResponse::error(503, std::string(what) + " could not be stored, retry later");
+  r.headers.emplace_back("Retry-After", "5");
   return r;
 }
 

@@ -95,6 +95,26 @@ struct WebhookResponse {
   static WebhookResponse accepted(const IngestOutcome& outcome);
 };
 
+// Reasons an IngestSink refuses a batch for load rather than failure: its write queue is
+// full, or the daemon is stopping. Nothing is wrong with the source or the store; the
+// sender should retry later. The sink counts these refusals itself.
+inline constexpr std::string_view kSinkQueueFullReason = "queue_full";
+inline constexpr std::string_view kSinkStoppingReason = "stopping";
+
+// 503 with "Retry-After: 5": "<what> could not be stored, retry later".
+WebhookResponse retryLater(std::string_view what);
+
+// True when `error` is one of the refusals for load above.
+bool isSinkBusy(const Error& error);
+
+// The answer to a webhook delivery the sink refused with `error`: 503 with
+// "Retry-After: 5", `what` naming the payload ("the messages could not be stored...").
+// A refusal for load leaves the source's health alone and is logged at debug level, so
+// an overload neither floods the log nor makes the source look down; any other failure
+// counts a store error, marks the source down and is logged as an error. Called on the
+// webhook handler's thread; never blocks.
+WebhookResponse sinkRefused(const Error& error, const ConnectorContext& ctx, std::string_view what);
+
 struct ImportStats {
   std::uint64_t records = 0;     // rows / lines / objects read
   std::uint64_t rejected = 0;    // records refused (each logged and counted by reason)

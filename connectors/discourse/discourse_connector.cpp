@@ -271,15 +271,7 @@ WebhookResponse DiscourseConnector::handleWebhook(const WebhookRequest& request)
   std::vector<Message> batch;
   batch.push_back(std::move(m));
   auto outcome = ctx_.sink.ingest(ctx_.source, std::move(batch), std::nullopt);
-  if (!outcome) {
-    ctx_.health.addError(ErrorReason::Store);
-    ctx_.health.markDown();
-    spdlog::error("discourse webhook not stored source={} error={}", logValue(ctx_.source.name),
-                  logValue(outcome.error().message));
-    auto r = WebhookResponse::error(503, "the message could not be stored, retry later");
-    r.headers.emplace_back("Retry-After", "5");
-    return r;
-  }
+  if (!outcome) return sinkRefused(outcome.error(), ctx_, "the message");
   ctx_.health.addEvents(outcome->stored);
   ctx_.health.markSuccess(ctx_.clock.now());
   return WebhookResponse::accepted(*outcome);

@@ -200,10 +200,14 @@ ExportConnector::Delivery ExportConnector::deliver(Reader& reader, const std::st
     auto r = ctx_.sink.ingest(ctx_.source, std::move(batch), last ? std::move(cursor) : std::nullopt);
     batch = {};
     if (!r) {
-      ctx_.health.addError(ErrorReason::Store);
-      spdlog::error("export batch not stored source={} origin={} messages={} error={}",
-                    logValue(ctx_.source.name), logValue(origin), n, logValue(r.error().message));
-      d.error = makeError("store", r.error().message);
+      // A refusal for load keeps its reason: the webhook answers it without marking the
+      // source down; any other failure is a store error (files are retried later).
+      d.error = isSinkBusy(r.error()) ? r.error() : makeError("store", r.error().message);
+      if (!isSinkBusy(r.error())) {
+        ctx_.health.addError(ErrorReason::Store);
+        spdlog::error("export batch not stored source={} origin={} messages={} error={}",
+                      logValue(ctx_.source.name), logValue(origin), n, logValue(r.error().message));
+      }
       return false;
     }
     d.outcome.received += r->received;
@@ -281,7 +285,7 @@ Result<ImportStats> ExportConnector::importFile(const fs::path& path, const Prog
   if (auto started = reader.start(); !started) return fail(started.error());
   Delivery d = deliver(reader, origin, std::nullopt, progress);
   if (d.error) {
-    if (d.error->reason == "store") return *d.error;
+    if (d.error->reason == "store" || isSinkBusy(*d.error)) return *d.error;
     return fail(*d.error);
   }
   ctx_.health.markSuccess(ctx_.clock.now());
@@ -329,7 +333,7 @@ SpoolScan ExportConnector::scanSpool(std::stop_token stop) {
       ++scan.imported;
       continue;
     }
-    if (imported.error().reason == "store") {
+    if (imported.error().reason == "store" || isSinkBusy(imported.error())) {
       // The store refused: keep the file and try it again next scan.
       ++scan.retried;
       scan.ok = false;
@@ -506,10 +510,9 @@ WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
   }
   Delivery d = deliver(reader, origin, std::nullopt, {});
   if (d.error) {
-    auto r = WebhookResponse::error(503, "the messages could not be stored, retry later");
-    r.headers.emplace_back("Retry-After", "5");
-    ctx_.health.markDown();
-    return r;
+    // deliver() already counted and logged a store failure; a refusal for load is not one.
+    if (!isSinkBusy(*d.error)) ctx_.health.markDown();
+    return retryLater("the messages");
   }
   if (d.outcome.received == 0) {
     if (d.first_problem) {

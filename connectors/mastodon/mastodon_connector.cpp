@@ -373,15 +373,7 @@ WebhookResponse MastodonConnector::handleWebhook(const WebhookRequest& request) 
   std::vector<Message> batch;
   batch.push_back(m);
   auto outcome = ctx_.sink.ingest(ctx_.source, std::move(batch), std::nullopt);
-  if (!outcome) {
-    ctx_.health.addError(ErrorReason::Store);
-    ctx_.health.markDown();
-    spdlog::error("mastodon webhook not stored source={} error={}", logValue(ctx_.source.name),
-                  logValue(outcome.error().message));
-    auto r = WebhookResponse::error(503, "the message could not be stored, retry later");
-    r.headers.emplace_back("Retry-After", "5");
-    return r;
-  }
+  if (!outcome) return sinkRefused(outcome.error(), ctx_, "the message");
   roots_.put(m.id, m.conversation_id);
   ctx_.health.addEvents(outcome->stored);
   ctx_.health.markSuccess(ctx_.clock.now());

@@ -296,17 +296,8 @@ WebhookResponse MetaConnector::receive(const WebhookRequest& request) {
   const std::size_t rejected = keepValid(messages, parsed->problems, "webhook");
   IngestOutcome outcome;
   if (!messages.empty()) {
-    const std::size_t n = messages.size();
     auto r = ctx_.sink.ingest(ctx_.source, std::move(messages), std::nullopt);
-    if (!r) {
-      ctx_.health.addError(ErrorReason::Store);
-      ctx_.health.markDown();
-      spdlog::error("meta webhook batch not stored source={} messages={} error={}",
-                    logValue(ctx_.source.name), n, logValue(r.error().message));
-      auto response = WebhookResponse::error(503, "the messages could not be stored, retry later");
-      response.headers.emplace_back("Retry-After", "5");
-      return response;
-    }
+    if (!r) return sinkRefused(r.error(), ctx_, "the messages");
     outcome = *r;
     ctx_.health.addEvents(outcome.stored);
   }

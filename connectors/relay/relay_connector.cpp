@@ -160,15 +160,7 @@ WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
     return WebhookResponse::error(400, "the body holds no escalation record");
   }
   auto outcome = ctx_.sink.ingestEscalations(ctx_.source, std::move(records), std::nullopt);
-  if (!outcome) {
-    ctx_.health.addError(ErrorReason::Store);
-    ctx_.health.markDown();
-    spdlog::error("cannot store escalation records source={} error={}", logValue(ctx_.source.name),
-                  logValue(outcome.error().message));
-    auto r = WebhookResponse::error(503, "the records could not be stored, retry later");
-    r.headers.emplace_back("Retry-After", "5");
-    return r;
-  }
+  if (!outcome) return sinkRefused(outcome.error(), ctx_, "the records");
   if (delivery_id) replays_.remember(*delivery_id, signed_at, now);
   ctx_.health.addEvents(outcome->stored);
   ctx_.health.markSuccess(now);

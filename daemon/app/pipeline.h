@@ -42,8 +42,8 @@
 namespace replywatch::app {
 
 // Error reasons of ingest() refusals that never reached the store.
-inline constexpr std::string_view kQueueFullReason = "queue_full";
-inline constexpr std::string_view kStoppingReason = "stopping";
+inline constexpr std::string_view kQueueFullReason = connectors::kSinkQueueFullReason;
+inline constexpr std::string_view kStoppingReason = connectors::kSinkStoppingReason;
 
 class Pipeline final : public connectors::IngestSink {
  public:

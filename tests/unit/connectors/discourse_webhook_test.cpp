@@ -192,6 +192,19 @@ TEST(DiscourseWebhook, StoreRefusalIs503) {
   EXPECT_EQ(h.connector->handleWebhook(get).status, 405);
 }
 
+TEST(DiscourseWebhook, QueueFullIs503WithoutAStoreError) {
+  testing::TypedHarness h(kYaml, kNow);
+  h.sink.fail = true;
+  h.sink.fail_reason = std::string(kSinkQueueFullReason);
+  auto r = h.connector->handleWebhook(recorded("webhook_post_created.json"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(h.health.errors(ErrorReason::Store), 0u);
+  // A real store failure still counts.
+  h.sink.fail_reason = "store";
+  EXPECT_EQ(h.connector->handleWebhook(recorded("webhook_post_created.json")).status, 503);
+  EXPECT_EQ(h.health.errors(ErrorReason::Store), 1u);
+}
+
 TEST(DiscourseWebhook, BrandFromFlagsUsernamesAndIds) {
   auto post_by = [](bool staff, bool moderator, const std::string& username, long long id) {
     Post p;

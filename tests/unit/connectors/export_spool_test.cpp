@@ -84,6 +84,19 @@ TEST_F(ExportSpool, BadFilesAreQuarantined) {
   EXPECT_TRUE(h.health.up());
 }
 
+// A daemon stopping in the middle of a file refuses its batches: the file is kept for
+// the next start, never quarantined.
+TEST_F(ExportSpool, RefusalWhileStoppingKeepsTheFile) {
+  fs::copy_file(testing::fixture("sample.csv"), spool_ / "a.csv");
+  testing::Harness h(yaml());
+  h.sink.fail = true;
+  h.sink.fail_reason = std::string(kSinkStoppingReason);
+  auto scan = exportOf(h).scanSpool();
+  EXPECT_EQ(scan.retried, 1u);
+  EXPECT_TRUE(fs::exists(spool_ / "a.csv"));
+  EXPECT_EQ(scan.quarantined, 0u);
+}
+
 TEST_F(ExportSpool, StoreFailureLeavesTheFileForTheNextScan) {
   fs::copy_file(testing::fixture("sample.csv"), spool_ / "a.csv");
   testing::Harness h(yaml());

@@ -136,6 +136,25 @@ TEST(ExportWebhook, StoreFailureIs503) {
   EXPECT_FALSE(h.health.up());
 }
 
+// A full write queue (or a stopping daemon) is load, not a failure: 503 with Retry-After,
+// but the source stays up and no store error is counted.
+TEST(ExportWebhook, RefusalForLoadIs503WithoutMarkingTheSourceDown) {
+  for (std::string_view reason : {kSinkQueueFullReason, kSinkStoppingReason}) {
+    testing::Harness h(kYaml);
+    ASSERT_EQ(h.connector->handleWebhook(signedPost(kTwo)).status, 200);
+    ASSERT_TRUE(h.health.up());
+    h.sink.fail = true;
+    h.sink.fail_reason = std::string(reason);
+    auto r = h.connector->handleWebhook(signedPost(kTwo));
+    EXPECT_EQ(r.status, 503) << reason;
+    bool retry_after = false;
+    for (const auto& [k, v] : r.headers) retry_after = retry_after || (k == "Retry-After" && v == "5");
+    EXPECT_TRUE(retry_after) << reason;
+    EXPECT_EQ(h.health.errors(ErrorReason::Store), 0u) << reason;
+    EXPECT_TRUE(h.health.up()) << reason;
+  }
+}
+
 TEST(ExportWebhook, MethodAndConfiguration) {
   testing::Harness h(kYaml);
   auto get = signedPost(kTwo);

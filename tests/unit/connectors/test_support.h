@@ -68,7 +68,7 @@ class RecordingSink final : public IngestSink {
                                std::optional<std::string> cursor) override {
     std::lock_guard lock(mutex_);
     ++calls;
-    if (fail) return makeError("store", "database is locked");
+    if (fail) return makeError(fail_reason, "database is locked");
     last_source = source.name;
     IngestOutcome o;
     o.received = messages.size();
@@ -95,7 +95,7 @@ class RecordingSink final : public IngestSink {
                                           std::optional<std::string> cursor) override {
     std::lock_guard lock(mutex_);
     ++calls;
-    if (fail) return makeError("store", "database is locked");
+    if (fail) return makeError(fail_reason, "database is locked");
     last_source = source.name;
     IngestOutcome o;
     o.received = records.size();
@@ -125,6 +125,7 @@ class RecordingSink final : public IngestSink {
   }
 
   bool fail = false;
+  std::string fail_reason = "store";  // the reason of the refusal when `fail`
   int calls = 0;
   std::string last_source;
   std::vector<Message> stored;
