@@ -174,8 +174,13 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   server.route("GET", "/metrics", guarded([&metrics, &evaluator](const http::Request&) {
                  http::Response r;
                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                 r.body = metrics.render();
-                 r.body += verdict::renderMetrics(evaluator.current().get());
+                 // The verdict families were rendered at the last evaluation; only the
+                 // tracker and source families are rendered per scrape. The body is
+                 // allocated once, at its final size, and moved into the response.
+                 const std::string live = metrics.render();
+                 const auto verdict_text = evaluator.metricsText();
+                 r.body.reserve(live.size() + verdict_text->size());
+                 r.body.append(live).append(*verdict_text);
                  return r;
                }));
   server.route("GET", "/api/v1/verdict", guarded([&config, &evaluator](const http::Request& req) {

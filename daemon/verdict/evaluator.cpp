@@ -5,6 +5,7 @@
 #include <map>
 
 #include "daemon/core/log.h"
+#include "daemon/verdict/report.h"
 
 namespace replywatch::verdict {
 
@@ -31,7 +32,10 @@ Snapshot evaluateAll(const config::Config& config, const std::vector<TurnFact>& 
 }
 
 Evaluator::Evaluator(const config::Config& config, FactLoader loader, const Clock& clock)
-    : config_(config), loader_(std::move(loader)), clock_(clock) {}
+    : config_(config),
+      loader_(std::move(loader)),
+      clock_(clock),
+      metrics_text_(std::make_shared<const std::string>(renderMetrics(nullptr))) {}
 
 Result<void> Evaluator::evaluate() {
   const Timestamp until = clock_.now();
@@ -40,14 +44,25 @@ Result<void> Evaluator::evaluate() {
   auto facts = loader_(from, until);
   if (!facts) return facts.error();
   auto snapshot = std::make_shared<const Snapshot>(evaluateAll(config_, *facts, from, until));
-  std::lock_guard lock(mutex_);
-  current_ = std::move(snapshot);
+  auto text = std::make_shared<const std::string>(renderMetrics(snapshot.get()));
+  {
+    std::lock_guard lock(mutex_);
+    current_.swap(snapshot);
+    metrics_text_.swap(text);
+  }
+  // The previous snapshot and text are released here, outside the lock (or later, by the
+  // last reader still holding them).
   return {};
 }
 
 std::shared_ptr<const Snapshot> Evaluator::current() const {
   std::lock_guard lock(mutex_);
   return current_;
+}
+
+std::shared_ptr<const std::string> Evaluator::metricsText() const {
+  std::lock_guard lock(mutex_);
+  return metrics_text_;
 }
 
 void Evaluator::run(const std::stop_token& stop) {

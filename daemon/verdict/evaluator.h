@@ -1,12 +1,15 @@
 #pragma once
 // Periodic evaluation of every account's verdict for the daemon. Each evaluation loads
-// the window's turn facts, computes every account and publishes an immutable Snapshot;
-// readers (scrapes, /api/v1/verdict) take the current snapshot under a short lock and
-// never wait for an evaluation, and an evaluation never holds the ingest lock.
+// the window's turn facts, computes every account and publishes an immutable Snapshot
+// together with its verdict metric families already rendered (they change only at an
+// evaluation, so scrapes copy that text instead of rendering it); readers (scrapes,
+// /api/v1/verdict) take the current snapshot or text under a short lock and never wait
+// for an evaluation, and an evaluation never holds the ingest lock.
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
+#include <string>
 #include <vector>
 
 #include "daemon/config/config.h"
@@ -34,13 +37,20 @@ class Evaluator {
  public:
   Evaluator(const config::Config& config, FactLoader loader, const Clock& clock);
 
-  // Loads the facts of the window ending now and publishes a new snapshot. The previous
-  // snapshot stays published when loading fails. Called from one thread at a time.
+  // Loads the facts of the window ending now, renders the verdict metric families and
+  // publishes both (the new snapshot and its text together). The previous snapshot and
+  // text stay published when loading fails. Called from one thread at a time.
   Result<void> evaluate();
 
   // The latest snapshot, or null before the first successful evaluation. Thread-safe,
   // never blocks on an evaluation.
   std::shared_ptr<const Snapshot> current() const;
+
+  // The verdict metric families of the latest snapshot, exactly renderMetrics(current())
+  // (report.h), rendered once per evaluation; before the first successful evaluation, the
+  // text for no snapshot. Never null. Thread-safe, called per scrape from HTTP handler
+  // threads; never blocks on an evaluation.
+  std::shared_ptr<const std::string> metricsText() const;
 
   // Evaluates now and then every `verdict.interval` until `stop` is requested; failures
   // are logged and retried at the next interval. Runs on its own thread.
@@ -50,8 +60,9 @@ class Evaluator {
   const config::Config& config_;
   FactLoader loader_;
   const Clock& clock_;
-  mutable std::mutex mutex_;
+  mutable std::mutex mutex_;  // guards current_ and metrics_text_ (swapped together)
   std::shared_ptr<const Snapshot> current_;
+  std::shared_ptr<const std::string> metrics_text_;
 };
 
 }  // namespace replywatch::verdict
