@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "daemon/config/holidays.h"
+
 namespace replywatch::simulate {
 namespace {
 
@@ -23,14 +25,7 @@ OfficeHours::OfficeHours(const std::string& zone_name, const config::BusinessHou
       return a.start_minute < b.start_minute;
     });
   }
-  for (const auto& text : hours.holidays) {
-    std::istringstream in(text);
-    date::local_days day;
-    in >> date::parse("%F", day);
-    if (in.fail()) throw std::runtime_error("invalid holiday date " + text);
-    holidays_.push_back(day);
-  }
-  std::sort(holidays_.begin(), holidays_.end());
+  holidays_ = config::holidayDays(hours);
 }
 
 bool OfficeHours::empty() const {

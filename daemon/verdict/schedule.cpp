@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "daemon/config/holidays.h"
+
 namespace replywatch::verdict {
 namespace {
 
@@ -15,16 +17,9 @@ int mondayIndex(date::local_days day) {
 }  // namespace
 
 Schedule::Schedule(const config::AccountConfig& account)
-    : zone_(date::locate_zone(account.timezone)), week_(account.business_hours.week) {
-  for (const auto& text : account.business_hours.holidays) {
-    std::istringstream in(text);
-    date::local_days day;
-    in >> date::parse("%F", day);
-    if (in.fail()) throw std::runtime_error("invalid holiday date " + text);
-    holidays_.push_back(day);
-  }
-  std::sort(holidays_.begin(), holidays_.end());
-}
+    : zone_(date::locate_zone(account.timezone)),
+      week_(account.business_hours.week),
+      holidays_(config::holidayDays(account.business_hours)) {}
 
 date::local_time<std::chrono::milliseconds> Schedule::local(Timestamp t) const { return zone_->to_local(t); }
 
