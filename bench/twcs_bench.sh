@@ -44,7 +44,10 @@ done
 
 if [ ! -d "$here/duckdb/node_modules/@duckdb/node-api" ]; then
   echo "installing @duckdb/node-api into $here/duckdb" >&2
-  (cd "$here/duckdb" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  # Some npm 11 releases refuse `npm ci` on a lock file that lists other platforms'
+  # optional bindings by name only; `npm install` then installs the same locked versions.
+  (cd "$here/duckdb" && { npm ci --no-audit --no-fund --loglevel=error 2>/dev/null ||
+    npm install --no-audit --no-fund --loglevel=error; }) >&2
 fi
 
 work=$(mktemp -d /tmp/replywatch-twcs-bench.XXXXXX)
