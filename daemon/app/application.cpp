@@ -175,12 +175,11 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                  http::Response r;
                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                  // The verdict families were rendered at the last evaluation; only the
-                 // tracker and source families are rendered per scrape. The body is
-                 // allocated once, at its final size, and moved into the response.
-                 const std::string live = metrics.render();
+                 // tracker and source families are rendered per scrape, into a body with
+                 // room for the verdict text, which is moved into the response.
                  const auto verdict_text = evaluator.metricsText();
-                 r.body.reserve(live.size() + verdict_text->size());
-                 r.body.append(live).append(*verdict_text);
+                 r.body = metrics.render(verdict_text->size());
+                 r.body.append(*verdict_text);
                  return r;
                }));
   server.route("GET", "/api/v1/verdict", guarded([&config, &evaluator](const http::Request& req) {

@@ -1,6 +1,7 @@
 // Prometheus exposition: metric families are built at scrape time from the tracker
-// snapshot, the configuration and the sources' health counters, then serialized with
-// prometheus-cpp's TextSerializer (text format 0.0.4).
+// snapshot, the configuration and the sources' health counters, then written in the text
+// format 0.0.4 by appendText() (text_writer.h; the same bytes as prometheus-cpp's
+// TextSerializer, without its per-token stream insertions).
 //
 // Series that exist before any traffic (so that alerts and dashboards see them):
 //   * every configured (account, channel) pair, taken from the configured sources, in the
@@ -14,7 +15,6 @@
 #include "daemon/metrics/metrics.h"
 
 #include <prometheus/metric_family.h>
-#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <array>
@@ -25,6 +25,7 @@
 #include <set>
 #include <utility>
 
+#include "daemon/metrics/text_writer.h"
 #include "replywatch/version.h"
 
 namespace replywatch::metrics {
@@ -247,7 +248,7 @@ void Metrics::countWebhook(const std::string& source, int status) {
   ++impl_->webhooks[{std::move(key), status}];
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(std::size_t reserve_extra) const {
   const Impl& d = *impl_;
   tracker::Snapshot snap = d.snapshot ? d.snapshot() : tracker::Snapshot{};
 
@@ -372,7 +373,10 @@ std::string Metrics::render() const {
   // Like the official clients, a family without series is left out entirely.
   out.erase(std::remove_if(out.begin(), out.end(), [](const MetricFamily& f) { return f.metric.empty(); }),
             out.end());
-  return prometheus::TextSerializer().Serialize(out);
+  std::string text;
+  text.reserve(estimateTextSize(out) + reserve_extra);
+  appendText(out, text);
+  return text;
 }
 
 }  // namespace replywatch::metrics

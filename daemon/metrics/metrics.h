@@ -1,6 +1,7 @@
 #pragma once
 // Prometheus exposition. Metric values are read at scrape time from their owners
-// (tracker snapshot, SourceHealth) and serialized with prometheus-cpp's TextSerializer.
+// (tracker snapshot, SourceHealth) into prometheus-cpp families and written as text by
+// appendText() (text_writer.h).
 // See METRICS.md for the list; labels come only from configured, bounded values.
 #include <array>
 #include <cstdint>
@@ -58,8 +59,9 @@ class Metrics {
   // read through `stats` at each scrape (thread-safe, fast). Call before serving.
   void watchWriteQueue(std::function<WriteQueueStats()> stats);
 
-  // The whole exposition in text format 0.0.4. Thread-safe; called per scrape.
-  std::string render() const;
+  // The whole exposition in text format 0.0.4. Thread-safe; called per scrape. The string
+  // has room for `reserve_extra` more bytes (text the caller appends without regrowing).
+  std::string render(std::size_t reserve_extra = 0) const;
 
  private:
   struct Impl;
