@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -374,15 +375,61 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   if (!second) return fail(second.error());
   CsvReader& again = *second;
   if (auto h = read_header(again); !h) return fail(h.error());
-  std::vector<Message> batch;
-  batch.reserve(kBatchSize);
-  auto flush = [&]() -> Result<void> {
-    if (batch.empty()) return {};
-    const std::size_t n = batch.size();
-    auto r = ctx_.sink.ingest(ctx_.source, std::move(batch), std::nullopt);
-    batch.clear();
+  // The next batch is parsed on another thread while the current one is stored: at most
+  // one batch ahead, handed over in file order, so the sink sees the same batches in the
+  // same order as without read-ahead. ingest() stays on this thread (its caller's).
+  const Error changed = makeError("bad_file", fmt::format("{} changed while it was imported", origin));
+  std::size_t data_row = 0;
+  std::uint32_t node_index = 0;
+  std::uint64_t duplicates_read = 0;  // touched by the parsing task only, read after it ended
+  bool at_end = false;
+  // Parses up to kBatchSize messages; an empty batch means the end of the file.
+  auto parse_batch = [&]() -> Result<std::vector<Message>> {
+    std::vector<Message> batch;
     batch.reserve(kBatchSize);
+    while (!at_end && batch.size() < kBatchSize) {
+      switch (again.next()) {
+        case CsvReader::Status::Failed: return again.failure();
+        case CsvReader::Status::End: at_end = true; break;
+        case CsvReader::Status::Record: {
+          if (blankRecord(again)) break;
+          if (data_row >= pass.accepted.size()) return changed;
+          if (pass.accepted[data_row++] == 0) break;
+          const std::uint32_t k = node_index++;
+          if (parseRow(again, *header, validator_, now, row) || row.id != pass.nodes[k].id) return changed;
+          if (pass.nodes[k].duplicate) {
+            ++duplicates_read;
+            break;
+          }
+          const std::uint32_t r = pass.root[k];
+          const std::uint32_t brand = pass.tree_brand[r];
+          Message& m = batch.emplace_back();
+          m.id = std::to_string(row.id);
+          m.conversation_id = std::to_string(pass.nodes[r].id);
+          if (row.parent != 0) m.in_reply_to = std::to_string(row.parent);
+          m.author_id = std::string(row.author);
+          m.author_is_brand = !row.inbound;
+          m.created_at = row.created_at;
+          m.text = std::string(row.text);
+          m.account = brand == kNone ? ctx_.source.account : brand_accounts[brand];
+          break;
+        }
+      }
+    }
+    if (at_end && data_row != pass.accepted.size()) return changed;
+    return batch;
+  };
+  auto next = std::async(std::launch::async, parse_batch);
+  for (;;) {
+    auto batch = next.get();
+    if (!batch) return fail(batch.error());
+    if (batch->empty()) break;
+    const std::uint64_t done = again.bytesDone();
+    if (!at_end) next = std::async(std::launch::async, parse_batch);
+    const std::size_t n = batch->size();
+    auto r = ctx_.sink.ingest(ctx_.source, std::move(*batch), std::nullopt);
     if (!r) {
+      if (next.valid()) (void)next.get();  // the batch read ahead is dropped
       ctx_.health.addError(ErrorReason::Store);
       spdlog::error("twcs batch not stored source={} file={} messages={} error={}",
                     logValue(ctx_.source.name), logValue(origin), n, logValue(r.error().message));
@@ -391,48 +438,10 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     stats.stored += r->stored;
     stats.duplicates += r->duplicates;
     ctx_.health.addEvents(r->stored);
-    report(total / 2 + again.bytesDone() / 2);
-    return {};
-  };
-  const Error changed = makeError("bad_file", fmt::format("{} changed while it was imported", origin));
-  std::size_t data_row = 0;
-  std::uint32_t node_index = 0;
-  for (bool more = true; more;) {
-    switch (again.next()) {
-      case CsvReader::Status::Failed: return fail(again.failure());
-      case CsvReader::Status::End: more = false; break;
-      case CsvReader::Status::Record: {
-        if (blankRecord(again)) break;
-        if (data_row >= pass.accepted.size()) return fail(changed);
-        if (pass.accepted[data_row++] == 0) break;
-        const std::uint32_t k = node_index++;
-        if (parseRow(again, *header, validator_, now, row) || row.id != pass.nodes[k].id)
-          return fail(changed);
-        if (pass.nodes[k].duplicate) {
-          ++stats.duplicates;
-          break;
-        }
-        const std::uint32_t r = pass.root[k];
-        const std::uint32_t brand = pass.tree_brand[r];
-        Message m;
-        m.id = std::to_string(row.id);
-        m.conversation_id = std::to_string(pass.nodes[r].id);
-        if (row.parent != 0) m.in_reply_to = std::to_string(row.parent);
-        m.author_id = std::string(row.author);
-        m.author_is_brand = !row.inbound;
-        m.created_at = row.created_at;
-        m.text = std::string(row.text);
-        m.account = brand == kNone ? ctx_.source.account : brand_accounts[brand];
-        batch.push_back(std::move(m));
-        if (batch.size() >= kBatchSize) {
-          if (auto f = flush(); !f) return f.error();
-        }
-        break;
-      }
-    }
+    report(total / 2 + done / 2);
+    if (!next.valid()) break;
   }
-  if (data_row != pass.accepted.size()) return fail(changed);
-  if (auto f = flush(); !f) return f.error();
+  stats.duplicates += duplicates_read;
   report(total);
   ctx_.health.markSuccess(ctx_.clock.now());
   spdlog::info(

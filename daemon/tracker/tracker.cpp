@@ -559,6 +559,7 @@ void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_message
 Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
   const Impl& m = *impl_;
   Plan plan;
+  plan.new_messages.reserve(records.size());
   std::map<ConversationKey, std::vector<MessageRecord>> groups;
   for (MessageRecord& r : records) {
     ConversationKey key{r.source, r.conversation_id};
@@ -566,11 +567,13 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
   }
   for (auto& [key, batch] : groups) {
     // Duplicates within the batch: keep the first delivery of each id.
-    std::stable_sort(batch.begin(), batch.end(),
-                     [](const MessageRecord& a, const MessageRecord& b) { return a.id < b.id; });
-    batch.erase(std::unique(batch.begin(), batch.end(),
-                            [](const MessageRecord& a, const MessageRecord& b) { return a.id == b.id; }),
-                batch.end());
+    if (batch.size() > 1) {
+      std::stable_sort(batch.begin(), batch.end(),
+                       [](const MessageRecord& a, const MessageRecord& b) { return a.id < b.id; });
+      batch.erase(std::unique(batch.begin(), batch.end(),
+                              [](const MessageRecord& a, const MessageRecord& b) { return a.id == b.id; }),
+                  batch.end());
+    }
 
     std::int64_t threshold = m.thresholdMs(batch.front().account, batch.front().source);
     std::vector<MessageRecord> old_messages;
@@ -595,13 +598,16 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
     for (const MessageRecord& r : old_messages) known.push_back(r.id);
     std::sort(known.begin(), known.end());
     std::vector<MessageRecord> fresh;
+    fresh.reserve(batch.size());
     for (MessageRecord& r : batch) {
       if (!std::binary_search(known.begin(), known.end(), std::string_view(r.id)))
         fresh.push_back(std::move(r));
     }
     if (fresh.empty()) continue;
 
-    std::vector<MessageRecord> merged = old_messages;
+    // `known` views into old_messages and is not used from here on.
+    std::vector<MessageRecord> merged = std::move(old_messages);
+    merged.reserve(merged.size() + fresh.size());
     merged.insert(merged.end(), fresh.begin(), fresh.end());
     std::sort(merged.begin(), merged.end(), internal::messageLess);
     std::vector<Turn> turns = internal::turnsOfSorted(merged, std::chrono::milliseconds{threshold});

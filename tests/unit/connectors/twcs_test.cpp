@@ -228,6 +228,48 @@ TEST(Twcs, LoopingParentsAreCut) {
   EXPECT_EQ(h.sink.find("1")->account, "AcmeCare");
 }
 
+// Writes `rows` single-tweet conversations (ids 1..rows) and, when `duplicate`, tweet 1 again
+// at the end.
+void writeRows(const std::filesystem::path& file, std::size_t rows, bool duplicate) {
+  std::string text = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
+  for (std::size_t i = 1; i <= rows; ++i) {
+    text += std::to_string(i) + ",100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help " +
+            std::to_string(i) + ",,\n";
+  }
+  if (duplicate) text += "1,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help 1,,\n";
+  testing::writeAll(file, text);
+}
+
+TEST(Twcs, BatchesFollowTheFileWhileTheNextIsRead) {
+  testing::TempDir dir;
+  for (const std::size_t rows : {kBatchSize, 2 * kBatchSize, 2 * kBatchSize + 1}) {
+    TwcsHarness h(kQuirksSource);
+    const auto file = dir.path() / ("rows" + std::to_string(rows) + ".csv");
+    writeRows(file, rows, true);
+    auto r = h.import(file);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->records, rows + 1);
+    EXPECT_EQ(r->stored, rows);
+    EXPECT_EQ(r->duplicates, 1u);
+    EXPECT_EQ(h.sink.calls, static_cast<int>((rows + kBatchSize - 1) / kBatchSize));
+    ASSERT_EQ(h.sink.stored.size(), rows);
+    for (std::size_t i = 0; i < rows; ++i) ASSERT_EQ(h.sink.stored[i].id, std::to_string(i + 1));
+  }
+}
+
+TEST(Twcs, RefusedBatchStopsTheImportBeforeTheBatchReadAhead) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto file = dir.path() / "rows.csv";
+  writeRows(file, 3 * kBatchSize, false);
+  h.sink.fail = true;
+  auto r = h.import(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason, "store");
+  EXPECT_EQ(h.sink.calls, 1);  // the second batch, read meanwhile, is never offered
+  EXPECT_EQ(h.health.errors(ErrorReason::Store), 1u);
+}
+
 TEST(Twcs, Settings) {
   std::vector<config::Problem> problems;
   validate(testing::makeSource("name: t\ntype: twcs\nbrand_acounts: {}\n"), problems);
