@@ -144,6 +144,15 @@ class Tracker {
   // so that no pruned conversation lingers in memory.
   void dropIdleConversations();
 
+  // Retention: forgets every conversation whose newest message is older than `cutoff`,
+  // with or without an open turn, as Store::prune deletes them. An open turn of a
+  // forgotten conversation no longer counts as open (nor late, nor in the oldest age);
+  // the running counters (questions, breaches, answers) keep what they counted. A
+  // forgotten conversation is reloaded through the ConversationLoader if a message for
+  // it arrives. Returns the number of conversations forgotten. Cost: one pass over the
+  // conversations held.
+  std::size_t forgetBefore(Timestamp cutoff);
+
   // Number of conversations held in memory (for benchmarks and tests).
   std::size_t conversationsInMemory() const;
 
