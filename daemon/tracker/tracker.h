@@ -140,8 +140,7 @@ class Tracker {
   Snapshot snapshot() const;
 
   // Forgets every conversation without an open turn; they are reloaded through the
-  // ConversationLoader when a message for them arrives. Called after retention pruning,
-  // so that no pruned conversation lingers in memory.
+  // ConversationLoader when a message for them arrives.
   void dropIdleConversations();
 
   // Retention: forgets every conversation whose newest message is older than `cutoff`,
