@@ -454,7 +454,7 @@ store:
   retention: 2d
   prune_interval: 0s
 )",
-     "\"prune_interval\" in store must be greater than zero", 5},
+     "\"prune_interval\" in store must be greater than zero", 4},
     {"reversed time range", R"(
 accounts:
   - name: acme
