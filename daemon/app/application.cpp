@@ -290,15 +290,18 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     }
   });
 
-  // Maintenance thread: retention pruning, a minute after start and then hourly. It works
-  // in small transactions so ingestion goes on meanwhile.
+  // Maintenance thread: retention pruning, a minute after start (sooner when
+  // store.prune_interval is shorter) and then every store.prune_interval. It works in
+  // small transactions so ingestion goes on meanwhile.
   std::jthread maintenance;
   if (config.store.retention.count() > 0) {
     maintenance = std::jthread([&](const std::stop_token& stop) {
-      std::chrono::milliseconds wait = std::chrono::minutes{1};
+      const auto interval =
+          std::chrono::duration_cast<std::chrono::milliseconds>(config.store.prune_interval);
+      std::chrono::milliseconds wait = std::min<std::chrono::milliseconds>(std::chrono::minutes{1}, interval);
       for (;;) {
         if (!sleepFor(wait, stop)) return;
-        wait = std::chrono::hours{1};
+        wait = interval;
         auto pruned = pipeline.prune(clock.now() - config.store.retention);
         if (!pruned) {
           spdlog::warn("retention pruning failed error={}", logValue(pruned.error().message));

@@ -393,17 +393,25 @@ Result<std::size_t> Pipeline::tick() {
 }
 
 Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
+  {
+    std::lock_guard lock(mu_);
+    tracker_->forgetBefore(cutoff);
+  }
   auto pruned = store_.prune(cutoff);
   if (!pruned) return pruned.error();
   if (*pruned > 0) {
     std::lock_guard lock(mu_);
-    tracker_->dropIdleConversations();
     loader_->rebuild();
   }
   // Escalation records may go without any message (those whose question never came).
   std::lock_guard lock(mu_);
   if (auto reloaded = reloadEscalations(); !reloaded) return reloaded.error();
   return pruned;
+}
+
+Pipeline::Held Pipeline::held() const {
+  std::lock_guard lock(mu_);
+  return Held{tracker_->conversationsInMemory(), escalations_.size()};
 }
 
 tracker::Snapshot Pipeline::snapshot() const {

@@ -84,11 +84,20 @@ class Pipeline final : public connectors::IngestSink {
   // periodically by the daemon's tick thread. Returns how many turns crossed.
   Result<std::size_t> tick();
 
-  // Retention: deletes from the store the conversations without activity since `cutoff`
-  // (never one with an open question), then drops idle conversations from memory so the
-  // tracker reloads what the store still holds. The store works in small transactions
-  // without the pipeline lock, so ingestion goes on meanwhile. Returns messages deleted.
+  // Retention: forgets in memory, then deletes from the store, the conversations
+  // without a message since `cutoff` (an open question among them no longer counts as
+  // open), and reloads the escalation records the store keeps. Forgetting first keeps
+  // the two in step: a message arriving meanwhile reloads its conversation from the
+  // store, whose deletion then skips it. The store works in small transactions without
+  // the pipeline lock, so ingestion goes on meanwhile. Returns messages deleted.
   Result<std::uint64_t> prune(Timestamp cutoff);
+
+  // What is held in memory, for tests and benchmarks. Thread-safe; takes the pipeline lock.
+  struct Held {
+    std::size_t conversations = 0;       // conversations in the tracker
+    std::size_t escalation_records = 0;  // records in the escalation book
+  };
+  Held held() const;
 
   // Stops the write queue: batches already queued are committed and answered, later
   // ingest() calls (and those waiting for room) are refused with kStoppingReason. Blocks

@@ -70,7 +70,7 @@ const std::vector<std::string> kWebKeys = {"listen_address",   "webhook_listen_a
                                            "max_header_bytes", "max_body_bytes",         "read_timeout",
                                            "idle_timeout",     "max_connections",        "handler_threads"};
 constexpr std::uint64_t kMaxHandlerThreads = 1024;
-const std::vector<std::string> kStoreKeys = {"path", "retention"};
+const std::vector<std::string> kStoreKeys = {"path", "retention", "prune_interval"};
 const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes", "max_delivery_entries",
                                               "max_queued_messages"};
 const std::vector<std::string> kAccountKeys = {
@@ -332,6 +332,7 @@ class Loader {
       if (!path.empty()) out.path = resolvePath(base_dir_, path).string();
     }
     if (auto v = readDuration(store, "retention", file_, where, problems_)) out.retention = *v;
+    if (auto v = positiveDuration(store, "prune_interval", where)) out.prune_interval = *v;
   }
 
   void readIngest(const YAML::Node& ingest) {

@@ -136,6 +136,9 @@ struct WebConfig {
 struct StoreConfig {
   std::string path = "replywatch.db";
   std::chrono::seconds retention{0};  // 0 = keep everything
+  // How often retention pruning runs (the first run comes after this or a minute,
+  // whichever is shorter). Greater than zero.
+  std::chrono::seconds prune_interval{3600};
 };
 
 struct IngestConfig {

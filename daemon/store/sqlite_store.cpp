@@ -1178,10 +1178,10 @@ class SqliteStore final : public Store {
     std::lock_guard lock(write_mutex_);
     Database& db = *write_;
     constexpr std::string_view kWhat = "cannot prune store";
-    // A conversation with a question still open is never pruned: it is still waiting.
-    Statement* newest = db.prepare(
-        "SELECT MAX(created_at_ms), EXISTS(SELECT 1 FROM turns WHERE source = ?1 AND conversation_id = ?2"
-        " AND answered_at_ms IS NULL) FROM messages WHERE source = ?1 AND conversation_id = ?2");
+    // Retention applies to open questions too: one left unanswered for longer than the
+    // retention goes with its conversation.
+    Statement* newest =
+        db.prepare("SELECT MAX(created_at_ms) FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_messages = db.prepare("DELETE FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_turns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_escalations =
@@ -1199,8 +1199,7 @@ class SqliteStore final : public Store {
       newest->bind(2, key.conversation_id);
       rc = newest->step();
       if (rc != SQLITE_ROW) return abortTransaction(db, rc, kWhat);
-      const bool still_stale =
-          !newest->columnIsNull(0) && newest->columnInt(0) < cutoff_ms && newest->columnInt(1) == 0;
+      const bool still_stale = !newest->columnIsNull(0) && newest->columnInt(0) < cutoff_ms;
       newest->reset();
       if (!still_stale) continue;
       del_messages->bind(1, key.source);

@@ -139,9 +139,9 @@ class Store {
   // Last committed cursor of a source.
   virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;
 
-  // Deletes messages and turns whose conversation saw no message after `cutoff`, with
-  // the escalation records linked to them, and unlinked escalation records requested
-  // before `cutoff`. Returns the number of messages deleted.
+  // Deletes messages and turns whose conversation saw no message after `cutoff` (open
+  // questions included), with the escalation records linked to them, and unlinked
+  // escalation records requested before `cutoff`. Returns the number of messages deleted.
   virtual Result<std::uint64_t> prune(Timestamp cutoff) = 0;
 
   // Schema version currently applied (see migrations in sqlite_store.cpp).

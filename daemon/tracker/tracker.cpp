@@ -439,6 +439,27 @@ struct Tracker::Impl {
     return d;
   }
 
+  // Creation time of the conversation's newest message (the last one in the blob),
+  // without decoding the messages; kMinTime when it has none.
+  std::int64_t newestMillis(const Slot& s) const {
+    Reader r(s.blob.get(), s.blob_size);
+    r.bytes();  // conversation id
+    auto n = static_cast<std::size_t>(r.varint());
+    std::int64_t newest = kMinTime;
+    for (std::size_t i = 0; i < n; ++i) {
+      r.bytes();  // id
+      r.bytes();  // in_reply_to
+      newest = r.i64();
+      const std::uint8_t flags = r.u8();
+      if (static_cast<Role>(flags & 3) == Role::Brand) {
+        r.bytes();   // responder
+        r.varint();  // handler
+      }
+      if (flags & kFlagBreach) r.i64();
+    }
+    return newest;
+  }
+
   std::vector<Turn> turnsOf(const Decoded& d, std::int64_t threshold_ms) const {
     std::vector<Turn> turns = internal::turnsOfSorted(d.messages, std::chrono::milliseconds{threshold_ms});
     for (const auto& [qid, ms] : d.breaches) {
@@ -735,6 +756,32 @@ void Tracker::dropIdleConversations() {
     m.tableErase(si);
     m.freeSlot(si);
   }
+}
+
+std::size_t Tracker::forgetBefore(Timestamp cutoff) {
+  Impl& m = *impl_;
+  const std::int64_t cutoff_ms = toMillis(cutoff);
+  std::size_t forgotten = 0;
+  for (std::uint32_t si = 0; si < m.slot_count; ++si) {
+    Slot& s = m.slot(si);
+    if ((s.state & kLive) == 0 || m.newestMillis(s) >= cutoff_ms) continue;
+    if ((s.state & kOpen) != 0) {
+      // Take its open turn out of the open index; the counters keep it.
+      auto ch = m.channels.find({s.account, s.channel});
+      if (ch != m.channels.end()) {
+        const std::vector<Turn> turns =
+            internal::turnsOfSorted(m.decode(s).messages, std::chrono::milliseconds{ch->second.threshold_ms});
+        if (!turns.empty() && turns.back().open()) {
+          ch->second.open.erase(OpenEntry{toMillis(turns.back().asked_at), si});
+        }
+      }
+    }
+    m.lruUnlink(si);
+    m.tableErase(si);
+    m.freeSlot(si);
+    ++forgotten;
+  }
+  return forgotten;
 }
 
 std::size_t Tracker::conversationsInMemory() const { return impl_->live; }

@@ -140,9 +140,17 @@ class Tracker {
   Snapshot snapshot() const;
 
   // Forgets every conversation without an open turn; they are reloaded through the
-  // ConversationLoader when a message for them arrives. Called after retention pruning,
-  // so that no pruned conversation lingers in memory.
+  // ConversationLoader when a message for them arrives.
   void dropIdleConversations();
+
+  // Retention: forgets every conversation whose newest message is older than `cutoff`,
+  // with or without an open turn, as Store::prune deletes them. An open turn of a
+  // forgotten conversation no longer counts as open (nor late, nor in the oldest age);
+  // the running counters (questions, breaches, answers) keep what they counted. A
+  // forgotten conversation is reloaded through the ConversationLoader if a message for
+  // it arrives. Returns the number of conversations forgotten. Cost: one pass over the
+  // conversations held.
+  std::size_t forgetBefore(Timestamp cutoff);
 
   // Number of conversations held in memory (for benchmarks and tests).
   std::size_t conversationsInMemory() const;

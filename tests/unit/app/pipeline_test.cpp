@@ -137,28 +137,70 @@ TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
   EXPECT_EQ((snap.channels[{"acme", "export"}].late_open), 1u);
 }
 
-// Retention removes answered conversations from the store and from memory; a later
-// message in such a conversation starts afresh instead of resurrecting pruned turns.
-// Open questions are kept.
-TEST(Pipeline, PruneForgetsAnsweredConversationsAndKeepsOpenOnes) {
+// Retention removes stale conversations, open questions included, from the store and
+// from memory; a later message in such a conversation starts afresh instead of
+// resurrecting pruned turns.
+TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
   TempStore dir;
   auto store = dir.open();
   auto cfg = makeConfig();
+  config::SourceConfig relays;
+  relays.name = "relays";
+  relays.type = "relay";
+  relays.account = "acme";
+  relays.channel = "relay";
+  cfg.sources.push_back(relays);
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   Pipeline p(cfg, clock, *store);
   ASSERT_TRUE(p.restore().ok());
+  ASSERT_TRUE(p.ingest(cfg.sources[0],
+                       {msg("q1", "old", kT0), msg("a1", "old", kT0 + 60, true),
+                        msg("q2", "waiting", kT0 + 10), msg("q4", "recent", kT0 + 200)},
+                       std::nullopt)
+                  .ok());
+  auto escalation = [](std::string id, std::string question, std::int64_t at_s) {
+    Escalation e;
+    e.id = std::move(id);
+    e.account = "acme";
+    e.question_ref = std::move(question);
+    e.requested_at = fromMillis(at_s * 1000);
+    e.requested_by = "nobody";
+    e.relay = "legal";
+    return e;
+  };
   ASSERT_TRUE(
-      p.ingest(cfg.sources[0],
-               {msg("q1", "old", kT0), msg("a1", "old", kT0 + 60, true), msg("q2", "waiting", kT0 + 10)},
-               std::nullopt)
+      p.ingestEscalations(cfg.sources[1],
+                          {escalation("e-waiting", "q2", kT0 + 20), escalation("e-orphan", "zz", kT0 + 30),
+                           escalation("e-recent", "q4", kT0 + 210)},
+                          std::nullopt)
           .ok());
+  EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].open), 2u);
+  EXPECT_EQ(p.held().conversations, 3u);
+  EXPECT_EQ(p.held().escalation_records, 3u);
+
   auto pruned = p.prune(fromMillis((kT0 + 100) * 1000));
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
-  EXPECT_EQ(*pruned, 2u);
-  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"waiting/q2"}));
+  EXPECT_EQ(*pruned, 3u);
+  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"recent/q4"}));
+  // The open question of "waiting" went with it: the open gauge agrees with the store,
+  // the running counter keeps what it counted.
+  auto snap = p.snapshot();
+  EXPECT_EQ((snap.channels[{"acme", "export"}].open), 1u);
+  EXPECT_EQ((snap.channels[{"acme", "export"}].questions_total), 3u);
+  EXPECT_EQ(p.held().conversations, 1u);
+  EXPECT_EQ(p.held().escalation_records, 1u);
+  EXPECT_EQ((snap.escalations[{"acme", "unknown"}].escalations_total), 1u);
 
-  ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q3", "old", kT0 + 500)}, std::nullopt).ok());
-  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"waiting/q2", "old/q3"}));
+  ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q3", "old", kT0 + 500), msg("a2", "waiting", kT0 + 510, true)},
+                       std::nullopt)
+                  .ok());
+  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"recent/q4", "old/q3"}));
+  EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].open), 2u);
+
+  // A restart counts the same open questions as the running daemon.
+  Pipeline restarted(cfg, clock, *store);
+  ASSERT_TRUE(restarted.restore().ok());
+  EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].open), 2u);
 }
 
 }  // namespace

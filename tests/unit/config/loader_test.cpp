@@ -119,6 +119,7 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config.ingest.max_queued_messages, 10000u);
   EXPECT_EQ(config.store.path, "/etc/replywatch/replywatch.db");
   EXPECT_EQ(config.store.retention, std::chrono::seconds{0});
+  EXPECT_EQ(config.store.prune_interval, std::chrono::hours{1});
   EXPECT_EQ(config.ingest.max_future_skew, std::chrono::seconds{300});
   ASSERT_EQ(config.accounts.size(), 1u);
   EXPECT_EQ(config.accounts[0].threshold, std::chrono::seconds{3600});
@@ -447,6 +448,13 @@ accounts:
     threshold: 0
 )",
      "\"threshold\" in account \"acme\" must be greater than zero", 3},
+    {"zero prune interval", R"(
+accounts: [{name: acme}]
+store:
+  retention: 2d
+  prune_interval: 0s
+)",
+     "\"prune_interval\" in store must be greater than zero", 4},
     {"reversed time range", R"(
 accounts:
   - name: acme

@@ -220,7 +220,7 @@ TEST(Durations, ReadDuration) {
 TEST(Durations, ConfigValues) {
   auto config = loadString(yaml(R"(
 web: {read_timeout: 90s, idle_timeout: 2m}
-store: {retention: 28d}
+store: {retention: 28d, prune_interval: 15s}
 ingest: {max_future_skew: 1h30m}
 accounts:
   - {name: a, threshold: 900}
@@ -230,6 +230,7 @@ accounts:
   EXPECT_EQ(config.web.read_timeout, std::chrono::seconds{90});
   EXPECT_EQ(config.web.idle_timeout, std::chrono::seconds{120});
   EXPECT_EQ(config.store.retention, std::chrono::hours{28 * 24});
+  EXPECT_EQ(config.store.prune_interval, std::chrono::seconds{15});
   EXPECT_EQ(config.ingest.max_future_skew, std::chrono::minutes{90});
   EXPECT_EQ(config.accounts[0].threshold, std::chrono::minutes{15});
   EXPECT_EQ(config.accounts[1].threshold, std::chrono::minutes{90});

@@ -473,6 +473,83 @@ TEST(Tracker, DropIdleConversationsKeepsOpenOnesAndReloadsTheRest) {
   EXPECT_TRUE(p.upsert_turns.empty());
 }
 
+// Retention forgets every conversation without a message since the cutoff, open ones
+// included: they no longer count as open, the running counters keep them.
+TEST(Tracker, ForgetBeforeDropsStaleConversationsOpenOrNot) {
+  auto cfg = makeConfig();
+  ManualClock clock(at(0));
+  FakeStore store;
+  Tracker tracker(cfg, clock, store);
+  ingest(tracker, store,
+         {msg("q1", 0, Role::Question, "done"), msg("a1", 60, Role::Brand, "done"),
+          msg("q2", 10, Role::Question, "abandoned"), msg("q3", 20, Role::Question, "mixed"),
+          msg("a3", 30, Role::Brand, "mixed"), msg("q4", 5000, Role::Question, "mixed"),
+          msg("q5", 6000, Role::Question, "fresh")});
+  clock.set(at(10'000));
+  EXPECT_EQ(tracker.tick().size(), 3u);  // q2, q4 and q5 are past the hour
+  Snapshot before = tracker.snapshot();
+  EXPECT_EQ(tracker.conversationsInMemory(), 4u);
+  EXPECT_EQ(channel(before).open, 3u);
+  EXPECT_EQ(channel(before).late_open, 3u);
+  EXPECT_DOUBLE_EQ(channel(before).oldest_open_age_seconds, 9990);
+
+  // A cutoff equal to a conversation's newest message keeps it.
+  EXPECT_EQ(tracker.forgetBefore(at(5000)), 2u);  // "done" and "abandoned"
+  EXPECT_EQ(tracker.conversationsInMemory(), 2u);
+  Snapshot after = tracker.snapshot();
+  EXPECT_EQ(channel(after).open, 2u);
+  EXPECT_EQ(channel(after).late_open, 2u);
+  EXPECT_DOUBLE_EQ(channel(after).oldest_open_age_seconds, 5000);
+  EXPECT_EQ(channel(after).questions_total, channel(before).questions_total);
+  EXPECT_EQ(channel(after).breaches_total, channel(before).breaches_total);
+  EXPECT_EQ(after.answers.at({"acme", "x", "team", "internal"}).answers_total, 2u);
+  EXPECT_EQ(tracker.forgetBefore(at(5000)), 0u);
+
+  // A message for a forgotten conversation reloads it from the loader (here still
+  // holding it): the old question is answered, not opened again.
+  const int loads = store.loads;
+  Plan p = ingest(tracker, store, {msg("a2", 9000, Role::Brand, "abandoned")});
+  EXPECT_EQ(store.loads, loads + 1);
+  ASSERT_EQ(p.upsert_turns.size(), 1u);
+  EXPECT_EQ(p.upsert_turns[0].question_id, "q2");
+  EXPECT_EQ(channel(tracker.snapshot()).open, 2u);
+
+  // Everything stale: nothing left in memory, nothing open; slots are reused afterwards.
+  EXPECT_EQ(tracker.forgetBefore(at(20'000)), 3u);
+  EXPECT_EQ(tracker.conversationsInMemory(), 0u);
+  EXPECT_EQ(channel(tracker.snapshot()).open, 0u);
+  EXPECT_DOUBLE_EQ(channel(tracker.snapshot()).oldest_open_age_seconds, 0);
+  EXPECT_TRUE(tracker.tick().empty());
+  ingest(tracker, store, {msg("q6", 9500, Role::Question, "new")});
+  EXPECT_EQ(tracker.conversationsInMemory(), 1u);
+  EXPECT_EQ(channel(tracker.snapshot()).open, 1u);
+}
+
+// Many conversations over several slabs: memory and open counts follow the cutoff.
+TEST(TrackerMemory, ForgetBeforeBoundsWhatIsHeld) {
+  auto cfg = makeConfig();
+  ManualClock clock(at(0));
+  FakeStore store;
+  Tracker tracker(cfg, clock, store);
+  for (int day = 0; day < 6; ++day) {
+    std::vector<MessageRecord> batch;
+    for (int i = 0; i < 3000; ++i) {
+      const std::int64_t t = day * 86'400 + i * 20;
+      const std::string c = "d" + std::to_string(day) + "c" + std::to_string(i);
+      batch.push_back(msg("q" + c, t, Role::Question, c));
+      if (i % 10 != 0) batch.push_back(msg("a" + c, t + 300, Role::Brand, c));
+    }
+    ingest(tracker, store, batch);
+    clock.set(at((day + 1) * 86'400));
+    store.applyTicks(tracker.tick());
+    // Retention of one day, pruned daily: yesterday's traffic at most stays.
+    tracker.forgetBefore(at(day * 86'400));
+    EXPECT_EQ(tracker.conversationsInMemory(), 3000u) << "day " << day;
+    EXPECT_EQ(channel(tracker.snapshot()).open, 300u) << "day " << day;
+  }
+  EXPECT_EQ(channel(tracker.snapshot()).questions_total, 18'000u);
+}
+
 }  // namespace
 }  // namespace replywatch::tracker
 
