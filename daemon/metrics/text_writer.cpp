@@ -118,22 +118,21 @@ void appendHeadWithExtra(std::string& out, const std::string& name, std::string_
   out += "\"} ";
 }
 
+// The one value of a counter, gauge or untyped sample.
+double scalarValue(MetricType type, const ClientMetric& metric) {
+  if (type == MetricType::Counter) return metric.counter.value;
+  if (type == MetricType::Gauge) return metric.gauge.value;
+  return metric.untyped.value;
+}
+
 void appendMetric(std::string& out, const MetricFamily& family, const ClientMetric& metric) {
   const std::string labels = labelText(metric);
   switch (family.type) {
     case MetricType::Counter:
-      appendHead(out, family.name, "", labels);
-      appendDouble(out, metric.counter.value);
-      appendTail(out, metric);
-      break;
     case MetricType::Gauge:
-      appendHead(out, family.name, "", labels);
-      appendDouble(out, metric.gauge.value);
-      appendTail(out, metric);
-      break;
     case MetricType::Untyped:
       appendHead(out, family.name, "", labels);
-      appendDouble(out, metric.untyped.value);
+      appendDouble(out, scalarValue(family.type, metric));
       appendTail(out, metric);
       break;
     case MetricType::Summary:
