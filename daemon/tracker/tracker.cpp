@@ -408,55 +408,79 @@ struct Tracker::Impl {
     std::vector<std::pair<std::string, std::int64_t>> breaches;  // question_id -> breached ms
   };
 
+  // One message as stored in a slot's blob, viewing into the blob.
+  struct BlobMessage {
+    std::string_view id;
+    std::string_view in_reply_to;
+    std::int64_t created_ms = 0;
+    std::uint8_t flags = 0;
+    std::string_view responder;    // brand messages only
+    std::uint32_t handler = 0;     // brand messages only
+    std::int64_t breached_ms = 0;  // when flags has kFlagBreach
+  };
+
+  // The one reader of the blob format written by encode(): calls on_header(conversation
+  // id, message count), then on_message(BlobMessage) for each message in stored order.
+  template <typename OnHeader, typename OnMessage>
+  void readBlob(const Slot& s, OnHeader&& on_header, OnMessage&& on_message) const {
+    Reader r(s.blob.get(), s.blob_size);
+    const std::string_view conversation_id = r.bytes();
+    const auto n = static_cast<std::size_t>(r.varint());
+    on_header(conversation_id, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      BlobMessage b;
+      b.id = r.bytes();
+      b.in_reply_to = r.bytes();
+      b.created_ms = r.i64();
+      b.flags = r.u8();
+      if (static_cast<Role>(b.flags & 3) == Role::Brand) {
+        b.responder = r.bytes();
+        b.handler = static_cast<std::uint32_t>(r.varint());
+      }
+      if (b.flags & kFlagBreach) b.breached_ms = r.i64();
+      on_message(b);
+    }
+  }
+
   Decoded decode(const Slot& s) const {
     Decoded d;
-    Reader r(s.blob.get(), s.blob_size);
-    std::string conversation_id(r.bytes());
-    auto n = static_cast<std::size_t>(r.varint());
-    d.messages.reserve(n);
+    std::string conversation_id;
     const std::string& source = names.name(s.source);
     const std::string& account = names.name(s.account);
     const std::string& channel = names.name(s.channel);
-    for (std::size_t i = 0; i < n; ++i) {
-      MessageRecord m;
-      m.source = source;
-      m.account = account;
-      m.channel = channel;
-      m.conversation_id = conversation_id;
-      m.id = r.bytes();
-      m.in_reply_to = r.bytes();
-      m.created_at = fromMillis(r.i64());
-      std::uint8_t flags = r.u8();
-      m.role = static_cast<Role>(flags & 3);
-      m.route = static_cast<Route>((flags >> 2) & 3);
-      if (m.role == Role::Brand) {
-        m.responder = r.bytes();
-        m.handler = names.name(static_cast<std::uint32_t>(r.varint()));
-      }
-      if (flags & kFlagBreach) d.breaches.emplace_back(m.id, r.i64());
-      d.messages.push_back(std::move(m));
-    }
+    readBlob(
+        s,
+        [&](std::string_view id, std::size_t n) {
+          conversation_id = id;
+          d.messages.reserve(n);
+        },
+        [&](const BlobMessage& b) {
+          MessageRecord m;
+          m.source = source;
+          m.account = account;
+          m.channel = channel;
+          m.conversation_id = conversation_id;
+          m.id = b.id;
+          m.in_reply_to = b.in_reply_to;
+          m.created_at = fromMillis(b.created_ms);
+          m.role = static_cast<Role>(b.flags & 3);
+          m.route = static_cast<Route>((b.flags >> 2) & 3);
+          if (m.role == Role::Brand) {
+            m.responder = b.responder;
+            m.handler = names.name(b.handler);
+          }
+          if (b.flags & kFlagBreach) d.breaches.emplace_back(m.id, b.breached_ms);
+          d.messages.push_back(std::move(m));
+        });
     return d;
   }
 
   // Creation time of the conversation's newest message (the last one in the blob),
-  // without decoding the messages; kMinTime when it has none.
+  // without building the message records; kMinTime when it has none.
   std::int64_t newestMillis(const Slot& s) const {
-    Reader r(s.blob.get(), s.blob_size);
-    r.bytes();  // conversation id
-    auto n = static_cast<std::size_t>(r.varint());
     std::int64_t newest = kMinTime;
-    for (std::size_t i = 0; i < n; ++i) {
-      r.bytes();  // id
-      r.bytes();  // in_reply_to
-      newest = r.i64();
-      const std::uint8_t flags = r.u8();
-      if (static_cast<Role>(flags & 3) == Role::Brand) {
-        r.bytes();   // responder
-        r.varint();  // handler
-      }
-      if (flags & kFlagBreach) r.i64();
-    }
+    readBlob(
+        s, [](std::string_view, std::size_t) {}, [&](const BlobMessage& b) { newest = b.created_ms; });
     return newest;
   }
 
@@ -746,16 +770,6 @@ Snapshot Tracker::snapshot() const {
     snap.answers[k] = s;
   }
   return snap;
-}
-
-void Tracker::dropIdleConversations() {
-  Impl& m = *impl_;
-  while (m.lru_tail != kNone) {
-    const std::uint32_t si = m.lru_tail;
-    m.lruUnlink(si);
-    m.tableErase(si);
-    m.freeSlot(si);
-  }
 }
 
 std::size_t Tracker::forgetBefore(Timestamp cutoff) {

@@ -139,10 +139,6 @@ class Tracker {
   // Metrics view at clock.now().
   Snapshot snapshot() const;
 
-  // Forgets every conversation without an open turn; they are reloaded through the
-  // ConversationLoader when a message for them arrives.
-  void dropIdleConversations();
-
   // Retention: forgets every conversation whose newest message is older than `cutoff`,
   // with or without an open turn, as Store::prune deletes them. An open turn of a
   // forgotten conversation no longer counts as open (nor late, nor in the oldest age);

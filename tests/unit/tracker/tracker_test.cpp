@@ -451,16 +451,16 @@ TEST(TrackerMemory, ManyConversationsSurviveTableGrowthAndEviction) {
   EXPECT_EQ(channel(s).open, 2500u);
 }
 
-TEST(Tracker, DropIdleConversationsKeepsOpenOnesAndReloadsTheRest) {
+TEST(Tracker, ForgottenConversationsAreReloadedThroughTheLoader) {
   auto cfg = makeConfig();
   ManualClock clock(at(0));
   FakeStore store;
   Tracker tracker(cfg, clock, store);
   ingest(tracker, store,
          {msg("q1", 0, Role::Question, "done"), msg("a1", 60, Role::Brand, "done"),
-          msg("q2", 10, Role::Question, "open")});
+          msg("q2", 100, Role::Question, "open")});
   EXPECT_EQ(tracker.conversationsInMemory(), 2u);
-  tracker.dropIdleConversations();
+  EXPECT_EQ(tracker.forgetBefore(at(61)), 1u);
   EXPECT_EQ(tracker.conversationsInMemory(), 1u);
   EXPECT_EQ(channel(tracker.snapshot()).open, 1u);
   EXPECT_EQ(channel(tracker.snapshot()).questions_total, 2u);
