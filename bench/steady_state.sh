@@ -40,6 +40,7 @@ seconds_of() {
     *) echo "$v" ;;
   esac
 }
+command -v sqlite3 >/dev/null || { echo "steady_state.sh needs the sqlite3 command-line tool (apt-get install -y sqlite3)" >&2; exit 1; }
 retention_s=$(seconds_of "$retention")
 prune_s=$(seconds_of "$prune_interval")
 work=$(mktemp -d /tmp/replywatch-steady.XXXXXX)
@@ -122,6 +123,11 @@ done
 grep -E '^(simulated|sent) ' "$work/send.log"
 echo "retention $retention, pruning every $prune_interval, $(grep -c 'retention pruned' "$work/daemon.log" || true) prunings logged"
 grep -E 'retention pruned' "$work/daemon.log" | tail -3 | sed -E 's/^.*(msg=.*)$/daemon: \1/' || echo "daemon: no pruning logged"
+if grep -q 'retention pruned.*heap_in_use_bytes' "$work/daemon.log"; then
+  echo "after each pruning, heap in use / page caches (MB) and conversations held:"
+  sed -nE 's/.*retention pruned.* conversations_held=([0-9]+) .*heap_in_use_bytes=([0-9]+) .*store_page_cache_bytes=([0-9]+).*/\2 \3 \1/p' "$work/daemon.log" |
+    awk '{printf "%s%.1f/%.1f (%d)", (NR % 8 == 1) ? (NR > 1 ? "\n  " : "  ") : "  ", $1 / 1048576, $2 / 1048576, $3} END {print ""}'
+fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "RSS (MB) every 10 s:       VmRSS  RssAnon  RssFile"
 awk 'NR % 10 == 1 {printf "  t=%3ds  %16.1f %8.1f %8.1f\n", $1, $2 / 1024, $3 / 1024, $4 / 1024}' "$work/rss.tsv"
