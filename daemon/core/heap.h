@@ -1,9 +1,9 @@
 #pragma once
 // The process heap as the C library's allocator sees it, and giving its free pages back
-// to the kernel. After a retention pruning frees what it forgot, the allocator keeps the
-// freed chunks mapped (scattered between live ones, in every thread's arena) and reuses
-// them in allocation order, not address order, so the resident set would creep upward;
-// releaseFreeHeap() returns the free pages so resident memory follows what is held.
+// to the kernel. After a retention pruning frees what it forgot, the freed chunks lie
+// between live ones in every thread's arena; the allocator shrinks an arena only from its
+// top, so they would stay resident. releaseFreeHeap() returns their whole pages, so
+// resident memory follows what is held.
 //
 // Threading: both functions may be called from any thread; they lock the allocator's
 // arenas one at a time (allocations in other threads wait for that arena meanwhile).
@@ -22,8 +22,8 @@ HeapStats heapStats();
 
 // Gives every whole free page of every arena back to the kernel (glibc malloc_trim(0)).
 // Returns true when some memory was released. Cost: a walk over each arena's free
-// chunks, about a millisecond for tens of megabytes. A no-op returning false where the C
-// library has no such call.
+// chunks and one madvise per free run. A no-op returning false where the C library has
+// no such call.
 bool releaseFreeHeap();
 
 }  // namespace replywatch
