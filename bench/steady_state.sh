@@ -23,6 +23,9 @@
 # (rss.tsv: seconds, VmRSS, RssAnon, RssFile in kB, how many seconds the newest stored
 # turn is older than the retention cutoff) and the daemon's log (each pruning logs what
 # is held: conversations, escalation records, heap in use and free, SQLite page caches).
+# RATE=N sends N deliveries a second instead of each as soon as the previous one is
+# answered, so that each pruning interval carries the same traffic whatever else runs
+# on the machine (what is held between two prunings follows that traffic).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 binary=${1:-$here/../build/release/daemon/replywatch}
@@ -92,7 +95,7 @@ batch=50
 start_s=$(date +%s)
 REPLYWATCH_WEBHOOK_SECRET=$(cat "$work/secret") "$binary" simulate --days "$days" --questions-per-day "$per_day" \
   --start "$(date -u -d "$days days ago" +%FT%TZ)" --send "http://$address" --source feed --relay-source relays \
-  --batch "$batch" --rate 0 2> "$work/send.log" &
+  --batch "$batch" --rate "${RATE:-0}" 2> "$work/send.log" &
 send_pid=$!
 # One sample a second: seconds since the start of the feeding, VmRSS, RssAnon, RssFile,
 # and how many seconds the newest question turn stored is older than the retention
