@@ -19,6 +19,7 @@
 #include "daemon/app/pipeline.h"
 #include "daemon/app/questions.h"
 #include "daemon/app/turn_facts.h"
+#include "daemon/core/heap.h"
 #include "daemon/core/log.h"
 #include "daemon/http/basic_auth.h"
 #include "daemon/http/server.h"
@@ -303,10 +304,19 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
         if (!sleepFor(wait, stop)) return;
         wait = interval;
         auto pruned = pipeline.prune(clock.now() - config.store.retention);
+        // What the pruning freed goes back to the kernel, so resident memory follows
+        // what is held instead of the high-water mark of each thread's arena.
+        releaseFreeHeap();
         if (!pruned) {
           spdlog::warn("retention pruning failed error={}", logValue(pruned.error().message));
         } else if (*pruned > 0) {
-          spdlog::info("retention pruned messages={}", *pruned);
+          const Pipeline::Held held = pipeline.held();
+          const HeapStats heap = heapStats();
+          spdlog::info(
+              "retention pruned messages={} conversations_held={} escalation_records_held={} "
+              "heap_in_use_bytes={} heap_free_bytes={} store_page_cache_bytes={}",
+              *pruned, held.conversations, held.escalation_records, heap.in_use_bytes, heap.free_bytes,
+              store->pageCacheBytes());
         }
       }
     });

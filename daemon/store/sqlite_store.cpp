@@ -778,10 +778,42 @@ class SqliteStore final : public Store {
       const int rc = del->step();
       if (rc != SQLITE_DONE) return dbError(db, rc, "cannot prune store");
     }
+    releaseCaches();
     return deleted;
   }
 
   int schemaVersion() const override { return version_; }
+
+  // Drops the pages the connections' caches hold and no statement uses. After a pruning
+  // most of them are pages of what was deleted (now on the free list); without this each
+  // cache keeps every page it ever read up to its configured size, so it follows the
+  // file's high-water mark rather than what is read between two prunings. The pages are
+  // read again from the file (usually in the OS page cache) when needed.
+  void releaseCaches() {
+    if (write_) {
+      std::lock_guard lock(write_mutex_);
+      if (!bulk_) sqlite3_db_release_memory(write_->handle());
+    }
+    std::lock_guard lock(read_mutex_);
+    sqlite3_db_release_memory(read_->handle());
+  }
+
+  std::size_t pageCacheBytes() override {
+    auto used = [](Database& db) {
+      int current = 0;
+      int highwater = 0;
+      if (sqlite3_db_status(db.handle(), SQLITE_DBSTATUS_CACHE_USED, &current, &highwater, 0) != SQLITE_OK)
+        return 0;
+      return std::max(current, 0);
+    };
+    std::size_t bytes = 0;
+    if (write_) {
+      std::lock_guard lock(write_mutex_);
+      bytes += static_cast<std::size_t>(used(*write_));
+    }
+    std::lock_guard lock(read_mutex_);
+    return bytes + static_cast<std::size_t>(used(*read_));
+  }
 
  private:
   // The connection a read uses, locked: the read connection, or during a bulk load the

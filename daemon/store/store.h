@@ -12,6 +12,7 @@
 // conversation.
 // Every method may block on disk I/O. No method throws for I/O failures: they return
 // an Error with reason "store" (or "store_full" when the disk is full).
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -146,6 +147,11 @@ class Store {
 
   // Schema version currently applied (see migrations in sqlite_store.cpp).
   virtual int schemaVersion() const = 0;
+
+  // Heap memory the store's page caches hold now, in bytes, all connections together;
+  // each cache is bounded by its configured size (see sqlite_store.cpp). Thread-safe; may
+  // wait for a commit in progress. The default: 0 (nothing cached).
+  virtual std::size_t pageCacheBytes() { return 0; }
 
   // Bulk loading, for `replywatch import`. Between beginBulkLoad() and endBulkLoad(),
   // commit() keeps its transactions and its results (what it returns, what the read

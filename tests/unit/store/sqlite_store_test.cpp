@@ -587,6 +587,43 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   EXPECT_EQ(store->openConversationMessages()->size(), 1u);
 }
 
+// What the page caches held of the deleted data goes with a pruning: they follow what is
+// read between prunings, not every page the file ever had.
+TEST(SqliteStorePrune, ReleasesThePageCachesItLeavesUnused) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  constexpr int kConversations = 2000;
+  WriteBatch batch;
+  for (int c = 0; c < kConversations; ++c) {
+    const std::string conversation = "c" + std::to_string(c);
+    batch.messages.push_back(message("s", conversation, conversation + "-q", 100 + c));
+    batch.messages.push_back(message("s", conversation, conversation + "-a", 200 + c, Role::Brand));
+    batch.upsert_turns.push_back(answeredTurn("s", conversation, conversation + "-q", 100 + c, 200 + c));
+  }
+  ASSERT_TRUE(store->commit(batch).ok());
+  // Read everything back on the read connection too.
+  std::size_t seen = 0;
+  ASSERT_TRUE(store->forEachTurn([&seen](const Turn&) { ++seen; }).ok());
+  ASSERT_EQ(seen, static_cast<std::size_t>(kConversations));
+  const std::size_t filled = store->pageCacheBytes();
+  // 4,000 messages, their index and 2,000 turns: well over a hundred 4 KiB pages.
+  ASSERT_GT(filled, std::size_t{400} * 1024);
+
+  auto pruned = store->prune(fromMillis(1'000'000));
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(pruned.value(), static_cast<std::uint64_t>(2 * kConversations));
+  const std::size_t after = store->pageCacheBytes();
+  EXPECT_LT(after, filled / 4) << "page caches held " << filled << " bytes before the pruning, " << after
+                               << " after";
+  // The store works on: the released pages are read again when needed.
+  WriteBatch next;
+  next.messages = {message("s", "later", "later-q", 2'000'000)};
+  next.upsert_turns = {openTurn("s", "later", "later-q", 2'000'000)};
+  ASSERT_TRUE(store->commit(next).ok());
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"later-q"}));
+}
+
 TEST(SqliteStoreCommit, RequireNewMessagesRollsBackTheWholeBatch) {
   TempDir dir;
   auto store = mustOpen(dir.file("store.db"));
