@@ -45,6 +45,9 @@
 //   and a read-only connection guarded by read_mutex_. WAL lets readers proceed while a
 //   write transaction is open, so an API query never waits for ingestion and the other
 //   way round. A store opened with OpenOptions::read_only has only the read connection.
+//   A bulk load into an empty store that no other connection has open closes the read
+//   connection and runs under a rollback journal (synchronous=EXTRA) until its end,
+//   then returns to WAL mode (startBulkTransaction).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -842,8 +845,8 @@ class SqliteStore final : public Store {
   Result<void> startBulkTransaction(Database& db) {
     constexpr std::string_view kWhat = "cannot start a bulk load of store";
     std::int64_t empty = 0;
-    int rc = db.queryInt("SELECT NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM turns)",
-                         empty);
+    int rc =
+        db.queryInt("SELECT NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM turns)", empty);
     if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
     if (empty != 0) {
       if (auto entered = enterRollbackJournal(db); !entered.ok()) return entered.error();
@@ -1351,10 +1354,10 @@ class SqliteStore final : public Store {
   std::mutex write_mutex_;
   std::mutex read_mutex_;
   int version_;
-  std::atomic<bool> bulk_{false};       // a bulk load's transaction is open on write_
-  bool deferred_turn_indexes_ = false;  // ... and it dropped the turns' secondary indexes
+  std::atomic<bool> bulk_{false};             // a bulk load's transaction is open on write_
+  bool deferred_turn_indexes_ = false;        // ... and it dropped the turns' secondary indexes
   bool deferred_conversation_index_ = false;  // ... and messages_by_conversation
-  bool rollback_journal_ = false;              // ... in a rollback journal, read_ closed
+  bool rollback_journal_ = false;             // ... in a rollback journal, read_ closed
 };
 
 // Sets the per-connection pragmas of the write connection.

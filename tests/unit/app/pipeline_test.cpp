@@ -118,7 +118,8 @@ std::vector<std::string> turnRows(store::Store& s) {
   std::vector<std::string> rows;
   const std::vector<Turn> turns = s.turns({}).value();
   for (const auto& t : turns) {
-    std::string row = t.conversation_id + "/" + t.question_id + " asked=" + std::to_string(toMillis(t.asked_at));
+    std::string row =
+        t.conversation_id + "/" + t.question_id + " asked=" + std::to_string(toMillis(t.asked_at));
     row += " answer=" + t.answer_id;
     row += " at=" + (t.answered_at ? std::to_string(toMillis(*t.answered_at)) : std::string("-"));
     row += " breached=" + (t.breached_at ? std::to_string(toMillis(*t.breached_at)) : std::string("-"));
@@ -148,7 +149,7 @@ TEST(Pipeline, ABulkLoadIntoAnEmptyStoreStoresWhatSeparateCommitsStore) {
       batches[3].push_back(msg("a2-" + std::to_string(i), c(i), t + 900, true));
     }
   }
-  batches[2].push_back(msg("q0", c(0), kT0));        // a duplicate
+  batches[2].push_back(msg("q0", c(0), kT0));         // a duplicate
   batches[2].push_back(msg("q1", "elsewhere", kT0));  // stored already, under another conversation
   batches[3].push_back(msg("late-q", c(2), kT0 + 9000));
 
@@ -161,7 +162,7 @@ TEST(Pipeline, ABulkLoadIntoAnEmptyStoreStoresWhatSeparateCommitsStore) {
   ASSERT_TRUE(bulk.restore().ok());
   ASSERT_TRUE(plain.restore().ok());
 
-  auto ingestBoth = [&](const std::vector<Message>& batch) {
+  auto ingest_both = [&](const std::vector<Message>& batch) {
     auto a = bulk.ingest(cfg.sources[0], batch, std::nullopt);
     auto b = plain.ingest(cfg.sources[0], batch, std::nullopt);
     ASSERT_TRUE(a.ok()) << a.error().message;
@@ -170,14 +171,14 @@ TEST(Pipeline, ABulkLoadIntoAnEmptyStoreStoresWhatSeparateCommitsStore) {
     EXPECT_EQ(a->duplicates, b->duplicates);
   };
   ASSERT_TRUE(bulk.beginBulkLoad().ok());
-  for (int b = 0; b < 3; ++b) ingestBoth(batches[static_cast<std::size_t>(b)]);
+  for (int b = 0; b < 3; ++b) ingest_both(batches[static_cast<std::size_t>(b)]);
   // Every conversation of the load is held.
   EXPECT_EQ(bulk.held().conversations, static_cast<std::size_t>(kConversations));
   ASSERT_TRUE(bulk.endBulkLoad().ok());
   EXPECT_EQ(turnRows(*bulk_store), turnRows(*plain_store));
 
   ASSERT_TRUE(bulk.beginBulkLoad().ok());
-  ingestBoth(batches[3]);
+  ingest_both(batches[3]);
   ASSERT_TRUE(bulk.endBulkLoad().ok());
   const auto rows = turnRows(*bulk_store);
   EXPECT_EQ(rows, turnRows(*plain_store));

@@ -780,7 +780,8 @@ TEST(SqliteStoreBulkLoad, ACrashDuringALoadIntoAnEmptyStoreLeavesNothingOfIt) {
       MessageRecord m = message("s", testing::numbered("c", i), testing::numbered("m", i), 100 + i);
       m.handler = wide;
       batch.messages.push_back(std::move(m));
-      batch.upsert_turns.push_back(openTurn("s", testing::numbered("c", i), testing::numbered("m", i), 100 + i));
+      batch.upsert_turns.push_back(
+          openTurn("s", testing::numbered("c", i), testing::numbered("m", i), 100 + i));
     }
     batch.require_new_messages = true;
     ASSERT_TRUE(store->commit(batch).ok());
