@@ -820,15 +820,21 @@ class SqliteStore final : public Store {
     bool bulk;  // reading inside the bulk load's transaction: no BEGIN/ROLLBACK of its own
   };
   ReadAccess reading() {
-    for (;;) {
-      if (bulk_) {
-        std::unique_lock lock(write_mutex_);
-        if (bulk_) return ReadAccess{std::move(lock), write_.get(), true};
-      }
+    if (bulk_) {
+      std::unique_lock lock(write_mutex_);
+      if (bulk_) return ReadAccess{std::move(lock), write_.get(), true};
+    }
+    {
       std::unique_lock lock(read_mutex_);
-      // A bulk load into an empty store closes the read connection for its duration.
       if (read_) return ReadAccess{std::move(lock), read_.get(), false};
     }
+    // No read connection: a bulk load into an empty store closed it (the load's reads
+    // are served above once it has started), or it could not be reopened after one.
+    // The write connection serves the read, in a read transaction of its own outside
+    // a load.
+    std::unique_lock lock(write_mutex_);
+    const bool bulk = bulk_;
+    return ReadAccess{std::move(lock), write_.get(), bulk};
   }
 
   // Opens the bulk load's transaction on `db` (write_mutex_ held, bulk_ set); on
