@@ -1416,6 +1416,12 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     if (!db.ok()) return db.error();
     std::int64_t version = 0;
     const int rc = db.value()->queryInt("PRAGMA user_version", version);
+    if (rc == SQLITE_READONLY_ROLLBACK) {
+      // A bulk load into an empty store was interrupted (its journal is still there).
+      return makeError("store", "store " + path.string() +
+                                    " holds an interrupted import; open it once read-write (replywatch serve "
+                                    "or import) to undo it");
+    }
     if (rc != SQLITE_OK) return dbError(*db.value(), rc, "cannot open store");
     if (version > kLatestVersion) return versionTooNew(path, version);
     if (version < kLatestVersion) {

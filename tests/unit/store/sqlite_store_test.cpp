@@ -793,6 +793,11 @@ TEST(SqliteStoreBulkLoad, ACrashDuringALoadIntoAnEmptyStoreLeavesNothingOfIt) {
   ASSERT_TRUE(std::filesystem::exists(path.string() + "-journal"));
   std::filesystem::copy_file(path.string() + "-journal", crashed.file("store.db-journal"));
   {
+    // A read-only open cannot undo the load, and says so.
+    auto read_only = openSqliteStore(crashed.file("store.db"), OpenOptions{.read_only = true});
+    ASSERT_FALSE(read_only.ok());
+    EXPECT_NE(read_only.error().message.find("interrupted import"), std::string::npos)
+        << read_only.error().message;
     auto reopened = mustOpen(crashed.file("store.db"));
     ASSERT_NE(reopened, nullptr);
     EXPECT_TRUE(reopened->turns({})->empty());
