@@ -98,14 +98,14 @@ int runImport(const config::Config& cfg, const std::string& source_name,
   for (const auto& path : paths) {
     auto start = std::chrono::steady_clock::now();
     // One bulk load per file: its batches reach the disk together, when the file is done.
-    if (auto bulk = durable_batches ? Result<void>{} : store->beginBulkLoad(); !bulk) {
+    if (auto bulk = durable_batches ? Result<void>{} : pipeline.beginBulkLoad(); !bulk) {
       std::cerr << fmt::format("{}: {}\n", path, bulk.error().message);
       exit_code = 1;
       continue;
     }
     auto stats = connector->importFile(
         path, [&](std::uint64_t done, std::uint64_t total) { bar.update(path, done, total); });
-    if (auto durable = store->endBulkLoad(); !durable) {
+    if (auto durable = durable_batches ? Result<void>{} : pipeline.endBulkLoad(); !durable) {
       std::cerr << fmt::format("{}: {}\n", path, durable.error().message);
       return 1;  // nothing of the file was stored, and the tracker no longer mirrors the store
     }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <limits>
 #include <map>
 #include <string_view>
 #include <unordered_set>
@@ -64,8 +65,26 @@ class Pipeline::StoreLoader final : public tracker::ConversationLoader {
   explicit StoreLoader(store::Store& store) : store_(store) {}
 
   Result<std::vector<MessageRecord>> load(const ConversationKey& key) override {
+    // During a load into an empty store, the tracker holds every stored conversation.
+    if (load_into_empty_store_) return std::vector<MessageRecord>{};
+    if (rebuild_pending_) {
+      rebuild_pending_ = false;
+      rebuild();
+    }
     if (filter_ && !filter_->mayContain(key)) return std::vector<MessageRecord>{};
     return store_.conversation(key);
+  }
+
+  // While set, every conversation the store holds is held by the tracker too, so a
+  // conversation the tracker asks for is not stored: the filter is not needed, and is
+  // rebuilt from the store at the first load after.
+  void setLoadIntoEmptyStore(bool on) {
+    load_into_empty_store_ = on;
+    if (on) {
+      filter_.reset();
+    } else {
+      rebuild_pending_ = true;
+    }
   }
 
   // Fills the filter from the store, sized for growth. Without a filter every load asks
@@ -96,6 +115,8 @@ class Pipeline::StoreLoader final : public tracker::ConversationLoader {
  private:
   store::Store& store_;
   std::unique_ptr<ConversationFilter> filter_;
+  bool load_into_empty_store_ = false;
+  bool rebuild_pending_ = false;
 };
 
 Pipeline::Pipeline(const config::Config& config, const Clock& clock, store::Store& store)
@@ -142,6 +163,31 @@ Result<void> Pipeline::restore() {
   if (!open) return open.error();
   tracker_->restoreOpenMessages(*open);
   return reloadEscalations();
+}
+
+Result<void> Pipeline::beginBulkLoad() {
+  std::lock_guard lock(mu_);
+  auto started = store_.beginBulkLoad();
+  if (!started) return started.error();
+  if (started->into_empty_store) {
+    // Nothing stored before the load: keeping each conversation the load commits makes
+    // every other one unstored, and no store read is needed.
+    tracker_->setMaxIdleConversations(std::numeric_limits<std::size_t>::max());
+    loader_->setLoadIntoEmptyStore(true);
+    load_into_empty_store_ = true;
+  }
+  return {};
+}
+
+Result<void> Pipeline::endBulkLoad() {
+  std::lock_guard lock(mu_);
+  auto ended = store_.endBulkLoad();
+  if (load_into_empty_store_) {
+    load_into_empty_store_ = false;
+    loader_->setLoadIntoEmptyStore(false);
+    tracker_->setMaxIdleConversations(tracker::TrackerOptions{}.max_idle_conversations);
+  }
+  return ended;
 }
 
 Result<void> Pipeline::reloadEscalations() {

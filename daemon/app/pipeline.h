@@ -70,6 +70,14 @@ class Pipeline final : public connectors::IngestSink {
   // conversations). Call once before ingesting. Blocks on disk.
   Result<void> restore();
 
+  // A bulk load of the store around an import file (Store::beginBulkLoad and
+  // endBulkLoad), taken under the pipeline lock. Into an empty store, the tracker keeps
+  // every conversation of the load in memory and never asks the store for one until
+  // the load ends (the store builds its by-conversation index at the end). Call from
+  // the importing thread, with no other ingestion under way. Blocks on disk.
+  Result<void> beginBulkLoad();
+  Result<void> endBulkLoad();
+
   // Queues the batch and blocks until the transaction holding it committed (see the
   // header comment). Thread-safe. Errors: kQueueFullReason, kStoppingReason, or the
   // store's reason when the group's transaction failed (nothing of the group stored).
@@ -142,6 +150,7 @@ class Pipeline final : public connectors::IngestSink {
   tracker::Classifier classifier_;
   mutable std::mutex mu_;
   std::unique_ptr<tracker::Tracker> tracker_;
+  bool load_into_empty_store_ = false;  // between beginBulkLoad() and endBulkLoad()
 
   // The write queue. Requests live on their callers' stacks until answered.
   const std::size_t max_queued_messages_;

@@ -45,6 +45,9 @@
 //   and a read-only connection guarded by read_mutex_. WAL lets readers proceed while a
 //   write transaction is open, so an API query never waits for ingestion and the other
 //   way round. A store opened with OpenOptions::read_only has only the read connection.
+//   A bulk load into an empty store that no other connection has open closes the read
+//   connection and runs under a rollback journal (synchronous=EXTRA) until its end,
+//   then returns to WAL mode (startBulkTransaction).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -231,6 +234,12 @@ constexpr const char* kCreateTurnIndexes =
     "CREATE INDEX turns_by_asked_at ON turns (asked_at_ms);"
     "CREATE INDEX turns_by_account_asked_at ON turns (account, asked_at_ms);"
     "CREATE INDEX turns_open ON turns (source, conversation_id) WHERE answered_at_ms IS NULL;";
+
+// The messages' by-conversation index, as migration 1 creates it: a bulk load into a
+// store without messages and turns builds it once at its end too.
+constexpr const char* kDropConversationIndex = "DROP INDEX messages_by_conversation;";
+constexpr const char* kCreateConversationIndex =
+    "CREATE INDEX messages_by_conversation ON messages (source, conversation_id, created_at_ms, id);";
 
 constexpr std::string_view kDeleteTurn =
     "DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2 AND question_id = ?3";
@@ -453,6 +462,8 @@ Result<int> migrate(Database& db) {
   return static_cast<int>(version);
 }
 
+Result<void> configureReader(Database& db);
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<Database> write, std::unique_ptr<Database> read, int version)
@@ -493,43 +504,60 @@ class SqliteStore final : public Store {
     return written;
   }
 
-  Result<void> beginBulkLoad() override {
+  Result<BulkLoadStart> beginBulkLoad() override {
     if (!write_) return readOnlyError("cannot load into");
     std::lock_guard lock(write_mutex_);
-    if (bulk_) return {};
+    if (bulk_) return BulkLoadStart{};
     Database& db = *write_;
-    constexpr std::string_view kWhat = "cannot start a bulk load of store";
-    int rc = db.exec("BEGIN IMMEDIATE");
-    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    std::int64_t any_turn = 0;
-    rc = db.queryInt("SELECT EXISTS (SELECT 1 FROM turns)", any_turn);
-    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    // Without any turn yet, the turns' secondary indexes are built in one pass at the end,
-    // in the same transaction (a crash leaves them as they were).
-    deferred_turn_indexes_ = any_turn == 0;
-    if (deferred_turn_indexes_) {
-      rc = db.exec(kDropTurnIndexes);
-      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    }
+    // Reads go to the write connection from now on (they wait for write_mutex_).
     bulk_ = true;
-    return {};
+    auto started = startBulkTransaction(db);
+    if (!started.ok()) {
+      deferred_turn_indexes_ = false;
+      deferred_conversation_index_ = false;
+      if (rollback_journal_) (void)leaveRollbackJournal(db);
+      bulk_ = false;
+      return started.error();
+    }
+    return BulkLoadStart{.into_empty_store = deferred_conversation_index_};
   }
 
   Result<void> endBulkLoad() override {
     if (!write_) return readOnlyError("cannot load into");
     std::lock_guard lock(write_mutex_);
     if (!bulk_) return {};
-    bulk_ = false;
     Database& db = *write_;
     constexpr std::string_view kWhat = "cannot commit the bulk load to store";
-    if (deferred_turn_indexes_) {
+    int rc = SQLITE_OK;
+    if (deferred_turn_indexes_ || deferred_conversation_index_) {
+      // The index builds sort on a second thread too.
+      (void)db.exec("PRAGMA threads = 2");
+      if (deferred_turn_indexes_) rc = db.exec(kCreateTurnIndexes);
+      if (deferred_conversation_index_ && rc == SQLITE_OK) rc = db.exec(kCreateConversationIndex);
       deferred_turn_indexes_ = false;
-      const int rc = db.exec(kCreateTurnIndexes);
-      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+      deferred_conversation_index_ = false;
+      (void)db.exec("PRAGMA threads = 0");
     }
     // synchronous=FULL: the commit syncs the write-ahead log, the whole load with it.
-    int rc = db.exec("COMMIT");
-    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    // In a rollback journal (synchronous=EXTRA), it syncs the database file, then
+    // deletes the journal and syncs its directory.
+    if (rc == SQLITE_OK) rc = db.exec("COMMIT");
+    if (rc != SQLITE_OK) {
+      Error error = abortTransaction(db, rc, kWhat);
+      if (rollback_journal_) (void)leaveRollbackJournal(db);
+      bulk_ = false;
+      return error;
+    }
+    if (rollback_journal_) {
+      // Durable already: nothing in a log to copy.
+      auto left = leaveRollbackJournal(db);
+      bulk_ = false;
+      if (!left.ok()) {
+        return makeError(left.error().reason, "the load is stored, but " + left.error().message);
+      }
+      return {};
+    }
+    bulk_ = false;
     // Copy the load from the log into the database file now, and empty the log. Already
     // durable, so a checkpoint that cannot complete (a reader) is left to a later one.
     std::int64_t busy = 0;
@@ -828,7 +856,110 @@ class SqliteStore final : public Store {
       std::unique_lock lock(write_mutex_);
       if (bulk_) return ReadAccess{std::move(lock), write_.get(), true};
     }
-    return ReadAccess{std::unique_lock(read_mutex_), read_.get(), false};
+    {
+      std::unique_lock lock(read_mutex_);
+      if (read_) return ReadAccess{std::move(lock), read_.get(), false};
+    }
+    // No read connection: a bulk load into an empty store closed it (the load's reads
+    // are served above once it has started), or it could not be reopened after one.
+    // The write connection serves the read, in a read transaction of its own outside
+    // a load.
+    std::unique_lock lock(write_mutex_);
+    const bool bulk = bulk_;
+    return ReadAccess{std::move(lock), write_.get(), bulk};
+  }
+
+  // Opens the bulk load's transaction on `db` (write_mutex_ held, bulk_ set); on
+  // failure no transaction is left open.
+  //
+  // A load into a store without messages and turns that no other connection has open
+  // (the first import) leaves the write-ahead log for a rollback journal until its end:
+  // the pages of the load are then written once, into the database file, instead of
+  // into the log and again by a checkpoint. The journal only keeps the few pages the
+  // empty store had: a crash or a rollback restores them and truncates the file back to
+  // its size before the load, and other connections see the store as it was until the
+  // commit (rollback-journal locking). The turns' secondary indexes are dropped and
+  // built once at the end when the store holds no turn.
+  Result<void> startBulkTransaction(Database& db) {
+    constexpr std::string_view kWhat = "cannot start a bulk load of store";
+    std::int64_t empty = 0;
+    int rc =
+        db.queryInt("SELECT NOT EXISTS (SELECT 1 FROM messages) AND NOT EXISTS (SELECT 1 FROM turns)", empty);
+    if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+    if (empty != 0) {
+      if (auto entered = enterRollbackJournal(db); !entered.ok()) return entered.error();
+    }
+    rc = db.exec("BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    std::int64_t any_turn = 0;
+    rc = db.queryInt("SELECT EXISTS (SELECT 1 FROM turns)", any_turn);
+    if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    // Without any turn yet, the turns' secondary indexes are built in one pass at the
+    // end, in the same transaction (a crash leaves them as they were); without any
+    // message either, the messages' by-conversation index too. The transaction keeps
+    // other writers out until the end, so the store stays as found here.
+    if (any_turn == 0) {
+      rc = db.exec(kDropTurnIndexes);
+      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+      deferred_turn_indexes_ = true;
+      std::int64_t any_message = 0;
+      rc = db.queryInt("SELECT EXISTS (SELECT 1 FROM messages)", any_message);
+      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+      if (any_message == 0) {
+        rc = db.exec(kDropConversationIndex);
+        if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+        deferred_conversation_index_ = true;
+      }
+    }
+    return {};
+  }
+
+  // Switches `db` from the write-ahead log to a rollback journal, which needs every
+  // other connection to the file closed: the store's read connection is closed first
+  // (bulk_ is set: reads use `db`). When another connection (another process) has the
+  // file open, the store stays in WAL mode and the read connection is reopened. An
+  // Error only when the read connection cannot be reopened.
+  Result<void> enterRollbackJournal(Database& db) {
+    {
+      std::lock_guard read_lock(read_mutex_);
+      read_.reset();
+    }
+    sqlite3_busy_timeout(db.handle(), 0);  // another connection: give up at once
+    std::string mode;
+    const int rc = db.queryText("PRAGMA journal_mode = DELETE", mode);
+    sqlite3_busy_timeout(db.handle(), kBusyTimeoutMs);
+    if (rc == SQLITE_OK && mode == "delete") {
+      rollback_journal_ = true;
+      // EXTRA: the commit's deletion of the journal is synced too (its directory).
+      const int sync_rc = db.exec("PRAGMA synchronous = EXTRA");
+      if (sync_rc == SQLITE_OK) return {};
+      Error error = dbError(db, sync_rc, "cannot configure store");
+      (void)leaveRollbackJournal(db);
+      return error;
+    }
+    return reopenReader(db.path());
+  }
+
+  // Back to the write-ahead log (synchronous=FULL) after a load in a rollback journal,
+  // outside any transaction, and reopens the read connection. A store that cannot go
+  // back to WAL mode now (a reader of another process holds it) keeps its rollback
+  // journal, every commit still durable (synchronous=EXTRA), until it is next opened.
+  Result<void> leaveRollbackJournal(Database& db) {
+    rollback_journal_ = false;
+    std::string mode;
+    if (db.queryText("PRAGMA journal_mode = WAL", mode) == SQLITE_OK && mode == "wal") {
+      (void)db.exec("PRAGMA synchronous = FULL");
+    }
+    return reopenReader(db.path());
+  }
+
+  Result<void> reopenReader(const std::filesystem::path& path) {
+    auto reader = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
+    if (!reader.ok()) return reader.error();
+    if (auto configured = configureReader(*reader.value()); !configured.ok()) return configured.error();
+    std::lock_guard read_lock(read_mutex_);
+    read_ = std::move(reader.value());
+    return {};
   }
 
   // The writes of commit(), inside the caller's transaction or savepoint, which the
@@ -1261,8 +1392,10 @@ class SqliteStore final : public Store {
   std::mutex write_mutex_;
   std::mutex read_mutex_;
   int version_;
-  std::atomic<bool> bulk_{false};       // a bulk load's transaction is open on write_
-  bool deferred_turn_indexes_ = false;  // ... and it dropped the turns' secondary indexes
+  std::atomic<bool> bulk_{false};             // a bulk load's transaction is open on write_
+  bool deferred_turn_indexes_ = false;        // ... and it dropped the turns' secondary indexes
+  bool deferred_conversation_index_ = false;  // ... and messages_by_conversation
+  bool rollback_journal_ = false;             // ... in a rollback journal, read_ closed
 };
 
 // Sets the per-connection pragmas of the write connection.
@@ -1315,6 +1448,12 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     if (!db.ok()) return db.error();
     std::int64_t version = 0;
     const int rc = db.value()->queryInt("PRAGMA user_version", version);
+    if (rc == SQLITE_READONLY_ROLLBACK) {
+      // A bulk load into an empty store was interrupted (its journal is still there).
+      return makeError("store", "store " + path.string() +
+                                    " holds an interrupted import; open it once read-write (replywatch serve "
+                                    "or import) to undo it");
+    }
     if (rc != SQLITE_OK) return dbError(*db.value(), rc, "cannot open store");
     if (version > kLatestVersion) return versionTooNew(path, version);
     if (version < kLatestVersion) {

@@ -79,6 +79,16 @@ struct TurnQuery {
   std::optional<std::size_t> limit;
 };
 
+// What Store::beginBulkLoad() found when the load's transaction started.
+struct BulkLoadStart {
+  // The store held no message and no turn, and no other writer can add any until
+  // endBulkLoad(): every message the store holds during the load is one committed by
+  // the load. Such a load also builds the messages' by-conversation index once at its
+  // end, so until then conversation() and openConversationMessages() scan every stored
+  // message: a caller that keeps in memory what it committed need not call them.
+  bool into_empty_store = false;
+};
+
 struct OpenOptions {
   bool read_only = false;  // CLI queries (`replywatch questions`) open read-only
 };
@@ -157,14 +167,19 @@ class Store {
   // commit() keeps its transactions and its results (what it returns, what the read
   // methods see) but does not wait for the disk: a batch is durable only once
   // endBulkLoad() has succeeded, which writes everything to disk and restores the
-  // normal commits. In a store that holds no turn yet, the turns' secondary indexes are
-  // built once by endBulkLoad() rather than row by row (a store left without them by a
-  // crash gets them back when next opened read-write). The stored data is the same as
-  // with normal commits. Call both from the thread that commits, with no other writer;
-  // the default does nothing (every commit is durable anyway). During a bulk load the
-  // reads use the write connection, so the callbacks of forEachTurn(),
-  // forEachConversation() and forEachEscalation() must not call commit(). Blocks on disk.
-  virtual Result<void> beginBulkLoad() { return {}; }
+  // normal commits; a crash or a failed endBulkLoad() leaves nothing of the load. In a
+  // store that holds no turn yet, the turns' secondary indexes are built once by
+  // endBulkLoad() rather than row by row, and in a store without messages and turns
+  // (BulkLoadStart::into_empty_store) the messages' by-conversation index too. A load
+  // into an empty store that no other connection has open is written once, into the
+  // database file under a rollback journal, rather than into the write-ahead log and
+  // again by a checkpoint; readers of other processes then wait for the load's end
+  // instead of seeing the empty store. The stored data is the same as with normal
+  // commits. Call both from the thread that commits, with no other writer; the default
+  // does nothing (every commit is durable anyway). During a bulk load the reads use the
+  // write connection, so the callbacks of forEachTurn(), forEachConversation() and
+  // forEachEscalation() must not call commit(). Blocks on disk.
+  virtual Result<BulkLoadStart> beginBulkLoad() { return BulkLoadStart{}; }
   virtual Result<void> endBulkLoad() { return {}; }
 };
 

@@ -800,4 +800,8 @@ std::size_t Tracker::forgetBefore(Timestamp cutoff) {
 
 std::size_t Tracker::conversationsInMemory() const { return impl_->live; }
 
+void Tracker::setMaxIdleConversations(std::size_t max_idle) {
+  impl_->options.max_idle_conversations = max_idle;
+}
+
 }  // namespace replywatch::tracker

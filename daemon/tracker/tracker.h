@@ -151,6 +151,11 @@ class Tracker {
   // Number of conversations held in memory (for benchmarks and tests).
   std::size_t conversationsInMemory() const;
 
+  // Changes TrackerOptions::max_idle_conversations; idle conversations beyond the new
+  // limit are evicted by the next commit(). A bulk load into an empty store lifts the limit so that
+  // every conversation of the load stays held and none is ever reloaded.
+  void setMaxIdleConversations(std::size_t max_idle);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -113,6 +113,89 @@ TEST(Pipeline, KnownMessageUnderAnotherConversationOpensNoTurn) {
   EXPECT_EQ(turnKeys(*store).size(), 3u);
 }
 
+// Every field of every stored turn, in the store's order.
+std::vector<std::string> turnRows(store::Store& s) {
+  std::vector<std::string> rows;
+  const std::vector<Turn> turns = s.turns({}).value();
+  for (const auto& t : turns) {
+    std::string row =
+        t.conversation_id + "/" + t.question_id + " asked=" + std::to_string(toMillis(t.asked_at));
+    row += " answer=" + t.answer_id;
+    row += " at=" + (t.answered_at ? std::to_string(toMillis(*t.answered_at)) : std::string("-"));
+    row += " breached=" + (t.breached_at ? std::to_string(toMillis(*t.breached_at)) : std::string("-"));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// A bulk load into an empty store keeps every conversation in memory instead of
+// reading it back: the same outcomes, turns and counters as batches committed one by
+// one, for conversations spread over several batches; a second load, into the store
+// now holding messages, reads conversations from the store again.
+TEST(Pipeline, ABulkLoadIntoAnEmptyStoreStoresWhatSeparateCommitsStore) {
+  auto cfg = makeConfig();
+  constexpr int kConversations = 300;
+  auto c = [](int i) { return "c" + std::to_string(i); };
+  std::vector<std::vector<Message>> batches(4);
+  for (int i = 0; i < kConversations; ++i) {
+    const std::int64_t t = kT0 + i;
+    batches[0].push_back(msg("q" + std::to_string(i), c(i), t));
+    if (i % 2 == 0) {
+      batches[1].push_back(msg("f" + std::to_string(i), c(i), t + 100));
+      batches[2].push_back(msg("a" + std::to_string(i), c(i), t + 7200, true));
+    } else {
+      batches[1].push_back(msg("a" + std::to_string(i), c(i), t + 50, true));
+      batches[2].push_back(msg("q2-" + std::to_string(i), c(i), t + 500));
+      batches[3].push_back(msg("a2-" + std::to_string(i), c(i), t + 900, true));
+    }
+  }
+  batches[2].push_back(msg("q0", c(0), kT0));         // a duplicate
+  batches[2].push_back(msg("q1", "elsewhere", kT0));  // stored already, under another conversation
+  batches[3].push_back(msg("late-q", c(2), kT0 + 9000));
+
+  TempStore bulk_dir, plain_dir;
+  auto bulk_store = bulk_dir.open();
+  auto plain_store = plain_dir.open();
+  ManualClock clock(fromMillis((kT0 + 20'000) * 1000));
+  Pipeline bulk(cfg, clock, *bulk_store);
+  Pipeline plain(cfg, clock, *plain_store);
+  ASSERT_TRUE(bulk.restore().ok());
+  ASSERT_TRUE(plain.restore().ok());
+
+  auto ingest_both = [&](const std::vector<Message>& batch) {
+    auto a = bulk.ingest(cfg.sources[0], batch, std::nullopt);
+    auto b = plain.ingest(cfg.sources[0], batch, std::nullopt);
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    EXPECT_EQ(a->stored, b->stored);
+    EXPECT_EQ(a->duplicates, b->duplicates);
+  };
+  ASSERT_TRUE(bulk.beginBulkLoad().ok());
+  for (int b = 0; b < 3; ++b) ingest_both(batches[static_cast<std::size_t>(b)]);
+  // Every conversation of the load is held.
+  EXPECT_EQ(bulk.held().conversations, static_cast<std::size_t>(kConversations));
+  ASSERT_TRUE(bulk.endBulkLoad().ok());
+  EXPECT_EQ(turnRows(*bulk_store), turnRows(*plain_store));
+
+  ASSERT_TRUE(bulk.beginBulkLoad().ok());
+  ingest_both(batches[3]);
+  ASSERT_TRUE(bulk.endBulkLoad().ok());
+  const auto rows = turnRows(*bulk_store);
+  EXPECT_EQ(rows, turnRows(*plain_store));
+  EXPECT_EQ(rows.size(), static_cast<std::size_t>(kConversations + kConversations / 2 + 1));
+  auto a = bulk.snapshot().channels[{"acme", "export"}];
+  auto b = plain.snapshot().channels[{"acme", "export"}];
+  EXPECT_EQ(a.questions_total, b.questions_total);
+  EXPECT_EQ(a.open, b.open);
+  EXPECT_EQ(a.breaches_total, b.breaches_total);
+  EXPECT_EQ(a.late_open, b.late_open);
+
+  // A restart over the loaded store sees the same.
+  Pipeline restarted(cfg, clock, *bulk_store);
+  ASSERT_TRUE(restarted.restore().ok());
+  EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].open), b.open);
+}
+
 TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
   TempStore dir;
   auto cfg = makeConfig();

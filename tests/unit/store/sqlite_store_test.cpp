@@ -761,6 +761,163 @@ TEST(SqliteStoreBulkLoad, AStoreClosedDuringALoadKeepsWhatItHadBefore) {
             3);
 }
 
+// A load into an empty store writes its pages once, into the database file, under a
+// rollback journal; the store is back in WAL mode once the load ends.
+TEST(SqliteStoreBulkLoad, ALoadIntoAnEmptyStoreBypassesTheLogAndReturnsToWalMode) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  const std::filesystem::path wal = path.string() + "-wal";
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  ASSERT_TRUE(store->beginBulkLoad().ok());
+  EXPECT_FALSE(std::filesystem::exists(wal));
+  WriteBatch batch;
+  batch.messages = {message("s", "c1", "m1", 100), message("s", "c1", "m2", 200, Role::Brand)};
+  batch.upsert_turns = {answeredTurn("s", "c1", "m1", 100, 200)};
+  ASSERT_TRUE(store->commit(batch).ok());
+  EXPECT_EQ(ids(store->conversation({"s", "c1"}).value()), (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_FALSE(std::filesystem::exists(wal));
+  ASSERT_TRUE(store->endBulkLoad().ok());
+  EXPECT_FALSE(std::filesystem::exists(path.string() + "-journal"));
+  {
+    RawDb raw(path, SQLITE_OPEN_READONLY);
+    ASSERT_TRUE(raw.ok());
+    EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 2);
+  }
+  // The store works as before: reads on its read connection, commits in the log.
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"m1"}));
+  WriteBatch later;
+  later.messages = {message("s", "c2", "m3", 300)};
+  later.upsert_turns = {openTurn("s", "c2", "m3", 300)};
+  ASSERT_TRUE(store->commit(later).ok());
+  EXPECT_GT(std::filesystem::file_size(wal), 0u);
+  EXPECT_EQ(ids(store->openConversationMessages().value()), (std::vector<std::string>{"m3"}));
+}
+
+// What a crash in the middle of a load into an empty store leaves on disk, pages of the
+// load already written into the database file: the journal brings the empty store back.
+TEST(SqliteStoreBulkLoad, ACrashDuringALoadIntoAnEmptyStoreLeavesNothingOfIt) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+  auto started = store->beginBulkLoad();
+  ASSERT_TRUE(started.ok());
+  EXPECT_TRUE(started->into_empty_store);
+  // Once in the rollback journal, the file holds the whole (empty) store.
+  const auto size_before = std::filesystem::file_size(path);
+  // More than the 64 MiB page cache, so that pages go to the file during the load.
+  const std::string wide(6000, 'h');
+  constexpr int kMessages = 14000;
+  for (int b = 0; b < kMessages / 1000; ++b) {
+    WriteBatch batch;
+    for (int i = b * 1000; i < (b + 1) * 1000; ++i) {
+      MessageRecord m = message("s", testing::numbered("c", i), testing::numbered("m", i), 100 + i);
+      m.handler = wide;
+      batch.messages.push_back(std::move(m));
+      batch.upsert_turns.push_back(
+          openTurn("s", testing::numbered("c", i), testing::numbered("m", i), 100 + i));
+    }
+    batch.require_new_messages = true;
+    ASSERT_TRUE(store->commit(batch).ok());
+  }
+  ASSERT_GT(std::filesystem::file_size(path), size_before + (std::uintmax_t{16} << 20));
+  // The files as a crash would leave them.
+  TempDir crashed;
+  std::filesystem::copy_file(path, crashed.file("store.db"));
+  ASSERT_TRUE(std::filesystem::exists(path.string() + "-journal"));
+  std::filesystem::copy_file(path.string() + "-journal", crashed.file("store.db-journal"));
+  {
+    // A read-only open cannot undo the load, and says so.
+    auto read_only = openSqliteStore(crashed.file("store.db"), OpenOptions{.read_only = true});
+    ASSERT_FALSE(read_only.ok());
+    EXPECT_NE(read_only.error().message.find("interrupted import"), std::string::npos)
+        << read_only.error().message;
+    auto reopened = mustOpen(crashed.file("store.db"));
+    ASSERT_NE(reopened, nullptr);
+    EXPECT_TRUE(reopened->turns({})->empty());
+    EXPECT_TRUE(reopened->conversation({"s", "c1"})->empty());
+  }
+  EXPECT_LE(std::filesystem::file_size(crashed.file("store.db")), size_before);
+  RawDb raw(crashed.file("store.db"), SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'turns' AND "
+                        "name LIKE 'turns_%'"),
+            3);
+  // The load itself still ends normally.
+  ASSERT_TRUE(store->endBulkLoad().ok());
+  EXPECT_EQ(store->turns({})->size(), static_cast<std::size_t>(kMessages));
+}
+
+// Another connection to an empty store keeps the load in the write-ahead log.
+TEST(SqliteStoreBulkLoad, ALoadIntoAStoreOpenElsewhereStaysInTheLog) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+  RawDb other(path, SQLITE_OPEN_READONLY);
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other.integer("SELECT COUNT(*) FROM messages"), 0);
+  ASSERT_TRUE(store->beginBulkLoad().ok());
+  EXPECT_TRUE(std::filesystem::exists(path.string() + "-wal"));
+  WriteBatch batch;
+  batch.messages = {message("s", "c1", "m1", 100)};
+  batch.upsert_turns = {openTurn("s", "c1", "m1", 100)};
+  ASSERT_TRUE(store->commit(batch).ok());
+  EXPECT_EQ(other.integer("SELECT COUNT(*) FROM messages"), 0);
+  ASSERT_TRUE(store->endBulkLoad().ok());
+  EXPECT_EQ(other.integer("SELECT COUNT(*) FROM messages"), 1);
+  EXPECT_EQ(other.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"m1"}));
+}
+
+// A load into an empty store that is abandoned (the process ends without
+// endBulkLoad) leaves no journal behind once the store is opened again.
+TEST(SqliteStoreBulkLoad, AnAbandonedLoadIntoAnEmptyStoreLeavesNoJournal) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  {
+    auto store = mustOpen(path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->beginBulkLoad().ok());
+    WriteBatch batch;
+    batch.messages = {message("s", "c1", "m1", 100)};
+    batch.upsert_turns = {openTurn("s", "c1", "m1", 100)};
+    ASSERT_TRUE(store->commit(batch).ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(path.string() + "-journal"));
+  auto reopened = mustOpen(path);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_TRUE(reopened->turns({})->empty());
+  EXPECT_EQ(reopened->contains("s", {"m1"}).value(), (std::vector<bool>{false}));
+  RawDb raw(path, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+}
+
+// A second load, into a store that is no longer empty, goes through the log as before.
+TEST(SqliteStoreBulkLoad, ALoadIntoAStoreWithMessagesUsesTheLog) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = mustOpen(path);
+  ASSERT_NE(store, nullptr);
+  WriteBatch first;
+  first.messages = {message("s", "c1", "m1", 100)};
+  first.upsert_turns = {openTurn("s", "c1", "m1", 100)};
+  ASSERT_TRUE(store->commit(first).ok());
+  ASSERT_TRUE(store->beginBulkLoad().ok());
+  EXPECT_TRUE(std::filesystem::exists(path.string() + "-wal"));
+  WriteBatch second;
+  second.messages = {message("s", "c2", "m2", 200)};
+  second.upsert_turns = {openTurn("s", "c2", "m2", 200)};
+  ASSERT_TRUE(store->commit(second).ok());
+  ASSERT_TRUE(store->endBulkLoad().ok());
+  EXPECT_FALSE(std::filesystem::exists(path.string() + "-journal"));
+  EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"m1", "m2"}));
+}
+
 TEST(SqliteStorePrune, WorksAcrossManyChunks) {
   TempDir dir;
   auto store = mustOpen(dir.file("store.db"));
