@@ -999,10 +999,13 @@ class SqliteStore final : public Store {
     constexpr std::string_view kWhat = "cannot commit to store";
     if (batch.escalations.empty()) {
       // Most batches: no record can be affected when none is stored.
-      std::int64_t any = 0;
-      const int rc = db.queryInt("SELECT EXISTS (SELECT 1 FROM escalations)", any);
-      if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
-      if (any == 0) return {};
+      // A cached statement: this runs in every commit.
+      Statement* exists = db.prepare("SELECT EXISTS (SELECT 1 FROM escalations)");
+      if (exists == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+      const ResetGuard reset_exists(*exists);
+      const int rc = exists->step();
+      if (rc != SQLITE_ROW) return dbError(db, rc, kWhat);
+      if (exists->columnInt(0) == 0) return {};
     }
     std::set<RecordKey> keys;  // records whose link must be recomputed and reported
 
