@@ -25,6 +25,11 @@ Result<IngestOutcome> IngestSink::ingestEscalations(const config::SourceConfig& 
                    "escalation records of source \"" + source.name + "\" cannot be stored here");
 }
 
+void IngestSink::ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
+                             std::optional<std::string> cursor, IngestCallback done) {
+  done(ingest(source, std::move(messages), std::move(cursor)));
+}
+
 WebhookResponse WebhookResponse::error(int status, std::string_view message) {
   WebhookResponse r;
   r.status = status;
@@ -73,6 +78,10 @@ WebhookResponse retryLater(std::string_view what) {
 WebhookResponse Connector::handleWebhook(const WebhookRequest& request) {
   (void)request;
   return WebhookResponse::error(404, "this source does not accept webhooks");
+}
+
+void Connector::handleWebhookAsync(WebhookRequest request, WebhookReply reply) {
+  reply(handleWebhook(request));
 }
 
 Result<ImportStats> Connector::importFile(const std::filesystem::path& path, const ProgressFn& progress) {

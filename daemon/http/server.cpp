@@ -9,6 +9,9 @@
 //     disk commit holds one handler thread, while accepting, reading and writing on other
 //     connections go on. When every handler thread is busy, further requests queue until
 //     one is free.
+//   * Async handlers (routeAsync) run on the connection's I/O thread and answer through a
+//     Responder, from any thread; the answer is posted back to the connection's strand.
+//     No thread waits for them (a webhook answers once its group commit is done).
 //
 // Connection life cycle (one request at a time per connection, pipelined bytes are kept
 // in the buffer for the next request):
@@ -19,7 +22,7 @@
 //            without an answer. Header over `max_header_bytes` -> 431, Content-Length or
 //            chunked body over `max_body_bytes` -> 413 (checked before the body is
 //            read), any other parse error -> 400; all three close the connection.
-//   Handling the handler runs on the handler pool; no timeout.
+//   Handling the handler runs on the handler pool (or answers later, async); no timeout.
 //   Writing  the answer must be written within max(read_timeout, 1 s).
 //   After an answer with "Connection: close", the sending side is shut down and the
 //   remaining input is drained for a short while before closing, so the client gets the
@@ -81,7 +84,8 @@ struct RouteEntry {
   std::string method;
   std::string path;
   bool prefix = false;
-  Handler handler;
+  Handler handler;  // one of the two is set
+  AsyncHandler async_handler;
 };
 
 std::string endpointString(const tcp::endpoint& ep) {
@@ -129,7 +133,7 @@ class Core {
   Core& operator=(const Core&) = delete;
   ~Core() { stop(0ms); }
 
-  void route(std::string method, std::string path, Handler handler);
+  void route(std::string method, std::string path, Handler handler, AsyncHandler async_handler);
   Result<std::string> start();
   void stop(std::chrono::milliseconds grace);
 
@@ -141,7 +145,7 @@ class Core {
   net::ssl::context* sslContext() { return ssl_ctx_ ? &*ssl_ctx_ : nullptr; }
 
   struct Match {
-    const Handler* handler = nullptr;
+    const RouteEntry* route = nullptr;
     std::string allow;  // methods registered for this path, when the method did not match
   };
   Match match(std::string_view method, std::string_view path) const;
@@ -382,7 +386,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const unsigned version = msg.version();
 
     auto found = core_.match(req.method, req.path);
-    if (found.handler == nullptr) {
+    if (found.route == nullptr) {
       if (found.allow.empty()) {
         sendResponse(Response::error(404, "not found"), close, version);
       } else {
@@ -392,8 +396,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       return;
     }
-    net::post(core_.handlerPool(), [self = shared_from_this(), handler = found.handler, req = std::move(req),
-                                    close, version]() mutable {
+    if (found.route->async_handler) {
+      // The answer comes back through the Responder, from whichever thread has it.
+      Responder responder([self = shared_from_this(), close, version](Response res) {
+        auto ex = self->executor();
+        net::post(ex, [session = self, res = std::move(res), close, version]() mutable {
+          session->sendResponse(std::move(res), close, version);
+        });
+      });
+      invokeAsync(found.route->async_handler, std::move(req), responder);
+      return;
+    }
+    net::post(core_.handlerPool(), [self = shared_from_this(), handler = &found.route->handler,
+                                    req = std::move(req), close, version]() mutable {
       Response res = invoke(*handler, req);
       auto ex = self->executor();
       net::post(ex, [session = std::move(self), res = std::move(res), close, version]() mutable {
@@ -412,6 +427,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       spdlog::error("http handler failed method={} path={} error=unknown", req.method, logValue(req.path));
     }
     return Response::error(500, "internal error");
+  }
+
+  static void invokeAsync(const AsyncHandler& handler, Request req, const Responder& responder) {
+    const std::string method = req.method;
+    const std::string path = req.path;
+    try {
+      handler(std::move(req), responder);
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("http handler failed method={} path={} error={}", method, logValue(path),
+                    logValue(e.what()));
+    } catch (...) {
+      spdlog::error("http handler failed method={} path={} error=unknown", method, logValue(path));
+    }
+    responder(Response::error(500, "internal error"));
   }
 
   void sendResponse(Response r, bool close, unsigned version) {
@@ -510,7 +540,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::array<char, kReadChunk> drain_buffer_{};
 };
 
-void Core::route(std::string method, std::string path, Handler handler) {
+void Core::route(std::string method, std::string path, Handler handler, AsyncHandler async_handler) {
   std::lock_guard lock(lifecycle_mutex_);
   if (started_) throw std::logic_error("http::Server::route() called after start()");
   if (path.empty() || path.front() != '/') throw std::invalid_argument("route path must start with '/'");
@@ -519,6 +549,7 @@ void Core::route(std::string method, std::string path, Handler handler) {
   e.prefix = path.size() > 1 && path.back() == '/';
   e.path = std::move(path);
   e.handler = std::move(handler);
+  e.async_handler = std::move(async_handler);
   routes_.push_back(std::move(e));
 }
 
@@ -538,7 +569,7 @@ Core::Match Core::match(std::string_view method, std::string_view path) const {
     }
   }
   if (best != nullptr) {
-    m.handler = &best->handler;
+    m.route = best;
     return m;
   }
   for (std::size_t i = 0; i < allowed.size(); ++i) {
@@ -791,6 +822,27 @@ void Core::stop(std::chrono::milliseconds grace) {
 
 }  // namespace
 
+struct Responder::State {
+  explicit State(std::function<void(Response)> f) : send(std::move(f)) {}
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (!sent.exchange(true)) {
+      spdlog::error("http handler never answered a request");
+      send(Response::error(500, "internal error"));
+    }
+  }
+  std::function<void(Response)> send;
+  std::atomic<bool> sent{false};
+};
+
+Responder::Responder(std::function<void(Response)> send) : state_(std::make_shared<State>(std::move(send))) {}
+
+void Responder::operator()(Response response) const {
+  if (state_->sent.exchange(true)) return;
+  state_->send(std::move(response));
+}
+
 struct Server::Impl : Core {
   using Core::Core;
 };
@@ -800,8 +852,16 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
 Server::~Server() = default;
 
 void Server::route(std::string method, std::string path, Handler handler) {
-  impl_->route(std::move(method), std::move(path), std::move(handler));
+  if (!handler) throw std::invalid_argument("http::Server::route() needs a handler");
+  impl_->route(std::move(method), std::move(path), std::move(handler), {});
 }
+
+void Server::routeAsync(std::string method, std::string path, AsyncHandler handler) {
+  if (!handler) throw std::invalid_argument("http::Server::routeAsync() needs a handler");
+  impl_->route(std::move(method), std::move(path), {}, std::move(handler));
+}
+
+void Server::runBlocking(std::function<void()> work) { net::post(impl_->handlerPool(), std::move(work)); }
 
 Result<std::string> Server::start() { return impl_->start(); }
 

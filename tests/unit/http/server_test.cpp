@@ -5,7 +5,10 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon/http/server.h"
@@ -570,3 +573,94 @@ TEST(ServerLifecycle, InvalidListenAddressIsAnError) {
 
 }  // namespace
 }  // namespace replywatch::http
+
+// An async route answers later, from another thread, without holding a handler thread:
+// with one handler thread and several requests parked at once, each is answered once
+// its Responder is called, in the order the responders are called.
+TEST(ServerAsync, AnswersLaterFromAnotherThreadWithoutAHandlerThread) {
+  ServerOptions options = testOptions();
+  options.handler_threads = 1;
+  Server server(options);
+  std::mutex mu;
+  std::vector<std::pair<std::string, Responder>> parked;
+  server.routeAsync("POST", "/hooks/", [&](Request req, Responder responder) {
+    std::lock_guard lock(mu);
+    parked.emplace_back(std::move(req.body), std::move(responder));
+  });
+  server.route("GET", "/metrics", [](const Request&) { return Response::text(200, "metrics"); });
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+
+  constexpr int kClients = 4;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawClient>(bound.value()));
+    ASSERT_TRUE(clients.back()->send(makeRequest("POST", "/hooks/x", "body" + std::to_string(i))));
+  }
+  for (int i = 0; i < 400; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (parked.size() == kClients) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::vector<std::pair<std::string, Responder>> taken;
+  {
+    std::lock_guard lock(mu);
+    taken.swap(parked);
+  }
+  ASSERT_EQ(taken.size(), static_cast<std::size_t>(kClients));
+  // The single handler thread is free: a blocking route still answers meanwhile.
+  RawClient other(bound.value());
+  ASSERT_TRUE(other.send(makeRequest("GET", "/metrics")));
+  auto m = other.readResponse(2s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->body, "metrics");
+
+  std::thread answerer([&taken] {
+    for (auto& [body, responder] : taken) {
+      responder(Response::text(201, "got " + body));
+      responder(Response::text(500, "a second answer is ignored"));
+    }
+  });
+  answerer.join();
+  for (int i = 0; i < kClients; ++i) {
+    auto r = clients[static_cast<std::size_t>(i)]->readResponse(2s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, "got body" + std::to_string(i));
+    // Keep-alive: the connection serves another request.
+    ASSERT_TRUE(clients[static_cast<std::size_t>(i)]->send(makeRequest("GET", "/metrics")));
+    auto again = clients[static_cast<std::size_t>(i)]->readResponse(2s);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body, "metrics");
+  }
+  server.stop(2s);
+}
+
+// A Responder dropped without an answer answers 500; a throwing async handler too.
+TEST(ServerAsync, UnansweredOrThrowingAsyncHandlerIs500) {
+  Server server(testOptions());
+  server.routeAsync("GET", "/drop", [](const Request&, const Responder&) {});
+  server.routeAsync("GET", "/throw",
+                    [](const Request&, const Responder&) { throw std::runtime_error("boom"); });
+  server.routeAsync("GET", "/blocking", [&server](const Request&, const Responder& responder) {
+    server.runBlocking([responder] { responder(Response::text(200, "from a handler thread")); });
+  });
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  for (const char* path : {"/drop", "/throw"}) {
+    RawClient c(bound.value());
+    ASSERT_TRUE(c.send(makeRequest("GET", path)));
+    auto r = c.readResponse(2s);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 500) << path;
+  }
+  RawClient c(bound.value());
+  ASSERT_TRUE(c.send(makeRequest("GET", "/blocking")));
+  auto r = c.readResponse(2s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "from a handler thread");
+  server.stop(2s);
+}
