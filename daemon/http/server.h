@@ -48,8 +48,9 @@ struct Response {
 using Handler = std::function<Response(const Request&)>;
 
 // Answers one request taken by an AsyncHandler: call it once, from any thread (later
-// calls are ignored). Copies share the one answer. When the last copy goes without
-// having been called, the request is answered 500, so a connection never hangs.
+// calls are ignored). Copies share the one answer; once answered, they no longer hold
+// the connection. When the last copy goes without having been called, the request is
+// answered 500, so a connection never hangs.
 class Responder {
  public:
   explicit Responder(std::function<void(Response)> send);
