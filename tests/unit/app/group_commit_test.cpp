@@ -497,6 +497,68 @@ TEST(GroupCommit, AsyncIngestAnswersThroughCallbacksAfterTheCommit) {
   EXPECT_FALSE(f.isStored("feed", "b1"));
 }
 
+// Deliveries queued through ingestAsync() when stop() begins are committed and answered
+// before stop() returns (nothing is left unanswered); a failed group commit answers each
+// of its asynchronous callers with the store's error, nothing of the group stored.
+TEST(GroupCommit, AsyncIngestInFlightAtStopIsCommittedAndAnswered) {
+  Fixture f;
+  auto held = f.holdWriter();
+  std::mutex mu;
+  std::vector<Result<connectors::IngestOutcome>> answers;
+  auto callback = [&](Result<connectors::IngestOutcome> r) {
+    std::lock_guard lock(mu);
+    answers.push_back(std::move(r));
+  };
+  f.pipeline->ingestAsync(f.feed(), {msg("s1", "cs")}, std::nullopt, callback);
+  f.pipeline->ingestAsync(f.feed(), {msg("s2", "ct")}, std::nullopt, callback);
+  ASSERT_TRUE(f.queued(2));
+  auto stopped = std::async(std::launch::async, [&f] { f.pipeline->stop(); });
+  ASSERT_TRUE(waitUntil([&f] { return f.pipeline->stopping(); }));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(answers.empty());
+  }
+  f.store->openGate();
+  stopped.get();
+  ASSERT_TRUE(held.get().ok());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& r : answers) {
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->stored, 1u);
+  }
+  EXPECT_TRUE(f.isStored("feed", "s1"));
+  EXPECT_TRUE(f.isStored("feed", "s2"));
+}
+
+TEST(GroupCommit, AsyncIngestOfAFailedGroupGetsTheStoreError) {
+  Fixture f;
+  auto held = f.holdWriter();
+  std::mutex mu;
+  std::vector<Result<connectors::IngestOutcome>> answers;
+  auto callback = [&](Result<connectors::IngestOutcome> r) {
+    std::lock_guard lock(mu);
+    answers.push_back(std::move(r));
+  };
+  f.pipeline->ingestAsync(f.feed(), {msg("f1", "cf")}, std::nullopt, callback);
+  f.pipeline->ingestAsync(f.feed(), {msg("f2", "cg")}, std::nullopt, callback);
+  ASSERT_TRUE(f.queued(2));
+  f.store->failCommits(true);
+  f.store->openGate();
+  (void)held.get();
+  ASSERT_TRUE(waitUntil([&] {
+    std::lock_guard lock(mu);
+    return answers.size() == 2;
+  }));
+  std::lock_guard lock(mu);
+  for (const auto& r : answers) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().reason, "store");
+  }
+  EXPECT_FALSE(f.isStored("feed", "f1"));
+  EXPECT_FALSE(f.isStored("feed", "f2"));
+}
+
 // After stop(), ingestAsync() refuses on the caller's thread.
 TEST(GroupCommit, AsyncIngestIsRefusedOnceStopping) {
   Fixture f;
