@@ -150,6 +150,9 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   web.idle_timeout = config.web.idle_timeout;
   web.max_connections = config.web.max_connections;
   web.handler_threads = config.web.handler_threads;
+  // One I/O thread per core: webhooks are handled on the I/O threads, and more threads
+  // than cores only add wake-ups and context switches.
+  web.threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
   web.tls = security.tls;
   web.headers = security.headers;
   http::Server server(web);
