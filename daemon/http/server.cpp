@@ -236,7 +236,8 @@ struct PendingAnswer {
 
 // The shortest timeout over 8, within [kMinDeadlineTick, kMaxDeadlineTick].
 std::chrono::milliseconds deadlineTick(const ServerOptions& o) {
-  const auto shortest = std::min({o.read_timeout, o.idle_timeout, std::chrono::milliseconds{kMinWriteTimeout}});
+  const auto shortest =
+      std::min({o.read_timeout, o.idle_timeout, std::chrono::milliseconds{kMinWriteTimeout}});
   return std::clamp<std::chrono::milliseconds>(shortest / 8, kMinDeadlineTick, kMaxDeadlineTick);
 }
 
@@ -465,7 +466,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     auto expect = req[bhttp::field::expect];
-    if (req.version() >= 11 && equalsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
+    if (req.version() >= 11 &&
+        equalsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        [self = shared_from_this()](const beast::error_code& wec, std::size_t) {
@@ -910,9 +912,8 @@ void Core::flushAnswers() {
   // dispatch(): runs at once on this thread when the connection's strand is free.
   for (auto& a : batch) {
     auto ex = a.session->executor();
-    net::dispatch(ex, [a = std::move(a)]() mutable {
-      a.session->answer(std::move(a.response), a.close, a.version);
-    });
+    net::dispatch(
+        ex, [a = std::move(a)]() mutable { a.session->answer(std::move(a.response), a.close, a.version); });
   }
 }
 
