@@ -234,7 +234,8 @@ void Pipeline::ingestAsync(const config::SourceConfig& source, std::vector<Messa
       // The writer only needs waking when it may be waiting: it takes the whole queue at
       // once, so a request added behind others is taken with them.
       wake = queue_.empty();
-      queue_.push_back(std::move(request));
+      // The queue owns it from here on; a refused request stays with this call.
+      queue_.emplace_back(request.release());
       queued_messages_ += n;
     }
   }

@@ -231,8 +231,8 @@ class DeferredSink final : public IngestSink {
   }
   void ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
                    std::optional<std::string> cursor, IngestCallback done) override {
-    parked.push_back([this, &source, messages = std::move(messages), cursor = std::move(cursor),
-                      done = std::move(done)] { done(inner.ingest(source, messages, cursor)); });
+    parked.emplace_back([this, &source, messages = std::move(messages), cursor = std::move(cursor),
+                         done = std::move(done)] { done(inner.ingest(source, messages, cursor)); });
   }
   Result<std::optional<std::string>> cursor(const std::string& source) override {
     return inner.cursor(source);
