@@ -101,6 +101,8 @@ wrk_timeouts() { awk '/Socket errors:/ {for (i=1;i<=NF;i++) if ($i=="timeout") {
 wrk_exhausted() { awk '/^threads_exhausted/ {print $2}' "$1"; }
 wrk_p() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 kv() { awk -F= -v k="$2" '$1 == k {print $2}' "$1"; }
+# CPU seconds (user + system) the process has used so far, from /proc.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 export REPLYWATCH_BENCH_SECRET=$secret
@@ -177,6 +179,7 @@ sources:
     webhook_secret: \${REPLYWATCH_BENCH_SECRET}
 YAML
 "$binary" check-config --config "$work/replywatch.yml" >&2
+: > "$work/replywatch.log"  # exists before the background job opens it, for the sed below
 "$binary" serve --config "$work/replywatch.yml" --web.listen-address 127.0.0.1:0 2> "$work/replywatch.log" &
 daemon_pid=$!
 address=
@@ -210,7 +213,9 @@ for attempt in 1 2 3; do
       -- sleep "$((duration > 12 ? 12 : duration))" 2> "$PERF_DIR/perf-record.log" &
     perf_pid=$!
   fi
+  cpu_before=$(cpu_seconds "$daemon_pid")
   run_wrk "$url" "$work/max.tsv" "$duration" > "$work/wrk-max$attempt.txt"
+  cpu_after=$(cpu_seconds "$daemon_pid")
   [[ -n $perf_pid ]] && wait "$perf_pid"
   max_runs+=("$attempt")
   [[ $(wrk_exhausted "$work/wrk-max$attempt.txt") == 0 ]] && break
@@ -221,6 +226,10 @@ done
 cp "$work/wrk-max$attempt.txt" "$work/wrk-max.txt"
 max_rate=$(wrk_rate "$work/wrk-max.txt")
 [[ -n $max_rate ]] || die "wrk failed: $(cat "$work/wrk-max.txt")"
+# The daemon's CPU per answered request during the maximum-rate run: comparable between
+# binaries even on a busy machine, where rates and latencies are not.
+max_cpu=$(python3 -c "print('%.2f' % ($cpu_after - $cpu_before))")
+max_cpu_us=$(python3 -c "print('%.1f' % (1e6 * ($cpu_after - $cpu_before) / max(1, $(wrk_requests "$work/wrk-max.txt"))))")
 
 # ---------------------------------------------------------------- 3. half load
 half_rate=$(python3 -c "print(max(1.0, round($max_rate / 2, 1)))")
@@ -291,6 +300,7 @@ Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == 
 | nginx at the same rate, open loop (latency floor) | | $(kv "$work/half-nginx.txt" p50_ms) ms | $(kv "$work/half-nginx.txt" p99_ms) ms |
 
 Half load: p90 $(kv "$work/half.txt" p90_ms) ms, p99.9 $(kv "$work/half.txt" p999_ms) ms, max $(kv "$work/half.txt" max_ms) ms; sent $(kv "$work/half.txt" sent), unsent $(kv "$work/half.txt" unsent), answered $(kv "$work/half.txt" answered), non-2xx $(kv "$work/half.txt" non2xx), errors $half_errors.
+Daemon CPU during the maximum-rate run: $max_cpu s (user + system), $max_cpu_us µs per answered request.
 Warm-up: $warm_rate/s over ${warmup}s (threads that ran out of deliveries: $(wrk_exhausted "$work/wrk-warmup.txt") of $threads). Maximum-rate runs: ${#max_runs[@]}, the last one counts.
 Daemon's webhook answers by status (code: count): $statuses
 

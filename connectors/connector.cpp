@@ -16,6 +16,8 @@ std::optional<std::string> WebhookRequest::queryParam(std::string_view name) con
   return findQueryParam(query, name);
 }
 
+// The defaults below keep the interfaces' by-value parameters, which overrides take over.
+// NOLINTBEGIN(performance-unnecessary-value-param)
 Result<IngestOutcome> IngestSink::ingestEscalations(const config::SourceConfig& source,
                                                     std::vector<Escalation> escalations,
                                                     std::optional<std::string> cursor) {
@@ -24,6 +26,12 @@ Result<IngestOutcome> IngestSink::ingestEscalations(const config::SourceConfig& 
   return makeError("unsupported",
                    "escalation records of source \"" + source.name + "\" cannot be stored here");
 }
+
+void IngestSink::ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
+                             std::optional<std::string> cursor, IngestCallback done) {
+  done(ingest(source, std::move(messages), std::move(cursor)));
+}
+// NOLINTEND(performance-unnecessary-value-param)
 
 WebhookResponse WebhookResponse::error(int status, std::string_view message) {
   WebhookResponse r;
@@ -73,6 +81,12 @@ WebhookResponse retryLater(std::string_view what) {
 WebhookResponse Connector::handleWebhook(const WebhookRequest& request) {
   (void)request;
   return WebhookResponse::error(404, "this source does not accept webhooks");
+}
+
+// The interface's by-value parameters, which overrides take over.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
+void Connector::handleWebhookAsync(WebhookRequest request, WebhookReply reply) {
+  reply(handleWebhook(request));
 }
 
 Result<ImportStats> Connector::importFile(const std::filesystem::path& path, const ProgressFn& progress) {

@@ -29,6 +29,9 @@ struct IngestOutcome {
   std::size_t duplicates = 0;  // already known (same source and id): nothing changed
 };
 
+// Receives the outcome of IngestSink::ingestAsync(): called exactly once.
+using IngestCallback = std::function<void(Result<IngestOutcome>)>;
+
 // Where connectors deliver messages. Implemented by the daemon's ingest pipeline.
 class IngestSink {
  public:
@@ -41,6 +44,15 @@ class IngestSink {
   // Messages must already be validated (non-empty id and conversation_id, sane time).
   virtual Result<IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
                                        std::optional<std::string> cursor) = 0;
+
+  // ingest() without waiting: `done` receives what ingest() would have returned, exactly
+  // once, with the same guarantee (success only once the batch committed). It is called
+  // either before ingestAsync() returns, on the caller's thread (a refusal such as a full
+  // write queue, or a sink that stores synchronously), or later on the sink's writer
+  // thread; it must not block, and must not call back into the sink. Thread-safe. The
+  // default calls ingest() (and so blocks); the daemon's pipeline never blocks here.
+  virtual void ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
+                           std::optional<std::string> cursor, IngestCallback done);
 
   // Durably stores escalation records of the relay feed `source` (one transaction,
   // together with `cursor` when given): an upsert keyed by (source, record id), so a
@@ -95,6 +107,9 @@ struct WebhookResponse {
   static WebhookResponse accepted(const IngestOutcome& outcome);
 };
 
+// Receives the answer of Connector::handleWebhookAsync(): called exactly once.
+using WebhookReply = std::function<void(WebhookResponse)>;
+
 // Reasons an IngestSink refuses a batch for load rather than failure: its write queue is
 // full, or the daemon is stopping. Nothing is wrong with the source or the store; the
 // sender should retry later. The sink counts these refusals itself.
@@ -143,6 +158,17 @@ class Connector {
   // ingest() succeeded; 401 for a bad signature, 400 for a malformed body, 503 when the
   // store refused. Never throws. Default: 404, the source takes no webhooks.
   virtual WebhookResponse handleWebhook(const WebhookRequest& request);
+
+  // True when handleWebhookAsync() never blocks, so that it may run on an HTTP I/O
+  // thread. Cheap, never blocks. Default: false.
+  virtual bool asyncWebhooks() const { return false; }
+
+  // handleWebhook() with the answer handed to `reply` (exactly once, same statuses and
+  // the same rule: 2xx only once the delivery committed) instead of returned. When
+  // asyncWebhooks() is true it never blocks: the delivery is checked and parsed on the
+  // calling thread, and `reply` runs once the sink answered (possibly on the sink's
+  // writer thread, so it must not block either). Default: reply(handleWebhook(request)).
+  virtual void handleWebhookAsync(WebhookRequest request, WebhookReply reply);
 
   // Imports one export file (`replywatch import`, spool directories). Called on the
   // caller's thread; blocks. Bad records are logged, counted in SourceHealth and in

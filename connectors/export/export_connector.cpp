@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
+#include <memory>
 #include <system_error>
 
 #include "connectors/common/hmac.h"
@@ -264,6 +266,41 @@ ExportConnector::Delivery ExportConnector::deliver(Reader& reader, const std::st
   return d;
 }
 
+bool ExportConnector::readAll(Reader& reader, const std::string& origin, std::vector<Message>& messages,
+                              Delivery& d) {
+  std::uint64_t logged = 0;
+  Message m;
+  for (;;) {
+    switch (reader.next(m)) {
+      case Reader::Status::Message:
+        messages.push_back(std::move(m));
+        m = Message{};
+        break;
+      case Reader::Status::Rejected: {
+        const auto& p = reader.problem();
+        ++d.stats.rejected;
+        ctx_.health.addError(p.rejection.reason);
+        if (!d.first_problem) d.first_problem = p;
+        if (logged < kMaxLoggedRejections) {
+          spdlog::warn("export record rejected source={} file={} line={} reason={} error={}",
+                       logValue(ctx_.source.name), logValue(origin), p.line, toString(p.rejection.reason),
+                       logValue(p.rejection.message));
+        } else if (logged == kMaxLoggedRejections) {
+          spdlog::warn("export records rejected, further ones only counted source={} file={}",
+                       logValue(ctx_.source.name), logValue(origin));
+        }
+        ++logged;
+        break;
+      }
+      case Reader::Status::Failed:
+        d.stats.records = reader.records();
+        d.error = reader.failure();
+        return false;
+      case Reader::Status::End: d.stats.records = reader.records(); return true;
+    }
+  }
+}
+
 Result<ImportStats> ExportConnector::importFile(const fs::path& path, const ProgressFn& progress) {
   const std::string origin = path.string();
   auto fail = [&](const Error& e) -> Result<ImportStats> {
@@ -465,15 +502,25 @@ void ExportConnector::run(std::stop_token stop) {
 }
 
 WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
+  // Shared with the reply: the sink may still be inside the callback when this returns.
+  auto answer = std::make_shared<std::promise<WebhookResponse>>();
+  auto future = answer->get_future();
+  handleWebhookAsync(request, [answer](WebhookResponse r) { answer->set_value(std::move(r)); });
+  return future.get();
+}
+
+void ExportConnector::handleWebhookAsync(WebhookRequest request, WebhookReply reply) {
   if (request.method != "POST") {
     ctx_.health.addError(ErrorReason::BadRequest);
     auto r = WebhookResponse::error(405, "method not allowed: use POST");
     r.headers.emplace_back("Allow", "POST");
-    return r;
+    reply(std::move(r));
+    return;
   }
   if (settings_.webhook_secret.empty()) {
-    return WebhookResponse::error(404,
-                                  "webhooks are disabled for this source (no webhook_secret configured)");
+    reply(
+        WebhookResponse::error(404, "webhooks are disabled for this source (no webhook_secret configured)"));
+    return;
   }
   // The signature covers the raw bytes and is checked before anything is parsed.
   auto signature = request.header(kSignatureHeader);
@@ -481,7 +528,8 @@ WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
     ctx_.health.addError(ErrorReason::Signature);
     spdlog::warn("webhook signature rejected source={} remote={} signature={}", logValue(ctx_.source.name),
                  logValue(request.remote), signature ? "wrong" : "missing");
-    return WebhookResponse::error(401, "invalid signature");
+    reply(WebhookResponse::error(401, "invalid signature"));
+    return;
   }
 
   const auto content_type = request.header("Content-Type").value_or("");
@@ -490,10 +538,11 @@ WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
   Reader reader(Input::fromMemory(request.body), format, validator_);
   if (auto started = reader.start(); !started) {
     ctx_.health.addError(ErrorReason::BadRequest);
-    return WebhookResponse::error(400, started.error().message);
+    reply(WebhookResponse::error(400, started.error().message));
+    return;
   }
   // A delivery is taken or refused whole: its records are counted (good and bad) before
-  // any is stored.
+  // any is stored, and its messages go to the sink in one batch.
   const std::size_t limit = maxDeliveryEntries(ctx_.config, ctx_.source);
   {
     Reader counter(Input::fromMemory(request.body), format, validator_);
@@ -505,31 +554,54 @@ WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
       }
     }
     if (counter.records() > limit) {
-      return refuseDelivery(tooManyEntries(limit, "records"), ctx_.source, ctx_.health, request.remote);
+      reply(refuseDelivery(tooManyEntries(limit, "records"), ctx_.source, ctx_.health, request.remote));
+      return;
     }
   }
-  Delivery d = deliver(reader, origin, std::nullopt, {});
-  if (d.error) {
-    // deliver() already counted and logged a store failure; a refusal for load is not one.
-    if (!isSinkBusy(*d.error)) ctx_.health.markDown();
-    return retryLater("the messages");
+  std::vector<Message> messages;
+  Delivery d;
+  if (!readAll(reader, origin, messages, d)) {
+    ctx_.health.markDown();
+    reply(retryLater("the messages"));
+    return;
   }
-  if (d.outcome.received == 0) {
+  if (messages.empty()) {
     if (d.first_problem) {
-      return WebhookResponse::error(
-          400, fmt::format("line {}: {}", d.first_problem->line, d.first_problem->rejection.message));
+      reply(WebhookResponse::error(
+          400, fmt::format("line {}: {}", d.first_problem->line, d.first_problem->rejection.message)));
+      return;
     }
     ctx_.health.addError(ErrorReason::BadRequest);
-    return WebhookResponse::error(400, "the body holds no message");
+    reply(WebhookResponse::error(400, "the body holds no message"));
+    return;
   }
-  ctx_.health.markSuccess(ctx_.clock.now());
-  // WebhookResponse::accepted's body plus "rejected", written directly (keys in the order
-  // nlohmann::json gives them).
-  WebhookResponse r;
-  r.status = 200;
-  r.body = fmt::format(R"({{"duplicates":{},"received":{},"rejected":{},"status":"ok","stored":{}}})",
-                       d.outcome.duplicates, d.outcome.received, d.stats.rejected, d.outcome.stored);
-  return r;
+  const std::size_t n = messages.size();
+  ctx_.sink.ingestAsync(
+      ctx_.source, std::move(messages), std::nullopt,
+      [this, n, rejected = d.stats.rejected, reply = std::move(reply)](Result<IngestOutcome> r) {
+        if (!r) {
+          // A refusal for load keeps the source's health alone; any other failure is a
+          // store error.
+          if (!isSinkBusy(r.error())) {
+            ctx_.health.addError(ErrorReason::Store);
+            spdlog::error("export batch not stored source={} origin=webhook messages={} error={}",
+                          logValue(ctx_.source.name), n, logValue(r.error().message));
+            ctx_.health.markDown();
+          }
+          reply(retryLater("the messages"));
+          return;
+        }
+        ctx_.health.addEvents(r->stored);
+        ctx_.health.markSuccess(ctx_.clock.now());
+        // WebhookResponse::accepted's body plus "rejected", written directly (keys in the
+        // order nlohmann::json gives them).
+        WebhookResponse answer;
+        answer.status = 200;
+        answer.body =
+            fmt::format(R"({{"duplicates":{},"received":{},"rejected":{},"status":"ok","stored":{}}})",
+                        r->duplicates, r->received, rejected, r->stored);
+        reply(std::move(answer));
+      });
 }
 
 }  // namespace replywatch::connectors::exportfmt

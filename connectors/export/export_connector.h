@@ -64,7 +64,12 @@ class ExportConnector final : public Connector {
 
   bool polls() const override;
   void run(std::stop_token stop) override;
+  // Blocking form of handleWebhookAsync(): waits for its answer.
   WebhookResponse handleWebhook(const WebhookRequest& request) override;
+  bool asyncWebhooks() const override { return true; }
+  // Checks the signature, parses the whole delivery on the calling thread, and hands it
+  // to IngestSink::ingestAsync() in one batch; `reply` runs once the sink answered.
+  void handleWebhookAsync(WebhookRequest request, WebhookReply reply) override;
   Result<ImportStats> importFile(const std::filesystem::path& path, const ProgressFn& progress) override;
 
   // One pass over the spool directory (run() calls it every poll_interval).
@@ -80,6 +85,9 @@ class ExportConnector final : public Connector {
   struct Delivery;
   Delivery deliver(Reader& reader, const std::string& origin, std::optional<std::string> cursor,
                    const ProgressFn& progress);
+  // Reads every record of a webhook body into `messages` (rejections counted and logged
+  // in `d`). False when the reader failed (d.error).
+  bool readAll(Reader& reader, const std::string& origin, std::vector<Message>& messages, Delivery& d);
   bool loadCursor();
 
   ConnectorContext ctx_;

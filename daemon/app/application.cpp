@@ -43,14 +43,15 @@ struct SourceRuntime {
   std::unique_ptr<connectors::Connector> connector;
 };
 
-connectors::WebhookRequest toWebhookRequest(const http::Request& r) {
+// Moves the request's parts over: the body is not copied.
+connectors::WebhookRequest toWebhookRequest(http::Request&& r) {
   connectors::WebhookRequest w;
-  w.method = r.method;
-  w.path = r.path;
-  w.query = r.query;
-  w.headers = r.headers;
-  w.body = r.body;
-  w.remote = r.remote;
+  w.method = std::move(r.method);
+  w.path = std::move(r.path);
+  w.query = std::move(r.query);
+  w.headers = std::move(r.headers);
+  w.body = std::move(r.body);
+  w.remote = std::move(r.remote);
   return w;
 }
 
@@ -150,6 +151,9 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   web.idle_timeout = config.web.idle_timeout;
   web.max_connections = config.web.max_connections;
   web.handler_threads = config.web.handler_threads;
+  // One I/O thread per core: webhooks are handled on the I/O threads, and more threads
+  // than cores only add wake-ups and context switches.
+  web.threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
   web.tls = security.tls;
   web.headers = security.headers;
   http::Server server(web);
@@ -206,19 +210,38 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                                      : http::Response::text(503, "Not ready\n");
                }));
   if (webhook_server) webhook_server->route("GET", "/-/healthy", healthy);
-  auto webhook = [&sources, &metrics](const http::Request& req) {
-    std::string_view name = std::string_view(req.path).substr(std::string_view("/webhooks/").size());
+  // Webhooks are handled on the I/O thread when the connector never blocks (it answers
+  // once its delivery committed, from the pipeline's writer thread); otherwise on a
+  // handler thread, where handleWebhook() may wait for the commit.
+  auto webhook = [&sources, &metrics, &hooks](http::Request req, const http::Responder& responder) {
+    const std::string_view name = std::string_view(req.path).substr(std::string_view("/webhooks/").size());
     auto it = sources.find(name);
     if (it == sources.end() || name.empty()) {
       metrics.countWebhook("", 404);
-      return http::Response::error(404, fmt::format("unknown source \"{}\"", name.substr(0, 64)));
+      responder(http::Response::error(404, fmt::format("unknown source \"{}\"", name.substr(0, 64))));
+      return;
     }
-    auto response = it->second.connector->handleWebhook(toWebhookRequest(req));
-    metrics.countWebhook(it->first, response.status);
-    return toHttpResponse(std::move(response));
+    const std::string& source = it->first;
+    connectors::Connector& connector = *it->second.connector;
+    auto reply = [&metrics, &source, responder](connectors::WebhookResponse response) {
+      metrics.countWebhook(source, response.status);
+      responder(toHttpResponse(std::move(response)));
+    };
+    if (connector.asyncWebhooks()) {
+      connector.handleWebhookAsync(toWebhookRequest(std::move(req)), std::move(reply));
+      return;
+    }
+    hooks.runBlocking([&connector, reply = std::move(reply), request = toWebhookRequest(std::move(req))] {
+      try {
+        reply(connector.handleWebhook(request));
+      } catch (const std::exception& e) {
+        // The Responder answers 500 once the last copy of `reply` goes.
+        spdlog::error("webhook handler failed path={} error={}", logValue(request.path), logValue(e.what()));
+      }
+    });
   };
-  hooks.route("POST", "/webhooks/", webhook);
-  hooks.route("GET", "/webhooks/", webhook);
+  hooks.routeAsync("POST", "/webhooks/", webhook);
+  hooks.routeAsync("GET", "/webhooks/", webhook);
   server.route(
       "GET", "/api/v1/questions", guarded([&config, &store, &clock](const http::Request& req) {
         auto now = clock.now();

@@ -44,14 +44,13 @@ void observe(std::array<std::uint64_t, N>& buckets, const std::array<double, N>&
 
 }  // namespace
 
-// One ingest() call waiting for the writer. Lives on the caller's stack, which waits on
-// the promise's future: the writer moves the promise out before fulfilling it, and does
-// not touch the request afterwards.
+// One ingest() or ingestAsync() call waiting for the writer. Owned by the queue, then by
+// the writer's group; `done` is called once, by the writer, after the commit.
 struct Pipeline::Request {
   const config::SourceConfig* source = nullptr;
   std::vector<MessageRecord> records;
   std::optional<std::string> cursor;
-  std::promise<Result<connectors::IngestOutcome>> promise;
+  connectors::IngestCallback done;
 };
 
 Pipeline::WaitForRoom::WaitForRoom() : previous_(t_wait_for_room) { t_wait_for_room = true; }
@@ -232,49 +231,75 @@ Result<connectors::IngestOutcome> Pipeline::ingestEscalations(const config::Sour
 Result<connectors::IngestOutcome> Pipeline::ingest(const config::SourceConfig& source,
                                                    std::vector<Message> messages,
                                                    std::optional<std::string> cursor) {
-  if (messages.empty() && !cursor) return connectors::IngestOutcome{};
-  Request request;
-  request.source = &source;
-  request.records.reserve(messages.size());
-  for (const auto& m : messages) request.records.push_back(classifier_.classify(source, m));
+  // The callback shares the promise: the writer may still be inside set_value() when
+  // this caller wakes up and returns.
+  auto promise = std::make_shared<std::promise<Result<connectors::IngestOutcome>>>();
+  auto answer = promise->get_future();
+  ingestAsync(
+      source, std::move(messages), std::move(cursor),
+      [promise](Result<connectors::IngestOutcome> outcome) { promise->set_value(std::move(outcome)); });
+  return answer.get();
+}
+
+void Pipeline::ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
+                           std::optional<std::string> cursor, connectors::IngestCallback done) {
+  if (messages.empty() && !cursor) {
+    done(connectors::IngestOutcome{});
+    return;
+  }
+  auto request = std::make_unique<Request>();
+  request->source = &source;
+  request->records.reserve(messages.size());
+  for (const auto& m : messages) request->records.push_back(classifier_.classify(source, m));
   messages.clear();
-  request.cursor = std::move(cursor);
-  auto answer = request.promise.get_future();
-  const std::size_t n = request.records.size();
+  request->cursor = std::move(cursor);
+  request->done = std::move(done);
+  const std::size_t n = request->records.size();
+  std::optional<Error> refused;
+  bool wake = false;
   {
     std::unique_lock lock(queue_mu_);
     auto fits = [&] { return queue_.empty() || queued_messages_ + n <= max_queued_messages_; };
     if (!stopping_ && !fits()) {
       if (!t_wait_for_room) {
         ++stats_.refused_full;
-        return makeError(
+        refused = Error{
             std::string(kQueueFullReason),
-            fmt::format("the write queue is full ({} messages waiting), retry later", queued_messages_));
+            fmt::format("the write queue is full ({} messages waiting), retry later", queued_messages_)};
+      } else {
+        ++waiting_for_room_;
+        room_cv_.wait(lock, [&] { return stopping_ || fits(); });
+        --waiting_for_room_;
       }
-      ++waiting_for_room_;
-      room_cv_.wait(lock, [&] { return stopping_ || fits(); });
-      --waiting_for_room_;
     }
-    if (stopping_) {
+    if (!refused && stopping_) {
       ++stats_.refused_stopping;
-      return makeError(std::string(kStoppingReason), "replywatch is stopping, retry later");
+      refused = Error{std::string(kStoppingReason), "replywatch is stopping, retry later"};
     }
-    queue_.push_back(&request);
-    queued_messages_ += n;
+    if (!refused) {
+      // The writer only needs waking when it may be waiting: it takes the whole queue at
+      // once, so a request added behind others is taken with them.
+      wake = queue_.empty();
+      // The queue owns it from here on; a refused request stays with this call.
+      queue_.emplace_back(request.release());
+      queued_messages_ += n;
+    }
   }
-  work_cv_.notify_one();
-  return answer.get();
+  if (refused) {
+    request->done(std::move(*refused));
+    return;
+  }
+  if (wake) work_cv_.notify_one();
 }
 
 void Pipeline::writeLoop() {
-  std::vector<Request*> group;
+  std::vector<std::unique_ptr<Request>> group;
   for (;;) {
     {
       std::unique_lock lock(queue_mu_);
       work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and every queued request answered
-      group.assign(queue_.begin(), queue_.end());
-      queue_.clear();
+      group.swap(queue_);
       queued_messages_ = 0;
     }
     room_cv_.notify_all();
@@ -283,7 +308,7 @@ void Pipeline::writeLoop() {
   }
 }
 
-void Pipeline::commitGroup(const std::vector<Request*>& group) {
+void Pipeline::commitGroup(const std::vector<std::unique_ptr<Request>>& group) {
   const auto started = std::chrono::steady_clock::now();
   // A (source, id) is taken from the first request of the group carrying it: a later
   // request's copy is a duplicate for that request, whatever happens to the first one.
@@ -294,7 +319,7 @@ void Pipeline::commitGroup(const std::vector<Request*>& group) {
   std::vector<MessageRecord> records;
   std::vector<std::pair<std::string, std::string>> cursors;
   std::size_t total = 0;
-  for (const Request* r : group) total += r->records.size();
+  for (const auto& r : group) total += r->records.size();
   records.reserve(total);
   for (std::size_t i = 0; i < group.size(); ++i) {
     Request& r = *group[i];
@@ -329,14 +354,12 @@ void Pipeline::commitGroup(const std::vector<Request*>& group) {
     spdlog::debug("group commit failed requests={} error={}", group.size(), logValue(stored.error().message));
   }
   for (std::size_t i = 0; i < group.size(); ++i) {
-    // The caller may return (and its request go) as soon as the value is set.
-    auto promise = std::move(group[i]->promise);
     if (stored) {
       outcomes[i].stored = (*stored)[i];
       outcomes[i].duplicates = outcomes[i].received - outcomes[i].stored;
-      promise.set_value(outcomes[i]);
+      group[i]->done(outcomes[i]);
     } else {
-      promise.set_value(stored.error());
+      group[i]->done(stored.error());
     }
   }
 }

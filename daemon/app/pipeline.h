@@ -4,10 +4,11 @@
 // takes every queued batch at once (a group), computes the turn changes of the group
 // (tracker::Tracker::prepare), commits messages + turns + every cursor of the group in one
 // store transaction (one disk sync for many requests), then applies the changes in memory
-// and answers each caller with its own outcome. A caller returns only once the
+// and answers each caller with its own outcome: ingest() returns only once the
 // transaction holding its batch committed, or with an error and nothing of its batch
-// stored. Planning, commit and the tracker update happen under one mutex, so the tracker
-// always mirrors what the store holds; escalation records of the relay feed and
+// stored; ingestAsync() returns at once and its callback gets the same answer (webhook
+// handlers use it, so no thread waits per delivery). Planning, commit and the tracker update happen under one
+// mutex, so the tracker always mirrors what the store holds; escalation records of the relay feed and
 // threshold crossings take the same mutex and commit on their caller's thread: the store
 // links escalation records to turns in the commit that stores them (or their question),
 // and reports the records it touched, which the pipeline keeps in an EscalationBook for
@@ -21,7 +22,6 @@
 // kStoppingReason.
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -83,6 +83,12 @@ class Pipeline final : public connectors::IngestSink {
   // store's reason when the group's transaction failed (nothing of the group stored).
   Result<connectors::IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
                                            std::optional<std::string> cursor) override;
+  // Queues the batch and returns at once; `done` runs on the writer thread after the
+  // transaction holding the batch committed (or failed), or on the caller's thread before
+  // returning for a refusal (kQueueFullReason, kStoppingReason) or an empty batch. A
+  // thread holding a WaitForRoom blocks here while the queue is full. Thread-safe.
+  void ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
+                   std::optional<std::string> cursor, connectors::IngestCallback done) override;
   Result<connectors::IngestOutcome> ingestEscalations(const config::SourceConfig& source,
                                                       std::vector<Escalation> escalations,
                                                       std::optional<std::string> cursor) override;
@@ -127,7 +133,7 @@ class Pipeline final : public connectors::IngestSink {
   struct Request;
   // The writer thread: takes every queued request at once and commits them together.
   void writeLoop();
-  void commitGroup(const std::vector<Request*>& group);
+  void commitGroup(const std::vector<std::unique_ptr<Request>>& group);
   // Plans and commits the group's records and cursors in one transaction (takes mu_).
   // `owner` maps each record's messageKey() to the index of its request, of `requests`
   // (empty for a group of one); returns the number of messages stored per request, and
@@ -152,12 +158,12 @@ class Pipeline final : public connectors::IngestSink {
   std::unique_ptr<tracker::Tracker> tracker_;
   bool load_into_empty_store_ = false;  // between beginBulkLoad() and endBulkLoad()
 
-  // The write queue. Requests live on their callers' stacks until answered.
+  // The write queue (requests are answered through their callbacks).
   const std::size_t max_queued_messages_;
   mutable std::mutex queue_mu_;
   std::condition_variable work_cv_;  // the writer waits for requests
   std::condition_variable room_cv_;  // WaitForRoom callers wait for room
-  std::deque<Request*> queue_;
+  std::vector<std::unique_ptr<Request>> queue_;
   std::size_t queued_messages_ = 0;
   std::size_t waiting_for_room_ = 0;
   bool stopping_ = false;

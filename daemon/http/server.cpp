@@ -9,6 +9,16 @@
 //     disk commit holds one handler thread, while accepting, reading and writing on other
 //     connections go on. When every handler thread is busy, further requests queue until
 //     one is free.
+//   * Async handlers (routeAsync) run on the connection's I/O thread and answer through a
+//     Responder, from any thread. No thread waits for them (a webhook answers once its
+//     group commit is done).
+//   * Answers (from handler threads or Responders) are queued and handed to the I/O
+//     threads in batches: one wake-up for all the answers given meanwhile (a group
+//     commit answers many requests at once), each then written on its connection's strand.
+//   * Timeouts: each connection keeps one deadline for its current phase (set when the
+//     phase starts, no timer update per read or write); one server timer ticking at a
+//     fraction of the shortest timeout closes the connections whose deadline has passed.
+//     A timeout therefore fires up to one tick late, never early.
 //
 // Connection life cycle (one request at a time per connection, pipelined bytes are kept
 // in the buffer for the next request):
@@ -19,8 +29,9 @@
 //            without an answer. Header over `max_header_bytes` -> 431, Content-Length or
 //            chunked body over `max_body_bytes` -> 413 (checked before the body is
 //            read), any other parse error -> 400; all three close the connection.
-//   Handling the handler runs on the handler pool; no timeout.
-//   Writing  the answer must be written within max(read_timeout, 1 s).
+//   Handling the handler runs on the handler pool (or answers later, async); no timeout.
+//   Writing  the answer must be written within max(read_timeout, 1 s). Answers are
+//            serialised directly into one buffer (status line, headers, body).
 //   After an answer with "Connection: close", the sending side is shut down and the
 //   remaining input is drained for a short while before closing, so the client gets the
 //   answer instead of a reset.
@@ -76,12 +87,19 @@ constexpr auto kMinWriteTimeout = 1000ms;
 constexpr auto kMaxLingerTime = 2000ms;
 constexpr auto kStopLingerTime = 200ms;
 constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kKeptAnswerCapacity = 64 * 1024;
+constexpr auto kMinDeadlineTick = 5ms;
+constexpr auto kMaxDeadlineTick = 250ms;
+constexpr std::int64_t kNoDeadline = INT64_MAX;
+
+using SteadyClock = std::chrono::steady_clock;
 
 struct RouteEntry {
   std::string method;
   std::string path;
   bool prefix = false;
-  Handler handler;
+  Handler handler;  // one of the two is set
+  AsyncHandler async_handler;
 };
 
 std::string endpointString(const tcp::endpoint& ep) {
@@ -100,20 +118,128 @@ bool isParseError(const beast::error_code& ec) {
 
 bool hasLineBreak(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
-bool equalsIgnoreCase(beast::string_view a, beast::string_view b) { return beast::iequals(a, b); }
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()), beast::string_view(b.data(), b.size()));
+}
+
+// Statuses whose answers carry neither a body nor a Content-Length.
+bool bodyless(int status) { return status < 200 || status == 204 || status == 304; }
+
+// Writes `r` as an HTTP/1.x answer into `out` (cleared first): status line, Server,
+// Content-Type, the handler's headers (Content-Type and Server replace the defaults;
+// headers with line breaks, and the framing headers the server sets itself, are dropped),
+// the configured `extra` headers (replacing any of the same name), Content-Length,
+// Connection, then the body.
+void serializeResponse(const Response& r, bool close, unsigned version,
+                       const std::vector<std::pair<std::string, std::string>>& extra, std::string& out) {
+  using Field = std::pair<std::string_view, std::string_view>;
+  // Few fields: a small vector searched linearly.
+  std::vector<Field> fields;
+  fields.reserve(4 + r.headers.size() + extra.size());
+  auto set = [&fields](std::string_view name, std::string_view value) {
+    std::erase_if(fields, [name](const Field& f) { return equalsIgnoreCase(f.first, name); });
+    fields.emplace_back(name, value);
+  };
+  fields.emplace_back("Server", "replywatch");
+  fields.emplace_back("Content-Type", r.content_type);
+  for (const auto& [name, value] : r.headers) {
+    if (name.empty() || hasLineBreak(name) || hasLineBreak(value)) {
+      spdlog::warn("http handler header dropped name={}", logValue(name));
+      continue;
+    }
+    if (equalsIgnoreCase(name, "Content-Length") || equalsIgnoreCase(name, "Connection") ||
+        equalsIgnoreCase(name, "Transfer-Encoding")) {
+      continue;
+    }
+    if (equalsIgnoreCase(name, "Content-Type") || equalsIgnoreCase(name, "Server")) {
+      set(name, value);
+    } else {
+      fields.emplace_back(name, value);
+    }
+  }
+  for (const auto& [name, value] : extra) set(name, value);
+
+  const bool has_body = !bodyless(r.status);
+  const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+  std::size_t size = 32 + reason.size() + (has_body ? r.body.size() : 0);
+  for (const auto& [name, value] : fields) size += name.size() + value.size() + 4;
+  out.clear();
+  out.reserve(size);
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const auto& [name, value] : fields) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (has_body) {
+    out += "Content-Length: ";
+    out += std::to_string(r.body.size());
+    out += "\r\n";
+  }
+  // HTTP/1.1 keeps the connection unless told; HTTP/1.0 closes it unless told.
+  if (version == 10) {
+    if (!close) out += "Connection: keep-alive\r\n";
+  } else if (close) {
+    out += "Connection: close\r\n";
+  }
+  out += "\r\n";
+  if (has_body) out += r.body;
+}
 
 enum class SessionKind { Regular, Reject };
 
 // What the server needs of a connection, whatever its stream (plain TCP or TLS).
 class SessionBase {
  public:
+  SessionBase() = default;
+  SessionBase(const SessionBase&) = delete;
+  SessionBase& operator=(const SessionBase&) = delete;
   virtual ~SessionBase() = default;
   virtual net::any_io_executor executor() = 0;
   // Posted by Server::stop(): idle connections are closed, the others finish.
   virtual void onServerStop() = 0;
   // Posted by Server::stop() once the grace period is over.
   virtual void forceClose() = 0;
+  // Posted by the deadline timer once deadline() has passed: closes the connection unless
+  // the deadline moved meanwhile.
+  virtual void onDeadline() = 0;
+  // Writes an answer to the request being handled. On the connection's strand.
+  virtual void answer(Response response, bool close, unsigned version) = 0;
+
+  // End of the current phase (steady clock ticks); kNoDeadline when it has none. Read by
+  // the timer thread, written on the connection's strand.
+  std::int64_t deadline() const { return deadline_.load(std::memory_order_relaxed); }
+
+ protected:
+  void setDeadline(std::chrono::milliseconds timeout) {
+    deadline_.store((SteadyClock::now() + timeout).time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  void clearDeadline() { deadline_.store(kNoDeadline, std::memory_order_relaxed); }
+  bool deadlinePassed() const { return deadline() <= SteadyClock::now().time_since_epoch().count(); }
+
+ private:
+  std::atomic<std::int64_t> deadline_{kNoDeadline};
 };
+
+// An answer on its way from a handler to its connection.
+struct PendingAnswer {
+  std::shared_ptr<SessionBase> session;
+  Response response;
+  bool close = false;
+  unsigned version = 11;
+};
+
+// The shortest timeout over 8, within [kMinDeadlineTick, kMaxDeadlineTick].
+std::chrono::milliseconds deadlineTick(const ServerOptions& o) {
+  const auto shortest =
+      std::min({o.read_timeout, o.idle_timeout, std::chrono::milliseconds{kMinWriteTimeout}});
+  return std::clamp<std::chrono::milliseconds>(shortest / 8, kMinDeadlineTick, kMaxDeadlineTick);
+}
 
 // Everything the server shares with its connections. Server::Impl derives from it.
 class Core {
@@ -122,6 +248,8 @@ class Core {
       : options_(std::move(options)),
         acceptor_(net::make_strand(ioc_)),
         accept_retry_(acceptor_.get_executor()),
+        deadline_timer_(net::make_strand(ioc_)),
+        deadline_tick_(deadlineTick(options_)),
         handler_pool_(std::clamp<std::size_t>(options_.handler_threads, 1,
                                               std::max<std::size_t>(1, options_.max_connections))) {}
 
@@ -129,7 +257,7 @@ class Core {
   Core& operator=(const Core&) = delete;
   ~Core() { stop(0ms); }
 
-  void route(std::string method, std::string path, Handler handler);
+  void route(std::string method, std::string path, Handler handler, AsyncHandler async_handler);
   Result<std::string> start();
   void stop(std::chrono::milliseconds grace);
 
@@ -139,9 +267,12 @@ class Core {
   net::thread_pool& handlerPool() { return handler_pool_; }
   void unregisterSession(SessionBase* session, SessionKind kind);
   net::ssl::context* sslContext() { return ssl_ctx_ ? &*ssl_ctx_ : nullptr; }
+  // Queues an answer for its connection; thread-safe. The I/O threads take every queued
+  // answer at once: one wake-up for a group of answers, not one per answer.
+  void answerLater(PendingAnswer answer);
 
   struct Match {
-    const Handler* handler = nullptr;
+    const RouteEntry* route = nullptr;
     std::string allow;  // methods registered for this path, when the method did not match
   };
   Match match(std::string_view method, std::string_view path) const;
@@ -152,6 +283,9 @@ class Core {
   std::vector<std::shared_ptr<SessionBase>> liveSessions();
   Result<void> loadTls();
   bool waitForSessions(std::chrono::steady_clock::time_point deadline);
+  void scheduleDeadlineCheck();
+  void checkDeadlines();
+  void flushAnswers();
 
   ServerOptions options_;
   std::vector<RouteEntry> routes_;
@@ -174,8 +308,16 @@ class Core {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_;
+  net::steady_timer deadline_timer_;
+  const std::chrono::milliseconds deadline_tick_;
   std::vector<std::thread> io_threads_;
   net::thread_pool handler_pool_;
+
+  // Answers waiting for an I/O thread. After the io_context: answers left over at
+  // destruction release their connections while the io_context still exists.
+  std::mutex answers_mutex_;
+  std::vector<PendingAnswer> answers_;
+  bool answers_posted_ = false;
 };
 
 // Stream is beast::tcp_stream or beast::ssl_stream<beast::tcp_stream>.
@@ -207,7 +349,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         closeNow();
         return;
       }
-      lowest().expires_after(core_.options().read_timeout);
+      setDeadline(core_.options().read_timeout);
       stream_.async_handshake(net::ssl::stream_base::server,
                               beast::bind_front_handler(&Session<Stream>::onHandshake, shared_from_this()));
       return;
@@ -220,6 +362,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void forceClose() override { closeNow(); }
+
+  void onDeadline() override {
+    if (state_ == State::Closed && !lingering_) return;
+    if (!deadlinePassed()) return;  // moved on to another phase meanwhile
+    if (state_ == State::Reading) spdlog::debug("http request read timed out remote={}", remote_);
+    closeNow();
+  }
+
+  void answer(Response response, bool close, unsigned version) override {
+    sendResponse(std::move(response), close, version);
+  }
 
  private:
   enum class State { Idle, Reading, Handling, Writing, Closed };
@@ -252,7 +405,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       closeNow();
       return;
     }
-    lowest().expires_after(core_.options().read_timeout);
+    setDeadline(core_.options().read_timeout);
     waitForRequest();
   }
 
@@ -267,12 +420,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     if (buffer_.size() > 0) {  // the next request is already (partly) here
       state_ = State::Reading;
-      if (!first_request_) lowest().expires_after(core_.options().read_timeout);
+      if (!first_request_) setDeadline(core_.options().read_timeout);
       readHeader();
       return;
     }
     state_ = State::Idle;
-    if (!first_request_) lowest().expires_after(core_.options().idle_timeout);
+    if (!first_request_) setDeadline(core_.options().idle_timeout);
     stream_.async_read_some(buffer_.prepare(kReadChunk),
                             beast::bind_front_handler(&Session<Stream>::onFirstBytes, shared_from_this()));
   }
@@ -284,7 +437,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     buffer_.commit(n);
     state_ = State::Reading;
-    if (!first_request_) lowest().expires_after(core_.options().read_timeout);
+    if (!first_request_) setDeadline(core_.options().read_timeout);
     readHeader();
   }
 
@@ -313,7 +466,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return;
     }
     auto expect = req[bhttp::field::expect];
-    if (req.version() >= 11 && equalsIgnoreCase(expect, "100-continue")) {
+    if (req.version() >= 11 &&
+        equalsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        [self = shared_from_this()](const beast::error_code& wec, std::size_t) {
@@ -365,7 +519,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void dispatch() {
     state_ = State::Handling;
-    lowest().expires_never();
+    clearDeadline();
     auto& msg = parser_->get();
     Request req;
     req.method = std::string(msg.method_string());
@@ -382,7 +536,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const unsigned version = msg.version();
 
     auto found = core_.match(req.method, req.path);
-    if (found.handler == nullptr) {
+    if (found.route == nullptr) {
       if (found.allow.empty()) {
         sendResponse(Response::error(404, "not found"), close, version);
       } else {
@@ -392,13 +546,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       }
       return;
     }
-    net::post(core_.handlerPool(), [self = shared_from_this(), handler = found.handler, req = std::move(req),
-                                    close, version]() mutable {
-      Response res = invoke(*handler, req);
-      auto ex = self->executor();
-      net::post(ex, [session = std::move(self), res = std::move(res), close, version]() mutable {
-        session->sendResponse(std::move(res), close, version);
+    if (found.route->async_handler) {
+      // The answer comes back through the Responder, from whichever thread has it.
+      Responder responder([self = shared_from_this(), close, version](Response res) {
+        Core& core = self->core_;
+        core.answerLater(PendingAnswer{self, std::move(res), close, version});
       });
+      invokeAsync(found.route->async_handler, std::move(req), responder);
+      return;
+    }
+    net::post(core_.handlerPool(), [self = shared_from_this(), handler = &found.route->handler,
+                                    req = std::move(req), close, version]() mutable {
+      Response res = invoke(*handler, req);
+      Core& core = self->core_;
+      core.answerLater(PendingAnswer{std::move(self), std::move(res), close, version});
     });
   }
 
@@ -414,6 +575,21 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     return Response::error(500, "internal error");
   }
 
+  static void invokeAsync(const AsyncHandler& handler, Request req, const Responder& responder) {
+    const std::string method = req.method;
+    const std::string path = req.path;
+    try {
+      handler(std::move(req), responder);
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("http handler failed method={} path={} error={}", method, logValue(path),
+                    logValue(e.what()));
+    } catch (...) {
+      spdlog::error("http handler failed method={} path={} error=unknown", method, logValue(path));
+    }
+    responder(Response::error(500, "internal error"));
+  }
+
   void sendResponse(Response r, bool close, unsigned version) {
     if (state_ == State::Closed) return;
     state_ = State::Writing;
@@ -422,39 +598,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       spdlog::error("http handler returned an invalid status status={}", r.status);
       r = Response::error(500, "internal error");
     }
-    response_.emplace();
-    auto& res = *response_;
-    res.version(version == 10 ? 10 : 11);
-    res.result(static_cast<unsigned>(r.status));
-    res.set(bhttp::field::server, "replywatch");
-    res.set(bhttp::field::content_type, r.content_type);
-    for (const auto& [name, value] : r.headers) {
-      if (name.empty() || hasLineBreak(name) || hasLineBreak(value)) {
-        spdlog::warn("http handler header dropped name={}", logValue(name));
-        continue;
-      }
-      if (equalsIgnoreCase(name, "Content-Length") || equalsIgnoreCase(name, "Connection") ||
-          equalsIgnoreCase(name, "Transfer-Encoding")) {
-        continue;
-      }
-      if (equalsIgnoreCase(name, "Content-Type") || equalsIgnoreCase(name, "Server")) {
-        res.set(name, value);
-      } else {
-        res.insert(name, value);
-      }
-    }
-    for (const auto& [name, value] : core_.options().headers) res.set(name, value);
-    res.body() = std::move(r.body);
-    res.keep_alive(!close);
-    res.prepare_payload();
-    lowest().expires_after(
-        std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
-    bhttp::async_write(stream_, res,
-                       beast::bind_front_handler(&Session<Stream>::onWrite, shared_from_this(), close));
+    serializeResponse(r, close, version, core_.options().headers, out_);
+    setDeadline(std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
+    net::async_write(stream_, net::buffer(out_),
+                     beast::bind_front_handler(&Session<Stream>::onWrite, shared_from_this(), close));
   }
 
   void onWrite(bool close, const beast::error_code& ec, std::size_t) {
-    response_.reset();
+    // Keeps the buffer for the next answer, unless a large body made it large.
+    if (out_.capacity() > kKeptAnswerCapacity) {
+      std::string().swap(out_);
+    } else {
+      out_.clear();
+    }
     if (ec) {
       closeNow();
       return;
@@ -471,12 +627,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // answer is not lost to a reset caused by unread input.
   void lingerClose() {
     state_ = State::Closed;
+    lingering_ = true;
     beast::error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
     auto linger = std::min<std::chrono::milliseconds>(
         std::max<std::chrono::milliseconds>(core_.options().read_timeout, 100ms), kMaxLingerTime);
     if (core_.stopping()) linger = std::min<std::chrono::milliseconds>(linger, kStopLingerTime);
-    lowest().expires_after(linger);
+    setDeadline(linger);
     drain();
   }
 
@@ -493,6 +650,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void closeNow() {
     state_ = State::Closed;
+    lingering_ = false;
+    clearDeadline();
     beast::error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
     lowest().close();
@@ -504,13 +663,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::string out_;  // the answer being written
   State state_ = State::Idle;
+  bool lingering_ = false;  // closed for sending, draining the input until the deadline
   bool first_request_ = true;
   std::array<char, kReadChunk> drain_buffer_{};
 };
 
-void Core::route(std::string method, std::string path, Handler handler) {
+void Core::route(std::string method, std::string path, Handler handler, AsyncHandler async_handler) {
   std::lock_guard lock(lifecycle_mutex_);
   if (started_) throw std::logic_error("http::Server::route() called after start()");
   if (path.empty() || path.front() != '/') throw std::invalid_argument("route path must start with '/'");
@@ -519,6 +679,7 @@ void Core::route(std::string method, std::string path, Handler handler) {
   e.prefix = path.size() > 1 && path.back() == '/';
   e.path = std::move(path);
   e.handler = std::move(handler);
+  e.async_handler = std::move(async_handler);
   routes_.push_back(std::move(e));
 }
 
@@ -538,7 +699,7 @@ Core::Match Core::match(std::string_view method, std::string_view path) const {
     }
   }
   if (best != nullptr) {
-    m.handler = &best->handler;
+    m.route = best;
     return m;
   }
   for (std::size_t i = 0; i < allowed.size(); ++i) {
@@ -597,6 +758,7 @@ Result<std::string> Core::start() {
 
   work_.emplace(ioc_.get_executor());
   net::post(acceptor_.get_executor(), [this] { doAccept(); });
+  net::post(deadline_timer_.get_executor(), [this] { scheduleDeadlineCheck(); });
   const std::size_t n = std::max<std::size_t>(1, options_.threads);
   for (std::size_t i = 0; i < n; ++i) {
     io_threads_.emplace_back([this] {
@@ -729,6 +891,58 @@ void Core::onAccept(const beast::error_code& ec, tcp::socket socket) {
   doAccept();
 }
 
+void Core::answerLater(PendingAnswer answer) {
+  bool post = false;
+  {
+    std::lock_guard lock(answers_mutex_);
+    answers_.push_back(std::move(answer));
+    post = !answers_posted_;
+    answers_posted_ = true;
+  }
+  if (post) net::post(ioc_, [this] { flushAnswers(); });
+}
+
+void Core::flushAnswers() {
+  std::vector<PendingAnswer> batch;
+  {
+    std::lock_guard lock(answers_mutex_);
+    batch.swap(answers_);
+    answers_posted_ = false;
+  }
+  // dispatch(): runs at once on this thread when the connection's strand is free.
+  for (auto& a : batch) {
+    auto ex = a.session->executor();
+    net::dispatch(
+        ex, [a = std::move(a)]() mutable { a.session->answer(std::move(a.response), a.close, a.version); });
+  }
+}
+
+void Core::scheduleDeadlineCheck() {
+  deadline_timer_.expires_after(deadline_tick_);
+  deadline_timer_.async_wait([this](const beast::error_code& ec) {
+    if (ec) return;
+    checkDeadlines();
+    scheduleDeadlineCheck();
+  });
+}
+
+void Core::checkDeadlines() {
+  const std::int64_t now = SteadyClock::now().time_since_epoch().count();
+  std::vector<std::shared_ptr<SessionBase>> expired;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& [ptr, weak] : sessions_) {
+      if (ptr->deadline() > now) continue;
+      if (auto s = weak.lock()) expired.push_back(std::move(s));
+    }
+  }
+  // Released outside the lock: a last reference unregisters its session.
+  for (auto& s : expired) {
+    auto ex = s->executor();
+    net::post(ex, [s = std::move(s)] { s->onDeadline(); });
+  }
+}
+
 void Core::unregisterSession(SessionBase* session, SessionKind kind) {
   {
     std::lock_guard lock(sessions_mutex_);
@@ -791,6 +1005,31 @@ void Core::stop(std::chrono::milliseconds grace) {
 
 }  // namespace
 
+struct Responder::State {
+  explicit State(std::function<void(Response)> f) : send(std::move(f)) {}
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (!sent.exchange(true)) {
+      spdlog::error("http handler never answered a request");
+      send(Response::error(500, "internal error"));
+    }
+  }
+  std::function<void(Response)> send;
+  std::atomic<bool> sent{false};
+};
+
+Responder::Responder(std::function<void(Response)> send) : state_(std::make_shared<State>(std::move(send))) {}
+
+void Responder::operator()(Response response) const {
+  if (state_->sent.exchange(true)) return;
+  // Only this call gets here: the connection is released once answered, even while
+  // copies of the Responder live on.
+  auto send = std::move(state_->send);
+  state_->send = nullptr;
+  send(std::move(response));
+}
+
 struct Server::Impl : Core {
   using Core::Core;
 };
@@ -800,8 +1039,16 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
 Server::~Server() = default;
 
 void Server::route(std::string method, std::string path, Handler handler) {
-  impl_->route(std::move(method), std::move(path), std::move(handler));
+  if (!handler) throw std::invalid_argument("http::Server::route() needs a handler");
+  impl_->route(std::move(method), std::move(path), std::move(handler), {});
 }
+
+void Server::routeAsync(std::string method, std::string path, AsyncHandler handler) {
+  if (!handler) throw std::invalid_argument("http::Server::routeAsync() needs a handler");
+  impl_->route(std::move(method), std::move(path), {}, std::move(handler));
+}
+
+void Server::runBlocking(std::function<void()> work) { net::post(impl_->handlerPool(), std::move(work)); }
 
 Result<std::string> Server::start() { return impl_->start(); }
 

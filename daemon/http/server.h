@@ -47,6 +47,25 @@ struct Response {
 // answered with 500.
 using Handler = std::function<Response(const Request&)>;
 
+// Answers one request taken by an AsyncHandler: call it once, from any thread (later
+// calls are ignored). Copies share the one answer; once answered, they no longer hold
+// the connection. When the last copy goes without having been called, the request is
+// answered 500, so a connection never hangs.
+class Responder {
+ public:
+  explicit Responder(std::function<void(Response)> send);
+  void operator()(Response response) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// Called on the connection's I/O thread: must not block (see Server::runBlocking). Answers
+// through the Responder, now or later. Must not throw; an escaping exception is logged
+// and answered with 500.
+using AsyncHandler = std::function<void(Request, Responder)>;
+
 struct ServerOptions {
   std::string listen_address = "127.0.0.1:0";  // host:port, [v6]:port or :port; port 0 = any
   std::size_t max_header_bytes = 16 * 1024;
@@ -76,6 +95,12 @@ class Server {
   // prefix wins. Methods are matched exactly; a path known under another method gets
   // 405 with an Allow header. Register before start() (throws std::logic_error after).
   void route(std::string method, std::string path, Handler handler);
+  // Same, for a handler that answers through a Responder without holding a thread.
+  void routeAsync(std::string method, std::string path, AsyncHandler handler);
+
+  // Runs `work` on a handler thread (it may block there): for an AsyncHandler that must
+  // do blocking work for some requests. Thread-safe; call between start() and stop().
+  void runBlocking(std::function<void()> work);
 
   // Loads the TLS material (when configured), binds and starts the worker threads.
   // Returns the bound address ("127.0.0.1:43121"); an Error when a certificate, key or CA

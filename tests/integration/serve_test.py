@@ -124,6 +124,9 @@ def test(binary):
         check(status == 200, "signed webhook answered %d: %s" % (status, body))
         status, _, body = post(daemon, webhook_rows)  # a retried delivery changes nothing
         check(status == 200, "duplicate webhook answered %d: %s" % (status, body))
+        answer = json.loads(body)
+        check(answer.get("stored") == 0 and answer.get("duplicates") == 2,
+              "duplicate webhook stored something: %s" % body)
 
         # Bad input: each gets a precise status and a short JSON error body.
         for what, (status, _, body), want in [

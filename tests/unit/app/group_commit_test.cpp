@@ -12,7 +12,10 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon/app/pipeline.h"
@@ -423,6 +426,150 @@ TEST(GroupCommit, StopCommitsWhatIsQueuedAndRefusesTheRest) {
   EXPECT_FALSE(f.isStored("feed", "late"));
   EXPECT_EQ(f.store->cursor("feed").value(), std::optional<std::string>("cursor-q"));
   EXPECT_EQ(f.pipeline->writeQueueStats().refused_stopping, 1u);
+}
+
+}  // namespace
+}  // namespace replywatch::app
+
+namespace replywatch::app {
+namespace {
+
+// ingestAsync() returns at once; each callback runs once, after the commit holding its
+// batch, with its own outcome; requests queued meanwhile share one commit; a full queue
+// refuses on the caller's thread before ingestAsync() returns.
+TEST(GroupCommit, AsyncIngestAnswersThroughCallbacksAfterTheCommit) {
+  config::Config cfg = makeConfig();
+  cfg.ingest.max_queued_messages = 3;
+  Fixture f(cfg);
+  auto held = f.holdWriter();
+  const int calls_before = f.store->calls();
+
+  std::mutex mu;
+  std::vector<std::pair<std::string, Result<connectors::IngestOutcome>>> answers;
+  std::atomic<bool> stored_when_answered{true};
+  auto callback = [&](std::string name, std::string id) {
+    return [&, name = std::move(name), id = std::move(id)](Result<connectors::IngestOutcome> r) {
+      if (r.ok() && r.value().stored > 0 && !f.isStored("feed", id)) stored_when_answered = false;
+      std::lock_guard lock(mu);
+      answers.emplace_back(name, std::move(r));
+    };
+  };
+  f.pipeline->ingestAsync(f.feed(), {msg("a1", "ca"), msg("a2", "ca", 1)}, std::nullopt, callback("a", "a1"));
+  f.pipeline->ingestAsync(f.feed(), {msg("b1", "cb"), msg("a1", "ca")}, std::nullopt, callback("b", "b1"));
+  {
+    std::lock_guard lock(mu);
+    // The second request did not fit (3 messages at most): refused at once.
+    ASSERT_EQ(answers.size(), 1u);
+    EXPECT_EQ(answers[0].first, "b");
+    ASSERT_FALSE(answers[0].second.ok());
+    EXPECT_EQ(answers[0].second.error().reason, kQueueFullReason);
+    answers.clear();
+  }
+  f.pipeline->ingestAsync(f.feed(), {msg("a1", "ca")}, std::nullopt, callback("dup", "a1"));
+  EXPECT_TRUE(f.queued(2));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(answers.empty());  // nothing answered before the commit
+  }
+  f.store->openGate();
+  ASSERT_TRUE(held.get().ok());
+  ASSERT_TRUE(waitUntil([&] {
+    std::lock_guard lock(mu);
+    return answers.size() == 2;
+  }));
+  EXPECT_TRUE(stored_when_answered.load());
+  // The two queued requests went in one more commit.
+  EXPECT_EQ(f.store->calls(), calls_before + 1);
+  std::lock_guard lock(mu);
+  for (const auto& [name, r] : answers) {
+    ASSERT_TRUE(r.ok()) << name;
+    if (name == "a") {
+      EXPECT_EQ(r.value().received, 2u);
+      EXPECT_EQ(r.value().stored, 2u);
+    } else {
+      EXPECT_EQ(name, "dup");
+      EXPECT_EQ(r.value().received, 1u);
+      EXPECT_EQ(r.value().stored, 0u);
+      EXPECT_EQ(r.value().duplicates, 1u);
+    }
+  }
+  EXPECT_TRUE(f.isStored("feed", "a2"));
+  EXPECT_FALSE(f.isStored("feed", "b1"));
+}
+
+// Deliveries queued through ingestAsync() when stop() begins are committed and answered
+// before stop() returns (nothing is left unanswered); a failed group commit answers each
+// of its asynchronous callers with the store's error, nothing of the group stored.
+TEST(GroupCommit, AsyncIngestInFlightAtStopIsCommittedAndAnswered) {
+  Fixture f;
+  auto held = f.holdWriter();
+  std::mutex mu;
+  std::vector<Result<connectors::IngestOutcome>> answers;
+  auto callback = [&](Result<connectors::IngestOutcome> r) {
+    std::lock_guard lock(mu);
+    answers.push_back(std::move(r));
+  };
+  f.pipeline->ingestAsync(f.feed(), {msg("s1", "cs")}, std::nullopt, callback);
+  f.pipeline->ingestAsync(f.feed(), {msg("s2", "ct")}, std::nullopt, callback);
+  ASSERT_TRUE(f.queued(2));
+  auto stopped = std::async(std::launch::async, [&f] { f.pipeline->stop(); });
+  ASSERT_TRUE(waitUntil([&f] { return f.pipeline->stopping(); }));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(answers.empty());
+  }
+  f.store->openGate();
+  stopped.get();
+  ASSERT_TRUE(held.get().ok());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& r : answers) {
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->stored, 1u);
+  }
+  EXPECT_TRUE(f.isStored("feed", "s1"));
+  EXPECT_TRUE(f.isStored("feed", "s2"));
+}
+
+TEST(GroupCommit, AsyncIngestOfAFailedGroupGetsTheStoreError) {
+  Fixture f;
+  auto held = f.holdWriter();
+  std::mutex mu;
+  std::vector<Result<connectors::IngestOutcome>> answers;
+  auto callback = [&](Result<connectors::IngestOutcome> r) {
+    std::lock_guard lock(mu);
+    answers.push_back(std::move(r));
+  };
+  f.pipeline->ingestAsync(f.feed(), {msg("f1", "cf")}, std::nullopt, callback);
+  f.pipeline->ingestAsync(f.feed(), {msg("f2", "cg")}, std::nullopt, callback);
+  ASSERT_TRUE(f.queued(2));
+  f.store->failCommits(true);
+  f.store->openGate();
+  (void)held.get();
+  ASSERT_TRUE(waitUntil([&] {
+    std::lock_guard lock(mu);
+    return answers.size() == 2;
+  }));
+  std::lock_guard lock(mu);
+  for (const auto& r : answers) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().reason, "store");
+  }
+  EXPECT_FALSE(f.isStored("feed", "f1"));
+  EXPECT_FALSE(f.isStored("feed", "f2"));
+}
+
+// After stop(), ingestAsync() refuses on the caller's thread.
+TEST(GroupCommit, AsyncIngestIsRefusedOnceStopping) {
+  Fixture f;
+  f.pipeline->stop();
+  std::optional<Result<connectors::IngestOutcome>> answer;
+  f.pipeline->ingestAsync(f.feed(), {msg("late", "cl")}, std::nullopt,
+                          [&answer](Result<connectors::IngestOutcome> r) { answer = std::move(r); });
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_FALSE(answer->ok());
+  EXPECT_EQ(answer->error().reason, kStoppingReason);
+  EXPECT_FALSE(f.isStored("feed", "late"));
 }
 
 }  // namespace

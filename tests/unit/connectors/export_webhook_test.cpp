@@ -217,3 +217,76 @@ TEST(ConnectorDefaults, NoWebhooksNoFilesNoPolling) {
 
 }  // namespace
 }  // namespace replywatch::connectors
+
+namespace replywatch::connectors::exportfmt {
+namespace {
+
+// A sink that answers later: ingestAsync() parks the batch until release() stores it in
+// the wrapped RecordingSink and calls back, as the pipeline's writer thread does.
+class DeferredSink final : public IngestSink {
+ public:
+  Result<IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
+                               std::optional<std::string> cursor) override {
+    return inner.ingest(source, std::move(messages), std::move(cursor));
+  }
+  void ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
+                   std::optional<std::string> cursor, IngestCallback done) override {
+    parked.emplace_back([this, &source, messages = std::move(messages), cursor = std::move(cursor),
+                         done = std::move(done)] { done(inner.ingest(source, messages, cursor)); });
+  }
+  Result<std::optional<std::string>> cursor(const std::string& source) override {
+    return inner.cursor(source);
+  }
+  void release() {
+    auto work = std::move(parked);
+    parked.clear();
+    for (auto& w : work) w();
+  }
+
+  testing::RecordingSink inner;
+  std::vector<std::function<void()>> parked;
+};
+
+// The webhook answers through its reply only once the sink committed the delivery; a
+// bad signature or body is answered at once, without reaching the sink.
+TEST(ExportWebhook, AsyncWebhookRepliesOnlyAfterTheSinkAnswered) {
+  testing::Harness h(kYaml);
+  DeferredSink sink;
+  auto connector =
+      findConnectorType("export")->create(ConnectorContext{h.source, h.config, h.clock, h.health, sink});
+  ASSERT_TRUE(connector->asyncWebhooks());
+
+  std::vector<WebhookResponse> replies;
+  auto reply = [&replies](WebhookResponse r) { replies.push_back(std::move(r)); };
+  connector->handleWebhookAsync(signedPost(kTwo), reply);
+  EXPECT_TRUE(replies.empty());
+  ASSERT_EQ(sink.parked.size(), 1u);
+  EXPECT_TRUE(sink.inner.stored.empty());
+
+  connector->handleWebhookAsync(post(kTwo, "sha256=nope"), reply);
+  connector->handleWebhookAsync(signedPost("not json\n"), reply);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[0].status, 401);
+  EXPECT_EQ(replies[1].status, 400);
+  EXPECT_EQ(sink.parked.size(), 1u);
+
+  sink.release();
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(replies[2].status, 200);
+  EXPECT_EQ(json(replies[2])["stored"], 2);
+  EXPECT_EQ(sink.inner.stored.size(), 2u);
+
+  // A refused batch is answered 503 with Retry-After, after the sink answered.
+  sink.inner.fail = true;
+  sink.inner.fail_reason = std::string(kSinkQueueFullReason);
+  connector->handleWebhookAsync(signedPost(kTwo), reply);
+  EXPECT_EQ(replies.size(), 3u);
+  sink.release();
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_EQ(replies[3].status, 503);
+  ASSERT_FALSE(replies[3].headers.empty());
+  EXPECT_EQ(replies[3].headers[0].first, "Retry-After");
+}
+
+}  // namespace
+}  // namespace replywatch::connectors::exportfmt

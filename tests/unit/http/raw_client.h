@@ -127,6 +127,13 @@ class RawClient {
 
   bool closed() const { return closed_; }
 
+  // Closes the client's side at once (the peer going away).
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    closed_ = true;
+  }
+
  private:
   // Reads more bytes; false on timeout or close.
   bool fill(std::chrono::steady_clock::time_point deadline) {

@@ -3,9 +3,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "daemon/http/server.h"
@@ -566,6 +571,283 @@ TEST(ServerLifecycle, InvalidListenAddressIsAnError) {
     auto r = s.start();
     EXPECT_FALSE(r.ok()) << bad;
   }
+}
+
+// An async route answers later, from another thread, without holding a handler thread:
+// with one handler thread and several requests parked at once, each is answered once
+// its Responder is called, in the order the responders are called.
+TEST(ServerAsync, AnswersLaterFromAnotherThreadWithoutAHandlerThread) {
+  ServerOptions options = testOptions();
+  options.handler_threads = 1;
+  Server server(options);
+  std::mutex mu;
+  std::vector<std::pair<std::string, Responder>> parked;
+  server.routeAsync("POST", "/hooks/", [&](Request req, Responder responder) {
+    std::lock_guard lock(mu);
+    parked.emplace_back(std::move(req.body), std::move(responder));
+  });
+  server.route("GET", "/metrics", [](const Request&) { return Response::text(200, "metrics"); });
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+
+  constexpr int kClients = 4;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawClient>(bound.value()));
+    ASSERT_TRUE(clients.back()->send(makeRequest("POST", "/hooks/x", "body" + std::to_string(i))));
+  }
+  for (int i = 0; i < 400; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (parked.size() == kClients) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::vector<std::pair<std::string, Responder>> taken;
+  {
+    std::lock_guard lock(mu);
+    taken.swap(parked);
+  }
+  ASSERT_EQ(taken.size(), static_cast<std::size_t>(kClients));
+  // The single handler thread is free: a blocking route still answers meanwhile.
+  RawClient other(bound.value());
+  ASSERT_TRUE(other.send(makeRequest("GET", "/metrics")));
+  auto m = other.readResponse(2s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->body, "metrics");
+
+  std::thread answerer([&taken] {
+    for (auto& [body, responder] : taken) {
+      responder(Response::text(201, "got " + body));
+      responder(Response::text(500, "a second answer is ignored"));
+    }
+  });
+  answerer.join();
+  for (int i = 0; i < kClients; ++i) {
+    auto r = clients[static_cast<std::size_t>(i)]->readResponse(2s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, "got body" + std::to_string(i));
+    // Keep-alive: the connection serves another request.
+    ASSERT_TRUE(clients[static_cast<std::size_t>(i)]->send(makeRequest("GET", "/metrics")));
+    auto again = clients[static_cast<std::size_t>(i)]->readResponse(2s);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body, "metrics");
+  }
+  server.stop(2s);
+}
+
+// A Responder dropped without an answer answers 500; a throwing async handler too.
+TEST(ServerAsync, UnansweredOrThrowingAsyncHandlerIs500) {
+  Server server(testOptions());
+  server.routeAsync("GET", "/drop", [](const Request&, const Responder&) {});
+  server.routeAsync("GET", "/throw",
+                    [](const Request&, const Responder&) { throw std::runtime_error("boom"); });
+  server.routeAsync("GET", "/blocking", [&server](const Request&, const Responder& responder) {
+    server.runBlocking([responder] { responder(Response::text(200, "from a handler thread")); });
+  });
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  for (const char* path : {"/drop", "/throw"}) {
+    RawClient c(bound.value());
+    ASSERT_TRUE(c.send(makeRequest("GET", path)));
+    auto r = c.readResponse(2s);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 500) << path;
+  }
+  RawClient c(bound.value());
+  ASSERT_TRUE(c.send(makeRequest("GET", "/blocking")));
+  auto r = c.readResponse(2s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "from a handler thread");
+  server.stop(2s);
+}
+
+// Parks every request of an async route until the test answers it.
+class ParkingRoute {
+ public:
+  void install(Server& server, const std::string& path) {
+    server.routeAsync("POST", path, [this](Request req, Responder responder) {
+      std::lock_guard lock(mu_);
+      parked_.emplace_back(std::move(req.body), std::move(responder));
+      cv_.notify_all();
+    });
+  }
+  // Waits (up to 5 s) until `n` requests are parked and takes them.
+  std::vector<std::pair<std::string, Responder>> take(std::size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 5s, [&] { return parked_.size() >= n; });
+    std::vector<std::pair<std::string, Responder>> out;
+    out.swap(parked_);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::string, Responder>> parked_;
+};
+
+// A client that goes away while its request is being handled costs nothing: the late
+// answer is dropped and the connection's slot is freed (with max_connections = 1, the
+// next client is served rather than refused).
+TEST(ServerAsync, PeerGoneWhileHandlingFreesTheConnection) {
+  ServerOptions options = testOptions();
+  options.max_connections = 1;
+  Server server(options);
+  ParkingRoute route;
+  route.install(server, "/hooks/");
+  server.route("GET", "/metrics", [](const Request&) { return Response::text(200, "metrics"); });
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  {
+    RawClient gone(bound.value());
+    ASSERT_TRUE(gone.send(makeRequest("POST", "/hooks/x", "payload")));
+    auto parked = route.take(1);
+    ASSERT_EQ(parked.size(), 1u);
+    gone.close();
+    parked[0].second(Response::text(200, "too late"));
+  }
+  // The slot is freed once the server notices the closed peer.
+  std::optional<testing::RawResponse> served;
+  for (int attempt = 0; attempt < 200 && !served; ++attempt) {
+    RawClient next(bound.value());
+    if (!next.send(makeRequest("GET", "/metrics"))) continue;
+    auto r = next.readResponse(2s);
+    if (r && r->status == 200) served = r;
+    if (!served) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->body, "metrics");
+  server.stop(2s);
+}
+
+// stop() waits for an answer still to come (within the grace period) and sends it with
+// "Connection: close".
+TEST(ServerAsync, StopWaitsForAPendingAnswer) {
+  Server server(testOptions());
+  ParkingRoute route;
+  route.install(server, "/hooks/");
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  RawClient c(bound.value());
+  ASSERT_TRUE(c.send(makeRequest("POST", "/hooks/x", "payload")));
+  auto parked = route.take(1);
+  ASSERT_EQ(parked.size(), 1u);
+  auto stopped = std::async(std::launch::async, [&] { server.stop(5s); });
+  EXPECT_EQ(stopped.wait_for(100ms), std::future_status::timeout);
+  parked[0].second(Response::text(200, "committed"));
+  auto r = c.readResponse(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "committed");
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(stopped.wait_for(3s), std::future_status::ready);
+}
+
+// An answer that comes after stop() gave up on its connection is dropped; so is a
+// Responder released after stop(). Neither crashes nor blocks.
+TEST(ServerAsync, AnswerAfterStopIsDropped) {
+  auto server = std::make_unique<Server>(testOptions());
+  ParkingRoute route;
+  route.install(*server, "/hooks/");
+  auto bound = server->start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  RawClient a(bound.value());
+  RawClient b(bound.value());
+  ASSERT_TRUE(a.send(makeRequest("POST", "/hooks/a", "one")));
+  ASSERT_TRUE(b.send(makeRequest("POST", "/hooks/b", "two")));
+  auto parked = route.take(2);
+  ASSERT_EQ(parked.size(), 2u);
+  server->stop(50ms);
+  EXPECT_TRUE(a.waitClosed(2s));
+  EXPECT_TRUE(b.waitClosed(2s));
+  parked[0].second(Response::text(200, "late"));
+  parked.clear();  // the other one, never answered
+  server.reset();
+}
+
+// Answers are written as HTTP/1.x by the server itself: HTTP/1.0 keep-alive is
+// acknowledged, a 204 carries no Content-Length, the handler's Content-Type replaces the
+// default, configured headers replace the handler's, framing headers from the handler
+// are dropped.
+TEST(ServerAnswers, StatusLineHeadersAndFraming) {
+  ServerOptions options = testOptions();
+  options.headers.emplace_back("X-Frame-Options", "deny");
+  Server server(options);
+  server.route("GET", "/plain", [](const Request&) {
+    Response r = Response::json(200, "{}");
+    r.headers.emplace_back("content-type", "application/x-special");
+    r.headers.emplace_back("X-Frame-Options", "sameorigin");
+    r.headers.emplace_back("Content-Length", "999");
+    r.headers.emplace_back("Connection", "close");
+    r.headers.emplace_back("X-Two", "a");
+    r.headers.emplace_back("X-Two", "b");
+    return r;
+  });
+  server.route("GET", "/empty", [](const Request&) { return Response::text(204, ""); });
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+
+  RawClient c(bound.value());
+  ASSERT_TRUE(c.send("GET /plain HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const std::string raw = c.readRaw(2s);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << raw;
+  EXPECT_NE(raw.find("\r\nServer: replywatch\r\n"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\ncontent-type: application/x-special\r\n"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("application/json"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\nX-Frame-Options: deny\r\n"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("sameorigin"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\nX-Two: a\r\nX-Two: b\r\n"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\nContent-Length: 2\r\n"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("999"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("Connection"), std::string::npos) << raw;  // HTTP/1.1 keeps it open
+
+  // The body follows; the connection is still open for the next request.
+  ASSERT_TRUE(c.send("GET /empty HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const std::string rest = c.readRaw(2s);
+  EXPECT_EQ(rest.rfind("{}HTTP/1.1 204 No Content\r\n", 0), 0u) << rest;
+  EXPECT_EQ(rest.find("Content-Length"), std::string::npos) << rest;
+
+  RawClient old(bound.value());
+  ASSERT_TRUE(old.send("GET /plain HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  const std::string kept = old.readRaw(2s);
+  EXPECT_EQ(kept.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << kept;
+  EXPECT_NE(kept.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << kept;
+
+  RawClient closing(bound.value());
+  ASSERT_TRUE(closing.send("GET /plain HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const std::string closed = closing.readRaw(2s);
+  EXPECT_NE(closed.find("\r\nConnection: close\r\n"), std::string::npos) << closed;
+  EXPECT_TRUE(closing.waitClosed(2s));
+  server.stop(2s);
+}
+
+// A request whose handling outlasts read_timeout is not cut off: the read deadline ends
+// once the request is read.
+TEST(ServerAsync, HandlingIsNotSubjectToTheReadTimeout) {
+  ServerOptions options = testOptions();
+  options.read_timeout = 100ms;
+  options.idle_timeout = 100ms;
+  Server server(options);
+  ParkingRoute route;
+  route.install(server, "/hooks/");
+  auto bound = server.start();
+  ASSERT_TRUE(bound.ok()) << bound.error().message;
+  RawClient c(bound.value());
+  ASSERT_TRUE(c.send(makeRequest("POST", "/hooks/x", "payload")));
+  auto parked = route.take(1);
+  ASSERT_EQ(parked.size(), 1u);
+  // Several deadline ticks and timeouts go by while the request is handled.
+  EXPECT_FALSE(c.waitClosed(400ms));
+  parked[0].second(Response::text(200, "slow but fine"));
+  auto r = c.readResponse(2s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "slow but fine");
+  // Then the idle timeout applies again.
+  EXPECT_TRUE(c.waitClosed(2s));
+  server.stop(2s);
 }
 
 }  // namespace
