@@ -103,6 +103,24 @@ wrk_p() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 kv() { awk -F= -v k="$2" '$1 == k {print $2}' "$1"; }
 # CPU seconds (user + system) the process has used so far, from /proc.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# CPU ticks (user + system) per thread of a process, one "tid name ticks" line each; a
+# thread's name is what it set (store-writer, http-io, ...) or the process's.
+thread_ticks() {
+  local stat
+  for stat in /proc/"$1"/task/*/stat; do
+    # The name is between the first "(" and the last ")"; the fields after it start at
+    # field 3 (state); utime and stime are fields 14 and 15.
+    awk '{ i = index($0, "("); j = match($0, /\) [A-Za-z] /); name = substr($0, i + 1, j - i - 1)
+           gsub(/ /, "_", name); split(substr($0, j + 2), f, " "); print $1, name, f[12] + f[13] }' \
+      "$stat" 2>/dev/null
+  done
+}
+# Share of the process's CPU per thread name between two thread_ticks snapshots.
+thread_shares() {
+  awk 'NR == FNR { before[$1] = $3; next }
+       { d = $3 - before[$1]; if (d < 0) d = 0; by[$2] += d; n[$2]++; total += d }
+       END { for (k in by) if (by[k] > 0) printf "%s%s %.0f %%", (c++ ? ", " : ""), k (n[k] > 1 ? " (" n[k] ")" : ""), 100 * by[k] / total; print "" }' "$1" "$2"
+}
 
 secret=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 export REPLYWATCH_BENCH_SECRET=$secret
@@ -214,8 +232,10 @@ for attempt in 1 2 3; do
     perf_pid=$!
   fi
   cpu_before=$(cpu_seconds "$daemon_pid")
+  thread_ticks "$daemon_pid" > "$work/threads-before.txt"
   run_wrk "$url" "$work/max.tsv" "$duration" > "$work/wrk-max$attempt.txt"
   cpu_after=$(cpu_seconds "$daemon_pid")
+  thread_ticks "$daemon_pid" > "$work/threads-after.txt"
   [[ -n $perf_pid ]] && wait "$perf_pid"
   max_runs+=("$attempt")
   [[ $(wrk_exhausted "$work/wrk-max$attempt.txt") == 0 ]] && break
@@ -229,6 +249,7 @@ max_rate=$(wrk_rate "$work/wrk-max.txt")
 # The daemon's CPU per answered request during the maximum-rate run: comparable between
 # binaries even on a busy machine, where rates and latencies are not.
 max_cpu=$(python3 -c "print('%.2f' % ($cpu_after - $cpu_before))")
+max_threads=$(thread_shares "$work/threads-before.txt" "$work/threads-after.txt")
 max_cpu_us=$(python3 -c "print('%.1f' % (1e6 * ($cpu_after - $cpu_before) / max(1, $(wrk_requests "$work/wrk-max.txt"))))")
 
 # ---------------------------------------------------------------- 3. half load
@@ -301,6 +322,7 @@ Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == 
 
 Half load: p90 $(kv "$work/half.txt" p90_ms) ms, p99.9 $(kv "$work/half.txt" p999_ms) ms, max $(kv "$work/half.txt" max_ms) ms; sent $(kv "$work/half.txt" sent), unsent $(kv "$work/half.txt" unsent), answered $(kv "$work/half.txt" answered), non-2xx $(kv "$work/half.txt" non2xx), errors $half_errors.
 Daemon CPU during the maximum-rate run: $max_cpu s (user + system), $max_cpu_us µs per answered request.
+By thread: $max_threads.
 Warm-up: $warm_rate/s over ${warmup}s (threads that ran out of deliveries: $(wrk_exhausted "$work/wrk-warmup.txt") of $threads). Maximum-rate runs: ${#max_runs[@]}, the last one counts.
 Daemon's webhook answers by status (code: count): $statuses
 

@@ -21,6 +21,7 @@
 #include "daemon/app/turn_facts.h"
 #include "daemon/core/heap.h"
 #include "daemon/core/log.h"
+#include "daemon/core/thread_name.h"
 #include "daemon/http/basic_auth.h"
 #include "daemon/http/server.h"
 #include "daemon/http/web_config.h"
@@ -285,11 +286,13 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   std::vector<std::jthread> pollers;
   for (auto& [name, rt] : sources) {
     if (!rt.connector->polls()) continue;
-    pollers.emplace_back([conn = rt.connector.get()](const std::stop_token& stop) {
-      // A poll batch waits for room in a full write queue rather than failing the poll.
-      const Pipeline::WaitForRoom wait_for_room;
-      conn->run(stop);
-    });
+    pollers.emplace_back(
+        [conn = rt.connector.get(), thread_name = "poll:" + name](const std::stop_token& stop) {
+          nameThisThread(thread_name);
+          // A poll batch waits for room in a full write queue rather than failing the poll.
+          const Pipeline::WaitForRoom wait_for_room;
+          conn->run(stop);
+        });
   }
 
   // Tick thread: threshold crossings every tick, and the systemd watchdog. It does
@@ -302,6 +305,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                                         std::chrono::microseconds{watchdog_usec / 2}));
   }
   std::jthread ticker([&](const std::stop_token& stop) {
+    nameThisThread("tick");
     auto last_watchdog = std::chrono::steady_clock::now();
     while (!stop.stop_requested()) {
       (void)pipeline.tick();
@@ -320,6 +324,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   std::jthread maintenance;
   if (config.store.retention.count() > 0) {
     maintenance = std::jthread([&](const std::stop_token& stop) {
+      nameThisThread("retention");
       const auto interval =
           std::chrono::duration_cast<std::chrono::milliseconds>(config.store.prune_interval);
       std::chrono::milliseconds wait = std::min<std::chrono::milliseconds>(std::chrono::minutes{1}, interval);
@@ -345,7 +350,10 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     });
   }
 
-  std::jthread verdict_thread([&evaluator](const std::stop_token& stop) { evaluator.run(stop); });
+  std::jthread verdict_thread([&evaluator](const std::stop_token& stop) {
+    nameThisThread("verdict");
+    evaluator.run(stop);
+  });
 
   ready.store(true);
   sd_notify(0, "READY=1\nSTATUS=Listening");

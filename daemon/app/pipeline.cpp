@@ -14,6 +14,7 @@
 
 #include "daemon/app/conversation_filter.h"
 #include "daemon/core/log.h"
+#include "daemon/core/thread_name.h"
 
 namespace replywatch::app {
 
@@ -293,6 +294,7 @@ void Pipeline::ingestAsync(const config::SourceConfig& source, std::vector<Messa
 }
 
 void Pipeline::writeLoop() {
+  nameThisThread("store-writer");
   std::vector<std::unique_ptr<Request>> group;
   for (;;) {
     {

@@ -71,6 +71,7 @@
 #include <openssl/x509.h>
 
 #include "daemon/core/log.h"
+#include "daemon/core/thread_name.h"
 #include "daemon/http/listen_address.h"
 
 namespace replywatch::http {
@@ -93,6 +94,15 @@ constexpr auto kMaxDeadlineTick = 250ms;
 constexpr std::int64_t kNoDeadline = INT64_MAX;
 
 using SteadyClock = std::chrono::steady_clock;
+
+// Handler-pool threads are made by asio; each names itself on its first task.
+void nameHandlerThread() {
+  thread_local bool named = false;
+  if (!named) {
+    nameThisThread("http-handler");
+    named = true;
+  }
+}
 
 struct RouteEntry {
   std::string method;
@@ -557,6 +567,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     net::post(core_.handlerPool(), [self = shared_from_this(), handler = &found.route->handler,
                                     req = std::move(req), close, version]() mutable {
+      nameHandlerThread();
       Response res = invoke(*handler, req);
       Core& core = self->core_;
       core.answerLater(PendingAnswer{std::move(self), std::move(res), close, version});
@@ -762,6 +773,7 @@ Result<std::string> Core::start() {
   const std::size_t n = std::max<std::size_t>(1, options_.threads);
   for (std::size_t i = 0; i < n; ++i) {
     io_threads_.emplace_back([this] {
+      nameThisThread("http-io");
       for (;;) {
         try {
           ioc_.run();
@@ -1048,7 +1060,12 @@ void Server::routeAsync(std::string method, std::string path, AsyncHandler handl
   impl_->route(std::move(method), std::move(path), {}, std::move(handler));
 }
 
-void Server::runBlocking(std::function<void()> work) { net::post(impl_->handlerPool(), std::move(work)); }
+void Server::runBlocking(std::function<void()> work) {
+  net::post(impl_->handlerPool(), [work = std::move(work)] {
+    nameHandlerThread();
+    work();
+  });
+}
 
 Result<std::string> Server::start() { return impl_->start(); }
 

@@ -61,6 +61,7 @@
 
 #include "daemon/store/sqlite_db.h"
 #include "daemon/store/store.h"
+#include "daemon/store/wal_checkpointer.h"
 
 namespace replywatch::store {
 namespace {
@@ -468,6 +469,12 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<Database> write, std::unique_ptr<Database> read, int version)
       : write_(std::move(write)), read_(std::move(read)), version_(version) {}
+  SqliteStore(std::unique_ptr<Database> write, std::unique_ptr<Database> read,
+              std::unique_ptr<WalCheckpointer> checkpointer, int version)
+      : write_(std::move(write)),
+        read_(std::move(read)),
+        version_(version),
+        checkpointer_(std::move(checkpointer)) {}
 
   Result<CommitOutcome> commit(const WriteBatch& batch) override {
     if (!write_) return readOnlyError("cannot commit to");
@@ -924,6 +931,7 @@ class SqliteStore final : public Store {
       std::lock_guard read_lock(read_mutex_);
       read_.reset();
     }
+    if (checkpointer_) checkpointer_->pause();
     sqlite3_busy_timeout(db.handle(), 0);  // another connection: give up at once
     std::string mode;
     const int rc = db.queryText("PRAGMA journal_mode = DELETE", mode);
@@ -937,6 +945,7 @@ class SqliteStore final : public Store {
       (void)leaveRollbackJournal(db);
       return error;
     }
+    if (checkpointer_) (void)checkpointer_->resume();  // the backstop checkpoints otherwise
     return reopenReader(db.path());
   }
 
@@ -949,6 +958,7 @@ class SqliteStore final : public Store {
     std::string mode;
     if (db.queryText("PRAGMA journal_mode = WAL", mode) == SQLITE_OK && mode == "wal") {
       (void)db.exec("PRAGMA synchronous = FULL");
+      if (checkpointer_) (void)checkpointer_->resume();  // the backstop checkpoints otherwise
     }
     return reopenReader(db.path());
   }
@@ -1392,6 +1402,8 @@ class SqliteStore final : public Store {
   std::mutex write_mutex_;
   std::mutex read_mutex_;
   int version_;
+  // Declared after write_: stopped before the write connection closes. Null read-only.
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   std::atomic<bool> bulk_{false};             // a bulk load's transaction is open on write_
   bool deferred_turn_indexes_ = false;        // ... and it dropped the turns' secondary indexes
   bool deferred_conversation_index_ = false;  // ... and messages_by_conversation
@@ -1480,8 +1492,11 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   auto reader = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
   if (!reader.ok()) return reader.error();
   if (auto configured = configureReader(*reader.value()); !configured.ok()) return configured.error();
-  return std::unique_ptr<Store>(
-      new SqliteStore(std::move(writer.value()), std::move(reader.value()), migrated.value()));
+  // Checkpoints of the write-ahead log on their own thread, off the commits.
+  auto checkpointer = WalCheckpointer::start(path, w);
+  if (!checkpointer.ok()) return checkpointer.error();
+  return std::unique_ptr<Store>(new SqliteStore(std::move(writer.value()), std::move(reader.value()),
+                                                std::move(checkpointer.value()), migrated.value()));
 }
 
 }  // namespace replywatch::store
