@@ -158,6 +158,22 @@ awk -v fed="$fed_s" -v prune="$prune_s" '
     anon = line("RssAnon", a)
     line("RssFile", f)
     printf "  peak VmRSS in the steady phase %.1f MB\n", speak / 1024
+    # Memory follows a saw-tooth: it rises with the traffic between two prunings and
+    # drops at each. The lowest and highest sample of each pruning interval, first and
+    # last third of the steady phase's intervals.
+    for (i = b; i < e; i++) {
+      k = int((t[i] - t[b]) / prune)
+      if (!(k in lo) || a[i] < lo[k]) lo[k] = a[i]
+      if (!(k in hi) || a[i] > hi[k]) hi[k] = a[i]
+      if (k + 1 > windows) windows = k + 1
+    }
+    if (windows >= 3) {
+      wt = int(windows / 3); lf = 0; ll = 0; hf = 0; hl = 0
+      for (k = 0; k < wt; k++) { lf += lo[k]; hf += hi[k] }
+      for (k = windows - wt; k < windows; k++) { ll += lo[k]; hl += hi[k] }
+      printf "  RssAnon per pruning interval (%d intervals): lowest %.1f -> %.1f MB, highest %.1f -> %.1f MB (mean of the first and last %d)\n",
+             windows, lf / wt / 1024, ll / wt / 1024, hf / wt / 1024, hl / wt / 1024, wt
+    }
     printf "plateau: %s\n", (grow < 5 && anon < 5) ? "yes (VmRSS and RssAnon grew less than 5% from the first to the last third of the steady phase)" : "no (still growing)"
     printf "end of feeding (the retention window held): %.1f MB (RssAnon %.1f); after the last pruning: %.1f MB (RssAnon %.1f); peak %.1f MB\n",
            r[m - 1] / 1024, a[m - 1] / 1024, r[n - 1] / 1024, a[n - 1] / 1024, peak / 1024

@@ -127,10 +127,12 @@ struct WebConfig {
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::size_t max_connections = 512;
-  // Threads running request handlers (webhooks, metrics, API) per listener, at most
-  // max_connections. A webhook handler waits for the commit holding its batch, so this
-  // bounds how many deliveries one group commit can gather.
-  std::size_t handler_threads = 64;
+  // Threads running blocking request handlers (metrics, API, webhooks of connectors
+  // without an asynchronous path) per listener, at most max_connections. Such a webhook
+  // handler waits for the commit holding its batch, so this bounds how many of their
+  // deliveries one group commit can gather. Each thread that ran keeps the allocator's
+  // per-thread cache (up to about 240 KB), hence a modest default.
+  std::size_t handler_threads = 16;
 };
 
 struct StoreConfig {

@@ -77,7 +77,7 @@ struct ServerOptions {
   // Threads running handlers, separate from the I/O threads, at most max_connections.
   // A handler may block (a webhook waits for its commit): this is how many requests can
   // be handled, or wait, at once; further requests queue until a thread is free.
-  std::size_t handler_threads = 64;
+  std::size_t handler_threads = 16;
   // TLS on every connection when set: the handshake must complete within read_timeout;
   // a failed handshake closes the connection. Certificate files are read by start().
   std::optional<TlsOptions> tls;

@@ -43,7 +43,7 @@ TEST(ConfigExample, LoadsCleanly) {
   EXPECT_EQ(config.ingest.max_field_bytes, 65536u);
   EXPECT_EQ(config.ingest.max_delivery_entries, 1000u);
   EXPECT_EQ(config.ingest.max_queued_messages, 10000u);
-  EXPECT_EQ(config.web.handler_threads, 64u);
+  EXPECT_EQ(config.web.handler_threads, 16u);
 
   ASSERT_EQ(config.accounts.size(), 1u);
   const AccountConfig* acme = config.account("acme-fr");
@@ -115,7 +115,7 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   auto config = loadString("accounts:\n  - name: acme\n", "/etc/replywatch/replywatch.yml", fakeTypes());
   EXPECT_EQ(config.web.listen_address, "0.0.0.0:9488");
   EXPECT_EQ(config.web.max_connections, 512u);
-  EXPECT_EQ(config.web.handler_threads, 64u);
+  EXPECT_EQ(config.web.handler_threads, 16u);
   EXPECT_EQ(config.ingest.max_queued_messages, 10000u);
   EXPECT_EQ(config.store.path, "/etc/replywatch/replywatch.db");
   EXPECT_EQ(config.store.retention, std::chrono::seconds{0});
