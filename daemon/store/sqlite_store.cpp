@@ -469,12 +469,14 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<Database> write, std::unique_ptr<Database> read, int version)
       : write_(std::move(write)), read_(std::move(read)), version_(version) {}
-  SqliteStore(std::unique_ptr<Database> write, std::unique_ptr<Database> read,
-              std::unique_ptr<WalCheckpointer> checkpointer, int version)
-      : write_(std::move(write)),
-        read_(std::move(read)),
-        version_(version),
-        checkpointer_(std::move(checkpointer)) {}
+  // Checkpoints of the write-ahead log on their own thread, off the commits. Called once,
+  // before the store is shared.
+  Result<void> startCheckpointer(const std::filesystem::path& path) {
+    auto started = WalCheckpointer::start(path, *write_, write_mutex_);
+    if (!started.ok()) return started.error();
+    checkpointer_ = std::move(started.value());
+    return {};
+  }
 
   Result<CommitOutcome> commit(const WriteBatch& batch) override {
     if (!write_) return readOnlyError("cannot commit to");
@@ -854,7 +856,7 @@ class SqliteStore final : public Store {
   // The connection a read uses, locked: the read connection, or during a bulk load the
   // write connection, whose open transaction holds the batches committed so far.
   struct ReadAccess {
-    std::unique_lock<std::mutex> lock;
+    std::unique_lock<std::timed_mutex> lock;
     Database* db;
     bool bulk;  // reading inside the bulk load's transaction: no BEGIN/ROLLBACK of its own
   };
@@ -1399,8 +1401,8 @@ class SqliteStore final : public Store {
 
   std::unique_ptr<Database> write_;  // null when opened read-only
   std::unique_ptr<Database> read_;
-  std::mutex write_mutex_;
-  std::mutex read_mutex_;
+  std::timed_mutex write_mutex_;  // timed: the checkpoint thread gives up waiting for it
+  std::timed_mutex read_mutex_;   // timed like write_mutex_: ReadAccess holds either
   int version_;
   // Declared after write_: stopped before the write connection closes. Null read-only.
   std::unique_ptr<WalCheckpointer> checkpointer_;
@@ -1492,11 +1494,10 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   auto reader = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
   if (!reader.ok()) return reader.error();
   if (auto configured = configureReader(*reader.value()); !configured.ok()) return configured.error();
-  // Checkpoints of the write-ahead log on their own thread, off the commits.
-  auto checkpointer = WalCheckpointer::start(path, w);
-  if (!checkpointer.ok()) return checkpointer.error();
-  return std::unique_ptr<Store>(new SqliteStore(std::move(writer.value()), std::move(reader.value()),
-                                                std::move(checkpointer.value()), migrated.value()));
+  auto store =
+      std::make_unique<SqliteStore>(std::move(writer.value()), std::move(reader.value()), migrated.value());
+  if (auto started = store->startCheckpointer(path); !started.ok()) return started.error();
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace replywatch::store

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <utility>
 
 #include "daemon/core/thread_name.h"
@@ -12,6 +13,8 @@ namespace {
 
 // SQLite's own automatic checkpoint threshold, put back when the checkpointer goes.
 constexpr int kSqliteDefaultAutocheckpoint = 1000;
+// How long the checkpoint thread waits for the writer's mutex to copy the remainder.
+constexpr auto kCatchUpWait = std::chrono::milliseconds(50);
 
 Result<std::unique_ptr<Database>> openConnection(const std::filesystem::path& path) {
   // PASSIVE checkpoints never call the busy handler; the timeout only matters to the
@@ -35,19 +38,25 @@ Result<std::unique_ptr<Database>> openConnection(const std::filesystem::path& pa
 }  // namespace
 
 Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::start(const std::filesystem::path& path,
-                                                                Database& writer, CheckpointOptions options) {
+                                                                Database& writer,
+                                                                std::timed_mutex& writer_mutex,
+                                                                CheckpointOptions options) {
   auto connection = openConnection(path);
   if (!connection.ok()) return connection.error();
   std::unique_ptr<WalCheckpointer> self(
-      new WalCheckpointer(path, writer, options, std::move(connection.value())));
+      new WalCheckpointer(path, writer, writer_mutex, options, std::move(connection.value())));
   sqlite3_wal_hook(writer.handle(), &WalCheckpointer::onCommit, self.get());
   self->thread_ = std::thread([raw = self.get()] { raw->run(); });
   return self;
 }
 
-WalCheckpointer::WalCheckpointer(std::filesystem::path path, Database& writer, CheckpointOptions options,
-                                 std::unique_ptr<Database> connection)
-    : path_(std::move(path)), writer_(writer), options_(options), connection_(std::move(connection)) {}
+WalCheckpointer::WalCheckpointer(std::filesystem::path path, Database& writer, std::timed_mutex& writer_mutex,
+                                 CheckpointOptions options, std::unique_ptr<Database> connection)
+    : path_(std::move(path)),
+      writer_(writer),
+      writer_mutex_(writer_mutex),
+      options_(options),
+      connection_(std::move(connection)) {}
 
 WalCheckpointer::~WalCheckpointer() {
   // Back to SQLite's automatic checkpoint (which also removes the hook).
@@ -63,6 +72,11 @@ WalCheckpointer::~WalCheckpointer() {
 
 int WalCheckpointer::onCommit(void* self_ptr, sqlite3* db, const char* schema, int log_pages) {
   auto* self = static_cast<WalCheckpointer*>(self_ptr);
+  if (log_pages < self->last_log_pages_) {
+    std::lock_guard lock(self->mu_);
+    ++self->stats_.restarts;
+  }
+  self->last_log_pages_ = log_pages;
   if (log_pages < self->options_.wake_pages) return SQLITE_OK;
   if (log_pages >= self->options_.backstop_pages) {
     // The thread is behind or paused: checkpoint here, as SQLite's default would.
@@ -93,10 +107,23 @@ void WalCheckpointer::run() {
     lock.unlock();
     // PASSIVE: copies what no reader still needs, without waiting for the writer or any
     // reader; the writer goes on appending meanwhile.
-    const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    int log_frames = 0;
+    int copied_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied_frames);
+    bool caught_up = false;
+    if (rc == SQLITE_OK && copied_frames == log_frames) {
+      // Frames the writer committed meanwhile, if any: copied while it waits, so that its
+      // next transaction finds the whole log copied and starts it over.
+      std::unique_lock writer_lock(writer_mutex_, std::defer_lock);
+      if (writer_lock.try_lock_for(kCatchUpWait)) {
+        rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        caught_up = true;
+      }
+    }
     lock.lock();
     running_ = false;
     ++stats_.background;
+    if (caught_up) ++stats_.catch_ups;
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) ++stats_.failed;
     cv_.notify_all();
   }
