@@ -160,7 +160,7 @@ awk -v fed="$fed_s" -v prune="$prune_s" '
     printf "  peak VmRSS in the steady phase %.1f MB\n", speak / 1024
     # Memory follows a saw-tooth: it rises with the traffic between two prunings and
     # drops at each. The lowest and highest sample of each pruning interval, first and
-    # last third of the steady phase's intervals.
+    # last third of the intervals of the steady phase.
     for (i = b; i < e; i++) {
       k = int((t[i] - t[b]) / prune)
       if (!(k in lo) || a[i] < lo[k]) lo[k] = a[i]
