@@ -21,10 +21,10 @@ Result<std::unique_ptr<Database>> openConnection(const std::filesystem::path& pa
   // pragma below.
   auto db = Database::open(path, SQLITE_OPEN_READWRITE, 5000);
   if (!db.ok()) return db.error();
-  // The checkpoint syncs the log before copying it and the database file before the
-  // log may be reused.
-  // Reading the schema version joins the connection to the log at once: from then on it
-  // holds the file in WAL mode, like the store's other connections (see pause()).
+  // synchronous=FULL: a checkpoint syncs the log before copying it, and the database
+  // file before the log may be reused. Reading the schema version joins the connection
+  // to the log at once: from then on it holds the file in WAL mode, like the store's
+  // other connections (see pause()).
   std::int64_t version = 0;
   int rc = db.value()->exec("PRAGMA synchronous = FULL");
   if (rc == SQLITE_OK) rc = db.value()->queryInt("PRAGMA user_version", version);
