@@ -146,11 +146,14 @@ bool Pipeline::stopping() const {
 }
 
 metrics::WriteQueueStats Pipeline::writeQueueStats() const {
+  const store::CheckpointCounts checkpoints = store_.checkpointCounts();
   std::lock_guard lock(queue_mu_);
   metrics::WriteQueueStats stats = stats_;
   stats.queued_requests = queue_.size();
   stats.queued_messages = queued_messages_;
   stats.waiting_for_room = waiting_for_room_;
+  stats.checkpoints = checkpoints.checkpoints;
+  stats.checkpoint_failures = checkpoints.failures;
   return stats;
 }
 

@@ -132,6 +132,17 @@ void addWriteQueueFamilies(const WriteQueueStats& q, std::vector<MetricFamily>& 
              MetricType::Counter);
   addCounter(refused, {{"reason", "queue_full"}}, asDouble(q.refused_full));
   addCounter(refused, {{"reason", "stopping"}}, asDouble(q.refused_stopping));
+  auto checkpoints = family("replywatch_store_checkpoints_total",
+                            "Checkpoints of the store's write-ahead log (pages copied back into the "
+                            "database file), successful or not.",
+                            MetricType::Counter);
+  addCounter(checkpoints, {}, asDouble(q.checkpoints));
+  auto checkpoint_failures =
+      family("replywatch_store_checkpoint_failures_total",
+             "Checkpoints of the store's write-ahead log that failed (I/O error, full disk); the log "
+             "grows until one succeeds.",
+             MetricType::Counter);
+  addCounter(checkpoint_failures, {}, asDouble(q.checkpoint_failures));
   out.push_back(std::move(commits));
   out.push_back(std::move(failed));
   out.push_back(std::move(requests));
@@ -140,6 +151,8 @@ void addWriteQueueFamilies(const WriteQueueStats& q, std::vector<MetricFamily>& 
   out.push_back(std::move(queued_messages));
   out.push_back(std::move(waiting));
   out.push_back(std::move(refused));
+  out.push_back(std::move(checkpoints));
+  out.push_back(std::move(checkpoint_failures));
 }
 
 constexpr std::array<Route, 3> kRoutes = {Route::Internal, Route::Agency, Route::Unknown};

@@ -41,6 +41,9 @@ struct WriteQueueStats {
   std::uint64_t requests_committed = 0;                                         // sum
   std::array<std::uint64_t, kCommitDurationBuckets.size()> duration_buckets{};  // non-cumulative
   double duration_seconds = 0;                                                  // sum
+  // Checkpoints of the store's write-ahead log (Store::checkpointCounts).
+  std::uint64_t checkpoints = 0;
+  std::uint64_t checkpoint_failures = 0;
 };
 
 class Metrics {

@@ -70,6 +70,10 @@ class ResetGuard {
   Statement& stmt_;
 };
 
+// How long every connection of the store waits for a lock another connection (or
+// process) holds before a statement fails with SQLITE_BUSY.
+inline constexpr int kBusyTimeoutMs = 5000;
+
 // One sqlite3 connection and its cache of prepared statements (keyed by SQL text).
 class Database {
  public:

@@ -66,7 +66,6 @@
 namespace replywatch::store {
 namespace {
 
-constexpr int kBusyTimeoutMs = 5000;
 // Conversations examined per read of the prune scan, and deleted per write transaction.
 constexpr std::int64_t kPruneScanChunk = 2000;
 constexpr std::size_t kPruneWriteChunk = 256;
@@ -833,6 +832,12 @@ class SqliteStore final : public Store {
     }
     std::lock_guard lock(read_mutex_);
     sqlite3_db_release_memory(read_->handle());
+  }
+
+  CheckpointCounts checkpointCounts() override {
+    if (!checkpointer_) return {};
+    const CheckpointStats stats = checkpointer_->stats();
+    return CheckpointCounts{stats.background + stats.by_commit, stats.failed};
   }
 
   std::size_t pageCacheBytes() override {

@@ -79,6 +79,12 @@ struct TurnQuery {
   std::optional<std::size_t> limit;
 };
 
+// Write-ahead log checkpoints, counted since the store was opened (Store::checkpointCounts).
+struct CheckpointCounts {
+  std::uint64_t checkpoints = 0;  // run, successful or not
+  std::uint64_t failures = 0;     // ... that returned an error other than SQLITE_BUSY
+};
+
 // What Store::beginBulkLoad() found when the load's transaction started.
 struct BulkLoadStart {
   // The store held no message and no turn, and no other writer can add any until
@@ -162,6 +168,12 @@ class Store {
   // each cache is bounded by its configured size (see sqlite_store.cpp). Thread-safe; may
   // wait for a commit in progress. The default: 0 (nothing cached).
   virtual std::size_t pageCacheBytes() { return 0; }
+
+  // Checkpoints of the write-ahead log since the store was opened: those run (on the
+  // checkpoint thread or, as a backstop, by a commit) and those that failed with an error
+  // other than "busy" (an I/O error or a full disk: the log then keeps growing until one
+  // succeeds). Thread-safe, never blocks on disk. The default: none.
+  virtual CheckpointCounts checkpointCounts() { return {}; }
 
   // Bulk loading, for `replywatch import`. Between beginBulkLoad() and endBulkLoad(),
   // commit() keeps its transactions and its results (what it returns, what the read

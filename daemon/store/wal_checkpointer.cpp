@@ -19,7 +19,7 @@ constexpr auto kCatchUpWait = std::chrono::milliseconds(50);
 Result<std::unique_ptr<Database>> openConnection(const std::filesystem::path& path) {
   // PASSIVE checkpoints never call the busy handler; the timeout only matters to the
   // pragma below.
-  auto db = Database::open(path, SQLITE_OPEN_READWRITE, 5000);
+  auto db = Database::open(path, SQLITE_OPEN_READWRITE, kBusyTimeoutMs);
   if (!db.ok()) return db.error();
   // synchronous=FULL: a checkpoint syncs the log before copying it, and the database
   // file before the log may be reused. Reading the schema version joins the connection

@@ -352,6 +352,8 @@ TEST_F(MetricsTest, WriteQueueFamiliesOnlyWhenWatched) {
   q.requests_committed = 51;
   q.duration_buckets[3] = 3;  // (0.0025, 0.005] s
   q.duration_seconds = 0.0125;
+  q.checkpoints = 12;
+  q.checkpoint_failures = 2;
   auto m = make();
   m.watchWriteQueue([q] { return q; });
   auto text = m.render();
@@ -369,6 +371,8 @@ TEST_F(MetricsTest, WriteQueueFamiliesOnlyWhenWatched) {
   EXPECT_TRUE(hasLine(text, "replywatch_ingest_queue_waiting_requests 0"));
   EXPECT_TRUE(hasLine(text, R"(replywatch_ingest_queue_refusals_total{reason="queue_full"} 7)"));
   EXPECT_TRUE(hasLine(text, R"(replywatch_ingest_queue_refusals_total{reason="stopping"} 0)"));
+  EXPECT_TRUE(hasLine(text, "replywatch_store_checkpoints_total 12"));
+  EXPECT_TRUE(hasLine(text, "replywatch_store_checkpoint_failures_total 2"));
   if (std::filesystem::exists("/usr/bin/promtool")) {
     auto [status, output] = promtoolCheck(text);
     EXPECT_EQ(status, 0) << output;

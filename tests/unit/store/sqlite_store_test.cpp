@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/store/store.h"
@@ -942,6 +944,31 @@ TEST(SqliteStorePrune, WorksAcrossManyChunks) {
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), static_cast<std::size_t>((kConversations + 2) / 3));
   for (const Turn& t : *turns) EXPECT_EQ(toMillis(t.asked_at), 10'000);
+}
+
+TEST(SqliteStoreCheckpoints, AreCountedOnceTheLogFillsUp) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->checkpointCounts().checkpoints, 0U);
+  // Ten batches of 3,000 conversations: several thousand pages through the log, well past
+  // the 1,000 pages that wake the checkpoint thread.
+  for (int b = 0; b < 10; ++b) {
+    WriteBatch batch;
+    for (int c = 0; c < 3000; ++c) {
+      const std::string conversation = testing::numbered("c", b * 3000 + c);
+      batch.messages.push_back(message("s", conversation, conversation + "-q", 100 + c));
+      batch.upsert_turns.push_back(openTurn("s", conversation, conversation + "-q", 100 + c));
+    }
+    ASSERT_TRUE(store->commit(batch).ok());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (store->checkpointCounts().checkpoints == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const CheckpointCounts counts = store->checkpointCounts();
+  EXPECT_GT(counts.checkpoints, 0U);
+  EXPECT_EQ(counts.failures, 0U);
 }
 
 }  // namespace
