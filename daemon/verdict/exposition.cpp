@@ -106,14 +106,15 @@ std::string renderMetrics(const Snapshot* snapshot) {
       if (f.late.judged > 0) w.sample({{"account", a.account}, {"route", r}}, f.late_interval.upper);
     });
   }
+  // A gauge: "quantile" is the label of summaries, whose _sum and _count are counters.
   w.family("replywatch_window_wait_seconds",
-           "Exact quantiles of answered turns' waits in the verdict window.");
+           "Exact percentiles (50th, 90th) of answered turns' waits in the verdict window.");
   for (const auto& a : accounts) {
     routes(a, [&](std::string_view r, const RouteFigures& f) {
       if (f.median_wait_seconds)
-        w.sample({{"account", a.account}, {"route", r}, {"quantile", "0.5"}}, *f.median_wait_seconds);
+        w.sample({{"account", a.account}, {"route", r}, {"percentile", "50"}}, *f.median_wait_seconds);
       if (f.p90_wait_seconds)
-        w.sample({{"account", a.account}, {"route", r}, {"quantile", "0.9"}}, *f.p90_wait_seconds);
+        w.sample({{"account", a.account}, {"route", r}, {"percentile", "90"}}, *f.p90_wait_seconds);
     });
   }
   w.family("replywatch_window_period_late_ratio",
