@@ -478,8 +478,12 @@ Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
     loader_->rebuild();
   }
   // Escalation records may go without any message (those whose question never came).
+  // What the pruned records counted stays in the relay counters.
   std::lock_guard lock(mu_);
+  tracker::Snapshot before;
+  escalations_.fill(before);
   if (auto reloaded = reloadEscalations(); !reloaded) return reloaded.error();
+  escalations_.keepCountsOf(before);
   return pruned;
 }
 

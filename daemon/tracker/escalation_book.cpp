@@ -11,6 +11,12 @@ namespace {
 
 double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
+// What `before` has beyond `now`, figure by figure (never negative).
+template <typename T>
+T excess(T before, T now) {
+  return before > now ? before - now : T{};
+}
+
 }  // namespace
 
 void EscalationBook::put(const EscalationRecord& record, const std::optional<Turn>& turn) {
@@ -47,6 +53,21 @@ void EscalationBook::fill(Snapshot& snapshot) const {
     linked.turn = &*entry.turn;
     linked.legs.push_back({e.requested_at, e.answered_at});
   }
+  for (const auto& [key, retired] : retired_escalations_) {
+    auto& stats = snapshot.escalations[key];
+    stats.escalations_total += retired.escalations_total;
+    stats.answered_total += retired.answered_total;
+    stats.wait_seconds_sum += retired.wait_seconds_sum;
+    for (std::size_t i = 0; i < stats.bucket_counts.size(); ++i)
+      stats.bucket_counts[i] += retired.bucket_counts[i];
+  }
+  for (const auto& [key, retired] : retired_phases_) {
+    auto& stats = snapshot.phases[key];
+    stats.before_escalation_seconds += retired.before_escalation_seconds;
+    stats.relay_seconds += retired.relay_seconds;
+    stats.after_relay_seconds += retired.after_relay_seconds;
+    stats.escalated_wait_seconds += retired.escalated_wait_seconds;
+  }
   for (const auto& [key, linked] : by_turn) {
     const Turn& turn = *linked.turn;
     if (!turn.answered_at) continue;
@@ -57,6 +78,28 @@ void EscalationBook::fill(Snapshot& snapshot) const {
     stats.relay_seconds += seconds(phases.relay);
     stats.after_relay_seconds += seconds(phases.after_relay);
     stats.escalated_wait_seconds += seconds(phases.total());
+  }
+}
+
+void EscalationBook::keepCountsOf(const Snapshot& before) {
+  Snapshot now;
+  fill(now);
+  for (const auto& [key, was] : before.escalations) {
+    const EscalationStats is = now.escalations[key];
+    EscalationStats& retired = retired_escalations_[key];
+    retired.escalations_total += excess(was.escalations_total, is.escalations_total);
+    retired.answered_total += excess(was.answered_total, is.answered_total);
+    retired.wait_seconds_sum += excess(was.wait_seconds_sum, is.wait_seconds_sum);
+    for (std::size_t i = 0; i < retired.bucket_counts.size(); ++i)
+      retired.bucket_counts[i] += excess(was.bucket_counts[i], is.bucket_counts[i]);
+  }
+  for (const auto& [key, was] : before.phases) {
+    const PhaseStats is = now.phases[key];
+    PhaseStats& retired = retired_phases_[key];
+    retired.before_escalation_seconds += excess(was.before_escalation_seconds, is.before_escalation_seconds);
+    retired.relay_seconds += excess(was.relay_seconds, is.relay_seconds);
+    retired.after_relay_seconds += excess(was.after_relay_seconds, is.after_relay_seconds);
+    retired.escalated_wait_seconds += excess(was.escalated_wait_seconds, is.escalated_wait_seconds);
   }
 }
 

@@ -21,14 +21,22 @@ class EscalationBook {
   // `turn` is the linked turn as stored; it is ignored when record.turn is unset.
   void put(const EscalationRecord& record, const std::optional<Turn>& turn);
 
-  // Forgets everything (before a reload from the store).
+  // Forgets every record (before a reload from the store); what keepCountsOf() retired
+  // stays.
   void clear() { entries_.clear(); }
 
   std::size_t size() const { return entries_.size(); }
 
-  // Adds the relay measurements to `snapshot` (escalations and phases); open turns are
-  // not part of the phase split. Cost: linear in the records held.
+  // Adds the relay measurements to `snapshot` (escalations and phases): those of the
+  // records held, plus what records no longer held counted (keepCountsOf). Open turns
+  // are not part of the phase split. Cost: linear in the records held.
   void fill(Snapshot& snapshot) const;
+
+  // After clear() and a reload of what the store kept (a pruning): `before`, filled by
+  // fill() before clear(), minus what the book counts now, is what the pruned records
+  // counted; fill() goes on adding it, so the relay counters never go down because
+  // pruning removed records (each figure by itself: one that grew is not offset).
+  void keepCountsOf(const Snapshot& before);
 
  private:
   struct Entry {
@@ -36,6 +44,9 @@ class EscalationBook {
     std::optional<Turn> turn;  // set when the record is linked
   };
   std::map<std::pair<std::string, std::string>, Entry> entries_;  // by (source, id)
+  // What records no longer held counted, with the keys of Snapshot.
+  std::map<std::pair<std::string, std::string>, EscalationStats> retired_escalations_;
+  std::map<std::pair<std::string, std::string>, PhaseStats> retired_phases_;
 };
 
 }  // namespace replywatch::tracker

@@ -247,5 +247,48 @@ TEST_F(RelayPipelineTest, UpdatesAreIdempotentUpserts) {
       sample(metricsText(), R"(replywatch_escalation_wait_seconds_count{account="acme",route="agency"})"), 1);
 }
 
+// Pruning removes records from the store and the book, not from the relay counters.
+TEST_F(RelayPipelineTest, PruningKeepsWhatThePrunedRecordsCounted) {
+  messages({msg("q1", "c1", 0), msg("a1", "c1", 3600, true), msg("q2", "c2", 50000),
+            msg("a2", "c2", 51000, true)});
+  escalations({esc("old", "q1", 600, 1800), esc("new", "q2", 50100, 50400)});
+  const std::string agency = R"(account="acme",route="agency")";
+  const std::vector<std::string> series = {
+      "replywatch_escalations_total{" + agency + "}",
+      "replywatch_escalation_wait_seconds_count{" + agency + "}",
+      "replywatch_escalation_wait_seconds_sum{" + agency + "}",
+      "replywatch_escalation_wait_seconds_bucket{" + agency + R"(,le="600"})",
+      "replywatch_escalation_wait_seconds_bucket{" + agency + R"(,le="1800"})",
+      "replywatch_wait_seconds_total{" + agency + R"(,phase="before_escalation"})",
+      "replywatch_wait_seconds_total{" + agency + R"(,phase="relay"})",
+      "replywatch_wait_seconds_total{" + agency + R"(,phase="after_relay"})",
+      "replywatch_wait_seconds_total{" + agency + R"(,phase="direct"})",
+  };
+  const std::string before = metricsText();
+  EXPECT_EQ(sample(before, series[0]), 2);
+  EXPECT_EQ(sample(before, series[2]), 1200 + 300);
+  EXPECT_EQ(sample(before, series[6]), 1200 + 300);
+
+  // Conversation c1 and its record go; c2 and its record stay.
+  auto pruned = pipeline_->prune(t(40000));
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(*pruned, 2U);
+  EXPECT_EQ(rows().turns.size(), 1U);
+  EXPECT_EQ(pipeline_->held().escalation_records, 1U);
+  const std::string after = metricsText();
+  for (const std::string& s : series) EXPECT_EQ(sample(after, s), sample(before, s)) << s;
+
+  // New records add to the kept counts, and a second pruning keeps both.
+  messages({msg("q3", "c3", 60000), msg("a3", "c3", 62000, true)});
+  escalations({esc("third", "q3", 60500, 61000)});
+  EXPECT_EQ(sample(metricsText(), series[0]), 3);
+  ASSERT_TRUE(pipeline_->prune(t(70000)).ok());
+  EXPECT_EQ(pipeline_->held().escalation_records, 0U);
+  const std::string last = metricsText();
+  EXPECT_EQ(sample(last, series[0]), 3);
+  EXPECT_EQ(sample(last, series[2]), 1200 + 300 + 500);
+  EXPECT_EQ(sample(last, series[6]), 1200 + 300 + 500);
+}
+
 }  // namespace
 }  // namespace replywatch::app
