@@ -37,6 +37,10 @@ namespace {
 // /api/v1/questions answers at most this many turns unless `limit` says otherwise.
 constexpr std::size_t kDefaultApiLimit = 1000;
 constexpr std::size_t kMaxApiLimit = 100000;
+// Allocator settings of `serve` (daemon/core/heap.h): glibc's initial mmap threshold, kept
+// fixed, and two arenas (BENCHMARKS.md, "Steady state").
+constexpr std::size_t kMmapThresholdBytes = 128 * 1024;
+constexpr int kMaxHeapArenas = 2;
 
 struct SourceRuntime {
   const config::SourceConfig* config = nullptr;
@@ -79,6 +83,10 @@ sigset_t blockShutdownSignals() {
 }  // namespace
 
 int serve(const config::Config& config, const ServeOptions& options, const Clock& clock) {
+  const HeapTuning heap_tuning = tuneHeapForDaemon(kMmapThresholdBytes, kMaxHeapArenas);
+  spdlog::debug("heap settings mmap_threshold_bytes={} max_arenas={}",
+                heap_tuning.mmap_threshold ? std::to_string(kMmapThresholdBytes) : "environment",
+                heap_tuning.max_arenas ? std::to_string(kMaxHeapArenas) : "environment");
   auto signals = blockShutdownSignals();
   const std::string store_path = options.store_path.value_or(config.store.path);
   auto opened = store::openSqliteStore(store_path);

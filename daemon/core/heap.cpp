@@ -4,6 +4,9 @@
 #include <malloc.h>
 #endif
 
+#include <cstdlib>
+#include <string_view>
+
 namespace replywatch {
 
 HeapStats heapStats() {
@@ -22,6 +25,25 @@ bool releaseFreeHeap() {
 #else
   return false;
 #endif
+}
+
+HeapTuning tuneHeapForDaemon(std::size_t mmap_threshold_bytes, int max_arenas) {
+  HeapTuning tuning;
+#if defined(__GLIBC__)
+  const char* tunables_env = std::getenv("GLIBC_TUNABLES");
+  const std::string_view tunables = tunables_env == nullptr ? std::string_view{} : tunables_env;
+  if (tunables.find("glibc.malloc.mmap_threshold") == std::string_view::npos) {
+    tuning.mmap_threshold = mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmap_threshold_bytes)) == 1;
+  }
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr &&
+      tunables.find("glibc.malloc.arena_max") == std::string_view::npos) {
+    tuning.max_arenas = mallopt(M_ARENA_MAX, max_arenas) == 1;
+  }
+#else
+  (void)mmap_threshold_bytes;
+  (void)max_arenas;
+#endif
+  return tuning;
 }
 
 }  // namespace replywatch

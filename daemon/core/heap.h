@@ -26,4 +26,20 @@ HeapStats heapStats();
 // no such call.
 bool releaseFreeHeap();
 
+// Allocator settings for a daemon whose memory must stay flat under a steady load, set
+// through mallopt() unless the operator chose them in the environment (MALLOC_ARENA_MAX,
+// or GLIBC_TUNABLES naming glibc.malloc.arena_max / glibc.malloc.mmap_threshold):
+//  - a fixed mmap threshold (`mmap_threshold_bytes`): by default glibc raises it, up to
+//    32 MiB, each time a block it had mapped on its own is freed; from then on blocks of
+//    that size come from the arenas, where a pruning leaves them scattered and resident;
+//  - at most `max_arenas` arenas: glibc's default is eight per core, and every thread that
+//    allocates may get one, each keeping its own free chunks between live ones.
+// Call before any thread starts (the arena count only applies to arenas created later).
+// Returns what was set, for the start-up log; all false where the C library is not glibc.
+struct HeapTuning {
+  bool mmap_threshold = false;  // set here (false: left to the environment)
+  bool max_arenas = false;      // set here (false: left to the environment)
+};
+HeapTuning tuneHeapForDaemon(std::size_t mmap_threshold_bytes, int max_arenas);
+
 }  // namespace replywatch

@@ -1,6 +1,7 @@
 // The heap figures and the release of free heap pages used after each retention pruning.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -8,6 +9,10 @@
 #include <vector>
 
 #include "daemon/core/heap.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -79,6 +84,76 @@ TEST(Heap, ReleaseGivesBackFreePagesBetweenLiveChunks) {
     ASSERT_EQ(blocks[i][0], 1);
     ASSERT_EQ(blocks[i][kBlockBytes - 1], 1);
   }
+}
+
+// mallinfo2's bytes in blocks glibc mapped on their own.
+std::size_t mappedBytes() {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  return mallinfo2().hblkhd;
+#else
+  return 0;
+#endif
+}
+
+// Whether a block of `bytes` is mapped on its own after a larger mapped block was freed;
+// glibc's default then raises its threshold above `bytes`, a fixed threshold does not.
+bool mappedAfterALargerOneWasFreed(std::size_t bytes) {
+  // The pointers escape, so the compiler cannot leave out the allocations.
+  auto escape = [](void* p) { asm volatile("" : : "r"(p) : "memory"); };
+  void* larger = std::malloc(bytes * 2);
+  escape(larger);
+  std::free(larger);
+  const std::size_t before = mappedBytes();
+  void* block = std::malloc(bytes);
+  escape(block);
+  const bool mapped = mappedBytes() >= before + bytes;
+  std::free(block);
+  return mapped;
+}
+
+// Each case runs in a child process: the settings are the whole process's.
+TEST(HeapTuning, AFixedMmapThresholdStaysFixed) {
+  if (!glibcAllocator()) GTEST_SKIP() << "settings of glibc malloc";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ::unsetenv("GLIBC_TUNABLES");
+        ::unsetenv("MALLOC_ARENA_MAX");
+        const HeapTuning tuning = tuneHeapForDaemon(128 * 1024, 2);
+        const bool ok = tuning.mmap_threshold && tuning.max_arenas &&
+                        mappedAfterALargerOneWasFreed(1 << 20) && mappedAfterALargerOneWasFreed(4 << 20);
+        std::_Exit(ok ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  // Without it, glibc raises the threshold: the same check fails (the test would be
+  // meaningless otherwise).
+  EXPECT_EXIT(
+      {
+        ::unsetenv("GLIBC_TUNABLES");
+        std::_Exit(mappedAfterALargerOneWasFreed(1 << 20) ? 1 : 0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(HeapTuning, TheEnvironmentWins) {
+  if (!glibcAllocator()) GTEST_SKIP() << "settings of glibc malloc";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ::setenv("MALLOC_ARENA_MAX", "4", 1);
+        ::setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=65536", 1);
+        const HeapTuning tuning = tuneHeapForDaemon(128 * 1024, 2);
+        std::_Exit(!tuning.mmap_threshold && !tuning.max_arenas ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(
+      {
+        ::unsetenv("MALLOC_ARENA_MAX");
+        ::setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=3", 1);
+        const HeapTuning tuning = tuneHeapForDaemon(128 * 1024, 2);
+        std::_Exit(tuning.mmap_threshold && !tuning.max_arenas ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
