@@ -8,7 +8,8 @@
 //     `max_connections`, at least one; never on an I/O thread): a handler blocked on a
 //     disk commit holds one handler thread, while accepting, reading and writing on other
 //     connections go on. When every handler thread is busy, further requests queue until
-//     one is free.
+//     one is free. The thread idle last takes the next request (handler_pool.h), so a
+//     light load keeps to one or two threads.
 //   * Async handlers (routeAsync) run on the connection's I/O thread and answer through a
 //     Responder, from any thread. No thread waits for them (a webhook answers once its
 //     group commit is done).
@@ -72,6 +73,7 @@
 
 #include "daemon/core/log.h"
 #include "daemon/core/thread_name.h"
+#include "daemon/http/handler_pool.h"
 #include "daemon/http/listen_address.h"
 
 namespace replywatch::http {
@@ -94,15 +96,6 @@ constexpr auto kMaxDeadlineTick = 250ms;
 constexpr std::int64_t kNoDeadline = INT64_MAX;
 
 using SteadyClock = std::chrono::steady_clock;
-
-// Handler-pool threads are made by asio; each names itself on its first task.
-void nameHandlerThread() {
-  thread_local bool named = false;
-  if (!named) {
-    nameThisThread("http-handler");
-    named = true;
-  }
-}
 
 struct RouteEntry {
   std::string method;
@@ -261,7 +254,8 @@ class Core {
         deadline_timer_(net::make_strand(ioc_)),
         deadline_tick_(deadlineTick(options_)),
         handler_pool_(std::clamp<std::size_t>(options_.handler_threads, 1,
-                                              std::max<std::size_t>(1, options_.max_connections))) {}
+                                              std::max<std::size_t>(1, options_.max_connections)),
+                      "http-handler") {}
 
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
@@ -274,7 +268,7 @@ class Core {
   // Used by sessions.
   const ServerOptions& options() const { return options_; }
   bool stopping() const { return stopping_.load(); }
-  net::thread_pool& handlerPool() { return handler_pool_; }
+  HandlerPool& handlerPool() { return handler_pool_; }
   void unregisterSession(SessionBase* session, SessionKind kind);
   net::ssl::context* sslContext() { return ssl_ctx_ ? &*ssl_ctx_ : nullptr; }
   // Queues an answer for its connection; thread-safe. The I/O threads take every queued
@@ -321,7 +315,7 @@ class Core {
   net::steady_timer deadline_timer_;
   const std::chrono::milliseconds deadline_tick_;
   std::vector<std::thread> io_threads_;
-  net::thread_pool handler_pool_;
+  HandlerPool handler_pool_;
 
   // Answers waiting for an I/O thread. After the io_context: answers left over at
   // destruction release their connections while the io_context still exists.
@@ -565,9 +559,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       invokeAsync(found.route->async_handler, std::move(req), responder);
       return;
     }
-    net::post(core_.handlerPool(), [self = shared_from_this(), handler = &found.route->handler,
-                                    req = std::move(req), close, version]() mutable {
-      nameHandlerThread();
+    core_.handlerPool().post([self = shared_from_this(), handler = &found.route->handler,
+                              req = std::move(req), close, version]() mutable {
       Response res = invoke(*handler, req);
       Core& core = self->core_;
       core.answerLater(PendingAnswer{std::move(self), std::move(res), close, version});
@@ -1060,12 +1053,7 @@ void Server::routeAsync(std::string method, std::string path, AsyncHandler handl
   impl_->route(std::move(method), std::move(path), {}, std::move(handler));
 }
 
-void Server::runBlocking(std::function<void()> work) {
-  net::post(impl_->handlerPool(), [work = std::move(work)] {
-    nameHandlerThread();
-    work();
-  });
-}
+void Server::runBlocking(std::function<void()> work) { impl_->handlerPool().post(std::move(work)); }
 
 Result<std::string> Server::start() { return impl_->start(); }
 
