@@ -23,7 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import Daemon, Failure, Workdir, check, free_port, rfc3339, run, sign, wait_for
+from harness import HANDLERS_YAML, Daemon, Failure, Workdir, check, free_port, rfc3339, run, sign, wait_for
 
 SOURCE_DIR = os.environ.get("REPLYWATCH_SOURCE_DIR",
                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -51,16 +51,7 @@ accounts:
       currency: EUR
   - name: fast
     threshold: {fast_threshold}s
-handlers:
-  - name: support-team
-    route: internal
-    match:
-      responder_ids: [jk_internal]
-  - name: cm-agency
-    route: agency
-    match:
-      text: "-AB$"
-sources:
+""" + HANDLERS_YAML + """sources:
   - name: acme-hooks
     type: export
     account: acme-fr

@@ -16,6 +16,20 @@ import urllib.request
 
 LISTEN_RE = re.compile(r"msg=listening address=(\S+)")
 
+# The two handlers most tests configure: in-house staff by responder id, the agency by
+# the "-AB" signature at the end of its answers (YAML, no braces, so it can go into a
+# str.format template).
+HANDLERS_YAML = """handlers:
+  - name: support-team
+    route: internal
+    match:
+      responder_ids: [jk_internal]
+  - name: cm-agency
+    route: agency
+    match:
+      text: "-AB$"
+"""
+
 
 class Failure(Exception):
     pass

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import time
 
-from harness import Daemon, Workdir, check, rfc3339, run, sample_value, sign, wait_for
+from harness import HANDLERS_YAML, Daemon, Workdir, check, rfc3339, run, sample_value, sign, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "metrics.prom")
@@ -45,16 +45,7 @@ accounts:
   - name: acme-de
     threshold: 30m
     timezone: Europe/Berlin
-handlers:
-  - name: support-team
-    route: internal
-    match:
-      responder_ids: [jk_internal]
-  - name: cm-agency
-    route: agency
-    match:
-      text: "-AB$"
-sources:
+""" + HANDLERS_YAML + """sources:
   - name: fr-feed
     type: export
     account: acme-fr
@@ -134,7 +125,8 @@ def msg(id_, conv, author, at, text, brand=False, reply_to=""):
 
 def post(daemon, source, rows, secret=SECRET):
     body = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
-    status, _, answer = daemon.request("/webhooks/" + source, "POST", body, {"X-Replywatch-Signature": sign(secret, body)})
+    headers = {"X-Replywatch-Signature": sign(secret, body)}
+    status, _, answer = daemon.request("/webhooks/" + source, "POST", body, headers)
     check(status == 200, "%s: %d %s" % (source, status, answer))
 
 

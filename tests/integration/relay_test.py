@@ -11,7 +11,7 @@ import os
 import subprocess
 import time
 
-from harness import Daemon, Workdir, check, rfc3339, run, sample_value, sign, wait_for
+from harness import HANDLERS_YAML, Daemon, Workdir, check, rfc3339, run, sample_value, sign, wait_for
 
 SECRET = "integration-secret"
 RELAY_SECRET = "relay-hmac-secret"
@@ -26,16 +26,7 @@ store:
 accounts:
   - name: acme-fr
     threshold: 1h
-handlers:
-  - name: support-team
-    route: internal
-    match:
-      responder_ids: [jk_internal]
-  - name: cm-agency
-    route: agency
-    match:
-      text: "-AB$"
-sources:
+""" + HANDLERS_YAML + """sources:
   - name: acme-feed
     type: export
     account: acme-fr

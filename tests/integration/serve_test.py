@@ -10,7 +10,8 @@ import time
 import urllib.parse
 import urllib.request
 
-from harness import (Daemon, Failure, Workdir, check, free_port, rfc3339, run, sample_value, sign, wait_for)
+from harness import (HANDLERS_YAML, Daemon, Failure, Workdir, check, free_port, rfc3339, run, sample_value, sign,
+                     wait_for)
 
 SECRET = "integration-secret"
 ACCOUNT = {"account": "acme-fr", "channel": "export"}
@@ -28,16 +29,7 @@ accounts:
     threshold: 1h
     timezone: Europe/Paris
     ignored_authors: [autobot]
-handlers:
-  - name: support-team
-    route: internal
-    match:
-      responder_ids: [jk_internal]
-  - name: cm-agency
-    route: agency
-    match:
-      text: "-AB$"
-sources:
+""" + HANDLERS_YAML + """sources:
   - name: acme-spool
     type: export
     account: acme-fr
