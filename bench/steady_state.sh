@@ -23,6 +23,10 @@
 # (rss.tsv: seconds, VmRSS, RssAnon, RssFile in kB, how many seconds the newest stored
 # turn is older than the retention cutoff) and the daemon's log (each pruning logs what
 # is held: conversations, escalation records, heap in use and free, SQLite page caches).
+# Besides the means of the thirds, the script reports the floor: the lowest RssAnon of each
+# pruning interval (what stays resident right after a pruning), middle third of the
+# intervals against the last; the highest of each interval follows what arrived in it,
+# which the simulated day and week make uneven even at a fixed rate.
 # RATE=N sends N deliveries a second instead of each as soon as the previous one is
 # answered, so that each pruning interval carries the same traffic whatever else runs
 # on the machine (what is held between two prunings follows that traffic).
@@ -173,8 +177,15 @@ awk -v fed="$fed_s" -v prune="$prune_s" '
       for (k = windows - wt; k < windows; k++) { ll += lo[k]; hl += hi[k] }
       printf "  RssAnon per pruning interval (%d intervals): lowest %.1f -> %.1f MB, highest %.1f -> %.1f MB (mean of the first and last %d)\n",
              windows, lf / wt / 1024, ll / wt / 1024, hf / wt / 1024, hl / wt / 1024, wt
+      # The floor once warm: what stays resident right after a pruning, middle third of
+      # the intervals against the last (the first third includes caches filling up).
+      lm = 0
+      for (k = wt; k < 2 * wt; k++) lm += lo[k]
+      floor = (ll - lm) / lm * 100
+      printf "floor after warm-up (lowest RssAnon per interval, middle / last third of the intervals): %.2f / %.2f MB (%+.1f%%): %s\n",
+             lm / wt / 1024, ll / wt / 1024, floor, (floor < 5) ? "flat (less than 5%)" : "still growing"
     }
-    printf "plateau: %s\n", (grow < 5 && anon < 5) ? "yes (VmRSS and RssAnon grew less than 5% from the first to the last third of the steady phase)" : "no (still growing)"
+    printf "means of the thirds: %s\n", (grow < 5 && anon < 5) ? "flat (VmRSS and RssAnon grew less than 5% from the first to the last third of the steady phase)" : "growing (VmRSS or RssAnon grew 5% or more from the first to the last third, warm-up and traffic included)"
     printf "end of feeding (the retention window held): %.1f MB (RssAnon %.1f); after the last pruning: %.1f MB (RssAnon %.1f); peak %.1f MB\n",
            r[m - 1] / 1024, a[m - 1] / 1024, r[n - 1] / 1024, a[n - 1] / 1024, peak / 1024
   }' "$work/rss.tsv"
