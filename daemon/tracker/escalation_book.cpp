@@ -11,10 +11,36 @@ namespace {
 
 double seconds(std::chrono::milliseconds d) { return static_cast<double>(d.count()) / 1000.0; }
 
-// What `before` has beyond `now`, figure by figure (never negative).
-template <typename T>
-T excess(T before, T now) {
-  return before > now ? before - now : T{};
+// Calls op(figure of `a`, same figure of `b`) for every figure of the relay statistics.
+template <typename Op>
+void eachFigure(EscalationStats& a, const EscalationStats& b, Op op) {
+  op(a.escalations_total, b.escalations_total);
+  op(a.answered_total, b.answered_total);
+  op(a.wait_seconds_sum, b.wait_seconds_sum);
+  for (std::size_t i = 0; i < a.bucket_counts.size(); ++i) op(a.bucket_counts[i], b.bucket_counts[i]);
+}
+template <typename Op>
+void eachFigure(PhaseStats& a, const PhaseStats& b, Op op) {
+  op(a.before_escalation_seconds, b.before_escalation_seconds);
+  op(a.relay_seconds, b.relay_seconds);
+  op(a.after_relay_seconds, b.after_relay_seconds);
+  op(a.escalated_wait_seconds, b.escalated_wait_seconds);
+}
+
+constexpr auto kAdd = [](auto& figure, const auto& more) { figure += more; };
+// Keeps in `figure` what it has beyond `now` (never negative).
+constexpr auto kKeepExcess = [](auto& figure, const auto& now) { figure = figure > now ? figure - now : 0; };
+
+// Adds to `retired` what `before` counted beyond `now`, key by key.
+template <typename Stats>
+void retire(std::map<std::pair<std::string, std::string>, Stats>& retired,
+            const std::map<std::pair<std::string, std::string>, Stats>& before,
+            std::map<std::pair<std::string, std::string>, Stats>& now) {
+  for (const auto& [key, was] : before) {
+    Stats gone = was;
+    eachFigure(gone, now[key], kKeepExcess);
+    eachFigure(retired[key], gone, kAdd);
+  }
 }
 
 }  // namespace
@@ -53,21 +79,9 @@ void EscalationBook::fill(Snapshot& snapshot) const {
     linked.turn = &*entry.turn;
     linked.legs.push_back({e.requested_at, e.answered_at});
   }
-  for (const auto& [key, retired] : retired_escalations_) {
-    auto& stats = snapshot.escalations[key];
-    stats.escalations_total += retired.escalations_total;
-    stats.answered_total += retired.answered_total;
-    stats.wait_seconds_sum += retired.wait_seconds_sum;
-    for (std::size_t i = 0; i < stats.bucket_counts.size(); ++i)
-      stats.bucket_counts[i] += retired.bucket_counts[i];
-  }
-  for (const auto& [key, retired] : retired_phases_) {
-    auto& stats = snapshot.phases[key];
-    stats.before_escalation_seconds += retired.before_escalation_seconds;
-    stats.relay_seconds += retired.relay_seconds;
-    stats.after_relay_seconds += retired.after_relay_seconds;
-    stats.escalated_wait_seconds += retired.escalated_wait_seconds;
-  }
+  for (const auto& [key, retired] : retired_escalations_)
+    eachFigure(snapshot.escalations[key], retired, kAdd);
+  for (const auto& [key, retired] : retired_phases_) eachFigure(snapshot.phases[key], retired, kAdd);
   for (const auto& [key, linked] : by_turn) {
     const Turn& turn = *linked.turn;
     if (!turn.answered_at) continue;
@@ -84,23 +98,8 @@ void EscalationBook::fill(Snapshot& snapshot) const {
 void EscalationBook::keepCountsOf(const Snapshot& before) {
   Snapshot now;
   fill(now);
-  for (const auto& [key, was] : before.escalations) {
-    const EscalationStats is = now.escalations[key];
-    EscalationStats& retired = retired_escalations_[key];
-    retired.escalations_total += excess(was.escalations_total, is.escalations_total);
-    retired.answered_total += excess(was.answered_total, is.answered_total);
-    retired.wait_seconds_sum += excess(was.wait_seconds_sum, is.wait_seconds_sum);
-    for (std::size_t i = 0; i < retired.bucket_counts.size(); ++i)
-      retired.bucket_counts[i] += excess(was.bucket_counts[i], is.bucket_counts[i]);
-  }
-  for (const auto& [key, was] : before.phases) {
-    const PhaseStats is = now.phases[key];
-    PhaseStats& retired = retired_phases_[key];
-    retired.before_escalation_seconds += excess(was.before_escalation_seconds, is.before_escalation_seconds);
-    retired.relay_seconds += excess(was.relay_seconds, is.relay_seconds);
-    retired.after_relay_seconds += excess(was.after_relay_seconds, is.after_relay_seconds);
-    retired.escalated_wait_seconds += excess(was.escalated_wait_seconds, is.escalated_wait_seconds);
-  }
+  retire(retired_escalations_, before.escalations, now.escalations);
+  retire(retired_phases_, before.phases, now.phases);
 }
 
 }  // namespace replywatch::tracker
