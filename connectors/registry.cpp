@@ -25,7 +25,7 @@ const std::array<ConnectorType, 7> kTypes = {{
     {"relay",
      "escalation records (a question passed to an internal relay, and its answer): signed webhooks or "
      "CSV/JSONL files",
-     &relay::validate, &relay::create},
+     &relay::validate, &relay::create, /*carries_messages=*/false},
     {"mastodon",
      "Mastodon statuses of the brand account's threads: signed admin webhooks and REST API polling",
      &mastodon::validate, &mastodon::create},
@@ -56,6 +56,7 @@ config::SourceTypeInfo sourceTypeInfo(std::string_view type) {
     return info;
   }
   info.known = true;
+  info.carries_messages = found->carries_messages;
   info.validate = found->validate;
   return info;
 }

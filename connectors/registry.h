@@ -17,6 +17,8 @@ struct ConnectorType {
   void (*validate)(const config::SourceConfig& source, std::vector<config::Problem>& problems);
   // Creates a connector for a validated source.
   std::unique_ptr<Connector> (*create)(const ConnectorContext& context);
+  // Whether its sources bring messages (false: escalation records only, no turns).
+  bool carries_messages = true;
 };
 
 std::span<const ConnectorType> connectorTypes();

@@ -770,6 +770,7 @@ class Loader {
               "cannot look up source type " + quote(rawText(child(item, "type"))) + ": " + e.what());
           info.known = false;
         }
+        source.carries_messages = info.carries_messages;
         if (!info.known) {
           std::string message = "unknown source type " + quote(rawText(child(item, "type"))) + " in " + where;
           if (!info.known_types.empty()) {

@@ -112,6 +112,10 @@ struct SourceConfig {
   // Entries one webhook delivery may carry (`max_delivery_entries`); nullopt: the
   // ingest-wide ingest.max_delivery_entries.
   std::optional<std::size_t> max_delivery_entries;
+  // False for a type that brings no messages, only escalation records (`relay`): its
+  // (account, channel) has no turns, so it gets no series in the turn metrics. Set by
+  // load() from the type's SourceTypeInfo.
+  bool carries_messages = true;
 };
 
 // The keys every source has; type validators pass them (plus their own) to checkKeys().
@@ -175,6 +179,7 @@ struct Config {
 // tells whether the type exists at all.
 struct SourceTypeInfo {
   bool known = false;
+  bool carries_messages = true;  // copied to SourceConfig::carries_messages
   std::function<void(const SourceConfig&, std::vector<Problem>&)> validate;
   // Optional: every known type name, listed in the "unknown source type" message.
   std::vector<std::string> known_types;

@@ -4,8 +4,8 @@
 // TextSerializer, without its per-token stream insertions).
 //
 // Series that exist before any traffic (so that alerts and dashboards see them):
-//   * every configured (account, channel) pair, taken from the configured sources, in the
-//     questions/open/oldest/late/breaches families;
+//   * every configured (account, channel) pair, taken from the configured sources that
+//     carry messages (not relay feeds), in the questions/open/oldest/late/breaches families;
 //   * every configured account in replywatch_response_threshold_seconds;
 //   * every source, and for each source every ErrorReason, in the health families.
 //   * every configured account with each route (internal, agency, unknown) in the relay
@@ -180,7 +180,7 @@ Metrics::Metrics(const config::Config& config, std::function<tracker::Snapshot()
     impl_->accounts.insert(a.name);
   }
   for (const auto& s : config.sources) {
-    impl_->channels.emplace(s.account, s.channel);
+    if (s.carries_messages) impl_->channels.emplace(s.account, s.channel);
     impl_->source_names.insert(s.name);
   }
   for (const auto& ref : sources) {

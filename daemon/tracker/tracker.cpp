@@ -227,7 +227,9 @@ struct Tracker::Impl {
       thresholds_ms[a.name] = std::chrono::duration_cast<std::chrono::milliseconds>(a.threshold).count();
     }
     for (const auto& s : config.sources) source_thresholds_ms[s.name] = thresholdMs(s.account, {});
-    for (const auto& s : config.sources) channelAgg(names.intern(s.account), names.intern(s.channel), s.name);
+    for (const auto& s : config.sources) {
+      if (s.carries_messages) channelAgg(names.intern(s.account), names.intern(s.channel), s.name);
+    }
   }
 
   // An account not in the configuration (named by the data, e.g. a twcs brand author)

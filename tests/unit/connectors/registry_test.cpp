@@ -33,6 +33,31 @@ TEST(Registry, Table) {
   EXPECT_TRUE(sourceTypeInfo("export").known);
   EXPECT_TRUE(static_cast<bool>(sourceTypeInfo("export").validate));
   EXPECT_FALSE(sourceTypeInfo("myspace").known);
+  // Only the relay feed brings no messages.
+  for (const auto& type : connectorTypes()) {
+    EXPECT_EQ(sourceTypeInfo(type.name).carries_messages, type.name != "relay") << type.name;
+  }
+}
+
+TEST(Registry, TheLoaderMarksSourcesWithoutMessages) {
+  const std::string yaml =
+      "accounts:\n"
+      "  - name: acme\n"
+      "sources:\n"
+      "  - name: acme-export\n"
+      "    type: export\n"
+      "    account: acme\n"
+      "    channel: export\n"
+      "    webhook_secret: s3cret\n"
+      "  - name: acme-relays\n"
+      "    type: relay\n"
+      "    account: acme\n"
+      "    channel: relay\n"
+      "    webhook_secret: s3cret\n";
+  const config::Config c = config::loadString(yaml, "/etc/replywatch/replywatch.yml", &sourceTypeInfo);
+  ASSERT_EQ(c.sources.size(), 2U);
+  EXPECT_TRUE(c.sources[0].carries_messages);
+  EXPECT_FALSE(c.sources[1].carries_messages);
 }
 
 TEST(Registry, ValidExportSettings) {

@@ -38,7 +38,9 @@ config::Config makeConfig() {
     return s;
   };
   c.sources = {source("fb", "meta", "acme-fr", "facebook"), source("ig", "meta", "acme-fr", "instagram"),
-               source("tw", "x", "acme-uk", "x"), source("tw2", "x", "acme-uk", "x")};
+               source("tw", "x", "acme-uk", "x"), source("tw2", "x", "acme-uk", "x"),
+               source("relays", "relay", "acme-fr", "relay")};
+  c.sources.back().carries_messages = false;  // escalation records only
   return c;
 }
 
@@ -109,7 +111,8 @@ TEST_F(MetricsTest, ConfiguredChannelsAreZeroBeforeAnyTraffic) {
           R"({account="acme-uk",channel="x"})"}) {
       EXPECT_TRUE(hasLine(text, std::string(family) + labels + " 0")) << family << labels << "\n" << text;
     }
-    // Two sources on the same (account, channel) give one series.
+    // Two sources on the same (account, channel) give one series; the relay feed's
+    // channel, which has no messages, none.
     EXPECT_EQ(countPrefix(text, std::string(family) + "{"), 3u) << family;
   }
   // No answer series before an answer.
