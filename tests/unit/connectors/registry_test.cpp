@@ -39,27 +39,6 @@ TEST(Registry, Table) {
   }
 }
 
-TEST(Registry, TheLoaderMarksSourcesWithoutMessages) {
-  const std::string yaml =
-      "accounts:\n"
-      "  - name: acme\n"
-      "sources:\n"
-      "  - name: acme-export\n"
-      "    type: export\n"
-      "    account: acme\n"
-      "    channel: export\n"
-      "    webhook_secret: s3cret\n"
-      "  - name: acme-relays\n"
-      "    type: relay\n"
-      "    account: acme\n"
-      "    channel: relay\n"
-      "    webhook_secret: s3cret\n";
-  const config::Config c = config::loadString(yaml, "/etc/replywatch/replywatch.yml", &sourceTypeInfo);
-  ASSERT_EQ(c.sources.size(), 2U);
-  EXPECT_TRUE(c.sources[0].carries_messages);
-  EXPECT_FALSE(c.sources[1].carries_messages);
-}
-
 TEST(Registry, ValidExportSettings) {
   testing::TempDir dir;
   testing::writeAll(dir.path() / "token.txt", "s3cret\n");
@@ -140,6 +119,27 @@ namespace replywatch::connectors {
 namespace {
 
 // The registry plugged into the real configuration loader.
+TEST(RegistryWithLoader, MarksSourcesWithoutMessages) {
+  const std::string yaml =
+      "accounts:\n"
+      "  - name: acme\n"
+      "sources:\n"
+      "  - name: acme-export\n"
+      "    type: export\n"
+      "    account: acme\n"
+      "    channel: export\n"
+      "    webhook_secret: s3cret\n"
+      "  - name: acme-relays\n"
+      "    type: relay\n"
+      "    account: acme\n"
+      "    channel: relay\n"
+      "    webhook_secret: s3cret\n";
+  const config::Config c = config::loadString(yaml, "/etc/replywatch/replywatch.yml", &sourceTypeInfo);
+  ASSERT_EQ(c.sources.size(), 2U);
+  EXPECT_TRUE(c.sources[0].carries_messages);
+  EXPECT_FALSE(c.sources[1].carries_messages);
+}
+
 TEST(RegistryWithLoader, ProblemsCarryFileAndLine) {
   const std::string yaml =
       "accounts:\n"
