@@ -5,6 +5,7 @@ find_package(CURL REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(prometheus-cpp REQUIRED COMPONENTS core)
 find_package(SQLite3 REQUIRED)
+find_package(ZLIB REQUIRED)                       # CRC-32 of commit log records
 find_package(yaml-cpp 0.7 REQUIRED)
 find_package(CLI11 2.1 REQUIRED)
 find_package(spdlog 1.10 REQUIRED)

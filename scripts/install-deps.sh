@@ -34,7 +34,7 @@ runtime_packages=(
 build_packages=(
   cmake ninja-build g++ pkg-config git ca-certificates python3 curl tzdata
   libboost-dev libcurl4-openssl-dev nlohmann-json3-dev prometheus-cpp-dev
-  libsqlite3-dev sqlite3 libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libsqlite3-dev sqlite3 zlib1g-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libhowardhinnant-date-dev libssl-dev libre2-dev libsystemd-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus prometheus-alertmanager

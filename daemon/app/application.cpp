@@ -89,7 +89,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                 heap_tuning.max_arenas ? std::to_string(kMaxHeapArenas) : "environment");
   auto signals = blockShutdownSignals();
   const std::string store_path = options.store_path.value_or(config.store.path);
-  auto opened = store::openSqliteStore(store_path);
+  // Commits are acknowledged once in the commit log and applied to SQLite in rounds.
+  auto opened = store::openSqliteStore(store_path, store::OpenOptions{.commit_log = true});
   if (!opened) {
     spdlog::error("cannot open the store path={} error={}", logValue(store_path),
                   logValue(opened.error().message));

@@ -40,6 +40,10 @@
 //   No foreign keys: every write goes through commit(), which keeps the tables
 //   consistent, and enforcing them would cost an index probe per turn.
 //
+// Tables (version 3)
+//   commit_log_applied  one row: the LSN of the last commit-log record applied
+//             (commit_log.h), written in the transaction that applies it.
+//
 // Connections and locking
 //   A write connection (journal_mode=WAL, synchronous=FULL) guarded by write_mutex_,
 //   and a read-only connection guarded by read_mutex_. WAL lets readers proceed while a
@@ -48,17 +52,26 @@
 //   A bulk load into an empty store that no other connection has open closes the read
 //   connection and runs under a rollback journal (synchronous=EXTRA) until its end,
 //   then returns to WAL mode (startBulkTransaction).
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <limits>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
+#include "daemon/core/thread_name.h"
+#include "daemon/store/batch_codec.h"
+#include "daemon/store/commit_log.h"
 #include "daemon/store/sqlite_db.h"
 #include "daemon/store/store.h"
 #include "daemon/store/wal_checkpointer.h"
@@ -143,6 +156,13 @@ CREATE TABLE escalations (
 CREATE INDEX escalations_by_ref ON escalations (account, question_ref, link_kind);
 CREATE INDEX escalations_by_link ON escalations (link_source, link_conversation_id, turn_question_id);
 CREATE INDEX escalations_by_requested_at ON escalations (requested_at_ms);
+)sql"},
+    {3, "position of the commit log applied", R"sql(
+CREATE TABLE commit_log_applied (
+  id  INTEGER PRIMARY KEY CHECK (id = 1),
+  lsn INTEGER NOT NULL
+);
+INSERT INTO commit_log_applied (id, lsn) VALUES (1, 0);
 )sql"},
 };
 
@@ -468,6 +488,74 @@ class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<Database> write, std::unique_ptr<Database> read, int version)
       : write_(std::move(write)), read_(std::move(read)), version_(version) {}
+  ~SqliteStore() override { stopApplying(); }
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // Commits through `log` from now on (OpenOptions::commit_log) and starts the thread
+  // applying it. Called once, before the store is shared.
+  void startCommitLog(std::unique_ptr<CommitLog> log, std::filesystem::path dir, const OpenOptions& options,
+                      bool has_escalations) {
+    log_ = std::move(log);
+    log_dir_ = std::move(dir);
+    apply_delay_ = options.apply_delay;
+    max_unapplied_messages_ = std::max<std::size_t>(1, options.max_unapplied_messages);
+    has_escalations_ = has_escalations;
+    applied_lsn_ = logged_lsn_ = log_->lastLsn();
+    applier_ = std::thread([this] { applyLoop(); });
+  }
+
+  // Applies logged batches to `db` in one transaction that also records the last LSN,
+  // the way they were applied when logged. Should one be refused because a message it
+  // stores is there already (another process stored it in between), the records are
+  // applied again one by one and that batch's messages already stored are kept as they
+  // are. Returns how many batches were applied that way.
+  static Result<std::size_t> applyRecords(Database& db, const std::vector<LogRecord>& records) {
+    auto attempt = [&db, &records](bool one_by_one) -> Result<std::size_t> {
+      constexpr std::string_view kWhat = "cannot apply the commit log to store";
+      int rc = db.exec("BEGIN IMMEDIATE");
+      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+      std::size_t tolerated = 0;
+      for (const LogRecord& record : records) {
+        auto batch = decodeBatch(record.payload);
+        if (!batch.ok()) {
+          db.rollbackIfOpen();
+          return makeError("store",
+                           "commit log record " + std::to_string(record.lsn) + ": " + batch.error().message);
+        }
+        if (one_by_one && (rc = db.exec("SAVEPOINT rw_record")) != SQLITE_OK)
+          return abortTransaction(db, rc, kWhat);
+        auto written = writeBatch(db, batch.value());
+        if (!written.ok() && one_by_one && written.error().reason == kDuplicateMessageReason) {
+          (void)db.exec("ROLLBACK TO rw_record");
+          batch.value().require_new_messages = false;
+          written = writeBatch(db, batch.value());
+          ++tolerated;
+        }
+        if (!written.ok()) {
+          db.rollbackIfOpen();
+          return written.error();
+        }
+        if (one_by_one && (rc = db.exec("RELEASE rw_record")) != SQLITE_OK)
+          return abortTransaction(db, rc, kWhat);
+      }
+      Statement* position = db.prepare("UPDATE commit_log_applied SET lsn = ?1");
+      if (position == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
+      {
+        ResetGuard guard(*position);
+        position->bind(1, static_cast<std::int64_t>(records.back().lsn));
+        rc = position->step();
+      }
+      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+      rc = db.exec("COMMIT");
+      if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+      return tolerated;
+    };
+    if (records.empty()) return std::size_t{0};
+    auto applied = attempt(false);
+    if (!applied.ok() && applied.error().reason == kDuplicateMessageReason) applied = attempt(true);
+    return applied;
+  }
   // Checkpoints of the write-ahead log on their own thread, off the commits. Called once,
   // before the store is shared.
   Result<void> startCheckpointer(const std::filesystem::path& path) {
@@ -483,6 +571,24 @@ class SqliteStore final : public Store {
         batch.escalations.empty() && batch.cursors.empty()) {
       return CommitOutcome{};
     }
+    if (log_ && !bulk_) return commitLogged(batch);
+    return commitNow(batch);
+  }
+
+  Result<BulkLoadStart> beginBulkLoad() override {
+    if (!write_) return readOnlyError("cannot load into");
+    if (log_) {
+      // Commits of the load bypass the log: the batches logged before come first.
+      std::lock_guard commit_lock(commit_mutex_);
+      if (auto drained = drain(); !drained.ok()) return drained.error();
+      return beginBulkLoadNow();
+    }
+    return beginBulkLoadNow();
+  }
+
+ private:
+  // One SQLite transaction (or savepoint of the bulk load) for the batch.
+  Result<CommitOutcome> commitNow(const WriteBatch& batch) {
     std::lock_guard lock(write_mutex_);
     Database& db = *write_;
     constexpr std::string_view kWhat = "cannot commit to store";
@@ -512,8 +618,7 @@ class SqliteStore final : public Store {
     return written;
   }
 
-  Result<BulkLoadStart> beginBulkLoad() override {
-    if (!write_) return readOnlyError("cannot load into");
+  Result<BulkLoadStart> beginBulkLoadNow() {
     std::lock_guard lock(write_mutex_);
     if (bulk_) return BulkLoadStart{};
     Database& db = *write_;
@@ -530,6 +635,253 @@ class SqliteStore final : public Store {
     return BulkLoadStart{.into_empty_store = deferred_conversation_index_};
   }
 
+  // --- the commit log ------------------------------------------------------------------
+
+  // A logged batch waiting for the applying thread.
+  struct Pending {
+    std::uint64_t lsn = 0;
+    std::string payload;
+    std::size_t messages = 0;
+    std::vector<std::string> ids;            // key(source, id) of its messages
+    std::vector<std::string> conversations;  // key(source, conversation_id) of its messages
+  };
+
+  static std::string key(std::string_view a, std::string_view b) {
+    std::string k;
+    k.reserve(a.size() + 1 + b.size());
+    k.append(a).push_back('\0');
+    k.append(b);
+    return k;
+  }
+
+  Result<CommitOutcome> commitLogged(const WriteBatch& batch) {
+    std::lock_guard commit_lock(commit_mutex_);
+    // What the log cannot answer without applying: escalation links (computed from what
+    // is stored) and how many messages of a batch that may hold stored ones are new.
+    if (!batch.escalations.empty() || has_escalations_ ||
+        (!batch.messages.empty() && !batch.require_new_messages)) {
+      if (auto drained = drain(); !drained.ok()) return drained.error();
+      auto committed = commitNow(batch);
+      if (committed.ok() && !batch.escalations.empty()) has_escalations_ = true;
+      return committed;
+    }
+    std::vector<std::string> ids;
+    ids.reserve(batch.messages.size());
+    for (const MessageRecord& m : batch.messages) ids.push_back(key(m.source, m.id));
+    if (!ids.empty()) {
+      auto fresh = allNew(batch.messages, ids);
+      if (!fresh.ok()) return fresh.error();
+      if (!fresh.value()) {
+        return makeError(std::string(kDuplicateMessageReason),
+                         "a message of the batch is already stored (same source and id)");
+      }
+    }
+    if (auto room = waitForRoom(); !room.ok()) return room.error();
+    std::string payload;
+    encodeBatch(batch, payload);
+    auto lsn = log_->append(payload);
+    if (!lsn.ok()) return lsn.error();
+    {
+      std::lock_guard lock(pending_mutex_);
+      Pending& p = pending_.emplace_back();
+      p.lsn = lsn.value();
+      p.payload = std::move(payload);
+      p.messages = batch.messages.size();
+      for (const std::string& id : ids) pending_ids_.insert(id);
+      p.ids = std::move(ids);
+      p.conversations.reserve(batch.messages.size());
+      for (const MessageRecord& m : batch.messages) {
+        std::string conversation = key(m.source, m.conversation_id);
+        ++pending_conversations_[conversation];
+        p.conversations.push_back(std::move(conversation));
+      }
+      unapplied_messages_ += p.messages;
+      logged_lsn_ = p.lsn;
+    }
+    pending_cv_.notify_one();
+    CommitOutcome outcome;
+    outcome.messages_inserted = batch.messages.size();
+    return outcome;
+  }
+
+  // Whether none of `messages` (keys in `ids`) is stored, logged, or there twice. The
+  // logged ones are looked at first: a batch applied in between is then in the file.
+  Result<bool> allNew(const std::vector<MessageRecord>& messages, const std::vector<std::string>& ids) {
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(ids.size());
+    for (const std::string& id : ids) {
+      if (!seen.insert(id).second) return false;
+    }
+    {
+      std::lock_guard lock(pending_mutex_);
+      for (const std::string& id : ids) {
+        if (pending_ids_.contains(id)) return false;
+      }
+    }
+    std::lock_guard lock(read_mutex_);
+    if (!read_) return makeError("store", "cannot read store: its read connection is closed");
+    Database& db = *read_;
+    constexpr std::string_view kWhat = "cannot read store";
+    Statement* s = db.prepare("SELECT 1 FROM messages WHERE source = ?1 AND id = ?2");
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+    int rc = db.exec("BEGIN");
+    if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+    ResetGuard guard(*s);
+    bool fresh = true;
+    for (const MessageRecord& m : messages) {
+      s->bind(1, m.source);
+      s->bind(2, m.id);
+      rc = s->step();
+      s->reset();
+      if (rc == SQLITE_ROW) {
+        fresh = false;
+        break;
+      }
+      if (rc != SQLITE_DONE) {
+        Error error = dbError(db, rc, kWhat);
+        db.rollbackIfOpen();
+        return error;
+      }
+    }
+    db.rollbackIfOpen();  // ends the read transaction
+    return fresh;
+  }
+
+  // Waits while too many logged messages are not applied yet (5 s at most).
+  Result<void> waitForRoom() {
+    std::unique_lock lock(pending_mutex_);
+    auto roomy = [this] { return unapplied_messages_ < max_unapplied_messages_ || applier_done_; };
+    if (roomy()) return {};
+    drain_requested_ = true;
+    pending_cv_.notify_one();
+    applied_cv_.wait_for(lock, std::chrono::seconds(5), roomy);
+    if (unapplied_messages_ < max_unapplied_messages_) return {};
+    if (apply_error_) return *apply_error_;
+    return makeError("store", "the store is behind: " + std::to_string(unapplied_messages_) +
+                                  " logged messages are not applied yet");
+  }
+
+  // Returns once every batch logged before the call is applied, or with the error of
+  // the applying round that failed meanwhile.
+  Result<void> drain() {
+    if (!log_) return {};
+    std::unique_lock lock(pending_mutex_);
+    const std::uint64_t target = logged_lsn_;
+    if (applied_lsn_ >= target) return {};
+    const std::uint64_t failed_before = failed_rounds_;
+    drain_requested_ = true;
+    pending_cv_.notify_one();
+    applied_cv_.wait(
+        lock, [&] { return applied_lsn_ >= target || failed_rounds_ != failed_before || applier_done_; });
+    if (applied_lsn_ >= target) return {};
+    if (apply_error_) return *apply_error_;
+    return makeError("store", "the store stopped applying its commit log");
+  }
+
+  // Before a read: every batch logged so far is applied (a read after a failed round
+  // sees the store as applied so far).
+  void settle() {
+    if (log_) (void)drain();
+  }
+
+  bool conversationPending(const ConversationKey& k) {
+    if (!log_) return false;
+    std::lock_guard lock(pending_mutex_);
+    return pending_conversations_.contains(key(k.source, k.conversation_id));
+  }
+
+  void applyLoop() {
+    nameThisThread("store-apply");
+    constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
+    auto backoff = kFirstBackoff;
+    std::vector<LogRecord> round;
+    std::unique_lock lock(pending_mutex_);
+    for (;;) {
+      pending_cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) break;  // stopping, everything applied
+      if (!stopping_ && !drain_requested_) {
+        // Gather: larger rounds dirty each B-tree page once for more batches.
+        pending_cv_.wait_for(lock, apply_delay_, [this] {
+          return stopping_ || drain_requested_ || unapplied_messages_ >= max_unapplied_messages_ / 2;
+        });
+      }
+      drain_requested_ = false;
+      round.clear();
+      round.reserve(pending_.size());
+      for (const Pending& p : pending_) round.push_back(LogRecord{p.lsn, p.payload});
+      lock.unlock();
+      Result<std::size_t> applied = std::size_t{0};
+      {
+        std::lock_guard write_lock(write_mutex_);
+        applied = applyRecords(*write_, round);
+      }
+      lock.lock();
+      if (!applied.ok()) {
+        apply_error_ = applied.error();
+        ++failed_rounds_;
+        applied_cv_.notify_all();
+        spdlog::warn("cannot apply the commit log to the store, retrying batches={} error={}", round.size(),
+                     applied.error().message);
+        if (stopping_) break;  // left in the log for the next open
+        pending_cv_.wait_for(lock, backoff, [this] { return stopping_; });
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
+        continue;
+      }
+      if (applied.value() > 0) {
+        spdlog::warn("messages already stored by another writer were kept as stored batches={}",
+                     applied.value());
+      }
+      backoff = kFirstBackoff;
+      apply_error_.reset();
+      for (std::size_t i = 0; i < round.size(); ++i) {
+        Pending& p = pending_.front();
+        for (const std::string& id : p.ids) pending_ids_.erase(id);
+        for (const std::string& c : p.conversations) {
+          auto it = pending_conversations_.find(c);
+          if (it != pending_conversations_.end() && --it->second == 0) pending_conversations_.erase(it);
+        }
+        unapplied_messages_ -= p.messages;
+        pending_.pop_front();
+      }
+      applied_lsn_ = round.back().lsn;
+      applied_cv_.notify_all();
+      const std::uint64_t applied_lsn = applied_lsn_;
+      lock.unlock();
+      {
+        // The log is the committers'; a segment left now goes at the next round.
+        std::unique_lock commit_lock(commit_mutex_, std::try_to_lock);
+        if (commit_lock) log_->release(applied_lsn);
+      }
+      lock.lock();
+    }
+    applier_done_ = true;
+    applied_cv_.notify_all();
+  }
+
+  // Applies what is logged, stops the thread and, when nothing is left to apply,
+  // removes the log (the next open has nothing to do).
+  void stopApplying() {
+    if (!applier_.joinable()) return;
+    {
+      std::lock_guard lock(pending_mutex_);
+      stopping_ = true;
+    }
+    pending_cv_.notify_all();
+    applier_.join();
+    bool all_applied = false;
+    {
+      std::lock_guard lock(pending_mutex_);
+      all_applied = pending_.empty();
+    }
+    if (all_applied) {
+      log_.reset();
+      if (auto removed = CommitLog::removeAll(log_dir_); !removed.ok()) {
+        spdlog::warn("cannot remove the applied commit log error={}", removed.error().message);
+      }
+    }
+  }
+
+ public:
   Result<void> endBulkLoad() override {
     if (!write_) return readOnlyError("cannot load into");
     std::lock_guard lock(write_mutex_);
@@ -575,6 +927,21 @@ class SqliteStore final : public Store {
 
   Result<std::vector<bool>> contains(const std::string& source,
                                      const std::vector<std::string>& ids) override {
+    // Logged ids first: one applied in between is then in the file.
+    std::vector<bool> logged(ids.size(), false);
+    if (log_) {
+      std::lock_guard lock(pending_mutex_);
+      for (std::size_t i = 0; i < ids.size(); ++i) logged[i] = pending_ids_.contains(key(source, ids[i]));
+    }
+    auto found = containsStored(source, ids);
+    if (!found.ok()) return found;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (logged[i]) found.value()[i] = true;
+    }
+    return found;
+  }
+
+  Result<std::vector<bool>> containsStored(const std::string& source, const std::vector<std::string>& ids) {
     ReadAccess access = reading();
     Database& db = *access.db;
     constexpr std::string_view kWhat = "cannot read store";
@@ -603,6 +970,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) override {
+    if (conversationPending(key)) settle();
     static const std::string sql = std::string("SELECT ") + kMessageColumns +
                                    " FROM messages WHERE source = ?1 AND conversation_id = ?2"
                                    " ORDER BY created_at_ms, id";
@@ -617,6 +985,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<MessageRecord>> openConversationMessages() override {
+    settle();
     static const std::string sql =
         std::string("SELECT ") + prefixed("m.", kMessageColumns) +
         " FROM (SELECT DISTINCT source, conversation_id FROM turns WHERE answered_at_ms IS NULL) AS o"
@@ -633,6 +1002,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<Turn>> turns(const TurnQuery& query) override {
+    settle();
     std::string sql = "SELECT ";
     sql.append(kTurnColumns).append(" FROM turns");
     const char* glue = " WHERE ";
@@ -672,6 +1042,7 @@ class SqliteStore final : public Store {
   }
 
   Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) override {
+    settle();
     static const std::string sql = std::string("SELECT ") + std::string(kTurnColumns) + " FROM turns";
     ReadAccess access = reading();
     Database& db = *access.db;
@@ -689,6 +1060,7 @@ class SqliteStore final : public Store {
   }
 
   Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) override {
+    settle();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare("SELECT DISTINCT source, conversation_id FROM messages");
@@ -707,6 +1079,7 @@ class SqliteStore final : public Store {
 
   Result<std::vector<std::vector<EscalationRecord>>> escalationsFor(
       const std::vector<TurnKey>& turns) override {
+    settle();
     static const std::string sql = "SELECT " + prefixed("", kEscalationColumns) +
                                    " FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2"
                                    " AND turn_question_id = ?3 ORDER BY requested_at_ms, source, id";
@@ -739,6 +1112,7 @@ class SqliteStore final : public Store {
 
   Result<void> forEachEscalation(const EscalationQuery& query,
                                  const std::function<void(const LinkedEscalation&)>& fn) override {
+    settle();
     std::string sql = linkedEscalationSelect();
     const char* glue = " WHERE ";
     auto where = [&sql, &glue](std::string_view condition) {
@@ -770,6 +1144,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<std::string>> cursor(const std::string& source) override {
+    settle();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare("SELECT value FROM cursors WHERE source = ?1");
@@ -786,6 +1161,7 @@ class SqliteStore final : public Store {
 
   Result<std::uint64_t> prune(Timestamp cutoff) override {
     if (!write_) return readOnlyError("cannot prune");
+    if (auto drained = drain(); !drained.ok()) return drained.error();
     const std::int64_t cutoff_ms = toMillis(cutoff);
     std::uint64_t deleted = 0;
     std::optional<ConversationKey> after;
@@ -1415,6 +1791,29 @@ class SqliteStore final : public Store {
   bool deferred_turn_indexes_ = false;        // ... and it dropped the turns' secondary indexes
   bool deferred_conversation_index_ = false;  // ... and messages_by_conversation
   bool rollback_journal_ = false;             // ... in a rollback journal, read_ closed
+
+  // The commit log (OpenOptions::commit_log); null otherwise.
+  std::unique_ptr<CommitLog> log_;
+  std::filesystem::path log_dir_;
+  std::chrono::milliseconds apply_delay_{0};
+  std::size_t max_unapplied_messages_ = 1;
+  std::mutex commit_mutex_;             // commits through the log, one at a time (log order = apply order)
+  bool has_escalations_ = false;        // under commit_mutex_
+  std::mutex pending_mutex_;            // guards what follows
+  std::condition_variable pending_cv_;  // wakes the applying thread
+  std::condition_variable applied_cv_;  // a round ended
+  std::deque<Pending> pending_;
+  std::unordered_set<std::string> pending_ids_;
+  std::unordered_map<std::string, std::size_t> pending_conversations_;
+  std::size_t unapplied_messages_ = 0;
+  std::uint64_t logged_lsn_ = 0;
+  std::uint64_t applied_lsn_ = 0;
+  std::uint64_t failed_rounds_ = 0;
+  std::optional<Error> apply_error_;
+  bool drain_requested_ = false;
+  bool stopping_ = false;
+  bool applier_done_ = false;
+  std::thread applier_;  // last: joined by the destructor before the rest goes
 };
 
 // Sets the per-connection pragmas of the write connection.
@@ -1496,12 +1895,46 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   auto migrated = migrate(w);
   if (!migrated.ok()) return migrated.error();
 
+  // Batches acknowledged through the commit log and not applied when the process ended.
+  std::int64_t applied = 0;
+  if (const int applied_rc = w.queryInt("SELECT lsn FROM commit_log_applied", applied);
+      applied_rc != SQLITE_OK) {
+    return dbError(w, applied_rc, "cannot open store");
+  }
+  const std::filesystem::path log_dir = commitLogDirectory(path);
+  auto records = CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied));
+  if (!records.ok()) return records.error();
+  auto last_lsn = static_cast<std::uint64_t>(applied);
+  if (!records->empty()) {
+    auto replayed = SqliteStore::applyRecords(w, records.value());
+    if (!replayed.ok()) {
+      return makeError(replayed.error().reason, "cannot apply commit log " + log_dir.string() + " to store " +
+                                                    path.string() + ": " + replayed.error().message);
+    }
+    last_lsn = records->back().lsn;
+    spdlog::info("commit log applied path={} batches={} last_lsn={}", log_dir.string(), records->size(),
+                 last_lsn);
+  }
+  if (std::error_code ec; std::filesystem::exists(log_dir, ec)) {
+    if (auto removed = CommitLog::removeAll(log_dir); !removed.ok()) return removed.error();
+  }
+
   auto reader = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
   if (!reader.ok()) return reader.error();
   if (auto configured = configureReader(*reader.value()); !configured.ok()) return configured.error();
   auto store =
       std::make_unique<SqliteStore>(std::move(writer.value()), std::move(reader.value()), migrated.value());
   if (auto started = store->startCheckpointer(path); !started.ok()) return started.error();
+  if (options.commit_log) {
+    std::int64_t any_escalation = 0;
+    if (const int esc_rc = w.queryInt("SELECT EXISTS (SELECT 1 FROM escalations)", any_escalation);
+        esc_rc != SQLITE_OK) {
+      return dbError(w, esc_rc, "cannot open store");
+    }
+    auto log = CommitLog::create(log_dir, last_lsn + 1);
+    if (!log.ok()) return log.error();
+    store->startCommitLog(std::move(log.value()), log_dir, options, any_escalation != 0);
+  }
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -12,6 +12,7 @@
 // conversation.
 // Every method may block on disk I/O. No method throws for I/O failures: they return
 // an Error with reason "store" (or "store_full" when the disk is full).
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -97,6 +98,23 @@ struct BulkLoadStart {
 
 struct OpenOptions {
   bool read_only = false;  // CLI queries (`replywatch questions`) open read-only
+  // Commits through the commit log (commit_log.h): commit() returns once the batch is
+  // appended to the log and synced, and a thread of the store applies the logged
+  // batches to SQLite in large transactions. What commit() returns is the same, and
+  // every read method of this Store sees every commit that returned (a read first waits
+  // for the batches before it to be applied, except conversation() and contains(),
+  // which only wait when the conversation or id asked about is still being applied).
+  // Other processes reading the file see a batch once it is applied, at most
+  // `apply_delay` plus one apply round later. Batches that may change escalation
+  // records, or that store messages without require_new_messages, are committed
+  // directly, after the batches logged before them. Used by `replywatch serve`.
+  bool commit_log = false;
+  // How long the applying thread gathers logged batches before a round.
+  std::chrono::milliseconds apply_delay{20};
+  // Messages logged and not yet applied above which commit() waits for the applying
+  // thread (at most 5 s) before logging more; when applying keeps failing (a full
+  // disk), commit() then fails with the applying error instead.
+  std::size_t max_unapplied_messages = 200'000;
 };
 
 class Store {
@@ -197,6 +215,9 @@ class Store {
 
 // Opens (creating if needed) the SQLite store at `path` and applies pending migrations.
 // A file from a newer replywatch (unknown schema version) is an Error, never altered.
+// A read-write open first applies what the commit log beside the file holds beyond the
+// last batch applied (a process that stopped before applying every batch it
+// acknowledged), then removes that log; a read-only open reads the file as it is.
 Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path,
                                                const OpenOptions& options = {});
 

@@ -4,7 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -40,12 +42,17 @@ WriteBatch numberedBatch(int n) {
 
 // Child side: opens the store and commits batches 1..count (count < 0: forever), writing
 // each committed batch number to `ack_fd`. Never returns; never closes the store.
-[[noreturn]] void childCommits(const std::filesystem::path& path, int count, int ack_fd) {
-  auto opened = openSqliteStore(path);
+// With `options.commit_log`, the batches go through the commit log (require_new_messages
+// set, as the pipeline does).
+[[noreturn]] void childCommits(const std::filesystem::path& path, int count, int ack_fd,
+                               const OpenOptions& options = {}) {
+  auto opened = openSqliteStore(path, options);
   if (!opened.ok()) _exit(2);
   Store* store = opened.value().release();  // deliberately leaked: no close, no checkpoint
   for (int n = 1; count < 0 || n <= count; ++n) {
-    if (!store->commit(numberedBatch(n)).ok()) _exit(3);
+    WriteBatch batch = numberedBatch(n);
+    batch.require_new_messages = options.commit_log;
+    if (!store->commit(batch).ok()) _exit(3);
     if (ack_fd >= 0 && write(ack_fd, &n, sizeof n) != static_cast<ssize_t>(sizeof n)) _exit(4);
   }
   _exit(0);
@@ -105,7 +112,47 @@ TEST(SqliteStoreCrash, ExitWithoutCloseKeepsEveryCommittedBatch) {
   EXPECT_EQ(turns->size(), static_cast<std::size_t>(kBatches * kMessagesPerBatch / 4));
 }
 
-TEST(SqliteStoreCrash, SigkillMidStreamLosesNothingAcknowledged) {
+TEST(SqliteStoreCrash, CommitLogKeepsWhatWasAcknowledgedBeforeAnyApply) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  constexpr int kBatches = 12;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  // The applying thread waits an hour to gather: the process ends with nothing applied.
+  if (child == 0) {
+    childCommits(path, kBatches, -1, OpenOptions{.commit_log = true, .apply_delay = std::chrono::hours(1)});
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  {
+    RawDb raw(path);
+    ASSERT_TRUE(raw.ok());
+    EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 0);
+    EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 0);
+  }
+  const auto log_dir = path.string() + "-log";
+  EXPECT_TRUE(std::filesystem::exists(log_dir));
+
+  // A read-write open applies the log, then removes it.
+  auto opened = openSqliteStore(path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  Store& store = *opened.value();
+  EXPECT_EQ(checkBatches(store, kBatches, kBatches), kBatches);
+  EXPECT_EQ(store.cursor("s").value(), std::optional<std::string>(std::to_string(kBatches)));
+  auto turns = store.turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), static_cast<std::size_t>(kBatches * kMessagesPerBatch / 4));
+  EXPECT_FALSE(std::filesystem::exists(log_dir));
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), kBatches);
+  expectIntact(path);
+}
+
+// Kills a child committing batches 1, 2, ... once it acknowledged 30, then checks that
+// every acknowledged batch is whole after reopening and the store keeps working.
+void sigkillMidStream(const OpenOptions& options) {
   TempDir dir;
   const auto path = dir.file("store.db");
   int fds[2];
@@ -114,7 +161,7 @@ TEST(SqliteStoreCrash, SigkillMidStreamLosesNothingAcknowledged) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     close(fds[0]);
-    childCommits(path, -1, fds[1]);
+    childCommits(path, -1, fds[1], options);
   }
   close(fds[1]);
   // Wait until the child acknowledged 30 commits, then kill it while it keeps writing.
@@ -147,6 +194,12 @@ TEST(SqliteStoreCrash, SigkillMidStreamLosesNothingAcknowledged) {
   auto more = store.commit(numberedBatch(1000));
   ASSERT_TRUE(more.ok()) << more.error().message;
   EXPECT_EQ(more->messages_inserted, static_cast<std::size_t>(kMessagesPerBatch));
+}
+
+TEST(SqliteStoreCrash, SigkillMidStreamLosesNothingAcknowledged) { sigkillMidStream({}); }
+
+TEST(SqliteStoreCrash, SigkillMidStreamLosesNothingAcknowledgedThroughTheCommitLog) {
+  sigkillMidStream(OpenOptions{.commit_log = true});
 }
 
 }  // namespace

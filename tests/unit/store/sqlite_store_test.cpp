@@ -55,14 +55,16 @@ TEST(SqliteStoreOpen, MigratesANewFile) {
   {
     auto store = mustOpen(path);
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->schemaVersion(), 2);
+    EXPECT_EQ(store->schemaVersion(), 3);
   }
   RawDb raw(path);
   ASSERT_TRUE(raw.ok());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
-  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 2);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 3);
+  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 3);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  for (const char* table : {"messages", "turns", "cursors", "escalations", "schema_version"}) {
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 0);
+  for (const char* table :
+       {"messages", "turns", "cursors", "escalations", "schema_version", "commit_log_applied"}) {
     EXPECT_EQ(
         raw.integer(std::string("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
                     table + "'"),
@@ -80,7 +82,7 @@ TEST(SqliteStoreOpen, MigratesAnExistingEmptyFile) {
   ASSERT_EQ(std::filesystem::file_size(path), 0u);
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 2);
+  EXPECT_EQ(store->schemaVersion(), 3);
 }
 
 TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
@@ -89,9 +91,9 @@ TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
   { ASSERT_NE(mustOpen(path), nullptr); }
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 2);
+  EXPECT_EQ(store->schemaVersion(), 3);
   RawDb raw(path);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 2);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 3);
 }
 
 TEST(SqliteStoreOpen, RefusesANewerSchemaAndLeavesTheFileUntouched) {
@@ -182,7 +184,7 @@ TEST(SqliteStoreOpen, ReadOnlyStoreReadsButRefusesWrites) {
   }
   auto store = mustOpen(path, OpenOptions{.read_only = true});
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 2);
+  EXPECT_EQ(store->schemaVersion(), 3);
   auto turns = store->turns({});
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), 1u);

@@ -1,0 +1,223 @@
+#include "daemon/store/commit_log.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+#include <utility>
+
+namespace replywatch::store {
+
+namespace {
+
+constexpr std::size_t kHeaderBytes = 16;
+constexpr std::uint32_t kMaxPayloadBytes = 256U << 20;
+constexpr std::string_view kSuffix = ".log";
+
+void putU32(char* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void putU64(char* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::uint32_t getU32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+std::uint64_t getU64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+// CRC-32 of the LSN's 8 bytes followed by the payload.
+std::uint32_t checksum(const char* lsn_bytes, std::string_view payload) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(lsn_bytes), 8);
+  // zlib takes uInt lengths; payloads are at most kMaxPayloadBytes.
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
+  return static_cast<std::uint32_t>(crc);
+}
+
+Error ioError(int err, std::string_view what, const std::filesystem::path& path) {
+  return makeError(err == ENOSPC || err == EDQUOT ? "store_full" : "store",
+                   fmt::format("{} {}: {}", what, path.string(), std::strerror(err)));
+}
+
+// Syncs a directory, so that a file created or removed in it survives a crash.
+int syncDirectory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const int rc = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return rc;
+}
+
+// The segments of `dir` as (first LSN, path), in LSN order; other files are ignored.
+Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> listSegments(
+    const std::filesystem::path& dir) {
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 16 + kSuffix.size() || !name.ends_with(kSuffix)) continue;
+    std::uint64_t lsn = 0;
+    bool hex = true;
+    for (std::size_t i = 0; i < 16 && hex; ++i) {
+      const char c = name[i];
+      const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (digit < 0) hex = false;
+      lsn = lsn * 16 + static_cast<std::uint64_t>(digit < 0 ? 0 : digit);
+    }
+    if (hex) out.emplace_back(lsn, it->path());
+  }
+  if (ec) return makeError("store", fmt::format("cannot list commit log {}: {}", dir.string(), ec.message()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::filesystem::path commitLogDirectory(const std::filesystem::path& database) {
+  return {database.string() + "-log"};
+}
+
+Result<std::vector<LogRecord>> CommitLog::readRecords(const std::filesystem::path& dir, std::uint64_t after) {
+  std::vector<LogRecord> records;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return records;
+  auto segments = listSegments(dir);
+  if (!segments.ok()) return segments.error();
+  for (const auto& [first, path] : segments.value()) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return makeError("store", fmt::format("cannot read commit log segment {}", path.string()));
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::uint64_t expected = first;
+    std::size_t pos = 0;
+    while (bytes.size() - pos >= kHeaderBytes) {
+      const char* h = bytes.data() + pos;
+      const std::uint32_t length = getU32(h);
+      const std::uint64_t lsn = getU64(h + 8);
+      if (length > kMaxPayloadBytes || bytes.size() - pos - kHeaderBytes < length || lsn != expected) break;
+      const std::string_view payload(bytes.data() + pos + kHeaderBytes, length);
+      if (checksum(h + 8, payload) != getU32(h + 4)) break;
+      if (lsn > after) {
+        if (!records.empty() ? lsn != records.back().lsn + 1 : lsn != after + 1) {
+          return makeError(
+              "store", fmt::format("commit log {} has no record {} (next found: {}); a segment is "
+                                   "missing, the store cannot be brought up to date",
+                                   dir.string(), records.empty() ? after + 1 : records.back().lsn + 1, lsn));
+        }
+        records.push_back(LogRecord{lsn, std::string(payload)});
+      }
+      ++expected;
+      pos += kHeaderBytes + length;
+    }
+  }
+  return records;
+}
+
+Result<void> CommitLog::removeAll(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec)
+    return makeError("store", fmt::format("cannot remove commit log {}: {}", dir.string(), ec.message()));
+  if (const int err = syncDirectory(dir.parent_path().empty() ? "." : dir.parent_path()); err != 0) {
+    return ioError(err, "cannot sync directory of", dir);
+  }
+  return {};
+}
+
+CommitLog::CommitLog(std::filesystem::path dir, std::uint64_t next_lsn, std::uint64_t segment_bytes)
+    : dir_(std::move(dir)), next_lsn_(next_lsn), segment_bytes_(segment_bytes) {}
+
+CommitLog::~CommitLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::unique_ptr<CommitLog>> CommitLog::create(const std::filesystem::path& dir, std::uint64_t next_lsn,
+                                                     std::uint64_t segment_bytes) {
+  std::error_code ec;
+  if (std::filesystem::create_directory(dir, ec)) {
+    if (const int err = syncDirectory(dir.parent_path().empty() ? "." : dir.parent_path()); err != 0) {
+      return ioError(err, "cannot sync directory of", dir);
+    }
+  }
+  if (ec)
+    return makeError("store", fmt::format("cannot create commit log {}: {}", dir.string(), ec.message()));
+  std::unique_ptr<CommitLog> log(new CommitLog(dir, next_lsn, std::max<std::uint64_t>(segment_bytes, 1)));
+  if (auto started = log->startSegment(); !started.ok()) return started.error();
+  return log;
+}
+
+Result<void> CommitLog::startSegment() {
+  const std::filesystem::path path = dir_ / fmt::format("{:016x}{}", next_lsn_, kSuffix);
+  // A file of that name holds nothing applied-later: records from next_lsn_ on were
+  // never acknowledged (or were applied and replaced). Start it empty.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ioError(errno, "cannot create commit log segment", path);
+  if (const int err = syncDirectory(dir_); err != 0) {
+    ::close(fd);
+    return ioError(err, "cannot sync commit log directory", dir_);
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  offset_ = 0;
+  segments_.push_back(Segment{next_lsn_, next_lsn_ - 1, path});
+  return {};
+}
+
+Result<std::uint64_t> CommitLog::append(std::string_view payload) {
+  if (payload.size() > kMaxPayloadBytes) {
+    return makeError("store", fmt::format("a batch of {} bytes is larger than a commit log record may be",
+                                          payload.size()));
+  }
+  const std::uint64_t lsn = next_lsn_;
+  buffer_.resize(kHeaderBytes);
+  putU32(buffer_.data(), static_cast<std::uint32_t>(payload.size()));
+  putU64(buffer_.data() + 8, lsn);
+  putU32(buffer_.data() + 4, checksum(buffer_.data() + 8, payload));
+  buffer_.append(payload);
+  const Segment& segment = segments_.back();
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t n =
+        ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done, static_cast<off_t>(offset_ + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ioError(errno, "cannot write commit log segment", segment.path);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fdatasync(fd_) != 0) return ioError(errno, "cannot sync commit log segment", segment.path);
+  offset_ += buffer_.size();
+  segments_.back().last_lsn = lsn;
+  ++next_lsn_;
+  if (offset_ >= segment_bytes_) {
+    // The record is durable already; a segment that cannot be started now is retried
+    // by the next append, which goes on writing this one meanwhile.
+    (void)startSegment();
+  }
+  return lsn;
+}
+
+void CommitLog::release(std::uint64_t applied) {
+  while (segments_.size() > 1 && segments_.front().last_lsn <= applied) {
+    std::error_code ec;
+    std::filesystem::remove(segments_.front().path, ec);
+    if (ec) return;
+    segments_.erase(segments_.begin());
+  }
+}
+
+}  // namespace replywatch::store

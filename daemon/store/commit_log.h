@@ -1,0 +1,90 @@
+#pragma once
+// The store's commit log: batches acknowledged before SQLite holds them.
+//
+// With OpenOptions::commit_log, a commit is durable once its encoded batch
+// (batch_codec.h) is appended here and the file synced (one fdatasync of a few hundred
+// bytes per group commit, instead of every B-tree page the batch dirties); a thread of
+// the store then applies the logged batches to SQLite in large transactions, recording
+// in the same transaction the sequence number (LSN) of the last batch applied. Segments
+// whose every record is applied are deleted. When the store is next opened read-write,
+// the records after the recorded LSN are applied before anything else.
+//
+// Files: a directory beside the database (`<database>-log/`) holding segments named by
+// the LSN of their first record (16 hex digits, `.log`). A record is a little-endian
+// header — payload length (u32), CRC-32 of the LSN and payload (u32), LSN (u64) — then
+// the payload. Reading stops at the first record that is incomplete, fails its CRC or
+// does not carry the next LSN: the tail of a write a crash interrupted, which was never
+// acknowledged.
+//
+// Threading: append() and release() are called with the store's commit mutex held (one
+// caller at a time); readRecords() and removeAll() before the log is in use.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/result.h"
+
+namespace replywatch::store {
+
+struct LogRecord {
+  std::uint64_t lsn = 0;
+  std::string payload;
+};
+
+// The directory of the commit log of the database at `database`.
+std::filesystem::path commitLogDirectory(const std::filesystem::path& database);
+
+class CommitLog {
+ public:
+  // Every readable record of the log in `dir` with an LSN greater than `after`, in LSN
+  // order. No directory: no record. An Error when a segment cannot be read or the LSNs
+  // after `after` have a gap (a segment missing): applying what follows would skip
+  // acknowledged batches.
+  static Result<std::vector<LogRecord>> readRecords(const std::filesystem::path& dir, std::uint64_t after);
+
+  // Deletes the directory `dir` and its segments (once every record is applied).
+  static Result<void> removeAll(const std::filesystem::path& dir);
+
+  // Starts a log in `dir` (created if needed) whose first record will carry `next_lsn`;
+  // a segment is closed and a new one started once it holds `segment_bytes`.
+  static Result<std::unique_ptr<CommitLog>> create(const std::filesystem::path& dir, std::uint64_t next_lsn,
+                                                   std::uint64_t segment_bytes = 64ULL << 20);
+  ~CommitLog();
+  CommitLog(const CommitLog&) = delete;
+  CommitLog& operator=(const CommitLog&) = delete;
+
+  // Appends one record and syncs it (fdatasync). Returns its LSN; an Error (reason
+  // "store_full" when the disk is full, "store" otherwise) leaves the log as it was
+  // (the next append overwrites whatever part of the record reached the file). Blocks.
+  Result<std::uint64_t> append(std::string_view payload);
+
+  // Deletes the segments whose every record has an LSN at most `applied` (never the
+  // segment being written). Failures to delete are left for the next call.
+  void release(std::uint64_t applied);
+
+  std::uint64_t lastLsn() const { return next_lsn_ - 1; }
+  // Segment files written by this log and not yet released.
+  std::size_t segments() const { return segments_.size(); }
+
+ private:
+  struct Segment {
+    std::uint64_t first_lsn;
+    std::uint64_t last_lsn;  // first_lsn - 1 while empty
+    std::filesystem::path path;
+  };
+  CommitLog(std::filesystem::path dir, std::uint64_t next_lsn, std::uint64_t segment_bytes);
+  Result<void> startSegment();
+
+  std::filesystem::path dir_;
+  std::uint64_t next_lsn_;
+  std::uint64_t segment_bytes_;
+  int fd_ = -1;
+  std::uint64_t offset_ = 0;
+  std::vector<Segment> segments_;  // the last one is being written
+  std::string buffer_;
+};
+
+}  // namespace replywatch::store

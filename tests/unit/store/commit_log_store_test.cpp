@@ -1,0 +1,172 @@
+// The store with OpenOptions::commit_log: what commit() acknowledges is read back at
+// once through the Store, refused when it repeats a message still in the log, and found
+// in the file after a clean close.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "daemon/store/store.h"
+#include "tests/unit/store/store_test_util.h"
+
+namespace replywatch::store {
+namespace {
+
+using testing::message;
+using testing::openTurn;
+using testing::RawDb;
+using testing::TempDir;
+
+// The applying thread waits this long to gather: in these tests it only applies when a
+// read or a direct commit asks for it, or at close.
+constexpr auto kNeverByItself = std::chrono::hours(1);
+
+std::unique_ptr<Store> openLogged(const std::filesystem::path& path) {
+  auto opened = openSqliteStore(path, OpenOptions{.commit_log = true, .apply_delay = kNeverByItself});
+  EXPECT_TRUE(opened.ok()) << opened.error().message;
+  return opened.ok() ? std::move(opened).value() : nullptr;
+}
+
+WriteBatch question(const std::string& conversation, std::int64_t at_ms) {
+  WriteBatch b;
+  b.messages.push_back(message("s", conversation, conversation + "-q", at_ms));
+  b.upsert_turns.push_back(openTurn("s", conversation, conversation + "-q", at_ms));
+  b.cursors = {{"s", conversation}};
+  b.require_new_messages = true;
+  return b;
+}
+
+TEST(CommitLogStore, ReadsSeeEveryAcknowledgedCommit) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = openLogged(path);
+  ASSERT_NE(store, nullptr);
+  auto committed = store->commit(question("c1", 1000));
+  ASSERT_TRUE(committed.ok()) << committed.error().message;
+  EXPECT_EQ(committed->messages_inserted, 1U);
+  ASSERT_TRUE(store->commit(question("c2", 2000)).ok());
+  {
+    // Logged, not applied: the file does not hold them yet.
+    RawDb raw(path);
+    EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 0);
+  }
+  auto conversation = store->conversation({"s", "c2"});
+  ASSERT_TRUE(conversation.ok());
+  ASSERT_EQ(conversation->size(), 1U);
+  EXPECT_EQ((*conversation)[0].id, "c2-q");
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), 2U);
+  EXPECT_EQ(store->cursor("s").value(), std::optional<std::string>("c2"));
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 2);
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 2);
+}
+
+TEST(CommitLogStore, ALoggedMessageIsADuplicateBeforeItIsApplied) {
+  TempDir dir;
+  auto store = openLogged(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  auto found = store->contains("s", {"c1-q", "other"});
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found.value(), (std::vector<bool>{true, false}));
+
+  // The same message under another conversation: refused whole, as a stored one is.
+  WriteBatch again = question("c9", 5000);
+  again.messages[0].id = "c1-q";
+  auto refused = store->commit(again);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason, kDuplicateMessageReason);
+  // Twice in one batch too.
+  WriteBatch twice = question("c3", 3000);
+  twice.messages.push_back(twice.messages[0]);
+  auto refused_twice = store->commit(twice);
+  ASSERT_FALSE(refused_twice.ok());
+  EXPECT_EQ(refused_twice.error().reason, kDuplicateMessageReason);
+  // Once applied, still refused (found in the file).
+  ASSERT_TRUE(store->turns({}).ok());
+  auto refused_stored = store->commit(again);
+  ASSERT_FALSE(refused_stored.ok());
+  EXPECT_EQ(refused_stored.error().reason, kDuplicateMessageReason);
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), 1U);
+}
+
+TEST(CommitLogStore, EscalationsAreLinkedToLoggedMessages) {
+  TempDir dir;
+  auto store = openLogged(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  // An escalation batch goes to SQLite directly, after the logged batches before it.
+  WriteBatch b;
+  EscalationRecord& e = b.escalations.emplace_back();
+  e.source = "relay";
+  e.escalation.id = "e1";
+  e.escalation.account = testing::kAccount;
+  e.escalation.question_ref = "c1-q";
+  e.escalation.requested_at = fromMillis(1500);
+  e.route = Route::Agency;
+  auto committed = store->commit(b);
+  ASSERT_TRUE(committed.ok()) << committed.error().message;
+  ASSERT_EQ(committed->escalations.size(), 1U);
+  EXPECT_EQ(committed->escalations[0].record.turn, (TurnKey{"s", "c1", "c1-q"}));
+
+  // With escalations stored, a later turn change goes directly too, and relinks them.
+  WriteBatch answer;
+  answer.messages.push_back(message("s", "c1", "c1-a", 2000, Role::Brand));
+  Turn turn = testing::answeredTurn("s", "c1", "c1-q", 1000, 2000);
+  answer.upsert_turns.push_back(turn);
+  answer.require_new_messages = true;
+  auto answered = store->commit(answer);
+  ASSERT_TRUE(answered.ok()) << answered.error().message;
+  ASSERT_EQ(answered->escalations.size(), 1U);
+  ASSERT_TRUE(answered->escalations[0].turn.has_value());
+  EXPECT_TRUE(answered->escalations[0].turn->answered_at.has_value());
+}
+
+TEST(CommitLogStore, ACleanCloseAppliesEverythingAndRemovesTheLog) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  const auto log_dir = path.string() + "-log";
+  {
+    auto store = openLogged(path);
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(std::filesystem::exists(log_dir));
+    for (int i = 0; i < 20; ++i)
+      ASSERT_TRUE(store->commit(question(testing::numbered("c", i), 1000 + i)).ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(log_dir));
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 20);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM turns"), 20);
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 20);
+
+  // LSNs go on from the position recorded in the file.
+  {
+    auto store = openLogged(path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->commit(question("later", 9000)).ok());
+  }
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 21);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 21);
+}
+
+TEST(CommitLogStore, AppliesByItselfAfterTheGatheringDelay) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto opened =
+      openSqliteStore(path, OpenOptions{.commit_log = true, .apply_delay = std::chrono::milliseconds(1)});
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  ASSERT_TRUE(opened.value()->commit(question("c1", 1000)).ok());
+  RawDb raw(path);
+  // Waits for the applying thread, not for a fixed time: bounded by the test timeout.
+  while (raw.integer("SELECT lsn FROM commit_log_applied") != 1) std::this_thread::yield();
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 1);
+}
+
+}  // namespace
+}  // namespace replywatch::store

@@ -1,0 +1,135 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "daemon/store/commit_log.h"
+#include "tests/unit/store/store_test_util.h"
+
+namespace replywatch::store {
+namespace {
+
+using testing::TempDir;
+
+std::vector<std::filesystem::path> segmentFiles(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) out.push_back(entry.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::uint64_t> lsns(const std::vector<LogRecord>& records) {
+  std::vector<std::uint64_t> out;
+  out.reserve(records.size());
+  for (const auto& r : records) out.push_back(r.lsn);
+  return out;
+}
+
+TEST(CommitLog, ReadsBackWhatWasAppendedAfterAGivenLsn) {
+  TempDir tmp;
+  const auto dir = commitLogDirectory(tmp.file("store.db"));
+  EXPECT_EQ(dir, tmp.file("store.db-log"));
+  {
+    auto log = CommitLog::create(dir, 5);
+    ASSERT_TRUE(log.ok()) << log.error().message;
+    for (const char* payload : {"first", "", "third"}) {
+      auto lsn = log.value()->append(payload);
+      ASSERT_TRUE(lsn.ok()) << lsn.error().message;
+    }
+    EXPECT_EQ(log.value()->lastLsn(), 7U);
+  }
+  auto all = CommitLog::readRecords(dir, 4);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(lsns(all.value()), (std::vector<std::uint64_t>{5, 6, 7}));
+  EXPECT_EQ(all.value()[0].payload, "first");
+  EXPECT_EQ(all.value()[1].payload, "");
+  EXPECT_EQ(all.value()[2].payload, "third");
+  auto later = CommitLog::readRecords(dir, 6);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(lsns(later.value()), (std::vector<std::uint64_t>{7}));
+  auto none = CommitLog::readRecords(tmp.file("absent-log"), 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(CommitLog, StopsAtATornOrCorruptRecord) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  {
+    auto log = CommitLog::create(dir, 1);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 3; ++i)
+      ASSERT_TRUE(log.value()->append(std::string(100, static_cast<char>('a' + i))).ok());
+  }
+  const auto segment = segmentFiles(dir).at(0);
+  const auto size = std::filesystem::file_size(segment);
+  ASSERT_EQ(size, 3U * (16 + 100));
+
+  // The last record cut short (a write the crash interrupted): the first two remain.
+  std::filesystem::resize_file(segment, size - 1);
+  auto torn = CommitLog::readRecords(dir, 0);
+  ASSERT_TRUE(torn.ok()) << torn.error().message;
+  EXPECT_EQ(lsns(torn.value()), (std::vector<std::uint64_t>{1, 2}));
+
+  // A byte of the second record's payload changed: its CRC no longer matches.
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(116 + 16 + 50);
+    f.put('X');
+  }
+  auto corrupt = CommitLog::readRecords(dir, 0);
+  ASSERT_TRUE(corrupt.ok());
+  EXPECT_EQ(lsns(corrupt.value()), (std::vector<std::uint64_t>{1}));
+}
+
+TEST(CommitLog, StartsSegmentsAndReleasesTheAppliedOnes) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  auto created = CommitLog::create(dir, 1, 250);  // two 116-byte records per segment
+  ASSERT_TRUE(created.ok());
+  CommitLog& log = *created.value();
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(log.append(std::string(100, 'p')).ok());
+  // A segment is closed once it holds 250 bytes: records 1-3, 4-6, then 7.
+  EXPECT_EQ(segmentFiles(dir).size(), 3U);
+  EXPECT_EQ(segmentFiles(dir)[0].filename(), "0000000000000001.log");
+  EXPECT_EQ(segmentFiles(dir)[1].filename(), "0000000000000004.log");
+  EXPECT_EQ(segmentFiles(dir)[2].filename(), "0000000000000007.log");
+  auto all = CommitLog::readRecords(dir, 0);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(lsns(all.value()), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+
+  log.release(4);  // the second segment still holds 5 and 6
+  EXPECT_EQ(segmentFiles(dir).size(), 2U);
+  log.release(7);  // never the segment being written
+  EXPECT_EQ(segmentFiles(dir).size(), 1U);
+  auto rest = CommitLog::readRecords(dir, 6);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(lsns(rest.value()), (std::vector<std::uint64_t>{7}));
+}
+
+TEST(CommitLog, AMissingSegmentIsAnError) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  {
+    auto log = CommitLog::create(dir, 1, 250);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 7; ++i) ASSERT_TRUE(log.value()->append(std::string(100, 'p')).ok());
+  }
+  std::filesystem::remove(dir / "0000000000000004.log");
+  auto read = CommitLog::readRecords(dir, 0);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.error().message.find("has no record 4"), std::string::npos) << read.error().message;
+  // Records already applied do not matter.
+  auto after = CommitLog::readRecords(dir, 6);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(lsns(after.value()), (std::vector<std::uint64_t>{7}));
+
+  ASSERT_TRUE(CommitLog::removeAll(dir).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir));
+}
+
+}  // namespace
+}  // namespace replywatch::store
