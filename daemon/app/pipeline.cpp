@@ -147,6 +147,7 @@ bool Pipeline::stopping() const {
 
 metrics::WriteQueueStats Pipeline::writeQueueStats() const {
   const store::CheckpointCounts checkpoints = store_.checkpointCounts();
+  const store::CommitLogCounts log = store_.commitLogCounts();
   std::lock_guard lock(queue_mu_);
   metrics::WriteQueueStats stats = stats_;
   stats.queued_requests = queue_.size();
@@ -154,6 +155,9 @@ metrics::WriteQueueStats Pipeline::writeQueueStats() const {
   stats.waiting_for_room = waiting_for_room_;
   stats.checkpoints = checkpoints.checkpoints;
   stats.checkpoint_failures = checkpoints.failures;
+  stats.log_applies = log.applied_rounds;
+  stats.log_apply_failures = log.failed_rounds;
+  stats.log_unapplied_messages = log.unapplied_messages;
   return stats;
 }
 

@@ -143,6 +143,21 @@ void addWriteQueueFamilies(const WriteQueueStats& q, std::vector<MetricFamily>& 
              "grows until one succeeds.",
              MetricType::Counter);
   addCounter(checkpoint_failures, {}, asDouble(q.checkpoint_failures));
+  auto log_applies = family("replywatch_store_log_applies_total",
+                            "Transactions that applied batches of the store's commit log to the database.",
+                            MetricType::Counter);
+  addCounter(log_applies, {}, asDouble(q.log_applies));
+  auto log_failures =
+      family("replywatch_store_log_apply_failures_total",
+             "Transactions applying the store's commit log that failed (I/O error, full disk); they are "
+             "retried, the batches stay in the log meanwhile.",
+             MetricType::Counter);
+  addCounter(log_failures, {}, asDouble(q.log_apply_failures));
+  auto log_unapplied =
+      family("replywatch_store_log_unapplied_messages",
+             "Messages acknowledged through the store's commit log and not yet applied to the database.",
+             MetricType::Gauge);
+  addGauge(log_unapplied, {}, asDouble(q.log_unapplied_messages));
   out.push_back(std::move(commits));
   out.push_back(std::move(failed));
   out.push_back(std::move(requests));
@@ -153,6 +168,9 @@ void addWriteQueueFamilies(const WriteQueueStats& q, std::vector<MetricFamily>& 
   out.push_back(std::move(refused));
   out.push_back(std::move(checkpoints));
   out.push_back(std::move(checkpoint_failures));
+  out.push_back(std::move(log_applies));
+  out.push_back(std::move(log_failures));
+  out.push_back(std::move(log_unapplied));
 }
 
 constexpr std::array<Route, 3> kRoutes = {Route::Internal, Route::Agency, Route::Unknown};

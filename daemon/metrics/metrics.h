@@ -44,6 +44,10 @@ struct WriteQueueStats {
   // Checkpoints of the store's write-ahead log (Store::checkpointCounts).
   std::uint64_t checkpoints = 0;
   std::uint64_t checkpoint_failures = 0;
+  // The store's commit log (Store::commitLogCounts).
+  std::uint64_t log_applies = 0;
+  std::uint64_t log_apply_failures = 0;
+  std::uint64_t log_unapplied_messages = 0;
 };
 
 class Metrics {

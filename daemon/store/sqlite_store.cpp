@@ -833,6 +833,7 @@ class SqliteStore final : public Store {
       }
       backoff = kFirstBackoff;
       apply_error_.reset();
+      ++applied_rounds_;
       for (std::size_t i = 0; i < round.size(); ++i) {
         Pending& p = pending_.front();
         for (const std::string& id : p.ids) pending_ids_.erase(id);
@@ -1214,6 +1215,11 @@ class SqliteStore final : public Store {
     if (!checkpointer_) return {};
     const CheckpointStats stats = checkpointer_->stats();
     return CheckpointCounts{stats.background + stats.by_commit, stats.failed};
+  }
+
+  CommitLogCounts commitLogCounts() override {
+    std::lock_guard lock(pending_mutex_);
+    return CommitLogCounts{applied_rounds_, failed_rounds_, unapplied_messages_};
   }
 
   std::size_t pageCacheBytes() override {
@@ -1808,6 +1814,7 @@ class SqliteStore final : public Store {
   std::size_t unapplied_messages_ = 0;
   std::uint64_t logged_lsn_ = 0;
   std::uint64_t applied_lsn_ = 0;
+  std::uint64_t applied_rounds_ = 0;
   std::uint64_t failed_rounds_ = 0;
   std::optional<Error> apply_error_;
   bool drain_requested_ = false;

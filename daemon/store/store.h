@@ -86,6 +86,14 @@ struct CheckpointCounts {
   std::uint64_t failures = 0;     // ... that returned an error other than SQLITE_BUSY
 };
 
+// The commit log (OpenOptions::commit_log) since the store was opened
+// (Store::commitLogCounts).
+struct CommitLogCounts {
+  std::uint64_t applied_rounds = 0;      // transactions that applied logged batches to SQLite
+  std::uint64_t failed_rounds = 0;       // ... that failed (retried until one succeeds)
+  std::uint64_t unapplied_messages = 0;  // messages acknowledged through the log, not applied yet
+};
+
 // What Store::beginBulkLoad() found when the load's transaction started.
 struct BulkLoadStart {
   // The store held no message and no turn, and no other writer can add any until
@@ -192,6 +200,9 @@ class Store {
   // other than "busy" (an I/O error or a full disk: the log then keeps growing until one
   // succeeds). Thread-safe, never blocks on disk. The default: none.
   virtual CheckpointCounts checkpointCounts() { return {}; }
+  // The commit log's rounds and backlog. Thread-safe, never blocks on disk. The default
+  // (a store without a commit log): zeros.
+  virtual CommitLogCounts commitLogCounts() { return {}; }
 
   // Bulk loading, for `replywatch import`. Between beginBulkLoad() and endBulkLoad(),
   // commit() keeps its transactions and its results (what it returns, what the read

@@ -73,6 +73,8 @@ VOLATILE = [
     r"replywatch_store_commit_requests(_bucket|_sum|_count)",
     r"replywatch_store_commits_total",
     r"replywatch_store_checkpoints_total",
+    r"replywatch_store_log_applies_total",
+    r"replywatch_store_log_unapplied_messages",
     # Which hour of the week (in the account's zone) a turn falls in follows the time the
     # test runs; test() checks that the cells add up to replywatch_window_turns instead.
     r"replywatch_window_hour_of_week_turns",

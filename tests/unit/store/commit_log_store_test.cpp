@@ -52,6 +52,8 @@ TEST(CommitLogStore, ReadsSeeEveryAcknowledgedCommit) {
     RawDb raw(path);
     EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 0);
   }
+  EXPECT_EQ(store->commitLogCounts().unapplied_messages, 2U);
+  EXPECT_EQ(store->commitLogCounts().applied_rounds, 0U);
   auto conversation = store->conversation({"s", "c2"});
   ASSERT_TRUE(conversation.ok());
   ASSERT_EQ(conversation->size(), 1U);
@@ -60,6 +62,10 @@ TEST(CommitLogStore, ReadsSeeEveryAcknowledgedCommit) {
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), 2U);
   EXPECT_EQ(store->cursor("s").value(), std::optional<std::string>("c2"));
+  const CommitLogCounts counts = store->commitLogCounts();
+  EXPECT_EQ(counts.unapplied_messages, 0U);
+  EXPECT_EQ(counts.applied_rounds, 1U);  // both batches in one transaction
+  EXPECT_EQ(counts.failed_rounds, 0U);
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 2);
   EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 2);
