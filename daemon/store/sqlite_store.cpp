@@ -1737,6 +1737,10 @@ class SqliteStore final : public Store {
   // under the write lock (a message may have arrived since the scan).
   Result<std::uint64_t> deleteStale(const std::vector<ConversationKey>& stale, std::size_t begin,
                                     std::size_t end, std::int64_t cutoff_ms) {
+    // With a commit log, no batch is logged meanwhile, and a conversation with a logged
+    // batch not applied yet is not stale (its new message is not in the file yet).
+    std::unique_lock<std::mutex> commit_lock;
+    if (log_) commit_lock = std::unique_lock(commit_mutex_);
     std::lock_guard lock(write_mutex_);
     Database& db = *write_;
     constexpr std::string_view kWhat = "cannot prune store";
@@ -1757,6 +1761,7 @@ class SqliteStore final : public Store {
     std::uint64_t deleted = 0;
     for (std::size_t i = begin; i < end; ++i) {
       const ConversationKey& key = stale[i];
+      if (conversationPending(key)) continue;
       newest->bind(1, key.source);
       newest->bind(2, key.conversation_id);
       rc = newest->step();

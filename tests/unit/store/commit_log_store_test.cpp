@@ -134,6 +134,26 @@ TEST(CommitLogStore, EscalationsAreLinkedToLoggedMessages) {
   EXPECT_TRUE(answered->escalations[0].turn->answered_at.has_value());
 }
 
+TEST(CommitLogStore, PruningSeesTheLoggedMessages) {
+  TempDir dir;
+  auto store = openLogged(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("old", 1000)).ok());
+  ASSERT_TRUE(store->commit(question("quiet", 1000)).ok());
+  ASSERT_TRUE(store->turns({}).ok());  // applied
+  // A new message of "old", logged only: the conversation is no longer stale.
+  WriteBatch follow_up;
+  follow_up.messages.push_back(message("s", "old", "old-2", 900'000));
+  follow_up.require_new_messages = true;
+  ASSERT_TRUE(store->commit(follow_up).ok());
+  auto pruned = store->prune(fromMillis(500'000));
+  ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+  EXPECT_EQ(pruned.value(), 1U);  // "quiet" only
+  auto kept = store->conversation({"s", "old"});
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 2U);
+}
+
 TEST(CommitLogStore, ACleanCloseAppliesEverythingAndRemovesTheLog) {
   TempDir dir;
   const auto path = dir.file("store.db");
