@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -90,6 +91,34 @@ Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> listSegment
 
 std::filesystem::path commitLogDirectory(const std::filesystem::path& database) {
   return {database.string() + "-log"};
+}
+
+Result<CommitLogLock> CommitLogLock::take(const std::filesystem::path& database, bool exclusive) {
+  const std::filesystem::path path(database.string() + "-log.lock");
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return ioError(errno, "cannot open lock file", path);
+  while (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err == EINTR) continue;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return CommitLogLock{};
+    return ioError(err, "cannot lock", path);
+  }
+  return CommitLogLock{fd};
+}
+
+CommitLogLock::~CommitLogLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+CommitLogLock::CommitLogLock(CommitLogLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+CommitLogLock& CommitLogLock::operator=(CommitLogLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
 }
 
 Result<std::vector<LogRecord>> CommitLog::readRecords(const std::filesystem::path& dir, std::uint64_t after) {

@@ -37,6 +37,29 @@ struct LogRecord {
 // The directory of the commit log of the database at `database`.
 std::filesystem::path commitLogDirectory(const std::filesystem::path& database);
 
+// A lock on the commit log of one database (an flock on `<database>-log.lock`): the
+// process writing the log holds it exclusively for as long as the store is open; a
+// process that wants to apply and remove a log left by a crash takes it shared for
+// that, and leaves the log alone when a running process holds it.
+class CommitLogLock {
+ public:
+  // Takes the lock without waiting: a lock with held() false when another process
+  // holds it in a conflicting mode; an Error when the lock file cannot be opened.
+  static Result<CommitLogLock> take(const std::filesystem::path& database, bool exclusive);
+  CommitLogLock() = default;
+  ~CommitLogLock();
+  CommitLogLock(CommitLogLock&& other) noexcept;
+  CommitLogLock& operator=(CommitLogLock&& other) noexcept;
+  CommitLogLock(const CommitLogLock&) = delete;
+  CommitLogLock& operator=(const CommitLogLock&) = delete;
+
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  explicit CommitLogLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 class CommitLog {
  public:
   // Every readable record of the log in `dir` with an LSN greater than `after`, in LSN

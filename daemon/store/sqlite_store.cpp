@@ -494,9 +494,10 @@ class SqliteStore final : public Store {
 
   // Commits through `log` from now on (OpenOptions::commit_log) and starts the thread
   // applying it. Called once, before the store is shared.
-  void startCommitLog(std::unique_ptr<CommitLog> log, std::filesystem::path dir, const OpenOptions& options,
-                      bool has_escalations) {
+  void startCommitLog(std::unique_ptr<CommitLog> log, CommitLogLock lock, std::filesystem::path dir,
+                      const OpenOptions& options, bool has_escalations) {
     log_ = std::move(log);
+    log_lock_ = std::move(lock);
     log_dir_ = std::move(dir);
     apply_delay_ = options.apply_delay;
     max_unapplied_messages_ = std::max<std::size_t>(1, options.max_unapplied_messages);
@@ -1805,6 +1806,7 @@ class SqliteStore final : public Store {
 
   // The commit log (OpenOptions::commit_log); null otherwise.
   std::unique_ptr<CommitLog> log_;
+  CommitLogLock log_lock_;  // held exclusively while log_ is written
   std::filesystem::path log_dir_;
   std::chrono::milliseconds apply_delay_{0};
   std::size_t max_unapplied_messages_ = 1;
@@ -1908,13 +1910,23 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   if (!migrated.ok()) return migrated.error();
 
   // Batches acknowledged through the commit log and not applied when the process ended.
+  // The process serving the store holds its log exclusively: another process opening
+  // the store read-write meanwhile (against the documented use) leaves that log alone.
+  auto log_lock = CommitLogLock::take(path, options.commit_log);
+  if (!log_lock.ok()) return log_lock.error();
+  if (options.commit_log && !log_lock->held()) {
+    return makeError("store", "store " + path.string() +
+                                  " is served by another replywatch process (its commit log is locked); stop "
+                                  "that process first");
+  }
   std::int64_t applied = 0;
   if (const int applied_rc = w.queryInt("SELECT lsn FROM commit_log_applied", applied);
       applied_rc != SQLITE_OK) {
     return dbError(w, applied_rc, "cannot open store");
   }
   const std::filesystem::path log_dir = commitLogDirectory(path);
-  auto records = CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied));
+  auto records = log_lock->held() ? CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied))
+                                  : Result<std::vector<LogRecord>>(std::vector<LogRecord>{});
   if (!records.ok()) return records.error();
   auto last_lsn = static_cast<std::uint64_t>(applied);
   if (!records->empty()) {
@@ -1927,7 +1939,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     spdlog::info("commit log applied path={} batches={} last_lsn={}", log_dir.string(), records->size(),
                  last_lsn);
   }
-  if (std::error_code ec; std::filesystem::exists(log_dir, ec)) {
+  if (std::error_code ec; log_lock->held() && std::filesystem::exists(log_dir, ec)) {
     if (auto removed = CommitLog::removeAll(log_dir); !removed.ok()) return removed.error();
   }
 
@@ -1945,7 +1957,8 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     }
     auto log = CommitLog::create(log_dir, last_lsn + 1);
     if (!log.ok()) return log.error();
-    store->startCommitLog(std::move(log.value()), log_dir, options, any_escalation != 0);
+    store->startCommitLog(std::move(log.value()), std::move(log_lock.value()), log_dir, options,
+                          any_escalation != 0);
   }
   return std::unique_ptr<Store>(std::move(store));
 }

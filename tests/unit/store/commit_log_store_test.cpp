@@ -181,6 +181,31 @@ TEST(CommitLogStore, ACleanCloseAppliesEverythingAndRemovesTheLog) {
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 21);
 }
 
+TEST(CommitLogStore, AnotherOpenLeavesTheLogOfTheServingProcessAlone) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = openLogged(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  // A second serving open is refused; a plain read-write open (an import) neither
+  // applies nor removes the log being written.
+  auto second = openSqliteStore(path, OpenOptions{.commit_log = true});
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("served by another replywatch process"), std::string::npos)
+      << second.error().message;
+  {
+    auto plain = openSqliteStore(path);
+    ASSERT_TRUE(plain.ok()) << plain.error().message;
+  }
+  EXPECT_TRUE(std::filesystem::exists(path.string() + "-log"));
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), 1U);
+  store.reset();
+  // Once the serving store is closed, serving again is possible.
+  EXPECT_NE(openLogged(path), nullptr);
+}
+
 TEST(CommitLogStore, AppliesByItselfAfterTheGatheringDelay) {
   TempDir dir;
   const auto path = dir.file("store.db");
