@@ -51,8 +51,11 @@ std::uint32_t checksum(const char* lsn_bytes, std::string_view payload) {
 }
 
 Error ioError(int err, std::string_view what, const std::filesystem::path& path) {
-  return makeError(err == ENOSPC || err == EDQUOT ? "store_full" : "store",
-                   fmt::format("{} {}: {}", what, path.string(), std::strerror(err)));
+  if (err == ENOSPC || err == EDQUOT) {
+    return makeError("store_full",
+                     fmt::format("{} {}: the disk is full ({})", what, path.string(), std::strerror(err)));
+  }
+  return makeError("store", fmt::format("{} {}: {}", what, path.string(), std::strerror(err)));
 }
 
 // Syncs a directory, so that a file created or removed in it survives a crash.

@@ -70,6 +70,7 @@
 #include <utility>
 
 #include "daemon/core/thread_name.h"
+#include "daemon/core/thread_priority.h"
 #include "daemon/store/batch_codec.h"
 #include "daemon/store/commit_log.h"
 #include "daemon/store/sqlite_db.h"
@@ -793,6 +794,8 @@ class SqliteStore final : public Store {
 
   void applyLoop() {
     nameThisThread("store-apply");
+    // Applying can wait: acknowledging deliveries comes first when the cores are busy.
+    (void)lowerThisThreadPriority(kBackgroundNiceIncrement);
     constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
     auto backoff = kFirstBackoff;
     std::vector<LogRecord> round;

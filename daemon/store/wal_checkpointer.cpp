@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "daemon/core/thread_name.h"
+#include "daemon/core/thread_priority.h"
 #include "daemon/store/sqlite_db.h"
 
 namespace replywatch::store {
@@ -97,6 +98,7 @@ int WalCheckpointer::onCommit(void* self_ptr, sqlite3* db, const char* schema, i
 
 void WalCheckpointer::run() {
   nameThisThread("wal-checkpoint");
+  (void)lowerThisThreadPriority(kBackgroundNiceIncrement);
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || (wanted_ && connection_ != nullptr); });
