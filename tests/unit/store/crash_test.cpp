@@ -81,6 +81,26 @@ int checkBatches(Store& store, int committed, int upper) {
   return whole;
 }
 
+// Batches 1..count committed by a child process that exits without closing the store.
+void commitInChild(const std::filesystem::path& path, int count, const OpenOptions& options = {}) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) childCommits(path, count, -1, options);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Every one of batches 1..count is whole, with its cursor and turns.
+void expectEveryBatch(Store& store, int count) {
+  EXPECT_EQ(checkBatches(store, count, count), count);
+  EXPECT_EQ(store.cursor("s").value(), std::optional<std::string>(std::to_string(count)));
+  auto turns = store.turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), static_cast<std::size_t>(count * kMessagesPerBatch / 4));
+}
+
 void expectIntact(const std::filesystem::path& path) {
   RawDb raw(path);
   ASSERT_TRUE(raw.ok());
@@ -91,41 +111,22 @@ TEST(SqliteStoreCrash, ExitWithoutCloseKeepsEveryCommittedBatch) {
   TempDir dir;
   const auto path = dir.file("store.db");
   constexpr int kBatches = 25;
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) childCommits(path, kBatches, -1);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  commitInChild(path, kBatches);
 
   // The WAL was never checkpointed by a clean close.
   EXPECT_TRUE(std::filesystem::exists(path.string() + "-wal"));
   expectIntact(path);
   auto opened = openSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  Store& store = *opened.value();
-  EXPECT_EQ(checkBatches(store, kBatches, kBatches), kBatches);
-  EXPECT_EQ(store.cursor("s").value(), std::optional<std::string>(std::to_string(kBatches)));
-  auto turns = store.turns({});
-  ASSERT_TRUE(turns.ok());
-  EXPECT_EQ(turns->size(), static_cast<std::size_t>(kBatches * kMessagesPerBatch / 4));
+  expectEveryBatch(*opened.value(), kBatches);
 }
 
 TEST(SqliteStoreCrash, CommitLogKeepsWhatWasAcknowledgedBeforeAnyApply) {
   TempDir dir;
   const auto path = dir.file("store.db");
   constexpr int kBatches = 12;
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
   // The applying thread waits an hour to gather: the process ends with nothing applied.
-  if (child == 0) {
-    childCommits(path, kBatches, -1, OpenOptions{.commit_log = true, .apply_delay = std::chrono::hours(1)});
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
+  commitInChild(path, kBatches, OpenOptions{.commit_log = true, .apply_delay = std::chrono::hours(1)});
   {
     RawDb raw(path);
     ASSERT_TRUE(raw.ok());
@@ -138,12 +139,7 @@ TEST(SqliteStoreCrash, CommitLogKeepsWhatWasAcknowledgedBeforeAnyApply) {
   // A read-write open applies the log, then removes it.
   auto opened = openSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
-  Store& store = *opened.value();
-  EXPECT_EQ(checkBatches(store, kBatches, kBatches), kBatches);
-  EXPECT_EQ(store.cursor("s").value(), std::optional<std::string>(std::to_string(kBatches)));
-  auto turns = store.turns({});
-  ASSERT_TRUE(turns.ok());
-  EXPECT_EQ(turns->size(), static_cast<std::size_t>(kBatches * kMessagesPerBatch / 4));
+  expectEveryBatch(*opened.value(), kBatches);
   EXPECT_FALSE(std::filesystem::exists(log_dir));
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), kBatches);
