@@ -2,11 +2,13 @@
 // The durable store. SQLite in WAL mode (synchronous=FULL): messages (no text), computed
 // question turns, escalation records of the relay feed and their links to turns,
 // connector cursors. Every write of the ingest path goes through
-// commit(), one transaction; a success means the data is on disk.
+// commit(), one transaction (or, with OpenOptions::commit_log, one record of the commit
+// log applied later); a success means the data is on disk.
 //
 // Threading: one Store object is shared by the daemon. commit() and the read methods
 // may be called from any thread; the store serializes writers internally. Reads use
-// their own connection (WAL) and never wait for a write transaction. That one read
+// their own connection (WAL) and never wait for a write transaction (with a commit
+// log, they first wait for the logged batches before them to be applied). That one read
 // connection is shared, a query at a time, by API queries and the tracker's
 // conversation loads, so a long API query can delay an ingest batch that must load a
 // conversation.
