@@ -25,7 +25,7 @@ done
 # Libraries the binary links against at run time, and what the container health check uses.
 runtime_packages=(
   ca-certificates tzdata curl
-  libcurl4 libsqlite3-0 libyaml-cpp0.7 libspdlog1.10 libfmt9 libre2-9 libsystemd0 libssl3
+  libcurl4 libsqlite3-0 zlib1g libyaml-cpp0.7 libspdlog1.10 libfmt9 libre2-9 libsystemd0 libssl3
   libprometheus-cpp-core1.0 libdate-tz3
 )
 

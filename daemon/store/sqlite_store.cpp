@@ -579,11 +579,11 @@ class SqliteStore final : public Store {
 
   Result<BulkLoadStart> beginBulkLoad() override {
     if (!write_) return readOnlyError("cannot load into");
+    // Commits of the load bypass the log: the batches logged before come first.
+    std::unique_lock<std::mutex> commit_lock;
     if (log_) {
-      // Commits of the load bypass the log: the batches logged before come first.
-      std::lock_guard commit_lock(commit_mutex_);
+      commit_lock = std::unique_lock(commit_mutex_);
       if (auto drained = drain(); !drained.ok()) return drained.error();
-      return beginBulkLoadNow();
     }
     return beginBulkLoadNow();
   }

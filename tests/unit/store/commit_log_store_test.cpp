@@ -154,6 +154,26 @@ TEST(CommitLogStore, PruningSeesTheLoggedMessages) {
   EXPECT_EQ(kept->size(), 2U);
 }
 
+TEST(CommitLogStore, ABulkLoadComesAfterTheLoggedBatches) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = openLogged(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("logged", 1000)).ok());
+  auto started = store->beginBulkLoad();
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  EXPECT_FALSE(started->into_empty_store);  // the logged batch was applied first
+  ASSERT_TRUE(store->commit(question("loaded", 2000)).ok());
+  ASSERT_TRUE(store->endBulkLoad().ok());
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 2);
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 1);  // the load bypassed the log
+  ASSERT_TRUE(store->commit(question("after", 3000)).ok());
+  auto turns = store->turns({});
+  ASSERT_TRUE(turns.ok());
+  EXPECT_EQ(turns->size(), 3U);
+}
+
 TEST(CommitLogStore, ACleanCloseAppliesEverythingAndRemovesTheLog) {
   TempDir dir;
   const auto path = dir.file("store.db");
