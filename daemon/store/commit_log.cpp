@@ -96,9 +96,12 @@ std::filesystem::path commitLogDirectory(const std::filesystem::path& database) 
   return {database.string() + "-log"};
 }
 
-Result<CommitLogLock> CommitLogLock::take(const std::filesystem::path& database, bool exclusive) {
+Result<CommitLogLock> CommitLogLock::take(const std::filesystem::path& database, bool exclusive,
+                                          bool create) {
   const std::filesystem::path path(database.string() + "-log.lock");
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // flock needs no write access: a reader without it still takes a shared lock.
+  const int fd = create ? ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+                        : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ioError(errno, "cannot open lock file", path);
   while (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
     const int err = errno;

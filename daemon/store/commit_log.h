@@ -44,8 +44,10 @@ std::filesystem::path commitLogDirectory(const std::filesystem::path& database);
 class CommitLogLock {
  public:
   // Takes the lock without waiting: a lock with held() false when another process
-  // holds it in a conflicting mode; an Error when the lock file cannot be opened.
-  static Result<CommitLogLock> take(const std::filesystem::path& database, bool exclusive);
+  // holds it in a conflicting mode; an Error when the lock file cannot be opened (or,
+  // without `create`, does not exist).
+  static Result<CommitLogLock> take(const std::filesystem::path& database, bool exclusive,
+                                    bool create = true);
   CommitLogLock() = default;
   ~CommitLogLock();
   CommitLogLock(CommitLogLock&& other) noexcept;

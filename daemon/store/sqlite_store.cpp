@@ -1861,6 +1861,28 @@ Result<void> configureReader(Database& db) {
   return {};
 }
 
+// A read-only open reads the file as it is. When the commit log beside it holds batches
+// not applied yet and no process is serving the store (which would apply them soon),
+// those acknowledged batches are missing from what is read until the store is next
+// opened read-write: says so. Best effort: any failure to look is silent.
+void warnAboutUnappliedLog(Database& db, const std::filesystem::path& path) {
+  const std::filesystem::path log_dir = commitLogDirectory(path);
+  if (std::error_code ec; !std::filesystem::exists(log_dir, ec)) return;
+  auto lock = CommitLogLock::take(path, false, /*create=*/false);
+  if (!lock.ok() || !lock->held()) return;  // served right now, or no lock file to take
+  std::int64_t applied = 0;
+  if (db.queryInt("SELECT lsn FROM commit_log_applied", applied) != SQLITE_OK) return;
+  auto records = CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied));
+  if (!records.ok() || records->empty()) return;
+  spdlog::warn(
+      "store {} has {} acknowledged batches in its commit log not applied yet (the process serving it "
+      "stopped "
+      "first); they are missing from what is read here until the store is opened read-write (replywatch "
+      "serve "
+      "or import), which applies them",
+      path.string(), records->size());
+}
+
 // Process-wide SQLite settings, applied once before the library initializes: no memory
 // statistics (they take a global mutex on every allocation). The store is the only
 // SQLite user in replywatch; if SQLite is already initialized the call is a no-op.
@@ -1897,6 +1919,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
                                     "; open it once read-write (replywatch serve or import) to migrate it");
     }
     if (auto configured = configureReader(*db.value()); !configured.ok()) return configured.error();
+    warnAboutUnappliedLog(*db.value(), path);
     return std::unique_ptr<Store>(new SqliteStore(nullptr, std::move(db.value()), static_cast<int>(version)));
   }
 

@@ -218,6 +218,13 @@ TEST(CommitLogStore, AnotherOpenLeavesTheLogOfTheServingProcessAlone) {
     ASSERT_TRUE(plain.ok()) << plain.error().message;
   }
   EXPECT_TRUE(std::filesystem::exists(path.string() + "-log"));
+  {
+    // Nor does a read-only open warn about batches the serving process is applying.
+    testing::CapturedLog log;
+    auto reader = openSqliteStore(path, OpenOptions{.read_only = true});
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    EXPECT_EQ(log.text().find("not applied yet"), std::string::npos) << log.text();
+  }
   auto turns = store->turns({});
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), 1U);

@@ -136,6 +136,19 @@ TEST(SqliteStoreCrash, CommitLogKeepsWhatWasAcknowledgedBeforeAnyApply) {
   const auto log_dir = path.string() + "-log";
   EXPECT_TRUE(std::filesystem::exists(log_dir));
 
+  // A read-only open reads the file as it is, and says what it lacks.
+  {
+    testing::CapturedLog log;
+    auto reader = openSqliteStore(path, OpenOptions{.read_only = true});
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    auto stale = reader.value()->turns({});
+    ASSERT_TRUE(stale.ok());
+    EXPECT_TRUE(stale->empty());
+    EXPECT_NE(log.text().find("has 12 acknowledged batches in its commit log not applied yet"),
+              std::string::npos)
+        << log.text();
+  }
+
   // A read-write open applies the log, then removes it.
   auto opened = openSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
