@@ -61,6 +61,7 @@
 #include <condition_variable>
 #include <deque>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -706,47 +707,22 @@ class SqliteStore final : public Store {
     return outcome;
   }
 
-  // Whether none of `messages` (keys in `ids`) is stored, logged, or there twice. The
-  // logged ones are looked at first: a batch applied in between is then in the file.
+  // Whether none of `messages` (keys in `ids`) is there twice, logged or stored:
+  // contains() per source for the last two.
   Result<bool> allNew(const std::vector<MessageRecord>& messages, const std::vector<std::string>& ids) {
     std::unordered_set<std::string_view> seen;
     seen.reserve(ids.size());
     for (const std::string& id : ids) {
       if (!seen.insert(id).second) return false;
     }
-    {
-      std::lock_guard lock(pending_mutex_);
-      for (const std::string& id : ids) {
-        if (pending_ids_.contains(id)) return false;
-      }
+    std::map<std::string_view, std::vector<std::string>> by_source;
+    for (const MessageRecord& m : messages) by_source[m.source].push_back(m.id);
+    for (const auto& [source, source_ids] : by_source) {
+      auto found = contains(std::string(source), source_ids);
+      if (!found.ok()) return found.error();
+      if (std::find(found->begin(), found->end(), true) != found->end()) return false;
     }
-    std::lock_guard lock(read_mutex_);
-    if (!read_) return makeError("store", "cannot read store: its read connection is closed");
-    Database& db = *read_;
-    constexpr std::string_view kWhat = "cannot read store";
-    Statement* s = db.prepare("SELECT 1 FROM messages WHERE source = ?1 AND id = ?2");
-    if (s == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
-    int rc = db.exec("BEGIN");
-    if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
-    ResetGuard guard(*s);
-    bool fresh = true;
-    for (const MessageRecord& m : messages) {
-      s->bind(1, m.source);
-      s->bind(2, m.id);
-      rc = s->step();
-      s->reset();
-      if (rc == SQLITE_ROW) {
-        fresh = false;
-        break;
-      }
-      if (rc != SQLITE_DONE) {
-        Error error = dbError(db, rc, kWhat);
-        db.rollbackIfOpen();
-        return error;
-      }
-    }
-    db.rollbackIfOpen();  // ends the read transaction
-    return fresh;
+    return true;
   }
 
   // Waits while too many logged messages are not applied yet (5 s at most).
@@ -778,12 +754,6 @@ class SqliteStore final : public Store {
     if (applied_lsn_ >= target) return {};
     if (apply_error_) return *apply_error_;
     return makeError("store", "the store stopped applying its commit log");
-  }
-
-  // Before a read: every batch logged so far is applied (a read after a failed round
-  // sees the store as applied so far).
-  void settle() {
-    if (log_) (void)drain();
   }
 
   bool conversationPending(const ConversationKey& k) {
@@ -947,7 +917,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<bool>> containsStored(const std::string& source, const std::vector<std::string>& ids) {
-    ReadAccess access = reading();
+    ReadAccess access = reading(/*after_logged=*/false);
     Database& db = *access.db;
     constexpr std::string_view kWhat = "cannot read store";
     Statement* s = db.prepare("SELECT 1 FROM messages WHERE source = ?1 AND id = ?2");
@@ -975,11 +945,11 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) override {
-    if (conversationPending(key)) settle();
     static const std::string sql = std::string("SELECT ") + kMessageColumns +
                                    " FROM messages WHERE source = ?1 AND conversation_id = ?2"
                                    " ORDER BY created_at_ms, id";
-    ReadAccess access = reading();
+    // The tracker's loads wait for the log only when this conversation is in it.
+    ReadAccess access = reading(conversationPending(key));
     Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
@@ -990,7 +960,6 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<MessageRecord>> openConversationMessages() override {
-    settle();
     static const std::string sql =
         std::string("SELECT ") + prefixed("m.", kMessageColumns) +
         " FROM (SELECT DISTINCT source, conversation_id FROM turns WHERE answered_at_ms IS NULL) AS o"
@@ -1007,7 +976,6 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<Turn>> turns(const TurnQuery& query) override {
-    settle();
     std::string sql = "SELECT ";
     sql.append(kTurnColumns).append(" FROM turns");
     const char* glue = " WHERE ";
@@ -1047,7 +1015,6 @@ class SqliteStore final : public Store {
   }
 
   Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) override {
-    settle();
     static const std::string sql = std::string("SELECT ") + std::string(kTurnColumns) + " FROM turns";
     ReadAccess access = reading();
     Database& db = *access.db;
@@ -1065,7 +1032,6 @@ class SqliteStore final : public Store {
   }
 
   Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) override {
-    settle();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare("SELECT DISTINCT source, conversation_id FROM messages");
@@ -1084,7 +1050,6 @@ class SqliteStore final : public Store {
 
   Result<std::vector<std::vector<EscalationRecord>>> escalationsFor(
       const std::vector<TurnKey>& turns) override {
-    settle();
     static const std::string sql = "SELECT " + prefixed("", kEscalationColumns) +
                                    " FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2"
                                    " AND turn_question_id = ?3 ORDER BY requested_at_ms, source, id";
@@ -1117,7 +1082,6 @@ class SqliteStore final : public Store {
 
   Result<void> forEachEscalation(const EscalationQuery& query,
                                  const std::function<void(const LinkedEscalation&)>& fn) override {
-    settle();
     std::string sql = linkedEscalationSelect();
     const char* glue = " WHERE ";
     auto where = [&sql, &glue](std::string_view condition) {
@@ -1149,7 +1113,6 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<std::string>> cursor(const std::string& source) override {
-    settle();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare("SELECT value FROM cursors WHERE source = ?1");
@@ -1245,13 +1208,17 @@ class SqliteStore final : public Store {
 
  private:
   // The connection a read uses, locked: the read connection, or during a bulk load the
-  // write connection, whose open transaction holds the batches committed so far.
+  // write connection, whose open transaction holds the batches committed so far. With a
+  // commit log, the batches logged before the read are applied first unless
+  // `after_logged` is false (a read after a failed applying round sees the store as
+  // applied so far).
   struct ReadAccess {
     std::unique_lock<std::timed_mutex> lock;
     Database* db;
     bool bulk;  // reading inside the bulk load's transaction: no BEGIN/ROLLBACK of its own
   };
-  ReadAccess reading() {
+  ReadAccess reading(bool after_logged = true) {
+    if (log_ && after_logged) (void)drain();
     if (bulk_) {
       std::unique_lock lock(write_mutex_);
       if (bulk_) return ReadAccess{std::move(lock), write_.get(), true};
