@@ -27,7 +27,8 @@
 # Environment: DURATION (s, default 20) for both maximum-rate runs and the half-load run,
 # WARMUP (s, 5), CONNECTIONS (64), THREADS (wrk threads, 2), HALF_RATE (deliveries/s of
 # the open-loop run instead of half the sustained rate, to compare binaries at one
-# rate), PERF_DIR (when set, the
+# rate), ESCALATIONS (relay escalation records stored before the daemon starts, naming
+# questions the traffic never holds; default 0), PERF_DIR (when set, the
 # daemon is profiled with `perf record` during its maximum-rate run and the report is
 # written there), KEEP_DIR (when set, the work directory is kept and its path printed),
 # STORE_DIR (directory of the store, default the work directory; a tmpfs such as
@@ -42,6 +43,7 @@ duration=${DURATION:-20}
 warmup=${WARMUP:-5}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
+escalations=${ESCALATIONS:-0}
 path=/webhooks/bench
 
 say() { printf '%s\n' "$*" >&2; }
@@ -202,6 +204,23 @@ sources:
     channel: export
     webhook_secret: \${REPLYWATCH_BENCH_SECRET}
 YAML
+if ((escalations > 0)); then
+  # Relay records in the store before the daemon starts, naming questions that never
+  # arrive: the daemon then checks every batch against stored escalation records.
+  cat >> "$work/replywatch.yml" <<YAML
+  - name: relay
+    type: relay
+    account: acme-fr
+    channel: relay
+YAML
+  {
+    echo "id,question_ref,requested_at,requested_by,relay,answered_at"
+    for ((i = 1; i <= escalations; i++)); do
+      echo "E$i,absent-question-$i,2024-05-31T09:12:00Z,cm-agency,billing-team,"
+    done
+  } > "$work/relay.csv"
+  "$binary" import --config "$work/replywatch.yml" --source relay "$work/relay.csv" >&2
+fi
 "$binary" check-config --config "$work/replywatch.yml" >&2
 : > "$work/replywatch.log"  # exists before the background job opens it, for the sed below
 "$binary" serve --config "$work/replywatch.yml" --web.listen-address 127.0.0.1:0 2> "$work/replywatch.log" &
@@ -336,7 +355,7 @@ cat <<REPORT
 
 ## Webhook benchmark, $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, load average before $load_before, after $load_after
 wrk $threads threads, $connections keep-alive connections, ${duration}s per run; one delivery = one signed JSONL message
-Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == "$work" ]] || echo " (STORE_DIR: not the durable figure when this is a tmpfs)")
+Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == "$work" ]] || echo " (STORE_DIR: not the durable figure when this is a tmpfs)"), $escalations relay escalation records stored before the start
 
 | | req/s | p50 | p99 |
 | --- | --- | --- | --- |

@@ -528,11 +528,11 @@ class SqliteStore final : public Store {
         }
         if (one_by_one && (rc = db.exec("SAVEPOINT rw_record")) != SQLITE_OK)
           return abortTransaction(db, rc, kWhat);
-        auto written = writeBatch(db, batch.value());
+        auto written = writeBatch(db, batch.value(), /*logged=*/true);
         if (!written.ok() && one_by_one && written.error().reason == kDuplicateMessageReason) {
           (void)db.exec("ROLLBACK TO rw_record");
           batch.value().require_new_messages = false;
-          written = writeBatch(db, batch.value());
+          written = writeBatch(db, batch.value(), /*logged=*/true);
           ++tolerated;
         }
         if (!written.ok()) {
@@ -661,8 +661,13 @@ class SqliteStore final : public Store {
     std::lock_guard commit_lock(commit_mutex_);
     // What the log cannot answer without applying: escalation links (computed from what
     // is stored) and how many messages of a batch that may hold stored ones are new.
-    if (!batch.escalations.empty() || has_escalations_ ||
-        (!batch.messages.empty() && !batch.require_new_messages)) {
+    bool direct = !batch.escalations.empty() || (!batch.messages.empty() && !batch.require_new_messages);
+    if (!direct && has_escalations_) {
+      auto linking = mayChangeEscalations(batch);
+      if (!linking.ok()) return linking.error();
+      direct = linking.value();
+    }
+    if (direct) {
       if (auto drained = drain(); !drained.ok()) return drained.error();
       auto committed = commitNow(batch);
       if (committed.ok() && !batch.escalations.empty()) has_escalations_ = true;
@@ -723,6 +728,21 @@ class SqliteStore final : public Store {
       if (std::find(found->begin(), found->end(), true) != found->end()) return false;
     }
     return true;
+  }
+
+  // Whether committing `batch`, which holds no escalation record, may change a stored
+  // one (changesEscalations(), on the read connection). Escalation records only change
+  // in direct commits, which apply the log first, under commit_mutex_ (held by the
+  // caller): a batch logged because nothing names it changes none when applied.
+  Result<bool> mayChangeEscalations(const WriteBatch& batch) {
+    ReadAccess access = reading(/*after_logged=*/false);
+    Database& db = *access.db;
+    if (access.bulk) return changesEscalations(db, batch);
+    const int rc = db.exec("BEGIN");  // one read transaction for every look-up
+    if (rc != SQLITE_OK) return dbError(db, rc, "cannot read store");
+    auto changes = changesEscalations(db, batch);
+    db.rollbackIfOpen();
+    return changes;
   }
 
   // Waits while too many logged messages are not applied yet (5 s at most).
@@ -1333,8 +1353,8 @@ class SqliteStore final : public Store {
   }
 
   // The writes of commit(), inside the caller's transaction or savepoint, which the
-  // caller undoes on failure.
-  static Result<CommitOutcome> writeBatch(Database& db, const WriteBatch& batch) {
+  // caller undoes on failure; `logged` for a batch of the commit log (writeEscalations).
+  static Result<CommitOutcome> writeBatch(Database& db, const WriteBatch& batch, bool logged = false) {
     constexpr std::string_view kWhat = "cannot commit to store";
     CommitOutcome outcome;
     if (!batch.messages.empty()) {
@@ -1373,7 +1393,7 @@ class SqliteStore final : public Store {
 
     if (!batch.escalations.empty() || !batch.messages.empty() || !batch.upsert_turns.empty() ||
         !batch.delete_turns.empty()) {
-      if (auto linked = writeEscalations(db, batch, outcome); !linked.ok()) return linked.error();
+      if (auto linked = writeEscalations(db, batch, outcome, logged); !linked.ok()) return linked.error();
     }
 
     if (!batch.cursors.empty()) {
@@ -1525,10 +1545,61 @@ class SqliteStore final : public Store {
     return {};
   }
 
+  // Whether writeEscalations() would change a stored escalation record for `batch`
+  // (which holds none), read in the caller's transaction on `db`: a record names one of
+  // its messages (and is not linked to a message yet) or one of its conversations (and
+  // is not linked at all), or is linked to a conversation whose turns it changes. A few
+  // indexed look-ups, where writeEscalations() runs an UPDATE per message.
+  static Result<bool> changesEscalations(Database& db, const WriteBatch& batch) {
+    constexpr std::string_view kWhat = "cannot read store";
+    // ?3: 2 for a message id (records not linked to a message), 1 for a conversation id
+    // (records not linked at all).
+    Statement* by_ref = db.prepare(
+        "SELECT 1 FROM escalations WHERE account = ?1 AND question_ref = ?2 AND link_kind < ?3 LIMIT 1");
+    Statement* by_link =
+        db.prepare("SELECT 1 FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2 LIMIT 1");
+    if (by_ref == nullptr || by_link == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+    auto found = [&db, kWhat](Statement& s) -> Result<bool> {
+      ResetGuard guard(s);
+      const int step = s.step();
+      if (step != SQLITE_ROW && step != SQLITE_DONE) return dbError(db, step, kWhat);
+      return step == SQLITE_ROW;
+    };
+    auto named = [&](const std::string& account, const std::string& ref, std::int64_t below) -> Result<bool> {
+      by_ref->bind(1, account);
+      by_ref->bind(2, ref);
+      by_ref->bind(3, below);
+      return found(*by_ref);
+    };
+    std::set<std::pair<std::string_view, std::string_view>> conversations;
+    for (const MessageRecord& m : batch.messages) {
+      auto by_message = named(m.account, m.id, 2);
+      if (!by_message.ok() || by_message.value()) return by_message;
+      if (!conversations.emplace(m.account, m.conversation_id).second) continue;
+      auto by_conversation = named(m.account, m.conversation_id, 1);
+      if (!by_conversation.ok() || by_conversation.value()) return by_conversation;
+    }
+    std::set<std::pair<std::string_view, std::string_view>> changed;
+    for (const Turn& t : batch.upsert_turns) changed.emplace(t.source, t.conversation_id);
+    for (const TurnKey& k : batch.delete_turns) changed.emplace(k.source, k.conversation_id);
+    for (const auto& [source, conversation] : changed) {
+      by_link->bind(1, source);
+      by_link->bind(2, conversation);
+      auto linked = found(*by_link);
+      if (!linked.ok() || linked.value()) return linked;
+    }
+    return false;
+  }
+
   // The escalation part of commit(), inside its transaction: upserts the batch's records,
   // links records to the batch's new messages, follows the recomputed turns, and reports
   // the new state of every record touched in outcome.escalations.
-  static Result<void> writeEscalations(Database& db, const WriteBatch& batch, CommitOutcome& outcome) {
+  //
+  // A batch of the commit log (`logged`) was logged because no record was affected by
+  // it; it is looked up again with changesEscalations() (a few SELECTs instead of an
+  // UPDATE per message), in case another process stored records since.
+  static Result<void> writeEscalations(Database& db, const WriteBatch& batch, CommitOutcome& outcome,
+                                       bool logged) {
     constexpr std::string_view kWhat = "cannot commit to store";
     if (batch.escalations.empty()) {
       // Most batches: no record can be affected when none is stored.
@@ -1539,6 +1610,11 @@ class SqliteStore final : public Store {
       const int rc = exists->step();
       if (rc != SQLITE_ROW) return dbError(db, rc, kWhat);
       if (exists->columnInt(0) == 0) return {};
+      if (logged) {
+        auto changes = changesEscalations(db, batch);
+        if (!changes.ok()) return changes.error();
+        if (!changes.value()) return {};
+      }
     }
     std::set<RecordKey> keys;  // records whose link must be recomputed and reported
 

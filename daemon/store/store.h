@@ -116,8 +116,9 @@ struct OpenOptions {
   // which only wait when the conversation or id asked about is still being applied).
   // Other processes reading the file see a batch once it is applied, at most
   // `apply_delay` plus one apply round later. Batches that may change escalation
-  // records, or that store messages without require_new_messages, are committed
-  // directly, after the batches logged before them. Used by `replywatch serve`.
+  // records (hold some, or hold a message, a conversation or turns a stored record
+  // names or is linked to), or that store messages without require_new_messages, are
+  // committed directly, after the batches logged before them. Used by `replywatch serve`.
   bool commit_log = false;
   // How long the applying thread gathers logged batches before a round: a larger round
   // dirties each B-tree page once for more batches. The thread runs at a lower priority

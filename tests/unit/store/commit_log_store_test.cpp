@@ -134,6 +134,107 @@ TEST(CommitLogStore, EscalationsAreLinkedToLoggedMessages) {
   EXPECT_TRUE(answered->escalations[0].turn->answered_at.has_value());
 }
 
+WriteBatch escalation(const std::string& id, const std::string& question_ref, std::int64_t at_ms) {
+  WriteBatch b;
+  EscalationRecord& e = b.escalations.emplace_back();
+  e.source = "relay";
+  e.escalation.id = id;
+  e.escalation.account = testing::kAccount;
+  e.escalation.question_ref = question_ref;
+  e.escalation.requested_at = fromMillis(at_ms);
+  e.route = Route::Agency;
+  return b;
+}
+
+WriteBatch answer(const std::string& conversation, std::int64_t asked_ms, std::int64_t at_ms) {
+  WriteBatch b;
+  b.messages.push_back(message("s", conversation, conversation + "-a", at_ms, Role::Brand));
+  b.upsert_turns.push_back(testing::answeredTurn("s", conversation, conversation + "-q", asked_ms, at_ms));
+  b.require_new_messages = true;
+  return b;
+}
+
+// What a commit reported, in a form two stores can compare.
+std::string outcomeOf(const Result<CommitOutcome>& committed) {
+  if (!committed.ok()) return "error: " + committed.error().message;
+  std::string out = std::to_string(committed->messages_inserted) + " new;";
+  for (const LinkedEscalation& e : committed->escalations) {
+    out += " " + e.record.escalation.id + "->";
+    if (e.record.turn) out += e.record.turn->conversation_id + "/" + e.record.turn->question_id;
+    if (e.turn && e.turn->answered_at) out += " answered";
+  }
+  return out;
+}
+
+constexpr const char* kEscalationRows =
+    "SELECT group_concat(row, ';') FROM (SELECT source || '|' || id || '|' || link_kind || '|' || "
+    "ifnull(link_source, '') || '|' || ifnull(link_conversation_id, '') || '|' || ifnull(link_at_ms, '') || "
+    "'|' || ifnull(turn_question_id, '') AS row FROM escalations ORDER BY source, id)";
+
+TEST(CommitLogStore, WithEscalationsStoredOnlyBatchesThatChangeThemSkipTheLog) {
+  TempDir dir;
+  auto logged = openLogged(dir.file("logged.db"));
+  ASSERT_NE(logged, nullptr);
+  auto opened = openSqliteStore(dir.file("direct.db"));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto direct = std::move(opened).value();
+
+  // Each step on both stores: the same outcome, and whether it stayed in the log.
+  struct Step {
+    const char* what;
+    WriteBatch batch;
+    std::size_t unapplied_after;
+  };
+  const std::vector<Step> steps = {
+      {"a record naming a message still unknown", escalation("e1", "c1-q", 1500), 0},
+      {"a question nothing names", question("c2", 2000), 1},
+      {"the message e1 names: links it", question("c1", 1000), 0},
+      {"an answer in e1's conversation: relinks it", answer("c1", 1000, 3000), 0},
+      {"a record naming a conversation still unknown", escalation("e2", "c5", 4000), 0},
+      {"a question nothing names", question("c6", 6000), 1},
+      {"a question in the conversation e2 names: links it", question("c5", 5000), 0},
+      {"an answer nothing is linked to", answer("c2", 2000, 7000), 1},
+      {"a question of a conversation e1 names, not by message id", question("c1-q", 8000), 2},
+  };
+  for (const Step& step : steps) {
+    SCOPED_TRACE(step.what);
+    const std::string expected = outcomeOf(direct->commit(step.batch));
+    EXPECT_EQ(outcomeOf(logged->commit(step.batch)), expected);
+    EXPECT_EQ(logged->commitLogCounts().unapplied_messages, step.unapplied_after);
+  }
+  logged.reset();
+  direct.reset();
+  RawDb from_log(dir.file("logged.db"));
+  RawDb from_direct(dir.file("direct.db"));
+  const std::string rows = from_direct.text(kEscalationRows);
+  EXPECT_EQ(rows, "relay|e1|2|s|c1|1000|c1-q;relay|e2|1|s|c5|4000|c5-q");
+  EXPECT_EQ(from_log.text(kEscalationRows), rows);
+  EXPECT_EQ(from_log.integer("SELECT COUNT(*) FROM messages"),
+            from_direct.integer("SELECT COUNT(*) FROM messages"));
+}
+
+TEST(CommitLogStore, ARecordStoredByAnotherProcessIsLinkedWhenTheLogIsApplied) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = openLogged(path);
+  ASSERT_NE(store, nullptr);
+  // Logged: no record is stored yet.
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  {
+    // An import meanwhile stores a record naming that message: not applied yet, it
+    // cannot be linked then.
+    auto plain = openSqliteStore(path);
+    ASSERT_TRUE(plain.ok()) << plain.error().message;
+    auto committed = plain.value()->commit(escalation("e1", "c1-q", 1500));
+    ASSERT_TRUE(committed.ok()) << committed.error().message;
+    ASSERT_EQ(committed->escalations.size(), 1U);
+    EXPECT_FALSE(committed->escalations[0].record.turn.has_value());
+  }
+  ASSERT_TRUE(store->turns({}).ok());  // applies the log
+  RawDb raw(path);
+  EXPECT_EQ(raw.text(kEscalationRows), "relay|e1|2|s|c1|1000|c1-q");
+}
+
 TEST(CommitLogStore, PruningSeesTheLoggedMessages) {
   TempDir dir;
   auto store = openLogged(dir.file("store.db"));
