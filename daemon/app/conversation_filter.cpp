@@ -9,7 +9,6 @@ namespace {
 
 // Bits per conversation: with 5 hashes, 10 bits give about 1% false positives.
 constexpr std::uint64_t kBitsPerKey = 10;
-constexpr std::uint64_t kMinBits = std::uint64_t{1} << 20;  // 128 KiB
 
 std::uint64_t mix(std::uint64_t x) {
   x ^= x >> 33;
@@ -31,9 +30,9 @@ std::pair<std::uint64_t, std::uint64_t> hashes(const ConversationKey& key) {
 
 }  // namespace
 
-ConversationFilter::ConversationFilter(std::uint64_t expected) {
-  std::uint64_t bits = kMinBits;
-  while (bits < expected * kBitsPerKey) bits <<= 1;
+ConversationFilter::ConversationFilter(std::uint64_t expected, std::uint64_t min_bits) {
+  std::uint64_t bits = 64;
+  while (bits < min_bits || bits < expected * kBitsPerKey) bits <<= 1;
   words_.assign(bits / 64, 0);
   mask_ = bits - 1;
   capacity_ = bits / kBitsPerKey;
@@ -41,11 +40,17 @@ ConversationFilter::ConversationFilter(std::uint64_t expected) {
 
 void ConversationFilter::add(const ConversationKey& key) {
   auto [h1, h2] = hashes(key);
+  bool fresh = false;
   for (int i = 0; i < kHashes; ++i) {
     const std::uint64_t bit = (h1 + static_cast<std::uint64_t>(i) * h2) & mask_;
-    words_[bit / 64] |= std::uint64_t{1} << (bit % 64);
+    std::uint64_t& word = words_[bit / 64];
+    const std::uint64_t flag = std::uint64_t{1} << (bit % 64);
+    fresh = fresh || (word & flag) == 0;
+    word |= flag;
   }
-  ++count_;
+  // A key whose bits were all set already (added before, or a false positive) does not
+  // fill the filter any further.
+  if (fresh) ++count_;
 }
 
 bool ConversationFilter::mayContain(const ConversationKey& key) const {

@@ -12,7 +12,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "daemon/app/conversation_filter.h"
+#include "daemon/app/store_loader.h"
 #include "daemon/core/log.h"
 #include "daemon/core/thread_name.h"
 
@@ -57,67 +57,6 @@ struct Pipeline::Request {
 Pipeline::WaitForRoom::WaitForRoom() : previous_(t_wait_for_room) { t_wait_for_room = true; }
 
 Pipeline::WaitForRoom::~WaitForRoom() { t_wait_for_room = previous_; }
-
-// Loads conversations from the store for the tracker, skipping the look-up when the
-// conversation filter knows the store does not hold the conversation.
-class Pipeline::StoreLoader final : public tracker::ConversationLoader {
- public:
-  explicit StoreLoader(store::Store& store) : store_(store) {}
-
-  Result<std::vector<MessageRecord>> load(const ConversationKey& key) override {
-    // During a load into an empty store, the tracker holds every stored conversation.
-    if (load_into_empty_store_) return std::vector<MessageRecord>{};
-    if (rebuild_pending_) {
-      rebuild_pending_ = false;
-      rebuild();
-    }
-    if (filter_ && !filter_->mayContain(key)) return std::vector<MessageRecord>{};
-    return store_.conversation(key);
-  }
-
-  // While set, every conversation the store holds is held by the tracker too, so a
-  // conversation the tracker asks for is not stored: the filter is not needed, and is
-  // rebuilt from the store at the first load after.
-  void setLoadIntoEmptyStore(bool on) {
-    load_into_empty_store_ = on;
-    if (on) {
-      filter_.reset();
-    } else {
-      rebuild_pending_ = true;
-    }
-  }
-
-  // Fills the filter from the store, sized for growth. Without a filter every load asks
-  // the store, which is always correct.
-  void rebuild() {
-    std::uint64_t count = 0;
-    auto counted = store_.forEachConversation([&count](const ConversationKey&) { ++count; });
-    if (!counted) {
-      filter_.reset();
-      return;
-    }
-    auto filter = std::make_unique<ConversationFilter>(std::max<std::uint64_t>(count * 4, 1));
-    auto filled = store_.forEachConversation([&filter](const ConversationKey& k) { filter->add(k); });
-    if (filled) {
-      filter_ = std::move(filter);
-    } else {
-      filter_.reset();
-    }
-  }
-
-  // Records the conversations of committed messages.
-  void committed(const std::vector<MessageRecord>& messages) {
-    if (!filter_) return;
-    for (const auto& m : messages) filter_->add({m.source, m.conversation_id});
-    if (filter_->overfull()) rebuild();
-  }
-
- private:
-  store::Store& store_;
-  std::unique_ptr<ConversationFilter> filter_;
-  bool load_into_empty_store_ = false;
-  bool rebuild_pending_ = false;
-};
 
 Pipeline::Pipeline(const config::Config& config, const Clock& clock, store::Store& store)
     : config_(config),
@@ -479,7 +418,7 @@ Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
   if (!pruned) return pruned.error();
   if (*pruned > 0) {
     std::lock_guard lock(mu_);
-    loader_->rebuild();
+    loader_->rebuildInBackground();
   }
   // Escalation records may go without any message (those whose question never came).
   // What the pruned records counted stays in the relay counters.

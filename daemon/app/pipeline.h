@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "connectors/connector.h"
+#include "daemon/app/store_loader.h"
 #include "daemon/config/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/metrics/metrics.h"
@@ -129,7 +130,6 @@ class Pipeline final : public connectors::IngestSink {
   tracker::Snapshot snapshot() const;
 
  private:
-  class StoreLoader;
   struct Request;
   // The writer thread: takes every queued request at once and commits them together.
   void writeLoop();

@@ -9,6 +9,11 @@
 // system accepted it, and a thread left at its priority works as before.
 namespace replywatch {
 
+// How much lower than the request threads the background threads run: the store's
+// commit-log applier and WAL checkpoint thread, the pipeline's conversation filter
+// rebuild.
+inline constexpr int kBackgroundNiceIncrement = 10;
+
 // Raises the calling thread's nice value by `increment` (at most 19 in all). Returns
 // false when the system refused (or on systems without per-thread nice values).
 bool lowerThisThreadPriority(int increment);

@@ -70,10 +70,6 @@ class ResetGuard {
   Statement& stmt_;
 };
 
-// How much lower than the request threads the store's background threads run (the
-// commit-log applier, the WAL checkpoint thread): see thread_priority.h.
-inline constexpr int kBackgroundNiceIncrement = 10;
-
 // How long every connection of the store waits for a lock another connection (or
 // process) holds before a statement fails with SQLITE_BUSY.
 inline constexpr int kBusyTimeoutMs = 5000;

@@ -1052,8 +1052,31 @@ class SqliteStore final : public Store {
   }
 
   Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) override {
+    // A scan of every conversation takes long on a large store: outside a bulk load it
+    // runs on a connection of its own, so the other threads' reads go on meanwhile.
+    if (log_) {
+      if (auto drained = drain(); !drained.ok()) return drained.error();
+    }
+    bool bulk = false;
+    std::filesystem::path path;
+    {
+      std::lock_guard lock(write_mutex_);
+      bulk = bulk_;
+      if (write_) path = write_->path();
+    }
+    if (!bulk && !path.empty()) {
+      // A small page cache: the scan reads each page once, and the memory it took
+      // would stay with the process after the connection closes.
+      auto own = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
+      if (own.ok() && own.value()->exec("PRAGMA cache_size = -2048") == SQLITE_OK) {
+        return scanConversations(*own.value(), fn);
+      }
+    }
     ReadAccess access = reading();
-    Database& db = *access.db;
+    return scanConversations(*access.db, fn);
+  }
+
+  static Result<void> scanConversations(Database& db, const std::function<void(const ConversationKey&)>& fn) {
     Statement* s = db.prepare("SELECT DISTINCT source, conversation_id FROM messages");
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);

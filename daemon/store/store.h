@@ -156,8 +156,11 @@ class Store {
   // read methods (commit() is fine).
   virtual Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) = 0;
 
-  // Calls `fn` for every conversation that has stored messages, in no particular order,
-  // with the read connection held (`fn` must not call the store).
+  // Calls `fn` for every conversation that has stored messages (every commit that
+  // returned before the call included), in no particular order; `fn` must not call the
+  // store. May be called from any thread; blocks on disk for as long as the scan takes,
+  // which does not hold up the other threads' reads (the SQLite store scans on a
+  // connection of its own outside a bulk load).
   virtual Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) = 0;
 
   // Escalation linking. A record's question_ref is looked up among the messages of its
