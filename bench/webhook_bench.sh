@@ -302,8 +302,14 @@ half_deliveries=$(python3 -c "import math; print(math.ceil($half_rate * $duratio
 python3 "$here/make_webhooks.py" --deliveries "$half_deliveries" --secret "$secret" --prefix h --seed 3 "$work/half.tsv"
 say "replywatch: ${duration}s at half the maximum rate ($half_rate/s)"
 "$loader" --port "${address##*:}" --host "${address%:*}" --path "$path" --file "$work/half.tsv" \
-  --rate "$half_rate" --duration "$duration" --connections "$connections" > "$work/half.txt"
+  --rate "$half_rate" --duration "$duration" --connections "$connections" \
+  --timeline "$work/half-timeline.tsv" > "$work/half.txt"
 half_drain=$(drain_log)
+# The half-load run's worst 100 ms (by p99 of the requests due then): whether its tail
+# is a few stalls or spread over the run.
+worst_windows=$(awk -F'\t' 'NR > 1 {print $4 "\t" $1}' "$work/half-timeline.tsv" | sort -rn | head -5 |
+  awk -F'\t' '{printf "%s%s s: %s ms", (NR > 1 ? ", " : ""), $2, $1}')
+slow_windows=$(awk -F'\t' 'NR > 1 {n++; if ($4 > 10) s++} END {printf "%d of %d", s, n}' "$work/half-timeline.tsv")
 
 metrics=$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://$address/metrics').read().decode())")
 kill "$daemon_pid"
@@ -366,6 +372,7 @@ Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == 
 | replywatch at half load, open loop, target $half_rate/s (achieved $(kv "$work/half.txt" achieved_rate)/s) | | $(kv "$work/half.txt" p50_ms) ms | $(kv "$work/half.txt" p99_ms) ms |
 | nginx at the same rate, open loop (latency floor) | | $(kv "$work/half-nginx.txt" p50_ms) ms | $(kv "$work/half-nginx.txt" p99_ms) ms |
 
+Half load, 100 ms windows (by due time) whose p99 exceeds 10 ms: $slow_windows; the worst ones (start: p99): $worst_windows.
 Half load: p90 $(kv "$work/half.txt" p90_ms) ms, p99.9 $(kv "$work/half.txt" p999_ms) ms, max $(kv "$work/half.txt" max_ms) ms; sent $(kv "$work/half.txt" sent), unsent $(kv "$work/half.txt" unsent), answered $(kv "$work/half.txt" answered), non-2xx $(kv "$work/half.txt" non2xx), errors $half_errors.
 Daemon CPU during the maximum-rate run and the wait for its log to be applied: $max_cpu s (user + system), $max_cpu_us µs per answered request.
 Waits for the commit log to be applied after each run: warm-up ${warm_drain} s, maximum rate ${max_drain} s, half load ${half_drain} s.

@@ -12,7 +12,7 @@
 // Prints one `key=value` line per figure on standard output.
 //
 //   webhook_load --port P --path /webhooks/bench --file F --rate R --duration S
-//                [--host 127.0.0.1] [--connections 64] [--drain 30]
+//                [--host 127.0.0.1] [--connections 64] [--drain 30] [--timeline FILE]
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -54,12 +54,13 @@ struct Options {
   double duration = 0;
   std::size_t connections = 64;
   double drain = 30;
+  std::string timeline;  // --timeline: per-100 ms latency summary written there
 };
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "webhook_load: " << problem
             << "\nusage: webhook_load --port P --path PATH --file FILE --rate R --duration S"
-               " [--host H] [--connections N] [--drain S]\n";
+               " [--host H] [--connections N] [--drain S] [--timeline FILE]\n";
   std::exit(2);
 }
 
@@ -87,6 +88,8 @@ Options parseOptions(int argc, char** argv) {
         o.connections = std::stoul(value);
       } else if (key == "--drain") {
         o.drain = std::stod(value);
+      } else if (key == "--timeline") {
+        o.timeline = value;
       } else {
         usage("unknown option " + key);
       }
@@ -225,6 +228,8 @@ class Generator {
     if (status >= 200 && status < 300) ++ok_;
     latencies_us_.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(now - c.due).count(), UINT32_MAX)));
+    due_ms_.push_back(static_cast<std::uint32_t>(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(c.due - start_).count())));
     last_answer_ = now;
     if (!res.keep_alive()) {
       reconnect(c);
@@ -294,9 +299,43 @@ class Generator {
     return latencies_us_[rank] / 1000.0;
   }
 
+  // One line per 100 ms of due times: start (s), answers, p50, p99 and max latency (ms).
+  // Before the percentiles, which reorder the latencies.
+  void writeTimeline() {
+    if (options_.timeline.empty()) return;
+    std::map<std::uint32_t, std::vector<std::uint32_t>> windows;
+    for (std::size_t i = 0; i < latencies_us_.size(); ++i)
+      windows[due_ms_[i] / 100].push_back(latencies_us_[i]);
+    std::FILE* out = std::fopen(options_.timeline.c_str(), "w");
+    if (out == nullptr) {
+      std::cerr << "webhook_load: cannot write " << options_.timeline << "\n";
+      return;
+    }
+    std::fprintf(out, "start_s\tanswers\tp50_ms\tp99_ms\tmax_ms\n");
+    for (auto& entry : windows) {
+      const std::uint32_t window = entry.first;
+      std::vector<std::uint32_t>& lat = entry.second;
+      std::sort(lat.begin(), lat.end());
+      auto at = [&lat](double p) {
+        return lat[static_cast<std::size_t>(p * static_cast<double>(lat.size() - 1))] / 1000.0;
+      };
+      std::fprintf(out, "%.1f\t%zu\t%.3f\t%.3f\t%.3f\n", window / 10.0, lat.size(), at(0.5), at(0.99),
+                   at(1.0));
+    }
+    std::fclose(out);
+  }
+
   void report() {
+    writeTimeline();
     const double span = std::chrono::duration<double>(last_answer_ - start_).count();
     std::printf("target_rate=%.1f\n", options_.rate);
+    // The wall-clock time of start_, to line the timeline up with other recordings.
+    const auto since_start = Clock::now() - start_;
+    std::printf(
+        "start_unix_ms=%lld\n",
+        static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   (std::chrono::system_clock::now() - since_start).time_since_epoch())
+                                   .count()));
     std::printf("scheduled=%zu\n", requests_.size());
     std::printf("sent=%zu\n", sent_);
     std::printf("unsent=%zu\n", requests_.size() - sent_);
@@ -332,6 +371,7 @@ class Generator {
   std::size_t connect_errors_ = 0;
   std::map<unsigned, std::size_t> statuses_;
   std::vector<std::uint32_t> latencies_us_;
+  std::vector<std::uint32_t> due_ms_;  // due time of each answer, from start_
   Clock::time_point start_;
   Clock::time_point end_;
   Clock::time_point last_answer_;
