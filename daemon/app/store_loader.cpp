@@ -48,7 +48,12 @@ void StoreLoader::rebuild() {
 }
 
 void StoreLoader::rebuildInBackground() {
-  if (!filter_ || rebuilding_) return;
+  adoptRebuilt();
+  if (!filter_) return;
+  if (rebuilding_) {
+    rebuild_again_ = true;
+    return;
+  }
   rebuilding_ = true;
   ready_.store(false, std::memory_order_relaxed);
   rebuilder_ = std::thread([this] {
@@ -68,7 +73,7 @@ void StoreLoader::committed(const std::vector<MessageRecord>& messages) {
   for (const auto& m : messages) {
     ConversationKey key{m.source, m.conversation_id};
     filter_->add(key);
-    if (rebuilding_) added_.push_back(std::move(key));
+    if (rebuilding_) added_.insert(std::move(key));
   }
   adoptRebuilt();
   if (filter_ && filter_->overfull() && filter_->count() >= retry_at_count_) rebuildInBackground();
@@ -109,6 +114,8 @@ void StoreLoader::adoptRebuilt() {
     std::lock_guard lock(result_mu_);
     built = std::move(result_);
   }
+  const bool again = rebuild_again_;
+  rebuild_again_ = false;
   if (!built) {
     if (filter_) retry_at_count_ = filter_->count() * 2;
     added_.clear();
@@ -118,6 +125,7 @@ void StoreLoader::adoptRebuilt() {
   added_.clear();
   filter_ = std::move(built);
   retry_at_count_ = 0;
+  if (again) rebuildInBackground();
 }
 
 // Waits for a rebuild under way and drops its result (the filter is being replaced).
@@ -125,6 +133,7 @@ void StoreLoader::discardRebuild() {
   if (!rebuilding_) return;
   rebuilder_.join();
   rebuilding_ = false;
+  rebuild_again_ = false;
   added_.clear();
   std::lock_guard lock(result_mu_);
   result_.reset();

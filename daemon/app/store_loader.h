@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -53,7 +54,8 @@ class StoreLoader final : public tracker::ConversationLoader {
   void rebuild();
 
   // Rebuilds the filter on the rebuild thread (after pruning: the pruned conversations
-  // only cost false positives until then). Does nothing while one is under way.
+  // only cost false positives until then). While one is under way, another one starts
+  // once it is done. A rebuild under way is waited for at destruction.
   void rebuildInBackground();
 
   // Records the conversations of committed messages; starts a rebuild once the filter
@@ -77,10 +79,12 @@ class StoreLoader final : public tracker::ConversationLoader {
   bool rebuild_pending_ = false;
   std::uint64_t retry_at_count_ = 0;  // after a failed rebuild: the count to try again at
 
-  // The rebuild under way: its thread, the conversations committed since it started,
-  // and its result.
+  // The rebuild under way: its thread, the conversations committed since it started
+  // (each once), whether another one was asked for meanwhile (a pruning after its scan
+  // began), and its result.
   bool rebuilding_ = false;
-  std::vector<ConversationKey> added_;
+  std::set<ConversationKey> added_;
+  bool rebuild_again_ = false;
   std::thread rebuilder_;
   std::atomic<bool> ready_{false};
   std::mutex result_mu_;

@@ -735,6 +735,7 @@ class SqliteStore final : public Store {
   // in direct commits, which apply the log first, under commit_mutex_ (held by the
   // caller): a batch logged because nothing names it changes none when applied.
   Result<bool> mayChangeEscalations(const WriteBatch& batch) {
+    if (batch.messages.empty() && batch.upsert_turns.empty() && batch.delete_turns.empty()) return false;
     ReadAccess access = reading(/*after_logged=*/false);
     Database& db = *access.db;
     if (access.bulk) return changesEscalations(db, batch);
@@ -1068,7 +1069,7 @@ class SqliteStore final : public Store {
       // A small page cache: the scan reads each page once, and the memory it took
       // would stay with the process after the connection closes.
       auto own = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
-      if (own.ok() && own.value()->exec("PRAGMA cache_size = -2048") == SQLITE_OK) {
+      if (own.ok() && own.value()->exec("PRAGMA cache_size = -512") == SQLITE_OK) {
         return scanConversations(*own.value(), fn);
       }
     }

@@ -224,6 +224,27 @@ TEST(StoreLoader, RebuildsAFullFilterInTheBackgroundAndKeepsEveryConversation) {
   EXPECT_TRUE(absent->empty());
 }
 
+TEST(StoreLoader, ARebuildAskedForDuringOneRunsAfterIt) {
+  Fixture f;
+  for (int n = 0; n < 10; ++n) f.commitConversation(n);
+  f.loader->rebuild();
+  const int scans = f.store->scansDone();
+  // A pruning asks for a rebuild; another one asked while its fill scan is held at the
+  // gate (that scan may predate the second pruning) runs once the first is taken.
+  f.store->holdScan(scans + 1);
+  f.loader->rebuildInBackground();
+  ASSERT_TRUE(f.loader->rebuilding());
+  ASSERT_TRUE(waitUntil([&] { return f.store->waitingAtGate() == 1; }));
+  f.loader->rebuildInBackground();
+  f.store->openGate();
+  ASSERT_TRUE(waitUntil([&] { return f.store->scansDone() >= scans + 2; }));
+  ASSERT_TRUE(waitUntil([&] {
+    (void)f.loader->load(Fixture::key(0));
+    return f.store->scansDone() == scans + 4 && !f.loader->rebuilding();
+  }));
+  f.expectEveryConversationLoads();
+}
+
 TEST(StoreLoader, AFailedRebuildKeepsTheFilterAndIsTriedAgainLater) {
   Fixture f;
   f.loader->rebuild();

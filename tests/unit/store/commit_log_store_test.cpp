@@ -154,6 +154,15 @@ WriteBatch answer(const std::string& conversation, std::int64_t asked_ms, std::i
   return b;
 }
 
+// A turn change without a message (the tick recording a breach).
+WriteBatch breach(const std::string& conversation, std::int64_t asked_ms, std::int64_t at_ms) {
+  WriteBatch b;
+  Turn t = openTurn("s", conversation, conversation + "-q", asked_ms);
+  t.breached_at = fromMillis(at_ms);
+  b.upsert_turns.push_back(t);
+  return b;
+}
+
 // What a commit reported, in a form two stores can compare.
 std::string outcomeOf(const Result<CommitOutcome>& committed) {
   if (!committed.ok()) return "error: " + committed.error().message;
@@ -195,8 +204,23 @@ TEST(CommitLogStore, WithEscalationsStoredOnlyBatchesThatChangeThemSkipTheLog) {
       {"a question in the conversation e2 names: links it", question("c5", 5000), 0},
       {"an answer nothing is linked to", answer("c2", 2000, 7000), 1},
       {"a question of a conversation e1 names, not by message id", question("c1-q", 8000), 2},
+      {"a turn change alone (a breach), nothing linked", breach("c6", 6000, 9000), 2},
+      {"a turn change alone in e2's conversation: relinks it", breach("c5", 5000, 9500), 0},
   };
   for (const Step& step : steps) {
+    SCOPED_TRACE(step.what);
+    const std::string expected = outcomeOf(direct->commit(step.batch));
+    EXPECT_EQ(outcomeOf(logged->commit(step.batch)), expected);
+    EXPECT_EQ(logged->commitLogCounts().unapplied_messages, step.unapplied_after);
+  }
+  // Reopened with records stored: still logged unless a record is concerned.
+  logged.reset();
+  logged = openLogged(dir.file("logged.db"));
+  ASSERT_NE(logged, nullptr);
+  for (const Step& step : std::vector<Step>{
+           {"after reopening, a question nothing names", question("c8", 10000), 1},
+           {"after reopening, an answer in e1's conversation", answer("c1", 1000, 11000), 0},
+       }) {
     SCOPED_TRACE(step.what);
     const std::string expected = outcomeOf(direct->commit(step.batch));
     EXPECT_EQ(outcomeOf(logged->commit(step.batch)), expected);
