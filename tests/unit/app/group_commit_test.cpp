@@ -19,34 +19,20 @@
 #include <vector>
 
 #include "daemon/app/pipeline.h"
+#include "tests/unit/app/app_test_util.h"
 
 namespace replywatch::app {
 namespace {
 
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> n{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("replywatch-group-commit-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    std::filesystem::create_directories(dir_);
-  }
-  ~TempDir() { std::filesystem::remove_all(dir_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path file(const std::string& name) const { return dir_ / name; }
-
- private:
-  std::filesystem::path dir_;
-};
+using testing::TempDir;
 
 // The real store, with commits that can be held at a gate (the writer waits inside
 // commit() until the gate opens) and made to fail (nothing is written).
-class GatedStore final : public store::Store {
+class GatedStore final : public testing::ForwardingStore {
  public:
-  explicit GatedStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
+  explicit GatedStore(std::unique_ptr<store::Store> inner) : ForwardingStore(std::move(inner)) {}
 
   void closeGate() {
     std::lock_guard lock(mu_);
@@ -76,41 +62,10 @@ class GatedStore final : public store::Store {
       --waiting_;
     }
     if (fail_.load()) return makeError("store", "disk I/O error (injected)");
-    return inner_->commit(batch);
+    return ForwardingStore::commit(batch);
   }
-  Result<std::vector<bool>> contains(const std::string& source,
-                                     const std::vector<std::string>& ids) override {
-    return inner_->contains(source, ids);
-  }
-  Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) override {
-    return inner_->conversation(key);
-  }
-  Result<std::vector<MessageRecord>> openConversationMessages() override {
-    return inner_->openConversationMessages();
-  }
-  Result<std::vector<Turn>> turns(const store::TurnQuery& query) override { return inner_->turns(query); }
-  Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) override {
-    return inner_->forEachTurn(fn);
-  }
-  Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) override {
-    return inner_->forEachConversation(fn);
-  }
-  Result<std::vector<std::vector<EscalationRecord>>> escalationsFor(
-      const std::vector<TurnKey>& turns) override {
-    return inner_->escalationsFor(turns);
-  }
-  Result<void> forEachEscalation(const store::EscalationQuery& query,
-                                 const std::function<void(const store::LinkedEscalation&)>& fn) override {
-    return inner_->forEachEscalation(query, fn);
-  }
-  Result<std::optional<std::string>> cursor(const std::string& source) override {
-    return inner_->cursor(source);
-  }
-  Result<std::uint64_t> prune(Timestamp cutoff) override { return inner_->prune(cutoff); }
-  int schemaVersion() const override { return inner_->schemaVersion(); }
 
  private:
-  std::unique_ptr<store::Store> inner_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool closed_ = false;
@@ -192,7 +147,7 @@ struct Fixture {
     return r.ok() && r.value()[0];
   }
 
-  TempDir dir;
+  TempDir dir{"group-commit"};
   config::Config cfg;
   ManualClock clock{fromMillis((kT0 + 600) * 1000)};
   std::unique_ptr<GatedStore> store;

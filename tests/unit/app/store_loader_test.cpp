@@ -18,34 +18,20 @@
 #include <vector>
 
 #include "daemon/app/store_loader.h"
+#include "tests/unit/app/app_test_util.h"
 
 namespace replywatch::app {
 namespace {
 
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> n{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("replywatch-store-loader-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    std::filesystem::create_directories(dir_);
-  }
-  ~TempDir() { std::filesystem::remove_all(dir_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path file(const std::string& name) const { return dir_ / name; }
-
- private:
-  std::filesystem::path dir_;
-};
+using testing::TempDir;
 
 // The real store; one forEachConversation() call can be held at a gate once its scan is
 // done (what is committed meanwhile is not in the scan), and scans can be made to fail.
-class ScanGatedStore final : public store::Store {
+class ScanGatedStore final : public testing::ForwardingStore {
  public:
-  explicit ScanGatedStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
+  explicit ScanGatedStore(std::unique_ptr<store::Store> inner) : ForwardingStore(std::move(inner)) {}
 
   // Holds the scan started `index`-th (from 0) until openGate().
   void holdScan(int index) {
@@ -69,7 +55,7 @@ class ScanGatedStore final : public store::Store {
   Result<void> forEachConversation(const std::function<void(const ConversationKey&)>& fn) override {
     const int index = started_.fetch_add(1);
     Result<void> scanned = fail_.load() ? Result<void>(makeError("store", "disk I/O error (injected)"))
-                                        : inner_->forEachConversation(fn);
+                                        : ForwardingStore::forEachConversation(fn);
     {
       std::unique_lock lock(mu_);
       ++waiting_;
@@ -80,39 +66,7 @@ class ScanGatedStore final : public store::Store {
     return scanned;
   }
 
-  Result<store::CommitOutcome> commit(const store::WriteBatch& batch) override {
-    return inner_->commit(batch);
-  }
-  Result<std::vector<bool>> contains(const std::string& source,
-                                     const std::vector<std::string>& ids) override {
-    return inner_->contains(source, ids);
-  }
-  Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) override {
-    return inner_->conversation(key);
-  }
-  Result<std::vector<MessageRecord>> openConversationMessages() override {
-    return inner_->openConversationMessages();
-  }
-  Result<std::vector<Turn>> turns(const store::TurnQuery& query) override { return inner_->turns(query); }
-  Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) override {
-    return inner_->forEachTurn(fn);
-  }
-  Result<std::vector<std::vector<EscalationRecord>>> escalationsFor(
-      const std::vector<TurnKey>& turns) override {
-    return inner_->escalationsFor(turns);
-  }
-  Result<void> forEachEscalation(const store::EscalationQuery& query,
-                                 const std::function<void(const store::LinkedEscalation&)>& fn) override {
-    return inner_->forEachEscalation(query, fn);
-  }
-  Result<std::optional<std::string>> cursor(const std::string& source) override {
-    return inner_->cursor(source);
-  }
-  Result<std::uint64_t> prune(Timestamp cutoff) override { return inner_->prune(cutoff); }
-  int schemaVersion() const override { return inner_->schemaVersion(); }
-
  private:
-  std::unique_ptr<store::Store> inner_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int hold_index_ = -1;
@@ -179,7 +133,7 @@ struct Fixture {
     }
   }
 
-  TempDir dir;
+  TempDir dir{"store-loader"};
   std::unique_ptr<ScanGatedStore> store;
   std::unique_ptr<StoreLoader> loader;
   int stored = 0;
