@@ -9,7 +9,16 @@ them: a member's question, sometimes a follow-up, mostly an answer signed by an 
 (`-AB`) or in-house (`^JK`) handler, and some member messages that are not questions;
 conversations overlap and the lines are in the order of their `created_at`. Times lie in
 the hour before now, so no question crosses a one-hour threshold during the run and none
-is in the future. Deterministic for a given seed and --now."""
+is in the future. Deterministic for a given seed and --now.
+
+Ids have one of two shapes (--ids):
+- `time` (the default), as platforms issue them: 19-digit ids that grow with `created_at`
+  (X and Mastodon ids are built that way: milliseconds since an epoch, then a sequence),
+  a conversation's id being its first message's, so the store's keys arrive mostly in
+  increasing order;
+- `scattered`: ids numbered by conversation in the order conversations are generated,
+  unrelated to their times, so every key lands at a random place of the store's indexes
+  (the shape of this benchmark's earlier figures, a worst case for write volume)."""
 import argparse
 import hashlib
 import hmac
@@ -41,8 +50,13 @@ ANSWERS = [
 NAMES = ["Marie D.", "James P.", "Claire", "Yann", "Sofia R.", "Tom"]
 
 
+# X's id epoch (2010-11-04T01:42:54.657Z), in milliseconds; a time-shaped id is the
+# milliseconds since then shifted left by 22 bits, plus a sequence.
+SNOWFLAKE_EPOCH_MS = 1288834974657
+
+
 def conversation(rnd, prefix, n, start):
-    """The messages of conversation n, as (created_at, fields) pairs."""
+    """The messages of conversation n, as (created_at, fields) pairs, with scattered ids."""
     conv = "%sc%d" % (prefix, n)
     member = "u%d" % rnd.randint(1, 200000)
     name = rnd.choice(NAMES)
@@ -65,6 +79,26 @@ def conversation(rnd, prefix, n, start):
     return rows
 
 
+def assign_time_ids(rows, prefix):
+    """Gives rows (sorted by time) ids that grow with their time; a conversation's id
+    becomes its first message's, replies point at the new id of the message they answer."""
+    renamed = {}
+    second, sequence = None, 0
+    for at, fields in rows:
+        sequence = sequence + 1 if at == second else 0
+        second = at
+        # Spread a second's messages over its milliseconds, as their real times would be.
+        ms = at * 1000 + min(sequence, 999) - SNOWFLAKE_EPOCH_MS
+        new_id = "%s%019d" % (prefix, (ms << 22) + sequence)
+        renamed[fields["id"]] = new_id
+        fields["id"] = new_id
+        # The first message of a conversation comes first: its new id names the conversation.
+        conversation_id = renamed.setdefault("conversation:" + fields["conversation_id"], new_id)
+        fields["conversation_id"] = conversation_id
+        if "in_reply_to" in fields:
+            fields["in_reply_to"] = renamed[fields["in_reply_to"]]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--deliveries", type=int, required=True, help="number of deliveries (lines) to write")
@@ -72,6 +106,9 @@ def main():
     p.add_argument("--prefix", default="b", help="prefix of every message and conversation id")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--now", type=int, default=None, help="epoch seconds taken as now (default: the clock)")
+    p.add_argument("--ids", choices=("time", "scattered"), default="time",
+                   help="time: ids grow with created_at, as platforms issue them (default); "
+                        "scattered: ids unrelated to times")
     p.add_argument("output")
     a = p.parse_args()
     rnd = random.Random(a.seed)
@@ -86,6 +123,8 @@ def main():
         rows.extend(conversation(rnd, a.prefix, n, rnd.randint(first, last)))
     del rows[a.deliveries:]
     rows.sort(key=lambda r: r[0])
+    if a.ids == "time":
+        assign_time_ids(rows, a.prefix)
     key = a.secret.encode()
     questions = answers = 0
     with open(a.output, "w", encoding="utf-8", newline="\n") as out:

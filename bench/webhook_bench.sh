@@ -28,7 +28,10 @@
 # WARMUP (s, 5), CONNECTIONS (64), THREADS (wrk threads, 2), HALF_RATE (deliveries/s of
 # the open-loop run instead of half the sustained rate, to compare binaries at one
 # rate), ESCALATIONS (relay escalation records stored before the daemon starts, naming
-# questions the traffic never holds; default 0), PERF_DIR (when set, the
+# questions the traffic never holds; default 0), IDS (shape of the generated message and
+# conversation ids, bench/make_webhooks.py --ids: `time`, growing with the messages'
+# times as platforms issue them, the default; `scattered`, unrelated to times, every
+# write at a random place of the store's indexes), PERF_DIR (when set, the
 # daemon is profiled with `perf record` during its maximum-rate run and the report is
 # written there), KEEP_DIR (when set, the work directory is kept and its path printed),
 # STORE_DIR (directory of the store, default the work directory; a tmpfs such as
@@ -44,6 +47,8 @@ warmup=${WARMUP:-5}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
 escalations=${ESCALATIONS:-0}
+ids=${IDS:-time}
+[[ $ids == time || $ids == scattered ]] || { echo "webhook_bench: IDS must be time or scattered" >&2; exit 2; }
 path=/webhooks/bench
 
 say() { printf '%s\n' "$*" >&2; }
@@ -136,7 +141,7 @@ answer='{"status":"ok","received":1,"stored":1,"duplicates":0,"rejected":0}'
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Warm-up deliveries, also the requests sent to nginx (cycled there).
-python3 "$here/make_webhooks.py" --deliveries 150000 --secret "$secret" --prefix w --seed 1 "$work/warmup.tsv"
+python3 "$here/make_webhooks.py" --ids "$ids" --deliveries 150000 --secret "$secret" --prefix w --seed 1 "$work/warmup.tsv"
 
 # ---------------------------------------------------------------- 1. nginx ceiling
 mkdir -p "$work/nginx"
@@ -262,7 +267,7 @@ warm_rate=$(wrk_rate "$work/wrk-warmup.txt")
 deliveries=$(python3 -c "import math; print(max(20000, math.ceil(2 * $warm_rate * $duration)))")
 max_runs=()
 for attempt in 1 2 3; do
-  python3 "$here/make_webhooks.py" --deliveries "$deliveries" --secret "$secret" --prefix "m${attempt}x" \
+  python3 "$here/make_webhooks.py" --ids "$ids" --deliveries "$deliveries" --secret "$secret" --prefix "m${attempt}x" \
     --seed "$((attempt + 1))" "$work/max.tsv"
   say "replywatch: ${duration}s at the maximum rate"
   perf_pid=
@@ -299,7 +304,7 @@ sustained_rate=$(python3 -c "r = $max_rate; n = r * $duration; print('%.2f' % (n
 # ---------------------------------------------------------------- 3. half load
 half_rate=${HALF_RATE:-$(python3 -c "print(max(1.0, round($sustained_rate / 2, 1)))")}
 half_deliveries=$(python3 -c "import math; print(math.ceil($half_rate * $duration))")
-python3 "$here/make_webhooks.py" --deliveries "$half_deliveries" --secret "$secret" --prefix h --seed 3 "$work/half.tsv"
+python3 "$here/make_webhooks.py" --ids "$ids" --deliveries "$half_deliveries" --secret "$secret" --prefix h --seed 3 "$work/half.tsv"
 say "replywatch: ${duration}s at half the maximum rate ($half_rate/s)"
 "$loader" --port "${address##*:}" --host "${address%:*}" --path "$path" --file "$work/half.tsv" \
   --rate "$half_rate" --duration "$duration" --connections "$connections" \
@@ -361,7 +366,7 @@ cat <<REPORT
 
 ## Webhook benchmark, $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, load average before $load_before, after $load_after
 wrk $threads threads, $connections keep-alive connections, ${duration}s per run; one delivery = one signed JSONL message
-Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == "$work" ]] || echo " (STORE_DIR: not the durable figure when this is a tmpfs)"), $escalations relay escalation records stored before the start
+Store: $store on $(df --output=fstype "$store_dir" | tail -1)$([[ $store_dir == "$work" ]] || echo " (STORE_DIR: not the durable figure when this is a tmpfs)"), $escalations relay escalation records stored before the start; ids: $ids (IDS)
 
 | | req/s | p50 | p99 |
 | --- | --- | --- | --- |

@@ -23,6 +23,10 @@ namespace {
 constexpr std::size_t kHeaderBytes = 16;
 constexpr std::uint32_t kMaxPayloadBytes = 256U << 20;
 constexpr std::string_view kSuffix = ".log";
+// A spare segment: complete (written and synced) once it has its final name.
+constexpr std::string_view kSpare = "segment.spare";
+constexpr std::string_view kSpareBeingWritten = "segment.spare.tmp";
+constexpr std::size_t kZeroChunkBytes = 1U << 20;
 
 void putU32(char* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -190,7 +194,10 @@ Result<std::unique_ptr<CommitLog>> CommitLog::create(const std::filesystem::path
   }
   if (ec)
     return makeError("store", fmt::format("cannot create commit log {}: {}", dir.string(), ec.message()));
+  // A spare being written when the last process stopped may be incomplete.
+  std::filesystem::remove(dir / kSpareBeingWritten, ec);
   std::unique_ptr<CommitLog> log(new CommitLog(dir, next_lsn, std::max<std::uint64_t>(segment_bytes, 1)));
+  if (std::filesystem::exists(dir / kSpare, ec)) log->spare_ = Spare::Ready;
   if (auto started = log->startSegment(); !started.ok()) return started.error();
   return log;
 }
@@ -198,8 +205,17 @@ Result<std::unique_ptr<CommitLog>> CommitLog::create(const std::filesystem::path
 Result<void> CommitLog::startSegment() {
   const std::filesystem::path path = dir_ / fmt::format("{:016x}{}", next_lsn_, kSuffix);
   // A file of that name holds nothing applied-later: records from next_lsn_ on were
-  // never acknowledged (or were applied and replaced). Start it empty.
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // never acknowledged (or were applied and replaced). Start it empty: the spare's zeros,
+  // or a new file.
+  bool spare = false;
+  {
+    std::lock_guard lock(spare_mutex_);
+    if (spare_ == Spare::Ready) {
+      spare_ = Spare::None;
+      spare = ::rename((dir_ / kSpare).c_str(), path.c_str()) == 0;
+    }
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | (spare ? 0 : O_TRUNC) | O_CLOEXEC, 0600);
   if (fd < 0) return ioError(errno, "cannot create commit log segment", path);
   if (const int err = syncDirectory(dir_); err != 0) {
     ::close(fd);
@@ -244,6 +260,57 @@ Result<std::uint64_t> CommitLog::append(std::string_view payload) {
     (void)startSegment();
   }
   return lsn;
+}
+
+Result<void> CommitLog::prepareSpare(const std::function<bool()>& interrupted) {
+  {
+    std::lock_guard lock(spare_mutex_);
+    if (spare_ != Spare::None) return {};
+    spare_ = Spare::Writing;
+  }
+  const std::filesystem::path tmp = dir_ / kSpareBeingWritten;
+  bool dropped = false;
+  auto written = [&]() -> Result<void> {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return ioError(errno, "cannot create spare commit log segment", tmp);
+    const std::string zeros(kZeroChunkBytes, '\0');
+    for (std::uint64_t offset = 0; offset < segment_bytes_;) {
+      if (interrupted && interrupted()) {
+        ::close(fd);
+        dropped = true;
+        return {};
+      }
+      const std::size_t chunk =
+          static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), segment_bytes_ - offset));
+      const ssize_t n = ::pwrite(fd, zeros.data(), chunk, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int err = errno;
+        ::close(fd);
+        return ioError(err, "cannot write spare commit log segment", tmp);
+      }
+      // Each chunk reaches the disk before the next is written: a few requests at a
+      // time, not the whole segment queued in front of the appends' syncs.
+      (void)::sync_file_range(
+          fd, static_cast<off_t>(offset), n,
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      offset += static_cast<std::uint64_t>(n);
+    }
+    const int synced = ::fsync(fd) == 0 ? 0 : errno;
+    ::close(fd);
+    if (synced != 0) return ioError(synced, "cannot sync spare commit log segment", tmp);
+    if (::rename(tmp.c_str(), (dir_ / kSpare).c_str()) != 0) {
+      return ioError(errno, "cannot rename spare commit log segment", tmp);
+    }
+    return {};
+  }();
+  std::lock_guard lock(spare_mutex_);
+  spare_ = written.ok() && !dropped ? Spare::Ready : Spare::None;
+  if (spare_ == Spare::None) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+  }
+  return written;
 }
 
 void CommitLog::release(std::uint64_t applied) {

@@ -20,7 +20,9 @@
 // caller at a time); readRecords() and removeAll() before the log is in use.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +92,19 @@ class CommitLog {
   // segment being written). Failures to delete are left for the next call.
   void release(std::uint64_t applied);
 
+  // Writes a spare segment file of `segment_bytes` zeros and syncs it, unless one is
+  // ready or being written; the next segment started takes it over (a rename). Appends
+  // into a file whose blocks are written already change neither its size nor its block
+  // map, so their fdatasync writes the record and flushes the disk cache without a
+  // file-system journal commit (which would also carry the metadata of every other file
+  // written meanwhile, the database growing for one). Zeros read as no record. Called
+  // from another thread than append()'s (it has a lock of its own); blocks while it
+  // writes about `segment_bytes`. A failure leaves no spare: the next segment then
+  // grows with its appends, as the first one does. `interrupted`, when given, is asked
+  // between writes of 1 MiB; once it answers true the spare is dropped (no Error): the
+  // next call starts again.
+  Result<void> prepareSpare(const std::function<bool()>& interrupted = {});
+
   std::uint64_t lastLsn() const { return next_lsn_ - 1; }
   // Segment files written by this log and not yet released.
   std::size_t segments() const { return segments_.size(); }
@@ -110,6 +125,9 @@ class CommitLog {
   std::uint64_t offset_ = 0;
   std::vector<Segment> segments_;  // the last one is being written
   std::string buffer_;
+  enum class Spare { None, Writing, Ready };
+  std::mutex spare_mutex_;
+  Spare spare_ = Spare::None;  // guarded by spare_mutex_
 };
 
 }  // namespace replywatch::store

@@ -752,6 +752,7 @@ class SqliteStore final : public Store {
     auto roomy = [this] { return unapplied_messages_ < max_unapplied_messages_ || applier_done_; };
     if (roomy()) return {};
     drain_requested_ = true;
+    spare_interrupted_ = true;
     pending_cv_.notify_one();
     applied_cv_.wait_for(lock, std::chrono::seconds(5), roomy);
     if (unapplied_messages_ < max_unapplied_messages_) return {};
@@ -769,6 +770,7 @@ class SqliteStore final : public Store {
     if (applied_lsn_ >= target) return {};
     const std::uint64_t failed_before = failed_rounds_;
     drain_requested_ = true;
+    spare_interrupted_ = true;
     pending_cv_.notify_one();
     applied_cv_.wait(
         lock, [&] { return applied_lsn_ >= target || failed_rounds_ != failed_before || applier_done_; });
@@ -789,6 +791,7 @@ class SqliteStore final : public Store {
     (void)lowerThisThreadPriority(kBackgroundNiceIncrement);
     constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
     auto backoff = kFirstBackoff;
+    bool spare_failing = false;  // warned once until a spare is written again
     std::vector<LogRecord> round;
     std::unique_lock lock(pending_mutex_);
     for (;;) {
@@ -842,11 +845,22 @@ class SqliteStore final : public Store {
       applied_lsn_ = round.back().lsn;
       applied_cv_.notify_all();
       const std::uint64_t applied_lsn = applied_lsn_;
+      spare_interrupted_ = stopping_ || drain_requested_;
       lock.unlock();
       {
         // The log is the committers'; a segment left now goes at the next round.
         std::unique_lock commit_lock(commit_mutex_, std::try_to_lock);
         if (commit_lock) log_->release(applied_lsn);
+      }
+      // The next segment's zeros are written here, off the committers' path.
+      // A drain or the close does not wait for it: it is dropped and written later.
+      if (auto spare = log_->prepareSpare([this] { return spare_interrupted_.load(); }); !spare.ok()) {
+        if (!spare_failing) {
+          spdlog::warn("cannot prepare the next commit log segment error={}", spare.error().message);
+        }
+        spare_failing = true;
+      } else {
+        spare_failing = false;
       }
       lock.lock();
     }
@@ -861,6 +875,7 @@ class SqliteStore final : public Store {
     {
       std::lock_guard lock(pending_mutex_);
       stopping_ = true;
+      spare_interrupted_ = true;
     }
     pending_cv_.notify_all();
     applier_.join();
@@ -1896,6 +1911,7 @@ class SqliteStore final : public Store {
   std::optional<Error> apply_error_;
   bool drain_requested_ = false;
   bool stopping_ = false;
+  std::atomic<bool> spare_interrupted_{false};  // set under pending_mutex_, read without
   bool applier_done_ = false;
   std::thread applier_;  // last: joined by the destructor before the rest goes
 };
@@ -2048,7 +2064,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
         esc_rc != SQLITE_OK) {
       return dbError(w, esc_rc, "cannot open store");
     }
-    auto log = CommitLog::create(log_dir, last_lsn + 1);
+    auto log = CommitLog::create(log_dir, last_lsn + 1, options.log_segment_bytes);
     if (!log.ok()) return log.error();
     store->startCommitLog(std::move(log.value()), std::move(log_lock.value()), log_dir, options,
                           any_escalation != 0);

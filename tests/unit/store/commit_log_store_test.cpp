@@ -326,6 +326,42 @@ TEST(CommitLogStore, ACleanCloseAppliesEverythingAndRemovesTheLog) {
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 21);
 }
 
+TEST(CommitLogStore, TheApplyingThreadWritesTheNextSegmentAhead) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  const std::filesystem::path log_dir = path.string() + "-log";
+  const std::filesystem::path spare = log_dir / "segment.spare";
+  {
+    auto opened = openSqliteStore(
+        path, OpenOptions{.commit_log = true, .apply_delay = kNeverByItself, .log_segment_bytes = 4096});
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    Store& store = *opened.value();
+    ASSERT_TRUE(store.commit(question("c0", 1000)).ok());
+    EXPECT_FALSE(std::filesystem::exists(spare));
+    ASSERT_TRUE(store.turns({}).ok());  // a read: one round applied, then the spare written
+    for (int i = 0; i < 500 && !std::filesystem::exists(spare); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(std::filesystem::exists(spare));
+    EXPECT_EQ(std::filesystem::file_size(spare), 4096U);
+    // Enough batches to fill the first segment: the second one is the spare.
+    std::size_t segments = 0;
+    for (int i = 1; i < 60 && std::filesystem::exists(spare); ++i) {
+      ASSERT_TRUE(store.commit(question(testing::numbered("c", i), 1000 + i)).ok());
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(log_dir))
+      segments += entry.path().extension() == ".log" ? 1 : 0;
+    EXPECT_EQ(segments, 2U);
+    EXPECT_FALSE(std::filesystem::exists(spare));
+    ASSERT_TRUE(store.commit(question("last", 9000)).ok());
+  }
+  // Everything acknowledged was applied at the close, the zeros read as no record.
+  RawDb raw(path);
+  const std::int64_t stored = raw.integer("SELECT COUNT(*) FROM messages");
+  EXPECT_GE(stored, 3);
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), stored);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages WHERE id = 'last-q'"), 1);
+}
+
 TEST(CommitLogStore, AnotherOpenLeavesTheLogOfTheServingProcessAlone) {
   TempDir dir;
   const auto path = dir.file("store.db");

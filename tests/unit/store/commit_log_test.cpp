@@ -131,5 +131,104 @@ TEST(CommitLog, AMissingSegmentIsAnError) {
   EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
+TEST(CommitLog, TakesOverAPreparedSpareAsItsNextSegment) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  auto created = CommitLog::create(dir, 1, 250);  // two 116-byte records per segment
+  ASSERT_TRUE(created.ok());
+  CommitLog& log = *created.value();
+  ASSERT_TRUE(log.append(std::string(100, 'a')).ok());
+  ASSERT_TRUE(log.prepareSpare().ok());
+  ASSERT_TRUE(std::filesystem::exists(dir / "segment.spare"));
+  EXPECT_EQ(std::filesystem::file_size(dir / "segment.spare"), 250U);
+  ASSERT_TRUE(log.prepareSpare().ok());  // one spare at a time
+  EXPECT_EQ(segmentFiles(dir).size(), 2U);
+
+  // The third record closes the first segment; the spare becomes the second one.
+  for (char c : {'b', 'c', 'd'}) ASSERT_TRUE(log.append(std::string(100, c)).ok());
+  ASSERT_EQ(segmentFiles(dir).size(), 2U);
+  EXPECT_EQ(segmentFiles(dir)[1].filename(), "0000000000000004.log");
+  EXPECT_FALSE(std::filesystem::exists(dir / "segment.spare"));
+  // The record went in at the start of the zeros: the file kept its size.
+  EXPECT_EQ(std::filesystem::file_size(dir / "0000000000000004.log"), 250U);
+  auto all = CommitLog::readRecords(dir, 0);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(lsns(all.value()), (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(all.value()[3].payload, std::string(100, 'd'));
+
+  // A record of that segment cut short by a crash (its end never written: zeros) is
+  // not read, nor anything after it.
+  ASSERT_TRUE(log.append(std::string(100, 'e')).ok());
+  {
+    std::fstream f(dir / "0000000000000004.log", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(116 + 16 + 90);
+    f.write(std::string(10, '\0').data(), 10);
+  }
+  auto torn = CommitLog::readRecords(dir, 0);
+  ASSERT_TRUE(torn.ok()) << torn.error().message;
+  EXPECT_EQ(lsns(torn.value()), (std::vector<std::uint64_t>{1, 2, 3, 4}));
+}
+
+TEST(CommitLog, WithoutASpareTheNextSegmentIsANewFile) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  auto created = CommitLog::create(dir, 1, 250);
+  ASSERT_TRUE(created.ok());
+  CommitLog& log = *created.value();
+  // The spare cannot be written (its temporary name is taken by a directory).
+  std::filesystem::create_directories(dir / "segment.spare.tmp" / "blocked");
+  auto failed = log.prepareSpare();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("segment.spare.tmp"), std::string::npos) << failed.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir / "segment.spare"));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log.append(std::string(100, 'p')).ok());
+  EXPECT_EQ(std::filesystem::file_size(dir / "0000000000000004.log"), 116U);
+
+  // Once it can be written, the following segment takes it.
+  std::filesystem::remove_all(dir / "segment.spare.tmp");
+  ASSERT_TRUE(log.prepareSpare().ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(log.append(std::string(100, 'q')).ok());
+  EXPECT_EQ(std::filesystem::file_size(dir / "0000000000000007.log"), 250U);
+  auto all = CommitLog::readRecords(dir, 0);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(lsns(all.value()), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
+}
+
+TEST(CommitLog, AnInterruptedSpareIsDropped) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  auto created = CommitLog::create(dir, 1, 3U << 20);
+  ASSERT_TRUE(created.ok());
+  int asked = 0;
+  ASSERT_TRUE(created.value()->prepareSpare([&] { return ++asked == 2; }).ok());
+  EXPECT_EQ(asked, 2);  // after the first MiB
+  EXPECT_FALSE(std::filesystem::exists(dir / "segment.spare"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "segment.spare.tmp"));
+  ASSERT_TRUE(created.value()->prepareSpare().ok());  // the next call writes it
+  EXPECT_EQ(std::filesystem::file_size(dir / "segment.spare"), 3U << 20);
+}
+
+TEST(CommitLog, ANewLogKeepsAFinishedSpareAndDropsAnUnfinishedOne) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  std::filesystem::create_directories(dir);
+  // What a process stopped while writing its spare leaves: neither is a segment.
+  std::ofstream(dir / "segment.spare.tmp") << "partial";
+  std::ofstream(dir / "segment.spare") << std::string(300, '\0');
+  {
+    auto log = CommitLog::create(dir, 9, 250);
+    ASSERT_TRUE(log.ok()) << log.error().message;
+    EXPECT_FALSE(std::filesystem::exists(dir / "segment.spare.tmp"));
+    // The first segment is the finished spare.
+    EXPECT_FALSE(std::filesystem::exists(dir / "segment.spare"));
+    EXPECT_EQ(std::filesystem::file_size(dir / "0000000000000009.log"), 300U);
+    ASSERT_TRUE(log.value()->append("ninth").ok());
+  }
+  auto all = CommitLog::readRecords(dir, 8);
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  ASSERT_EQ(lsns(all.value()), (std::vector<std::uint64_t>{9}));
+  EXPECT_EQ(all.value()[0].payload, "ninth");
+}
+
 }  // namespace
 }  // namespace replywatch::store
