@@ -342,8 +342,10 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
         wait = interval;
         auto pruned = pipeline.prune(clock.now() - config.store.retention);
         // What the pruning freed goes back to the kernel, so resident memory follows
-        // what is held instead of the high-water mark of each thread's arena.
-        releaseFreeHeap();
+        // what is held instead of the high-water mark of each thread's arena. Nothing
+        // pruned, nothing freed: the walk over the arenas (which holds up every thread
+        // allocating meanwhile) is skipped.
+        if (!pruned || *pruned > 0) releaseFreeHeap();
         if (!pruned) {
           spdlog::warn("retention pruning failed error={}", logValue(pruned.error().message));
         } else if (*pruned > 0) {

@@ -1073,23 +1073,25 @@ class SqliteStore final : public Store {
     if (log_) {
       if (auto drained = drain(); !drained.ok()) return drained.error();
     }
-    bool bulk = false;
+    if (auto own = scanConnection()) return scanConversations(*own, fn);
+    ReadAccess access = reading();
+    return scanConversations(*access.db, fn);
+  }
+
+  // A read-only connection of its own for a scan of the whole store, or null during a
+  // bulk load (whose pages only its transaction sees) or when it cannot be opened. A
+  // small page cache: the scan reads each page once, and the memory it took would stay
+  // with the process after the connection closes.
+  std::unique_ptr<Database> scanConnection() {
     std::filesystem::path path;
     {
       std::lock_guard lock(write_mutex_);
-      bulk = bulk_;
-      if (write_) path = write_->path();
+      if (bulk_ || !write_) return nullptr;
+      path = write_->path();
     }
-    if (!bulk && !path.empty()) {
-      // A small page cache: the scan reads each page once, and the memory it took
-      // would stay with the process after the connection closes.
-      auto own = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
-      if (own.ok() && own.value()->exec("PRAGMA cache_size = -512") == SQLITE_OK) {
-        return scanConversations(*own.value(), fn);
-      }
-    }
-    ReadAccess access = reading();
-    return scanConversations(*access.db, fn);
+    auto own = Database::open(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
+    if (!own.ok() || own.value()->exec("PRAGMA cache_size = -512") != SQLITE_OK) return nullptr;
+    return std::move(own).value();
   }
 
   static Result<void> scanConversations(Database& db, const std::function<void(const ConversationKey&)>& fn) {
@@ -1193,11 +1195,20 @@ class SqliteStore final : public Store {
     std::uint64_t deleted = 0;
     std::optional<ConversationKey> after;
     std::vector<ConversationKey> stale;
+    // The scan goes over every conversation: on a connection of its own, so that the
+    // writer's look-ups on the read connection do not wait behind it, and without
+    // waiting for the log again (deleteStale checks each conversation once more).
+    const std::unique_ptr<Database> own = scanConnection();
     for (;;) {
-      // Scan the next chunk of conversations on the read connection (no write lock).
+      // Scan the next chunk of conversations (no write lock).
       stale.clear();
       bool more = false;
-      if (auto scanned = scanStale(after, cutoff_ms, stale, more); !scanned.ok()) return scanned.error();
+      auto scanned = [&] {
+        if (own) return scanStale(*own, after, cutoff_ms, stale, more);
+        ReadAccess access = reading(/*after_logged=*/false);
+        return scanStale(*access.db, after, cutoff_ms, stale, more);
+      }();
+      if (!scanned.ok()) return scanned.error();
       for (std::size_t i = 0; i < stale.size(); i += kPruneWriteChunk) {
         const std::size_t end = std::min(stale.size(), i + kPruneWriteChunk);
         auto removed = deleteStale(stale, i, end, cutoff_ms);
@@ -1783,8 +1794,8 @@ class SqliteStore final : public Store {
   // Appends to `stale` the conversations after `after` (in key order, at most
   // kPruneScanChunk examined) whose newest message is older than the cutoff. Advances
   // `after`; sets `more` when the scan has not reached the end.
-  Result<void> scanStale(std::optional<ConversationKey>& after, std::int64_t cutoff_ms,
-                         std::vector<ConversationKey>& stale, bool& more) {
+  static Result<void> scanStale(Database& db, std::optional<ConversationKey>& after, std::int64_t cutoff_ms,
+                                std::vector<ConversationKey>& stale, bool& more) {
     static const std::string kFirst =
         "SELECT source, conversation_id, MAX(created_at_ms) FROM messages"
         " GROUP BY source, conversation_id ORDER BY source, conversation_id LIMIT ?3";
@@ -1792,8 +1803,6 @@ class SqliteStore final : public Store {
         "SELECT source, conversation_id, MAX(created_at_ms) FROM messages"
         " WHERE (source, conversation_id) > (?1, ?2)"
         " GROUP BY source, conversation_id ORDER BY source, conversation_id LIMIT ?3";
-    ReadAccess access = reading();
-    Database& db = *access.db;
     Statement* s = db.prepare(after ? kNext : kFirst);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot prune store");
     ResetGuard guard(*s);
