@@ -17,6 +17,17 @@ pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 # bcrypt for basic_auth_users (libxcrypt)
 pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)
+# The allocator of the replywatch executable (BENCHMARKS.md, "jemalloc"). Not with the
+# sanitizers or libFuzzer, which bring allocators of their own.
+if(NOT REPLYWATCH_SANITIZE AND NOT REPLYWATCH_FUZZ)
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+  add_library(replywatch_allocator INTERFACE)
+  # Kept even when nothing names one of its symbols: it replaces malloc() by being loaded.
+  target_link_libraries(replywatch_allocator INTERFACE "-Wl,--push-state,--no-as-needed" PkgConfig::JEMALLOC
+                        "-Wl,--pop-state")
+else()
+  add_library(replywatch_allocator INTERFACE)
+endif()
 if(REPLYWATCH_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -26,7 +26,7 @@ done
 runtime_packages=(
   ca-certificates tzdata curl
   libcurl4 libsqlite3-0 zlib1g libyaml-cpp0.7 libspdlog1.10 libfmt9 libre2-9 libsystemd0 libssl3
-  libprometheus-cpp-core1.0 libdate-tz3
+  libprometheus-cpp-core1.0 libdate-tz3 libjemalloc2
 )
 
 # Toolchain, headers, test and benchmark frameworks, and the Prometheus tools the
@@ -35,7 +35,7 @@ build_packages=(
   cmake ninja-build g++ pkg-config git ca-certificates python3 curl tzdata
   libboost-dev libcurl4-openssl-dev nlohmann-json3-dev prometheus-cpp-dev
   libsqlite3-dev sqlite3 zlib1g-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  libhowardhinnant-date-dev libssl-dev libre2-dev libsystemd-dev libcrypt-dev
+  libhowardhinnant-date-dev libssl-dev libre2-dev libsystemd-dev libcrypt-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus prometheus-alertmanager
   systemd  # systemd-analyze: the unit file's lint and sandbox exposure check

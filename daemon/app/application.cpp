@@ -37,8 +37,9 @@ namespace {
 // /api/v1/questions answers at most this many turns unless `limit` says otherwise.
 constexpr std::size_t kDefaultApiLimit = 1000;
 constexpr std::size_t kMaxApiLimit = 100000;
-// Allocator settings of `serve` (daemon/core/heap.h): glibc's initial mmap threshold, kept
-// fixed, and two arenas (BENCHMARKS.md, "Steady state").
+// Allocator settings of `serve` when it runs on glibc's malloc (daemon/core/heap.h; the
+// release build links jemalloc, which keeps its own): glibc's initial mmap threshold,
+// kept fixed, and two arenas (BENCHMARKS.md, "Steady state").
 constexpr std::size_t kMmapThresholdBytes = 128 * 1024;
 constexpr int kMaxHeapArenas = 2;
 
@@ -84,9 +85,13 @@ sigset_t blockShutdownSignals() {
 
 int serve(const config::Config& config, const ServeOptions& options, const Clock& clock) {
   const HeapTuning heap_tuning = tuneHeapForDaemon(kMmapThresholdBytes, kMaxHeapArenas);
-  spdlog::debug("heap settings mmap_threshold_bytes={} max_arenas={}",
-                heap_tuning.mmap_threshold ? std::to_string(kMmapThresholdBytes) : "environment",
-                heap_tuning.max_arenas ? std::to_string(kMaxHeapArenas) : "environment");
+  if (heapAllocator() == HeapAllocator::Jemalloc) {
+    spdlog::debug("heap settings allocator=jemalloc");
+  } else {
+    spdlog::debug("heap settings allocator=malloc mmap_threshold_bytes={} max_arenas={}",
+                  heap_tuning.mmap_threshold ? std::to_string(kMmapThresholdBytes) : "environment",
+                  heap_tuning.max_arenas ? std::to_string(kMaxHeapArenas) : "environment");
+  }
   auto signals = blockShutdownSignals();
   const std::string store_path = options.store_path.value_or(config.store.path);
   // Commits are acknowledged once in the commit log and applied to SQLite in rounds.

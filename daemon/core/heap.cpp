@@ -4,13 +4,51 @@
 #include <malloc.h>
 #endif
 
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+// jemalloc's control interface, present when the executable links jemalloc (its
+// unprefixed build, as Debian ships it), null otherwise.
+extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp, void* newp, std::size_t newlen)
+    __attribute__((weak));
+
 namespace replywatch {
+
+namespace {
+
+bool jemalloc() { return mallctl != nullptr; }
+
+// A size_t figure of jemalloc's statistics, refreshed first (they are cached until the
+// "epoch" is advanced); 0 when it cannot be read.
+std::size_t jemallocFigure(const char* name) {
+  std::uint64_t epoch = 1;
+  std::size_t epoch_size = sizeof(epoch);
+  if (mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size) != 0) return 0;
+  std::size_t value = 0;
+  std::size_t size = sizeof(value);
+  return mallctl(name, &value, &size, nullptr, 0) == 0 ? value : 0;
+}
+
+}  // namespace
+
+HeapAllocator heapAllocator() {
+  if (jemalloc()) return HeapAllocator::Jemalloc;
+#if defined(__GLIBC__)
+  return HeapAllocator::Glibc;
+#else
+  return HeapAllocator::Other;
+#endif
+}
 
 HeapStats heapStats() {
   HeapStats stats;
+  if (jemalloc()) {
+    stats.in_use_bytes = jemallocFigure("stats.allocated");
+    const std::size_t mapped = jemallocFigure("stats.mapped");
+    stats.free_bytes = mapped > stats.in_use_bytes ? mapped - stats.in_use_bytes : 0;
+    return stats;
+  }
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
   const struct mallinfo2 info = mallinfo2();
   stats.in_use_bytes = info.uordblks + info.hblkhd;
@@ -20,6 +58,10 @@ HeapStats heapStats() {
 }
 
 bool releaseFreeHeap() {
+  if (jemalloc()) {
+    // MALLCTL_ARENAS_ALL (4096): every arena.
+    return mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0) == 0;
+  }
 #if defined(__GLIBC__)
   return malloc_trim(0) != 0;
 #else
@@ -29,6 +71,7 @@ bool releaseFreeHeap() {
 
 HeapTuning tuneHeapForDaemon(std::size_t mmap_threshold_bytes, int max_arenas) {
   HeapTuning tuning;
+  if (jemalloc()) return tuning;
 #if defined(__GLIBC__)
   const char* tunables_env = std::getenv("GLIBC_TUNABLES");
   const std::string_view tunables = tunables_env == nullptr ? std::string_view{} : tunables_env;

@@ -1,8 +1,9 @@
 #pragma once
-// The process heap as the C library's allocator sees it, and giving its free pages back
-// to the kernel. After a retention pruning frees what it forgot, the freed chunks lie
-// between live ones in every thread's arena; the allocator shrinks an arena only from its
-// top, so they would stay resident. releaseFreeHeap() returns their whole pages, so
+// The process heap as its allocator sees it, and giving its free pages back to the
+// kernel. The allocator is jemalloc when the executable links it (`replywatch` does:
+// daemon/CMakeLists.txt), glibc's malloc otherwise; which one is found at run time. After a retention pruning
+// frees what it forgot, the freed chunks lie between live ones in every thread's arena; the allocator shrinks
+// an arena only from its top, so they would stay resident. releaseFreeHeap() returns their whole pages, so
 // resident memory follows what is held.
 //
 // Threading: both functions may be called from any thread; they lock the allocator's
@@ -12,18 +13,23 @@
 
 namespace replywatch {
 
+enum class HeapAllocator { Glibc, Jemalloc, Other };
+// The allocator serving malloc() in this process.
+HeapAllocator heapAllocator();
+
 struct HeapStats {
   std::size_t in_use_bytes = 0;  // allocated and not yet freed (mmap'ed chunks included)
   std::size_t free_bytes = 0;    // freed, still mapped by the allocator (resident or not)
 };
 
-// The allocator's current figures; zeros when the C library cannot tell.
+// The allocator's current figures; zeros when it cannot tell. With jemalloc, "free" is
+// what it maps beyond the live allocations (its dirty and retained pages included).
 HeapStats heapStats();
 
-// Gives every whole free page of every arena back to the kernel (glibc malloc_trim(0)).
-// Returns true when some memory was released. Cost: a walk over each arena's free
-// chunks and one madvise per free run. A no-op returning false where the C library has
-// no such call.
+// Gives every whole free page of every arena back to the kernel (glibc: malloc_trim(0),
+// a walk over each arena's free chunks and one madvise per free run; jemalloc: a purge
+// of every arena's unused dirty pages). Returns true when some memory was released
+// (jemalloc: when the purge succeeded). A no-op returning false with another allocator.
 bool releaseFreeHeap();
 
 // Allocator settings for a daemon whose memory must stay flat under a steady load, set
@@ -35,7 +41,9 @@ bool releaseFreeHeap();
 //  - at most `max_arenas` arenas: glibc's default is eight per core, and every thread that
 //    allocates may get one, each keeping its own free chunks between live ones.
 // Call before any thread starts (the arena count only applies to arenas created later).
-// Returns what was set, for the start-up log; all false where the C library is not glibc.
+// Returns what was set, for the start-up log; all false where the allocator is not
+// glibc's (jemalloc keeps its own defaults, which the environment's MALLOC_CONF changes:
+// a cache per thread and four arenas per core, so threads seldom wait for each other).
 struct HeapTuning {
   bool mmap_threshold = false;  // set here (false: left to the environment)
   bool max_arenas = false;      // set here (false: left to the environment)

@@ -313,12 +313,27 @@ Result<void> CommitLog::prepareSpare(const std::function<bool()>& interrupted) {
   return written;
 }
 
-void CommitLog::release(std::uint64_t applied) {
+std::vector<std::filesystem::path> CommitLog::takeApplied(std::uint64_t applied) {
+  std::vector<std::filesystem::path> taken;
   while (segments_.size() > 1 && segments_.front().last_lsn <= applied) {
-    std::error_code ec;
-    std::filesystem::remove(segments_.front().path, ec);
-    if (ec) return;
+    taken.push_back(std::move(segments_.front().path));
     segments_.erase(segments_.begin());
+  }
+  return taken;
+}
+
+void CommitLog::recycle(std::vector<std::filesystem::path> segments) {
+  std::size_t first_to_delete = 0;
+  if (!segments.empty()) {
+    std::lock_guard lock(spare_mutex_);
+    if (spare_ == Spare::None && ::rename(segments.front().c_str(), (dir_ / kSpare).c_str()) == 0) {
+      spare_ = Spare::Ready;
+      first_to_delete = 1;
+    }
+  }
+  for (std::size_t i = first_to_delete; i < segments.size(); ++i) {
+    std::error_code ec;
+    std::filesystem::remove(segments[i], ec);
   }
 }
 

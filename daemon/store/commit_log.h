@@ -5,9 +5,9 @@
 // (batch_codec.h) is appended here and the file synced (one fdatasync of a few hundred
 // bytes per group commit, instead of every B-tree page the batch dirties); a thread of
 // the store then applies the logged batches to SQLite in large transactions, recording
-// in the same transaction the sequence number (LSN) of the last batch applied. Segments
-// whose every record is applied are deleted. When the store is next opened read-write,
-// the records after the recorded LSN are applied before anything else.
+// in the same transaction the sequence number (LSN) of the last batch applied. A segment
+// whose every record is applied becomes the next spare segment, or is deleted. When the store is next opened
+// read-write, the records after the recorded LSN are applied before anything else.
 //
 // Files: a directory beside the database (`<database>-log/`) holding segments named by
 // the LSN of their first record (16 hex digits, `.log`). A record is a little-endian
@@ -16,8 +16,9 @@
 // does not carry the next LSN: the tail of a write a crash interrupted, which was never
 // acknowledged.
 //
-// Threading: append() and release() are called with the store's commit mutex held (one
-// caller at a time); readRecords() and removeAll() before the log is in use.
+// Threading: append(), takeApplied() and segments() are called with the store's commit
+// mutex held (one caller at a time); prepareSpare() and recycle() from the thread
+// applying the log, without it; readRecords() and removeAll() before the log is in use.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -88,14 +89,24 @@ class CommitLog {
   // (the next append overwrites whatever part of the record reached the file). Blocks.
   Result<std::uint64_t> append(std::string_view payload);
 
-  // Deletes the segments whose every record has an LSN at most `applied` (never the
-  // segment being written). Failures to delete are left for the next call.
-  void release(std::uint64_t applied);
+  // Takes off the log the segments whose every record has an LSN at most `applied`
+  // (never the segment being written) and returns their files, for recycle().
+  std::vector<std::filesystem::path> takeApplied(std::uint64_t applied);
+
+  // Makes the first of `segments` (files takeApplied() returned) the spare when none is
+  // ready or being written, and deletes the others. A recycled segment keeps its old
+  // records, which read as no record in its next life (their LSNs are below its new
+  // first one), and its blocks, so that neither its deletion (freeing 64 MiB of extents
+  // in the file-system journal) nor the zeros of a new spare weigh on the appends'
+  // syncs. A file that cannot be deleted stays (its records are applied: a later open
+  // skips them, a clean close removes the directory). Called without the commit mutex
+  // (spare state has a lock of its own); blocks for a rename or unlink.
+  void recycle(std::vector<std::filesystem::path> segments);
 
   // Writes a spare segment file of `segment_bytes` zeros and syncs it, unless one is
-  // ready or being written; the next segment started takes it over (a rename). Appends
-  // into a file whose blocks are written already change neither its size nor its block
-  // map, so their fdatasync writes the record and flushes the disk cache without a
+  // ready or being written (the first spare; later ones are mostly recycled segments); the next segment
+  // started takes it over (a rename). Appends into a file whose blocks are written already change neither its
+  // size nor its block map, so their fdatasync writes the record and flushes the disk cache without a
   // file-system journal commit (which would also carry the metadata of every other file
   // written meanwhile, the database growing for one). Zeros read as no record. Called
   // from another thread than append()'s (it has a lock of its own); blocks while it

@@ -847,14 +847,23 @@ class SqliteStore final : public Store {
       const std::uint64_t applied_lsn = applied_lsn_;
       spare_interrupted_ = stopping_ || drain_requested_;
       lock.unlock();
+      std::vector<std::filesystem::path> applied_segments;
+      bool segment_waiting = true;  // a closed segment not applied yet: recycled later
       {
         // The log is the committers'; a segment left now goes at the next round.
         std::unique_lock commit_lock(commit_mutex_, std::try_to_lock);
-        if (commit_lock) log_->release(applied_lsn);
+        if (commit_lock) {
+          applied_segments = log_->takeApplied(applied_lsn);
+          segment_waiting = log_->segments() > 1;
+        }
       }
-      // The next segment's zeros are written here, off the committers' path.
-      // A drain or the close does not wait for it: it is dropped and written later.
-      if (auto spare = log_->prepareSpare([this] { return spare_interrupted_.load(); }); !spare.ok()) {
+      // Off the committers' path: the applied segment becomes the next one or, when
+      // none is to come, the next segment's zeros are written. A drain or the close
+      // does not wait for those: they are dropped and written later.
+      log_->recycle(std::move(applied_segments));
+      if (auto spare = segment_waiting ? Result<void>{}
+                                       : log_->prepareSpare([this] { return spare_interrupted_.load(); });
+          !spare.ok()) {
         if (!spare_failing) {
           spdlog::warn("cannot prepare the next commit log segment error={}", spare.error().message);
         }

@@ -1,4 +1,6 @@
 // The heap figures and the release of free heap pages used after each retention pruning.
+// Built twice: test_core (glibc's malloc) and test_core_jemalloc (jemalloc, the allocator
+// of the replywatch executable; REPLYWATCH_EXPECT_JEMALLOC is defined there).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -38,14 +40,31 @@ long rssAnonKb() {
 
 bool glibcAllocator() {
 #if defined(__GLIBC__) && !defined(REPLYWATCH_HEAP_TEST_ASAN)
-  return true;
+  return heapAllocator() == HeapAllocator::Glibc;
 #else
   return false;
 #endif
 }
 
+// An allocator whose figures and release heap.h reads.
+bool knownAllocator() { return glibcAllocator() || heapAllocator() == HeapAllocator::Jemalloc; }
+
+TEST(Heap, TheAllocatorIsTheOneLinked) {
+#if defined(REPLYWATCH_EXPECT_JEMALLOC)
+  EXPECT_EQ(heapAllocator(), HeapAllocator::Jemalloc);
+  // jemalloc keeps its own settings.
+  const HeapTuning tuning = tuneHeapForDaemon(128 * 1024, 2);
+  EXPECT_FALSE(tuning.mmap_threshold);
+  EXPECT_FALSE(tuning.max_arenas);
+#elif defined(__GLIBC__) && !defined(REPLYWATCH_HEAP_TEST_ASAN)
+  EXPECT_EQ(heapAllocator(), HeapAllocator::Glibc);
+#else
+  GTEST_SKIP() << "another allocator";
+#endif
+}
+
 TEST(Heap, StatsCountWhatIsAllocated) {
-  if (!glibcAllocator()) GTEST_SKIP() << "figures come from glibc malloc";
+  if (!knownAllocator()) GTEST_SKIP() << "figures come from glibc malloc or jemalloc";
   constexpr std::size_t kBytes = std::size_t{8} << 20;
   const HeapStats before = heapStats();
   auto block = std::make_unique<char[]>(kBytes);
@@ -60,7 +79,7 @@ TEST(Heap, StatsCountWhatIsAllocated) {
 // What a pruning leaves behind: most small allocations freed, a few kept between them,
 // so no free run reaches the top of the heap and free() alone returns nothing.
 TEST(Heap, ReleaseGivesBackFreePagesBetweenLiveChunks) {
-  if (!glibcAllocator()) GTEST_SKIP() << "releasing needs glibc malloc_trim";
+  if (!knownAllocator()) GTEST_SKIP() << "releasing needs glibc malloc_trim or jemalloc";
   if (rssAnonKb() < 0) GTEST_SKIP() << "no /proc/self/status";
   constexpr std::size_t kBlocks = 16384;
   constexpr std::size_t kBlockBytes = 4000;  // below the mmap threshold: from the heap

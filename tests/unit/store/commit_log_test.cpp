@@ -85,7 +85,7 @@ TEST(CommitLog, StopsAtATornOrCorruptRecord) {
   EXPECT_EQ(lsns(corrupt.value()), (std::vector<std::uint64_t>{1}));
 }
 
-TEST(CommitLog, StartsSegmentsAndReleasesTheAppliedOnes) {
+TEST(CommitLog, StartsSegmentsAndRecyclesTheAppliedOnes) {
   TempDir tmp;
   const auto dir = tmp.file("log");
   auto created = CommitLog::create(dir, 1, 250);  // two 116-byte records per segment
@@ -101,13 +101,51 @@ TEST(CommitLog, StartsSegmentsAndReleasesTheAppliedOnes) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(lsns(all.value()), (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7}));
 
-  log.release(4);  // the second segment still holds 5 and 6
-  EXPECT_EQ(segmentFiles(dir).size(), 2U);
-  log.release(7);  // never the segment being written
-  EXPECT_EQ(segmentFiles(dir).size(), 1U);
+  auto taken = log.takeApplied(4);  // the second segment still holds 5 and 6
+  ASSERT_EQ(taken.size(), 1U);
+  EXPECT_EQ(taken[0], dir / "0000000000000001.log");
+  EXPECT_EQ(log.segments(), 2U);
+  log.recycle(taken);  // no spare yet: the applied segment becomes it
+  EXPECT_EQ(segmentFiles(dir),
+            (std::vector<std::filesystem::path>{dir / "0000000000000004.log", dir / "0000000000000007.log",
+                                                dir / "segment.spare"}));
+  taken = log.takeApplied(7);  // never the segment being written
+  ASSERT_EQ(taken.size(), 1U);
+  log.recycle(taken);  // a spare is ready: deleted
+  EXPECT_EQ(segmentFiles(dir),
+            (std::vector<std::filesystem::path>{dir / "0000000000000007.log", dir / "segment.spare"}));
   auto rest = CommitLog::readRecords(dir, 6);
   ASSERT_TRUE(rest.ok());
   EXPECT_EQ(lsns(rest.value()), (std::vector<std::uint64_t>{7}));
+}
+
+TEST(CommitLog, ARecycledSegmentsOldRecordsReadAsNoRecord) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  auto created = CommitLog::create(dir, 1, 250);
+  ASSERT_TRUE(created.ok());
+  CommitLog& log = *created.value();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log.append(std::string(100, 'o')).ok());
+  log.recycle(log.takeApplied(3));  // records 1-3 stay in the spare's bytes
+  ASSERT_TRUE(std::filesystem::exists(dir / "segment.spare"));
+  // Records 5-7 fill segment 4; the spare becomes segment 8, and records of other
+  // sizes than the old ones go on top of them.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(log.append(std::string(30, 'n')).ok());
+  ASSERT_TRUE(log.append(std::string(100, 'm')).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir / "segment.spare"));
+  EXPECT_EQ(std::filesystem::file_size(dir / "0000000000000008.log"), 348U);  // the old file
+  // Record 8 ends where old record 2 starts, whole and with a valid CRC: its LSN stops
+  // the reading.
+  ASSERT_TRUE(log.append(std::string(100, 'x')).ok());
+  auto read = CommitLog::readRecords(dir, 3);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(lsns(read.value()), (std::vector<std::uint64_t>{4, 5, 6, 7, 8}));
+  ASSERT_TRUE(log.append(std::string(30, 'l')).ok());  // 9, over the start of old record 2
+  ASSERT_TRUE(log.append(std::string(70, 'k')).ok());  // 10
+  read = CommitLog::readRecords(dir, 7);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(lsns(read.value()), (std::vector<std::uint64_t>{8, 9, 10}));
+  EXPECT_EQ(read.value()[2].payload, std::string(70, 'k'));
 }
 
 TEST(CommitLog, AMissingSegmentIsAnError) {
