@@ -52,6 +52,10 @@ ids=${IDS:-time}
 path=/webhooks/bench
 
 say() { printf '%s\n' "$*" >&2; }
+# The request files just generated are written back to the disk before a measured run:
+# left to the kernel, they would be flushed 30 s later (vm.dirty_expire_centisecs),
+# in one burst of hundreds of MB that the daemon's syncs would queue behind.
+settle() { sync; }
 die() { say "webhook_bench: $*"; exit 1; }
 
 # ---------------------------------------------------------------- tools and binaries
@@ -255,6 +259,7 @@ print("%.3f" % (time.monotonic() - start))
 PY
 }
 
+settle
 say "replywatch: ${warmup}s warm-up"
 run_wrk "$url" "$work/warmup.tsv" "$warmup" > "$work/wrk-warmup.txt"
 warm_drain=$(drain_log)
@@ -269,6 +274,7 @@ max_runs=()
 for attempt in 1 2 3; do
   python3 "$here/make_webhooks.py" --ids "$ids" --deliveries "$deliveries" --secret "$secret" --prefix "m${attempt}x" \
     --seed "$((attempt + 1))" "$work/max.tsv"
+  settle
   say "replywatch: ${duration}s at the maximum rate"
   perf_pid=
   if [[ -n ${PERF_DIR:-} ]]; then
@@ -305,6 +311,7 @@ sustained_rate=$(python3 -c "r = $max_rate; n = r * $duration; print('%.2f' % (n
 half_rate=${HALF_RATE:-$(python3 -c "print(max(1.0, round($sustained_rate / 2, 1)))")}
 half_deliveries=$(python3 -c "import math; print(math.ceil($half_rate * $duration))")
 python3 "$here/make_webhooks.py" --ids "$ids" --deliveries "$half_deliveries" --secret "$secret" --prefix h --seed 3 "$work/half.tsv"
+settle
 say "replywatch: ${duration}s at half the maximum rate ($half_rate/s)"
 "$loader" --port "${address##*:}" --host "${address%:*}" --path "$path" --file "$work/half.tsv" \
   --rate "$half_rate" --duration "$duration" --connections "$connections" \
