@@ -86,7 +86,8 @@ sigset_t blockShutdownSignals() {
 int serve(const config::Config& config, const ServeOptions& options, const Clock& clock) {
   const HeapTuning heap_tuning = tuneHeapForDaemon(kMmapThresholdBytes, kMaxHeapArenas);
   if (heapAllocator() == HeapAllocator::Jemalloc) {
-    spdlog::debug("heap settings allocator=jemalloc");
+    spdlog::debug("heap settings allocator=jemalloc background_purge={}",
+                  heap_tuning.background_purge ? "on" : "environment");
   } else {
     spdlog::debug("heap settings allocator=malloc mmap_threshold_bytes={} max_arenas={}",
                   heap_tuning.mmap_threshold ? std::to_string(kMmapThresholdBytes) : "environment",

@@ -71,7 +71,14 @@ bool releaseFreeHeap() {
 
 HeapTuning tuneHeapForDaemon(std::size_t mmap_threshold_bytes, int max_arenas) {
   HeapTuning tuning;
-  if (jemalloc()) return tuning;
+  if (jemalloc()) {
+    const char* conf = std::getenv("MALLOC_CONF");
+    if (conf == nullptr || std::string_view(conf).find("background_thread") == std::string_view::npos) {
+      bool enable = true;
+      tuning.background_purge = mallctl("background_thread", nullptr, nullptr, &enable, sizeof(enable)) == 0;
+    }
+    return tuning;
+  }
 #if defined(__GLIBC__)
   const char* tunables_env = std::getenv("GLIBC_TUNABLES");
   const std::string_view tunables = tunables_env == nullptr ? std::string_view{} : tunables_env;

@@ -42,11 +42,15 @@ bool releaseFreeHeap();
 //    allocates may get one, each keeping its own free chunks between live ones.
 // Call before any thread starts (the arena count only applies to arenas created later).
 // Returns what was set, for the start-up log; all false where the allocator is not
-// glibc's (jemalloc keeps its own defaults, which the environment's MALLOC_CONF changes:
-// a cache per thread and four arenas per core, so threads seldom wait for each other).
+// glibc's. With jemalloc (a cache per thread and four arenas per core, so threads seldom
+// wait for each other) only its background purging is turned on, unless MALLOC_CONF
+// names background_thread.
 struct HeapTuning {
   bool mmap_threshold = false;  // set here (false: left to the environment)
   bool max_arenas = false;      // set here (false: left to the environment)
+  // jemalloc: its background threads purge unused pages after its decay time (10 s),
+  // also while the daemon is idle (without them, only allocations drive the purging).
+  bool background_purge = false;  // set here (false: left to MALLOC_CONF, or not jemalloc)
 };
 HeapTuning tuneHeapForDaemon(std::size_t mmap_threshold_bytes, int max_arenas);
 

@@ -52,10 +52,23 @@ bool knownAllocator() { return glibcAllocator() || heapAllocator() == HeapAlloca
 TEST(Heap, TheAllocatorIsTheOneLinked) {
 #if defined(REPLYWATCH_EXPECT_JEMALLOC)
   EXPECT_EQ(heapAllocator(), HeapAllocator::Jemalloc);
-  // jemalloc keeps its own settings.
-  const HeapTuning tuning = tuneHeapForDaemon(128 * 1024, 2);
-  EXPECT_FALSE(tuning.mmap_threshold);
-  EXPECT_FALSE(tuning.max_arenas);
+  // jemalloc keeps its own settings but its background purging, unless MALLOC_CONF
+  // chooses (each case in a child process: the settings are the whole process's).
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        ::unsetenv("MALLOC_CONF");
+        const HeapTuning tuning = tuneHeapForDaemon(128 * 1024, 2);
+        std::_Exit(!tuning.mmap_threshold && !tuning.max_arenas && tuning.background_purge ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(
+      {
+        ::setenv("MALLOC_CONF", "background_thread:false", 1);
+        const HeapTuning tuning = tuneHeapForDaemon(128 * 1024, 2);
+        std::_Exit(!tuning.background_purge ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 #elif defined(__GLIBC__) && !defined(REPLYWATCH_HEAP_TEST_ASAN)
   EXPECT_EQ(heapAllocator(), HeapAllocator::Glibc);
 #else
