@@ -1,9 +1,10 @@
 #pragma once
 // The process heap as its allocator sees it, and giving its free pages back to the
 // kernel. The allocator is jemalloc when the executable links it (`replywatch` does:
-// daemon/CMakeLists.txt), glibc's malloc otherwise; which one is found at run time. After a retention pruning
-// frees what it forgot, the freed chunks lie between live ones in every thread's arena; the allocator shrinks
-// an arena only from its top, so they would stay resident. releaseFreeHeap() returns their whole pages, so
+// daemon/CMakeLists.txt), glibc's malloc otherwise; which one is found at run time.
+// After a retention pruning frees what it forgot, the freed chunks lie between live ones
+// in every thread's arena; the allocator shrinks an arena only from its top, so they
+// would stay resident. releaseFreeHeap() returns their whole pages, so
 // resident memory follows what is held.
 //
 // Threading: both functions may be called from any thread; they lock the allocator's

@@ -6,8 +6,9 @@
 // bytes per group commit, instead of every B-tree page the batch dirties); a thread of
 // the store then applies the logged batches to SQLite in large transactions, recording
 // in the same transaction the sequence number (LSN) of the last batch applied. A segment
-// whose every record is applied becomes the next spare segment, or is deleted. When the store is next opened
-// read-write, the records after the recorded LSN are applied before anything else.
+// whose every record is applied becomes the next spare segment, or is deleted. When the
+// store is next opened read-write, the records after the recorded LSN are applied
+// before anything else.
 //
 // Files: a directory beside the database (`<database>-log/`) holding segments named by
 // the LSN of their first record (16 hex digits, `.log`). A record is a little-endian
@@ -104,16 +105,16 @@ class CommitLog {
   void recycle(std::vector<std::filesystem::path> segments);
 
   // Writes a spare segment file of `segment_bytes` zeros and syncs it, unless one is
-  // ready or being written (the first spare; later ones are mostly recycled segments); the next segment
-  // started takes it over (a rename). Appends into a file whose blocks are written already change neither its
-  // size nor its block map, so their fdatasync writes the record and flushes the disk cache without a
-  // file-system journal commit (which would also carry the metadata of every other file
-  // written meanwhile, the database growing for one). Zeros read as no record. Called
-  // from another thread than append()'s (it has a lock of its own); blocks while it
-  // writes about `segment_bytes`. A failure leaves no spare: the next segment then
-  // grows with its appends, as the first one does. `interrupted`, when given, is asked
-  // between writes of 1 MiB; once it answers true the spare is dropped (no Error): the
-  // next call starts again.
+  // ready or being written (the first spare; later ones are mostly recycled segments);
+  // the next segment started takes it over (a rename). Appends into a file whose blocks
+  // are written already change neither its size nor its block map, so their fdatasync
+  // writes the record and flushes the disk cache without a file-system journal commit
+  // (which would also carry the metadata of every other file written meanwhile, the
+  // database growing for one). Zeros read as no record. Called from another thread than
+  // append()'s (it has a lock of its own); blocks while it writes about `segment_bytes`.
+  // A failure leaves no spare: the next segment then grows with its appends, as the
+  // first one does. `interrupted`, when given, is asked between writes of 1 MiB; once it
+  // answers true the spare is dropped (no Error): the next call starts again.
   Result<void> prepareSpare(const std::function<bool()>& interrupted = {});
 
   std::uint64_t lastLsn() const { return next_lsn_ - 1; }
