@@ -128,8 +128,9 @@ struct OpenOptions {
   // thread (at most 5 s) before logging more; when applying keeps failing (a full
   // disk), commit() then fails with the applying error instead.
   std::size_t max_unapplied_messages = 200'000;
-  // Size of a commit log segment. The applying thread writes the next one ahead, as
-  // zeros, so that appends to it need no file-system journal commit.
+  // Size of a commit log segment. The applying thread keeps an applied segment as the
+  // next one, or writes the next one ahead as zeros, so that appends to it need no
+  // file-system journal commit.
   std::uint64_t log_segment_bytes = 64ULL << 20;
 };
 
