@@ -19,12 +19,15 @@ namespace {
 
 bool jemalloc() { return mallctl != nullptr; }
 
-// A size_t figure of jemalloc's statistics, refreshed first (they are cached until the
-// "epoch" is advanced); 0 when it cannot be read.
-std::size_t jemallocFigure(const char* name) {
+// Refreshes jemalloc's statistics, which are cached until the "epoch" is advanced.
+bool refreshJemallocFigures() {
   std::uint64_t epoch = 1;
   std::size_t epoch_size = sizeof(epoch);
-  if (mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size) != 0) return 0;
+  return mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size) == 0;
+}
+
+// A size_t figure of jemalloc's statistics as of the last refresh; 0 when it cannot be read.
+std::size_t jemallocFigure(const char* name) {
   std::size_t value = 0;
   std::size_t size = sizeof(value);
   return mallctl(name, &value, &size, nullptr, 0) == 0 ? value : 0;
@@ -44,6 +47,8 @@ HeapAllocator heapAllocator() {
 HeapStats heapStats() {
   HeapStats stats;
   if (jemalloc()) {
+    // Both figures from one refresh, so that their difference is meaningful.
+    if (!refreshJemallocFigures()) return stats;
     stats.in_use_bytes = jemallocFigure("stats.allocated");
     const std::size_t mapped = jemallocFigure("stats.mapped");
     stats.free_bytes = mapped > stats.in_use_bytes ? mapped - stats.in_use_bytes : 0;
