@@ -121,13 +121,39 @@ Result<void> Pipeline::beginBulkLoad() {
     tracker_->setMaxIdleConversations(std::numeric_limits<std::size_t>::max());
     loader_->setLoadIntoEmptyStore(true);
     load_into_empty_store_ = true;
+    if (escalations_.size() == 0) {
+      bulk_writer_ = std::make_unique<BulkWriter>(store_);
+      bulk_writing_ = true;
+    }
   }
   return {};
 }
 
+Result<void> Pipeline::settleBulkWrites(bool stop_bulk_writer) {
+  if (!bulk_writer_) return {};
+  auto drained = bulk_writer_->drain();
+  if (stop_bulk_writer && drained) {
+    bulk_writer_.reset();
+    bulk_keys_ = MessageKeySet{};
+    bulk_writing_ = false;
+  }
+  return drained;
+}
+
 Result<void> Pipeline::endBulkLoad() {
   std::lock_guard lock(mu_);
-  auto ended = store_.endBulkLoad();
+  Result<void> ended;
+  if (auto drained = settleBulkWrites(); !drained) {
+    auto aborted = store_.abortBulkLoad();
+    ended = makeError(drained.error().reason,
+                      "nothing of the load was stored: " + drained.error().message +
+                          (aborted ? std::string() : "; giving it up failed: " + aborted.error().message));
+  } else {
+    ended = store_.endBulkLoad();
+  }
+  bulk_writer_.reset();
+  bulk_keys_ = MessageKeySet{};
+  bulk_writing_ = false;
   if (load_into_empty_store_) {
     load_into_empty_store_ = false;
     loader_->setLoadIntoEmptyStore(false);
@@ -167,6 +193,9 @@ Result<connectors::IngestOutcome> Pipeline::ingestEscalations(const config::Sour
   if (cursor) batch.cursors.emplace_back(source.name, *cursor);
 
   std::lock_guard lock(mu_);
+  // The store links escalation records to turns in each commit: none of the load's
+  // commits may wait on the bulk writer from here on.
+  if (auto settled = settleBulkWrites(/*stop_bulk_writer=*/true); !settled) return settled.error();
   auto committed = store_.commit(batch);
   if (!committed) return committed.error();
   noteEscalations(*committed);
@@ -334,6 +363,24 @@ Result<std::vector<std::size_t>> Pipeline::commitRecords(
     batch.delete_turns = std::move(plan->delete_turns);
     batch.require_new_messages = true;
     batch.cursors = cursors;
+    if (bulk_writer_) {
+      if (attempt == 0 && bulk_keys_.addAll(batch.messages)) {
+        // New to the load, into a store that held none: the store cannot refuse it, and
+        // the commit runs behind on the bulk writer's thread.
+        loader_->committed(batch.messages);
+        if (requests == 1) {
+          stored[0] = batch.messages.size();
+        } else {
+          for (const MessageRecord& m : batch.messages) ++stored[owner.at(messageKey(m))];
+        }
+        if (auto queued = bulk_writer_->submit(std::move(batch)); !queued) return queued.error();
+        wrote = true;
+        tracker_->commit(std::move(*plan));
+        return stored;
+      }
+      // A message that may be loaded already: the store checks, after what is queued.
+      if (auto settled = settleBulkWrites(); !settled) return settled.error();
+    }
     auto committed = store_.commit(batch);
     if (!committed) {
       if (committed.error().reason != store::kDuplicateMessageReason || attempt > 0) return committed.error();
@@ -389,6 +436,12 @@ Result<std::vector<MessageRecord>> Pipeline::withoutStored(std::vector<MessageRe
 }
 
 Result<std::optional<std::string>> Pipeline::cursor(const std::string& source) {
+  if (bulk_writing_) {
+    // The cursor may be in a batch still queued for the bulk writer.
+    std::lock_guard lock(mu_);
+    if (auto settled = settleBulkWrites(); !settled) return settled.error();
+    return store_.cursor(source);
+  }
   return store_.cursor(source);
 }
 
@@ -396,6 +449,7 @@ Result<std::size_t> Pipeline::tick() {
   std::lock_guard lock(mu_);
   auto crossed = tracker_->tick();
   if (crossed.empty()) return std::size_t{0};
+  if (auto settled = settleBulkWrites(); !settled) return settled.error();
   store::WriteBatch batch;
   batch.upsert_turns = crossed;
   auto committed = store_.commit(batch);
@@ -412,6 +466,7 @@ Result<std::size_t> Pipeline::tick() {
 Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
   {
     std::lock_guard lock(mu_);
+    if (auto settled = settleBulkWrites(/*stop_bulk_writer=*/true); !settled) return settled.error();
     tracker_->forgetBefore(cutoff);
   }
   auto pruned = store_.prune(cutoff);

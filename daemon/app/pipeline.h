@@ -20,6 +20,7 @@
 // A batch that finds the queue empty is always taken, however large (an import file).
 // After stop(), queued batches are still committed and new ones are refused with reason
 // kStoppingReason.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "connectors/connector.h"
+#include "daemon/app/bulk_writer.h"
 #include "daemon/app/store_loader.h"
 #include "daemon/config/config.h"
 #include "daemon/core/clock.h"
@@ -74,8 +76,16 @@ class Pipeline final : public connectors::IngestSink {
   // A bulk load of the store around an import file (Store::beginBulkLoad and
   // endBulkLoad), taken under the pipeline lock. Into an empty store, the tracker keeps
   // every conversation of the load in memory and never asks the store for one until
-  // the load ends (the store builds its by-conversation index at the end). Call from
-  // the importing thread, with no other ingestion under way. Blocks on disk.
+  // the load ends (the store builds its by-conversation index at the end). When the
+  // store holds no escalation record either, the load's commits run on a thread of their
+  // own (BulkWriter): ingest() answers once its batch is planned, applied to the tracker
+  // and queued, as nothing of the load is durable before endBulkLoad() anyway. A message
+  // that may have been loaded before (MessageKeySet) sends its batch through the store's
+  // own check, after the queued ones; an escalation record ingested during the load
+  // turns the thread off for the rest of it. A queued commit that fails fails the load:
+  // later ingest() calls return its error, and endBulkLoad() gives the load up
+  // (Store::abortBulkLoad) and returns it. Call from the importing thread, with no other
+  // ingestion under way. Blocks on disk.
   Result<void> beginBulkLoad();
   Result<void> endBulkLoad();
 
@@ -148,6 +158,10 @@ class Pipeline final : public connectors::IngestSink {
   void noteEscalations(const store::CommitOutcome& outcome);
   // Reloads every escalation record from the store. Called with mu_ held.
   Result<void> reloadEscalations();
+  // With mu_ held: waits for the bulk writer's queued commits, so the store can be used
+  // from this thread; with `stop_bulk_writer`, the rest of the load commits on the
+  // writer thread. Returns a failed commit's error.
+  Result<void> settleBulkWrites(bool stop_bulk_writer = false);
 
   const config::Config& config_;
   store::Store& store_;
@@ -157,6 +171,11 @@ class Pipeline final : public connectors::IngestSink {
   mutable std::mutex mu_;
   std::unique_ptr<tracker::Tracker> tracker_;
   bool load_into_empty_store_ = false;  // between beginBulkLoad() and endBulkLoad()
+  // During a load into an empty store without escalation records (guarded by mu_;
+  // bulk_writing_ is read without it by cursor()).
+  std::unique_ptr<BulkWriter> bulk_writer_;
+  MessageKeySet bulk_keys_;  // the messages the bulk writer was given
+  std::atomic<bool> bulk_writing_{false};
 
   // The write queue (requests are answered through their callbacks).
   const std::size_t max_queued_messages_;

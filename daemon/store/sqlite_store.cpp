@@ -945,6 +945,21 @@ class SqliteStore final : public Store {
     return {};
   }
 
+  Result<void> abortBulkLoad() override {
+    if (!write_) return readOnlyError("cannot load into");
+    std::lock_guard lock(write_mutex_);
+    if (!bulk_) return {};
+    Database& db = *write_;
+    // The indexes dropped for the load were dropped in its transaction: they come back.
+    db.rollbackIfOpen();
+    deferred_turn_indexes_ = false;
+    deferred_conversation_index_ = false;
+    Result<void> left;
+    if (rollback_journal_) left = leaveRollbackJournal(db);
+    bulk_ = false;
+    return left;
+  }
+
   Result<std::vector<bool>> contains(const std::string& source,
                                      const std::vector<std::string>& ids) override {
     // Logged ids first: one applied in between is then in the file.

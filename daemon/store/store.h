@@ -234,6 +234,13 @@ class Store {
   // forEachEscalation() must not call commit(). Blocks on disk.
   virtual Result<BulkLoadStart> beginBulkLoad() { return BulkLoadStart{}; }
   virtual Result<void> endBulkLoad() { return {}; }
+  // Gives a bulk load up: every batch committed since beginBulkLoad() is rolled back and
+  // the normal commits are restored, as after a failed endBulkLoad(). For a load that
+  // cannot be stored whole. Call from the thread that commits; blocks on disk. The
+  // default returns an Error: its commits are durable already and cannot be undone.
+  virtual Result<void> abortBulkLoad() {
+    return makeError("store", "this store cannot give up a load: its batches are stored already");
+  }
 };
 
 // Opens (creating if needed) the SQLite store at `path` and applies pending migrations.

@@ -73,6 +73,9 @@ class ForwardingStore : public store::Store {
   }
   Result<std::uint64_t> prune(Timestamp cutoff) override { return inner_->prune(cutoff); }
   int schemaVersion() const override { return inner_->schemaVersion(); }
+  Result<store::BulkLoadStart> beginBulkLoad() override { return inner_->beginBulkLoad(); }
+  Result<void> endBulkLoad() override { return inner_->endBulkLoad(); }
+  Result<void> abortBulkLoad() override { return inner_->abortBulkLoad(); }
 
  private:
   std::unique_ptr<store::Store> inner_;

@@ -221,6 +221,33 @@ TEST_F(RelayPipelineTest, UnknownRefIsLinkedWhenTheQuestionArrives) {
       600);
 }
 
+// In a load into an empty store, whose commits run behind on the bulk writer, an
+// escalation record links to a question of the load as outside a load; once one is
+// stored, the load's commits link the records of the questions they bring.
+TEST_F(RelayPipelineTest, EscalationsDuringABulkLoadIntoAnEmptyStoreLinkAsOutsideOne) {
+  ASSERT_TRUE(pipeline_->beginBulkLoad().ok());
+  messages({msg("q1", "c1", 0), msg("a1", "c1", 3600, true)});
+  EXPECT_EQ(escalations({esc("e1", "q1", 100, 400), esc("e9", "q9", 100, 400)}).stored, 2U);
+  messages({msg("q9", "c9", 0)});
+  messages({msg("a9", "c9", 1000, true)});
+  ASSERT_TRUE(pipeline_->endBulkLoad().ok());
+  auto r = rows();
+  ASSERT_EQ(r.turns.size(), 2U);
+  EXPECT_EQ(r.escalations[0].size(), 1U);
+  EXPECT_EQ(r.escalations[1].size(), 1U);
+  const std::string text = metricsText();
+  EXPECT_EQ(sample(text, R"(replywatch_escalations_total{account="acme",route="agency"})"), 2);
+  EXPECT_EQ(
+      sample(text,
+             R"(replywatch_wait_seconds_total{account="acme",route="agency",phase="before_escalation"})"),
+      200);
+  EXPECT_EQ(sample(text, R"(replywatch_wait_seconds_total{account="acme",route="agency",phase="relay"})"),
+            600);
+  EXPECT_EQ(
+      sample(text, R"(replywatch_wait_seconds_total{account="acme",route="agency",phase="after_relay"})"),
+      3800);
+}
+
 TEST_F(RelayPipelineTest, RouteComesFromTheRequestingHandler) {
   messages({msg("q1", "c1", 0)});
   escalations({esc("by-staff", "q1", 10, 20, "support"), esc("by-nobody", "q1", 10, 20, "who")});

@@ -765,6 +765,55 @@ TEST(SqliteStoreBulkLoad, AStoreClosedDuringALoadKeepsWhatItHadBefore) {
             3);
 }
 
+// A load given up (a commit of it failed elsewhere): none of its batches stays, the
+// indexes dropped for it are back, and the store commits as before.
+TEST(SqliteStoreBulkLoad, AnAbortedLoadLeavesNothingOfItAndTheStoreWorksOn) {
+  for (const bool into_empty : {true, false}) {
+    SCOPED_TRACE(into_empty ? "into an empty store" : "into a store holding a message");
+    TempDir dir;
+    const auto path = dir.file("store.db");
+    auto store = mustOpen(path);
+    ASSERT_NE(store, nullptr);
+    if (!into_empty) {
+      WriteBatch first;
+      first.messages = {message("s", "c0", "m0", 50)};
+      first.upsert_turns = {openTurn("s", "c0", "m0", 50)};
+      ASSERT_TRUE(store->commit(first).ok());
+    }
+    const std::string kIndexes =
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+        "('turns_by_asked_at', 'turns_by_account_asked_at', 'turns_open', "
+        "'messages_by_conversation')";
+    ASSERT_TRUE(store->beginBulkLoad().ok());
+    WriteBatch batch;
+    batch.messages = {message("s", "c1", "m1", 100), message("s", "c1", "m2", 200, Role::Brand)};
+    batch.upsert_turns = {answeredTurn("s", "c1", "m1", 100, 200)};
+    batch.cursors = {{"s", "after-m2"}};
+    ASSERT_TRUE(store->commit(batch).ok());
+    ASSERT_TRUE(store->abortBulkLoad().ok());
+    EXPECT_FALSE(std::filesystem::exists(path.string() + "-journal"));
+    EXPECT_EQ(store->contains("s", {"m0", "m1", "m2"}).value(),
+              (std::vector<bool>{!into_empty, false, false}));
+    EXPECT_EQ(store->cursor("s").value(), std::nullopt);
+    {
+      RawDb raw(path, SQLITE_OPEN_READONLY);
+      ASSERT_TRUE(raw.ok());
+      EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+      EXPECT_EQ(raw.integer(kIndexes), 4);
+      EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+    }
+    WriteBatch later;
+    later.messages = {message("s", "c2", "m3", 300)};
+    later.upsert_turns = {openTurn("s", "c2", "m3", 300)};
+    ASSERT_TRUE(store->commit(later).ok());
+    EXPECT_EQ(questionIds(store->turns({}).value()),
+              into_empty ? (std::vector<std::string>{"m3"}) : (std::vector<std::string>{"m0", "m3"}));
+    // Nothing to give up outside a load.
+    EXPECT_TRUE(store->abortBulkLoad().ok());
+    EXPECT_EQ(store->contains("s", {"m3"}).value(), (std::vector<bool>{true}));
+  }
+}
+
 // A load into an empty store writes its pages once, into the database file, under a
 // rollback journal; the store is back in WAL mode once the load ends.
 TEST(SqliteStoreBulkLoad, ALoadIntoAnEmptyStoreBypassesTheLogAndReturnsToWalMode) {
