@@ -8,7 +8,9 @@
 // transaction holding its batch committed, or with an error and nothing of its batch
 // stored; ingestAsync() returns at once and its callback gets the same answer (webhook
 // handlers use it, so no thread waits per delivery). Planning, commit and the tracker update happen under one
-// mutex, so the tracker always mirrors what the store holds; escalation records of the relay feed and
+// mutex, so the tracker always mirrors what the store holds (during a bulk load into an
+// empty store, what the store will hold once the queued commits are done: see
+// beginBulkLoad()); escalation records of the relay feed and
 // threshold crossings take the same mutex and commit on their caller's thread: the store
 // links escalation records to turns in the commit that stores them (or their question),
 // and reports the records it touched, which the pipeline keeps in an EscalationBook for
