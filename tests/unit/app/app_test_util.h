@@ -12,9 +12,40 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/config/config.h"
+#include "daemon/core/model.h"
 #include "daemon/store/store.h"
 
 namespace replywatch::app::testing {
+
+// A configuration with one account ("acme") and one export source ("feed", channel
+// "export").
+inline config::Config feedConfig() {
+  config::Config c;
+  config::AccountConfig a;
+  a.name = "acme";
+  c.accounts.push_back(a);
+  config::SourceConfig s;
+  s.name = "feed";
+  s.type = "export";
+  s.account = "acme";
+  s.channel = "export";
+  c.sources.push_back(s);
+  return c;
+}
+
+// A message of `conversation` at `at_s` (seconds since the epoch): a member's question, or
+// with `brand` the account's answer.
+inline Message feedMessage(std::string id, std::string conversation, std::int64_t at_s, bool brand = false) {
+  Message m;
+  m.id = std::move(id);
+  m.conversation_id = std::move(conversation);
+  m.author_id = brand ? "acme" : "member";
+  m.author_is_brand = brand;
+  m.created_at = fromMillis(at_s * 1000);
+  m.text = "Où est ma commande ?";
+  return m;
+}
 
 // A directory under the system's temporary directory, removed with everything in it.
 class TempDir {

@@ -95,29 +95,8 @@ TEST(BulkWriter, AFailedCommitIsReportedAndDropsTheBatchesBehindIt) {
   ASSERT_TRUE(store->abortBulkLoad().ok());
 }
 
-config::Config makeConfig() {
-  config::Config c;
-  config::AccountConfig a;
-  a.name = "acme";
-  c.accounts.push_back(a);
-  config::SourceConfig s;
-  s.name = "feed";
-  s.type = "export";
-  s.account = "acme";
-  s.channel = "export";
-  c.sources.push_back(s);
-  return c;
-}
-
-Message msg(std::string id, std::string conversation, std::int64_t at_s, bool brand = false) {
-  Message m;
-  m.id = std::move(id);
-  m.conversation_id = std::move(conversation);
-  m.author_id = brand ? "acme" : "member";
-  m.author_is_brand = brand;
-  m.created_at = fromMillis(at_s * 1000);
-  return m;
-}
+using testing::feedConfig;
+using testing::feedMessage;
 
 // A real store whose commit of a batch holding message `fail_on` fails, as a full disk
 // would make it; the commits' threads are recorded.
@@ -150,7 +129,7 @@ class FailingStore final : public testing::ForwardingStore {
 // The load's commits run on the bulk writer's thread; a cursor is read back after them.
 TEST(PipelineBulkWriter, ALoadIntoAnEmptyStoreCommitsBehindTheWriter) {
   testing::TempDir dir("bulk-pipeline");
-  auto cfg = makeConfig();
+  auto cfg = feedConfig();
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   FailingStore store(store::openSqliteStore(dir.file("store.db")).value(), "none");
   Pipeline p(cfg, clock, store);
@@ -159,7 +138,8 @@ TEST(PipelineBulkWriter, ALoadIntoAnEmptyStoreCommitsBehindTheWriter) {
   for (int i = 0; i < 50; ++i) {
     const std::string n = std::to_string(i);
     auto out =
-        p.ingest(cfg.sources[0], {msg("q" + n, "c" + n, kT0 + i), msg("a" + n, "c" + n, kT0 + i + 60, true)},
+        p.ingest(cfg.sources[0],
+                 {feedMessage("q" + n, "c" + n, kT0 + i), feedMessage("a" + n, "c" + n, kT0 + i + 60, true)},
                  "after-" + n);
     ASSERT_TRUE(out.ok()) << out.error().message;
     EXPECT_EQ(out->stored, 2U);
@@ -167,7 +147,8 @@ TEST(PipelineBulkWriter, ALoadIntoAnEmptyStoreCommitsBehindTheWriter) {
   EXPECT_EQ(p.cursor("feed").value(), std::optional<std::string>("after-49"));
   // A message loaded already, under another conversation: the store's check keeps it out.
   auto again =
-      p.ingest(cfg.sources[0], {msg("q7", "elsewhere", kT0), msg("q50", "c50", kT0 + 50)}, std::nullopt);
+      p.ingest(cfg.sources[0], {feedMessage("q7", "elsewhere", kT0), feedMessage("q50", "c50", kT0 + 50)},
+               std::nullopt);
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again->stored, 1U);
   EXPECT_EQ(again->duplicates, 1U);
@@ -181,7 +162,7 @@ TEST(PipelineBulkWriter, ALoadIntoAnEmptyStoreCommitsBehindTheWriter) {
 // return its error, and nothing of the load is stored.
 TEST(PipelineBulkWriter, AFailedQueuedCommitFailsTheWholeLoad) {
   testing::TempDir dir("bulk-pipeline");
-  auto cfg = makeConfig();
+  auto cfg = feedConfig();
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   {
     FailingStore store(store::openSqliteStore(dir.file("store.db")).value(), "q3");
@@ -190,14 +171,14 @@ TEST(PipelineBulkWriter, AFailedQueuedCommitFailsTheWholeLoad) {
     ASSERT_TRUE(p.beginBulkLoad().ok());
     for (int i = 0; i < 3; ++i) {
       const std::string n = std::to_string(i);
-      ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q" + n, "c" + n, kT0 + i)}, std::nullopt).ok());
+      ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q" + n, "c" + n, kT0 + i)}, std::nullopt).ok());
     }
     // Answered once queued: the failure comes after.
-    ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q3", "c3", kT0 + 3)}, std::nullopt).ok());
+    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q3", "c3", kT0 + 3)}, std::nullopt).ok());
     auto cursor = p.cursor("feed");
     ASSERT_FALSE(cursor.ok());
     EXPECT_EQ(cursor.error().reason, "io");
-    auto later = p.ingest(cfg.sources[0], {msg("q4", "c4", kT0 + 4)}, std::nullopt);
+    auto later = p.ingest(cfg.sources[0], {feedMessage("q4", "c4", kT0 + 4)}, std::nullopt);
     ASSERT_FALSE(later.ok());
     EXPECT_EQ(later.error().reason, "io");
     auto ended = p.endBulkLoad();

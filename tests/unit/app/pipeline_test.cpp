@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "daemon/app/pipeline.h"
+#include "tests/unit/app/app_test_util.h"
 
 namespace replywatch::app {
 namespace {
@@ -29,30 +30,8 @@ class TempStore {
   std::filesystem::path dir_;
 };
 
-config::Config makeConfig() {
-  config::Config c;
-  config::AccountConfig a;
-  a.name = "acme";
-  c.accounts.push_back(a);
-  config::SourceConfig s;
-  s.name = "feed";
-  s.type = "export";
-  s.account = "acme";
-  s.channel = "export";
-  c.sources.push_back(s);
-  return c;
-}
-
-Message msg(std::string id, std::string conversation, std::int64_t at_s, bool brand = false) {
-  Message m;
-  m.id = std::move(id);
-  m.conversation_id = std::move(conversation);
-  m.author_id = brand ? "acme" : "member";
-  m.author_is_brand = brand;
-  m.created_at = fromMillis(at_s * 1000);
-  m.text = "Où est ma commande ?";
-  return m;
-}
+using testing::feedConfig;
+using testing::feedMessage;
 
 std::vector<std::string> turnKeys(store::Store& s) {
   std::vector<std::string> keys;
@@ -69,18 +48,19 @@ const std::int64_t kT0 = 1'700'000'000;
 TEST(Pipeline, StoresAndTracksABatch) {
   TempStore dir;
   auto store = dir.open();
-  auto cfg = makeConfig();
+  auto cfg = feedConfig();
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   Pipeline p(cfg, clock, *store);
   ASSERT_TRUE(p.restore().ok());
-  auto out = p.ingest(cfg.sources[0], {msg("q1", "c1", kT0), msg("a1", "c1", kT0 + 60, true)}, "cursor-1");
+  auto out = p.ingest(cfg.sources[0], {feedMessage("q1", "c1", kT0), feedMessage("a1", "c1", kT0 + 60, true)},
+                      "cursor-1");
   ASSERT_TRUE(out.ok()) << out.error().message;
   EXPECT_EQ(out->stored, 2u);
   EXPECT_EQ(out->duplicates, 0u);
   EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"c1/q1"}));
   EXPECT_EQ(store->cursor("feed").value(), std::optional<std::string>("cursor-1"));
-  auto again =
-      p.ingest(cfg.sources[0], {msg("q1", "c1", kT0), msg("a1", "c1", kT0 + 60, true)}, std::nullopt);
+  auto again = p.ingest(
+      cfg.sources[0], {feedMessage("q1", "c1", kT0), feedMessage("a1", "c1", kT0 + 60, true)}, std::nullopt);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->stored, 0u);
   EXPECT_EQ(again->duplicates, 2u);
@@ -91,13 +71,14 @@ TEST(Pipeline, StoresAndTracksABatch) {
 TEST(Pipeline, KnownMessageUnderAnotherConversationOpensNoTurn) {
   TempStore dir;
   auto store = dir.open();
-  auto cfg = makeConfig();
+  auto cfg = feedConfig();
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   Pipeline p(cfg, clock, *store);
   ASSERT_TRUE(p.restore().ok());
-  ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("m1", "c1", kT0)}, std::nullopt).ok());
+  ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("m1", "c1", kT0)}, std::nullopt).ok());
 
-  auto out = p.ingest(cfg.sources[0], {msg("m1", "c2", kT0), msg("m2", "c2", kT0 + 30)}, "after-m2");
+  auto out =
+      p.ingest(cfg.sources[0], {feedMessage("m1", "c2", kT0), feedMessage("m2", "c2", kT0 + 30)}, "after-m2");
   ASSERT_TRUE(out.ok()) << out.error().message;
   EXPECT_EQ(out->stored, 1u);
   EXPECT_EQ(out->duplicates, 1u);
@@ -107,7 +88,8 @@ TEST(Pipeline, KnownMessageUnderAnotherConversationOpensNoTurn) {
   EXPECT_EQ((snap.channels[{"acme", "export"}].questions_total), 2u);
 
   // The same id twice in one batch, in two conversations: stored once.
-  auto twice = p.ingest(cfg.sources[0], {msg("m3", "c3", kT0 + 40), msg("m3", "c4", kT0 + 40)}, std::nullopt);
+  auto twice = p.ingest(cfg.sources[0],
+                        {feedMessage("m3", "c3", kT0 + 40), feedMessage("m3", "c4", kT0 + 40)}, std::nullopt);
   ASSERT_TRUE(twice.ok()) << twice.error().message;
   EXPECT_EQ(twice->stored, 1u);
   EXPECT_EQ(turnKeys(*store).size(), 3u);
@@ -133,25 +115,25 @@ std::vector<std::string> turnRows(store::Store& s) {
 // one, for conversations spread over several batches; a second load, into the store
 // now holding messages, reads conversations from the store again.
 TEST(Pipeline, ABulkLoadIntoAnEmptyStoreStoresWhatSeparateCommitsStore) {
-  auto cfg = makeConfig();
+  auto cfg = feedConfig();
   constexpr int kConversations = 300;
   auto c = [](int i) { return "c" + std::to_string(i); };
   std::vector<std::vector<Message>> batches(4);
   for (int i = 0; i < kConversations; ++i) {
     const std::int64_t t = kT0 + i;
-    batches[0].push_back(msg("q" + std::to_string(i), c(i), t));
+    batches[0].push_back(feedMessage("q" + std::to_string(i), c(i), t));
     if (i % 2 == 0) {
-      batches[1].push_back(msg("f" + std::to_string(i), c(i), t + 100));
-      batches[2].push_back(msg("a" + std::to_string(i), c(i), t + 7200, true));
+      batches[1].push_back(feedMessage("f" + std::to_string(i), c(i), t + 100));
+      batches[2].push_back(feedMessage("a" + std::to_string(i), c(i), t + 7200, true));
     } else {
-      batches[1].push_back(msg("a" + std::to_string(i), c(i), t + 50, true));
-      batches[2].push_back(msg("q2-" + std::to_string(i), c(i), t + 500));
-      batches[3].push_back(msg("a2-" + std::to_string(i), c(i), t + 900, true));
+      batches[1].push_back(feedMessage("a" + std::to_string(i), c(i), t + 50, true));
+      batches[2].push_back(feedMessage("q2-" + std::to_string(i), c(i), t + 500));
+      batches[3].push_back(feedMessage("a2-" + std::to_string(i), c(i), t + 900, true));
     }
   }
-  batches[2].push_back(msg("q0", c(0), kT0));         // a duplicate
-  batches[2].push_back(msg("q1", "elsewhere", kT0));  // stored already, under another conversation
-  batches[3].push_back(msg("late-q", c(2), kT0 + 9000));
+  batches[2].push_back(feedMessage("q0", c(0), kT0));         // a duplicate
+  batches[2].push_back(feedMessage("q1", "elsewhere", kT0));  // stored already, under another conversation
+  batches[3].push_back(feedMessage("late-q", c(2), kT0 + 9000));
 
   TempStore bulk_dir, plain_dir;
   auto bulk_store = bulk_dir.open();
@@ -198,13 +180,13 @@ TEST(Pipeline, ABulkLoadIntoAnEmptyStoreStoresWhatSeparateCommitsStore) {
 
 TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
   TempStore dir;
-  auto cfg = makeConfig();
+  auto cfg = feedConfig();
   ManualClock clock(fromMillis(kT0 * 1000));
   {
     auto store = dir.open();
     Pipeline p(cfg, clock, *store);
     ASSERT_TRUE(p.restore().ok());
-    ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q1", "c1", kT0)}, std::nullopt).ok());
+    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q1", "c1", kT0)}, std::nullopt).ok());
     clock.advance(std::chrono::seconds{3601});
     EXPECT_EQ(p.tick().value(), 1u);
     EXPECT_EQ(p.tick().value(), 0u);
@@ -226,7 +208,7 @@ TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
 TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
   TempStore dir;
   auto store = dir.open();
-  auto cfg = makeConfig();
+  auto cfg = feedConfig();
   config::SourceConfig relays;
   relays.name = "relays";
   relays.type = "relay";
@@ -237,8 +219,8 @@ TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
   Pipeline p(cfg, clock, *store);
   ASSERT_TRUE(p.restore().ok());
   ASSERT_TRUE(p.ingest(cfg.sources[0],
-                       {msg("q1", "old", kT0), msg("a1", "old", kT0 + 60, true),
-                        msg("q2", "waiting", kT0 + 10), msg("q4", "recent", kT0 + 200)},
+                       {feedMessage("q1", "old", kT0), feedMessage("a1", "old", kT0 + 60, true),
+                        feedMessage("q2", "waiting", kT0 + 10), feedMessage("q4", "recent", kT0 + 200)},
                        std::nullopt)
                   .ok());
   auto escalation = [](std::string id, std::string question, std::int64_t at_s) {
@@ -275,7 +257,8 @@ TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
   // So does the relay counter: e-waiting's record went, what it counted stays.
   EXPECT_EQ((snap.escalations[{"acme", "unknown"}].escalations_total), 2u);
 
-  ASSERT_TRUE(p.ingest(cfg.sources[0], {msg("q3", "old", kT0 + 500), msg("a2", "waiting", kT0 + 510, true)},
+  ASSERT_TRUE(p.ingest(cfg.sources[0],
+                       {feedMessage("q3", "old", kT0 + 500), feedMessage("a2", "waiting", kT0 + 510, true)},
                        std::nullopt)
                   .ok());
   EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"recent/q4", "old/q3"}));
