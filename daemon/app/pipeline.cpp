@@ -132,12 +132,15 @@ Result<void> Pipeline::beginBulkLoad() {
 Result<void> Pipeline::settleBulkWrites(bool stop_bulk_writer) {
   if (!bulk_writer_) return {};
   auto drained = bulk_writer_->drain();
-  if (stop_bulk_writer && drained) {
-    bulk_writer_.reset();
-    bulk_keys_ = MessageKeySet{};
-    bulk_writing_ = false;
-  }
+  // After a failure the writer stays: its error fails the rest of the load.
+  if (stop_bulk_writer && drained) dropBulkWriter();
   return drained;
+}
+
+void Pipeline::dropBulkWriter() {
+  bulk_writer_.reset();
+  bulk_keys_ = MessageKeySet{};
+  bulk_writing_ = false;
 }
 
 Result<void> Pipeline::endBulkLoad() {
@@ -151,9 +154,7 @@ Result<void> Pipeline::endBulkLoad() {
   } else {
     ended = store_.endBulkLoad();
   }
-  bulk_writer_.reset();
-  bulk_keys_ = MessageKeySet{};
-  bulk_writing_ = false;
+  dropBulkWriter();
   if (load_into_empty_store_) {
     load_into_empty_store_ = false;
     loader_->setLoadIntoEmptyStore(false);
@@ -345,6 +346,14 @@ Result<std::vector<std::size_t>> Pipeline::commitRecords(
     std::vector<MessageRecord> records, const std::vector<std::pair<std::string, std::string>>& cursors,
     const std::unordered_map<std::string, std::size_t>& owner, std::size_t requests, bool& wrote) {
   std::vector<std::size_t> stored(requests, 0);
+  // What each request stored, from the messages a commit inserted (`inserted` of them).
+  auto count = [&](const std::vector<MessageRecord>& messages, std::size_t inserted) {
+    if (requests == 1) {
+      stored[0] = inserted;
+    } else {
+      for (const MessageRecord& m : messages) ++stored[owner.at(messageKey(m))];
+    }
+  };
   std::lock_guard lock(mu_);
   // The tracker recognises duplicates within the conversations it looks at; a message
   // already stored under another conversation id (a feed that changed its threading) is
@@ -368,11 +377,7 @@ Result<std::vector<std::size_t>> Pipeline::commitRecords(
         // New to the load, into a store that held none: the store cannot refuse it, and
         // the commit runs behind on the bulk writer's thread.
         loader_->committed(batch.messages);
-        if (requests == 1) {
-          stored[0] = batch.messages.size();
-        } else {
-          for (const MessageRecord& m : batch.messages) ++stored[owner.at(messageKey(m))];
-        }
+        count(batch.messages, batch.messages.size());
         if (auto queued = bulk_writer_->submit(std::move(batch)); !queued) return queued.error();
         wrote = true;
         tracker_->commit(std::move(*plan));
@@ -392,11 +397,7 @@ Result<std::vector<std::size_t>> Pipeline::commitRecords(
     wrote = true;
     loader_->committed(batch.messages);
     noteEscalations(*committed);
-    if (requests == 1) {
-      stored[0] = committed->messages_inserted;
-    } else {
-      for (const MessageRecord& m : batch.messages) ++stored[owner.at(messageKey(m))];
-    }
+    count(batch.messages, committed->messages_inserted);
     // Tracker::commit applies the plan's per-conversation states; the change lists
     // moved into the batch were only for the store.
     tracker_->commit(std::move(*plan));
@@ -436,12 +437,10 @@ Result<std::vector<MessageRecord>> Pipeline::withoutStored(std::vector<MessageRe
 }
 
 Result<std::optional<std::string>> Pipeline::cursor(const std::string& source) {
-  if (bulk_writing_) {
-    // The cursor may be in a batch still queued for the bulk writer.
-    std::lock_guard lock(mu_);
-    if (auto settled = settleBulkWrites(); !settled) return settled.error();
-    return store_.cursor(source);
-  }
+  if (!bulk_writing_) return store_.cursor(source);
+  // The cursor may be in a batch still queued for the bulk writer.
+  std::lock_guard lock(mu_);
+  if (auto settled = settleBulkWrites(); !settled) return settled.error();
   return store_.cursor(source);
 }
 

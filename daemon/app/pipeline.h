@@ -164,6 +164,8 @@ class Pipeline final : public connectors::IngestSink {
   // from this thread; with `stop_bulk_writer`, the rest of the load commits on the
   // writer thread. Returns a failed commit's error.
   Result<void> settleBulkWrites(bool stop_bulk_writer = false);
+  // Ends the bulk writer's part of a load (with mu_ held, nothing queued).
+  void dropBulkWriter();
 
   const config::Config& config_;
   store::Store& store_;
