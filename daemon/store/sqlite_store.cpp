@@ -19,7 +19,8 @@
 //             serves conversation(), openConversationMessages() and prune().
 //   turns     PRIMARY KEY (source, conversation_id, question_id), WITHOUT ROWID.
 //             Times in UTC milliseconds; answered_at_ms / breached_at_ms NULL when unset.
-//             turns_by_asked_at and turns_by_account_asked_at serve turns(query);
+//             turns_by_asked_at and turns_by_account_asked_at serve turns(query)
+//             (version 4 drops the first, see there);
 //             turns_open (partial, answered_at_ms IS NULL) finds conversations with an
 //             open turn.
 //   cursors   one row per source: the last committed connector cursor.
@@ -43,6 +44,12 @@
 // Tables (version 3)
 //   commit_log_applied  one row: the LSN of the last commit-log record applied
 //             (commit_log.h), written in the transaction that applies it.
+//
+// Version 4
+//   turns_by_asked_at is dropped: turns_by_account_asked_at, whose entries end with the
+//   primary key, yields each account's turns in the order turns() returns them, and a
+//   query for every account merges one such range per account (one index fewer to
+//   write for every turn, and to build at the end of a bulk load).
 //
 // Connections and locking
 //   A write connection (journal_mode=WAL, synchronous=FULL) guarded by write_mutex_,
@@ -166,6 +173,9 @@ CREATE TABLE commit_log_applied (
 );
 INSERT INTO commit_log_applied (id, lsn) VALUES (1, 0);
 )sql"},
+    {4, "turns read per account only: no index by time alone", R"sql(
+DROP INDEX IF EXISTS turns_by_asked_at;
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
@@ -248,12 +258,10 @@ void bindTurn(Statement& s, int base, const Turn& t) {
   s.bind(base + 12, optionalMillis(t.breached_at));
 }
 
-// The turns' secondary indexes, as migration 1 creates them: a bulk load into a store
+// The turns' secondary indexes, as migrations 1 and 4 leave them: a bulk load into a store
 // without turns drops them and builds them once at its end (in the same transaction).
-constexpr const char* kDropTurnIndexes =
-    "DROP INDEX turns_by_asked_at; DROP INDEX turns_by_account_asked_at; DROP INDEX turns_open;";
+constexpr const char* kDropTurnIndexes = "DROP INDEX turns_by_account_asked_at; DROP INDEX turns_open;";
 constexpr const char* kCreateTurnIndexes =
-    "CREATE INDEX turns_by_asked_at ON turns (asked_at_ms);"
     "CREATE INDEX turns_by_account_asked_at ON turns (account, asked_at_ms);"
     "CREATE INDEX turns_open ON turns (source, conversation_id) WHERE answered_at_ms IS NULL;";
 
@@ -1036,33 +1044,81 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<Turn>> turns(const TurnQuery& query) override {
-    std::string sql = "SELECT ";
-    sql.append(kTurnColumns).append(" FROM turns");
-    const char* glue = " WHERE ";
-    if (query.account) {
-      sql.append(glue).append("account = :account");
-      glue = " AND ";
-    }
-    if (query.since) {
-      sql.append(glue).append("asked_at_ms >= :since");
-      glue = " AND ";
-    }
-    if (query.until) sql.append(glue).append("asked_at_ms < :until");
-    sql.append(" ORDER BY asked_at_ms, source, conversation_id, question_id LIMIT :limit");
-
     ReadAccess access = reading();
     Database& db = *access.db;
+    if (query.account) return readTurns(db, query, {*query.account});
+    // Every account: the accounts first, then their turns, in one read transaction.
+    if (!access.bulk) {
+      const int rc = db.exec("BEGIN");
+      if (rc != SQLITE_OK) return dbError(db, rc, "cannot read store");
+    }
+    auto accounts = turnAccounts(db);
+    auto out =
+        accounts.ok() ? readTurns(db, query, accounts.value()) : Result<std::vector<Turn>>(accounts.error());
+    if (!access.bulk) db.rollbackIfOpen();
+    return out;
+  }
+
+  // Every account that has a turn, in order: one index probe per account.
+  static Result<std::vector<std::string>> turnAccounts(Database& db) {
+    Statement* s = db.prepare(
+        "WITH RECURSIVE a(account) AS (SELECT (SELECT min(account) FROM turns) UNION ALL "
+        "SELECT (SELECT min(account) FROM turns WHERE account > a.account) FROM a WHERE a.account IS NOT "
+        "NULL) "
+        "SELECT account FROM a WHERE account IS NOT NULL");
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) s->columnText(0, out.emplace_back());
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+    return out;
+  }
+
+  // The turns of `accounts` matching the query's window and limit, in turns() order.
+  // Each account's range of turns_by_account_asked_at is already in that order (its
+  // entries end with the primary key), so a few accounts are read as one UNION ALL,
+  // which SQLite merges range by range and stops at the limit; more accounts than
+  // kMaxMergedAccounts are read with one IN list and sorted (the limit bounds the sort).
+  static Result<std::vector<Turn>> readTurns(Database& db, const TurnQuery& query,
+                                             const std::vector<std::string>& accounts) {
+    constexpr std::size_t kMaxMergedAccounts = 64;
+    if (accounts.empty()) return std::vector<Turn>{};
+    // Parameters: ?1..?n the accounts, then the window's bounds and the limit.
+    const int since = static_cast<int>(accounts.size()) + 1;
+    const int until = since + 1;
+    const int limit = since + 2;
+    std::string window;
+    if (query.since) window.append(" AND asked_at_ms >= ?").append(std::to_string(since));
+    if (query.until) window.append(" AND asked_at_ms < ?").append(std::to_string(until));
+    std::string sql;
+    const bool merged = accounts.size() <= kMaxMergedAccounts;
+    for (std::size_t i = 0; i < (merged ? accounts.size() : 1); ++i) {
+      if (i > 0) sql.append(" UNION ALL ");
+      sql.append("SELECT ").append(kTurnColumns).append(" FROM turns WHERE account ");
+      if (merged) {
+        sql.append("= ?").append(std::to_string(i + 1));
+      } else {
+        sql.append("IN (");
+        for (std::size_t j = 0; j < accounts.size(); ++j)
+          sql.append(j == 0 ? "?" : ", ?").append(std::to_string(j + 1));
+        sql.append(")");
+      }
+      sql.append(window);
+    }
+    sql.append(" ORDER BY asked_at_ms, source, conversation_id, question_id LIMIT ?")
+        .append(std::to_string(limit));
+
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
-    if (query.account) s->bind(s->parameterIndex(":account"), *query.account);
-    if (query.since) s->bind(s->parameterIndex(":since"), toMillis(*query.since));
-    if (query.until) s->bind(s->parameterIndex(":until"), toMillis(*query.until));
-    const std::int64_t limit =
-        query.limit && *query.limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
-            ? static_cast<std::int64_t>(*query.limit)
-            : -1;
-    s->bind(s->parameterIndex(":limit"), limit);
+    for (std::size_t i = 0; i < accounts.size(); ++i) s->bind(static_cast<int>(i + 1), accounts[i]);
+    if (query.since) s->bind(since, toMillis(*query.since));
+    if (query.until) s->bind(until, toMillis(*query.until));
+    s->bind(limit,
+            query.limit && *query.limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+                ? static_cast<std::int64_t>(*query.limit)
+                : std::int64_t{-1});
 
     std::vector<Turn> out;
     if (query.limit) out.reserve(std::min<std::size_t>(*query.limit, 4096));

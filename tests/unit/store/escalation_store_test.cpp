@@ -344,7 +344,7 @@ TEST(EscalationMigrationTest, Version1FileIsMigratedWithItsDataKept) {
   auto opened = openSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   auto& store = *opened.value();
-  EXPECT_EQ(store.schemaVersion(), 3);
+  EXPECT_EQ(store.schemaVersion(), 4);
   auto turns = store.turns({});
   ASSERT_TRUE(turns.ok());
   ASSERT_EQ(turns->size(), 1U);
@@ -363,16 +363,18 @@ TEST(EscalationMigrationTest, Version1FileIsMigratedWithItsDataKept) {
   opened.value().reset();
 
   RawDb raw(path);
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 3);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 3);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 4);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 4);
   EXPECT_EQ(raw.text("SELECT description FROM schema_version WHERE version = 2"),
             "escalation records of the relay feed, linked to turns");
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 2);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'turns_by_asked_at'"), 0);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'turns_by_account_asked_at'"), 1);
   // Opening again applies nothing more.
   auto again = openSqliteStore(path);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again.value()->schemaVersion(), 3);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 3);
+  EXPECT_EQ(again.value()->schemaVersion(), 4);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 4);
 }
 
 }  // namespace

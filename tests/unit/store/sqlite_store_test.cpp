@@ -1,10 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "daemon/store/store.h"
@@ -55,12 +60,12 @@ TEST(SqliteStoreOpen, MigratesANewFile) {
   {
     auto store = mustOpen(path);
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->schemaVersion(), 3);
+    EXPECT_EQ(store->schemaVersion(), 4);
   }
   RawDb raw(path);
   ASSERT_TRUE(raw.ok());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 3);
-  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 3);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 4);
+  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 4);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 0);
   for (const char* table :
@@ -73,6 +78,12 @@ TEST(SqliteStoreOpen, MigratesANewFile) {
   }
   // No column can hold message text.
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'text'"), 0);
+  // The secondary indexes: turns are read per account only (version 4).
+  EXPECT_EQ(
+      raw.text("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' "
+               "AND sql IS NOT NULL ORDER BY name)"),
+      "escalations_by_link escalations_by_ref escalations_by_requested_at messages_by_conversation "
+      "turns_by_account_asked_at turns_open");
 }
 
 TEST(SqliteStoreOpen, MigratesAnExistingEmptyFile) {
@@ -82,7 +93,7 @@ TEST(SqliteStoreOpen, MigratesAnExistingEmptyFile) {
   ASSERT_EQ(std::filesystem::file_size(path), 0u);
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 3);
+  EXPECT_EQ(store->schemaVersion(), 4);
 }
 
 TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
@@ -91,9 +102,9 @@ TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
   { ASSERT_NE(mustOpen(path), nullptr); }
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 3);
+  EXPECT_EQ(store->schemaVersion(), 4);
   RawDb raw(path);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 3);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 4);
 }
 
 TEST(SqliteStoreOpen, RefusesANewerSchemaAndLeavesTheFileUntouched) {
@@ -184,7 +195,7 @@ TEST(SqliteStoreOpen, ReadOnlyStoreReadsButRefusesWrites) {
   }
   auto store = mustOpen(path, OpenOptions{.read_only = true});
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 3);
+  EXPECT_EQ(store->schemaVersion(), 4);
   auto turns = store->turns({});
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), 1u);
@@ -502,6 +513,60 @@ TEST(SqliteStoreRead, TurnQueryFiltersAndOrders) {
   EXPECT_TRUE(store->turns(unknown)->empty());
 }
 
+// A query for every account reads each account's turns from the account index and
+// merges them (a UNION ALL up to 64 accounts, one sorted IN list beyond): the result must
+// be the same as sorting every matching turn, for any window and limit.
+TEST(SqliteStoreRead, TurnsOfEveryAccountAreMergedInOrder) {
+  for (const int accounts : {1, 3, 64, 65, 90}) {
+    SCOPED_TRACE("accounts: " + std::to_string(accounts));
+    TempDir dir;
+    auto store = mustOpen(dir.file("store.db"));
+    ASSERT_NE(store, nullptr);
+    std::vector<Turn> all;
+    std::mt19937 next(12345);  // its output is specified: the same turns everywhere
+    for (int i = 0; i < 600; ++i) {
+      // Few distinct times, so that ties on asked_at fall across accounts and sources.
+      const std::int64_t asked = 1000 + static_cast<std::int64_t>(next() % 97) * 10;
+      const std::string account = "acct-" + std::to_string(next() % static_cast<std::uint32_t>(accounts));
+      const std::string source = next() % 2 == 0 ? "s" : "t";
+      all.push_back(
+          openTurn(source, "c" + std::to_string(next() % 50), "q" + std::to_string(i), asked, account));
+    }
+    WriteBatch batch;
+    batch.upsert_turns = all;
+    ASSERT_TRUE(store->commit(batch).ok());
+    auto order = [](const Turn& a, const Turn& b) {
+      return std::tie(a.asked_at, a.source, a.conversation_id, a.question_id) <
+             std::tie(b.asked_at, b.source, b.conversation_id, b.question_id);
+    };
+    std::sort(all.begin(), all.end(), order);
+
+    for (const auto& [since, until, limit] :
+         std::vector<std::tuple<std::optional<std::int64_t>, std::optional<std::int64_t>,
+                                std::optional<std::size_t>>>{{std::nullopt, std::nullopt, std::nullopt},
+                                                             {1200, 1700, std::nullopt},
+                                                             {std::nullopt, 1500, 7},
+                                                             {1300, std::nullopt, 40},
+                                                             {2000, std::nullopt, std::nullopt}}) {
+      TurnQuery query;
+      if (since) query.since = fromMillis(*since);
+      if (until) query.until = fromMillis(*until);
+      query.limit = limit;
+      std::vector<std::string> expected;
+      for (const Turn& t : all) {
+        if (since && t.asked_at < fromMillis(*since)) continue;
+        if (until && t.asked_at >= fromMillis(*until)) continue;
+        if (limit && expected.size() == *limit) break;
+        expected.push_back(t.question_id);
+      }
+      auto got = store->turns(query);
+      ASSERT_TRUE(got.ok()) << got.error().message;
+      EXPECT_EQ(questionIds(*got), expected)
+          << "since " << since.value_or(-1) << " until " << until.value_or(-1);
+    }
+  }
+}
+
 TEST(SqliteStoreRead, ForEachTurnVisitsEveryTurn) {
   TempDir dir;
   auto store = mustOpen(dir.file("store.db"));
@@ -762,7 +827,7 @@ TEST(SqliteStoreBulkLoad, AStoreClosedDuringALoadKeepsWhatItHadBefore) {
   RawDb raw(dir.file("store.db"), SQLITE_OPEN_READONLY);
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'turns' AND "
                         "name LIKE 'turns_%'"),
-            3);
+            2);
 }
 
 // A load given up (a commit of it failed elsewhere): none of its batches stays, the
@@ -782,7 +847,7 @@ TEST(SqliteStoreBulkLoad, AnAbortedLoadLeavesNothingOfItAndTheStoreWorksOn) {
     }
     const std::string kIndexes =
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-        "('turns_by_asked_at', 'turns_by_account_asked_at', 'turns_open', "
+        "('turns_by_account_asked_at', 'turns_open', "
         "'messages_by_conversation')";
     ASSERT_TRUE(store->beginBulkLoad().ok());
     WriteBatch batch;
@@ -799,7 +864,7 @@ TEST(SqliteStoreBulkLoad, AnAbortedLoadLeavesNothingOfItAndTheStoreWorksOn) {
       RawDb raw(path, SQLITE_OPEN_READONLY);
       ASSERT_TRUE(raw.ok());
       EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-      EXPECT_EQ(raw.integer(kIndexes), 4);
+      EXPECT_EQ(raw.integer(kIndexes), 3);
       EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
     }
     WriteBatch later;
@@ -899,7 +964,7 @@ TEST(SqliteStoreBulkLoad, ACrashDuringALoadIntoAnEmptyStoreLeavesNothingOfIt) {
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'turns' AND "
                         "name LIKE 'turns_%'"),
-            3);
+            2);
   // The load itself still ends normally.
   ASSERT_TRUE(store->endBulkLoad().ok());
   EXPECT_EQ(store->turns({})->size(), static_cast<std::size_t>(kMessages));
