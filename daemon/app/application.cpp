@@ -132,8 +132,13 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   metrics.watchWriteQueue([&pipeline] { return pipeline.writeQueueStats(); });
   // The verdict is evaluated on its own thread from the store's read connection; scrapes
   // and the API only read its latest snapshot.
+  std::vector<std::string> account_names;
+  for (const auto& account : config.accounts) account_names.push_back(account.name);
   verdict::Evaluator evaluator(
-      config, [&store](Timestamp from, Timestamp until) { return loadTurnFacts(*store, from, until); },
+      config,
+      [&store, &account_names](Timestamp from, Timestamp until) {
+        return loadTurnFacts(*store, from, until, account_names);
+      },
       clock);
 
   // TLS and basic auth from the exporter-toolkit web configuration, when there is one.

@@ -174,7 +174,11 @@ int runReport(const config::Config& cfg, const std::string& format, const std::s
     std::cerr << opened.error().message << '\n';
     return 1;
   }
-  auto facts = loadTurnFacts(*opened.value(), from, to, account);
+  std::vector<std::string> account_names;
+  for (const auto& a : cfg.accounts) {
+    if (!account || a.name == *account) account_names.push_back(a.name);
+  }
+  auto facts = loadTurnFacts(*opened.value(), from, to, account_names);
   if (!facts) {
     std::cerr << facts.error().message << '\n';
     return 1;

@@ -5,29 +5,30 @@
 namespace replywatch::app {
 
 Result<std::vector<verdict::TurnFact>> loadTurnFacts(store::Store& store, Timestamp from, Timestamp until,
-                                                     const std::optional<std::string>& account) {
-  store::TurnQuery query;
-  query.account = account;
-  query.since = from;
-  query.until = until;
-  auto turns = store.turns(query);
-  if (!turns) return turns.error();
-  std::vector<TurnKey> keys;
-  keys.reserve(turns->size());
-  for (const auto& turn : *turns) keys.push_back(keyOf(turn));
-  auto linked = store.escalationsFor(keys);
-  if (!linked) return linked.error();
+                                                     const std::vector<std::string>& accounts) {
   std::vector<verdict::TurnFact> facts;
-  facts.reserve(turns->size());
   std::vector<tracker::EscalationLeg> legs;
-  for (std::size_t i = 0; i < turns->size(); ++i) {
-    legs.clear();
-    for (const auto& record : (*linked)[i]) {
-      legs.push_back({record.escalation.requested_at, record.escalation.answered_at});
+  for (const std::string& account : accounts) {
+    store::TurnQuery query;
+    query.account = account;
+    query.since = from;
+    query.until = until;
+    auto turns = store.turns(query);
+    if (!turns) return turns.error();
+    std::vector<TurnKey> keys;
+    keys.reserve(turns->size());
+    for (const auto& turn : *turns) keys.push_back(keyOf(turn));
+    auto linked = store.escalationsFor(keys);
+    if (!linked) return linked.error();
+    for (std::size_t i = 0; i < turns->size(); ++i) {
+      legs.clear();
+      for (const auto& record : (*linked)[i]) {
+        legs.push_back({record.escalation.requested_at, record.escalation.answered_at});
+      }
+      Turn& turn = (*turns)[i];
+      auto phases = tracker::decomposeWait(turn.asked_at, turn.answered_at, legs, until);
+      facts.push_back({std::move(turn), phases});
     }
-    Turn& turn = (*turns)[i];
-    auto phases = tracker::decomposeWait(turn.asked_at, turn.answered_at, legs, until);
-    facts.push_back({std::move(turn), phases});
   }
   return facts;
 }

@@ -25,7 +25,8 @@ struct Snapshot {
   const AccountVerdict* account(std::string_view name) const;
 };
 
-// Loads the facts of every turn asked in [from, until), lateness judged at `until`.
+// Loads the facts of every turn of the configured accounts asked in [from, until),
+// lateness judged at `until`.
 // Called from the evaluating thread; may block on the store.
 using FactLoader = std::function<Result<std::vector<TurnFact>>(Timestamp from, Timestamp until)>;
 

@@ -61,7 +61,8 @@ TEST(TurnFacts, WindowAccountAndPhasesFromTheStore) {
   };
   ASSERT_TRUE(store->commit(batch).ok());
 
-  auto facts = loadTurnFacts(*store, t0, until);
+  // Account by account, in the order asked for, each in asked_at order.
+  auto facts = loadTurnFacts(*store, t0, until, {"acme", "other"});
   ASSERT_TRUE(facts.ok()) << facts.error().message;
   ASSERT_EQ(facts->size(), 3u);
   EXPECT_EQ((*facts)[0].turn.question_id, "q1");
@@ -72,9 +73,17 @@ TEST(TurnFacts, WindowAccountAndPhasesFromTheStore) {
   EXPECT_EQ((*facts)[1].phases.direct, std::chrono::hours{47});  // open: measured up to `until`
   EXPECT_EQ((*facts)[2].turn.account, "other");
 
-  auto acme = loadTurnFacts(*store, t0, until, std::string("acme"));
+  auto acme = loadTurnFacts(*store, t0, until, {"acme"});
   ASSERT_TRUE(acme.ok());
   EXPECT_EQ(acme->size(), 2u);
+  auto reversed = loadTurnFacts(*store, t0, until, {"other", "acme"});
+  ASSERT_TRUE(reversed.ok());
+  ASSERT_EQ(reversed->size(), 3u);
+  EXPECT_EQ((*reversed)[0].turn.question_id, "q3");
+  EXPECT_EQ((*reversed)[2].turn.question_id, "q2");
+  auto none = loadTurnFacts(*store, t0, until, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
 }
 
 TEST(TurnFacts, LinkedRelayLegsSplitTheWait) {
@@ -109,7 +118,7 @@ TEST(TurnFacts, LinkedRelayLegsSplitTheWait) {
   batch.escalations = {leg};
   ASSERT_TRUE(store->commit(batch).ok());
 
-  auto facts = loadTurnFacts(*store, t0, t0 + std::chrono::hours{24});
+  auto facts = loadTurnFacts(*store, t0, t0 + std::chrono::hours{24}, {"acme"});
   ASSERT_TRUE(facts.ok()) << facts.error().message;
   ASSERT_EQ(facts->size(), 2u);
   const auto& q1 = (*facts)[0].turn.question_id == "q1" ? (*facts)[0] : (*facts)[1];
