@@ -1062,9 +1062,10 @@ class SqliteStore final : public Store {
   // Every account that has a turn, in order: one index probe per account.
   static Result<std::vector<std::string>> turnAccounts(Database& db) {
     Statement* s = db.prepare(
-        "WITH RECURSIVE a(account) AS (SELECT (SELECT min(account) FROM turns) UNION ALL "
-        "SELECT (SELECT min(account) FROM turns WHERE account > a.account) FROM a WHERE a.account IS NOT "
-        "NULL) "
+        "WITH RECURSIVE a(account) AS ("
+        "SELECT (SELECT min(account) FROM turns) UNION ALL "
+        "SELECT (SELECT min(account) FROM turns WHERE account > a.account) FROM a "
+        "WHERE a.account IS NOT NULL) "
         "SELECT account FROM a WHERE account IS NOT NULL");
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
     ResetGuard guard(*s);
