@@ -48,8 +48,9 @@
 // Version 4
 //   turns_by_asked_at is dropped: turns_by_account_asked_at, whose entries end with the
 //   primary key, yields each account's turns in the order turns() returns them, and a
-//   query for every account merges one such range per account (one index fewer to
-//   write for every turn, and to build at the end of a bulk load).
+//   query for every account reads one such range per account (merged up to 64
+//   accounts, sorted beyond; see readTurns): one index fewer to write for every turn,
+//   and to build at the end of a bulk load.
 //
 // Connections and locking
 //   A write connection (journal_mode=WAL, synchronous=FULL) guarded by write_mutex_,
