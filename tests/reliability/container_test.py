@@ -50,13 +50,15 @@ def check_dockerfile():
 
 
 def sandbox_wrapper(work, state, binary):
-    """A script that runs `binary` the way the container does; returns its path."""
+    """A script that runs `binary` the way the container does; returns its path. The
+    binary is bound again after the private /tmp, for a build tree under /tmp."""
     path = os.path.join(work, "sandboxed")
+    binary = os.path.abspath(binary)
     with open(path, "w") as f:
         f.write("#!/bin/sh\nexec setpriv --reuid=%d --regid=%d --clear-groups --inh-caps=-all -- "
                 "bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --ro-bind %s %s --bind %s %s "
-                "--die-with-parent --chdir %s -- %s \"$@\"\n" %
-                (UNPRIVILEGED, UNPRIVILEGED, work, work, state, state, state, os.path.abspath(binary)))
+                "--ro-bind %s %s --die-with-parent --chdir %s -- %s \"$@\"\n" %
+                (UNPRIVILEGED, UNPRIVILEGED, work, work, state, state, binary, binary, state, binary))
     os.chmod(path, 0o755)
     return path
 
