@@ -1,43 +1,20 @@
 // Escalation records through the ingest pipeline, a real SQLite store and the metrics
 // exposition: linking, the questions columns, the phase split, restore after restart.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <filesystem>
 #include <string>
 
 #include "daemon/app/pipeline.h"
 #include "daemon/app/questions.h"
 #include "daemon/metrics/metrics.h"
+#include "tests/unit/app/app_test_util.h"
 
 namespace replywatch::app {
 namespace {
 
-class TempStore {
- public:
-  TempStore() {
-    static std::atomic<int> n{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("replywatch-relay-pipeline-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    std::filesystem::create_directories(dir_);
-  }
-  ~TempStore() { std::filesystem::remove_all(dir_); }
-  std::unique_ptr<store::Store> open() {
-    auto s = store::openSqliteStore(dir_ / "store.db");
-    EXPECT_TRUE(s.ok());
-    return std::move(s).value();
-  }
-
- private:
-  std::filesystem::path dir_;
-};
-
+// The feed's configuration, with an agency and an internal handler and a relay source.
 config::Config makeConfig() {
-  config::Config c;
-  config::AccountConfig a;
-  a.name = "acme";
-  c.accounts.push_back(a);
+  config::Config c = testing::feedConfig();
   config::HandlerConfig agency;
   agency.name = "cm-agency";
   agency.route = Route::Agency;
@@ -48,13 +25,7 @@ config::Config makeConfig() {
   staff.route = Route::Internal;
   staff.responder_ids = {"acme_support"};
   c.handlers.push_back(staff);
-  config::SourceConfig feed;
-  feed.name = "feed";
-  feed.type = "export";
-  feed.account = "acme";
-  feed.channel = "export";
-  c.sources.push_back(feed);
-  config::SourceConfig relays = feed;
+  config::SourceConfig relays = c.sources.front();
   relays.name = "relays";
   relays.type = "relay";
   c.sources.push_back(relays);
@@ -66,14 +37,7 @@ const std::int64_t kT0 = 1'700'000'000;
 Timestamp t(std::int64_t offset_s) { return fromMillis((kT0 + offset_s) * 1000); }
 
 Message msg(std::string id, std::string conversation, std::int64_t offset_s, bool brand = false) {
-  Message m;
-  m.id = std::move(id);
-  m.conversation_id = std::move(conversation);
-  m.author_id = brand ? "acme" : "member";
-  m.author_is_brand = brand;
-  m.created_at = t(offset_s);
-  m.text = "Où est ma commande ?";
-  return m;
+  return testing::feedMessage(std::move(id), std::move(conversation), kT0 + offset_s, brand);
 }
 
 Escalation esc(std::string id, std::string ref, std::int64_t requested_s,
@@ -108,7 +72,9 @@ double agencyPhase(const std::string& text, const std::string& phase) {
 class RelayPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = dir_.open();
+    auto opened = store::openSqliteStore(dir_.file("store.db"));
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store_ = std::move(opened).value();
     pipeline_ = std::make_unique<Pipeline>(cfg_, clock_, *store_);
     ASSERT_TRUE(pipeline_->restore().ok());
   }
@@ -134,7 +100,7 @@ class RelayPipelineTest : public ::testing::Test {
 
   config::Config cfg_ = makeConfig();
   ManualClock clock_{t(100000)};
-  TempStore dir_;
+  testing::TempDir dir_{"relay-pipeline"};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Pipeline> pipeline_;
 };
