@@ -1,9 +1,7 @@
 // The ingest pipeline over a real SQLite store and the real tracker.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <filesystem>
+#include <memory>
 
 #include "daemon/app/pipeline.h"
 #include "tests/unit/app/app_test_util.h"
@@ -11,23 +9,17 @@
 namespace replywatch::app {
 namespace {
 
+// A temporary directory holding one store file, opened as often as a test needs.
 class TempStore {
  public:
-  TempStore() {
-    static std::atomic<int> n{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("replywatch-pipeline-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    std::filesystem::create_directories(dir_);
-  }
-  ~TempStore() { std::filesystem::remove_all(dir_); }
   std::unique_ptr<store::Store> open() {
-    auto s = store::openSqliteStore(dir_ / "store.db");
+    auto s = store::openSqliteStore(dir_.file("store.db"));
     EXPECT_TRUE(s.ok());
     return std::move(s).value();
   }
 
  private:
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"pipeline"};
 };
 
 using testing::feedConfig;
