@@ -105,16 +105,27 @@ int runImport(const config::Config& cfg, const std::string& source_name,
     }
     auto stats = connector->importFile(
         path, [&](std::uint64_t done, std::uint64_t total) { bar.update(path, done, total); });
-    if (auto durable = durable_batches ? Result<void>{} : pipeline.endBulkLoad(); !durable) {
-      std::cerr << fmt::format("{}: {}\n", path, durable.error().message);
-      return 1;  // nothing of the file was stored, and the tracker no longer mirrors the store
-    }
-    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!stats) {
-      std::cerr << fmt::format("{}: {}\n", path, stats.error().message);
+      if (durable_batches) {
+        // The batches stored before the failure stay, each durable already.
+        std::cerr << fmt::format("{}: {}\n", path, stats.error().message);
+      } else if (auto aborted = pipeline.abortBulkLoad(); aborted) {
+        std::cerr << fmt::format("{}: {} (nothing of the file was stored)\n", path, stats.error().message);
+      } else {
+        std::cerr << fmt::format("{}: {}; giving the file up failed: {}\n", path, stats.error().message,
+                                 aborted.error().message);
+        return 1;  // the tracker no longer mirrors the store
+      }
       exit_code = 1;
       continue;
     }
+    if (auto durable = durable_batches ? Result<void>{} : pipeline.endBulkLoad(); !durable) {
+      std::cerr << fmt::format("{}: {}\n", path, durable.error().message);
+      // Stored or not (a failure after the commit says so), the tracker may no longer
+      // mirror the store: no further file.
+      return 1;
+    }
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << fmt::format(
         "imported file={} source={} records={} stored={} duplicates={} rejected={} seconds={:.2f} "
         "messages_per_second={:.0f}\n",

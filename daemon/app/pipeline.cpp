@@ -60,6 +60,7 @@ Pipeline::WaitForRoom::~WaitForRoom() { t_wait_for_room = previous_; }
 
 Pipeline::Pipeline(const config::Config& config, const Clock& clock, store::Store& store)
     : config_(config),
+      clock_(clock),
       store_(store),
       loader_(std::make_unique<StoreLoader>(store)),
       classifier_(config),
@@ -102,6 +103,10 @@ metrics::WriteQueueStats Pipeline::writeQueueStats() const {
 
 Result<void> Pipeline::restore() {
   std::lock_guard lock(mu_);
+  return restoreLocked();
+}
+
+Result<void> Pipeline::restoreLocked() {
   loader_->rebuild();
   auto turns = store_.forEachTurn([&](const Turn& t) { tracker_->restoreTurn(t); });
   if (!turns) return turns.error();
@@ -154,13 +159,30 @@ Result<void> Pipeline::endBulkLoad() {
   } else {
     ended = store_.endBulkLoad();
   }
+  leaveBulkLoad();
+  return ended;
+}
+
+Result<void> Pipeline::abortBulkLoad() {
+  std::lock_guard lock(mu_);
+  // A queued commit's error is the load's own, which is given up anyway.
+  (void)settleBulkWrites();
+  auto aborted = store_.abortBulkLoad();
+  leaveBulkLoad();
+  if (!aborted) return aborted.error();
+  // The tracker applied the load's batches as they were committed: start it again from
+  // what the store holds now.
+  tracker_ = std::make_unique<tracker::Tracker>(config_, clock_, *loader_);
+  return restoreLocked();
+}
+
+void Pipeline::leaveBulkLoad() {
   dropBulkWriter();
   if (load_into_empty_store_) {
     load_into_empty_store_ = false;
     loader_->setLoadIntoEmptyStore(false);
     tracker_->setMaxIdleConversations(tracker::TrackerOptions{}.max_idle_conversations);
   }
-  return ended;
 }
 
 Result<void> Pipeline::reloadEscalations() {

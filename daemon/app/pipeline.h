@@ -90,6 +90,13 @@ class Pipeline final : public connectors::IngestSink {
   // ingestion under way. Blocks on disk.
   Result<void> beginBulkLoad();
   Result<void> endBulkLoad();
+  // Gives the load up instead of ending it (Store::abortBulkLoad): nothing of it stays
+  // stored, whichever thread committed its batches. The tracker and the escalation book
+  // held batches of the load, so they are rebuilt from the store, as restore() does.
+  // For an import file that failed part way. Call from the importing thread. Blocks on
+  // disk; an Error when giving up or rebuilding fails (the tracker then no longer
+  // mirrors the store: stop ingesting).
+  Result<void> abortBulkLoad();
 
   // Queues the batch and blocks until the transaction holding it committed (see the
   // header comment). Thread-safe. Errors: kQueueFullReason, kStoppingReason, or the
@@ -166,8 +173,14 @@ class Pipeline final : public connectors::IngestSink {
   Result<void> settleBulkWrites(bool stop_bulk_writer = false);
   // Ends the bulk writer's part of a load (with mu_ held, nothing queued).
   void dropBulkWriter();
+  // With mu_ held, once a load is ended or given up: the writer dropped, the tracker and
+  // the loader back to their usual settings.
+  void leaveBulkLoad();
+  // restore(), with mu_ held.
+  Result<void> restoreLocked();
 
   const config::Config& config_;
+  const Clock& clock_;
   store::Store& store_;
   std::unique_ptr<StoreLoader> loader_;
   tracker::EscalationBook escalations_;

@@ -193,5 +193,79 @@ TEST(PipelineBulkWriter, AFailedQueuedCommitFailsTheWholeLoad) {
   EXPECT_TRUE(reopened->turns({}).value().empty());
 }
 
+// A file that fails part way is given up: into a store that held data before the load
+// (every commit on the importing thread), nothing of the load stays, a turn the load
+// answered is open again, and the tracker counts what the store holds.
+TEST(PipelineBulkLoad, AGivenUpLoadLeavesNothingOfItAndTheTrackerFollowsTheStore) {
+  testing::TempDir dir("bulk-pipeline");
+  auto cfg = feedConfig();
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  FailingStore store(store::openSqliteStore(dir.file("store.db")).value(), "q13");
+  Pipeline p(cfg, clock, store);
+  ASSERT_TRUE(p.restore().ok());
+  const auto channel = [&p] { return p.snapshot().channels[{"acme", "export"}]; };
+  ASSERT_TRUE(p.beginBulkLoad().ok());
+  for (int i = 0; i < 5; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q" + n, "c" + n, kT0 + i)}, std::nullopt).ok());
+  }
+  ASSERT_TRUE(p.endBulkLoad().ok());
+  ASSERT_EQ(channel().open, 5U);
+
+  ASSERT_TRUE(p.beginBulkLoad().ok());
+  auto answered = p.ingest(cfg.sources[0],
+                           {feedMessage("a0", "c0", kT0 + 60, true), feedMessage("q10", "c10", kT0 + 10),
+                            feedMessage("q11", "c11", kT0 + 11)},
+                           std::nullopt);
+  ASSERT_TRUE(answered.ok()) << answered.error().message;
+  EXPECT_EQ(channel().questions_total, 7U);
+  EXPECT_EQ(channel().open, 6U);
+  auto failed = p.ingest(cfg.sources[0], {feedMessage("q13", "c13", kT0 + 13)}, std::nullopt);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().reason, "io");
+
+  ASSERT_TRUE(p.abortBulkLoad().ok());
+  EXPECT_EQ(store.contains("feed", {"q0", "q4", "a0", "q10", "q11", "q13"}).value(),
+            (std::vector<bool>{true, true, false, false, false, false}));
+  const auto turns = store.turns({}).value();
+  ASSERT_EQ(turns.size(), 5U);
+  EXPECT_TRUE(turns[0].answer_id.empty());
+  EXPECT_EQ(channel().questions_total, 5U);
+  EXPECT_EQ(channel().open, 5U);
+
+  // Ingestion goes on from there: the answer is new again.
+  auto again = p.ingest(cfg.sources[0], {feedMessage("a0", "c0", kT0 + 60, true)}, std::nullopt);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->stored, 1U);
+  EXPECT_EQ(channel().open, 4U);
+}
+
+// Into an empty store, the load's commits queued on the bulk writer are given up too.
+TEST(PipelineBulkLoad, AGivenUpLoadIntoAnEmptyStoreDropsItsQueuedCommits) {
+  testing::TempDir dir("bulk-pipeline");
+  auto cfg = feedConfig();
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  FailingStore store(store::openSqliteStore(dir.file("store.db")).value(), "none");
+  Pipeline p(cfg, clock, store);
+  ASSERT_TRUE(p.restore().ok());
+  ASSERT_TRUE(p.beginBulkLoad().ok());
+  for (int i = 0; i < 20; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q" + n, "c" + n, kT0 + i)}, std::nullopt).ok());
+  }
+  ASSERT_TRUE(p.abortBulkLoad().ok());
+  EXPECT_EQ(store.committingThreads(), 1U);  // the bulk writer's
+  EXPECT_TRUE(store.turns({}).value().empty());
+  EXPECT_EQ(store.contains("feed", {"q0", "q19"}).value(), (std::vector<bool>{false, false}));
+  EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].questions_total), 0U);
+
+  // The next load starts from the empty store again.
+  ASSERT_TRUE(p.beginBulkLoad().ok());
+  ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q0", "c0", kT0)}, std::nullopt).ok());
+  ASSERT_TRUE(p.endBulkLoad().ok());
+  EXPECT_EQ(store.turns({}).value().size(), 1U);
+  EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].questions_total), 1U);
+}
+
 }  // namespace
 }  // namespace replywatch::app
