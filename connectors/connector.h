@@ -173,8 +173,11 @@ class Connector {
   // Imports one export file (`replywatch import`, spool directories). Called on the
   // caller's thread; blocks. Bad records are logged, counted in SourceHealth and in
   // ImportStats::rejected, and the rest of the file is still imported. Returns an Error
-  // only when the file as a whole cannot be read (or the store refuses to commit).
-  // Default: an Error saying the source type does not import files.
+  // when the file cannot be read whole (it cannot be opened or read, or nothing after
+  // some line can be read) or the store refuses to commit; batches ingested before the
+  // error may be stored, so `replywatch import` gives its bulk load up (every batch of
+  // the file) when this fails. Default: an Error saying the source type does not import
+  // files.
   virtual Result<ImportStats> importFile(const std::filesystem::path& path, const ProgressFn& progress);
 };
 

@@ -476,6 +476,12 @@ PollResult ExportConnector::pollUrl(std::stop_token stop) {
   Delivery d = deliver(reader, where, cursor, {});
   result.stats = d.stats;
   if (d.error) {
+    if (d.error->reason != "store" && !isSinkBusy(*d.error)) {
+      // The records before the error are stored; the body is fetched again next time.
+      ctx_.health.addError(ErrorReason::BadFile);
+      spdlog::error("export poll body rejected source={} url={} error={}", logValue(ctx_.source.name),
+                    logValue(where), logValue(d.error->message));
+    }
     ctx_.health.markDown();
     return result;
   }
@@ -561,6 +567,12 @@ void ExportConnector::handleWebhookAsync(WebhookRequest request, WebhookReply re
   std::vector<Message> messages;
   Delivery d;
   if (!readAll(reader, origin, messages, d)) {
+    if (d.error && d.error->reason == kUnreadableReason) {
+      // Taken or refused whole: records before the error are not stored either.
+      ctx_.health.addError(ErrorReason::BadRequest);
+      reply(WebhookResponse::error(400, d.error->message));
+      return;
+    }
     ctx_.health.markDown();
     reply(retryLater("the messages"));
     return;

@@ -665,7 +665,7 @@ struct Reader::Impl {
           if (hit == nullptr) {
             if (!eof) return Step{};
             return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
-                             "unterminated quoted field (the rest of the file is ignored)", true);
+                             "unterminated quoted field", true);
           }
           const char* r = static_cast<const char*>(hit);
           if (r + 1 == e && !eof) return Step{};
@@ -810,14 +810,19 @@ struct Reader::Impl {
       s.newlines = countNewlines(b, x);
       return s;
     };
+    // Nothing after `at` can be read: the error is reported on its line.
+    auto unreadable_at = [&](const char* at, std::string message) {
+      Step s = errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), std::move(message), true);
+      s.lead = countNewlines(b, at);
+      return s;
+    };
     if (array == ArrayState::Closed) {
       if (p == e) return consumed_to(p, StepKind::Skip);
-      return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
-                       "unexpected data after the JSON array", true);
+      return unreadable_at(p, "unexpected data after the JSON array");
     }
     if (p == e) {
       if (!eof) return Step{};
-      return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), "unterminated JSON array", true);
+      return unreadable_at(p, "unterminated JSON array");
     }
     if (*p == ']' && array == ArrayState::BeforeFirst) {
       array = ArrayState::Closed;
@@ -828,18 +833,13 @@ struct Reader::Impl {
         array = ArrayState::Closed;
         return consumed_to(p + 1, StepKind::Skip);
       }
-      if (*p != ',') {
-        return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e),
-                         "invalid JSON: expected ',' or ']' between array elements (the rest is ignored)",
-                         true);
-      }
+      if (*p != ',') return unreadable_at(p, "invalid JSON: expected ',' or ']' between array elements");
       JsonScanner after(p + 1, e, eof, scratch, discard);
       after.skipWs();
       p = after.pos();
       if (p == e) {
         if (!eof) return Step{};
-        return errorStep(static_cast<std::size_t>(e - b), countNewlines(b, e), "unterminated JSON array",
-                         true);
+        return unreadable_at(p, "unterminated JSON array");
       }
     }
     const std::uint64_t lead = countNewlines(b, p);
@@ -847,8 +847,7 @@ struct Reader::Impl {
     JsonScanner element(p, e, eof, scratch, discard);
     element.nestIn(1);
     const auto invalid = [&element] {
-      return (element.tooDeep() ? element.error() : "invalid JSON: " + element.error()) +
-             " (the rest of the array is ignored)";
+      return element.tooDeep() ? element.error() : "invalid JSON: " + element.error();
     };
     if (*p != '{') {
       if (!element.skipValue(1)) {
@@ -1016,6 +1015,13 @@ Reader::Status Reader::next(Message& out) {
     im.done = true;
     return false;
   };
+  // Input that cannot be read past `line`: the reader ends, nothing after it is a record.
+  auto unreadable = [&](std::uint64_t line, std::string_view what) {
+    failure_ = makeError(std::string(kUnreadableReason),
+                         fmt::format("line {}: {} (nothing after it can be read)", line, what));
+    im.done = true;
+    return Status::Failed;
+  };
   for (;;) {
     if (im.done) return Status::End;
     const char* b = input_.data();
@@ -1045,10 +1051,7 @@ Reader::Status Reader::next(Message& out) {
         continue;
       }
       if (im.array == Impl::ArrayState::BeforeFirst || im.array == Impl::ArrayState::AfterElement) {
-        im.done = true;
-        ++records_;
-        problem_ = RecordProblem{im.line, Rejection{ErrorReason::ParseError, "unterminated JSON array"}};
-        return Status::Rejected;
+        return unreadable(im.line, "unterminated JSON array");
       }
       return Status::End;
     }
@@ -1071,13 +1074,10 @@ Reader::Status Reader::next(Message& out) {
                                  fmt::format("the record is longer than {} bytes (skipped to the next line)",
                                              im.max_record)}};
           if (im.array != Impl::ArrayState::None) {
-            im.done = true;
-            problem_.rejection.message =
-                fmt::format("the array element is longer than {} bytes (the rest of the array is ignored)",
-                            im.max_record);
-          } else {
-            im.skipping = true;
+            return unreadable(im.line,
+                              fmt::format("the array element is longer than {} bytes", im.max_record));
           }
+          im.skipping = true;
           return Status::Rejected;
         }
         if (!refill()) return Status::Failed;
@@ -1088,11 +1088,11 @@ Reader::Status Reader::next(Message& out) {
         im.line += s.newlines;
         continue;
       case StepKind::Error:
+        if (s.fatal) return unreadable(im.line + s.lead, s.message);
         ++records_;
         problem_ = RecordProblem{im.line + s.lead, Rejection{s.reason, std::move(s.message)}};
         input_.consume(s.consumed);
         im.line += s.newlines;
-        if (s.fatal) im.done = true;
         return Status::Rejected;
       case StepKind::Record: {
         ++records_;

@@ -39,6 +39,10 @@ enum class Field : std::uint8_t {
   Text
 };
 inline constexpr std::size_t kFieldCount = 8;
+
+// Reason of Reader::failure() for input that cannot be read any further (see next()).
+inline constexpr std::string_view kUnreadableReason = "unreadable";
+
 std::string_view fieldName(Field f);
 std::optional<Field> fieldByName(std::string_view name);
 
@@ -106,7 +110,11 @@ class Reader {
   // error.
   Result<void> start();
   // The next record. Message: `out` is filled (validated, conversation_id defaulted).
-  // Rejected: problem() says why; the record was skipped. Failed: failure() (I/O).
+  // Rejected: problem() says why; the record was skipped. Failed: failure() says why,
+  // and the reader has ended: a read error (reason "io"), or input that nothing after
+  // can be read from (kUnreadableReason: an unterminated quoted field or JSON array, a
+  // syntax error inside a JSON array or data after it, an array element longer than a
+  // record may be).
   Status next(Message& out);
 
   const RecordProblem& problem() const { return problem_; }

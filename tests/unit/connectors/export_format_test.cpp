@@ -16,6 +16,7 @@ struct Parsed {
   std::vector<Message> messages;
   std::vector<RecordProblem> problems;
   std::uint64_t records = 0;
+  std::optional<Error> failure;  // set when the reader failed (only where a test allows it)
 };
 
 class ExportFormat : public ::testing::Test {
@@ -23,7 +24,7 @@ class ExportFormat : public ::testing::Test {
   ManualClock clock_{at("2024-06-01T00:00:00Z")};
   MessageValidator validator_{1024, std::chrono::seconds{300}, clock_};
 
-  Parsed parse(Input input, Format format) {
+  Parsed parse(Input input, Format format, bool may_fail = false) {
     Parsed out;
     Reader reader(std::move(input), format, validator_);
     auto started = reader.start();
@@ -33,8 +34,11 @@ class ExportFormat : public ::testing::Test {
     for (;;) {
       auto status = reader.next(m);
       if (status == Reader::Status::End) break;
-      EXPECT_NE(status, Reader::Status::Failed);
-      if (status == Reader::Status::Failed) break;
+      if (status == Reader::Status::Failed) {
+        EXPECT_TRUE(may_fail) << reader.failure().message;
+        out.failure = reader.failure();
+        break;
+      }
       if (status == Reader::Status::Message) out.messages.push_back(m);
       if (status == Reader::Status::Rejected) out.problems.push_back(reader.problem());
     }
@@ -46,7 +50,9 @@ class ExportFormat : public ::testing::Test {
     EXPECT_TRUE(input.ok());
     return parse(std::move(*input), format);
   }
-  Parsed parseText(std::string_view text, Format format) { return parse(Input::fromMemory(text), format); }
+  Parsed parseText(std::string_view text, Format format, bool may_fail = false) {
+    return parse(Input::fromMemory(text), format, may_fail);
+  }
   Error startError(std::string_view text, Format format) {
     Reader reader(Input::fromMemory(text), format, validator_);
     auto started = reader.start();
@@ -233,11 +239,19 @@ TEST_F(ExportFormat, CsvDetails) {
   EXPECT_EQ(escaped.messages[0].author_name, "n\"3");
   EXPECT_EQ(escaped.messages[0].text, "t\"4");
 
-  Parsed unterminated =
-      parseText("id,author_id,created_at,text\nx,u,2024-05-01T10:00:00Z,\"open\n", Format::Csv);
-  EXPECT_TRUE(unterminated.messages.empty());
-  ASSERT_EQ(unterminated.problems.size(), 1u);
-  EXPECT_EQ(unterminated.problems[0].line, 2u);
+  // Nothing after an unterminated quote can be read: the reader fails rather than
+  // dropping the rest of the input as part of one refused record.
+  Parsed unterminated = parseText(
+      "id,author_id,created_at,text\na,u,2024-05-01T10:00:00Z,ok\nx,u,2024-05-01T10:00:00Z,\"open\n"
+      "y,u,2024-05-01T10:01:00Z,lost\n",
+      Format::Csv, /*may_fail=*/true);
+  ASSERT_EQ(unterminated.messages.size(), 1u);
+  EXPECT_EQ(unterminated.messages[0].id, "a");
+  EXPECT_TRUE(unterminated.problems.empty());
+  ASSERT_TRUE(unterminated.failure.has_value());
+  EXPECT_EQ(unterminated.failure->reason, kUnreadableReason);
+  EXPECT_EQ(unterminated.failure->message,
+            "line 3: unterminated quoted field (nothing after it can be read)");
 }
 
 TEST_F(ExportFormat, JsonDetails) {
@@ -289,10 +303,23 @@ TEST_F(ExportFormat, JsonArray) {
   EXPECT_EQ(p.problems[0].rejection.reason, ErrorReason::MissingField);
   EXPECT_EQ(p.problems[1].line, 5u);
 
-  Parsed broken =
-      parseText("[{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}", Format::Jsonl);
+  Parsed broken = parseText("[{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}",
+                            Format::Jsonl, /*may_fail=*/true);
   EXPECT_EQ(broken.messages.size(), 1u);
-  EXPECT_EQ(broken.problems.size(), 1u);  // unterminated array
+  EXPECT_TRUE(broken.problems.empty());
+  ASSERT_TRUE(broken.failure.has_value());
+  EXPECT_EQ(broken.failure->message, "line 1: unterminated JSON array (nothing after it can be read)");
+
+  Parsed garbled = parseText(
+      "[{\"id\":\"a\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}\n x\n"
+      "{\"id\":\"b\",\"author_id\":\"u\",\"created_at\":\"2024-05-01T10:00:00Z\"}]",
+      Format::Jsonl, /*may_fail=*/true);
+  EXPECT_EQ(garbled.messages.size(), 1u);
+  ASSERT_TRUE(garbled.failure.has_value());
+  EXPECT_EQ(garbled.failure->reason, kUnreadableReason);
+  EXPECT_EQ(
+      garbled.failure->message,
+      "line 2: invalid JSON: expected ',' or ']' between array elements (nothing after it can be read)");
 }
 
 TEST_F(ExportFormat, OversizedLineIsSkipped) {

@@ -86,6 +86,22 @@ TEST_F(ExportSpool, BadFilesAreQuarantined) {
 
 // A daemon stopping in the middle of a file refuses its batches: the file is kept for
 // the next start, never quarantined.
+// A file that cannot be read to its end (here an unterminated quote, which would swallow
+// every row after it) is quarantined rather than counted as imported.
+TEST_F(ExportSpool, AFileUnreadablePastALineIsQuarantined) {
+  testing::writeAll(spool_ / "cut.csv",
+                    "id,author_id,created_at,text\n"
+                    "a,u,2024-05-01T10:00:00Z,fine\n"
+                    "b,u,2024-05-01T10:01:00Z,\"open\n"
+                    "c,u,2024-05-01T10:02:00Z,after\n");
+  testing::Harness h(yaml());
+  auto scan = exportOf(h).scanSpool();
+  EXPECT_EQ(scan.imported, 0u);
+  EXPECT_EQ(scan.quarantined, 1u);
+  EXPECT_TRUE(fs::exists(spool_ / "quarantine" / "cut.csv"));
+  EXPECT_EQ(h.health.errors(ErrorReason::BadFile), 1u);
+}
+
 TEST_F(ExportSpool, RefusalWhileStoppingKeepsTheFile) {
   fs::copy_file(testing::fixture("sample.csv"), spool_ / "a.csv");
   testing::Harness h(yaml());

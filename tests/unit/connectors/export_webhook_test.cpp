@@ -124,6 +124,29 @@ TEST(ExportWebhook, JsonArrayAndCsvBodies) {
   EXPECT_EQ(h.connector->handleWebhook(bad_header).status, 400);
 }
 
+// A body that cannot be read to its end is refused whole, with the line of the error:
+// the records before it are not stored either.
+TEST(ExportWebhook, ABodyUnreadablePastALineIs400AndStoresNothing) {
+  testing::Harness h(kYaml);
+  auto array = h.connector->handleWebhook(
+      signedPost(R"([{"id":"a1","author_id":"u","created_at":"2024-05-30T10:00:00Z"},)"
+                 "\n"
+                 R"( {"id":"a2","author_id":"u","created_at":"2024-05-30T10:05:00Z"})"));
+  EXPECT_EQ(array.status, 400) << array.body;
+  EXPECT_EQ(json(array)["error"], "line 2: unterminated JSON array (nothing after it can be read)");
+
+  auto csv = signedPost(
+      "id,author_id,created_at,text\r\nc1,u,2024-05-30T10:00:00Z,\"open\r\n"
+      "c2,u,2024-05-30T10:01:00Z,lost\r\n");
+  csv.headers[0].second = "text/csv";
+  auto r = h.connector->handleWebhook(csv);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json(r)["error"], "line 2: unterminated quoted field (nothing after it can be read)");
+  EXPECT_EQ(h.sink.calls, 0);
+  EXPECT_EQ(h.health.errors(ErrorReason::BadRequest), 2u);
+  EXPECT_TRUE(h.health.up());
+}
+
 TEST(ExportWebhook, StoreFailureIs503) {
   testing::Harness h(kYaml);
   h.sink.fail = true;

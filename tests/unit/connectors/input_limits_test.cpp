@@ -176,14 +176,16 @@ TEST(ExportLimits, ArrayElementsCountTheArrayAsALevel) {
     EXPECT_TRUE(reader.start());
     Message m;
     auto status = reader.next(m);
-    return std::make_pair(status,
-                          status == Reader::Status::Rejected ? reader.problem().rejection.message : "");
+    return std::make_pair(status, status == Reader::Status::Rejected ? reader.problem().rejection.message
+                                  : status == Reader::Status::Failed ? reader.failure().message
+                                                                     : "");
   };
   // The array is level 1, the record level 2: 62 padding levels reach 64.
   EXPECT_EQ(read("[" + padded(record(1), kAtLimit - 1) + "]").first, Reader::Status::Message);
   auto over = read("[" + padded(record(1), kAtLimit) + "]");
-  EXPECT_EQ(over.first, Reader::Status::Rejected);
-  EXPECT_EQ(over.second, "JSON nested deeper than 64 levels (the rest of the array is ignored)");
+  // Nothing after it in the array can be read.
+  EXPECT_EQ(over.first, Reader::Status::Failed);
+  EXPECT_EQ(over.second, "line 1: JSON nested deeper than 64 levels (nothing after it can be read)");
   // A field holding a deep value is checked the same way.
   auto field = read("{\"id\":" + nested(kOver) + "}\n");
   EXPECT_EQ(field.first, Reader::Status::Rejected);
