@@ -522,13 +522,37 @@ class SqliteStore final : public Store {
   // stores is there already (another process stored it in between), the records are
   // applied again one by one and that batch's messages already stored are kept as they
   // are. Returns how many batches were applied that way.
-  static Result<std::size_t> applyRecords(Database& db, const std::vector<LogRecord>& records) {
-    auto attempt = [&db, &records](bool one_by_one) -> Result<std::size_t> {
+  // What applyRecords() did: records applied (those another process had applied before
+  // are skipped), and of them, those whose messages were already stored and kept as such.
+  struct Replayed {
+    std::size_t applied = 0;
+    std::size_t tolerated = 0;
+  };
+  static Result<Replayed> applyRecords(Database& db, const std::vector<LogRecord>& records) {
+    auto attempt = [&db, &records](bool one_by_one) -> Result<Replayed> {
       constexpr std::string_view kWhat = "cannot apply the commit log to store";
       int rc = db.exec("BEGIN IMMEDIATE");
       if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+      // Records another process applied meanwhile are skipped: two processes opening the
+      // store after a crash may both have read the log before either applied it.
+      std::int64_t stored_lsn = 0;
+      if (rc = db.queryInt("SELECT lsn FROM commit_log_applied", stored_lsn); rc != SQLITE_OK)
+        return abortTransaction(db, rc, kWhat);
+      const auto applied_before = static_cast<std::uint64_t>(stored_lsn);
+      auto first = std::find_if(records.begin(), records.end(),
+                                [applied_before](const LogRecord& r) { return r.lsn > applied_before; });
+      if (first == records.end()) {
+        db.rollbackIfOpen();
+        return Replayed{};
+      }
+      if (first->lsn != applied_before + 1) {
+        db.rollbackIfOpen();
+        return makeError("store", "commit log record " + std::to_string(applied_before + 1) +
+                                      " is missing (next: " + std::to_string(first->lsn) + ")");
+      }
       std::size_t tolerated = 0;
-      for (const LogRecord& record : records) {
+      for (auto it = first; it != records.end(); ++it) {
+        const LogRecord& record = *it;
         auto batch = decodeBatch(record.payload);
         if (!batch.ok()) {
           db.rollbackIfOpen();
@@ -561,9 +585,9 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       rc = db.exec("COMMIT");
       if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-      return tolerated;
+      return Replayed{static_cast<std::size_t>(records.end() - first), tolerated};
     };
-    if (records.empty()) return std::size_t{0};
+    if (records.empty()) return Replayed{};
     auto applied = attempt(false);
     if (!applied.ok() && applied.error().reason == kDuplicateMessageReason) applied = attempt(true);
     return applied;
@@ -817,7 +841,7 @@ class SqliteStore final : public Store {
       round.reserve(pending_.size());
       for (const Pending& p : pending_) round.push_back(LogRecord{p.lsn, p.payload});
       lock.unlock();
-      Result<std::size_t> applied = std::size_t{0};
+      Result<Replayed> applied = Replayed{};
       {
         std::lock_guard write_lock(write_mutex_);
         applied = applyRecords(*write_, round);
@@ -834,9 +858,9 @@ class SqliteStore final : public Store {
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(2));
         continue;
       }
-      if (applied.value() > 0) {
+      if (applied.value().tolerated > 0) {
         spdlog::warn("messages already stored by another writer were kept as stored batches={}",
-                     applied.value());
+                     applied.value().tolerated);
       }
       backoff = kFirstBackoff;
       apply_error_.reset();
@@ -2136,8 +2160,14 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
                                                     path.string() + ": " + replayed.error().message);
     }
     last_lsn = records->back().lsn;
-    spdlog::info("commit log applied path={} batches={} last_lsn={}", log_dir.string(), records->size(),
-                 last_lsn);
+    if (replayed->applied > 0) {
+      spdlog::info("commit log applied path={} batches={} last_lsn={}", log_dir.string(), replayed->applied,
+                   last_lsn);
+    }
+    if (replayed->applied < records->size()) {
+      spdlog::info("commit log batches applied by another process meanwhile path={} batches={}",
+                   log_dir.string(), records->size() - replayed->applied);
+    }
   }
   if (std::error_code ec; log_lock->held() && std::filesystem::exists(log_dir, ec)) {
     if (auto removed = CommitLog::removeAll(log_dir); !removed.ok()) return removed.error();

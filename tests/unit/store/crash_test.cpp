@@ -7,7 +7,9 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/store/store.h"
@@ -154,6 +156,48 @@ TEST(SqliteStoreCrash, CommitLogKeepsWhatWasAcknowledgedBeforeAnyApply) {
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   expectEveryBatch(*opened.value(), kBatches);
   EXPECT_FALSE(std::filesystem::exists(log_dir));
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), kBatches);
+  expectIntact(path);
+}
+
+// Two processes opening the store read-write after a crash (two imports, say) may both
+// read its log before either applies it: the second to get the write lock skips what the
+// first applied instead of writing those batches again over anything newer.
+TEST(SqliteStoreCrash, TwoOpensAfterACrashApplyTheLogOnce) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  constexpr int kBatches = 12;
+  commitInChild(path, kBatches, OpenOptions{.commit_log = true, .apply_delay = std::chrono::hours(1)});
+  // Both opens read the log, then wait for the write lock this connection holds.
+  RawDb blocker(path);
+  ASSERT_TRUE(blocker.exec("BEGIN IMMEDIATE"));
+  testing::CapturedLog log;
+  std::vector<std::unique_ptr<Store>> opened(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> openers;
+  for (std::size_t i = 0; i < 2; ++i) {
+    openers.emplace_back([&, i] {
+      auto store = openSqliteStore(path);
+      if (store.ok()) {
+        opened[i] = std::move(store).value();
+      } else {
+        errors[i] = store.error().message;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(blocker.exec("COMMIT"));
+  for (auto& t : openers) t.join();
+  ASSERT_TRUE(opened[0] && opened[1]) << errors[0] << " / " << errors[1];
+  const std::string text = log.text();
+  EXPECT_NE(text.find("commit log applied"), std::string::npos) << text;
+  EXPECT_EQ(text.find("commit log applied"), text.rfind("commit log applied")) << text;
+  EXPECT_NE(text.find("commit log batches applied by another process meanwhile"), std::string::npos) << text;
+  EXPECT_EQ(text.find("messages already stored"), std::string::npos) << text;
+  expectEveryBatch(*opened[0], kBatches);
+  opened[0].reset();
+  opened[1].reset();
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), kBatches);
   expectIntact(path);
