@@ -240,17 +240,29 @@ Result<std::uint64_t> CommitLog::append(std::string_view payload) {
   putU32(buffer_.data() + 4, checksum(buffer_.data() + 8, payload));
   buffer_.append(payload);
   const Segment& segment = segments_.back();
+  // A record that failed must not come back: whatever part of it reached the file gets
+  // its header zeroed (read as no record), as far as the disk still takes writes. The
+  // next append overwrites it anyway; this covers a crash before that.
+  auto unwritten = [&](const char* what) {
+    const int err = errno;
+    const std::array<char, kHeaderBytes> zeros{};
+    if (::pwrite(fd_, zeros.data(), zeros.size(), static_cast<off_t>(offset_)) ==
+        static_cast<ssize_t>(zeros.size())) {
+      (void)::fdatasync(fd_);
+    }
+    return ioError(err, what, segment.path);
+  };
   std::size_t done = 0;
   while (done < buffer_.size()) {
     const ssize_t n =
         ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done, static_cast<off_t>(offset_ + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ioError(errno, "cannot write commit log segment", segment.path);
+      return unwritten("cannot write commit log segment");
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fdatasync(fd_) != 0) return ioError(errno, "cannot sync commit log segment", segment.path);
+  if (::fdatasync(fd_) != 0) return unwritten("cannot sync commit log segment");
   offset_ += buffer_.size();
   segments_.back().last_lsn = lsn;
   ++next_lsn_;
@@ -290,10 +302,15 @@ Result<void> CommitLog::prepareSpare(const std::function<bool()>& interrupted) {
         return ioError(err, "cannot write spare commit log segment", tmp);
       }
       // Each chunk reaches the disk before the next is written: a few requests at a
-      // time, not the whole segment queued in front of the appends' syncs.
-      (void)::sync_file_range(
-          fd, static_cast<off_t>(offset), n,
-          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      // time, not the whole segment queued in front of the appends' syncs. Waiting on
+      // the writes also takes their error, which the fsync below would no longer see.
+      if (::sync_file_range(
+              fd, static_cast<off_t>(offset), n,
+              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return ioError(err, "cannot write spare commit log segment", tmp);
+      }
       offset += static_cast<std::uint64_t>(n);
     }
     const int synced = ::fsync(fd) == 0 ? 0 : errno;

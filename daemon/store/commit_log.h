@@ -86,8 +86,10 @@ class CommitLog {
   CommitLog& operator=(const CommitLog&) = delete;
 
   // Appends one record and syncs it (fdatasync). Returns its LSN; an Error (reason
-  // "store_full" when the disk is full, "store" otherwise) leaves the log as it was
-  // (the next append overwrites whatever part of the record reached the file). Blocks.
+  // "store_full" when the disk is full, "store" otherwise) leaves the log as it was:
+  // the header of whatever part of the record reached the file is zeroed when the disk
+  // still takes that write, so that a crash does not bring back a record reported as
+  // failed, and the next append overwrites it. Blocks.
   Result<std::uint64_t> append(std::string_view payload);
 
   // Takes off the log the segments whose every record has an LSN at most `applied`
