@@ -440,7 +440,8 @@ Result<std::vector<MessageRecord>> Pipeline::withoutStored(std::vector<MessageRe
     if (!known) return known.error();
     for (std::size_t k = 0; k < indices.size(); ++k) stored[indices[k]] = known.value()[k];
   }
-  // Also keeps only the first of several records sharing a (source, id) within the batch.
+  // Also keeps only the first of several records sharing a (source, id) within the batch
+  // (in the order given: see the header).
   std::vector<MessageRecord> fresh;
   std::unordered_set<std::string> seen;
   std::map<std::string_view, std::size_t> ignored;

@@ -160,8 +160,10 @@ class Pipeline final : public connectors::IngestSink {
   Result<std::vector<std::size_t>> commitRecords(
       std::vector<MessageRecord> records, const std::vector<std::pair<std::string, std::string>>& cursors,
       const std::unordered_map<std::string, std::size_t>& owner, std::size_t requests, bool& wrote);
-  // The records not yet in the store (by source and id), keeping the first of records
-  // sharing a (source, id).
+  // The records not yet in the store (by source and id). Of records sharing a (source,
+  // id) under different conversations within the batch (a feed contradicting itself),
+  // keeps the first in the order given, which is the plan's: by conversation, not by
+  // arrival.
   Result<std::vector<MessageRecord>> withoutStored(std::vector<MessageRecord> records);
   // Applies the escalation states a commit reported.
   void noteEscalations(const store::CommitOutcome& outcome);
