@@ -2137,6 +2137,12 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   // The process serving the store holds its log exclusively: another process opening
   // the store read-write meanwhile (against the documented use) leaves that log alone.
   auto log_lock = CommitLogLock::take(path, options.commit_log);
+  // A read-only command holds the lock shared while it reads the log, a moment: a
+  // serving open waits up to 2 s for it before concluding that another process serves.
+  for (int tries = 0; options.commit_log && log_lock.ok() && !log_lock->held() && tries < 20; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log_lock = CommitLogLock::take(path, /*exclusive=*/true);
+  }
   if (!log_lock.ok()) return log_lock.error();
   if (options.commit_log && !log_lock->held()) {
     return makeError("store", "store " + path.string() +

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "daemon/store/commit_log.h"
 #include "daemon/store/store.h"
 #include "tests/unit/store/store_test_util.h"
 
@@ -392,6 +393,23 @@ TEST(CommitLogStore, AnotherOpenLeavesTheLogOfTheServingProcessAlone) {
   store.reset();
   // Once the serving store is closed, serving again is possible.
   EXPECT_NE(openLogged(path), nullptr);
+}
+
+// A read-only command holds the log's lock shared for a moment (while it looks for
+// unapplied batches): a serving open started then waits for it instead of failing.
+TEST(CommitLogStore, AServingOpenWaitsForAReaderToLetTheLogGo) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto reader_lock = CommitLogLock::take(path, /*exclusive=*/false);
+  ASSERT_TRUE(reader_lock.ok() && reader_lock->held());
+  std::thread reader([lock = std::move(reader_lock).value()]() mutable {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    lock = CommitLogLock{};
+  });
+  auto store = openSqliteStore(path, OpenOptions{.commit_log = true});
+  reader.join();
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_TRUE(store.value()->commit(question("c1", 1000)).ok());
 }
 
 TEST(CommitLogStore, AppliesByItselfAfterTheGatheringDelay) {
