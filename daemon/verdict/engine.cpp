@@ -208,7 +208,20 @@ void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
     auto ab = agency.business.ratio();
     auto io = internal.off.ratio();
     auto ao = agency.off.ratio();
-    if (ib && ab && io && ao && *ib<*ab&& * io> * ao) {
+    // Each of the four cells needs min_turns judged turns, and its interval must clear
+    // the other route's in the same period, as for the insource rule: otherwise one late
+    // turn in a small cell would decide.
+    const auto enough = [&rules](const LateCount& c) { return c.judged >= rules.min_turns; };
+    const auto interval = [](const LateCount& c) { return wilsonInterval(c.late, c.judged); };
+    const bool looks_hybrid = ib && ab && io && ao && *ib<*ab&& * io> * ao;
+    const bool clear = looks_hybrid && enough(internal.business) && enough(agency.business) &&
+                       enough(internal.off) && enough(agency.off) &&
+                       interval(internal.business).upper < interval(agency.business).lower &&
+                       interval(agency.off).upper < interval(internal.off).lower;
+    if (looks_hybrid && !clear) {
+      context.push_back(reason("hours_split_uncertain", "internal", {{"min_turns", min_turns}}));
+    }
+    if (clear) {
       result.verdict = Verdict::Hybrid;
       result.reasons.push_back(reason("internal_better_in_hours", "internal",
                                       {{"internal_late_ratio", *ib},
@@ -235,9 +248,10 @@ void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
                                                            {"relay_share", result.relay_share.value_or(0)},
                                                            {"min_relay_share", rules.min_relay_share}};
     if (baseline) numbers.emplace_back("internal_upper", i.upper);
-    result.reasons.push_back(
-        reason(baseline ? "agency_late_not_worse_than_internal" : "agency_late_unexplained", "agency",
-               std::move(numbers)));
+    const char* code = baseline        ? "agency_late_not_worse_than_internal"
+                       : a.lower > max ? "agency_late_without_comparison"
+                                       : "agency_late_unexplained";
+    result.reasons.push_back(reason(code, "agency", std::move(numbers)));
   }
   result.reasons.insert(result.reasons.end(), context.begin(), context.end());
 }

@@ -29,7 +29,10 @@ Interval wilsonInterval(std::uint64_t successes, std::uint64_t trials, double z)
   const double denominator = 1.0 + z2 / n;
   const double centre = (p + z2 / (2.0 * n)) / denominator;
   const double half = z * std::sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denominator;
-  return {std::clamp(centre - half, 0.0, 1.0), std::clamp(centre + half, 0.0, 1.0)};
+  // At p = 0 and p = 1 the bounds are exactly 0 and 1; the subtraction would leave a
+  // rounding error there.
+  return {successes == 0 ? 0.0 : std::clamp(centre - half, 0.0, 1.0),
+          successes >= trials ? 1.0 : std::clamp(centre + half, 0.0, 1.0)};
 }
 
 }  // namespace replywatch::verdict

@@ -125,15 +125,40 @@ std::string sentence(const Reason& r, Language lang) {
                     pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
                     pct("relay_share"));
   }
+  if (r.code == "agency_late_without_comparison") {
+    return fr ? fmt::format(
+                    "L'agence répond en retard à {} des questions (objectif {}), nettement au-delà "
+                    "(au moins {}), mais les relais internes ne l'expliquent pas ({} de l'attente) et "
+                    "aucune référence interne ne montre qu'une équipe interne ferait mieux.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"))
+              : fmt::format(
+                    "The agency answers {} of questions late (target {}), clearly above it (at least "
+                    "{}), but internal relays do not explain it ({} of the wait) and no internal "
+                    "baseline shows that an in-house team would do better.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"));
+  }
+  if (r.code == "hours_split_uncertain") {
+    return fr ? fmt::format(
+                    "L'équipe interne semble meilleure aux heures ouvrées et l'agence en dehors, mais "
+                    "sur trop peu de questions ou avec des intervalles qui se chevauchent pour le "
+                    "conclure (au moins {} questions jugées par route et par période).",
+                    count(n("min_turns")))
+              : fmt::format(
+                    "The internal team looks better in business hours and the agency off hours, but "
+                    "on too few questions or with overlapping intervals to conclude (at least {} "
+                    "judged questions per route and period).",
+                    count(n("min_turns")));
+  }
   if (r.code == "agency_late_unexplained") {
     return fr ? fmt::format(
-                    "L'agence répond en retard à {} des questions (objectif {}), mais ni l'écart n'est "
-                    "certain ni les relais internes ne l'expliquent ({} de l'attente).",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"))
+                    "L'agence répond en retard à {} des questions (objectif {}), mais l'écart n'est "
+                    "pas certain (au plus bas {}) et les relais internes ne l'expliquent pas ({} de "
+                    "l'attente).",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"))
               : fmt::format(
                     "The agency answers {} of questions late (target {}), but the excess is not certain "
-                    "and internal relays do not explain it ({} of the wait).",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"));
+                    "(as low as {}) and internal relays do not explain it ({} of the wait).",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"));
   }
   return r.code;
 }

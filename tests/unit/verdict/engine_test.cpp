@@ -246,7 +246,10 @@ TEST(Rules, WithoutBaselineTheWhatIfDecides) {
   auto w = c.evaluate();
   EXPECT_DOUBLE_EQ(*w.whatif_late_ratio, 0.3);
   EXPECT_EQ(w.verdict, Verdict::Keep);
-  EXPECT_THAT(codes(w), ::testing::ElementsAre("agency_late_unexplained", "no_internal_baseline"));
+  // The excess is certain (its lower bound is above the target); what is missing is an
+  // explanation and a baseline, and the reason says so.
+  EXPECT_GT(w.routes.at(Route::Agency).late_interval.lower, 0.10);
+  EXPECT_THAT(codes(w), ::testing::ElementsAre("agency_late_without_comparison", "no_internal_baseline"));
 
   // Agency interval not wholly above the target: 5 of 30 late (lower bound < 10%).
   Builder d;
@@ -254,21 +257,42 @@ TEST(Rules, WithoutBaselineTheWhatIfDecides) {
   auto x = d.evaluate();
   EXPECT_LT(x.routes.at(Route::Agency).late_interval.lower, 0.10);
   EXPECT_EQ(x.verdict, Verdict::Keep);
+  EXPECT_THAT(codes(x), ::testing::ElementsAre("agency_late_unexplained", "no_internal_baseline"));
 }
 
 TEST(Rules, HybridWhenInternalWinsInHoursAndLosesOffHours) {
   Builder b;
-  b.late(Route::Internal, 2, kBusiness).onTime(Route::Internal, 38, kBusiness);
+  b.late(Route::Internal, 1, kBusiness).onTime(Route::Internal, 39, kBusiness);
   b.late(Route::Internal, 20, kOff).onTime(Route::Internal, 20, kOff);
-  b.late(Route::Agency, 10, kBusiness).onTime(Route::Agency, 30, kBusiness);
-  b.late(Route::Agency, 4, kOff).onTime(Route::Agency, 36, kOff);
+  b.late(Route::Agency, 16, kBusiness).onTime(Route::Agency, 24, kBusiness);
+  b.late(Route::Agency, 2, kOff).onTime(Route::Agency, 38, kOff);
   auto v = b.evaluate();
   EXPECT_EQ(v.verdict, Verdict::Hybrid);
   EXPECT_THAT(codes(v), ::testing::ElementsAre("internal_better_in_hours", "agency_better_off_hours"));
-  EXPECT_DOUBLE_EQ(v.reasons[0].number("internal_late_ratio"), 0.05);
-  EXPECT_DOUBLE_EQ(v.reasons[0].number("agency_late_ratio"), 0.25);
+  EXPECT_DOUBLE_EQ(v.reasons[0].number("internal_late_ratio"), 0.025);
+  EXPECT_DOUBLE_EQ(v.reasons[0].number("agency_late_ratio"), 0.4);
   EXPECT_DOUBLE_EQ(v.reasons[1].number("internal_late_ratio"), 0.5);
-  EXPECT_DOUBLE_EQ(v.reasons[1].number("agency_late_ratio"), 0.1);
+  EXPECT_DOUBLE_EQ(v.reasons[1].number("agency_late_ratio"), 0.05);
+
+  // The same point estimates, but the intervals overlap in business hours (2 of 40
+  // against 10 of 40): not clear enough to split the role.
+  Builder overlap;
+  overlap.late(Route::Internal, 2, kBusiness).onTime(Route::Internal, 38, kBusiness);
+  overlap.late(Route::Internal, 20, kOff).onTime(Route::Internal, 20, kOff);
+  overlap.late(Route::Agency, 10, kBusiness).onTime(Route::Agency, 30, kBusiness);
+  overlap.late(Route::Agency, 2, kOff).onTime(Route::Agency, 38, kOff);
+  auto o = overlap.evaluate();
+  EXPECT_EQ(o.verdict, Verdict::Keep);
+  EXPECT_THAT(codes(o), ::testing::Contains("hours_split_uncertain"));
+
+  // One late internal turn off hours, against 40 agency turns on time, must not decide:
+  // each route needs min_turns judged turns in each period.
+  Builder tiny;
+  tiny.onTime(Route::Internal, 40, kBusiness).late(Route::Internal, 1, kOff);
+  tiny.late(Route::Agency, 1, kBusiness).onTime(Route::Agency, 39, kBusiness).onTime(Route::Agency, 40, kOff);
+  auto t = tiny.evaluate();
+  EXPECT_EQ(t.verdict, Verdict::Keep);
+  EXPECT_THAT(codes(t), ::testing::ElementsAre("agency_within_target", "hours_split_uncertain"));
 
   // Equal off-hours ratios: internal is not worse off hours, so no hybrid.
   Builder c;
@@ -305,7 +329,8 @@ TEST(Text, EverySentenceInBothLanguages) {
   for (const char* code :
        {"insufficient_turns", "no_internal_baseline", "agency_interval_above_internal", "relay_share",
         "relays_explain_lateness", "internal_better_in_hours", "agency_better_off_hours",
-        "agency_within_target", "agency_late_not_worse_than_internal", "agency_late_unexplained"}) {
+        "agency_within_target", "agency_late_not_worse_than_internal", "agency_late_unexplained",
+        "agency_late_without_comparison", "hours_split_uncertain"}) {
     Reason r{code, "agency", {}};
     auto en = sentence(r, Language::English);
     auto fr = sentence(r, Language::French);

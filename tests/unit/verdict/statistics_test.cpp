@@ -74,6 +74,12 @@ TEST(Wilson, EdgesAndSymmetry) {
   auto all = wilsonInterval(20, 20);
   EXPECT_DOUBLE_EQ(all.upper, 1.0);
   EXPECT_NEAR(all.lower, 1.0 - 0.1611, 5e-5);
+  // Exactly 0 and 1 at the edges, not within a rounding error of them (these are
+  // printed and compared with thresholds).
+  for (std::uint64_t n : {1U, 7U, 30U, 34U, 1000U}) {
+    EXPECT_EQ(wilsonInterval(0, n).lower, 0.0) << n;
+    EXPECT_EQ(wilsonInterval(n, n).upper, 1.0) << n;
+  }
   auto a = wilsonInterval(3, 40);
   auto b = wilsonInterval(37, 40);
   EXPECT_NEAR(a.lower, 1.0 - b.upper, 1e-12);
