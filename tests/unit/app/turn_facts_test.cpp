@@ -130,6 +130,22 @@ TEST(TurnFacts, LinkedRelayLegsSplitTheWait) {
   EXPECT_EQ(q1.phases.direct, minutes{0});
   EXPECT_FALSE(q2.phases.escalated);
   EXPECT_EQ(q2.phases.direct, minutes{5});
+
+  // A window ending while the relay works: q1 is open at its end, its relay leg too.
+  auto mid_relay = loadTurnFacts(*store, t0, t0 + minutes{20}, {"acme"});
+  ASSERT_TRUE(mid_relay.ok()) << mid_relay.error().message;
+  const auto& early = (*mid_relay)[0].turn.question_id == "q1" ? (*mid_relay)[0] : (*mid_relay)[1];
+  EXPECT_TRUE(early.phases.escalated);
+  EXPECT_EQ(early.phases.before_escalation, minutes{10});
+  EXPECT_EQ(early.phases.relay, minutes{10});
+  EXPECT_EQ(early.phases.total(), minutes{20});
+  // A window ending before the leg was requested: no escalation yet.
+  auto before_leg = loadTurnFacts(*store, t0, t0 + minutes{8}, {"acme"});
+  ASSERT_TRUE(before_leg.ok()) << before_leg.error().message;
+  for (const auto& fact : *before_leg) {
+    EXPECT_FALSE(fact.phases.escalated) << fact.turn.question_id;
+    EXPECT_LE(fact.phases.total(), minutes{8}) << fact.turn.question_id;
+  }
 }
 
 }  // namespace
