@@ -123,8 +123,9 @@ WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
     std::int64_t seconds = 0;
     std::from_chars(timestamp->data(), timestamp->data() + timestamp->size(), seconds);
     signed_at = fromMillis(seconds * 1000);
-    // A signed request seen before is a replay: refused, nothing stored again.
-    if (replays_.seen(*delivery_id, now)) {
+    // A signed request seen before is a replay: refused, nothing stored again. The id is
+    // claimed now, so that the same delivery sent twice at once is stored once.
+    if (!replays_.claim(*delivery_id, signed_at, now)) {
       ctx_.health.addError(ErrorReason::Signature);
       spdlog::warn("webhook replay rejected source={} remote={}", logValue(ctx_.source.name),
                    logValue(request.remote));
@@ -138,8 +139,13 @@ WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
     }
   }
 
+  // A delivery refused from here on is not stored: its id may come again.
+  auto unclaimed = [&](WebhookResponse r) {
+    if (delivery_id) replays_.release(*delivery_id);
+    return r;
+  };
   auto parsed = checker_.parseBody(request.body);
-  if (!parsed) return refuseDelivery(parsed.error(), ctx_.source, ctx_.health, request.remote);
+  if (!parsed) return unclaimed(refuseDelivery(parsed.error(), ctx_.source, ctx_.health, request.remote));
   std::vector<Escalation> records;
   std::size_t rejected = 0;
   const Rejection* first_problem = nullptr;
@@ -155,13 +161,12 @@ WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
                  logValue(ctx_.source.name), toString(r.rejection.reason), logValue(r.rejection.message));
   }
   if (records.empty()) {
-    if (first_problem != nullptr) return WebhookResponse::error(400, first_problem->message);
+    if (first_problem != nullptr) return unclaimed(WebhookResponse::error(400, first_problem->message));
     ctx_.health.addError(ErrorReason::BadRequest);
-    return WebhookResponse::error(400, "the body holds no escalation record");
+    return unclaimed(WebhookResponse::error(400, "the body holds no escalation record"));
   }
   auto outcome = ctx_.sink.ingestEscalations(ctx_.source, std::move(records), std::nullopt);
-  if (!outcome) return sinkRefused(outcome.error(), ctx_, "the records");
-  if (delivery_id) replays_.remember(*delivery_id, signed_at, now);
+  if (!outcome) return unclaimed(sinkRefused(outcome.error(), ctx_, "the records"));
   ctx_.health.addEvents(outcome->stored);
   ctx_.health.markSuccess(now);
   auto r = WebhookResponse::accepted(*outcome);

@@ -116,18 +116,19 @@ SignatureCheck verifyStandardWebhooks(std::string_view key, std::optional<std::s
   return matched ? SignatureCheck::Ok : SignatureCheck::Mismatch;
 }
 
-bool ReplayGuard::seen(const std::string& id, Timestamp now) {
+bool ReplayGuard::claim(const std::string& id, Timestamp signed_at, Timestamp now) {
   std::lock_guard lock(mutex_);
   expire(now);
-  return expires_.count(id) != 0;
+  // verifyStandardWebhooks() compares whole seconds: it accepts the timestamp until one
+  // second after signed_at + tolerance.
+  const Timestamp until =
+      signed_at + std::chrono::duration_cast<std::chrono::milliseconds>(tolerance_ + std::chrono::seconds{1});
+  return expires_.emplace(id, until).second;
 }
 
-void ReplayGuard::remember(const std::string& id, Timestamp signed_at, Timestamp now) {
+void ReplayGuard::release(const std::string& id) {
   std::lock_guard lock(mutex_);
-  expire(now);
-  const Timestamp until = signed_at + std::chrono::duration_cast<std::chrono::milliseconds>(tolerance_);
-  auto& slot = expires_[id];
-  slot = std::max(slot, until);
+  expires_.erase(id);
 }
 
 std::size_t ReplayGuard::size() {
@@ -137,7 +138,7 @@ std::size_t ReplayGuard::size() {
 
 void ReplayGuard::expire(Timestamp now) {
   for (auto it = expires_.begin(); it != expires_.end();) {
-    it = it->second < now ? expires_.erase(it) : std::next(it);
+    it = it->second <= now ? expires_.erase(it) : std::next(it);
   }
 }
 

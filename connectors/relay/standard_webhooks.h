@@ -47,10 +47,14 @@ SignatureCheck verifyStandardWebhooks(std::string_view key, std::optional<std::s
 class ReplayGuard {
  public:
   explicit ReplayGuard(std::chrono::seconds tolerance) : tolerance_(tolerance) {}
-  // True when `id` was accepted and is still within its window at `now`.
-  bool seen(const std::string& id, Timestamp now);
-  // Remembers `id`, signed at `signed_at`, once its delivery is stored.
-  void remember(const std::string& id, Timestamp signed_at, Timestamp now);
+  // Claims `id`, signed at `signed_at`, for one delivery: false when it is claimed
+  // already (a replay, or the same delivery sent twice at once). A claim lasts as long as
+  // verifyStandardWebhooks() accepts the timestamp (the tolerance, with `now` counted in
+  // whole seconds as there). Thread-safe.
+  bool claim(const std::string& id, Timestamp signed_at, Timestamp now);
+  // Gives a claim back, for a delivery that was not stored (refused or not committed):
+  // the sender may send it again. Thread-safe.
+  void release(const std::string& id);
   std::size_t size();
 
  private:

@@ -3,7 +3,10 @@
 // imports, and the settings validation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "connectors/common/hmac.h"
 #include "connectors/relay/relay_connector.h"
@@ -206,6 +209,42 @@ TEST(RelayWebhook, StandardWebhooksDeliveryAndReplay) {
   EXPECT_NE(r.body.find("tolerance"), std::string::npos);
   EXPECT_EQ(h.sink.calls, calls);
   EXPECT_EQ(h.health.errors(ErrorReason::Signature), 2U);
+}
+
+// The timestamp check counts whole seconds: a replay half a second past the end of the
+// window still passes it, so the id must still be known then.
+TEST(RelayWebhook, AReplayAtTheLastAcceptedInstantIsRefused) {
+  RelayHarness h;
+  const Timestamp signed_at = h.clock.now();  // a whole second
+  ASSERT_EQ(h.postStandard(kRecord, "msg_edge", signed_at).status, 200);
+  h.clock.advance(std::chrono::minutes{5} + std::chrono::milliseconds{500});
+  auto r = h.postStandard(kRecord, "msg_edge", signed_at);
+  EXPECT_EQ(r.status, 409) << r.body;
+  h.clock.advance(std::chrono::milliseconds{500});
+  r = h.postStandard(kRecord, "msg_edge", signed_at);
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_EQ(h.sink.escalations.size(), 1U);
+}
+
+// An id is claimed before the delivery is stored and given back when it is refused, so
+// two copies sent at once are stored once and a refused delivery may come again.
+TEST(RelayReplayGuard, ClaimsAnIdOnceUntilReleasedOrExpired) {
+  ReplayGuard guard(std::chrono::seconds{300});
+  const Timestamp t0 = at("2024-06-01T00:00:00Z");
+  EXPECT_TRUE(guard.claim("a", t0, t0));
+  EXPECT_FALSE(guard.claim("a", t0, t0 + std::chrono::seconds{10}));
+  guard.release("a");
+  EXPECT_TRUE(guard.claim("a", t0, t0 + std::chrono::seconds{10}));
+  EXPECT_FALSE(guard.claim("a", t0, t0 + std::chrono::milliseconds{300'999}));
+  EXPECT_TRUE(guard.claim("a", t0, t0 + std::chrono::seconds{301}));  // out of the window
+  // Concurrent claims of one id: exactly one wins.
+  std::atomic<int> won{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] { won += guard.claim("b", t0, t0) ? 1 : 0; });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
 }
 
 TEST(RelayWebhook, StoreFailureIs503AndTheDeliveryMayBeRetried) {
