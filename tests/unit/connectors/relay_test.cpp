@@ -240,6 +240,7 @@ TEST(RelayReplayGuard, ClaimsAnIdOnceUntilReleasedOrExpired) {
   // Concurrent claims of one id: exactly one wins.
   std::atomic<int> won{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] { won += guard.claim("b", t0, t0) ? 1 : 0; });
   }
