@@ -79,6 +79,28 @@ TEST(JsonDepth, VeryDeepInputIsRefusedWithoutRecursion) {
   EXPECT_TRUE(parseJsonOrNull(kVeryDeepBalanced).is_null());
 }
 
+// The depth is counted on the raw text before parsing: brackets inside strings, escaped
+// quotes included, do not count, and stray closers do not lower the count below zero.
+TEST(JsonDepth, BracketsInStringsDoNotCount) {
+  const std::string brackets(200, '[');
+  auto in_string = parseJson("[\"" + brackets + "\"]", "parse_error");
+  ASSERT_TRUE(in_string) << in_string.error().message;
+  EXPECT_EQ((*in_string)[0], brackets);
+  auto escaped = parseJson("{\"a\":\"\\\"" + brackets + "\\\\\",\"b\":" + nested(63) + "}", "parse_error");
+  ASSERT_TRUE(escaped) << escaped.error().message;
+  EXPECT_FALSE(parseJson("{\"a\":\"\\\"\",\"b\":" + nested(64) + "}", "parse_error"));
+  // Invalid JSON with more closers than openers is invalid, not too deep.
+  auto closers = parseJson("]]]]" + nested(64), "parse_error", "invalid");
+  ASSERT_FALSE(closers);
+  EXPECT_EQ(closers.error().message, "invalid");
+  // An array of many small objects (the shape a flood of empty entries takes) parses.
+  std::string many = "[";
+  for (int i = 0; i < 100'000; ++i) many += i == 0 ? "{}" : ",{}";
+  auto parsed = parseJson(many + "]", "parse_error");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->size(), 100'000U);
+}
+
 TEST(JsonDepth, InvalidJsonKeepsItsOwnMessage) {
   auto r = parseJson("{\"a\":", "parse_error", "the page is not valid JSON");
   ASSERT_FALSE(r);
