@@ -39,8 +39,10 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 // Decodes the reference starting at html[i] == '&'; returns the bytes consumed (0 when
 // it is not a reference we know, the '&' is then kept as is).
 std::size_t decodeReference(std::string_view html, std::size_t i, std::string& out) {
-  const std::size_t semi = html.find(';', i + 1);
-  if (semi == std::string_view::npos || semi - i > 10) return 0;
+  // A reference is at most 10 bytes long: look no further (a text full of '&' would
+  // otherwise be searched to its end once per '&').
+  const std::size_t semi = html.substr(0, std::min(html.size(), i + 11)).find(';', i + 1);
+  if (semi == std::string_view::npos) return 0;
   const std::string_view name = html.substr(i + 1, semi - i - 1);
   if (name.size() >= 2 && name[0] == '#') {
     std::uint32_t cp = 0;

@@ -23,6 +23,12 @@ TEST(HtmlText, CharacterReferences) {
   // Unknown or broken references stay as written; invalid code points become U+FFFD.
   EXPECT_EQ(htmlToText("&bogus; &amp &#xZZ; &#1114112;"), "&bogus; &amp &#xZZ; \xEF\xBF\xBD");
   EXPECT_EQ(htmlToText("&#0;"), "\xEF\xBF\xBD");
+  // A ';' further than a reference can be long ends none: the text stays as it is.
+  EXPECT_EQ(htmlToText("&abcdefghijk; &#111411100;"), "&abcdefghijk; &#111411100;");
+  EXPECT_EQ(htmlToText("&#x1F642;"), "\xF0\x9F\x99\x82");
+  // Many '&' without a ';' near them are kept, each looked at once.
+  const std::string ampersands(100'000, '&');
+  EXPECT_EQ(htmlToText(ampersands + ";"), ampersands + ";");
 }
 
 TEST(HtmlText, ScriptsStylesAndMalformedMarkup) {
