@@ -259,7 +259,9 @@ WebhookResponse MetaConnector::verifyHandshake(const WebhookRequest& request) {
   const auto mode = request.queryParam("hub.mode");
   const auto token = request.queryParam("hub.verify_token");
   const auto challenge = request.queryParam("hub.challenge");
-  if (!mode || *mode != "subscribe" || !token ||
+  // An empty configured token (an unset environment variable, say) matches nothing: it
+  // would otherwise let anyone pass the verification with an empty one.
+  if (!mode || *mode != "subscribe" || !token || settings_.verify_token.reveal().empty() ||
       !constantTimeEquals(*token, settings_.verify_token.reveal())) {
     ctx_.health.addError(ErrorReason::Signature);
     spdlog::warn("webhook verification refused source={} remote={} mode={} token={}",

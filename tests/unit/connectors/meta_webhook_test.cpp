@@ -41,6 +41,17 @@ TEST(MetaWebhook, HandshakeEchoesTheChallenge) {
   EXPECT_EQ(h.sink.calls, 0);
 }
 
+// An empty verify_token (an environment variable set to nothing) matches no request,
+// not even one with an empty hub.verify_token.
+TEST(MetaWebhook, AnEmptyVerifyTokenRefusesEveryHandshake) {
+  std::string yaml = sourceYaml();
+  yaml.replace(yaml.find("verify_token: "), std::string::npos, "verify_token: \"\"\n");
+  MetaHarness h(yaml);
+  EXPECT_EQ(handshake(h, "hub.mode=subscribe&hub.challenge=1&hub.verify_token=").status, 403);
+  EXPECT_EQ(handshake(h, "hub.mode=subscribe&hub.challenge=1").status, 403);
+  EXPECT_EQ(h.health.errors(ErrorReason::Signature), 2u);
+}
+
 TEST(MetaWebhook, SignedFixtureIsStored) {
   MetaHarness h(sourceYaml());
   const std::string body = fixture("feed-comment-add-211.json");
