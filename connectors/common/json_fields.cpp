@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <limits>
 
 namespace replywatch::connectors {
 
@@ -15,6 +16,8 @@ std::optional<std::string> jsonId(const nlohmann::json& object, std::string_view
     if (s.empty()) return std::nullopt;
     return s;
   }
+  // Unsigned first: a number above the signed 64-bit range keeps its digits.
+  if (it->is_number_unsigned()) return std::to_string(it->get<unsigned long long>());
   if (it->is_number_integer()) return std::to_string(it->get<long long>());
   return std::nullopt;
 }
@@ -36,6 +39,12 @@ std::optional<long long> jsonInteger(const nlohmann::json& object, std::string_v
   if (!object.is_object()) return std::nullopt;
   const auto it = object.find(key);
   if (it == object.end()) return std::nullopt;
+  if (it->is_number_unsigned()) {
+    // Beyond the signed range it would wrap around (to -1 for the largest): not a value.
+    const auto u = it->get<unsigned long long>();
+    if (u > static_cast<unsigned long long>(std::numeric_limits<long long>::max())) return std::nullopt;
+    return static_cast<long long>(u);
+  }
   if (it->is_number_integer()) return it->get<long long>();
   if (it->is_string()) {
     const auto& s = it->get_ref<const std::string&>();

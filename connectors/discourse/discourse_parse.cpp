@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+
 #include "connectors/common/html_text.h"
 #include "connectors/common/json_fields.h"
 #include "connectors/common/limits.h"
@@ -52,7 +54,11 @@ Result<Post> parsePost(const json& object) {
   p.staff = jsonBool(object, "staff");
   p.admin = jsonBool(object, "admin");
   p.moderator = jsonBool(object, "moderator");
-  p.post_type = static_cast<int>(jsonInteger(object, "post_type").value_or(1));
+  const long long post_type = jsonInteger(object, "post_type").value_or(1);
+  if (post_type < std::numeric_limits<int>::min() || post_type > std::numeric_limits<int>::max()) {
+    return makeError("parse_error", fmt::format("post {} has an out-of-range post_type", p.id));
+  }
+  p.post_type = static_cast<int>(post_type);
   auto created = jsonTimestamp(object, "created_at", fmt::format("post {}", p.id));
   if (!created) return created.error();
   p.created_at = *created;

@@ -82,6 +82,20 @@ TEST(DiscourseWebhook, SignatureMissingWrongOrOverOtherBytesIs401) {
   EXPECT_EQ(h.health.errors(ErrorReason::Signature), 4u);
 }
 
+// Numbers beyond what the post's fields can hold refuse the post instead of wrapping
+// around (a user_id of 2^64-1 read as -1 is the system user, whose posts are ignored).
+TEST(DiscourseWebhook, OutOfRangeNumbersRefuseThePost) {
+  const std::vector<std::pair<std::string, nlohmann::json>> cases = {{"user_id", 18446744073709551615ULL},
+                                                                     {"post_type", 4294967297LL}};
+  for (const auto& c : cases) {
+    testing::TypedHarness h(kYaml, kNow);
+    auto r = h.connector->handleWebhook(
+        recorded("webhook_post_created.json", [&c](nlohmann::json& b) { b["post"][c.first] = c.second; }));
+    EXPECT_EQ(r.status, 400) << c.first << ": " << r.body;
+    EXPECT_EQ(h.sink.calls, 0) << c.first;
+  }
+}
+
 TEST(DiscourseWebhook, RecordedPostCreated) {
   testing::TypedHarness h(kYaml, kNow);
   auto r = h.connector->handleWebhook(recorded("webhook_post_created.json"));
