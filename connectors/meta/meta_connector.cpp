@@ -228,15 +228,15 @@ std::size_t MetaConnector::keepValid(std::vector<Message>& messages,
   };
   for (const auto& p : problems) reject(p.where, p.rejection);
   const Timestamp now = ctx_.clock.now();
-  std::set<std::string> seen;
   std::vector<Message> kept;
   kept.reserve(messages.size());
+  // The same change twice in one delivery stays: the sink stores it once and counts the
+  // other as a duplicate, so the answer accounts for every change received.
   for (auto& m : messages) {
     if (auto r = validator_.check(m, now)) {
       reject("a message", *r);
       continue;
     }
-    if (!seen.insert(m.id).second) continue;  // the same change twice in one delivery
     kept.push_back(std::move(m));
   }
   messages = std::move(kept);

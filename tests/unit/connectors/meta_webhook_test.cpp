@@ -66,6 +66,22 @@ TEST(MetaWebhook, SignedFixtureIsStored) {
   EXPECT_TRUE(h.health.lastSuccess().has_value());
 }
 
+// The same change twice in one delivery is counted, once stored and once a duplicate.
+TEST(MetaWebhook, AChangeRepeatedInOneDeliveryIsCountedAsADuplicate) {
+  MetaHarness h(sourceYaml());
+  auto doc = nlohmann::json::parse(fixture("feed-comment-add-211.json"));
+  auto& changes = doc["entry"][0]["changes"];
+  changes.push_back(changes[0]);
+  const std::string body = doc.dump();
+  auto r = h.postSigned(body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["received"], 2);
+  EXPECT_EQ(j["stored"], 1);
+  EXPECT_EQ(j["duplicates"], 1);
+  EXPECT_EQ(h.sink.stored.size(), 1u);
+}
+
 TEST(MetaWebhook, MissingOrWrongSignatureStoresNothing) {
   MetaHarness h(sourceYaml());
   const std::string body = fixture("feed-comment-add-211.json");
@@ -118,14 +134,18 @@ TEST(MetaWebhook, BatchedEntriesAndDuplicates) {
   EXPECT_EQ(nlohmann::json::parse(edit_again.body)["duplicates"], 1);
 }
 
-TEST(MetaWebhook, SameChangeTwiceInOneDeliveryIsOneMessage) {
+TEST(MetaWebhook, SameEntryTwiceInOneDeliveryIsStoredOnce) {
   MetaHarness h(sourceYaml());
   auto doc = nlohmann::json::parse(fixture("feed-comment-add-211.json"));
   doc["entry"].push_back(doc["entry"][0]);
   const std::string body = doc.dump();
   auto r = h.postSigned(body);
   ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(nlohmann::json::parse(r.body)["received"], 1);
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["received"], 2);
+  EXPECT_EQ(j["stored"], 1);
+  EXPECT_EQ(j["duplicates"], 1);
+  EXPECT_EQ(h.sink.stored.size(), 1u);
 }
 
 TEST(MetaWebhook, RetractionsAreStoredUnderTheirOwnId) {
