@@ -126,13 +126,33 @@ class FailingStore final : public testing::ForwardingStore {
   std::set<std::thread::id> threads_;
 };
 
+// A pipeline over a FailingStore in a directory of its own, for one test.
+struct BulkPipeline {
+  explicit BulkPipeline(std::string fail_on)
+      : store(store::openSqliteStore(dir.file("store.db")).value(), std::move(fail_on)),
+        p(cfg, clock, store) {}
+  // Questions q<from> to q<to - 1>, each in a conversation of its own and a batch of its own.
+  void questions(int from, int to) {
+    for (int i = from; i < to; ++i) {
+      const std::string n = std::to_string(i);
+      ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q" + n, "c" + n, kT0 + i)}, std::nullopt).ok()) << n;
+    }
+  }
+  tracker::ChannelStats channel() { return p.snapshot().channels[{"acme", "export"}]; }
+
+  testing::TempDir dir{"bulk-pipeline"};
+  config::Config cfg = feedConfig();
+  ManualClock clock{fromMillis((kT0 + 600) * 1000)};
+  FailingStore store;
+  Pipeline p;
+};
+
 // The load's commits run on the bulk writer's thread; a cursor is read back after them.
 TEST(PipelineBulkWriter, ALoadIntoAnEmptyStoreCommitsBehindTheWriter) {
-  testing::TempDir dir("bulk-pipeline");
-  auto cfg = feedConfig();
-  ManualClock clock(fromMillis((kT0 + 600) * 1000));
-  FailingStore store(store::openSqliteStore(dir.file("store.db")).value(), "none");
-  Pipeline p(cfg, clock, store);
+  BulkPipeline b("none");
+  Pipeline& p = b.p;
+  const config::Config& cfg = b.cfg;
+  FailingStore& store = b.store;
   ASSERT_TRUE(p.restore().ok());
   ASSERT_TRUE(p.beginBulkLoad().ok());
   for (int i = 0; i < 50; ++i) {
@@ -155,7 +175,7 @@ TEST(PipelineBulkWriter, ALoadIntoAnEmptyStoreCommitsBehindTheWriter) {
   ASSERT_TRUE(p.endBulkLoad().ok());
   EXPECT_EQ(store.committingThreads(), 2U);  // the bulk writer's, then the pipeline writer's
   EXPECT_EQ(store.turns({}).value().size(), 51U);
-  EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].questions_total), 51U);
+  EXPECT_EQ(b.channel().questions_total, 51U);
 }
 
 // A queued commit that fails fails the whole load: later batches and the end of the load
@@ -197,18 +217,14 @@ TEST(PipelineBulkWriter, AFailedQueuedCommitFailsTheWholeLoad) {
 // (every commit on the importing thread), nothing of the load stays, a turn the load
 // answered is open again, and the tracker counts what the store holds.
 TEST(PipelineBulkLoad, AGivenUpLoadLeavesNothingOfItAndTheTrackerFollowsTheStore) {
-  testing::TempDir dir("bulk-pipeline");
-  auto cfg = feedConfig();
-  ManualClock clock(fromMillis((kT0 + 600) * 1000));
-  FailingStore store(store::openSqliteStore(dir.file("store.db")).value(), "q13");
-  Pipeline p(cfg, clock, store);
+  BulkPipeline b("q13");
+  Pipeline& p = b.p;
+  const config::Config& cfg = b.cfg;
+  FailingStore& store = b.store;
   ASSERT_TRUE(p.restore().ok());
-  const auto channel = [&p] { return p.snapshot().channels[{"acme", "export"}]; };
+  const auto channel = [&b] { return b.channel(); };
   ASSERT_TRUE(p.beginBulkLoad().ok());
-  for (int i = 0; i < 5; ++i) {
-    const std::string n = std::to_string(i);
-    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q" + n, "c" + n, kT0 + i)}, std::nullopt).ok());
-  }
+  b.questions(0, 5);
   ASSERT_TRUE(p.endBulkLoad().ok());
   ASSERT_EQ(channel().open, 5U);
 
@@ -242,29 +258,24 @@ TEST(PipelineBulkLoad, AGivenUpLoadLeavesNothingOfItAndTheTrackerFollowsTheStore
 
 // Into an empty store, the load's commits queued on the bulk writer are given up too.
 TEST(PipelineBulkLoad, AGivenUpLoadIntoAnEmptyStoreDropsItsQueuedCommits) {
-  testing::TempDir dir("bulk-pipeline");
-  auto cfg = feedConfig();
-  ManualClock clock(fromMillis((kT0 + 600) * 1000));
-  FailingStore store(store::openSqliteStore(dir.file("store.db")).value(), "none");
-  Pipeline p(cfg, clock, store);
+  BulkPipeline b("none");
+  Pipeline& p = b.p;
+  FailingStore& store = b.store;
   ASSERT_TRUE(p.restore().ok());
   ASSERT_TRUE(p.beginBulkLoad().ok());
-  for (int i = 0; i < 20; ++i) {
-    const std::string n = std::to_string(i);
-    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q" + n, "c" + n, kT0 + i)}, std::nullopt).ok());
-  }
+  b.questions(0, 20);
   ASSERT_TRUE(p.abortBulkLoad().ok());
   EXPECT_EQ(store.committingThreads(), 1U);  // the bulk writer's
   EXPECT_TRUE(store.turns({}).value().empty());
   EXPECT_EQ(store.contains("feed", {"q0", "q19"}).value(), (std::vector<bool>{false, false}));
-  EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].questions_total), 0U);
+  EXPECT_EQ(b.channel().questions_total, 0U);
 
   // The next load starts from the empty store again.
   ASSERT_TRUE(p.beginBulkLoad().ok());
-  ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q0", "c0", kT0)}, std::nullopt).ok());
+  b.questions(0, 1);
   ASSERT_TRUE(p.endBulkLoad().ok());
   EXPECT_EQ(store.turns({}).value().size(), 1U);
-  EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].questions_total), 1U);
+  EXPECT_EQ(b.channel().questions_total, 1U);
 }
 
 }  // namespace
