@@ -260,13 +260,19 @@ TEST(Rules, WithoutBaselineTheWhatIfDecides) {
   EXPECT_THAT(codes(x), ::testing::ElementsAre("agency_late_unexplained", "no_internal_baseline"));
 }
 
-TEST(Rules, HybridWhenInternalWinsInHoursAndLosesOffHours) {
+// 40 judged turns per route and period, of which the given numbers are late.
+Builder split(int internal_business, int agency_business, int internal_off, int agency_off) {
   Builder b;
-  b.late(Route::Internal, 1, kBusiness).onTime(Route::Internal, 39, kBusiness);
-  b.late(Route::Internal, 20, kOff).onTime(Route::Internal, 20, kOff);
-  b.late(Route::Agency, 16, kBusiness).onTime(Route::Agency, 24, kBusiness);
-  b.late(Route::Agency, 2, kOff).onTime(Route::Agency, 38, kOff);
-  auto v = b.evaluate();
+  b.late(Route::Internal, internal_business, kBusiness)
+      .onTime(Route::Internal, 40 - internal_business, kBusiness);
+  b.late(Route::Internal, internal_off, kOff).onTime(Route::Internal, 40 - internal_off, kOff);
+  b.late(Route::Agency, agency_business, kBusiness).onTime(Route::Agency, 40 - agency_business, kBusiness);
+  b.late(Route::Agency, agency_off, kOff).onTime(Route::Agency, 40 - agency_off, kOff);
+  return b;
+}
+
+TEST(Rules, HybridWhenInternalWinsInHoursAndLosesOffHours) {
+  auto v = split(1, 16, 20, 2).evaluate();
   EXPECT_EQ(v.verdict, Verdict::Hybrid);
   EXPECT_THAT(codes(v), ::testing::ElementsAre("internal_better_in_hours", "agency_better_off_hours"));
   EXPECT_DOUBLE_EQ(v.reasons[0].number("internal_late_ratio"), 0.025);
@@ -274,14 +280,9 @@ TEST(Rules, HybridWhenInternalWinsInHoursAndLosesOffHours) {
   EXPECT_DOUBLE_EQ(v.reasons[1].number("internal_late_ratio"), 0.5);
   EXPECT_DOUBLE_EQ(v.reasons[1].number("agency_late_ratio"), 0.05);
 
-  // The same point estimates, but the intervals overlap in business hours (2 of 40
-  // against 10 of 40): not clear enough to split the role.
-  Builder overlap;
-  overlap.late(Route::Internal, 2, kBusiness).onTime(Route::Internal, 38, kBusiness);
-  overlap.late(Route::Internal, 20, kOff).onTime(Route::Internal, 20, kOff);
-  overlap.late(Route::Agency, 10, kBusiness).onTime(Route::Agency, 30, kBusiness);
-  overlap.late(Route::Agency, 2, kOff).onTime(Route::Agency, 38, kOff);
-  auto o = overlap.evaluate();
+  // The same direction, but the intervals overlap in business hours (2 of 40 against 10
+  // of 40): not clear enough to split the role.
+  auto o = split(2, 10, 20, 2).evaluate();
   EXPECT_EQ(o.verdict, Verdict::Keep);
   EXPECT_THAT(codes(o), ::testing::Contains("hours_split_uncertain"));
 
@@ -295,12 +296,7 @@ TEST(Rules, HybridWhenInternalWinsInHoursAndLosesOffHours) {
   EXPECT_THAT(codes(t), ::testing::ElementsAre("agency_within_target", "hours_split_uncertain"));
 
   // Equal off-hours ratios: internal is not worse off hours, so no hybrid.
-  Builder c;
-  c.late(Route::Internal, 2, kBusiness).onTime(Route::Internal, 38, kBusiness);
-  c.late(Route::Internal, 4, kOff).onTime(Route::Internal, 36, kOff);
-  c.late(Route::Agency, 10, kBusiness).onTime(Route::Agency, 30, kBusiness);
-  c.late(Route::Agency, 4, kOff).onTime(Route::Agency, 36, kOff);
-  EXPECT_NE(c.evaluate().verdict, Verdict::Hybrid);
+  EXPECT_NE(split(2, 10, 4, 4).evaluate().verdict, Verdict::Hybrid);
 }
 
 TEST(Rules, ThresholdsComeFromTheConfiguration) {
