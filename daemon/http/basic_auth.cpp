@@ -121,7 +121,10 @@ bool BasicAuth::check(const Request& request) const {
     std::lock_guard lock(impl_->mu);
     if (impl_->verified.count(key) != 0) return true;
   }
-  const bool match = constantTimeEqual(bcrypt(password, hash), hash) && it != impl_->users.end();
+  // bcrypt reads the password as a C string: one holding a NUL would be cut there and
+  // match the password before it. Such a password is refused, after the same hashing.
+  const bool has_nul = password.find('\0') != std::string::npos;
+  const bool match = constantTimeEqual(bcrypt(password, hash), hash) && it != impl_->users.end() && !has_nul;
   if (match) {
     std::lock_guard lock(impl_->mu);
     if (impl_->verified.size() >= kMaxCachedCredentials) impl_->verified.clear();

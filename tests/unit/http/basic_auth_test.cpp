@@ -52,6 +52,16 @@ TEST(BasicAuth, AcceptsTheRightPasswordOnly) {
   EXPECT_FALSE(auth.check(basic("Prometheus:U*U")));  // user names are case-sensitive
 }
 
+// bcrypt stops at a NUL: the right password followed by a NUL and more is a wrong one.
+TEST(BasicAuth, APasswordWithANulByteIsRefused) {
+  BasicAuth auth(std::map<std::string, std::string>{{"prometheus", kUuHash}, {"empty", kEmptyHash}});
+  using namespace std::string_literals;
+  EXPECT_TRUE(auth.check(basic("prometheus:U*U")));
+  EXPECT_FALSE(auth.check(basic("prometheus:U*U\0junk"s)));
+  EXPECT_FALSE(auth.check(basic("prometheus:U*U\0"s)));
+  EXPECT_FALSE(auth.check(basic("empty:\0"s)));
+}
+
 TEST(BasicAuth, PasswordsMayContainColons) {
   // The user name ends at the first colon.
   BasicAuth auth(std::map<std::string, std::string>{{"prometheus", kUuHash}});
