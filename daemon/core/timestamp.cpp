@@ -85,7 +85,7 @@ std::optional<std::chrono::seconds> parseDuration(std::string_view s) {
   if (all_digits) {
     long long v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{}) return std::nullopt;
+    if (ec != std::errc{} || v > kMaxDurationSeconds) return std::nullopt;
     return std::chrono::seconds{v};
   }
   long long total = 0;
@@ -107,8 +107,11 @@ std::optional<std::chrono::seconds> parseDuration(std::string_view s) {
       default: return std::nullopt;
     }
     ++pos;
-    if (v > (1LL << 40)) return std::nullopt;
+    // Each term and the sum stay within the cap, so nothing here (nor the caller's
+    // conversion to milliseconds) can overflow.
+    if (v > kMaxDurationSeconds) return std::nullopt;
     total += v * unit;
+    if (total > kMaxDurationSeconds) return std::nullopt;
   }
   return std::chrono::seconds{total};
 }

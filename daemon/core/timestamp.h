@@ -22,8 +22,11 @@ std::optional<Timestamp> parseRfc3339(std::string_view text);
 // Formats as RFC 3339 UTC with second precision: "2017-10-31T22:10:47Z".
 std::string formatRfc3339(Timestamp t);
 
+// The longest duration parseDuration() accepts: 1,000 years of 366 days.
+inline constexpr long long kMaxDurationSeconds = 1000LL * 366 * 86400;
+
 // Parses a duration such as "90s", "15m", "1h", "1h30m", "28d", "2w", or a plain
-// number of seconds. Returns nullopt on anything else.
+// number of seconds, up to kMaxDurationSeconds. Returns nullopt on anything else.
 std::optional<std::chrono::seconds> parseDuration(std::string_view text);
 
 }  // namespace replywatch

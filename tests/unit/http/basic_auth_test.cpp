@@ -84,6 +84,7 @@ TEST(BasicAuth, MalformedHeadersAreRefused) {
 TEST(BasicAuth, ConcurrentChecksGiveTheRightAnswers) {
   BasicAuth auth(std::map<std::string, std::string>{{"prometheus", kUuHash}});
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::vector<int> wrong(8, 0);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
