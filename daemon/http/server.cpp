@@ -134,7 +134,8 @@ bool bodyless(int status) { return status < 200 || status == 204 || status == 30
 // the configured `extra` headers (replacing any of the same name), Content-Length,
 // Connection, then the body.
 void serializeResponse(const Response& r, bool close, unsigned version,
-                       const std::vector<std::pair<std::string, std::string>>& extra, std::string& out) {
+                       const std::vector<std::pair<std::string, std::string>>& extra, std::string& out,
+                       bool head = false) {
   using Field = std::pair<std::string_view, std::string_view>;
   // Few fields: a small vector searched linearly.
   std::vector<Field> fields;
@@ -164,7 +165,7 @@ void serializeResponse(const Response& r, bool close, unsigned version,
 
   const bool has_body = !bodyless(r.status);
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
-  std::size_t size = 32 + reason.size() + (has_body ? r.body.size() : 0);
+  std::size_t size = 32 + reason.size() + (has_body && !head ? r.body.size() : 0);
   for (const auto& [name, value] : fields) size += name.size() + value.size() + 4;
   out.clear();
   out.reserve(size);
@@ -191,7 +192,8 @@ void serializeResponse(const Response& r, bool close, unsigned version,
     out += "Connection: close\r\n";
   }
   out += "\r\n";
-  if (has_body) out += r.body;
+  // An answer to HEAD says how long the body would be, and sends none.
+  if (has_body && !head) out += r.body;
 }
 
 enum class SessionKind { Regular, Reject };
@@ -465,6 +467,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       sendResponse(Response::error(400, "malformed request target"), true, 11);
       return;
     }
+    // A Transfer-Encoding that does not end with chunked leaves the end of the body
+    // unknown (RFC 9112, 6.3): refused, and the connection closed.
+    if (req.count(bhttp::field::transfer_encoding) != 0 && !parser_->chunked()) {
+      sendResponse(Response::error(400, "unsupported Transfer-Encoding"), true, 11);
+      return;
+    }
     if (parser_->is_done()) {
       dispatch();
       return;
@@ -539,7 +547,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const bool close = !msg.keep_alive();
     const unsigned version = msg.version();
 
-    auto found = core_.match(req.method, req.path);
+    // HEAD is answered as GET would be, without the body (RFC 9110, 9.3.2).
+    head_ = req.method == "HEAD";
+    auto found = core_.match(head_ ? std::string("GET") : req.method, req.path);
     if (found.route == nullptr) {
       if (found.allow.empty()) {
         sendResponse(Response::error(404, "not found"), close, version);
@@ -602,7 +612,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       spdlog::error("http handler returned an invalid status status={}", r.status);
       r = Response::error(500, "internal error");
     }
-    serializeResponse(r, close, version, core_.options().headers, out_);
+    serializeResponse(r, close, version, core_.options().headers, out_, head_);
+    head_ = false;
     setDeadline(std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
     net::async_write(stream_, net::buffer(out_),
                      beast::bind_front_handler(&Session<Stream>::onWrite, shared_from_this(), close));
@@ -667,7 +678,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::string out_;  // the answer being written
+  std::string out_;    // the answer being written
+  bool head_ = false;  // the request being answered is a HEAD: the answer goes without its body
   State state_ = State::Idle;
   bool lingering_ = false;  // closed for sending, draining the input until the deadline
   bool first_request_ = true;

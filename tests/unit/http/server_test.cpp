@@ -162,6 +162,20 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_EQ(r2->body, "landing");
 }
 
+// HEAD gets the GET route's answer without its body: the Content-Length it would have,
+// and the next answer on the connection right after the headers.
+TEST_F(ServerTest, HeadIsAnsweredAsGetWithoutTheBody) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("HEAD", "/metrics") + makeRequest("GET", "/")));
+  std::string raw;
+  for (int i = 0; i < 20 && raw.find("landing") == std::string::npos; ++i) raw += c.readRaw(200ms);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << raw;
+  EXPECT_NE(raw.find("\r\nContent-Length: 7\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("metrics"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("landing"), std::string::npos) << raw;
+}
+
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   startServer();
   RawClient c(address_);
@@ -301,6 +315,16 @@ TEST_F(ServerTest, MalformedRequestIs400) {
     auto r = c.readResponse();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400);
+  }
+  {
+    // A Transfer-Encoding not ending with chunked leaves the body's end unknown.
+    RawClient c(address_);
+    ASSERT_TRUE(c.send("GET /metrics HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_EQ(r->body, R"({"status":"error","error":"unsupported Transfer-Encoding"})");
+    EXPECT_TRUE(c.waitClosed(3s));
   }
 }
 
