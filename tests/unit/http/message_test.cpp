@@ -63,6 +63,20 @@ TEST(Response, ErrorEscapesItsMessage) {
   EXPECT_EQ(r.body, R"({"status":"error","error":"bad \"field\"\\\n\u0001"})");
 }
 
+// A message echoing bytes that are not UTF-8 (a query value) stays valid JSON: each
+// such byte becomes U+FFFD, well-formed sequences are kept.
+TEST(Response, ErrorReplacesWhatIsNotUtf8) {
+  const std::string kept = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x99\x82";
+  EXPECT_EQ(Response::error(400, kept).body, R"({"status":"error","error":")" + kept + R"("})");
+  const std::string replacement = "\xEF\xBF\xBD";
+  for (const std::string bad : {"\xFF", "\xC3", "\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80"}) {
+    std::string expected = R"({"status":"error","error":"unknown account \")";
+    for (std::size_t i = 0; i < bad.size(); ++i) expected += replacement;
+    expected += R"(\""})";
+    EXPECT_EQ(Response::error(400, "unknown account \"" + bad + "\"").body, expected);
+  }
+}
+
 TEST(Response, JsonAndText) {
   auto j = Response::json(201, "{}");
   EXPECT_EQ(j.status, 201);
