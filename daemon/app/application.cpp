@@ -281,7 +281,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
         }
         auto rows = readQuestions(*store, *query);
         if (!rows) return http::Response::error(503, rows.error().message);
-        return http::Response::json(200, questionsJson(*rows, config, now).dump());
+        return http::Response::json(200, questionsJsonText(*rows, config, now));
       }));
 
   auto bound = server.start();

@@ -111,11 +111,14 @@ std::string questionsCsv(const QuestionRows& rows, const config::Config& config,
   return out;
 }
 
-nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Config& config, Timestamp now) {
+namespace {
+
+// Row `i` of questionsJson().
+nlohmann::ordered_json questionJson(const QuestionRows& rows, std::size_t i, const config::Config& config,
+                                    Timestamp now) {
   using Json = nlohmann::ordered_json;
-  auto out = Json::array();
   auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
-  for (std::size_t i = 0; i < rows.turns.size(); ++i) {
+  {
     const Turn& t = rows.turns[i];
     Json row;
     row["account"] = t.account;
@@ -134,8 +137,25 @@ nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Con
     row["escalated"] = relay.escalated;
     row["escalation_wait_seconds"] = relay.escalated ? Json(toSeconds(relay.escalation_wait)) : Json(nullptr);
     row["late"] = isLate(t, thresholdOf(config, t), now);
-    out.push_back(std::move(row));
+    return row;
   }
+}
+
+}  // namespace
+
+nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Config& config, Timestamp now) {
+  auto out = nlohmann::ordered_json::array();
+  for (std::size_t i = 0; i < rows.turns.size(); ++i) out.push_back(questionJson(rows, i, config, now));
+  return out;
+}
+
+std::string questionsJsonText(const QuestionRows& rows, const config::Config& config, Timestamp now) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < rows.turns.size(); ++i) {
+    if (i > 0) out += ',';
+    out += questionJson(rows, i, config, now).dump();
+  }
+  out += ']';
   return out;
 }
 

@@ -52,6 +52,9 @@ std::string questionsCsv(const QuestionRows& rows, const config::Config& config,
 
 // A JSON array of objects with the same fields (null when unknown).
 nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Config& config, Timestamp now);
+// The same array as compact text (questionsJson(...).dump()), written row by row: no
+// document of every row is held at once, for the API's large answers.
+std::string questionsJsonText(const QuestionRows& rows, const config::Config& config, Timestamp now);
 
 // Parses a --since/--until value: RFC 3339, a date (YYYY-MM-DD, UTC midnight), or a
 // duration ("7d", "12h") meaning that long before `now`.

@@ -142,6 +142,9 @@ TEST_F(RelayPipelineTest, LegsBeforeDuringAndAfterTheTurn) {
   EXPECT_EQ(json[i1]["escalation_wait_seconds"], 3000.0);
   EXPECT_EQ(json[1 - i1]["escalated"], false);
   EXPECT_TRUE(json[1 - i1]["escalation_wait_seconds"].is_null());
+  // The API's text, written row by row, is the same document.
+  EXPECT_EQ(questionsJsonText(r, cfg_, clock_.now()), json.dump());
+  EXPECT_EQ(questionsJsonText(QuestionRows{}, cfg_, clock_.now()), "[]");
 
   // Phases of c1: before 600, relay 600..2400 + 3000..3600 = 2400, after 600; c2 direct.
   const std::string text = metricsText();
