@@ -480,6 +480,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto expect = req[bhttp::field::expect];
     if (req.version() >= 11 &&
         equalsIgnoreCase(std::string_view(expect.data(), expect.size()), "100-continue")) {
+      // A body no route would take is not asked for: the answer comes now, and the
+      // connection closes (the body may follow anyway).
+      const std::string_view target(req.target().data(), req.target().size());
+      const auto found = core_.match(std::string_view(req.method_string().data(), req.method_string().size()),
+                                     target.substr(0, target.find('?')));
+      if (found.route == nullptr) {
+        Response refused = found.allow.empty() ? Response::error(404, "not found")
+                                               : Response::error(405, "method not allowed");
+        if (!found.allow.empty()) refused.headers.emplace_back("Allow", found.allow);
+        sendResponse(std::move(refused), true, req.version());
+        return;
+      }
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                        [self = shared_from_this()](const beast::error_code& wec, std::size_t) {

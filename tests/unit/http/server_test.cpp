@@ -289,6 +289,22 @@ TEST_F(ServerTest, ExpectContinueGets100BeforeTheBody) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, R"({"path":"/webhooks/meta","body":"data"})");
+
+  // A body no route takes is not asked for: the answer comes at once.
+  RawClient nowhere(address_);
+  ASSERT_TRUE(nowhere.send(
+      "POST /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 900000\r\nExpect: 100-continue\r\n\r\n"));
+  auto missing = nowhere.readResponse();
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_TRUE(nowhere.waitClosed(3s));
+  RawClient wrong_method(address_);
+  ASSERT_TRUE(wrong_method.send(
+      "PUT /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n"));
+  auto refused = wrong_method.readResponse();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 405);
+  EXPECT_EQ(refused->header("allow"), "GET");
 }
 
 TEST_F(ServerTest, MalformedRequestIs400) {
