@@ -282,6 +282,8 @@ class Core {
     std::string allow;  // methods registered for this path, when the method did not match
   };
   Match match(std::string_view method, std::string_view path) const;
+  // The answer to a request `found` has no route for: 404, or 405 with Allow.
+  static Response refusal(const Match& found);
 
  private:
   void doAccept();
@@ -486,10 +488,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       const auto found = core_.match(std::string_view(req.method_string().data(), req.method_string().size()),
                                      target.substr(0, target.find('?')));
       if (found.route == nullptr) {
-        Response refused = found.allow.empty() ? Response::error(404, "not found")
-                                               : Response::error(405, "method not allowed");
-        if (!found.allow.empty()) refused.headers.emplace_back("Allow", found.allow);
-        sendResponse(std::move(refused), true, req.version());
+        sendResponse(Core::refusal(found), true, req.version());
         return;
       }
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -563,13 +562,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     head_ = req.method == "HEAD";
     auto found = core_.match(head_ ? std::string("GET") : req.method, req.path);
     if (found.route == nullptr) {
-      if (found.allow.empty()) {
-        sendResponse(Response::error(404, "not found"), close, version);
-      } else {
-        Response r = Response::error(405, "method not allowed");
-        r.headers.emplace_back("Allow", found.allow);
-        sendResponse(std::move(r), close, version);
-      }
+      sendResponse(Core::refusal(found), close, version);
       return;
     }
     if (found.route->async_handler) {
@@ -709,6 +702,13 @@ void Core::route(std::string method, std::string path, Handler handler, AsyncHan
   e.handler = std::move(handler);
   e.async_handler = std::move(async_handler);
   routes_.push_back(std::move(e));
+}
+
+Response Core::refusal(const Match& found) {
+  if (found.allow.empty()) return Response::error(404, "not found");
+  Response r = Response::error(405, "method not allowed");
+  r.headers.emplace_back("Allow", found.allow);
+  return r;
 }
 
 Core::Match Core::match(std::string_view method, std::string_view path) const {
