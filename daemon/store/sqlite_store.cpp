@@ -517,17 +517,17 @@ class SqliteStore final : public Store {
     applier_ = std::thread([this] { applyLoop(); });
   }
 
-  // Applies logged batches to `db` in one transaction that also records the last LSN,
-  // the way they were applied when logged. Should one be refused because a message it
-  // stores is there already (another process stored it in between), the records are
-  // applied again one by one and that batch's messages already stored are kept as they
-  // are. Returns how many batches were applied that way.
   // What applyRecords() did: records applied (those another process had applied before
   // are skipped), and of them, those whose messages were already stored and kept as such.
   struct Replayed {
     std::size_t applied = 0;
     std::size_t tolerated = 0;
   };
+  // Applies logged batches to `db` in one transaction that also records the last LSN,
+  // the way they were applied when logged, skipping those at or below the LSN the
+  // database records already. Should one be refused because a message it stores is there
+  // already (another process stored it in between), the records are applied again one
+  // by one and that batch's messages already stored are kept as they are.
   static Result<Replayed> applyRecords(Database& db, const std::vector<LogRecord>& records) {
     auto attempt = [&db, &records](bool one_by_one) -> Result<Replayed> {
       constexpr std::string_view kWhat = "cannot apply the commit log to store";
