@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <deque>
 #include <iterator>
-#include <set>
 #include <utility>
 
 #include "connectors/common/hmac.h"

@@ -118,27 +118,25 @@ nlohmann::ordered_json questionJson(const QuestionRows& rows, std::size_t i, con
                                     Timestamp now) {
   using Json = nlohmann::ordered_json;
   auto or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
-  {
-    const Turn& t = rows.turns[i];
-    Json row;
-    row["account"] = t.account;
-    row["channel"] = t.channel;
-    row["source"] = t.source;
-    row["conversation_id"] = t.conversation_id;
-    row["question_id"] = t.question_id;
-    row["asked_at"] = formatRfc3339(t.asked_at);
-    row["answer_id"] = or_null(t.answer_id);
-    row["answered_at"] = t.answered_at ? Json(formatRfc3339(*t.answered_at)) : Json(nullptr);
-    row["wait_seconds"] = t.answered_at ? Json(toSeconds(*t.answered_at - t.asked_at)) : Json(nullptr);
-    row["responder"] = or_null(t.responder);
-    row["handler"] = t.open() ? Json(nullptr) : or_null(t.handler);
-    row["route"] = t.open() ? Json(nullptr) : Json(toString(t.route));
-    const auto relay = escalationColumns(t, escalationsOf(rows, i), now);
-    row["escalated"] = relay.escalated;
-    row["escalation_wait_seconds"] = relay.escalated ? Json(toSeconds(relay.escalation_wait)) : Json(nullptr);
-    row["late"] = isLate(t, thresholdOf(config, t), now);
-    return row;
-  }
+  const Turn& t = rows.turns[i];
+  Json row;
+  row["account"] = t.account;
+  row["channel"] = t.channel;
+  row["source"] = t.source;
+  row["conversation_id"] = t.conversation_id;
+  row["question_id"] = t.question_id;
+  row["asked_at"] = formatRfc3339(t.asked_at);
+  row["answer_id"] = or_null(t.answer_id);
+  row["answered_at"] = t.answered_at ? Json(formatRfc3339(*t.answered_at)) : Json(nullptr);
+  row["wait_seconds"] = t.answered_at ? Json(toSeconds(*t.answered_at - t.asked_at)) : Json(nullptr);
+  row["responder"] = or_null(t.responder);
+  row["handler"] = t.open() ? Json(nullptr) : or_null(t.handler);
+  row["route"] = t.open() ? Json(nullptr) : Json(toString(t.route));
+  const auto relay = escalationColumns(t, escalationsOf(rows, i), now);
+  row["escalated"] = relay.escalated;
+  row["escalation_wait_seconds"] = relay.escalated ? Json(toSeconds(relay.escalation_wait)) : Json(nullptr);
+  row["late"] = isLate(t, thresholdOf(config, t), now);
+  return row;
 }
 
 }  // namespace
