@@ -154,6 +154,14 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     security = std::move(loaded).value();
   }
   const http::BasicAuth auth(security.basic_auth_users);
+  if (auth.costsDiffer()) {
+    spdlog::warn(
+        "basic_auth_users hashes have different bcrypt costs: a request's time can tell a user of a lower "
+        "cost "
+        "from a name that is no user (names that are no user are checked at cost {}); hash every password at "
+        "one cost",
+        auth.unknownUserCost());
+  }
   // Every route of the main listener but the webhooks requires basic auth when users are
   // configured; webhooks authenticate with their platform's signature instead.
   auto guarded = [&auth](http::Handler handler) -> http::Handler {

@@ -28,6 +28,12 @@ std::string bcrypt(const std::string& password, const std::string& setting) {
   return out;
 }
 
+// The cost of a hash checked by the web configuration's loader ($2y$<cost>$...).
+int costOf(const std::string& hash) {
+  if (hash.size() < 7) return 0;
+  return (hash[4] - '0') * 10 + (hash[5] - '0');
+}
+
 bool constantTimeEqual(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -61,7 +67,9 @@ std::string cacheKey(std::string_view user, std::string_view password, const std
 
 struct BasicAuth::Impl {
   std::map<std::string, std::string> users;
-  std::string dummy_hash;  // a real hash of a random password, same cost as the users'
+  std::string dummy_hash;  // a real hash of a random password, at the users' highest cost
+  int min_cost = 0;
+  int max_cost = 0;
   mutable std::mutex mu;
   mutable std::unordered_set<std::string> verified;  // cacheKey() of credentials that matched
 };
@@ -69,11 +77,20 @@ struct BasicAuth::Impl {
 BasicAuth::BasicAuth(std::map<std::string, std::string> users) : impl_(std::make_unique<Impl>()) {
   impl_->users = std::move(users);
   if (impl_->users.empty()) return;
-  // Same algorithm prefix and cost as the first user's hash, random salt and password.
-  const std::string& model = impl_->users.begin()->second;
-  unsigned long cost = std::strtoul(model.substr(4, 2).c_str(), nullptr, 10);
+  // Same algorithm prefix as the costliest user's hash, at its cost: a name that is not a
+  // user then takes as long as the slowest user, never less. Random salt and password.
+  const std::string* model = nullptr;
+  for (const auto& [user, hash] : impl_->users) {
+    const int cost = costOf(hash);
+    if (model == nullptr || cost > impl_->max_cost) {
+      model = &hash;
+      impl_->max_cost = cost;
+    }
+    if (impl_->min_cost == 0 || cost < impl_->min_cost) impl_->min_cost = cost;
+  }
   char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (crypt_gensalt_rn(model.substr(0, 4).c_str(), cost, nullptr, 0, setting, sizeof setting) != nullptr) {
+  if (crypt_gensalt_rn(model->substr(0, 4).c_str(), static_cast<unsigned long>(impl_->max_cost), nullptr, 0,
+                       setting, sizeof setting) != nullptr) {
     unsigned char random[16] = {};
     std::string password = "replywatch-dummy";
     if (RAND_bytes(random, sizeof random) == 1) {
@@ -85,12 +102,16 @@ BasicAuth::BasicAuth(std::map<std::string, std::string> users) : impl_(std::make
     }
     impl_->dummy_hash = bcrypt(password, setting);
   }
-  if (impl_->dummy_hash.empty()) impl_->dummy_hash = model;  // still costs the same to check
+  if (impl_->dummy_hash.empty()) impl_->dummy_hash = *model;  // still costs the same to check
 }
 
 BasicAuth::~BasicAuth() = default;
 
 bool BasicAuth::enabled() const { return !impl_->users.empty(); }
+
+int BasicAuth::unknownUserCost() const { return impl_->dummy_hash.empty() ? 0 : costOf(impl_->dummy_hash); }
+
+bool BasicAuth::costsDiffer() const { return impl_->min_cost != impl_->max_cost; }
 
 bool BasicAuth::check(const Request& request) const {
   if (!enabled()) return true;

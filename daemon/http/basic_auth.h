@@ -19,9 +19,18 @@ class BasicAuth {
 
   bool enabled() const;
 
+  // The bcrypt cost a name that is no user is checked at: the users' highest; 0 without
+  // users.
+  int unknownUserCost() const;
+
+  // True when the users' hashes do not all have the same cost (then a request's time can
+  // tell a user of a lower cost from a name that is no user; the daemon warns at start).
+  bool costsDiffer() const;
+
   // True when authentication is disabled or the request's `Authorization: Basic`
-  // credentials match a user. Unknown users are checked against a dummy hash of the same
-  // cost, so the time taken does not tell whether a user exists. Successful checks are
+  // credentials match a user. Unknown users are checked against a dummy hash at the
+  // users' highest cost, so with one cost for every user the time taken does not tell
+  // whether a user exists (with several, it tells apart the users of a lower cost). Successful checks are
   // remembered (as a SHA-256 of user and password, never the password) so a scraper
   // does not pay bcrypt's cost on every request; failures always pay it. May take tens
   // of milliseconds (one bcrypt computation); never blocks on I/O.

@@ -1,3 +1,4 @@
+#include <crypt.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
@@ -50,6 +51,29 @@ TEST(BasicAuth, AcceptsTheRightPasswordOnly) {
   EXPECT_FALSE(auth.check(basic("empty:U*U")));
   EXPECT_FALSE(auth.check(basic("nobody:U*U")));      // unknown user, checked against the dummy hash
   EXPECT_FALSE(auth.check(basic("Prometheus:U*U")));  // user names are case-sensitive
+}
+
+// A bcrypt hash of `password` at `cost`, made here with libxcrypt.
+std::string hashAt(const std::string& password, unsigned long cost) {
+  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+  EXPECT_NE(crypt_gensalt_rn("$2b$", cost, nullptr, 0, setting, sizeof setting), nullptr);
+  crypt_data data{};
+  return crypt_r(password.c_str(), setting, &data);
+}
+
+TEST(BasicAuth, NamesThatAreNoUserAreCheckedAtTheHighestCost) {
+  // The first user in name order has the lowest cost: the dummy hash follows the highest.
+  BasicAuth mixed(std::map<std::string, std::string>{{"alice", kUuHash}, {"zoe", hashAt("z", 7)}});
+  EXPECT_EQ(mixed.unknownUserCost(), 7);
+  EXPECT_TRUE(mixed.costsDiffer());
+  EXPECT_TRUE(mixed.check(basic("zoe:z")));
+  EXPECT_TRUE(mixed.check(basic("alice:U*U")));
+  EXPECT_FALSE(mixed.check(basic("nobody:z")));
+
+  BasicAuth same(std::map<std::string, std::string>{{"prometheus", kUuHash}, {"empty", kEmptyHash}});
+  EXPECT_EQ(same.unknownUserCost(), 5);
+  EXPECT_FALSE(same.costsDiffer());
+  EXPECT_EQ(BasicAuth(std::map<std::string, std::string>{}).unknownUserCost(), 0);
 }
 
 // bcrypt stops at a NUL: the right password followed by a NUL and more is a wrong one.
