@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <csignal>
 #include <map>
@@ -287,9 +288,40 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
           }
           query->limit = n;
         }
+        if (auto after = req.queryParam("after")) {
+          query->after = parseTurnCursor(*after);
+          if (!query->after) {
+            return http::Response::error(400,
+                                         "invalid after: expected the cursor of a Link header of this API");
+          }
+        }
         auto rows = readQuestions(*store, *query);
         if (!rows) return http::Response::error(503, rows.error().message);
-        return http::Response::json(200, questionsJsonText(*rows, config, now));
+        auto response = http::Response::json(200, questionsJsonText(*rows, config, now));
+        // A full page may have a next one: RFC 8288's Link to it, with the same filters.
+        if (!rows->turns.empty() && rows->turns.size() == *query->limit) {
+          std::string next = req.path + "?";
+          std::string_view rest = req.query;
+          while (!rest.empty()) {
+            const auto amp = rest.find('&');
+            const std::string_view param = rest.substr(0, amp);
+            rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+            if (param.empty() || param == "after" || param.starts_with("after=")) continue;
+            // Kept as received, but for bytes a URI may not hold (a client may send them).
+            for (const char c : param) {
+              if (std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                  std::string_view("-._~!$'()*+,;=:@/?%").find(c) != std::string_view::npos) {
+                next.push_back(c);
+              } else {
+                next.append(fmt::format("%{:02X}", static_cast<unsigned char>(c)));
+              }
+            }
+            next.push_back('&');
+          }
+          next.append("after=").append(turnCursor(rows->turns.back()));
+          response.headers.emplace_back("Link", fmt::format("<{}>; rel=\"next\"", next));
+        }
+        return response;
       }));
 
   auto bound = server.start();

@@ -18,7 +18,7 @@ code{{background:#f2f2f2;padding:0 .2em}}li{{margin:.3em 0}}</style></head>
 (internal staff or agency).</p>
 <ul>
 <li><a href="metrics">Metrics</a> &mdash; Prometheus exposition</li>
-<li><a href="api/v1/questions">Question turns</a> &mdash; JSON, filters <code>account</code>, <code>since</code>, <code>until</code>, <code>limit</code></li>
+<li><a href="api/v1/questions">Question turns</a> &mdash; JSON, filters <code>account</code>, <code>since</code>, <code>until</code>, <code>limit</code>, pages through <code>Link</code> headers</li>
 <li><a href="-/healthy">Health</a> and <a href="-/ready">readiness</a></li>
 <li>Webhooks: <code>POST /webhooks/&lt;source&gt;</code></li>
 </ul>

@@ -1,6 +1,9 @@
 #include "daemon/app/questions.h"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <limits>
 
 #include "daemon/tracker/wait_phases.h"
 
@@ -155,6 +158,62 @@ std::string questionsJsonText(const QuestionRows& rows, const config::Config& co
   }
   out += ']';
   return out;
+}
+
+std::string turnCursor(const Turn& turn) {
+  const std::string json =
+      nlohmann::json::array({toMillis(turn.asked_at), turn.source, turn.conversation_id, turn.question_id})
+          .dump();
+  std::string out(4 * ((json.size() + 2) / 3) + 1, '\0');
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(json.data()), static_cast<int>(json.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<store::TurnPosition> parseTurnCursor(std::string_view text) {
+  // A cursor is made of the ids of one turn: 4 KiB is far more than any holds.
+  constexpr std::size_t kMaxCursorBytes = 4096;
+  if (text.empty() || text.size() > kMaxCursorBytes || text.size() % 4 == 1) return std::nullopt;
+  std::string b64(text);
+  for (char& c : b64) {
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    } else if (c == '+' || c == '/' || c == '=') {
+      return std::nullopt;  // not the URL-safe alphabet this API writes
+    }
+  }
+  const std::size_t padding = (4 - b64.size() % 4) % 4;
+  b64.append(padding, '=');
+  std::string raw(b64.size() / 4 * 3, '\0');
+  const int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                      reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+  if (n < 0) return std::nullopt;
+  raw.resize(static_cast<std::size_t>(n) - padding);
+  auto json = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_array() || json.size() != 4 || !json[0].is_number_integer()) return std::nullopt;
+  if (json[0].is_number_unsigned() &&
+      json[0].get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return std::nullopt;
+  }
+  for (std::size_t i = 1; i < 4; ++i) {
+    if (!json[i].is_string()) return std::nullopt;
+  }
+  store::TurnPosition position;
+  position.asked_at = fromMillis(json[0].get<std::int64_t>());
+  position.source = json[1].get<std::string>();
+  position.conversation_id = json[2].get<std::string>();
+  position.question_id = json[3].get<std::string>();
+  return position;
 }
 
 std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now) {

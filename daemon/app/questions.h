@@ -56,6 +56,12 @@ nlohmann::ordered_json questionsJson(const QuestionRows& rows, const config::Con
 // document of every row is held at once, for the API's large answers.
 std::string questionsJsonText(const QuestionRows& rows, const config::Config& config, Timestamp now);
 
+// The cursor of /api/v1/questions' `after` parameter: the place of `turn` in the
+// listing's order, as URL-safe text (base64url of a small JSON array, no padding).
+std::string turnCursor(const Turn& turn);
+// The place a cursor names; nullopt when `text` is not a cursor turnCursor() made.
+std::optional<store::TurnPosition> parseTurnCursor(std::string_view text);
+
 // Parses a --since/--until value: RFC 3339, a date (YYYY-MM-DD, UTC midnight), or a
 // duration ("7d", "12h") meaning that long before `now`.
 std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now);

@@ -1110,13 +1110,23 @@ class SqliteStore final : public Store {
                                              const std::vector<std::string>& accounts) {
     constexpr std::size_t kMaxMergedAccounts = 64;
     if (accounts.empty()) return std::vector<Turn>{};
-    // Parameters: ?1..?n the accounts, then the window's bounds and the limit.
+    // Parameters: ?1..?n the accounts, then the window's bounds, the limit and the
+    // position to start after.
     const int since = static_cast<int>(accounts.size()) + 1;
     const int until = since + 1;
     const int limit = since + 2;
+    const int after = since + 3;  // asked_at; source, conversation and question id follow
     std::string window;
     if (query.since) window.append(" AND asked_at_ms >= ?").append(std::to_string(since));
     if (query.until) window.append(" AND asked_at_ms < ?").append(std::to_string(until));
+    if (query.after) {
+      // The first comparison alone bounds the index range; the row value then skips the
+      // turns of the same instant up to the position.
+      const auto p = [&](int i) { return "?" + std::to_string(after + i); };
+      window.append(" AND asked_at_ms >= ").append(p(0));
+      window.append(" AND (asked_at_ms, source, conversation_id, question_id) > (")
+          .append(p(0) + ", " + p(1) + ", " + p(2) + ", " + p(3) + ")");
+    }
     std::string sql;
     const bool merged = accounts.size() <= kMaxMergedAccounts;
     for (std::size_t i = 0; i < (merged ? accounts.size() : 1); ++i) {
@@ -1141,6 +1151,12 @@ class SqliteStore final : public Store {
     for (std::size_t i = 0; i < accounts.size(); ++i) s->bind(static_cast<int>(i + 1), accounts[i]);
     if (query.since) s->bind(since, toMillis(*query.since));
     if (query.until) s->bind(until, toMillis(*query.until));
+    if (query.after) {
+      s->bind(after, toMillis(query.after->asked_at));
+      s->bind(after + 1, query.after->source);
+      s->bind(after + 2, query.after->conversation_id);
+      s->bind(after + 3, query.after->question_id);
+    }
     s->bind(limit,
             query.limit && *query.limit <= static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
                 ? static_cast<std::int64_t>(*query.limit)

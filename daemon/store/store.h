@@ -75,11 +75,23 @@ struct EscalationQuery {
   bool linked_only = false;        // skip records whose question_ref is not known yet
 };
 
+// A turn's place in the order turns() returns: asked_at, then source, conversation and
+// question id (the primary key, so no two turns have the same place).
+struct TurnPosition {
+  Timestamp asked_at{};
+  std::string source;
+  std::string conversation_id;
+  std::string question_id;
+};
+
 struct TurnQuery {
   std::optional<std::string> account;
   std::optional<Timestamp> since;  // asked_at >= since
   std::optional<Timestamp> until;  // asked_at <  until
   std::optional<std::size_t> limit;
+  // Only the turns placed after this one (a page that follows one ending there); the
+  // turn itself need not exist any more.
+  std::optional<TurnPosition> after;
 };
 
 // Write-ahead log checkpoints, counted since the store was opened (Store::checkpointCounts).
@@ -152,7 +164,8 @@ class Store {
   // conversation, each in (created_at, id) order: what the tracker reloads on start.
   virtual Result<std::vector<MessageRecord>> openConversationMessages() = 0;
 
-  // Turns matching the query, ordered by (asked_at, source, conversation_id, question_id).
+  // Turns matching the query, ordered by (asked_at, source, conversation_id, question_id)
+  // (TurnPosition), at most `limit`, from the first placed after `after`.
   virtual Result<std::vector<Turn>> turns(const TurnQuery& query) = 0;
 
   // Calls `fn` for every stored turn without materializing them all (startup rebuild).

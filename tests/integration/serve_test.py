@@ -4,6 +4,7 @@ real Prometheus), rejects bad input precisely, stops on SIGTERM and rebuilds the
 counters from its store after a restart."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -193,6 +194,27 @@ def test(binary):
         check(status == 400 and b"since" in body, "bad since: %d %s" % (status, body))
         status, _, body = daemon.request("/api/v1/questions?account=nobody")
         check(status == 400, "unknown account: %d" % status)
+
+        # Pages of the same listing, followed through their Link headers.
+        status, headers, body = daemon.request("/api/v1/questions?account=acme-fr")
+        whole = [t["question_id"] for t in json.loads(body)]
+        check("Link" not in headers, "a page that is not full has no next page: %s" % headers)
+        paged, path = [], "/api/v1/questions?limit=1&account=acme-fr"
+        while path is not None:
+            status, headers, body = daemon.request(path)
+            check(status == 200, "%s answered %d %s" % (path, status, body))
+            page = json.loads(body)
+            paged += [t["question_id"] for t in page]
+            link = headers.get("Link")
+            check(len(paged) <= len(whole) + 1, "pages never end: %s" % link)
+            if link is None:
+                break
+            m = re.fullmatch(r'<(/api/v1/questions\?limit=1&account=acme-fr&after=[A-Za-z0-9_-]+)>; rel="next"', link)
+            check(m is not None, "Link header %r" % link)
+            path = m.group(1)
+        check(paged == whole, "pages %s, whole listing %s" % (paged, whole))
+        status, _, body = daemon.request("/api/v1/questions?after=not-a-cursor")
+        check(status == 400 and b"after" in body, "bad cursor: %d %s" % (status, body))
 
         # A real Prometheus scrapes the daemon.
         prom_port = free_port()

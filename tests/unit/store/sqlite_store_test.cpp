@@ -564,6 +564,47 @@ TEST(SqliteStoreRead, TurnsOfEveryAccountAreMergedInOrder) {
       EXPECT_EQ(questionIds(*got), expected)
           << "since " << since.value_or(-1) << " until " << until.value_or(-1);
     }
+
+    // Pages, each starting after the last turn of the one before, give every turn once.
+    for (const std::size_t page : {1U, 7U, 50U}) {
+      for (const bool windowed : {false, true}) {
+        std::vector<std::string> expected;
+        for (const Turn& t : all) {
+          if (!windowed || (t.asked_at >= fromMillis(1200) && t.asked_at < fromMillis(1700)))
+            expected.push_back(t.question_id);
+        }
+        TurnQuery query;
+        if (windowed) {
+          query.since = fromMillis(1200);
+          query.until = fromMillis(1700);
+        }
+        query.limit = page;
+        std::vector<std::string> paged;
+        for (;;) {
+          auto got = store->turns(query);
+          ASSERT_TRUE(got.ok()) << got.error().message;
+          ASSERT_LE(got->size(), page);
+          for (const Turn& t : *got) paged.push_back(t.question_id);
+          if (got->size() < page) break;
+          const Turn& last = got->back();
+          query.after = TurnPosition{last.asked_at, last.source, last.conversation_id, last.question_id};
+        }
+        EXPECT_EQ(paged, expected) << "page " << page << (windowed ? ", window" : "");
+      }
+    }
+    // A position no turn holds: the turns placed after it.
+    const TurnPosition between{fromMillis(1500), "s", "c25", "q~"};
+    std::vector<std::string> expected;
+    for (const Turn& t : all) {
+      if (std::tie(t.asked_at, t.source, t.conversation_id, t.question_id) >
+          std::tie(between.asked_at, between.source, between.conversation_id, between.question_id))
+        expected.push_back(t.question_id);
+    }
+    TurnQuery query;
+    query.after = between;
+    auto got = store->turns(query);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(questionIds(*got), expected);
   }
 }
 

@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "daemon/app/questions.h"
+
+namespace replywatch::app {
+namespace {
+
+Turn turnAt(std::int64_t asked_ms, std::string source, std::string conversation, std::string question) {
+  Turn t;
+  t.asked_at = fromMillis(asked_ms);
+  t.source = std::move(source);
+  t.conversation_id = std::move(conversation);
+  t.question_id = std::move(question);
+  return t;
+}
+
+TEST(TurnCursor, NamesThePlaceOfItsTurn) {
+  for (const Turn& t : {turnAt(1508544000123, "twcs", "119237", "119238"),
+                        turnAt(-5, "export", "a \"quoted\" id, with commas & slashes /?", "é\n\t\x01"),
+                        turnAt(0, "s", "", "")}) {
+    const std::string cursor = turnCursor(t);
+    EXPECT_EQ(cursor.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+              std::string::npos)
+        << cursor;
+    auto place = parseTurnCursor(cursor);
+    ASSERT_TRUE(place.has_value()) << cursor;
+    EXPECT_EQ(place->asked_at, t.asked_at);
+    EXPECT_EQ(place->source, t.source);
+    EXPECT_EQ(place->conversation_id, t.conversation_id);
+    EXPECT_EQ(place->question_id, t.question_id);
+  }
+}
+
+TEST(TurnCursor, RefusesWhatItDidNotMake) {
+  const std::string good = turnCursor(turnAt(1000, "s", "c", "q"));
+  for (const std::string& bad : {
+           std::string(), std::string("not-a-cursor"), good.substr(0, good.size() - 1),  // cut
+           good + "=",          // padding is not written
+           std::string("W10"),  // [] : not four fields
+           // ["x","s","c","q"], [1,2,"c","q"], [18446744073709551615,"s","c","q"]
+           std::string("WyJ4IiwicyIsImMiLCJxIl0"), std::string("WzEsMiwiYyIsInEiXQ"),
+           std::string("WzE4NDQ2NzQ0MDczNzA5NTUxNjE1LCJzIiwiYyIsInEiXQ"),
+           std::string(5000, 'A'),  // too long for a cursor
+       }) {
+    EXPECT_FALSE(parseTurnCursor(bad).has_value()) << bad;
+  }
+  std::string standard = good;  // the standard alphabet instead of the URL-safe one
+  bool changed = false;
+  for (char& c : standard) {
+    if (c == '_') {
+      c = '/';
+      changed = true;
+    }
+  }
+  if (changed) {
+    EXPECT_FALSE(parseTurnCursor(standard).has_value()) << standard;
+  }
+}
+
+}  // namespace
+}  // namespace replywatch::app
