@@ -349,15 +349,16 @@ int runCli(int argc, char** argv) {
   auto cfg = loadConfig(config_path);
   if (!cfg) return 1;
   if (check_cmd->parsed()) {
-    if (!check_web_config.empty()) {
-      auto web = http::loadWebConfigFile(check_web_config);
+    // The web configuration serve would load: the flag's, else the configuration's.
+    const std::string web_config = check_web_config.empty() ? cfg->web.config_file : check_web_config;
+    if (!web_config.empty()) {
+      auto web = http::loadWebConfigFile(web_config);
       if (!web) {
         std::cerr << web.error().message << '\n';
         return 1;
       }
-      std::cout << fmt::format("{}: ok (tls {}, {} basic auth user{})\n", check_web_config,
-                               web->tls ? "on" : "off", web->basic_auth_users.size(),
-                               web->basic_auth_users.size() == 1 ? "" : "s");
+      std::cout << fmt::format("{}: ok (tls {}, {} basic auth user{})\n", web_config, web->tls ? "on" : "off",
+                               web->basic_auth_users.size(), web->basic_auth_users.size() == 1 ? "" : "s");
     }
     std::cout << fmt::format("{}: ok ({} account{}, {} handler{}, {} source{})\n", config_path,
                              cfg->accounts.size(), cfg->accounts.size() == 1 ? "" : "s", cfg->handlers.size(),

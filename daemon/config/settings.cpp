@@ -297,6 +297,12 @@ Secret readSecret(const YAML::Node& map, const std::string& key, const std::stri
       detail::reportMissing(missing, lineOf(direct), file, problems);
       return Secret{};
     }
+    // An empty secret would turn off what it guards (a webhook, a token) without a word,
+    // e.g. from a variable set to nothing: leave the key out to mean none.
+    if (value.empty()) {
+      problems.push_back({file, lineOf(direct), "\"" + key + "\" is empty (leave the key out for none)"});
+      return Secret{};
+    }
     return Secret{std::move(value)};
   }
   if (from_file.IsDefined()) {

@@ -32,10 +32,14 @@ BROKEN = [
     ("bad regex", GOOD + "handlers:\n  - name: h\n    route: agency\n    match: {text: \"(AB\"}\n", 11, "h"),
     ("unset secret variable", GOOD + "    webhook_secret: ${CHECK_CONFIG_UNSET_VAR}\n", 8,
      "CHECK_CONFIG_UNSET_VAR is not set"),
+    ("secret variable set to nothing", GOOD + "    webhook_secret: ${CHECK_CONFIG_EMPTY_VAR}\n", 8,
+     '"webhook_secret" is empty'),
+    ("empty secret", GOOD + "    webhook_secret: \"\"\n", 8, '"webhook_secret" is empty'),
 ]
 
 
 def test(binary):
+    os.environ["CHECK_CONFIG_EMPTY_VAR"] = ""
     with Workdir() as work:
         def check_config(name, text):
             path = os.path.join(work, name.replace(" ", "_") + ".yml")
@@ -64,6 +68,14 @@ def test(binary):
         problems = [l for l in p.stderr.splitlines() if ".yml:" in l]
         check(len(problems) >= 3, "expected at least 3 problems, got:\n%s" % p.stderr)
         check(secret not in p.stdout + p.stderr, "the secret value was printed")
+
+        # The web configuration named by `web.config_file` is checked, as serve loads it.
+        web_bad = os.path.join(work, "web-bad.yml")
+        with open(web_bad, "w") as f:
+            f.write("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  cipher_suites: [x]\n")
+        _, p = check_config("web config file", GOOD + "web:\n  config_file: web-bad.yml\n")
+        check(p.returncode == 1 and p.stderr.startswith(web_bad + ":") and "cipher_suites" in p.stderr,
+              "web.config_file not checked: %d %s" % (p.returncode, p.stderr))
 
         p = subprocess.run([binary, "check-config", "--config", os.path.join(work, "absent.yml")],
                            capture_output=True, text=True)
