@@ -505,6 +505,10 @@ class SqliteStore final : public Store {
 
   // Commits through `log` from now on (OpenOptions::commit_log) and starts the thread
   // applying it. Called once, before the store is shared.
+  // Holds the commit log's lock (shared, for a read-write open that does not serve) until
+  // the store is closed.
+  void keepLogLock(CommitLogLock lock) { log_lock_ = std::move(lock); }
+
   void startCommitLog(std::unique_ptr<CommitLog> log, CommitLogLock lock, std::filesystem::path dir,
                       const OpenOptions& options, bool has_escalations) {
     log_ = std::move(log);
@@ -2022,7 +2026,7 @@ class SqliteStore final : public Store {
 
   // The commit log (OpenOptions::commit_log); null otherwise.
   std::unique_ptr<CommitLog> log_;
-  CommitLogLock log_lock_;  // held exclusively while log_ is written
+  CommitLogLock log_lock_;  // held exclusively while log_ is written, shared by other read-write opens
   std::filesystem::path log_dir_;
   std::chrono::milliseconds apply_delay_{0};
   std::size_t max_unapplied_messages_ = 1;
@@ -2150,8 +2154,8 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   if (!migrated.ok()) return migrated.error();
 
   // Batches acknowledged through the commit log and not applied when the process ended.
-  // The process serving the store holds its log exclusively: another process opening
-  // the store read-write meanwhile (against the documented use) leaves that log alone.
+  // The process serving the store holds its log exclusively: another process cannot
+  // open the store read-write meanwhile.
   auto log_lock = CommitLogLock::take(path, options.commit_log);
   // A read-only command holds the lock shared while it reads the log, a moment: a
   // serving open waits up to 2 s for it before concluding that another process serves.
@@ -2162,8 +2166,16 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   if (!log_lock.ok()) return log_lock.error();
   if (options.commit_log && !log_lock->held()) {
     return makeError("store", "store " + path.string() +
-                                  " is served by another replywatch process (its commit log is locked); stop "
-                                  "that process first");
+                                  " is open read-write in another replywatch process (serve or import: its "
+                                  "commit log is locked); stop that process first");
+  }
+  // A read-write open beside a process serving the store would write behind that
+  // process's back: its tracker and metrics would never know.
+  if (!log_lock->held()) {
+    return makeError("store",
+                     "store " + path.string() +
+                         " is served by a running replywatch serve; send the data to it (webhooks or "
+                         "its spool directory) or stop it first");
   }
   std::int64_t applied = 0;
   if (const int applied_rc = w.queryInt("SELECT lsn FROM commit_log_applied", applied);
@@ -2171,8 +2183,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     return dbError(w, applied_rc, "cannot open store");
   }
   const std::filesystem::path log_dir = commitLogDirectory(path);
-  auto records = log_lock->held() ? CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied))
-                                  : Result<std::vector<LogRecord>>(std::vector<LogRecord>{});
+  auto records = CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied));
   if (!records.ok()) return records.error();
   auto last_lsn = static_cast<std::uint64_t>(applied);
   if (!records->empty()) {
@@ -2191,7 +2202,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
                    log_dir.string(), records->size() - replayed->applied);
     }
   }
-  if (std::error_code ec; log_lock->held() && std::filesystem::exists(log_dir, ec)) {
+  if (std::error_code ec; std::filesystem::exists(log_dir, ec)) {
     if (auto removed = CommitLog::removeAll(log_dir); !removed.ok()) return removed.error();
   }
 
@@ -2211,6 +2222,9 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     if (!log.ok()) return log.error();
     store->startCommitLog(std::move(log.value()), std::move(log_lock.value()), log_dir, options,
                           any_escalation != 0);
+  } else {
+    // Held shared for as long as the store is open: serve does not start on it meanwhile.
+    store->keepLogLock(std::move(log_lock.value()));
   }
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -216,6 +216,16 @@ def test(binary):
         status, _, body = daemon.request("/api/v1/questions?after=not-a-cursor")
         check(status == 400 and b"after" in body, "bad cursor: %d %s" % (status, body))
 
+        # An import into the store the daemon serves is refused: the daemon would not know.
+        late_file = os.path.join(work, "late.jsonl")
+        with open(late_file, "w") as f:
+            f.write('{"id":"z1","conversation_id":"Z","author":"fan","created_at":"%s","text":"?"}\n'
+                    % rfc3339(time.time() - 60))
+        imported = subprocess.run([binary, "import", "--config", config_path, "--source", "acme-spool", late_file],
+                                  capture_output=True, text=True)
+        check(imported.returncode == 1 and "served by a running replywatch serve" in imported.stderr,
+              "import into a served store: %d %s" % (imported.returncode, imported.stderr))
+
         # A real Prometheus scrapes the daemon.
         prom_port = free_port()
         prom_dir = os.path.join(work, "prometheus")

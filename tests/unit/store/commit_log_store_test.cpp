@@ -238,28 +238,6 @@ TEST(CommitLogStore, WithEscalationsStoredOnlyBatchesThatChangeThemSkipTheLog) {
             from_direct.integer("SELECT COUNT(*) FROM messages"));
 }
 
-TEST(CommitLogStore, ARecordStoredByAnotherProcessIsLinkedWhenTheLogIsApplied) {
-  TempDir dir;
-  const auto path = dir.file("store.db");
-  auto store = openLogged(path);
-  ASSERT_NE(store, nullptr);
-  // Logged: no record is stored yet.
-  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
-  {
-    // An import meanwhile stores a record naming that message: not applied yet, it
-    // cannot be linked then.
-    auto plain = openSqliteStore(path);
-    ASSERT_TRUE(plain.ok()) << plain.error().message;
-    auto committed = plain.value()->commit(escalation("e1", "c1-q", 1500));
-    ASSERT_TRUE(committed.ok()) << committed.error().message;
-    ASSERT_EQ(committed->escalations.size(), 1U);
-    EXPECT_FALSE(committed->escalations[0].record.turn.has_value());
-  }
-  ASSERT_TRUE(store->turns({}).ok());  // applies the log
-  RawDb raw(path);
-  EXPECT_EQ(raw.text(kEscalationRows), "relay|e1|2|s|c1|1000|c1-q");
-}
-
 TEST(CommitLogStore, PruningSeesTheLoggedMessages) {
   TempDir dir;
   auto store = openLogged(dir.file("store.db"));
@@ -363,22 +341,22 @@ TEST(CommitLogStore, TheApplyingThreadWritesTheNextSegmentAhead) {
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages WHERE id = 'last-q'"), 1);
 }
 
-TEST(CommitLogStore, AnotherOpenLeavesTheLogOfTheServingProcessAlone) {
+TEST(CommitLogStore, AnotherReadWriteOpenOfAServedStoreIsRefused) {
   TempDir dir;
   const auto path = dir.file("store.db");
   auto store = openLogged(path);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
-  // A second serving open is refused; a plain read-write open (an import) neither
-  // applies nor removes the log being written.
+  // A second serving open is refused, and so is a plain read-write open (an import): it
+  // would write behind the serving process's tracker. Neither touches the log.
   auto second = openSqliteStore(path, OpenOptions{.commit_log = true});
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().message.find("served by another replywatch process"), std::string::npos)
+  EXPECT_NE(second.error().message.find("open read-write in another replywatch process"), std::string::npos)
       << second.error().message;
-  {
-    auto plain = openSqliteStore(path);
-    ASSERT_TRUE(plain.ok()) << plain.error().message;
-  }
+  auto plain = openSqliteStore(path);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(plain.error().message.find("served by a running replywatch serve"), std::string::npos)
+      << plain.error().message;
   EXPECT_TRUE(std::filesystem::exists(path.string() + "-log"));
   {
     // Nor does a read-only open warn about batches the serving process is applying.
@@ -392,6 +370,24 @@ TEST(CommitLogStore, AnotherOpenLeavesTheLogOfTheServingProcessAlone) {
   EXPECT_EQ(turns->size(), 1U);
   store.reset();
   // Once the serving store is closed, serving again is possible.
+  EXPECT_NE(openLogged(path), nullptr);
+}
+
+// A plain read-write open (an import) holds the log's lock for as long as it is open:
+// serving the store meanwhile is refused, and possible again once it is closed.
+TEST(CommitLogStore, AStoreOpenForAnImportCannotBeServedMeanwhile) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto plain = openSqliteStore(path);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  auto other_plain = openSqliteStore(path);  // two imports: each its own transactions
+  ASSERT_TRUE(other_plain.ok()) << other_plain.error().message;
+  auto served = openSqliteStore(path, OpenOptions{.commit_log = true});
+  ASSERT_FALSE(served.ok());
+  EXPECT_NE(served.error().message.find("open read-write in another replywatch process"), std::string::npos)
+      << served.error().message;
+  plain.value().reset();
+  other_plain.value().reset();
   EXPECT_NE(openLogged(path), nullptr);
 }
 
