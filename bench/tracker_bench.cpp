@@ -19,8 +19,8 @@ using namespace replywatch;
 
 class EmptyLoader final : public tracker::ConversationLoader {
  public:
-  Result<std::vector<MessageRecord>> load(const ConversationKey&) override {
-    return std::vector<MessageRecord>{};
+  Result<tracker::StoredConversation> load(const ConversationKey&) override {
+    return tracker::StoredConversation{};
   }
 };
 

@@ -19,16 +19,24 @@ StoreLoader::~StoreLoader() {
   if (rebuilder_.joinable()) rebuilder_.join();
 }
 
-Result<std::vector<MessageRecord>> StoreLoader::load(const ConversationKey& key) {
+Result<tracker::StoredConversation> StoreLoader::load(const ConversationKey& key) {
   // During a load into an empty store, the tracker holds every stored conversation.
-  if (load_into_empty_store_) return std::vector<MessageRecord>{};
+  if (load_into_empty_store_) return tracker::StoredConversation{};
   if (rebuild_pending_) {
     rebuild_pending_ = false;
     rebuild();
   }
   adoptRebuilt();
-  if (filter_ && !filter_->mayContain(key)) return std::vector<MessageRecord>{};
-  return store_.conversation(key);
+  if (filter_ && !filter_->mayContain(key)) return tracker::StoredConversation{};
+  tracker::StoredConversation out;
+  auto messages = store_.conversation(key);
+  if (!messages.ok()) return messages.error();
+  out.messages = std::move(messages.value());
+  if (out.messages.empty()) return out;
+  auto turns = store_.conversationTurns(key);
+  if (!turns.ok()) return turns.error();
+  out.turns = std::move(turns.value());
+  return out;
 }
 
 void StoreLoader::setLoadIntoEmptyStore(bool on) {

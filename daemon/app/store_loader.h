@@ -41,7 +41,7 @@ class StoreLoader final : public tracker::ConversationLoader {
 
   // The stored messages of the conversation, or none when the filter knows it is not
   // stored. Takes a rebuilt filter when the rebuild thread is done.
-  Result<std::vector<MessageRecord>> load(const ConversationKey& key) override;
+  Result<tracker::StoredConversation> load(const ConversationKey& key) override;
 
   // While set, every conversation the store holds is held by the tracker too, so a
   // conversation the tracker asks for is not stored: the filter is not needed, and is

@@ -1056,6 +1056,24 @@ class SqliteStore final : public Store {
     return collectMessages(db, *s);
   }
 
+  Result<std::vector<Turn>> conversationTurns(const ConversationKey& key) override {
+    static const std::string sql = std::string("SELECT ") + std::string(kTurnColumns) +
+                                   " FROM turns WHERE source = ?1 AND conversation_id = ?2"
+                                   " ORDER BY asked_at_ms, question_id";
+    ReadAccess access = reading(conversationPending(key));
+    Database& db = *access.db;
+    Statement* s = db.prepare(sql);
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    s->bind(1, key.source);
+    s->bind(2, key.conversation_id);
+    std::vector<Turn> out;
+    int rc;
+    while ((rc = s->step()) == SQLITE_ROW) readTurn(*s, out.emplace_back());
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+    return out;
+  }
+
   Result<std::vector<MessageRecord>> openConversationMessages() override {
     static const std::string sql =
         std::string("SELECT ") + prefixed("m.", kMessageColumns) +

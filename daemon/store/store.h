@@ -160,6 +160,10 @@ class Store {
   // All stored messages of one conversation in (created_at, id) order.
   virtual Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) = 0;
 
+  // The stored turns of one conversation, by asked_at (what the tracker reads back with
+  // its messages: the breaches tick() recorded). Same consistency as conversation().
+  virtual Result<std::vector<Turn>> conversationTurns(const ConversationKey& key) = 0;
+
   // All stored messages of the conversations that have an open turn, grouped by
   // conversation, each in (created_at, id) order: what the tracker reloads on start.
   virtual Result<std::vector<MessageRecord>> openConversationMessages() = 0;

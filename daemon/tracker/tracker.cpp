@@ -219,7 +219,9 @@ struct Tracker::Impl {
   std::map<std::array<std::uint32_t, 4>, AnswerAgg> answers;  // account, channel, handler, route
 
   // Open turns seen by restoreTurn(): conversation -> (question_id, breached_at).
-  std::map<ConversationKey, std::pair<std::string, std::optional<Timestamp>>> restored_open;
+  // Breaches tick() recorded on the turns restoreTurn() saw (question id, breached_at),
+  // for restoreOpenMessages(): the messages alone do not give them back.
+  std::map<ConversationKey, std::vector<std::pair<std::string, Timestamp>>> restored_breaches;
 
   Impl(const config::Config& c, const Clock& k, ConversationLoader& l, TrackerOptions o)
       : config(c), clock(k), loader(l), options(o) {
@@ -563,13 +565,17 @@ void Tracker::restore(const std::vector<Turn>& turns, const std::vector<MessageR
 
 void Tracker::restoreTurn(const Turn& turn) {
   Impl& m = *impl_;
+  // A recorded breach (on an open turn, or on one answered in time after it was recorded)
+  // is kept for the conversation's messages, if they are restored too.
+  if (recordedBreach(turn, m.thresholdMs(turn.account, turn.source))) {
+    m.restored_breaches[ConversationKey{turn.source, turn.conversation_id}].emplace_back(turn.question_id,
+                                                                                         *turn.breached_at);
+  }
   if (turn.open()) {
     // Counted now; entered into the open index with its conversation's messages.
     ChannelAgg& ch = m.channelAgg(m.names.intern(turn.account), m.names.intern(turn.channel), turn.source);
     ch.questions += 1;
     if (turn.breached_at) ch.breaches += 1;
-    m.restored_open[ConversationKey{turn.source, turn.conversation_id}] = {turn.question_id,
-                                                                           turn.breached_at};
     return;
   }
   m.apply(turn, kNone, +1);
@@ -587,11 +593,15 @@ void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_message
     std::uint32_t si = m.find(key);
     if (si != kNone) continue;  // already restored
     si = m.newConversation(msgs.front());
-    auto it = m.restored_open.find(key);
+    if (auto it = m.restored_breaches.find(key); it != m.restored_breaches.end()) {
+      for (const auto& [question_id, breached_at] : it->second) {
+        for (Turn& t : turns) {
+          if (t.question_id == question_id && !t.breached_at) t.breached_at = breached_at;
+        }
+      }
+    }
     if (!turns.empty() && turns.back().open()) {
       Turn& open = turns.back();
-      if (it != m.restored_open.end() && it->second.first == open.question_id)
-        open.breached_at = it->second.second;
       ChannelAgg& ch = m.channelAgg(m.names.intern(open.account), m.names.intern(open.channel), open.source);
       ch.open.insert(OpenEntry{toMillis(open.asked_at), si});
     }
@@ -599,7 +609,7 @@ void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_message
     m.tableInsert(si);
     m.setState(si, turns);
   }
-  m.restored_open.clear();
+  m.restored_breaches.clear();
   m.evictIdle();
 }
 
@@ -631,12 +641,19 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
       old_turns = m.turnsOf(d, threshold);
       old_messages = std::move(d.messages);
     } else {
-      Result<std::vector<MessageRecord>> loaded = impl_->loader.load(key);
+      Result<StoredConversation> loaded = impl_->loader.load(key);
       if (!loaded.ok()) return loaded.error();
-      old_messages = std::move(loaded.value());
+      old_messages = std::move(loaded->messages);
       if (!old_messages.empty()) {
         internal::sortAndDedup(old_messages);
         old_turns = internal::turnsOfSorted(old_messages, std::chrono::milliseconds{threshold});
+        // The breaches tick() recorded, which the messages alone do not give back.
+        for (const Turn& stored : loaded->turns) {
+          if (!stored.breached_at) continue;
+          for (Turn& t : old_turns) {
+            if (t.question_id == stored.question_id && !t.breached_at) t.breached_at = stored.breached_at;
+          }
+        }
       }
     }
 

@@ -27,12 +27,21 @@ namespace replywatch::tracker {
 // (asked_at + threshold when the wait exceeds it). Pure function.
 std::vector<Turn> computeTurns(std::vector<MessageRecord> messages, std::chrono::seconds threshold);
 
-// Fetches a conversation's stored messages when it is not held in memory (store-backed in
-// the daemon). Called from Tracker::prepare; may block on disk.
+// A conversation as stored: its messages and the turns stored for them.
+struct StoredConversation {
+  std::vector<MessageRecord> messages;
+  // The stored turns; only their breached_at is read (a breach tick() recorded, which the
+  // messages alone do not give back). May be left empty when `messages` is.
+  std::vector<Turn> turns;
+};
+
+// Fetches a conversation's stored messages and turns when it is not held in memory
+// (store-backed in the daemon). Called from Tracker::prepare, on the thread preparing
+// plans; may block on disk. An Error when the store cannot be read.
 class ConversationLoader {
  public:
   virtual ~ConversationLoader() = default;
-  virtual Result<std::vector<MessageRecord>> load(const ConversationKey& key) = 0;
+  virtual Result<StoredConversation> load(const ConversationKey& key) = 0;
 };
 
 // The changes one batch makes. Produced by prepare() without touching the tracker, applied

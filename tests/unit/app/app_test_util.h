@@ -81,6 +81,9 @@ class ForwardingStore : public store::Store {
   Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) override {
     return inner_->conversation(key);
   }
+  Result<std::vector<Turn>> conversationTurns(const ConversationKey& key) override {
+    return inner_->conversationTurns(key);
+  }
   Result<std::vector<MessageRecord>> openConversationMessages() override {
     return inner_->openConversationMessages();
   }

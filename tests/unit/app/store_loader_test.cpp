@@ -129,7 +129,7 @@ struct Fixture {
     for (int n = 0; n < stored; ++n) {
       auto loaded = loader->load(key(n));
       ASSERT_TRUE(loaded.ok()) << loaded.error().message;
-      ASSERT_EQ(loaded->size(), 1U) << "conversation c" << n << " of " << stored;
+      ASSERT_EQ(loaded->messages.size(), 1U) << "conversation c" << n << " of " << stored;
     }
   }
 
@@ -175,7 +175,7 @@ TEST(StoreLoader, RebuildsAFullFilterInTheBackgroundAndKeepsEveryConversation) {
   // A conversation never stored is still found not to be, without error.
   auto absent = f.loader->load({"feed", "never"});
   ASSERT_TRUE(absent.ok());
-  EXPECT_TRUE(absent->empty());
+  EXPECT_TRUE(absent->messages.empty());
 }
 
 TEST(StoreLoader, ARebuildAskedForDuringOneRunsAfterIt) {

@@ -608,6 +608,24 @@ TEST(SqliteStoreRead, TurnsOfEveryAccountAreMergedInOrder) {
   }
 }
 
+TEST(SqliteStoreRead, ConversationTurnsAreThoseOfOneConversation) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.upsert_turns = {openTurn("s", "c1", "q2", 2000), openTurn("s", "c1", "q1", 1000),
+                        openTurn("s", "c2", "q3", 500), openTurn("t", "c1", "q4", 500)};
+  batch.upsert_turns[0].breached_at = fromMillis(3000);
+  ASSERT_TRUE(store->commit(batch).ok());
+  auto got = store->conversationTurns({"s", "c1"});
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(questionIds(*got), (std::vector<std::string>{"q1", "q2"}));
+  EXPECT_EQ(got->at(1).breached_at, fromMillis(3000));
+  auto none = store->conversationTurns({"s", "nope"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(SqliteStoreRead, ForEachTurnVisitsEveryTurn) {
   TempDir dir;
   auto store = mustOpen(dir.file("store.db"));

@@ -391,6 +391,54 @@ TEST(TrackerSnapshot, GaugesAndHistogram) {
   EXPECT_EQ(channel(s).late_open, 1u);
 }
 
+// A breach tick() recorded on a turn then answered in time (a backfilled answer) is not
+// in the messages: it must come back with the stored turns when the conversation is read
+// from the store again, after a restart or an eviction, or an earlier answer drops it.
+TEST(TrackerRestart, ARecordedBreachSurvivesAReadFromTheStore) {
+  auto cfg = makeConfig();
+  for (const char* how : {"restart", "eviction", "restart, conversation still open"}) {
+    SCOPED_TRACE(how);
+    const bool evict = std::string(how) == "eviction";
+    const bool still_open = std::string(how) == "restart, conversation still open";
+    ManualClock clock(at(0));
+    FakeStore store;
+    TrackerOptions options;
+    if (evict) options.max_idle_conversations = 0;
+    auto first = std::make_unique<Tracker>(cfg, clock, store, options);
+    ingest(*first, store, {msg("q", 0, Role::Question)});
+    clock.set(at(3601));
+    auto ticked = first->tick();
+    ASSERT_EQ(ticked.size(), 1u);
+    store.applyTicks(ticked);
+    clock.set(at(7200));
+    ingest(*first, store, {msg("a", 1800, Role::Brand)});  // answered in time, breach kept
+    if (still_open) ingest(*first, store, {msg("q2", 7000, Role::Question)});
+    ASSERT_EQ(store.turns.at(TurnKey{"src", "c1", "q"}).breached_at, at(3600));
+    EXPECT_EQ(channel(first->snapshot()).breaches_total, 1u);
+
+    Tracker* tracker = first.get();
+    std::unique_ptr<Tracker> second;
+    if (!evict) {
+      first.reset();
+      second = std::make_unique<Tracker>(cfg, clock, store, options);
+      second->restore(store.allTurns(), store.openMessages());
+      tracker = second.get();
+      EXPECT_EQ(channel(tracker->snapshot()).breaches_total, 1u);
+    }
+    const int loads = store.loads;
+    // An even earlier answer: the turn is recomputed and keeps its breach.
+    Plan p = ingest(*tracker, store, {msg("b", 900, Role::Brand)});
+    if (!still_open) {
+      EXPECT_EQ(store.loads, loads + 1);  // read back from the store
+    }
+    ASSERT_EQ(p.upsert_turns.size(), 1u);
+    EXPECT_EQ(p.upsert_turns[0].answer_id, "b");
+    EXPECT_EQ(p.upsert_turns[0].breached_at, at(3600));
+    EXPECT_EQ(store.turns.at(TurnKey{"src", "c1", "q"}).breached_at, at(3600));
+    EXPECT_EQ(channel(tracker->snapshot()).breaches_total, 1u);
+  }
+}
+
 TEST(TrackerMemory, IdleConversationsAreEvictedAndReloaded) {
   auto cfg = makeConfig();
   ManualClock clock(at(0));

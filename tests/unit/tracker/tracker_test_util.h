@@ -62,12 +62,16 @@ inline config::Config makeConfig(std::chrono::seconds threshold = std::chrono::s
 // Stands in for the store: keeps what plans and ticks persist, serves conversations.
 class FakeStore : public ConversationLoader {
  public:
-  Result<std::vector<MessageRecord>> load(const ConversationKey& key) override {
+  Result<StoredConversation> load(const ConversationKey& key) override {
     ++loads;
     if (fail) return makeError("io", "disk on fire");
     auto it = messages.find(key);
-    if (it == messages.end()) return std::vector<MessageRecord>{};
-    return it->second;
+    if (it == messages.end()) return StoredConversation{};
+    StoredConversation out{it->second, {}};
+    for (const auto& [k, t] : turns) {
+      if (t.source == key.source && t.conversation_id == key.conversation_id) out.turns.push_back(t);
+    }
+    return out;
   }
 
   void apply(const Plan& plan) {
