@@ -39,8 +39,11 @@ USER replywatch
 WORKDIR /var/lib/replywatch
 VOLUME ["/var/lib/replywatch"]
 EXPOSE 9488
+# /-/healthy needs no credentials; with TLS on (--web.config.file) it answers over HTTPS.
+# Another port than 9488 needs its own --health-cmd.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:9488/-/healthy"]
+  CMD curl -fsS -o /dev/null http://127.0.0.1:9488/-/healthy \
+   || curl -fsSk -o /dev/null https://127.0.0.1:9488/-/healthy
 ENTRYPOINT ["/usr/local/bin/replywatch", "serve", "--config", "/etc/replywatch/replywatch.yml"]
 # Listen on every interface inside the container; override CMD to pass other flags.
 CMD ["--web.listen-address", "0.0.0.0:9488"]

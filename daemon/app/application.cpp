@@ -163,8 +163,9 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
         "one cost",
         auth.unknownUserCost());
   }
-  // Every route of the main listener but the webhooks requires basic auth when users are
-  // configured; webhooks authenticate with their platform's signature instead.
+  // Every route of the main listener but the webhooks and the probes (/-/healthy,
+  // /-/ready) requires basic auth when users are configured; webhooks authenticate with
+  // their platform's signature instead.
   auto guarded = [&auth](http::Handler handler) -> http::Handler {
     if (!auth.enabled()) return handler;
     return [&auth, handler = std::move(handler)](const http::Request& req) {
@@ -234,11 +235,12 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                  return http::Response::json(200, verdict::toJson(one, config.verdict.window).dump());
                }));
   auto healthy = [](const http::Request&) { return http::Response::text(200, "OK\n"); };
-  server.route("GET", "/-/healthy", guarded(healthy));
-  server.route("GET", "/-/ready", guarded([&ready](const http::Request&) {
-                 return ready.load() ? http::Response::text(200, "Ready\n")
-                                     : http::Response::text(503, "Not ready\n");
-               }));
+  // Health and readiness tell nothing of the data: open to probes (a container's health
+  // check, a load balancer) that carry no credentials.
+  server.route("GET", "/-/healthy", healthy);
+  server.route("GET", "/-/ready", [&ready](const http::Request&) {
+    return ready.load() ? http::Response::text(200, "Ready\n") : http::Response::text(503, "Not ready\n");
+  });
   if (webhook_server) webhook_server->route("GET", "/-/healthy", healthy);
   // Webhooks are handled on the I/O thread when the connector never blocks (it answers
   // once its delivery committed, from the pipeline's writer thread); otherwise on a

@@ -103,9 +103,12 @@ def test(binary):
             check("Strict-Transport-Security: max-age=31536000" in head, "configured header missing: %s" % head)
             status, _, body = curl(work, base + "/metrics", "-u", "prometheus:s3cret")
             check(status == 200 and b"replywatch_build_info" in body, "/metrics with credentials: %d" % status)
-            for path in ("/", "/-/healthy", "/-/ready", "/api/v1/questions"):
+            for path in ("/", "/api/v1/questions"):
                 check(curl(work, base + path)[0] == 401, path + " is not protected")
                 check(curl(work, base + path, "-u", "prometheus:s3cret")[0] == 200, path + " refused good credentials")
+            # Probes carry no credentials: health and readiness are open.
+            for path in ("/-/healthy", "/-/ready"):
+                check(curl(work, base + path)[0] == 200, path + " refused a probe without credentials")
 
             # Wrong passwords and unknown users, in parallel with good requests: every
             # answer is the right one.
