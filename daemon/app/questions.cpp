@@ -248,6 +248,9 @@ Result<store::TurnQuery> makeTurnQuery(const std::optional<std::string>& account
     }
     *target = *t;
   }
+  if (q.since && q.until && *q.since >= *q.until) {
+    return makeError("bad_request", fmt::format("since \"{}\" must be before until \"{}\"", *since, *until));
+  }
   return q;
 }
 

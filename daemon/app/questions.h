@@ -66,7 +66,8 @@ std::optional<store::TurnPosition> parseTurnCursor(std::string_view text);
 // duration ("7d", "12h") meaning that long before `now`.
 std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now);
 
-// Builds a store query from textual filters; an Error names the bad value.
+// Builds a store query from textual filters; an Error names the bad value (or both
+// bounds, when `since` is not before `until`).
 Result<store::TurnQuery> makeTurnQuery(const std::optional<std::string>& account,
                                        const std::optional<std::string>& since,
                                        const std::optional<std::string>& until, const config::Config& config,

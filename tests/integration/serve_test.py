@@ -190,6 +190,8 @@ def test(binary):
               "turn A: %s" % turns["A"])
         check(turns["B"]["handler"] == "support-team" and turns["B"]["late"], "turn B: %s" % turns["B"])
         check(turns["C"]["answered_at"] is None and turns["C"]["late"], "turn C: %s" % turns["C"])
+        status, _, body = daemon.request("/api/v1/questions?since=2026-11-20&until=2026-11-01")
+        check(status == 400 and b"must be before" in body, "since after until: %d %s" % (status, body))
         status, _, body = daemon.request("/api/v1/questions?since=yesterday-ish")
         check(status == 400 and b"since" in body, "bad since: %d %s" % (status, body))
         status, _, body = daemon.request("/api/v1/questions?account=nobody")
@@ -274,6 +276,11 @@ def test(binary):
         check(rows["A"] == "acme-fr,export,acme-spool,A,a1,%s,a2,%s,1800,acme,cm-agency,agency,false,,false"
               % (rfc3339(now - 3 * 3600), rfc3339(now - 3 * 3600 + 1800)), "CSV row A: %s" % rows["A"])
         check(rows["D"].endswith(",d1,%s,,,,,,,false,,false" % rfc3339(now - 600)), "CSV row D: %s" % rows["D"])
+        reversed_window = subprocess.run([binary, "questions", "--config", config_path, "--format", "csv",
+                                          "--since", "2026-11-20", "--until", "2026-11-01"],
+                                         capture_output=True, text=True)
+        check(reversed_window.returncode == 2 and "must be before" in reversed_window.stderr,
+              "questions with --since after --until: %d %s" % (reversed_window.returncode, reversed_window.stderr))
 
 
 if __name__ == "__main__":
