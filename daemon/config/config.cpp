@@ -569,17 +569,20 @@ class Loader {
       }
       std::sort(ranges.begin(), ranges.end(),
                 [](const auto& x, const auto& y) { return x.first.start_minute < y.first.start_minute; });
+      // Each range against the one before it that ends last: every overlap is reported.
+      std::size_t furthest = 0;
       for (std::size_t k = 0; k < ranges.size(); ++k) {
-        if (k > 0 && ranges[k].first.start_minute < ranges[k - 1].first.end_minute) {
-          const auto& p = ranges[k - 1].first;
+        if (k > 0 && ranges[k].first.start_minute < ranges[furthest].first.end_minute) {
+          const auto& p = ranges[furthest].first;
           const auto& c = ranges[k].first;
           add(ranges[k].second,
               fmt::format("time ranges {}-{} and {}-{} overlap on {} in {}", formatClock(p.start_minute),
                           formatClock(p.end_minute), formatClock(c.start_minute), formatClock(c.end_minute),
                           day_name, where));
-          continue;
+        } else {
+          out.week[day].push_back(ranges[k].first);
         }
-        out.week[day].push_back(ranges[k].first);
+        if (ranges[k].first.end_minute > ranges[furthest].first.end_minute) furthest = k;
       }
     }
 

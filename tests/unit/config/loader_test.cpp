@@ -111,6 +111,21 @@ TEST(ConfigLoad, WebhookListenerAndWebConfigFile) {
   EXPECT_NE(problems[0].message.find("invalid webhook_listen_address \"nope\""), std::string::npos);
 }
 
+// Each range is checked against the one before it that ends last, so an overlap behind a
+// short range is reported too.
+TEST(ConfigLoad, EveryOverlapOfBusinessHoursIsReported) {
+  auto problems = problemsOf(
+      "accounts:\n  - name: acme\n    business_hours:\n"
+      "      monday: [\"09:00-12:00\", \"10:00-10:30\", \"11:00-13:00\", \"13:00-14:00\"]\n");
+  ASSERT_EQ(problems.size(), 2u) << testing::describe(problems);
+  EXPECT_NE(problems[0].message.find("time ranges 09:00-12:00 and 10:00-10:30 overlap on monday"),
+            std::string::npos)
+      << problems[0].message;
+  EXPECT_NE(problems[1].message.find("time ranges 09:00-12:00 and 11:00-13:00 overlap on monday"),
+            std::string::npos)
+      << problems[1].message;
+}
+
 TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   auto config = loadString("accounts:\n  - name: acme\n", "/etc/replywatch/replywatch.yml", fakeTypes());
   EXPECT_EQ(config.web.listen_address, "0.0.0.0:9488");
