@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "daemon/app/retired_counts.h"
 #include "daemon/app/store_loader.h"
 #include "daemon/core/log.h"
 #include "daemon/core/thread_name.h"
@@ -113,7 +114,29 @@ Result<void> Pipeline::restoreLocked() {
   auto open = store_.openConversationMessages();
   if (!open) return open.error();
   tracker_->restoreOpenMessages(*open);
+  // What the turns and records pruned before counted.
+  auto text = store_.retiredCounts();
+  if (!text) return text.error();
+  Retired retired;
+  if (text->has_value()) {
+    auto read = retiredFromJson(**text);
+    if (!read) {
+      return makeError(read.error().reason,
+                       read.error().message +
+                           " (deleting the row of table retired_counts lets the daemon start, "
+                           "with counters lowered by what retention deleted)");
+    }
+    retired = std::move(read).value();
+  }
+  tracker_->restoreRetired(retired.turns);
+  retired_turns_ = std::move(retired.turns);
+  escalations_.setRetired(std::move(retired.escalations), std::move(retired.phases));
   return reloadEscalations();
+}
+
+Result<void> Pipeline::saveRetired() {
+  return store_.saveRetiredCounts(retiredToJson(
+      Retired{retired_turns_, escalations_.retiredEscalations(), escalations_.retiredPhases()}));
 }
 
 Result<void> Pipeline::beginBulkLoad() {
@@ -491,19 +514,23 @@ Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
     if (auto settled = settleBulkWrites(/*stop_bulk_writer=*/true); !settled) return settled.error();
     tracker_->forgetBefore(cutoff);
   }
-  auto pruned = store_.prune(cutoff);
-  if (!pruned) return pruned.error();
-  if (*pruned > 0) {
-    std::lock_guard lock(mu_);
-    loader_->rebuildInBackground();
+  tracker::RetiredCounts gone;
+  auto pruned = store_.prune(cutoff, [&gone](const Turn& t) { gone.add(t); });
+  std::lock_guard lock(mu_);
+  // The transactions that committed before an error deleted their turns all the same.
+  retired_turns_.add(gone);
+  if (!pruned) {
+    if (!gone.empty()) (void)saveRetired();
+    return pruned.error();
   }
+  if (*pruned > 0) loader_->rebuildInBackground();
   // Escalation records may go without any message (those whose question never came).
   // What the pruned records counted stays in the relay counters.
-  std::lock_guard lock(mu_);
   tracker::Snapshot before;
   escalations_.fill(before);
   if (auto reloaded = reloadEscalations(); !reloaded) return reloaded.error();
   escalations_.keepCountsOf(before);
+  if (auto saved = saveRetired(); !saved) return saved.error();
   return pruned;
 }
 

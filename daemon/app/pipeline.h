@@ -123,7 +123,9 @@ class Pipeline final : public connectors::IngestSink {
   // open), and reloads the escalation records the store keeps. Forgetting first keeps
   // the two in step: a message arriving meanwhile reloads its conversation from the
   // store, whose deletion then skips it. The store works in small transactions without
-  // the pipeline lock, so ingestion goes on meanwhile. Returns messages deleted.
+  // the pipeline lock, so ingestion goes on meanwhile. What the deleted turns and
+  // records counted is saved in the store, so that the counters a restart rebuilds go on
+  // from where they were. Returns messages deleted.
   Result<std::uint64_t> prune(Timestamp cutoff);
 
   // What is held in memory, for tests and benchmarks. Thread-safe; takes the pipeline lock.
@@ -180,12 +182,17 @@ class Pipeline final : public connectors::IngestSink {
   void leaveBulkLoad();
   // restore(), with mu_ held.
   Result<void> restoreLocked();
+  // Saves what pruned data counted (retired_turns_ and the book's relay figures) in the
+  // store. Called with mu_ held.
+  Result<void> saveRetired();
 
   const config::Config& config_;
   const Clock& clock_;
   store::Store& store_;
   std::unique_ptr<StoreLoader> loader_;
   tracker::EscalationBook escalations_;
+  // What the turns retention deleted counted (guarded by mu_), kept in the store.
+  tracker::RetiredCounts retired_turns_;
   tracker::Classifier classifier_;
   mutable std::mutex mu_;
   std::unique_ptr<tracker::Tracker> tracker_;

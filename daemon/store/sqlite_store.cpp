@@ -177,6 +177,12 @@ INSERT INTO commit_log_applied (id, lsn) VALUES (1, 0);
     {4, "turns read per account only: no index by time alone", R"sql(
 DROP INDEX IF EXISTS turns_by_asked_at;
 )sql"},
+    {5, "what pruned turns and records counted", R"sql(
+CREATE TABLE retired_counts (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  data TEXT    NOT NULL
+);
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
@@ -1332,7 +1338,8 @@ class SqliteStore final : public Store {
     return std::optional<std::string>(std::move(value));
   }
 
-  Result<std::uint64_t> prune(Timestamp cutoff) override {
+  Result<std::uint64_t> prune(Timestamp cutoff,
+                              const std::function<void(const Turn&)>& deleted_turn) override {
     if (!write_) return readOnlyError("cannot prune");
     if (auto drained = drain(); !drained.ok()) return drained.error();
     const std::int64_t cutoff_ms = toMillis(cutoff);
@@ -1355,9 +1362,11 @@ class SqliteStore final : public Store {
       if (!scanned.ok()) return scanned.error();
       for (std::size_t i = 0; i < stale.size(); i += kPruneWriteChunk) {
         const std::size_t end = std::min(stale.size(), i + kPruneWriteChunk);
-        auto removed = deleteStale(stale, i, end, cutoff_ms);
+        std::vector<Turn> turns;
+        auto removed = deleteStale(stale, i, end, cutoff_ms, deleted_turn ? &turns : nullptr);
         if (!removed.ok()) return removed.error();
         deleted += removed.value();
+        for (const Turn& t : turns) deleted_turn(t);
       }
       if (!more) break;
     }
@@ -1374,6 +1383,35 @@ class SqliteStore final : public Store {
     }
     releaseCaches();
     return deleted;
+  }
+
+  Result<std::optional<std::string>> retiredCounts() override {
+    ReadAccess access = reading(/*after_logged=*/false);
+    Database& db = *access.db;
+    Statement* s = db.prepare("SELECT data FROM retired_counts WHERE id = 1");
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
+    ResetGuard guard(*s);
+    const int rc = s->step();
+    if (rc == SQLITE_DONE) return std::optional<std::string>{};
+    if (rc != SQLITE_ROW) return dbError(db, rc, "cannot read store");
+    std::string data;
+    s->columnText(0, data);
+    return std::optional<std::string>(std::move(data));
+  }
+
+  Result<void> saveRetiredCounts(std::string_view data) override {
+    if (!write_) return readOnlyError("cannot save retired counts to");
+    std::lock_guard lock(write_mutex_);
+    Database& db = *write_;
+    Statement* s = db.prepare(
+        "INSERT INTO retired_counts (id, data) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET data = "
+        "excluded.data");
+    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot save retired counts");
+    ResetGuard guard(*s);
+    s->bind(1, data);
+    const int rc = s->step();
+    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot save retired counts");
+    return {};
   }
 
   int schemaVersion() const override { return version_; }
@@ -1974,8 +2012,10 @@ class SqliteStore final : public Store {
 
   // Deletes stale[begin, end) in one write transaction, re-checking each conversation
   // under the write lock (a message may have arrived since the scan).
+  // Deletes the conversations of stale[begin, end) still stale, in one transaction; with
+  // `turns`, the turns it deleted are added there once it committed.
   Result<std::uint64_t> deleteStale(const std::vector<ConversationKey>& stale, std::size_t begin,
-                                    std::size_t end, std::int64_t cutoff_ms) {
+                                    std::size_t end, std::int64_t cutoff_ms, std::vector<Turn>* turns) {
     // With a commit log, no batch is logged meanwhile, and a conversation with a logged
     // batch not applied yet is not stale (its new message is not in the file yet).
     std::unique_lock<std::mutex> commit_lock;
@@ -1991,13 +2031,18 @@ class SqliteStore final : public Store {
     Statement* del_turns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_escalations =
         db.prepare("DELETE FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2");
-    if (newest == nullptr || del_messages == nullptr || del_turns == nullptr || del_escalations == nullptr) {
+    static const std::string kSelectTurns = std::string("SELECT ") + std::string(kTurnColumns) +
+                                            " FROM turns WHERE source = ?1 AND conversation_id = ?2";
+    Statement* sel_turns = db.prepare(kSelectTurns);
+    if (newest == nullptr || del_messages == nullptr || del_turns == nullptr || del_escalations == nullptr ||
+        sel_turns == nullptr) {
       return dbError(db, db.lastErrorCode(), kWhat);
     }
     int rc = db.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns), g4(*del_escalations);
+    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns), g4(*del_escalations), g5(*sel_turns);
     std::uint64_t deleted = 0;
+    std::vector<Turn> gone;
     for (std::size_t i = begin; i < end; ++i) {
       const ConversationKey& key = stale[i];
       if (conversationPending(key)) continue;
@@ -2014,6 +2059,13 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       deleted += static_cast<std::uint64_t>(db.changes());
       del_messages->reset();
+      if (turns != nullptr) {
+        sel_turns->bind(1, key.source);
+        sel_turns->bind(2, key.conversation_id);
+        while ((rc = sel_turns->step()) == SQLITE_ROW) readTurn(*sel_turns, gone.emplace_back());
+        if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+        sel_turns->reset();
+      }
       del_turns->bind(1, key.source);
       del_turns->bind(2, key.conversation_id);
       rc = del_turns->step();
@@ -2027,6 +2079,7 @@ class SqliteStore final : public Store {
     }
     rc = db.exec("COMMIT");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
+    if (turns != nullptr) turns->insert(turns->end(), gone.begin(), gone.end());
     return deleted;
   }
 

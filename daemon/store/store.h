@@ -214,7 +214,17 @@ class Store {
   // Deletes messages and turns whose conversation saw no message after `cutoff` (open
   // questions included), with the escalation records linked to them, and unlinked
   // escalation records requested before `cutoff`. Returns the number of messages deleted.
-  virtual Result<std::uint64_t> prune(Timestamp cutoff) = 0;
+  // Works in several transactions: calls `deleted_turn` (when set), on the calling
+  // thread, for each turn deleted by a transaction once it committed, so also for those
+  // of the transactions that committed before an Error.
+  virtual Result<std::uint64_t> prune(Timestamp cutoff,
+                                      const std::function<void(const Turn&)>& deleted_turn) = 0;
+
+  // The text last saved by saveRetiredCounts(), nullopt before any. The store keeps it
+  // for its user: what pruned data counted, which a restart cannot count again.
+  virtual Result<std::optional<std::string>> retiredCounts() = 0;
+  // Replaces that text (one small transaction). Blocks on disk.
+  virtual Result<void> saveRetiredCounts(std::string_view data) = 0;
 
   // Schema version currently applied (see migrations in sqlite_store.cpp).
   virtual int schemaVersion() const = 0;

@@ -38,6 +38,18 @@ class EscalationBook {
   // pruning removed records (each figure by itself: one that grew is not offset).
   void keepCountsOf(const Snapshot& before);
 
+  // What records no longer held counted (keepCountsOf()), with the keys of Snapshot: kept
+  // by the pipeline across restarts.
+  using RetiredEscalations = std::map<std::pair<std::string, std::string>, EscalationStats>;
+  using RetiredPhases = std::map<std::pair<std::string, std::string>, PhaseStats>;
+  const RetiredEscalations& retiredEscalations() const { return retired_escalations_; }
+  const RetiredPhases& retiredPhases() const { return retired_phases_; }
+  // Replaces them (at restore, with what a previous run kept).
+  void setRetired(RetiredEscalations escalations, RetiredPhases phases) {
+    retired_escalations_ = std::move(escalations);
+    retired_phases_ = std::move(phases);
+  }
+
  private:
   struct Entry {
     EscalationRecord record;
@@ -45,8 +57,8 @@ class EscalationBook {
   };
   std::map<std::pair<std::string, std::string>, Entry> entries_;  // by (source, id)
   // What records no longer held counted, with the keys of Snapshot.
-  std::map<std::pair<std::string, std::string>, EscalationStats> retired_escalations_;
-  std::map<std::pair<std::string, std::string>, PhaseStats> retired_phases_;
+  RetiredEscalations retired_escalations_;
+  RetiredPhases retired_phases_;
 };
 
 }  // namespace replywatch::tracker

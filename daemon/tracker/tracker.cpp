@@ -791,6 +791,53 @@ Snapshot Tracker::snapshot() const {
   return snap;
 }
 
+void RetiredCounts::add(const Turn& turn) {
+  Channel& ch = channels[{turn.account, turn.channel, turn.source}];
+  ++ch.questions;
+  if (turn.breached_at) ++ch.breaches;
+  if (turn.open()) return;
+  Answers& a = answers[{turn.account, turn.channel, turn.handler, std::string(toString(turn.route))}];
+  const std::int64_t wait_ms = toMillis(*turn.answered_at) - toMillis(turn.asked_at);
+  ++a.total;
+  a.wait_ms += wait_ms;
+  const int b = bucketOf(wait_ms);
+  if (b >= 0) ++a.buckets[static_cast<std::size_t>(b)];
+}
+
+void RetiredCounts::add(const RetiredCounts& other) {
+  for (const auto& [key, c] : other.channels) {
+    Channel& mine = channels[key];
+    mine.questions += c.questions;
+    mine.breaches += c.breaches;
+  }
+  for (const auto& [key, a] : other.answers) {
+    Answers& mine = answers[key];
+    mine.total += a.total;
+    mine.wait_ms += a.wait_ms;
+    for (std::size_t i = 0; i < a.buckets.size(); ++i) mine.buckets[i] += a.buckets[i];
+  }
+}
+
+void Tracker::restoreRetired(const RetiredCounts& retired) {
+  Impl& m = *impl_;
+  for (const auto& [key, c] : retired.channels) {
+    ChannelAgg& ch = m.channelAgg(m.names.intern(key[0]), m.names.intern(key[1]), key[2]);
+    ch.questions += static_cast<std::int64_t>(c.questions);
+    ch.breaches += static_cast<std::int64_t>(c.breaches);
+  }
+  for (const auto& [key, a] : retired.answers) {
+    auto route = parseRoute(key[3]);
+    if (!route) continue;  // not a route this version writes
+    std::array<std::uint32_t, 4> k{m.names.intern(key[0]), m.names.intern(key[1]), m.names.intern(key[2]),
+                                   static_cast<std::uint32_t>(*route)};
+    AnswerAgg& agg = m.answers[k];
+    agg.total += static_cast<std::int64_t>(a.total);
+    agg.sum_ms += a.wait_ms;
+    for (std::size_t i = 0; i < a.buckets.size(); ++i)
+      agg.buckets[i] += static_cast<std::int64_t>(a.buckets[i]);
+  }
+}
+
 std::size_t Tracker::forgetBefore(Timestamp cutoff) {
   Impl& m = *impl_;
   const std::int64_t cutoff_ms = toMillis(cutoff);

@@ -106,6 +106,29 @@ struct Snapshot {
   std::map<std::pair<std::string, std::string>, PhaseStats> phases;
 };
 
+// What turns counted in the running counters (questions, breaches, answers and their
+// waits), keyed as the tracker counts them. The pipeline keeps those of the turns that
+// retention pruned, which a restart could not count again from the store.
+struct RetiredCounts {
+  struct Channel {
+    std::uint64_t questions = 0;
+    std::uint64_t breaches = 0;
+  };
+  struct Answers {
+    std::uint64_t total = 0;
+    std::array<std::uint64_t, kResponseBuckets.size()> buckets{};  // non-cumulative
+    std::int64_t wait_ms = 0;
+  };
+  std::map<std::array<std::string, 3>, Channel> channels;  // (account, channel, source)
+  std::map<std::array<std::string, 4>, Answers> answers;   // (account, channel, handler, route)
+
+  // Adds what `turn` counts, as the tracker counts a stored turn at restore.
+  void add(const Turn& turn);
+  // Adds `other`, key by key.
+  void add(const RetiredCounts& other);
+  bool empty() const { return channels.empty() && answers.empty(); }
+};
+
 struct TrackerOptions {
   // Conversations without an open turn kept in memory (least recently touched evicted
   // first; they are reloaded through the ConversationLoader when needed). Conversations
@@ -156,6 +179,10 @@ class Tracker {
   // it arrives. Returns the number of conversations forgotten. Cost: one pass over the
   // conversations held.
   std::size_t forgetBefore(Timestamp cutoff);
+
+  // After restore(): adds to the running counters what turns no longer stored counted
+  // (RetiredCounts kept across prunings), so that they go on from where they were.
+  void restoreRetired(const RetiredCounts& retired);
 
   // Number of conversations held in memory (for benchmarks and tests).
   std::size_t conversationsInMemory() const;

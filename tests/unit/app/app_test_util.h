@@ -105,7 +105,12 @@ class ForwardingStore : public store::Store {
   Result<std::optional<std::string>> cursor(const std::string& source) override {
     return inner_->cursor(source);
   }
-  Result<std::uint64_t> prune(Timestamp cutoff) override { return inner_->prune(cutoff); }
+  Result<std::uint64_t> prune(Timestamp cutoff,
+                              const std::function<void(const Turn&)>& deleted_turn) override {
+    return inner_->prune(cutoff, deleted_turn);
+  }
+  Result<std::optional<std::string>> retiredCounts() override { return inner_->retiredCounts(); }
+  Result<void> saveRetiredCounts(std::string_view data) override { return inner_->saveRetiredCounts(data); }
   int schemaVersion() const override { return inner_->schemaVersion(); }
   Result<store::BulkLoadStart> beginBulkLoad() override { return inner_->beginBulkLoad(); }
   Result<void> endBulkLoad() override { return inner_->endBulkLoad(); }

@@ -194,6 +194,32 @@ TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
   EXPECT_EQ((snap.channels[{"acme", "export"}].late_open), 1u);
 }
 
+// The running counters of two snapshots agree (questions, breaches, answers and their
+// waits, relay figures); gauges are not compared.
+void expectSameCounters(const tracker::Snapshot& got, const tracker::Snapshot& want) {
+  ASSERT_EQ(got.channels.size(), want.channels.size());
+  for (const auto& [key, w] : want.channels) {
+    const auto& g = got.channels.at(key);
+    EXPECT_EQ(g.questions_total, w.questions_total) << key.first << "/" << key.second;
+    EXPECT_EQ(g.breaches_total, w.breaches_total) << key.first << "/" << key.second;
+  }
+  ASSERT_EQ(got.answers.size(), want.answers.size());
+  for (const auto& [key, w] : want.answers) {
+    const auto& g = got.answers.at(key);
+    EXPECT_EQ(g.answers_total, w.answers_total) << key[2] << "/" << key[3];
+    EXPECT_EQ(g.bucket_counts, w.bucket_counts) << key[2] << "/" << key[3];
+    EXPECT_DOUBLE_EQ(g.wait_seconds_sum, w.wait_seconds_sum) << key[2] << "/" << key[3];
+  }
+  ASSERT_EQ(got.escalations.size(), want.escalations.size());
+  for (const auto& [key, w] : want.escalations) {
+    const auto& g = got.escalations.at(key);
+    EXPECT_EQ(g.escalations_total, w.escalations_total) << key.first << "/" << key.second;
+    EXPECT_EQ(g.answered_total, w.answered_total) << key.first << "/" << key.second;
+    EXPECT_EQ(g.bucket_counts, w.bucket_counts) << key.first << "/" << key.second;
+  }
+  ASSERT_EQ(got.phases.size(), want.phases.size());
+}
+
 // Retention removes stale conversations, open questions included, from the store and
 // from memory; a later message in such a conversation starts afresh instead of
 // resurrecting pruned turns.
@@ -256,10 +282,24 @@ TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
   EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"recent/q4", "old/q3"}));
   EXPECT_EQ((p.snapshot().channels[{"acme", "export"}].open), 2u);
 
-  // A restart counts the same open questions as the running daemon.
-  Pipeline restarted(cfg, clock, *store);
-  ASSERT_TRUE(restarted.restore().ok());
-  EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].open), 2u);
+  // A restart counts the same open questions as the running daemon, and its counters go
+  // on from where they were: what the pruned turns and records counted was kept.
+  auto restarted = std::make_unique<Pipeline>(cfg, clock, *store);
+  ASSERT_TRUE(restarted->restore().ok());
+  EXPECT_EQ((restarted->snapshot().channels[{"acme", "export"}].open), 2u);
+  expectSameCounters(restarted->snapshot(), p.snapshot());
+  EXPECT_EQ((restarted->snapshot().channels[{"acme", "export"}].questions_total), 4u);
+
+  // A second pruning adds to what the first kept.
+  clock.set(fromMillis((kT0 + 100'000) * 1000));
+  const auto before = restarted->snapshot();
+  ASSERT_TRUE(restarted->prune(fromMillis((kT0 + 50'000) * 1000)).ok());
+  EXPECT_TRUE(turnKeys(*store).empty());
+  restarted = std::make_unique<Pipeline>(cfg, clock, *store);
+  ASSERT_TRUE(restarted->restore().ok());
+  expectSameCounters(restarted->snapshot(), before);
+  EXPECT_EQ((restarted->snapshot().channels[{"acme", "export"}].questions_total), 4u);
+  EXPECT_EQ((restarted->snapshot().channels[{"acme", "export"}].open), 0u);
 }
 
 }  // namespace

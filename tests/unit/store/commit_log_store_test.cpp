@@ -250,7 +250,7 @@ TEST(CommitLogStore, PruningSeesTheLoggedMessages) {
   follow_up.messages.push_back(message("s", "old", "old-2", 900'000));
   follow_up.require_new_messages = true;
   ASSERT_TRUE(store->commit(follow_up).ok());
-  auto pruned = store->prune(fromMillis(500'000));
+  auto pruned = store->prune(fromMillis(500'000), {});
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(pruned.value(), 1U);  // "quiet" only
   auto kept = store->conversation({"s", "old"});

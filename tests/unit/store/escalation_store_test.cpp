@@ -279,7 +279,7 @@ TEST_F(EscalationStoreTest, PruneRemovesEscalationsWithTheirConversation) {
   b.escalations = {escalation("linked", "q1", 10), escalation("orphan", "zz", 10),
                    escalation("recent-orphan", "zz", 100000)};
   commit(b);
-  auto pruned = store_->prune(fromMillis(at(1000)));
+  auto pruned = store_->prune(fromMillis(at(1000)), {});
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(*pruned, 5U);
   auto left = all();
@@ -344,7 +344,7 @@ TEST(EscalationMigrationTest, Version1FileIsMigratedWithItsDataKept) {
   auto opened = openSqliteStore(path);
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   auto& store = *opened.value();
-  EXPECT_EQ(store.schemaVersion(), 4);
+  EXPECT_EQ(store.schemaVersion(), 5);
   auto turns = store.turns({});
   ASSERT_TRUE(turns.ok());
   ASSERT_EQ(turns->size(), 1U);
@@ -363,8 +363,8 @@ TEST(EscalationMigrationTest, Version1FileIsMigratedWithItsDataKept) {
   opened.value().reset();
 
   RawDb raw(path);
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 4);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 4);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 5);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 5);
   EXPECT_EQ(raw.text("SELECT description FROM schema_version WHERE version = 2"),
             "escalation records of the relay feed, linked to turns");
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 2);
@@ -373,8 +373,8 @@ TEST(EscalationMigrationTest, Version1FileIsMigratedWithItsDataKept) {
   // Opening again applies nothing more.
   auto again = openSqliteStore(path);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again.value()->schemaVersion(), 4);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 4);
+  EXPECT_EQ(again.value()->schemaVersion(), 5);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 5);
 }
 
 }  // namespace

@@ -60,16 +60,16 @@ TEST(SqliteStoreOpen, MigratesANewFile) {
   {
     auto store = mustOpen(path);
     ASSERT_NE(store, nullptr);
-    EXPECT_EQ(store->schemaVersion(), 4);
+    EXPECT_EQ(store->schemaVersion(), 5);
   }
   RawDb raw(path);
   ASSERT_TRUE(raw.ok());
-  EXPECT_EQ(raw.integer("PRAGMA user_version"), 4);
-  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 4);
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 5);
+  EXPECT_EQ(raw.integer("SELECT MAX(version) FROM schema_version"), 5);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 0);
-  for (const char* table :
-       {"messages", "turns", "cursors", "escalations", "schema_version", "commit_log_applied"}) {
+  for (const char* table : {"messages", "turns", "cursors", "escalations", "schema_version",
+                            "commit_log_applied", "retired_counts"}) {
     EXPECT_EQ(
         raw.integer(std::string("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
                     table + "'"),
@@ -93,7 +93,7 @@ TEST(SqliteStoreOpen, MigratesAnExistingEmptyFile) {
   ASSERT_EQ(std::filesystem::file_size(path), 0u);
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 4);
+  EXPECT_EQ(store->schemaVersion(), 5);
 }
 
 TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
@@ -102,9 +102,9 @@ TEST(SqliteStoreOpen, ReopeningAnUpToDateFileAppliesNothing) {
   { ASSERT_NE(mustOpen(path), nullptr); }
   auto store = mustOpen(path);
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 4);
+  EXPECT_EQ(store->schemaVersion(), 5);
   RawDb raw(path);
-  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 4);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM schema_version"), 5);
 }
 
 TEST(SqliteStoreOpen, RefusesANewerSchemaAndLeavesTheFileUntouched) {
@@ -195,7 +195,7 @@ TEST(SqliteStoreOpen, ReadOnlyStoreReadsButRefusesWrites) {
   }
   auto store = mustOpen(path, OpenOptions{.read_only = true});
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schemaVersion(), 4);
+  EXPECT_EQ(store->schemaVersion(), 5);
   auto turns = store->turns({});
   ASSERT_TRUE(turns.ok());
   EXPECT_EQ(turns->size(), 1u);
@@ -209,7 +209,7 @@ TEST(SqliteStoreOpen, ReadOnlyStoreReadsButRefusesWrites) {
   ASSERT_FALSE(committed.ok());
   EXPECT_EQ(committed.error().reason, "store");
   EXPECT_NE(committed.error().message.find("read-only"), std::string::npos);
-  EXPECT_FALSE(store->prune(fromMillis(1'000'000)).ok());
+  EXPECT_FALSE(store->prune(fromMillis(1'000'000), {}).ok());
 }
 
 // --- commit ---------------------------------------------------------------------------
@@ -679,6 +679,26 @@ TEST(SqliteStoreRead, OpenConversationMessagesGroupsConversationsWithAnOpenTurn)
   EXPECT_TRUE(messages->empty());
 }
 
+TEST(SqliteStoreOpen, KeepsTheRetiredCountsText) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  {
+    auto store = mustOpen(path);
+    ASSERT_NE(store, nullptr);
+    auto none = store->retiredCounts();
+    ASSERT_TRUE(none.ok()) << none.error().message;
+    EXPECT_FALSE(none->has_value());
+    ASSERT_TRUE(store->saveRetiredCounts("first").ok());
+    ASSERT_TRUE(store->saveRetiredCounts("{\"second\":1}").ok());
+  }
+  auto reopened = openSqliteStore(path, OpenOptions{.read_only = true});
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  auto text = reopened.value()->retiredCounts();
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  EXPECT_EQ(text->value_or(""), "{\"second\":1}");
+  EXPECT_FALSE(reopened.value()->saveRetiredCounts("x").ok());
+}
+
 // --- prune ----------------------------------------------------------------------------
 
 TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
@@ -695,9 +715,12 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
                         openTurn("s", "fresh", "fresh", 6000)};
   ASSERT_TRUE(store->commit(batch).ok());
 
-  auto pruned = store->prune(fromMillis(1000));
+  std::vector<std::string> deleted_turns;
+  auto pruned =
+      store->prune(fromMillis(1000), [&](const Turn& t) { deleted_turns.push_back(t.question_id); });
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(pruned.value(), 2u);
+  EXPECT_EQ(deleted_turns, (std::vector<std::string>{"old"}));
   EXPECT_TRUE(store->conversation({"s", "old"})->empty());
   EXPECT_EQ(store->conversation({"s", "mixed"})->size(), 2u);
   EXPECT_EQ(store->conversation({"s", "fresh"})->size(), 1u);
@@ -705,11 +728,16 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"mixed", "m2", "fresh"}));
 
   // Pruning again finds nothing; a cutoff equal to the newest message keeps it.
-  EXPECT_EQ(store->prune(fromMillis(1000)).value(), 0u);
-  EXPECT_EQ(store->prune(fromMillis(5000)).value(), 0u);
+  EXPECT_EQ(store->prune(fromMillis(1000), {}).value(), 0u);
+  EXPECT_EQ(store->prune(fromMillis(5000), {}).value(), 0u);
   // "mixed" is stale by then: its question m2 is still open, and goes with it (an
   // unanswered question older than the retention is no longer waited for).
-  EXPECT_EQ(store->prune(fromMillis(5001)).value(), 2u);
+  deleted_turns.clear();
+  EXPECT_EQ(
+      store->prune(fromMillis(5001), [&](const Turn& t) { deleted_turns.push_back(t.question_id); }).value(),
+      2u);
+  std::sort(deleted_turns.begin(), deleted_turns.end());
+  EXPECT_EQ(deleted_turns, (std::vector<std::string>{"m2", "mixed"}));
   EXPECT_TRUE(store->conversation({"s", "mixed"})->empty());
   EXPECT_EQ(questionIds(store->turns({}).value()), (std::vector<std::string>{"fresh"}));
   EXPECT_EQ(store->openConversationMessages()->size(), 1u);
@@ -738,7 +766,7 @@ TEST(SqliteStorePrune, ReleasesThePageCachesItLeavesUnused) {
   // 4,000 messages, their index and 2,000 turns: well over a hundred 4 KiB pages.
   ASSERT_GT(filled, std::size_t{400} * 1024);
 
-  auto pruned = store->prune(fromMillis(1'000'000));
+  auto pruned = store->prune(fromMillis(1'000'000), {});
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(pruned.value(), static_cast<std::uint64_t>(2 * kConversations));
   const std::size_t after = store->pageCacheBytes();
@@ -1112,7 +1140,7 @@ TEST(SqliteStorePrune, WorksAcrossManyChunks) {
     if (stale) expected += 2;
   }
   ASSERT_TRUE(store->commit(batch).ok());
-  auto pruned = store->prune(fromMillis(5000));
+  auto pruned = store->prune(fromMillis(5000), {});
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(pruned.value(), expected);
   auto turns = store->turns({});
