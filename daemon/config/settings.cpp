@@ -174,7 +174,17 @@ void checkKeys(const YAML::Node& map, const std::vector<std::string>& allowed, c
            fmt::format("duplicate key \"{}\" in {} (first given on line {})", name, where, pos->second)});
       continue;
     }
-    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) {
+      // `key:` with nothing after it would read as a key left out, default included (an
+      // empty listen_address would listen on every interface).
+      if (it->second.IsNull()) {
+        problems.push_back({file, line,
+                            fmt::format("\"{}\" in {} has no value (give one, or leave the key out for its "
+                                        "default)",
+                                        name, where)});
+      }
+      continue;
+    }
     std::string message = fmt::format("unknown key \"{}\" in {}", name, where);
     std::string suggestion = detail::closestMatch(name, allowed);
     if (!suggestion.empty()) message += "; did you mean \"" + suggestion + "\"?";

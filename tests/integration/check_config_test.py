@@ -35,6 +35,8 @@ BROKEN = [
     ("secret variable set to nothing", GOOD + "    webhook_secret: ${CHECK_CONFIG_EMPTY_VAR}\n", 8,
      '"webhook_secret" is empty'),
     ("empty secret", GOOD + "    webhook_secret: \"\"\n", 8, '"webhook_secret" is empty'),
+    ("key without a value", "web:\n  listen_address:\n" + GOOD, 2, '"listen_address" in web has no value'),
+    ("section without a value", "store:\n" + GOOD, 1, '"store" in the top level has no value'),
 ]
 
 
