@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <string>
+#include <vector>
 
 namespace replywatch::http {
 namespace {
@@ -20,17 +22,31 @@ struct Fail {
   throw Fail{fmt::format("{}: {}", where, what)};
 }
 
+// Runs `read`, adding the problem it fails with to `problems`: what can still be read
+// after a problem is read, so that every problem of the file is reported at once.
+template <typename Read>
+void attempt(std::vector<std::string>& problems, Read read) {
+  try {
+    read();
+  } catch (const Fail& f) {
+    problems.push_back(f.message);
+  }
+}
+
+// Adds a problem for each key of `map` not in `known`; fails when `map` is no mapping.
 void checkKeys(const std::filesystem::path& file, const YAML::Node& map, std::string_view section,
                std::initializer_list<std::string_view> known,
-               std::initializer_list<std::string_view> unsupported) {
+               std::initializer_list<std::string_view> unsupported, std::vector<std::string>& problems) {
   if (!map.IsMap()) fail(file, map, fmt::format("{} must be a mapping", section));
   for (const auto& kv : map) {
-    auto key = kv.first.as<std::string>();
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    if (std::find(unsupported.begin(), unsupported.end(), key) != unsupported.end()) {
-      fail(file, kv.first, fmt::format("{}.{} is not supported by replywatch", section, key));
-    }
-    fail(file, kv.first, fmt::format("unknown key {}.{}", section, key));
+    attempt(problems, [&] {
+      auto key = kv.first.as<std::string>();
+      if (std::find(known.begin(), known.end(), key) != known.end()) return;
+      if (std::find(unsupported.begin(), unsupported.end(), key) != unsupported.end()) {
+        fail(file, kv.first, fmt::format("{}.{} is not supported by replywatch", section, key));
+      }
+      fail(file, kv.first, fmt::format("unknown key {}.{}", section, key));
+    });
   }
 }
 
@@ -89,73 +105,97 @@ bool isBcryptHash(std::string_view h) {
   });
 }
 
-WebSecurity parse(const std::filesystem::path& file, const YAML::Node& root) {
-  WebSecurity out;
-  if (!root.IsDefined() || root.IsNull()) return out;  // an empty file: plain HTTP, no auth
+// Reads the file's settings into `out`, adding every problem found to `problems`.
+void parse(const std::filesystem::path& file, const YAML::Node& root, WebSecurity& out,
+           std::vector<std::string>& problems) {
+  if (!root.IsDefined() || root.IsNull()) return;  // an empty file: plain HTTP, no auth
   checkKeys(file, root, "web config", {"tls_server_config", "http_server_config", "basic_auth_users"},
-            {"rate_limit"});
+            {"rate_limit"}, problems);
 
   if (auto tls = root["tls_server_config"]; tls.IsDefined() && !tls.IsNull()) {
-    checkKeys(file, tls, "tls_server_config",
-              {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"},
-              {"cert", "key", "client_ca", "cipher_suites", "curve_preferences",
-               "prefer_server_cipher_suites", "client_allowed_sans"});
-    TlsOptions t;
-    if (!tls["cert_file"].IsDefined()) fail(file, tls, "tls_server_config.cert_file is required");
-    if (!tls["key_file"].IsDefined()) fail(file, tls, "tls_server_config.key_file is required");
-    t.cert_file = readableFile(file, tls["cert_file"], "cert_file");
-    t.key_file = readableFile(file, tls["key_file"], "key_file");
-    if (tls["client_ca_file"].IsDefined()) {
-      t.client_ca_file = readableFile(file, tls["client_ca_file"], "client_ca_file");
-      t.client_auth = ClientAuth::RequireAndVerify;
-    }
-    if (tls["client_auth_type"].IsDefined()) t.client_auth = clientAuth(file, tls["client_auth_type"]);
-    if ((t.client_auth == ClientAuth::VerifyIfGiven || t.client_auth == ClientAuth::RequireAndVerify) &&
-        t.client_ca_file.empty()) {
-      fail(file, tls["client_auth_type"],
-           "client_auth_type verifies client certificates: set client_ca_file");
-    }
-    if (tls["min_version"].IsDefined()) t.min_version = tlsVersion(file, tls["min_version"], "min_version");
-    if (tls["max_version"].IsDefined()) {
-      t.max_version = tlsVersion(file, tls["max_version"], "max_version");
-      if (t.max_version < t.min_version) fail(file, tls["max_version"], "max_version is below min_version");
-    }
-    out.tls = std::move(t);
+    attempt(problems, [&] {
+      checkKeys(file, tls, "tls_server_config",
+                {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"},
+                {"cert", "key", "client_ca", "cipher_suites", "curve_preferences",
+                 "prefer_server_cipher_suites", "client_allowed_sans"},
+                problems);
+      TlsOptions t;
+      attempt(problems, [&] {
+        if (!tls["cert_file"].IsDefined()) fail(file, tls, "tls_server_config.cert_file is required");
+        t.cert_file = readableFile(file, tls["cert_file"], "cert_file");
+      });
+      attempt(problems, [&] {
+        if (!tls["key_file"].IsDefined()) fail(file, tls, "tls_server_config.key_file is required");
+        t.key_file = readableFile(file, tls["key_file"], "key_file");
+      });
+      attempt(problems, [&] {
+        if (tls["client_ca_file"].IsDefined()) {
+          t.client_ca_file = readableFile(file, tls["client_ca_file"], "client_ca_file");
+          t.client_auth = ClientAuth::RequireAndVerify;
+        }
+      });
+      attempt(problems, [&] {
+        if (tls["client_auth_type"].IsDefined()) t.client_auth = clientAuth(file, tls["client_auth_type"]);
+        if ((t.client_auth == ClientAuth::VerifyIfGiven || t.client_auth == ClientAuth::RequireAndVerify) &&
+            t.client_ca_file.empty() && !tls["client_ca_file"].IsDefined()) {
+          fail(file, tls["client_auth_type"],
+               "client_auth_type verifies client certificates: set client_ca_file");
+        }
+      });
+      attempt(problems, [&] {
+        if (tls["min_version"].IsDefined())
+          t.min_version = tlsVersion(file, tls["min_version"], "min_version");
+        if (tls["max_version"].IsDefined()) {
+          t.max_version = tlsVersion(file, tls["max_version"], "max_version");
+          if (t.max_version < t.min_version)
+            fail(file, tls["max_version"], "max_version is below min_version");
+        }
+      });
+      out.tls = std::move(t);
+    });
   }
 
   if (auto server = root["http_server_config"]; server.IsDefined() && !server.IsNull()) {
-    checkKeys(file, server, "http_server_config", {"headers"}, {"http2"});
-    if (auto headers = server["headers"]; headers.IsDefined() && !headers.IsNull()) {
-      if (!headers.IsMap()) fail(file, headers, "http_server_config.headers must be a mapping");
-      for (const auto& kv : headers) {
-        auto name = kv.first.as<std::string>();
-        auto value = scalar(file, kv.second, name);
-        if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos ||
-            value.find_first_of("\r\n") != std::string::npos) {
-          fail(file, kv.first, fmt::format("header \"{}\" is not a valid header line", name));
+    attempt(problems, [&] {
+      checkKeys(file, server, "http_server_config", {"headers"}, {"http2"}, problems);
+      if (auto headers = server["headers"]; headers.IsDefined() && !headers.IsNull()) {
+        if (!headers.IsMap()) fail(file, headers, "http_server_config.headers must be a mapping");
+        for (const auto& kv : headers) {
+          attempt(problems, [&] {
+            auto name = kv.first.as<std::string>();
+            auto value = scalar(file, kv.second, name);
+            if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos ||
+                value.find_first_of("\r\n") != std::string::npos) {
+              fail(file, kv.first, fmt::format("header \"{}\" is not a valid header line", name));
+            }
+            out.headers.emplace_back(std::move(name), std::move(value));
+          });
         }
-        out.headers.emplace_back(std::move(name), std::move(value));
       }
-    }
+    });
   }
 
   if (auto users = root["basic_auth_users"]; users.IsDefined() && !users.IsNull()) {
-    if (!users.IsMap()) fail(file, users, "basic_auth_users must be a mapping of user name to bcrypt hash");
-    for (const auto& kv : users) {
-      auto user = kv.first.as<std::string>();
-      auto hash = scalar(file, kv.second, "basic_auth_users." + user);
-      if (user.empty() || user.find(':') != std::string::npos) {
-        fail(file, kv.first, fmt::format("user name \"{}\" must be non-empty and contain no ':'", user));
+    attempt(problems, [&] {
+      if (!users.IsMap()) fail(file, users, "basic_auth_users must be a mapping of user name to bcrypt hash");
+      for (const auto& kv : users) {
+        attempt(problems, [&] {
+          auto user = kv.first.as<std::string>();
+          auto hash = scalar(file, kv.second, "basic_auth_users." + user);
+          if (user.empty() || user.find(':') != std::string::npos) {
+            fail(file, kv.first, fmt::format("user name \"{}\" must be non-empty and contain no ':'", user));
+          }
+          if (!isBcryptHash(hash)) {
+            // The hash itself is not printed: it is a secret too.
+            fail(file, kv.second,
+                 fmt::format("basic_auth_users.{} is not a bcrypt hash ($2y$<cost>$..., 60 characters)",
+                             user));
+          }
+          out.basic_auth_users.emplace(std::move(user), std::move(hash));
+        });
       }
-      if (!isBcryptHash(hash)) {
-        // The hash itself is not printed: it is a secret too.
-        fail(file, kv.second,
-             fmt::format("basic_auth_users.{} is not a bcrypt hash ($2y$<cost>$..., 60 characters)", user));
-      }
-      out.basic_auth_users.emplace(std::move(user), std::move(hash));
-    }
+    });
   }
-  return out;
 }
 
 }  // namespace
@@ -164,9 +204,15 @@ Result<WebSecurity> loadWebConfigFile(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) return makeError("web_config", fmt::format("{}: cannot be read", path.string()));
   try {
-    return parse(path, YAML::Load(in));
-  } catch (const Fail& f) {
-    return makeError("web_config", f.message);
+    WebSecurity out;
+    std::vector<std::string> problems;
+    attempt(problems, [&] { parse(path, YAML::Load(in), out, problems); });
+    if (!problems.empty()) {
+      std::string message = problems.front();
+      for (std::size_t i = 1; i < problems.size(); ++i) message.append("\n").append(problems[i]);
+      return makeError("web_config", std::move(message));
+    }
+    return out;
   } catch (const YAML::Exception& e) {
     return makeError("web_config", fmt::format("{}:{}: {}", path.string(), e.mark.line + 1, e.msg));
   }

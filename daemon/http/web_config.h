@@ -52,7 +52,8 @@ struct WebSecurity {
 
 // Reads and checks the file: YAML syntax, known keys, TLS versions and client auth type,
 // certificate/key/CA files readable, bcrypt hashes well formed. Error reason
-// "web_config"; the message names the file and the key at fault. Blocks on file I/O.
+// "web_config"; the message has one line per problem found, each naming the file, the
+// line and the key at fault. Blocks on file I/O.
 Result<WebSecurity> loadWebConfigFile(const std::filesystem::path& path);
 
 }  // namespace replywatch::http

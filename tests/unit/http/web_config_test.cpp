@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "daemon/http/web_config.h"
 
@@ -44,6 +46,32 @@ TEST_F(WebConfigTest, EmptyFileMeansPlainHttpWithoutAuth) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->tls);
   EXPECT_TRUE(r->basic_auth_users.empty());
+}
+
+// Every problem of the file is reported at once, one per line, in the file's order.
+TEST_F(WebConfigTest, EveryProblemIsReported) {
+  const std::string message = error(
+      "tls_server_config:\n"
+      "  cert_file: absent.crt\n"
+      "  key_file: absent.key\n"
+      "  cipher_suites: [x]\n"
+      "  min_version: TLS99\n"
+      "rate_limit: 1\n"
+      "basic_auth_users:\n"
+      "  alice: not-a-hash\n"
+      "  bob: also-not\n");
+  std::vector<std::string> lines;
+  std::stringstream in(message);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 7U) << message;
+  EXPECT_NE(lines[0].find("rate_limit is not supported"), std::string::npos) << message;
+  EXPECT_NE(lines[1].find("cipher_suites is not supported"), std::string::npos) << message;
+  EXPECT_NE(lines[2].find("cert_file"), std::string::npos) << message;
+  EXPECT_NE(lines[3].find("key_file"), std::string::npos) << message;
+  EXPECT_NE(lines[4].find("TLS99"), std::string::npos) << message;
+  EXPECT_NE(lines[5].find("basic_auth_users.alice"), std::string::npos) << message;
+  EXPECT_NE(lines[6].find("basic_auth_users.bob"), std::string::npos) << message;
+  for (const auto& line : lines) EXPECT_EQ(line.rfind((dir_ / "web.yml").string() + ":", 0), 0U) << line;
 }
 
 TEST_F(WebConfigTest, FullFile) {
