@@ -107,6 +107,17 @@ ErrorReason errorReasonOf(const Error& error) {
   return ErrorReason::Http;
 }
 
+long httpStatusOf(const Error& error) {
+  if (error.reason != "http") return 0;
+  const std::size_t at = error.message.rfind("HTTP ");
+  if (at == std::string::npos) return 0;
+  long status = 0;
+  const char* first = error.message.c_str() + at + 5;
+  if (std::from_chars(first, error.message.c_str() + error.message.size(), status).ec != std::errc{})
+    return 0;
+  return status;
+}
+
 std::optional<std::chrono::seconds> parseRetryAfter(std::string_view value,
                                                     std::chrono::system_clock::time_point now) {
   value = trim(value);

@@ -79,6 +79,9 @@ struct HttpResponse {
 inline constexpr std::string_view kHttpCancelled = "cancelled";
 // The SourceHealth reason to count for an error returned by get().
 ErrorReason errorReasonOf(const Error& error);
+// The final HTTP status of an "http" error returned by get() ("... HTTP 404 ..."), else 0
+// (transport failures, rate limits and every other reason).
+long httpStatusOf(const Error& error);
 
 // Parses a Retry-After value: delay seconds or an HTTP-date (relative to `now`).
 // Negative results are clamped to zero; nullopt when unreadable.

@@ -344,6 +344,7 @@ PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
   std::map<std::string, Post, bool (*)(const std::string&, const std::string&)> posts(
       [](const std::string& a, const std::string& b) { return idLess(a, b); });
   std::string newest = last_post_id_;
+  std::vector<std::string> new_ids;  // every id beyond the cursor, refused posts included
   std::string before;
   bool reached = last_post_id_.empty();  // first run: max_pages of history only
   int page = 0;
@@ -369,6 +370,7 @@ PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
         crossed = true;  // at or before the cursor: already committed
         continue;
       }
+      new_ids.push_back(id);
       if (newest.empty() || idLess(newest, id)) newest = id;
     }
     for (auto& p : parsed->posts) {
@@ -400,20 +402,27 @@ PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
       topics.push_back(p.topic_id);
   }
   std::vector<std::string> fetched_topics;
+  std::string first_unlooked;  // topic of the oldest post whose topic waits for a later poll
   for (const auto& topic : topics) {
-    if (lookups >= settings_.topic_lookups) break;
+    if (lookups >= settings_.topic_lookups) {
+      // topic_lookups 0 turns lookups off: every topic is taken as it is.
+      if (settings_.topic_lookups > 0) first_unlooked = topic;
+      break;
+    }
     if (stop.stop_requested()) return result;
     ++lookups;
     const std::string url = fmt::format("{}/t/{}.json", settings_.base_url, topic);
     auto response = apiGet(url, stop);
     if (!response) {
-      if (response.error().reason == "http") {
+      const long status = httpStatusOf(response.error());
+      if (status == 403 || status == 404 || status == 410) {
         // Deleted or private topic: its posts are still taken as they are.
         ctx_.health.addError(ErrorReason::Http);
         spdlog::warn("discourse topic lookup failed source={} error={}", logValue(ctx_.source.name),
                      logValue(response.error().message));
         continue;
       }
+      // Anything else may pass: the poll fails so that the topic is looked up again.
       return fail(url, response.error());
     }
     auto parsed = parseTopicPosts(response->body);
@@ -424,6 +433,23 @@ PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
       posts.try_emplace(p.id, std::move(p));
     }
     fetched_topics.push_back(topic);
+  }
+  if (!first_unlooked.empty()) {
+    // Topics left for the next poll: commit only the posts before the first post of the
+    // first of them, so that the next poll pages back to it and looks its topic up.
+    auto first = std::find_if(posts.begin(), posts.end(), [&](const auto& entry) {
+      return entry.second.topic_id == first_unlooked && idLess(last_post_id_, entry.first);
+    });
+    if (first != posts.end()) {
+      const std::string limit = first->first;
+      posts.erase(first, posts.end());
+      newest = last_post_id_;
+      for (const auto& id : new_ids) {
+        if (idLess(id, limit) && (newest.empty() || idLess(newest, id))) newest = id;
+      }
+      spdlog::info("discourse poll reached topic_lookups, later posts left for the next poll source={}",
+                   logValue(ctx_.source.name));
+    }
   }
 
   std::vector<Message> batch;

@@ -38,14 +38,6 @@ std::string withParam(std::string url, std::string_view key, std::string_view va
   return url;
 }
 
-// The HTTP status carried by an HttpClient "http" error ("... HTTP 404"), or 0.
-long httpStatusOf(const Error& e) {
-  if (e.reason != "http") return 0;
-  const std::size_t at = e.message.rfind("HTTP ");
-  if (at == std::string::npos) return 0;
-  return std::strtol(e.message.c_str() + at + 5, nullptr, 10);
-}
-
 void maxId(std::string& current, const std::string& id) {
   if (current.empty() || idLess(current, id)) current = id;
 }

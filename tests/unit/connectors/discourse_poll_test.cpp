@@ -251,5 +251,88 @@ TEST(DiscoursePoll, MissingTopicsAndBadPostsDoNotStopTheRest) {
   EXPECT_EQ(h.health.errors(ErrorReason::InvalidTimestamp), 1u);
 }
 
+TEST(DiscoursePoll, ATopicLookupThatFailsWithA5xxFailsThePoll) {
+  FakeDiscourse api;
+  bool topic_down = true;
+  api.intercept = [&topic_down](const FakeDiscourse::Request& req,
+                                int) -> std::optional<FakeDiscourse::Response> {
+    if (!topic_down || req.target != "/t/57.json") return std::nullopt;
+    FakeDiscourse::Response r;
+    r.status = 503;
+    return r;
+  };
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  ASSERT_TRUE(c.pollOnce().ok);  // history: 15, 14 of topic 11
+  const int calls = h.sink.calls;
+  api.add(laterPostOfTopic57());
+
+  // The topic answers 503 after every retry: nothing is committed, the source is down.
+  EXPECT_FALSE(c.pollOnce().ok);
+  EXPECT_EQ(h.sink.calls, calls);
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "15");
+  EXPECT_EQ(h.sink.find("226"), nullptr);
+  EXPECT_FALSE(h.health.up());
+
+  // Once the topic answers, the next poll takes the later post and the opening question.
+  topic_down = false;
+  ASSERT_TRUE(c.pollOnce().ok);
+  ASSERT_NE(h.sink.find("83"), nullptr);
+  EXPECT_NE(h.sink.find("226"), nullptr);
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "226");
+  EXPECT_TRUE(h.health.up());
+}
+
+TEST(DiscoursePoll, TopicsBeyondTopicLookupsAreLookedUpByTheNextPoll) {
+  FakeDiscourse api;
+  api.page_size = 10;
+  // Topic 60: its opening post 50 predates the cursor and is served by /t/60.json only.
+  auto opening = jsonFixture("discourse", "api_posts_latest.json")["latest_posts"][1];
+  opening["id"] = 50;
+  opening["topic_id"] = 60;
+  opening["post_number"] = 1;
+  opening["user_id"] = 7;
+  opening["username"] = "marie";
+  opening["staff"] = false;
+  api.intercept = [opening](const FakeDiscourse::Request& req,
+                            int) -> std::optional<FakeDiscourse::Response> {
+    if (req.target != "/t/60.json") return std::nullopt;
+    FakeDiscourse::Response r;
+    r.body = nlohmann::json{{"id", 60}, {"post_stream", {{"posts", {opening}}}}}.dump();
+    return r;
+  };
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server, "topic_lookups: 1\n"), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  ASSERT_TRUE(c.pollOnce().ok);   // history: up to 15
+  api.add(laterPostOfTopic57());  // 226
+  auto later = opening;
+  later["id"] = 400;
+  later["post_number"] = 2;
+  later["user_id"] = 8;
+  later["username"] = "paul";
+  api.add(later);
+
+  // One lookup (topic 57): the cursor stops before 400, whose topic is not looked up yet.
+  ASSERT_TRUE(c.pollOnce().ok);
+  EXPECT_NE(h.sink.find("83"), nullptr);
+  EXPECT_NE(h.sink.find("226"), nullptr);
+  EXPECT_EQ(h.sink.find("400"), nullptr);
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "226");
+
+  // The next poll reads 400 again and looks topic 60 up: its opening post is kept.
+  ASSERT_TRUE(c.pollOnce().ok);
+  ASSERT_NE(h.sink.find("50"), nullptr);
+  EXPECT_EQ(h.sink.find("50")->conversation_id, "60");
+  EXPECT_NE(h.sink.find("400"), nullptr);
+  EXPECT_EQ(nlohmann::json::parse(*h.sink.committed_cursor)["last_post_id"], "400");
+  auto t = targets(server);
+  EXPECT_EQ(std::count(t.begin(), t.end(), "/t/57.json"), 1);
+  EXPECT_EQ(std::count(t.begin(), t.end(), "/t/60.json"), 1);
+}
+
 }  // namespace
 }  // namespace replywatch::connectors::discourse
