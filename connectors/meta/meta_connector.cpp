@@ -471,7 +471,13 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
       if (stop.stop_requested()) return result;
       FollowUp next = std::move(follow.front());
       follow.pop_front();
-      if (result.requests >= kMaxRequestsPerPoll) break;
+      if (result.requests >= kMaxRequestsPerPoll) {
+        Fetch f;
+        f.error = fmt::format("more than {} Graph requests in one poll; lower backfill or lookback",
+                              kMaxRequestsPerPoll);
+        fail(f);
+        return result;
+      }
       ++result.requests;
       Fetch comments = fetch(next.url, stop);
       if (comments.cancelled) return result;
@@ -481,9 +487,11 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
       }
       auto more = parseCommentsPage(*comments.body, options, next.post_id, next.parent_comment);
       if (!more) {
-        batch.problems.push_back(PayloadProblem{"comments of post " + next.post_id,
-                                                Rejection{ErrorReason::ParseError, more.error().message}});
-        continue;
+        ctx_.health.addError(ErrorReason::ParseError);
+        ctx_.health.markDown();
+        spdlog::warn("meta poll body rejected source={} url={} error={}", logValue(ctx_.source.name),
+                     logValue(redactUrl(next.url)), logValue(more.error().message));
+        return result;
       }
       std::move(more->messages.begin(), more->messages.end(), std::back_inserter(batch.messages));
       std::move(more->problems.begin(), more->problems.end(), std::back_inserter(batch.problems));

@@ -32,6 +32,7 @@ struct FakeGraph {
   std::shared_ptr<std::string> base = std::make_shared<std::string>();
   std::function<Server::Response()> on_page2;
   std::function<Server::Response()> on_first;
+  std::function<Server::Response(const std::string& target)> on_comments;
   Server server{[this](const Server::Request& req, int) { return answer(req); }};
 
   FakeGraph() { *base = server.url(""); }
@@ -52,7 +53,7 @@ struct FakeGraph {
     if (t.rfind("/v21.0/1234567890321/feed?limit=25&after=QVFIUmJi", 0) == 0)
       return on_page2 ? on_page2() : json("graph-feed-page2.json");
     if (t.rfind("/v21.0/1234567890321_7293787835232/comments?", 0) == 0)
-      return json("graph-comments-page.json");
+      return on_comments ? on_comments(t) : json("graph-comments-page.json");
     Server::Response r;
     r.status = 404;
     r.body = R"({"error":{"message":"Unknown path","type":"GraphMethodException","code":100}})";
@@ -231,6 +232,54 @@ TEST(MetaPoll, OtherGraphErrorsAndBadBodies) {
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(h.health.errors(ErrorReason::ParseError), 1u);
   EXPECT_EQ(h.sink.calls, 0);
+}
+
+TEST(MetaPoll, AnUnreadableCommentsPageFailsThePoll) {
+  FakeGraph g;
+  g.on_comments = [&g](const std::string&) {
+    auto r = g.json("graph-comments-page.json");
+    r.body.resize(r.body.size() / 2);  // cut short
+    return r;
+  };
+  PollHarness p(g);
+  auto& h = p.h;
+  auto r = h.meta().pollOnce();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.requests, 3u);
+  EXPECT_EQ(h.health.errors(ErrorReason::ParseError), 1u);
+  EXPECT_FALSE(h.health.up());
+  EXPECT_FALSE(h.sink.committed_cursor.has_value());
+
+  // Once the page reads, the next poll takes its comments and commits the cursor.
+  g.on_comments = nullptr;
+  ASSERT_TRUE(h.meta().pollOnce().ok);
+  EXPECT_NE(h.sink.find("7000000000102"), nullptr);
+  EXPECT_TRUE(h.sink.committed_cursor.has_value());
+  EXPECT_TRUE(h.health.up());
+}
+
+TEST(MetaPoll, TheRequestLimitReachedInCommentPagesFailsThePoll) {
+  FakeGraph g;
+  // Every comments page links to one more: the poll runs into kMaxRequestsPerPoll.
+  g.on_comments = [&g](const std::string& target) {
+    const std::string after = target.substr(target.rfind("after=") + 6);
+    Server::Response r;
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body =
+        nlohmann::json{{"data", nlohmann::json::array()},
+                       {"paging",
+                        {{"next", *g.base + "/v21.0/1234567890321_7293787835232/comments?limit=100&after=" +
+                                      after.substr(0, after.find('&')) + "x"}}}}
+            .dump();
+    return r;
+  };
+  PollHarness p(g);
+  auto& h = p.h;
+  auto r = h.meta().pollOnce();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.requests, kMaxRequestsPerPoll);
+  EXPECT_FALSE(h.health.up());
+  EXPECT_FALSE(h.sink.committed_cursor.has_value());
 }
 
 TEST(MetaPoll, PagingOutsideGraphUrlIsRefused) {
