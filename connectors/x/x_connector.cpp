@@ -219,7 +219,7 @@ bool XConnector::pollEndpoint(Endpoint e, PollResult& result, std::stop_token st
   std::size_t logged = 0;
   const Timestamp now = ctx_.clock.now();
   for (int page = 0;; ++page) {
-    if (page >= kMaxPages) {
+    if (page >= maxPages(settings_.max_results)) {
       ctx_.health.addError(ErrorReason::BadFile);
       spdlog::error("x poll abandoned: too many pages source={} endpoint={} pages={}",
                     logValue(ctx_.source.name), name, page);

@@ -18,9 +18,15 @@
 
 namespace replywatch::connectors::x {
 
-// Pages fetched per endpoint and poll at most (X returns at most 3,200 timeline tweets,
-// 32 pages of 100): more means the API keeps handing out next tokens, and the poll fails.
-inline constexpr int kMaxPages = 100;
+// X serves at most the 3,200 latest tweets of a user's timeline (and 800 mentions).
+inline constexpr int kMaxTimelineTweets = 3200;
+
+// Pages fetched per endpoint and poll at most: every tweet X serves at `max_results` per
+// page, plus one page; more means the API keeps handing out next tokens, and the poll fails.
+constexpr int maxPages(int max_results) {
+  const int per_page = max_results > 0 ? max_results : 1;
+  return (kMaxTimelineTweets + per_page - 1) / per_page + 1;
+}
 
 struct Settings {
   std::string user_id;  // the brand's numeric user id

@@ -43,10 +43,10 @@ std::string tweet(const std::string& id, const std::string& author, const std::s
 }
 
 struct XHarness {
-  explicit XHarness(const Server& server)
+  explicit XHarness(const Server& server, const std::string& extra = "")
       : source(testing::makeSource(
             "name: acme-x\ntype: x\nchannel: x\nuser_id: \"42\"\ntoken: s3cret\nbase_url: " + server.url("") +
-            "\n")) {
+            "\n" + extra)) {
     connector = findConnectorType("x")->create(ConnectorContext{source, config, clock, health, sink});
     auto& c = xOf();
     HttpClientOptions o;
@@ -190,6 +190,57 @@ TEST(XPoll, PagesThenSinceIdWithTheCursor) {
       << requests[3].target;
   EXPECT_EQ(requests[4].target.find("since_id"), std::string::npos);  // nothing stored from tweets yet
   EXPECT_EQ(h.sink.calls, 1);  // nothing new: no ingest, the cursor stays
+}
+
+TEST(XPoll, EveryTweetXServesIsReadAtTheSmallestPageSize) {
+  // 600 mentions at 5 per page: 120 pages, within the 641 that 3,200 tweets need.
+  constexpr int kTweets = 600;
+  constexpr int kPerPage = 5;
+  Server server([](const Server::Request& r, int) {
+    Server::Response resp;
+    if (!isMentions(r) || r.target.find("since_id=") != std::string::npos) {
+      resp.body = kEmptyPage;
+      return resp;
+    }
+    int page = 0;
+    if (auto at = r.target.find("pagination_token=p"); at != std::string::npos)
+      page = std::stoi(r.target.substr(at + 18));
+    std::vector<std::string> tweets;
+    for (int i = page * kPerPage; i < (page + 1) * kPerPage && i < kTweets; ++i) {
+      const std::string id = std::to_string(1000000000000010000LL - i);
+      tweets.push_back(tweet(id, "7", "1000000000000000001", "2024-05-31T10:00:00Z"));
+    }
+    const bool more = (page + 1) * kPerPage < kTweets;
+    resp.body = pageOf(tweets, more ? "p" + std::to_string(page + 1) : "");
+    return resp;
+  });
+  XHarness h(server, "max_results: 5\n");
+  auto r = h.xOf().poll();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.stored, static_cast<std::size_t>(kTweets));
+  EXPECT_EQ(r.requests, kTweets / kPerPage + 1);  // the mentions' pages and one of tweets
+  EXPECT_EQ(h.xOf().sinceId(Endpoint::Mentions), "1000000000000010000");
+  EXPECT_TRUE(h.health.up());
+}
+
+TEST(XPoll, EndlessNextTokensStopAtThePageBound) {
+  Server server([](const Server::Request& r, int index) {
+    Server::Response resp;
+    if (!isMentions(r)) {
+      resp.body = kEmptyPage;
+      return resp;
+    }
+    const std::string id = std::to_string(1000000000000010000LL - index);
+    resp.body = pageOf({tweet(id, "7", "1000000000000000001", "2024-05-31T10:00:00Z")},
+                       "p" + std::to_string(index + 1));
+    return resp;
+  });
+  XHarness h(server);
+  auto r = h.xOf().poll();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(maxPages(100), 33);
+  EXPECT_EQ(server.requests().size(), 34u);  // 33 pages of mentions, then the tweets
+  EXPECT_EQ(h.sink.find("1000000000000010000"), nullptr);
 }
 
 TEST(XPoll, ExhaustedRateLimitWaitsForTheReset) {
