@@ -96,6 +96,32 @@ class HeaderList {
   curl_slist* list_ = nullptr;
 };
 
+// "scheme://host:port" of an absolute URL, in lower case with the scheme's default port
+// filled in; nullopt when the URL cannot be read.
+std::optional<std::string> originOf(const std::string& url) {
+  CURLU* u = curl_url();
+  if (u == nullptr) return std::nullopt;
+  std::optional<std::string> origin;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char* scheme = nullptr;
+    char* host = nullptr;
+    char* port = nullptr;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+      std::string o = fmt::format("{}://{}:{}", scheme, host, port);
+      std::transform(o.begin(), o.end(), o.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      origin = std::move(o);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(u);
+  return origin;
+}
+
 }  // namespace
 
 std::optional<std::string_view> HttpResponse::header(std::string_view name) const {
@@ -158,6 +184,7 @@ std::string redactUrl(std::string_view url) {
 struct HttpClient::Attempt {
   CURLcode code = CURLE_OK;
   long status = 0;
+  std::string redirect_url;  // Location of a 3xx not followed by libcurl
   Transfer transfer;
   std::string curl_error;
 };
@@ -182,7 +209,8 @@ std::chrono::milliseconds HttpClient::backoff(int attempt) {
   return std::chrono::milliseconds{dist(rng_)};
 }
 
-HttpClient::Attempt HttpClient::performOnce(const HttpRequest& request, std::stop_token stop) {
+HttpClient::Attempt HttpClient::performOnce(const HttpRequest& request, const std::string& url,
+                                            std::stop_token stop) {
   auto* curl = static_cast<CURL*>(curl_);
   curl_easy_reset(curl);
   Attempt a;
@@ -192,16 +220,19 @@ HttpClient::Attempt HttpClient::performOnce(const HttpRequest& request, std::sto
 
   HeaderList headers;
   for (const auto& [k, v] : request.headers) headers.add(fmt::format("{}: {}", k, v));
+  for (const auto& [k, v] : request.credential_headers) headers.add(fmt::format("{}: {}", k, v.reveal()));
+  // Requests with credential headers follow their redirects in get(), origin checked.
+  const bool follow = request.credential_headers.empty();
   if (!request.bearer_token.empty()) headers.add("Authorization: Bearer " + request.bearer_token.reveal());
   if (!request.etag.empty()) headers.add("If-None-Match: " + request.etag);
   if (!request.last_modified.empty()) headers.add("If-Modified-Since: " + request.last_modified);
 
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -222,6 +253,11 @@ HttpClient::Attempt HttpClient::performOnce(const HttpRequest& request, std::sto
 
   a.code = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
+  char* location = nullptr;
+  if (!follow && a.code == CURLE_OK && a.status >= 300 && a.status < 400 &&
+      curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location != nullptr) {
+    a.redirect_url = location;
+  }
   // Detach everything that points into this stack frame.
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
@@ -236,7 +272,20 @@ Result<HttpResponse> HttpClient::get(const HttpRequest& request, std::stop_token
   const int attempts = std::max(1, options_.max_attempts);
   for (int attempt = 1;; ++attempt) {
     if (stop.stop_requested()) return makeError(std::string(kHttpCancelled), "GET " + where + " cancelled");
-    Attempt a = performOnce(request, stop);
+    Attempt a = performOnce(request, request.url, stop);
+    for (int hops = 0; !a.redirect_url.empty() && !stop.stop_requested(); ++hops) {
+      if (hops >= options_.max_redirects) {
+        return makeError("http",
+                         fmt::format("GET {}: more than {} redirects", where, options_.max_redirects));
+      }
+      const auto to = originOf(a.redirect_url);
+      if (!to || to != originOf(request.url)) {
+        return makeError("http", fmt::format("GET {}: redirected to another origin ({}), where the request's "
+                                             "credentials are not sent",
+                                             where, to.value_or(redactUrl(a.redirect_url))));
+      }
+      a = performOnce(request, a.redirect_url, stop);
+    }
     if (stop.stop_requested() || a.code == CURLE_ABORTED_BY_CALLBACK)
       return makeError(std::string(kHttpCancelled), "GET " + where + " cancelled");
     if (a.transfer.too_large) {

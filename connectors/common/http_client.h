@@ -55,6 +55,10 @@ struct HttpRequest {
   Secret bearer_token;        // sent as "Authorization: Bearer ..." when not empty
   std::string etag;           // sent as If-None-Match when not empty
   std::string last_modified;  // sent as If-Modified-Since when not empty
+  // Headers holding credentials (Discourse's Api-Key), sent to the origin (scheme, host and
+  // port) of `url` only: a redirect to another origin fails the request ("http") before
+  // anything is sent there. libcurl already keeps the bearer token to the first origin.
+  std::vector<std::pair<std::string, Secret>> credential_headers{};
 };
 
 struct HttpResponse {
@@ -108,7 +112,7 @@ class HttpClient {
 
  private:
   struct Attempt;
-  Attempt performOnce(const HttpRequest& request, std::stop_token stop);
+  Attempt performOnce(const HttpRequest& request, const std::string& url, std::stop_token stop);
   std::chrono::milliseconds backoff(int attempt);
 
   HttpClientOptions options_;

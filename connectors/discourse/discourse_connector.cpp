@@ -283,8 +283,8 @@ Result<HttpResponse> DiscourseConnector::apiGet(const std::string& url, std::sto
   HttpRequest request;
   request.url = url;
   request.headers.emplace_back("Accept", "application/json");
-  request.headers.emplace_back("Api-Key", std::string(settings_.api_key.reveal()));
-  request.headers.emplace_back("Api-Username", settings_.api_username);
+  request.credential_headers.emplace_back("Api-Key", settings_.api_key);
+  request.credential_headers.emplace_back("Api-Username", Secret(settings_.api_username));
   return http_->get(request, stop);
 }
 

@@ -334,5 +334,29 @@ TEST(DiscoursePoll, TopicsBeyondTopicLookupsAreLookedUpByTheNextPoll) {
   EXPECT_EQ(std::count(t.begin(), t.end(), "/t/60.json"), 1);
 }
 
+TEST(DiscoursePoll, TheApiKeyIsNotSentWhereARedirectToAnotherHostPoints) {
+  FakeDiscourse api;
+  TestHttpServer* self = nullptr;
+  api.intercept = [&self](const FakeDiscourse::Request& req, int) -> std::optional<FakeDiscourse::Response> {
+    if (req.target != "/posts.json") return std::nullopt;
+    FakeDiscourse::Response r;
+    r.status = 302;
+    r.headers.emplace_back("Location", "http://localhost:" + self->url("").substr(17) + "/moved/posts.json");
+    return r;
+  };
+  TestHttpServer server(api.handler());
+  self = &server;
+  testing::TypedHarness h(yamlFor(server), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  EXPECT_FALSE(c.pollOnce().ok);
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);  // nothing was sent to localhost
+  EXPECT_EQ(requests[0].target, "/posts.json");
+  EXPECT_EQ(h.health.errors(ErrorReason::Http), 1u);
+  EXPECT_FALSE(h.health.up());
+  EXPECT_EQ(h.sink.calls, 0);
+}
+
 }  // namespace
 }  // namespace replywatch::connectors::discourse

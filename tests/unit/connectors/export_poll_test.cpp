@@ -215,6 +215,53 @@ TEST(HttpClient, RetryAfterIsHonouredAndBearerSent) {
   EXPECT_EQ(server.requests()[0].header("Accept"), "text/plain");
 }
 
+TEST(HttpClient, CredentialHeadersAreNotSentToAnotherOrigin) {
+  // 127.0.0.1 redirects to localhost: the same server under another host name.
+  Server* self = nullptr;
+  Server server([&self](const Server::Request& req, int) {
+    Server::Response r;
+    if (req.target == "/away") {
+      r.status = 302;
+      r.headers.emplace_back("Location", "http://localhost:" + self->url("").substr(17) + "/moved");
+    } else if (req.target == "/near") {
+      r.status = 302;
+      r.headers.emplace_back("Location", "/moved");
+    } else {
+      r.body = "moved here";
+    }
+    return r;
+  });
+  self = &server;
+  HttpClient client(fastOptions());
+  HttpRequest req;
+  req.url = server.url("/away");
+  req.credential_headers.emplace_back("Api-Key", Secret("k3y"));
+  auto r = client.get(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason, "http");
+  EXPECT_NE(r.error().message.find("another origin (http://localhost:"), std::string::npos)
+      << r.error().message;
+  ASSERT_EQ(server.requests().size(), 1u);  // nothing was sent to localhost
+  EXPECT_EQ(server.requests()[0].header("Api-Key"), "k3y");
+
+  // A redirect within the origin is followed, the credentials with it.
+  req.url = server.url("/near");
+  auto near = client.get(req);
+  ASSERT_TRUE(near.ok()) << near.error().message;
+  EXPECT_EQ(near->body, "moved here");
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[2].target, "/moved");
+  EXPECT_EQ(requests[2].header("Api-Key"), "k3y");
+
+  // Without credential headers, libcurl follows the redirect to another host.
+  HttpRequest plain;
+  plain.url = server.url("/away");
+  auto followed = client.get(plain);
+  ASSERT_TRUE(followed.ok()) << followed.error().message;
+  EXPECT_EQ(followed->body, "moved here");
+}
+
 TEST(HttpClient, LongRetryAfterEndsTheCall) {
   Server server([](const Server::Request&, int) {
     return Server::Response{429, {{"Retry-After", "3600"}}, ""};
