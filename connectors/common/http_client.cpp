@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "daemon/core/log.h"
+#include "daemon/core/timestamp.h"
 
 namespace replywatch::connectors {
 namespace {
@@ -142,6 +143,18 @@ long httpStatusOf(const Error& error) {
   if (std::from_chars(first, error.message.c_str() + error.message.size(), status).ec != std::errc{})
     return 0;
   return status;
+}
+
+std::chrono::seconds retryAfterOf(const Error& error) {
+  if (error.reason != "rate_limited") return std::chrono::seconds{0};
+  static constexpr std::string_view kMark = "retry after ";
+  const std::size_t at = error.message.rfind(kMark);
+  if (at == std::string::npos) return std::chrono::seconds{0};
+  long long secs = 0;
+  const char* first = error.message.c_str() + at + kMark.size();
+  if (std::from_chars(first, error.message.c_str() + error.message.size(), secs).ec != std::errc{})
+    return std::chrono::seconds{0};
+  return std::chrono::seconds{std::max(secs, 0LL)};
 }
 
 std::optional<std::chrono::seconds> parseRetryAfter(std::string_view value,
@@ -326,12 +339,18 @@ Result<HttpResponse> HttpClient::get(const HttpRequest& request, std::stop_token
                        ? std::nullopt
                        : findHeader(a.transfer.headers, options_.rate_limit_reset_header);
       long long reset_at = 0;
-      if (!after && reset &&
-          std::from_chars(reset->data(), reset->data() + reset->size(), reset_at).ec == std::errc{}) {
+      std::optional<Timestamp> reset_time;
+      if (!after && reset) {
+        const char* end = reset->data() + reset->size();
+        if (auto [ptr, ec] = std::from_chars(reset->data(), end, reset_at); ec == std::errc{} && ptr == end) {
+          reset_time = Timestamp{std::chrono::seconds{reset_at}};
+        } else {
+          reset_time = parseRfc3339(trim(*reset));
+        }
+      }
+      if (reset_time) {
         const Timestamp now = options_.clock != nullptr ? options_.clock->now() : SystemClock().now();
-        after = std::max(
-            std::chrono::seconds{0},
-            std::chrono::ceil<std::chrono::seconds>(std::chrono::seconds{reset_at} - now.time_since_epoch()));
+        after = std::max(std::chrono::seconds{0}, std::chrono::ceil<std::chrono::seconds>(*reset_time - now));
       }
       auto wait = after.value_or(options_.default_retry_after);
       failure = fmt::format("HTTP 429, retry after {}s", wait.count());

@@ -39,9 +39,9 @@ struct HttpClientOptions {
   // body (APIs that explain errors in the body, such as Meta's Graph API) instead of an
   // "http" error.
   bool client_errors_as_responses = false;
-  // A 429 without Retry-After waits until the Unix time (seconds) given by this response
-  // header when set (X: "x-rate-limit-reset"), measured against `clock` (the system
-  // clock when null).
+  // A 429 without Retry-After waits until the time given by this response header when
+  // set, in Unix seconds (X: "x-rate-limit-reset") or RFC 3339 (Mastodon:
+  // "x-ratelimit-reset"), measured against `clock` (the system clock when null).
   std::string rate_limit_reset_header;
   const Clock* clock = nullptr;
   // Called on the calling thread for each failed attempt that is about to be retried
@@ -86,6 +86,10 @@ ErrorReason errorReasonOf(const Error& error);
 // The final HTTP status of an "http" error returned by get() ("... HTTP 404 ..."), else 0
 // (transport failures, rate limits and every other reason).
 long httpStatusOf(const Error& error);
+// The wait a "rate_limited" error returned by get() carries ("... retry after 900s ..."):
+// what the server asked for (Retry-After, the reset header) or default_retry_after; zero
+// for every other error. The caller should not ask again before it has passed.
+std::chrono::seconds retryAfterOf(const Error& error);
 
 // Parses a Retry-After value: delay seconds or an HTTP-date (relative to `now`).
 // Negative results are clamped to zero; nullopt when unreadable.

@@ -304,6 +304,13 @@ void DiscourseConnector::rememberTopic(const std::string& topic_id) {
 PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
   PollResult result;
   if (!http_) return result;
+  if (paused_until_) {
+    if (ctx_.clock.now() < *paused_until_) {
+      result.rate_limited = true;
+      return result;
+    }
+    paused_until_.reset();
+  }
   if (!cursor_loaded_) {
     auto cursor = ctx_.sink.cursor(ctx_.source.name);
     if (!cursor) {
@@ -325,6 +332,11 @@ PollResult DiscourseConnector::pollOnce(std::stop_token stop) {
                           e.reason == "too_large" || e.reason == "invalid";
     ctx_.health.addError(transfer ? errorReasonOf(e) : reasonOf(e));
     ctx_.health.markDown();
+    if (const auto wait = retryAfterOf(e); wait.count() > 0) {
+      // A wait longer than the client's: no request to the forum before it has passed.
+      paused_until_ = ctx_.clock.now() + wait;
+      result.rate_limited = true;
+    }
     spdlog::warn("discourse poll failed source={} url={} error={}", logValue(ctx_.source.name),
                  logValue(redactUrl(url)), logValue(e.message));
     return result;
@@ -498,8 +510,15 @@ void DiscourseConnector::run(std::stop_token stop) {
                logValue(redactUrl(settings_.base_url)), settings_.poll_interval.count());
   while (!stop.stop_requested()) {
     (void)pollOnce(stop);
-    if (!sleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(settings_.poll_interval), stop))
-      break;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.poll_interval);
+    if (paused_until_) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*paused_until_ - ctx_.clock.now());
+      wait = std::max(wait, left);
+      spdlog::warn("discourse rate limit reached, polling paused source={} until={}",
+                   logValue(ctx_.source.name), formatRfc3339(*paused_until_));
+    }
+    if (!sleepFor(wait, stop)) break;
   }
 }
 

@@ -49,10 +49,11 @@ std::unique_ptr<Connector> create(const ConnectorContext& context);
 // What one poll pass did.
 struct PollResult {
   bool ok = false;
-  std::size_t fetched = 0;   // posts received
-  std::size_t skipped = 0;   // system user, small actions, whispers
-  std::size_t rejected = 0;  // unreadable or invalid posts
-  bool gap = false;          // max_pages reached before the cursor: older posts skipped
+  std::size_t fetched = 0;    // posts received
+  std::size_t skipped = 0;    // system user, small actions, whispers
+  std::size_t rejected = 0;   // unreadable or invalid posts
+  bool gap = false;           // max_pages reached before the cursor: older posts skipped
+  bool rate_limited = false;  // a 429 asked for a wait: no request before pausedUntil()
   IngestOutcome outcome;
 };
 
@@ -70,6 +71,8 @@ class DiscourseConnector final : public Connector {
 
   const Settings& settings() const { return settings_; }
   void setHttpOptions(const HttpClientOptions& options);
+  // Until when a rate limit longer than the HTTP client waits pauses polling. Poll thread only.
+  std::optional<Timestamp> pausedUntil() const { return paused_until_; }
 
   // Whether the post is a message at all (not the system user, not a small action or
   // a whisper), and whether it is the brand's. Exposed for tests.
@@ -90,6 +93,7 @@ class DiscourseConnector final : public Connector {
   std::unique_ptr<HttpClient> http_;  // poll thread only
   bool cursor_loaded_ = false;
   std::string last_post_id_;
+  std::optional<Timestamp> paused_until_;
   std::set<std::string> known_topics_;  // poll thread only; bounded
   std::deque<std::string> topic_order_;
 };

@@ -189,8 +189,12 @@ MastodonConnector::MastodonConnector(const ConnectorContext& context, Settings s
 
 MastodonConnector::~MastodonConnector() = default;
 
-void MastodonConnector::setHttpOptions(const HttpClientOptions& options) {
+void MastodonConnector::setHttpOptions(const HttpClientOptions& given) {
   if (settings_.base_url.empty()) return;
+  HttpClientOptions options = given;
+  // A 429 carries the budget's reset time (RFC 3339) without Retry-After.
+  options.rate_limit_reset_header = "x-ratelimit-reset";
+  options.clock = &ctx_.clock;
   poll_http_ = std::make_unique<HttpClient>(options);
   std::lock_guard lock(lookup_mutex_);
   // Webhook lookups must not hold a handler thread for long: one attempt, no backoff.
@@ -241,7 +245,14 @@ Result<HttpResponse> MastodonConnector::apiGet(HttpClient& http, const std::stri
   request.bearer_token = settings_.token;
   request.headers.emplace_back("Accept", "application/json");
   auto response = http.get(request, stop);
-  if (!response) return response;
+  if (!response) {
+    // A 429 whose reset is further away than the client waits: no request before it.
+    if (const auto wait = retryAfterOf(response.error()); wait.count() > 0) {
+      std::lock_guard lock(state_mutex_);
+      paused_until_ = ctx_.clock.now() + wait;
+    }
+    return response;
+  }
   // Mastodon announces its budget on every answer; x-ratelimit-reset is an ISO
   // timestamp there, not a number of seconds.
   const auto remaining = response->header("x-ratelimit-remaining");

@@ -358,5 +358,42 @@ TEST(DiscoursePoll, TheApiKeyIsNotSentWhereARedirectToAnotherHostPoints) {
   EXPECT_EQ(h.sink.calls, 0);
 }
 
+TEST(DiscoursePoll, ALongRetryAfterPausesPollingUntilItHasPassed) {
+  using namespace std::chrono_literals;
+  FakeDiscourse api;
+  bool limited = true;
+  api.intercept = [&limited](const FakeDiscourse::Request&, int) -> std::optional<FakeDiscourse::Response> {
+    if (!limited) return std::nullopt;
+    FakeDiscourse::Response r;
+    r.status = 429;
+    r.headers.emplace_back("Retry-After", "900");  // more than the client waits
+    return r;
+  };
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server), kNow);
+  auto& c = discourseOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  auto first = c.pollOnce();
+  EXPECT_FALSE(first.ok);
+  EXPECT_TRUE(first.rate_limited);
+  EXPECT_EQ(h.health.errors(ErrorReason::RateLimited), 1u);
+  ASSERT_TRUE(c.pausedUntil().has_value());
+  EXPECT_EQ(*c.pausedUntil(), h.clock.now() + 900s);
+  EXPECT_EQ(server.requests().size(), 1u);
+
+  // Polls before the wait has passed ask nothing of the forum.
+  limited = false;
+  h.clock.advance(899s);
+  auto early = c.pollOnce();
+  EXPECT_FALSE(early.ok);
+  EXPECT_TRUE(early.rate_limited);
+  EXPECT_EQ(server.requests().size(), 1u);
+
+  h.clock.advance(1s);
+  ASSERT_TRUE(c.pollOnce().ok);
+  EXPECT_FALSE(c.pausedUntil().has_value());
+  EXPECT_EQ(h.sink.stored.size(), 2u);
+}
+
 }  // namespace
 }  // namespace replywatch::connectors::discourse

@@ -184,6 +184,43 @@ TEST(MastodonPoll, RateLimitPausesUntilTheIsoReset) {
   EXPECT_GT(server.requests().size(), 1u);
 }
 
+TEST(MastodonPoll, A429PausesUntilTheIsoResetItCarries) {
+  FakeMastodon api;
+  api.addMention("1", question(1));
+  bool limited = true;
+  const Timestamp reset = testing::at(kNow) + std::chrono::hours(1);
+  api.intercept = [&](const FakeMastodon::Request&, int) -> std::optional<FakeMastodon::Response> {
+    if (!limited) return std::nullopt;
+    FakeMastodon::Response r;
+    r.status = 429;  // no Retry-After: the budget's headers say when
+    r.headers = {{"x-ratelimit-limit", "300"},
+                 {"x-ratelimit-remaining", "0"},
+                 {"x-ratelimit-reset", formatRfc3339(reset)}};
+    r.body = R"({"error":"Too many requests"})";
+    return r;
+  };
+  TestHttpServer server(api.handler());
+  testing::TypedHarness h(yamlFor(server, "brand_account_id: \"900\"\n"), kNow);
+  auto& c = mastodonOf(h);
+  c.setHttpOptions(testing::fastHttpOptions());
+  auto first = c.pollOnce();
+  EXPECT_FALSE(first.ok);
+  EXPECT_TRUE(first.rate_limited);
+  EXPECT_EQ(server.requests().size(), 1u);
+  ASSERT_TRUE(c.pausedUntil().has_value());
+  EXPECT_EQ(*c.pausedUntil(), reset);
+  EXPECT_EQ(h.sink.calls, 0);
+
+  limited = false;
+  h.clock.advance(std::chrono::minutes(59));
+  EXPECT_TRUE(c.pollOnce().rate_limited);
+  EXPECT_EQ(server.requests().size(), 1u);
+
+  h.clock.advance(std::chrono::minutes(1));
+  ASSERT_TRUE(c.pollOnce().ok);
+  EXPECT_EQ(h.sink.stored.size(), 1u);
+}
+
 TEST(MastodonPoll, ServerErrorsAndTruncatedBodiesCommitNothing) {
   FakeMastodon api;
   api.addMention("1", question(1));
