@@ -390,10 +390,10 @@ SpoolScan ExportConnector::scanSpool(std::stop_token stop) {
     spdlog::error("spool file quarantined source={} file={} to={} error={}", logValue(ctx_.source.name),
                   logValue(file.string()), logValue(moved->string()), logValue(imported.error().message));
   }
-  if (scan.ok) {
-    ctx_.health.markSuccess(ctx_.clock.now());
-  } else {
+  if (!scan.ok) {
     ctx_.health.markDown();
+  } else if (!cycle_success_deferred_) {
+    ctx_.health.markSuccess(ctx_.clock.now());
   }
   return scan;
 }
@@ -445,7 +445,7 @@ PollResult ExportConnector::pollUrl(std::stop_token stop) {
   if (response->not_modified) {
     result.ok = true;
     result.not_modified = true;
-    ctx_.health.markSuccess(ctx_.clock.now());
+    if (!cycle_success_deferred_) ctx_.health.markSuccess(ctx_.clock.now());
     return result;
   }
 
@@ -488,11 +488,23 @@ PollResult ExportConnector::pollUrl(std::stop_token stop) {
   etag_ = response->etag;
   last_modified_ = response->last_modified;
   result.ok = true;
-  ctx_.health.markSuccess(ctx_.clock.now());
+  if (!cycle_success_deferred_) ctx_.health.markSuccess(ctx_.clock.now());
   spdlog::info("export poll imported source={} url={} records={} stored={} duplicates={} rejected={}",
                logValue(ctx_.source.name), logValue(where), d.stats.records, d.stats.stored,
                d.stats.duplicates, d.stats.rejected);
   return result;
+}
+
+void ExportConnector::pollOnce(std::stop_token stop) {
+  const bool spool = !settings_.spool_dir.empty();
+  const bool url = !settings_.url.empty();
+  cycle_success_deferred_ = spool && url;
+  const bool scanned = !spool || scanSpool(stop).ok;
+  const bool polled = !url || stop.stop_requested() || pollUrl(stop).ok;
+  if (cycle_success_deferred_ && scanned && polled && !stop.stop_requested()) {
+    ctx_.health.markSuccess(ctx_.clock.now());
+  }
+  cycle_success_deferred_ = false;
 }
 
 void ExportConnector::run(std::stop_token stop) {
@@ -500,8 +512,7 @@ void ExportConnector::run(std::stop_token stop) {
                logValue(ctx_.source.name), logValue(settings_.spool_dir.string()),
                logValue(redactUrl(settings_.url)), settings_.poll_interval.count());
   while (!stop.stop_requested()) {
-    if (!settings_.spool_dir.empty()) (void)scanSpool(stop);
-    if (!settings_.url.empty() && !stop.stop_requested()) (void)pollUrl(stop);
+    pollOnce(stop);
     if (!sleepFor(std::chrono::duration_cast<std::chrono::milliseconds>(settings_.poll_interval), stop))
       break;
   }

@@ -72,9 +72,14 @@ class ExportConnector final : public Connector {
   void handleWebhookAsync(WebhookRequest request, WebhookReply reply) override;
   Result<ImportStats> importFile(const std::filesystem::path& path, const ProgressFn& progress) override;
 
-  // One pass over the spool directory (run() calls it every poll_interval).
+  // One cycle of run(): scanSpool() and pollUrl() for the inputs configured. With both,
+  // the source counts as up and successful only when both succeeded (each alone marks
+  // the source down as soon as it fails); the spool's success does not hide a URL that
+  // keeps failing. Called on the poll thread; blocks on disk and network.
+  void pollOnce(std::stop_token stop = {});
+  // One pass over the spool directory.
   SpoolScan scanSpool(std::stop_token stop = {});
-  // One GET of the URL (run() calls it every poll_interval).
+  // One GET of the URL.
   PollResult pollUrl(std::stop_token stop = {});
 
   const Settings& settings() const { return settings_; }
@@ -95,6 +100,9 @@ class ExportConnector final : public Connector {
   MessageValidator validator_;
   std::unique_ptr<HttpClient> http_;
   bool cursor_loaded_ = false;
+  // During pollOnce() with both inputs: scanSpool() and pollUrl() leave marking the
+  // success to it.
+  bool cycle_success_deferred_ = false;
   std::string etag_;
   std::string last_modified_;
 };

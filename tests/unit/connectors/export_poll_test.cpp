@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "connectors/common/http_client.h"
@@ -387,6 +389,41 @@ TEST(HttpClient, RedactUrl) {
             "https://example.com:8443/a/b.csv");
   EXPECT_EQ(redactUrl("http://example.com"), "http://example.com");
   EXPECT_EQ(redactUrl("http://example.com?x=1"), "http://example.com");
+}
+
+// With a spool directory and a URL, the source is up only when both succeed in a cycle:
+// a spool scan that works does not hide a URL that keeps failing.
+TEST(ExportPoll, ASpoolThatWorksDoesNotHideAUrlThatFails) {
+  std::atomic<bool> failing{true};
+  auto fixture = serveFixture("sample.jsonl");
+  Server server([&](const Server::Request& req, int i) {
+    if (!failing.load()) return fixture(req, i);
+    Server::Response r;
+    r.status = 500;
+    return r;
+  });
+  testing::TempDir dir;
+  const auto spool = dir.path() / "spool";
+  std::filesystem::create_directories(spool);
+  testing::Harness h("name: acme-both\ntype: export\naccount: acme\nspool_dir: " + spool.string() +
+                     "\nurl: " + server.url("/feed.jsonl") + "\n");
+  auto& c = exportOf(h);
+  c.setHttpOptions(fastOptions());
+
+  c.pollOnce();
+  EXPECT_FALSE(h.health.up());
+  EXPECT_FALSE(h.health.lastSuccess().has_value());
+
+  failing = false;
+  c.pollOnce();
+  EXPECT_TRUE(h.health.up());
+  EXPECT_TRUE(h.health.lastSuccess().has_value());
+
+  // The spool alone, or the URL alone, still report their own success.
+  testing::Harness spool_only("name: acme-spool\ntype: export\naccount: acme\nspool_dir: " + spool.string() +
+                              "\n");
+  exportOf(spool_only).pollOnce();
+  EXPECT_TRUE(spool_only.health.lastSuccess().has_value());
 }
 
 }  // namespace
