@@ -148,6 +148,10 @@ class Connector {
   // `serve` then starts one thread for it. Cheap, never blocks.
   virtual bool polls() const { return false; }
 
+  // True when the source accepts webhooks as configured (its secret is set), so that
+  // `serve` may hear from it without polling. Cheap, never blocks. Default: false.
+  virtual bool takesWebhooks() const { return false; }
+
   // The poll loop. Called once by `serve` on a dedicated thread; returns promptly
   // (within about a second) once `stop` is requested. May block on network and on
   // IngestSink::ingest(). Errors are logged and counted in SourceHealth, never thrown.

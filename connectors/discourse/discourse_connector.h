@@ -63,6 +63,7 @@ class DiscourseConnector final : public Connector {
   ~DiscourseConnector() override;
 
   bool polls() const override;
+  bool takesWebhooks() const override { return !settings_.webhook_secret.empty(); }
   void run(std::stop_token stop) override;
   WebhookResponse handleWebhook(const WebhookRequest& request) override;
 

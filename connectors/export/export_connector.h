@@ -63,6 +63,7 @@ class ExportConnector final : public Connector {
   ~ExportConnector() override;
 
   bool polls() const override;
+  bool takesWebhooks() const override { return !settings_.webhook_secret.empty(); }
   void run(std::stop_token stop) override;
   // Blocking form of handleWebhookAsync(): waits for its answer.
   WebhookResponse handleWebhook(const WebhookRequest& request) override;

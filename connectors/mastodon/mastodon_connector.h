@@ -76,6 +76,7 @@ class MastodonConnector final : public Connector {
   ~MastodonConnector() override;
 
   bool polls() const override;
+  bool takesWebhooks() const override { return !settings_.webhook_secret.empty(); }
   void run(std::stop_token stop) override;
   WebhookResponse handleWebhook(const WebhookRequest& request) override;
 

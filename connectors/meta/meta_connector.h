@@ -70,6 +70,7 @@ class MetaConnector final : public Connector {
   ~MetaConnector() override;
 
   bool polls() const override;
+  bool takesWebhooks() const override { return !settings_.app_secret.empty(); }
   void run(std::stop_token stop) override;
   WebhookResponse handleWebhook(const WebhookRequest& request) override;
 

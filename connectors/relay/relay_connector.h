@@ -44,6 +44,9 @@ class RelayConnector final : public Connector {
   RelayConnector(const ConnectorContext& context, Settings settings);
 
   WebhookResponse handleWebhook(const WebhookRequest& request) override;
+  bool takesWebhooks() const override {
+    return !settings_.webhook_secret.empty() || !settings_.standard_webhooks_secret.empty();
+  }
   Result<ImportStats> importFile(const std::filesystem::path& path, const ProgressFn& progress) override;
 
  private:

@@ -124,7 +124,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     rt.config = &sc;
     rt.health = std::make_unique<SourceHealth>();
     rt.connector = type->create(connectors::ConnectorContext{sc, config, clock, *rt.health, pipeline});
-    source_refs.push_back({&sc, rt.health.get()});
+    source_refs.push_back({&sc, rt.health.get(), rt.connector->polls() || rt.connector->takesWebhooks()});
     sources.emplace(sc.name, std::move(rt));
   }
 

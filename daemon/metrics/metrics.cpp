@@ -375,7 +375,7 @@ std::string Metrics::render(std::size_t reserve_extra) const {
     if (h != nullptr) {
       if (auto t = h->lastSuccess()) last_seconds = static_cast<double>(toMillis(*t)) / 1000.0;
     }
-    addGauge(last, l, last_seconds);
+    if (ref->live) addGauge(last, l, last_seconds);
     addCounter(events, l, h != nullptr ? asDouble(h->events()) : 0);
     for (std::size_t i = 0; i < kErrorReasonCount; ++i) {
       auto reason = static_cast<ErrorReason>(i);

@@ -19,6 +19,9 @@ namespace replywatch::metrics {
 struct SourceRef {
   const config::SourceConfig* config;
   const SourceHealth* health;
+  // False for a source `serve` never hears from (no poll, no webhook: files imported
+  // with `replywatch import` only), which has no last success to export.
+  bool live = true;
 };
 
 // Bucket upper bounds of replywatch_store_commit_requests (ingest requests per commit).

@@ -39,6 +39,36 @@ TEST(Registry, Table) {
   }
 }
 
+// Whether serve hears from a source: by polling, or by webhooks once a secret is set.
+TEST(Registry, EachTypeSaysWhetherItTakesWebhooks) {
+  struct Case {
+    std::string yaml;
+    bool webhooks;
+    bool polls;
+  };
+  const std::vector<Case> cases = {
+      {"name: e\ntype: export\naccount: acme\n", false, false},
+      {"name: e\ntype: export\naccount: acme\nwebhook_secret: s\n", true, false},
+      {"name: r\ntype: relay\naccount: acme\n", false, false},
+      {"name: r\ntype: relay\naccount: acme\nwebhook_secret: s\n", true, false},
+      {"name: t\ntype: twcs\naccount: acme\n", false, false},
+      {"name: d\ntype: discourse\naccount: acme\nwebhook_secret: s\n", true, false},
+      {"name: m\ntype: mastodon\naccount: acme\nwebhook_secret: s\n", true, false},
+      {"name: f\ntype: meta\naccount: acme\napp_secret: s\n", true, false},
+  };
+  for (const Case& c : cases) {
+    config::Config cfg;
+    auto source = testing::makeSource(c.yaml);
+    ManualClock clock(fromMillis(0));
+    SourceHealth health;
+    testing::RecordingSink sink;
+    auto connector =
+        findConnectorType(source.type)->create(ConnectorContext{source, cfg, clock, health, sink});
+    EXPECT_EQ(connector->takesWebhooks(), c.webhooks) << c.yaml;
+    EXPECT_EQ(connector->polls(), c.polls) << c.yaml;
+  }
+}
+
 TEST(Registry, ValidExportSettings) {
   testing::TempDir dir;
   testing::writeAll(dir.path() / "token.txt", "s3cret\n");

@@ -179,6 +179,18 @@ TEST_F(MetricsTest, ResponseHistogramIsCumulative) {
   EXPECT_TRUE(hasLine(text, "# TYPE replywatch_response_seconds histogram"));
 }
 
+// A source serve never hears from (imported files only) has no last success to export,
+// so that an alert on its age cannot fire for it; its other series stay.
+TEST_F(MetricsTest, ASourceServeNeverHearsFromHasNoLastSuccess) {
+  refs_[1].live = false;
+  auto text = make().render();
+  EXPECT_TRUE(hasLine(text, R"(replywatch_source_last_success_timestamp_seconds{source="fb"} 0)")) << text;
+  EXPECT_EQ(text.find(R"(replywatch_source_last_success_timestamp_seconds{source="ig"})"), std::string::npos)
+      << text;
+  EXPECT_TRUE(hasLine(text, R"(replywatch_source_up{source="ig"} 1)"));
+  EXPECT_TRUE(hasLine(text, R"(replywatch_source_events_total{source="ig"} 0)"));
+}
+
 TEST_F(MetricsTest, SourceHealth) {
   health(0).markSuccess(fromMillis(1'700'000'000'123));
   health(0).addEvents(42);
