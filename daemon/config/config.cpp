@@ -319,6 +319,16 @@ class Loader {
         out.handler_threads = *v;
       }
     }
+    // More handler threads than connections could never all be busy: say so rather than
+    // run fewer than asked.
+    if (const YAML::Node node = child(web, "handler_threads"); !node.IsDefined()) {
+      out.handler_threads = std::min(out.handler_threads, out.max_connections);  // the default, capped
+    } else if (out.handler_threads > out.max_connections) {
+      add(lineOf(node),
+          fmt::format("{} ({}) is more than {} ({}): a handler thread serves one connection at a time",
+                      keyIn("handler_threads", where), out.handler_threads, keyIn("max_connections", where),
+                      out.max_connections));
+    }
   }
 
   void readStore(const YAML::Node& store) {

@@ -126,6 +126,18 @@ TEST(ConfigLoad, EveryOverlapOfBusinessHoursIsReported) {
       << problems[1].message;
 }
 
+TEST(ConfigLoad, MoreHandlerThreadsThanConnectionsIsAnError) {
+  auto problems = problemsOf("web:\n  max_connections: 4\n  handler_threads: 8\naccounts:\n  - name: acme\n");
+  ASSERT_EQ(problems.size(), 1u) << testing::describe(problems);
+  EXPECT_EQ(problems[0].line, 3);
+  EXPECT_NE(problems[0].message.find("is more than"), std::string::npos) << problems[0].message;
+  EXPECT_TRUE(
+      problemsOf("web:\n  max_connections: 8\n  handler_threads: 8\naccounts:\n  - name: acme\n").empty());
+  // The default (16) follows a smaller max_connections.
+  auto config = loadString("web:\n  max_connections: 4\naccounts:\n  - name: acme\n", "r.yml", fakeTypes());
+  EXPECT_EQ(config.web.handler_threads, 4u);
+}
+
 TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   auto config = loadString("accounts:\n  - name: acme\n", "/etc/replywatch/replywatch.yml", fakeTypes());
   EXPECT_EQ(config.web.listen_address, "0.0.0.0:9488");
