@@ -22,10 +22,13 @@ namespace replywatch::connectors::x {
 inline constexpr int kMaxTimelineTweets = 3200;
 
 // Pages fetched per endpoint and poll at most: every tweet X serves at `max_results` per
-// page, plus one page; more means the API keeps handing out next tokens, and the poll fails.
+// page, twice over (X's pages may hold fewer tweets than max_results), plus one page, and
+// never fewer than 100; more means the API keeps handing out next tokens, and the poll
+// fails.
 constexpr int maxPages(int max_results) {
   const int per_page = max_results > 0 ? max_results : 1;
-  return (kMaxTimelineTweets + per_page - 1) / per_page + 1;
+  const int full_pages = (kMaxTimelineTweets + per_page - 1) / per_page;
+  return 2 * full_pages + 1 > 100 ? 2 * full_pages + 1 : 100;
 }
 
 struct Settings {

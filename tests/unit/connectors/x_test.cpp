@@ -193,7 +193,7 @@ TEST(XPoll, PagesThenSinceIdWithTheCursor) {
 }
 
 TEST(XPoll, EveryTweetXServesIsReadAtTheSmallestPageSize) {
-  // 600 mentions at 5 per page: 120 pages, within the 641 that 3,200 tweets need.
+  // 600 mentions at 5 per page: 120 pages, within the 1,281 allowed at that page size.
   constexpr int kTweets = 600;
   constexpr int kPerPage = 5;
   Server server([](const Server::Request& r, int) {
@@ -238,8 +238,9 @@ TEST(XPoll, EndlessNextTokensStopAtThePageBound) {
   XHarness h(server);
   auto r = h.xOf().poll();
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(maxPages(100), 33);
-  EXPECT_EQ(server.requests().size(), 34u);  // 33 pages of mentions, then the tweets
+  EXPECT_EQ(maxPages(100), 100);
+  EXPECT_EQ(maxPages(5), 1281);
+  EXPECT_EQ(server.requests().size(), 101u);  // 100 pages of mentions, then the tweets
   EXPECT_EQ(h.sink.find("1000000000000010000"), nullptr);
 }
 
