@@ -308,7 +308,12 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
             const auto amp = rest.find('&');
             const std::string_view param = rest.substr(0, amp);
             rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-            if (param.empty() || param == "after" || param.starts_with("after=")) continue;
+            const auto named = [&param](std::string_view name) {
+              return param == name || (param.starts_with(name) && param.substr(name.size()).starts_with("="));
+            };
+            // The window goes as the instants this page used (below): a relative bound
+            // such as since=7d would move on with the clock between pages.
+            if (param.empty() || named("after") || named("since") || named("until")) continue;
             // Kept as received, but for bytes a URI may not hold (a client may send them).
             for (const char c : param) {
               if (std::isalnum(static_cast<unsigned char>(c)) != 0 ||
@@ -320,6 +325,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
             }
             next.push_back('&');
           }
+          if (query->since) next.append("since=").append(formatRfc3339(*query->since)).push_back('&');
+          if (query->until) next.append("until=").append(formatRfc3339(*query->until)).push_back('&');
           next.append("after=").append(turnCursor(rows->turns.back()));
           response.headers.emplace_back("Link", fmt::format("<{}>; rel=\"next\"", next));
         }

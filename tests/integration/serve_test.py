@@ -215,6 +215,13 @@ def test(binary):
             check(m is not None, "Link header %r" % link)
             path = m.group(1)
         check(paged == whole, "pages %s, whole listing %s" % (paged, whole))
+        # A relative window goes on as the instants the first page used.
+        status, headers, _ = daemon.request("/api/v1/questions?since=7d&limit=1")
+        link = headers.get("Link", "")
+        check(re.fullmatch(r'</api/v1/questions\?limit=1&since=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z&after=[A-Za-z0-9_-]+>; rel="next"', link) is not None,
+              "Link header of a relative window %r" % link)
+        status, _, body = daemon.request(link[1:link.index(">")])
+        check(status == 200, "the Link of a relative window answered %d %s" % (status, body))
         status, _, body = daemon.request("/api/v1/questions?after=not-a-cursor")
         check(status == 400 and b"after" in body, "bad cursor: %d %s" % (status, body))
 
