@@ -517,20 +517,20 @@ Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
   tracker::RetiredCounts gone;
   auto pruned = store_.prune(cutoff, [&gone](const Turn& t) { gone.add(t); });
   std::lock_guard lock(mu_);
-  // The transactions that committed before an error deleted their turns all the same.
+  // After an error too: the transactions that committed before it deleted turns and
+  // escalation records all the same, whose counts are kept below.
   retired_turns_.add(gone);
-  if (!pruned) {
-    if (!gone.empty()) (void)saveRetired();
-    return pruned.error();
-  }
-  if (*pruned > 0) loader_->rebuildInBackground();
+  if (pruned && *pruned > 0) loader_->rebuildInBackground();
   // Escalation records may go without any message (those whose question never came).
   // What the pruned records counted stays in the relay counters.
   tracker::Snapshot before;
   escalations_.fill(before);
-  if (auto reloaded = reloadEscalations(); !reloaded) return reloaded.error();
+  if (auto reloaded = reloadEscalations(); !reloaded) return pruned ? reloaded.error() : pruned.error();
   escalations_.keepCountsOf(before);
-  if (auto saved = saveRetired(); !saved) return saved.error();
+  if (auto saved = saveRetired(); !saved) {
+    if (pruned) return saved.error();
+    spdlog::warn("cannot save what pruned data counted error={}", logValue(saved.error().message));
+  }
   return pruned;
 }
 

@@ -302,5 +302,58 @@ TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
   EXPECT_EQ((restarted->snapshot().channels[{"acme", "export"}].open), 0u);
 }
 
+// A pruning whose store fails after some of its transactions committed: what those
+// deleted counted, turns and escalation records, is kept all the same.
+class PruneFailsAfterDeleting final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<std::uint64_t> prune(Timestamp cutoff,
+                              const std::function<void(const Turn&)>& deleted_turn) override {
+    auto pruned = ForwardingStore::prune(cutoff, deleted_turn);
+    if (!pruned.ok()) return pruned;
+    return makeError("store", "cannot prune store: disk I/O error");
+  }
+};
+
+TEST(Pipeline, APruningThatFailsPartWayKeepsWhatItDeletedCounted) {
+  TempStore dir;
+  auto cfg = feedConfig();
+  config::SourceConfig relays;
+  relays.name = "relays";
+  relays.type = "relay";
+  relays.account = "acme";
+  relays.channel = "relay";
+  cfg.sources.push_back(relays);
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  PruneFailsAfterDeleting store(dir.open());
+  tracker::Snapshot before;
+  {
+    Pipeline p(cfg, clock, store);
+    ASSERT_TRUE(p.restore().ok());
+    ASSERT_TRUE(p.ingest(cfg.sources[0],
+                         {feedMessage("q1", "old", kT0), feedMessage("a1", "old", kT0 + 60, true),
+                          feedMessage("q4", "recent", kT0 + 200)},
+                         std::nullopt)
+                    .ok());
+    Escalation e;
+    e.id = "e-old";
+    e.account = "acme";
+    e.question_ref = "q1";
+    e.requested_at = fromMillis((kT0 + 10) * 1000);
+    e.answered_at = fromMillis((kT0 + 40) * 1000);
+    e.requested_by = "nobody";
+    e.relay = "legal";
+    ASSERT_TRUE(p.ingestEscalations(cfg.sources[1], {e}, std::nullopt).ok());
+    before = p.snapshot();
+    ASSERT_EQ((before.escalations[{"acme", "unknown"}].escalations_total), 1u);
+    EXPECT_FALSE(p.prune(fromMillis((kT0 + 100) * 1000)).ok());
+    EXPECT_EQ(turnKeys(store), (std::vector<std::string>{"recent/q4"}));
+    expectSameCounters(p.snapshot(), before);
+  }
+  Pipeline restarted(cfg, clock, store);
+  ASSERT_TRUE(restarted.restore().ok());
+  expectSameCounters(restarted.snapshot(), before);
+}
+
 }  // namespace
 }  // namespace replywatch::app
