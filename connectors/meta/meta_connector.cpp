@@ -439,17 +439,20 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
     spdlog::warn("meta poll failed source={} error={}", logValue(ctx_.source.name), logValue(f.error));
   };
 
+  // The request limit reached, in the feed or in comment pages, fails the poll.
+  auto tooManyRequests = [&] {
+    if (result.requests < kMaxRequestsPerPoll) return false;
+    Fetch f;
+    f.error = fmt::format("more than {} Graph requests in one poll; lower backfill or lookback",
+                          kMaxRequestsPerPoll);
+    fail(f);
+    return true;
+  };
   const ParseOptions options = parseOptions();
   std::string url = firstUrl(since);
   while (!url.empty()) {
     if (stop.stop_requested()) return result;
-    if (result.requests >= kMaxRequestsPerPoll) {
-      Fetch f;
-      f.error = fmt::format("more than {} Graph requests in one poll; lower backfill or lookback",
-                            kMaxRequestsPerPoll);
-      fail(f);
-      return result;
-    }
+    if (tooManyRequests()) return result;
     ++result.requests;
     Fetch page = fetch(url, stop);
     if (page.cancelled) return result;
@@ -471,13 +474,7 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
       if (stop.stop_requested()) return result;
       FollowUp next = std::move(follow.front());
       follow.pop_front();
-      if (result.requests >= kMaxRequestsPerPoll) {
-        Fetch f;
-        f.error = fmt::format("more than {} Graph requests in one poll; lower backfill or lookback",
-                              kMaxRequestsPerPoll);
-        fail(f);
-        return result;
-      }
+      if (tooManyRequests()) return result;
       ++result.requests;
       Fetch comments = fetch(next.url, stop);
       if (comments.cancelled) return result;

@@ -194,6 +194,18 @@ TEST(Pipeline, RestartRebuildsCountersAndBreachesAreNotCountedTwice) {
   EXPECT_EQ((snap.channels[{"acme", "export"}].late_open), 1u);
 }
 
+// feedConfig() with a relay source, "relays", as sources[1].
+config::Config feedAndRelaysConfig() {
+  auto cfg = feedConfig();
+  config::SourceConfig relays;
+  relays.name = "relays";
+  relays.type = "relay";
+  relays.account = "acme";
+  relays.channel = "relay";
+  cfg.sources.push_back(relays);
+  return cfg;
+}
+
 // The running counters of two snapshots agree (questions, breaches, answers and their
 // waits, relay figures); gauges are not compared.
 void expectSameCounters(const tracker::Snapshot& got, const tracker::Snapshot& want) {
@@ -226,13 +238,7 @@ void expectSameCounters(const tracker::Snapshot& got, const tracker::Snapshot& w
 TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
   TempStore dir;
   auto store = dir.open();
-  auto cfg = feedConfig();
-  config::SourceConfig relays;
-  relays.name = "relays";
-  relays.type = "relay";
-  relays.account = "acme";
-  relays.channel = "relay";
-  cfg.sources.push_back(relays);
+  auto cfg = feedAndRelaysConfig();
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   Pipeline p(cfg, clock, *store);
   ASSERT_TRUE(p.restore().ok());
@@ -317,13 +323,7 @@ class PruneFailsAfterDeleting final : public testing::ForwardingStore {
 
 TEST(Pipeline, APruningThatFailsPartWayKeepsWhatItDeletedCounted) {
   TempStore dir;
-  auto cfg = feedConfig();
-  config::SourceConfig relays;
-  relays.name = "relays";
-  relays.type = "relay";
-  relays.account = "acme";
-  relays.channel = "relay";
-  cfg.sources.push_back(relays);
+  auto cfg = feedAndRelaysConfig();
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   PruneFailsAfterDeleting store(dir.open());
   tracker::Snapshot before;
