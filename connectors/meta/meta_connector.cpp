@@ -440,7 +440,7 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
   };
 
   // The request limit reached, in the feed or in comment pages, fails the poll.
-  auto tooManyRequests = [&] {
+  auto too_many_requests = [&] {
     if (result.requests < kMaxRequestsPerPoll) return false;
     Fetch f;
     f.error = fmt::format("more than {} Graph requests in one poll; lower backfill or lookback",
@@ -452,7 +452,7 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
   std::string url = firstUrl(since);
   while (!url.empty()) {
     if (stop.stop_requested()) return result;
-    if (tooManyRequests()) return result;
+    if (too_many_requests()) return result;
     ++result.requests;
     Fetch page = fetch(url, stop);
     if (page.cancelled) return result;
@@ -474,7 +474,7 @@ PollResult MetaConnector::pollOnce(std::stop_token stop) {
       if (stop.stop_requested()) return result;
       FollowUp next = std::move(follow.front());
       follow.pop_front();
-      if (tooManyRequests()) return result;
+      if (too_many_requests()) return result;
       ++result.requests;
       Fetch comments = fetch(next.url, stop);
       if (comments.cancelled) return result;
