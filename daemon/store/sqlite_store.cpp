@@ -1051,21 +1051,28 @@ class SqliteStore final : public Store {
     static const std::string sql = std::string("SELECT ") + kMessageColumns +
                                    " FROM messages WHERE source = ?1 AND conversation_id = ?2"
                                    " ORDER BY created_at_ms, id";
-    // The tracker's loads wait for the log only when this conversation is in it.
-    ReadAccess access = reading(conversationPending(key));
-    Database& db = *access.db;
-    Statement* s = db.prepare(sql);
-    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
-    ResetGuard guard(*s);
-    s->bind(1, key.source);
-    s->bind(2, key.conversation_id);
-    return collectMessages(db, *s);
+    return readConversation(key, sql, [](Database& db, Statement& s) { return collectMessages(db, s); });
   }
 
   Result<std::vector<Turn>> conversationTurns(const ConversationKey& key) override {
     static const std::string sql = std::string("SELECT ") + std::string(kTurnColumns) +
                                    " FROM turns WHERE source = ?1 AND conversation_id = ?2"
                                    " ORDER BY asked_at_ms, question_id";
+    return readConversation(key, sql, [](Database& db, Statement& s) -> Result<std::vector<Turn>> {
+      std::vector<Turn> out;
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW) readTurn(s, out.emplace_back());
+      if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
+      return out;
+    });
+  }
+
+  // Runs `sql`, with the conversation's source and id as ?1 and ?2, and returns what
+  // `collect(db, statement)` reads of it. The tracker's loads wait for the log only when
+  // this conversation is in it.
+  template <typename Collect>
+  auto readConversation(const ConversationKey& key, const std::string& sql, Collect collect)
+      -> decltype(collect(std::declval<Database&>(), std::declval<Statement&>())) {
     ReadAccess access = reading(conversationPending(key));
     Database& db = *access.db;
     Statement* s = db.prepare(sql);
@@ -1073,11 +1080,7 @@ class SqliteStore final : public Store {
     ResetGuard guard(*s);
     s->bind(1, key.source);
     s->bind(2, key.conversation_id);
-    std::vector<Turn> out;
-    int rc;
-    while ((rc = s->step()) == SQLITE_ROW) readTurn(*s, out.emplace_back());
-    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot read store");
-    return out;
+    return collect(db, *s);
   }
 
   Result<std::vector<MessageRecord>> openConversationMessages() override {
