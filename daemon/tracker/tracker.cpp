@@ -218,7 +218,6 @@ struct Tracker::Impl {
   std::map<std::pair<std::uint32_t, std::uint32_t>, ChannelAgg> channels;
   std::map<std::array<std::uint32_t, 4>, AnswerAgg> answers;  // account, channel, handler, route
 
-  // Open turns seen by restoreTurn(): conversation -> (question_id, breached_at).
   // Breaches tick() recorded on the turns restoreTurn() saw (question id, breached_at),
   // for restoreOpenMessages(): the messages alone do not give them back.
   std::map<ConversationKey, std::vector<std::pair<std::string, Timestamp>>> restored_breaches;
