@@ -183,6 +183,14 @@ bool recordedBreach(const Turn& t, std::int64_t threshold_ms) {
   return toMillis(*t.answered_at) - toMillis(t.asked_at) <= threshold_ms;
 }
 
+// Gives the turn of `question_id`, when the messages left it without a breach, the one
+// tick() recorded for it (which the messages alone do not give back).
+void keepRecordedBreach(std::vector<Turn>& turns, std::string_view question_id, Timestamp breached_at) {
+  for (Turn& t : turns) {
+    if (t.question_id == question_id && !t.breached_at) t.breached_at = breached_at;
+  }
+}
+
 int bucketOf(std::int64_t wait_ms) {
   for (std::size_t i = 0; i < kResponseBuckets.size(); ++i) {
     if (static_cast<double>(wait_ms) <= kResponseBuckets[i] * 1000.0) return static_cast<int>(i);
@@ -593,11 +601,8 @@ void Tracker::restoreOpenMessages(const std::vector<MessageRecord>& open_message
     if (si != kNone) continue;  // already restored
     si = m.newConversation(msgs.front());
     if (auto it = m.restored_breaches.find(key); it != m.restored_breaches.end()) {
-      for (const auto& [question_id, breached_at] : it->second) {
-        for (Turn& t : turns) {
-          if (t.question_id == question_id && !t.breached_at) t.breached_at = breached_at;
-        }
-      }
+      for (const auto& [question_id, breached_at] : it->second)
+        keepRecordedBreach(turns, question_id, breached_at);
     }
     if (!turns.empty() && turns.back().open()) {
       Turn& open = turns.back();
@@ -646,12 +651,8 @@ Result<Plan> Tracker::prepare(std::vector<MessageRecord> records) {
       if (!old_messages.empty()) {
         internal::sortAndDedup(old_messages);
         old_turns = internal::turnsOfSorted(old_messages, std::chrono::milliseconds{threshold});
-        // The breaches tick() recorded, which the messages alone do not give back.
         for (const Turn& stored : loaded->turns) {
-          if (!stored.breached_at) continue;
-          for (Turn& t : old_turns) {
-            if (t.question_id == stored.question_id && !t.breached_at) t.breached_at = stored.breached_at;
-          }
+          if (stored.breached_at) keepRecordedBreach(old_turns, stored.question_id, *stored.breached_at);
         }
       }
     }
