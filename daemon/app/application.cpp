@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <charconv>
 #include <csignal>
 #include <map>
@@ -300,35 +299,11 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
         auto rows = readQuestions(*store, *query);
         if (!rows) return http::Response::error(503, rows.error().message);
         auto response = http::Response::json(200, questionsJsonText(*rows, config, now));
-        // A full page may have a next one: RFC 8288's Link to it, with the same filters.
+        // A full page may have a next one: RFC 8288's Link to it.
         if (!rows->turns.empty() && rows->turns.size() == *query->limit) {
-          std::string next = req.path + "?";
-          std::string_view rest = req.query;
-          while (!rest.empty()) {
-            const auto amp = rest.find('&');
-            const std::string_view param = rest.substr(0, amp);
-            rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-            const auto named = [&param](std::string_view name) {
-              return param == name || (param.starts_with(name) && param.substr(name.size()).starts_with("="));
-            };
-            // The window goes as the instants this page used (below): a relative bound
-            // such as since=7d would move on with the clock between pages.
-            if (param.empty() || named("after") || named("since") || named("until")) continue;
-            // Kept as received, but for bytes a URI may not hold (a client may send them).
-            for (const char c : param) {
-              if (std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                  std::string_view("-._~!$'()*+,;=:@/?%").find(c) != std::string_view::npos) {
-                next.push_back(c);
-              } else {
-                next.append(fmt::format("%{:02X}", static_cast<unsigned char>(c)));
-              }
-            }
-            next.push_back('&');
-          }
-          if (query->since) next.append("since=").append(formatRfc3339(*query->since)).push_back('&');
-          if (query->until) next.append("until=").append(formatRfc3339(*query->until)).push_back('&');
-          next.append("after=").append(turnCursor(rows->turns.back()));
-          response.headers.emplace_back("Link", fmt::format("<{}>; rel=\"next\"", next));
+          response.headers.emplace_back(
+              "Link", fmt::format("<{}>; rel=\"next\"",
+                                  nextPageTarget(req.path, req.query, *query, rows->turns.back())));
         }
         return response;
       }));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <limits>
 
 #include "daemon/tracker/wait_phases.h"
@@ -175,6 +176,35 @@ std::string turnCursor(const Turn& turn) {
     if (c == '/') c = '_';
   }
   return out;
+}
+
+std::string nextPageTarget(std::string_view path, std::string_view raw_query, const store::TurnQuery& query,
+                           const Turn& last) {
+  std::string next(path);
+  next.push_back('?');
+  std::string_view rest = raw_query;
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view param = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    const auto named = [&param](std::string_view name) {
+      return param == name || (param.starts_with(name) && param.substr(name.size()).starts_with("="));
+    };
+    if (param.empty() || named("after") || named("since") || named("until")) continue;
+    for (const char c : param) {
+      if (std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+          std::string_view("-._~!$'()*+,;=:@/?%").find(c) != std::string_view::npos) {
+        next.push_back(c);
+      } else {
+        next.append(fmt::format("%{:02X}", static_cast<unsigned char>(c)));
+      }
+    }
+    next.push_back('&');
+  }
+  if (query.since) next.append("since=").append(formatRfc3339(*query.since)).push_back('&');
+  if (query.until) next.append("until=").append(formatRfc3339(*query.until)).push_back('&');
+  next.append("after=").append(turnCursor(last));
+  return next;
 }
 
 std::optional<store::TurnPosition> parseTurnCursor(std::string_view text) {

@@ -62,6 +62,14 @@ std::string turnCursor(const Turn& turn);
 // The place a cursor names; nullopt when `text` is not a cursor turnCursor() made.
 std::optional<store::TurnPosition> parseTurnCursor(std::string_view text);
 
+// The target of the page after one ending with `last`, for /api/v1/questions' Link
+// header: `path`, the parameters of `raw_query` as received (bytes a URI may not hold
+// percent-encoded), but for `since` and `until`, given as the instants `query` used (a
+// relative bound such as since=7d would move on with the clock between pages), and
+// `after` the cursor of `last`.
+std::string nextPageTarget(std::string_view path, std::string_view raw_query, const store::TurnQuery& query,
+                           const Turn& last);
+
 // Parses a --since/--until value: RFC 3339, a date (YYYY-MM-DD, UTC midnight), or a
 // duration ("7d", "12h") meaning that long before `now`.
 std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now);

@@ -59,5 +59,16 @@ TEST(TurnCursor, RefusesWhatItDidNotMake) {
   }
 }
 
+TEST(NextPageTarget, KeepsTheFiltersAndGivesTheWindowAsInstants) {
+  const Turn last = turnAt(1000, "s", "c", "q");
+  store::TurnQuery query;
+  query.since = fromMillis(1'700'000'000'000);
+  const std::string target = nextPageTarget(
+      "/api/v1/questions", "limit=2&since=7d&after=old&account=acme%2Dfr&x=a<b&&sinced=1", query, last);
+  EXPECT_EQ(target, "/api/v1/questions?limit=2&account=acme%2Dfr&x=a%3Cb&sinced=1&since=" +
+                        formatRfc3339(*query.since) + "&after=" + turnCursor(last));
+  EXPECT_EQ(nextPageTarget("/p", "", store::TurnQuery{}, last), "/p?after=" + turnCursor(last));
+}
+
 }  // namespace
 }  // namespace replywatch::app
