@@ -9,6 +9,7 @@
 
 #include "connectors/relay/relay_format.h"
 #include "connectors/relay/standard_webhooks.h"
+#include "daemon/core/base64.h"
 #include "daemon/core/clock.h"
 #include "fuzz/fuzz_target.h"
 

@@ -9,6 +9,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "daemon/core/base64.h"
+
 namespace replywatch::connectors {
 
 namespace {
@@ -65,14 +67,6 @@ std::string toHex(const unsigned char* data, std::size_t size) {
 std::string hmacSha256Hex(std::string_view key, std::string_view data) {
   auto digest = hmacSha256(key, data);
   return toHex(digest.data(), digest.size());
-}
-
-std::string base64Encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 std::string hmacSha256Base64(std::string_view key, std::string_view data) {

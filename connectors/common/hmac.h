@@ -17,7 +17,6 @@ std::string hmacSha256Hex(std::string_view key, std::string_view data);
 std::string hmacSha256Base64(std::string_view key, std::string_view data);
 
 std::string toHex(const unsigned char* data, std::size_t size);
-std::string base64Encode(std::string_view data);
 
 // Compares two byte strings in time independent of their contents (CRYPTO_memcmp).
 // Strings of different lengths compare unequal (only the length may leak).

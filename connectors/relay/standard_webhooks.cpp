@@ -5,20 +5,12 @@
 #include <cstdint>
 
 #include "connectors/common/hmac.h"
+#include "daemon/core/base64.h"
 
 namespace replywatch::connectors::relay {
 namespace {
 
 constexpr std::string_view kSecretPrefix = "whsec_";
-
-int base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -27,34 +19,6 @@ std::string_view trim(std::string_view s) {
 }
 
 }  // namespace
-
-std::optional<std::string> base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    std::array<int, 4> v{};
-    int padding = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      const char c = text[i + k];
-      if (c == '=' && i + 4 == text.size() && k >= 2) {
-        ++padding;
-        v[k] = 0;
-        continue;
-      }
-      if (padding > 0) return std::nullopt;  // data after padding
-      v[k] = base64Value(c);
-      if (v[k] < 0) return std::nullopt;
-    }
-    const std::uint32_t n = (static_cast<std::uint32_t>(v[0]) << 18) |
-                            (static_cast<std::uint32_t>(v[1]) << 12) |
-                            (static_cast<std::uint32_t>(v[2]) << 6) | static_cast<std::uint32_t>(v[3]);
-    out.push_back(static_cast<char>((n >> 16) & 0xFF));
-    if (padding < 2) out.push_back(static_cast<char>((n >> 8) & 0xFF));
-    if (padding < 1) out.push_back(static_cast<char>(n & 0xFF));
-  }
-  return out;
-}
 
 std::optional<std::string> standardWebhooksKey(std::string_view secret) {
   if (secret.substr(0, kSecretPrefix.size()) != kSecretPrefix) return std::nullopt;

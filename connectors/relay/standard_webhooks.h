@@ -14,9 +14,6 @@
 
 namespace replywatch::connectors::relay {
 
-// Decodes standard base64 (padding required when the length is not a multiple of 4).
-std::optional<std::string> base64Decode(std::string_view text);
-
 // The HMAC key of a "whsec_<base64>" secret; nullopt when it does not have that form or
 // decodes to nothing.
 std::optional<std::string> standardWebhooksKey(std::string_view secret);

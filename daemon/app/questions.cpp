@@ -1,11 +1,11 @@
 #include "daemon/app/questions.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <cctype>
 #include <limits>
 
+#include "daemon/core/base64.h"
 #include "daemon/tracker/wait_phases.h"
 
 namespace replywatch::app {
@@ -165,17 +165,7 @@ std::string turnCursor(const Turn& turn) {
   const std::string json =
       nlohmann::json::array({toMillis(turn.asked_at), turn.source, turn.conversation_id, turn.question_id})
           .dump();
-  std::string out(4 * ((json.size() + 2) / 3) + 1, '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(json.data()), static_cast<int>(json.size()));
-  out.resize(static_cast<std::size_t>(n));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  for (char& c : out) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return out;
+  return base64Encode(json, Base64Alphabet::Url);
 }
 
 std::string nextPageTarget(std::string_view path, std::string_view raw_query, const store::TurnQuery& query,
@@ -210,26 +200,10 @@ std::string nextPageTarget(std::string_view path, std::string_view raw_query, co
 std::optional<store::TurnPosition> parseTurnCursor(std::string_view text) {
   // A cursor is made of the ids of one turn: 4 KiB is far more than any holds.
   constexpr std::size_t kMaxCursorBytes = 4096;
-  if (text.empty() || text.size() > kMaxCursorBytes || text.size() % 4 == 1) return std::nullopt;
-  std::string b64(text);
-  for (char& c : b64) {
-    if (c == '-') {
-      c = '+';
-    } else if (c == '_') {
-      c = '/';
-    } else if (c == '+' || c == '/' || c == '=') {
-      return std::nullopt;  // not the URL-safe alphabet this API writes
-    }
-  }
-  const std::size_t padding = (4 - b64.size() % 4) % 4;
-  b64.append(padding, '=');
-  std::string raw(b64.size() / 4 * 3, '\0');
-  const int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
-                      reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
-  if (n < 0) return std::nullopt;
-  raw.resize(static_cast<std::size_t>(n) - padding);
-  auto json = nlohmann::json::parse(raw, nullptr, /*allow_exceptions=*/false);
+  if (text.empty() || text.size() > kMaxCursorBytes) return std::nullopt;
+  const auto raw = base64Decode(text, Base64Alphabet::Url);
+  if (!raw) return std::nullopt;
+  auto json = nlohmann::json::parse(*raw, nullptr, /*allow_exceptions=*/false);
   if (!json.is_array() || json.size() != 4 || !json[0].is_number_integer()) return std::nullopt;
   if (json[0].is_number_unsigned() &&
       json[0].get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {

@@ -14,6 +14,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "daemon/core/base64.h"
+
 namespace replywatch::http {
 namespace {
 
@@ -37,18 +39,6 @@ int costOf(const std::string& hash) {
 bool constantTimeEqual(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::optional<std::string> decodeBase64(std::string_view in) {
-  if (in.empty() || in.size() > kMaxCredentialBytes || in.size() % 4 != 0) return std::nullopt;
-  std::vector<unsigned char> out(in.size() / 4 * 3 + 1);
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts padding bytes as zeros: drop them.
-  if (in.size() >= 1 && in[in.size() - 1] == '=') --n;
-  if (in.size() >= 2 && in[in.size() - 2] == '=') --n;
-  return std::string(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(n));
 }
 
 std::string cacheKey(std::string_view user, std::string_view password, const std::string& hash) {
@@ -128,7 +118,7 @@ bool BasicAuth::check(const Request& request) const {
   }
   value.remove_prefix(kScheme.size());
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  auto decoded = decodeBase64(value);
+  auto decoded = value.size() > kMaxCredentialBytes ? std::nullopt : base64Decode(value);
   if (!decoded) return false;
   auto colon = decoded->find(':');
   if (colon == std::string::npos) return false;

@@ -20,12 +20,7 @@ TEST(Hmac, EmptyKeyAndBody) {
   EXPECT_EQ(hmacSha256Hex("", ""), "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
 }
 
-TEST(Hmac, Base64) {
-  EXPECT_EQ(base64Encode(""), "");
-  EXPECT_EQ(base64Encode("f"), "Zg==");
-  EXPECT_EQ(base64Encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(hmacSha256Base64(kSecret, kBody).size(), 44u);
-}
+TEST(Hmac, Base64) { EXPECT_EQ(hmacSha256Base64(kSecret, kBody).size(), 44u); }
 
 TEST(Hmac, ConstantTimeEquals) {
   EXPECT_TRUE(constantTimeEquals("", ""));

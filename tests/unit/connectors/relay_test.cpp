@@ -127,13 +127,8 @@ TEST(StandardWebhooks, ReproducesThePublishedTestVector) {
             SignatureCheck::Mismatch);
 }
 
-TEST(StandardWebhooks, SecretsAndBase64) {
-  EXPECT_EQ(base64Decode("aGVsbG8="), std::optional<std::string>("hello"));
-  EXPECT_EQ(base64Decode("aGVsbG8h"), std::optional<std::string>("hello!"));
-  EXPECT_EQ(base64Decode("aGVsbA=="), std::optional<std::string>("hell"));
-  EXPECT_FALSE(base64Decode("aGVsbG8").has_value());
-  EXPECT_FALSE(base64Decode("aG=sbG8=").has_value());
-  EXPECT_FALSE(base64Decode("aGV*bG8=").has_value());
+TEST(StandardWebhooks, Secrets) {
+  EXPECT_EQ(standardWebhooksKey("whsec_aGVsbA=="), std::optional<std::string>("hell"));
   EXPECT_FALSE(standardWebhooksKey("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").has_value());  // no prefix
   EXPECT_FALSE(standardWebhooksKey("whsec_").has_value());
   EXPECT_FALSE(standardWebhooksKey("whsec_not base64!").has_value());

@@ -1,12 +1,12 @@
 #include <crypt.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "daemon/core/base64.h"
 #include "daemon/http/basic_auth.h"
 
 namespace replywatch::http {
@@ -16,14 +16,6 @@ namespace {
 constexpr const char* kUuHash = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";     // "U*U"
 constexpr const char* kEmptyHash = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.7uG0VCzI2bS7j6ymqJi9CdcdxiRTWNy";  // ""
 
-std::string base64(const std::string& s) {
-  std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 Request withAuthorization(std::string value) {
   Request r;
   r.method = "GET";
@@ -32,7 +24,7 @@ Request withAuthorization(std::string value) {
   return r;
 }
 
-Request basic(const std::string& user_pass) { return withAuthorization("Basic " + base64(user_pass)); }
+Request basic(const std::string& user_pass) { return withAuthorization("Basic " + base64Encode(user_pass)); }
 
 TEST(BasicAuth, DisabledWithoutUsers) {
   BasicAuth auth(std::map<std::string, std::string>{});
@@ -97,12 +89,12 @@ TEST(BasicAuth, MalformedHeadersAreRefused) {
   EXPECT_FALSE(auth.check(Request{}));
   EXPECT_FALSE(auth.check(withAuthorization("")));
   EXPECT_FALSE(auth.check(withAuthorization("Basic")));
-  EXPECT_FALSE(auth.check(withAuthorization("Bearer " + base64("prometheus:U*U"))));
+  EXPECT_FALSE(auth.check(withAuthorization("Bearer " + base64Encode("prometheus:U*U"))));
   EXPECT_FALSE(auth.check(withAuthorization("Basic !!!!")));
-  EXPECT_FALSE(auth.check(withAuthorization("Basic " + base64("no-colon"))));
+  EXPECT_FALSE(auth.check(withAuthorization("Basic " + base64Encode("no-colon"))));
   EXPECT_FALSE(auth.check(withAuthorization("Basic " + std::string(10000, 'A'))));
-  EXPECT_TRUE(
-      auth.check(withAuthorization("basic " + base64("prometheus:U*U"))));  // scheme is case-insensitive
+  EXPECT_TRUE(auth.check(
+      withAuthorization("basic " + base64Encode("prometheus:U*U"))));  // scheme is case-insensitive
 }
 
 TEST(BasicAuth, ConcurrentChecksGiveTheRightAnswers) {
