@@ -509,13 +509,28 @@ Result<std::size_t> Pipeline::tick() {
 }
 
 Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
+  // What the turns deleted so far counted is saved with each deletion transaction; the
+  // escalation records' part changes only below, after the pruning, and is saved then.
+  Retired kept;
   {
     std::lock_guard lock(mu_);
     if (auto settled = settleBulkWrites(/*stop_bulk_writer=*/true); !settled) return settled.error();
     tracker_->forgetBefore(cutoff);
+    kept = Retired{retired_turns_, escalations_.retiredEscalations(), escalations_.retiredPhases()};
   }
   tracker::RetiredCounts gone;
-  auto pruned = store_.prune(cutoff, [&gone](const Turn& t) { gone.add(t); });
+  store::PruneHooks hooks;
+  hooks.deleted_turn = [&gone](const Turn& t) { gone.add(t); };
+  // Runs under the store's write lock, so it must not take mu_ (the writer thread may
+  // hold it while waiting for the store): it reads only `kept` and `gone`, which this
+  // thread alone touches until the pruning ends.
+  hooks.retired_counts = [&kept, &gone](const std::vector<Turn>& deleting) {
+    Retired after = kept;
+    after.turns.add(gone);
+    for (const Turn& t : deleting) after.turns.add(t);
+    return retiredToJson(after);
+  };
+  auto pruned = store_.prune(cutoff, hooks);
   std::lock_guard lock(mu_);
   // After an error too: the transactions that committed before it deleted turns and
   // escalation records all the same, whose counts are kept below.

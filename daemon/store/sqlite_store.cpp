@@ -278,6 +278,10 @@ constexpr const char* kDropConversationIndex = "DROP INDEX messages_by_conversat
 constexpr const char* kCreateConversationIndex =
     "CREATE INDEX messages_by_conversation ON messages (source, conversation_id, created_at_ms, id);";
 
+constexpr std::string_view kSaveRetiredCounts =
+    "INSERT INTO retired_counts (id, data) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET data = "
+    "excluded.data";
+
 constexpr std::string_view kDeleteTurn =
     "DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2 AND question_id = ?3";
 
@@ -1341,8 +1345,7 @@ class SqliteStore final : public Store {
     return std::optional<std::string>(std::move(value));
   }
 
-  Result<std::uint64_t> prune(Timestamp cutoff,
-                              const std::function<void(const Turn&)>& deleted_turn) override {
+  Result<std::uint64_t> prune(Timestamp cutoff, const PruneHooks& hooks) override {
     if (!write_) return readOnlyError("cannot prune");
     if (auto drained = drain(); !drained.ok()) return drained.error();
     const std::int64_t cutoff_ms = toMillis(cutoff);
@@ -1366,10 +1369,12 @@ class SqliteStore final : public Store {
       for (std::size_t i = 0; i < stale.size(); i += kPruneWriteChunk) {
         const std::size_t end = std::min(stale.size(), i + kPruneWriteChunk);
         std::vector<Turn> turns;
-        auto removed = deleteStale(stale, i, end, cutoff_ms, deleted_turn ? &turns : nullptr);
+        auto removed = deleteStale(stale, i, end, cutoff_ms, hooks, turns);
         if (!removed.ok()) return removed.error();
         deleted += removed.value();
-        for (const Turn& t : turns) deleted_turn(t);
+        if (hooks.deleted_turn) {
+          for (const Turn& t : turns) hooks.deleted_turn(t);
+        }
       }
       if (!more) break;
     }
@@ -1406,9 +1411,7 @@ class SqliteStore final : public Store {
     if (!write_) return readOnlyError("cannot save retired counts to");
     std::lock_guard lock(write_mutex_);
     Database& db = *write_;
-    Statement* s = db.prepare(
-        "INSERT INTO retired_counts (id, data) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET data = "
-        "excluded.data");
+    Statement* s = db.prepare(kSaveRetiredCounts);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot save retired counts");
     ResetGuard guard(*s);
     s->bind(1, data);
@@ -2015,10 +2018,13 @@ class SqliteStore final : public Store {
 
   // Deletes stale[begin, end) in one write transaction, re-checking each conversation
   // under the write lock (a message may have arrived since the scan).
-  // Deletes the conversations of stale[begin, end) still stale, in one transaction; with
-  // `turns`, the turns it deleted are added there once it committed.
+  // Deletes the conversations of stale[begin, end) still stale, in one transaction, with
+  // the text of hooks.retired_counts when it deletes turns; the turns it deleted are
+  // added to `turns` once it committed.
   Result<std::uint64_t> deleteStale(const std::vector<ConversationKey>& stale, std::size_t begin,
-                                    std::size_t end, std::int64_t cutoff_ms, std::vector<Turn>* turns) {
+                                    std::size_t end, std::int64_t cutoff_ms, const PruneHooks& hooks,
+                                    std::vector<Turn>& turns) {
+    const bool read_turns = hooks.deleted_turn || hooks.retired_counts;
     // With a commit log, no batch is logged meanwhile, and a conversation with a logged
     // batch not applied yet is not stale (its new message is not in the file yet).
     std::unique_lock<std::mutex> commit_lock;
@@ -2062,7 +2068,7 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       deleted += static_cast<std::uint64_t>(db.changes());
       del_messages->reset();
-      if (turns != nullptr) {
+      if (read_turns) {
         sel_turns->bind(1, key.source);
         sel_turns->bind(2, key.conversation_id);
         while ((rc = sel_turns->step()) == SQLITE_ROW) readTurn(*sel_turns, gone.emplace_back());
@@ -2080,9 +2086,24 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       del_escalations->reset();
     }
+    if (hooks.retired_counts && !gone.empty()) {
+      Statement* save = db.prepare(kSaveRetiredCounts);
+      if (save == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
+      ResetGuard g6(*save);
+      std::string text;
+      try {
+        text = hooks.retired_counts(gone);
+      } catch (const std::exception& e) {
+        (void)db.exec("ROLLBACK");
+        return makeError("store", fmt::format("{}: the counts of the deleted turns: {}", kWhat, e.what()));
+      }
+      save->bind(1, text);
+      rc = save->step();
+      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+    }
     rc = db.exec("COMMIT");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    if (turns != nullptr) turns->insert(turns->end(), gone.begin(), gone.end());
+    turns.insert(turns.end(), gone.begin(), gone.end());
     return deleted;
   }
 

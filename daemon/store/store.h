@@ -146,6 +146,21 @@ struct OpenOptions {
   std::uint64_t log_segment_bytes = 64ULL << 20;
 };
 
+// What prune() tells its caller about each of its deletion transactions; both optional,
+// both called on the thread that called prune().
+struct PruneHooks {
+  // Called for each turn a transaction deleted, once it committed: so also for those of
+  // the transactions that committed before an Error.
+  std::function<void(const Turn&)> deleted_turn;
+  // Called inside each transaction that deletes turns, before it commits, with those
+  // turns: returns the text to save as retiredCounts() in that same transaction (what
+  // they counted included), so that a crash during a pruning never leaves turns deleted
+  // without their counts saved. The store's write lock is held: it must not call the
+  // store or wait for a thread that may. If the transaction then fails, the text is not
+  // saved and deleted_turn is not called for those turns.
+  std::function<std::string(const std::vector<Turn>& deleting)> retired_counts;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -214,11 +229,8 @@ class Store {
   // Deletes messages and turns whose conversation saw no message after `cutoff` (open
   // questions included), with the escalation records linked to them, and unlinked
   // escalation records requested before `cutoff`. Returns the number of messages deleted.
-  // Works in several transactions: calls `deleted_turn` (when set), on the calling
-  // thread, for each turn deleted by a transaction once it committed, so also for those
-  // of the transactions that committed before an Error.
-  virtual Result<std::uint64_t> prune(Timestamp cutoff,
-                                      const std::function<void(const Turn&)>& deleted_turn) = 0;
+  // Works in several transactions; see PruneHooks for what the caller learns of each.
+  virtual Result<std::uint64_t> prune(Timestamp cutoff, const PruneHooks& hooks) = 0;
 
   // The text last saved by saveRetiredCounts(), nullopt before any. The store keeps it
   // for its user: what pruned data counted, which a restart cannot count again.

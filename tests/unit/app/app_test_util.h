@@ -105,9 +105,8 @@ class ForwardingStore : public store::Store {
   Result<std::optional<std::string>> cursor(const std::string& source) override {
     return inner_->cursor(source);
   }
-  Result<std::uint64_t> prune(Timestamp cutoff,
-                              const std::function<void(const Turn&)>& deleted_turn) override {
-    return inner_->prune(cutoff, deleted_turn);
+  Result<std::uint64_t> prune(Timestamp cutoff, const store::PruneHooks& hooks) override {
+    return inner_->prune(cutoff, hooks);
   }
   Result<std::optional<std::string>> retiredCounts() override { return inner_->retiredCounts(); }
   Result<void> saveRetiredCounts(std::string_view data) override { return inner_->saveRetiredCounts(data); }

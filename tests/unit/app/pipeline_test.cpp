@@ -313,9 +313,8 @@ TEST(Pipeline, PruneForgetsStaleConversationsOpenOrNot) {
 class PruneFailsAfterDeleting final : public testing::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
-  Result<std::uint64_t> prune(Timestamp cutoff,
-                              const std::function<void(const Turn&)>& deleted_turn) override {
-    auto pruned = ForwardingStore::prune(cutoff, deleted_turn);
+  Result<std::uint64_t> prune(Timestamp cutoff, const store::PruneHooks& hooks) override {
+    auto pruned = ForwardingStore::prune(cutoff, hooks);
     if (!pruned.ok()) return pruned;
     return makeError("store", "cannot prune store: disk I/O error");
   }
@@ -353,6 +352,43 @@ TEST(Pipeline, APruningThatFailsPartWayKeepsWhatItDeletedCounted) {
   Pipeline restarted(cfg, clock, store);
   ASSERT_TRUE(restarted.restore().ok());
   expectSameCounters(restarted.snapshot(), before);
+}
+
+// A process that dies during a pruning, after some of its transactions committed and
+// before the pruning's end saved what it deleted counted (stood for here by saves after
+// the pruning that fail): each deletion transaction saved the turns' counts itself, so
+// the restarted process counts on from where the dead one was.
+class SavesFailAfterPruning final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<void> saveRetiredCounts(std::string_view) override {
+    return makeError("store", "cannot save retired counts: disk I/O error");
+  }
+};
+
+TEST(Pipeline, TheCountsOfPrunedTurnsAreSavedWithTheirDeletion) {
+  TempStore dir;
+  auto cfg = feedAndRelaysConfig();
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  tracker::Snapshot before;
+  {
+    SavesFailAfterPruning store(dir.open());
+    Pipeline p(cfg, clock, store);
+    ASSERT_TRUE(p.restore().ok());
+    ASSERT_TRUE(p.ingest(cfg.sources[0],
+                         {feedMessage("q1", "old", kT0), feedMessage("a1", "old", kT0 + 60, true),
+                          feedMessage("q2", "waiting", kT0 + 10), feedMessage("q4", "recent", kT0 + 200)},
+                         std::nullopt)
+                    .ok());
+    before = p.snapshot();
+    EXPECT_FALSE(p.prune(fromMillis((kT0 + 100) * 1000)).ok());
+    EXPECT_EQ(turnKeys(store), (std::vector<std::string>{"recent/q4"}));
+  }
+  auto store = dir.open();
+  Pipeline restarted(cfg, clock, *store);
+  ASSERT_TRUE(restarted.restore().ok());
+  expectSameCounters(restarted.snapshot(), before);
+  EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].questions_total), 3u);
 }
 
 }  // namespace

@@ -701,6 +701,42 @@ TEST(SqliteStoreOpen, KeepsTheRetiredCountsText) {
 
 // --- prune ----------------------------------------------------------------------------
 
+// What PruneHooks::retired_counts returns is saved by the transaction that deletes the
+// turns it was given; a transaction that fails saves nothing and deletes nothing.
+TEST(SqliteStorePrune, RetiredCountsAreSavedByTheDeletingTransaction) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  WriteBatch batch;
+  batch.messages = {message("s", "old", "old", 100), message("s", "fresh", "fresh", 6000)};
+  batch.upsert_turns = {openTurn("s", "old", "old", 100), openTurn("s", "fresh", "fresh", 6000)};
+  ASSERT_TRUE(store->commit(batch).ok());
+
+  PruneHooks failing;
+  failing.retired_counts = [](const std::vector<Turn>&) -> std::string {
+    throw std::runtime_error("no memory");
+  };
+  auto refused = store->prune(fromMillis(1000), failing);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("no memory"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(store->conversation({"s", "old"})->size(), 1u);
+  EXPECT_FALSE(store->retiredCounts().value().has_value());
+
+  PruneHooks hooks;
+  std::vector<std::string> seen;
+  hooks.retired_counts = [&seen](const std::vector<Turn>& deleting) {
+    for (const Turn& t : deleting) seen.push_back(t.question_id);
+    return "deleting " + std::to_string(deleting.size());
+  };
+  ASSERT_TRUE(store->prune(fromMillis(1000), hooks).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"old"}));
+  EXPECT_EQ(store->retiredCounts().value(), std::optional<std::string>("deleting 1"));
+  EXPECT_TRUE(store->conversation({"s", "old"})->empty());
+  // A pruning that deletes no turn leaves the saved text alone.
+  ASSERT_TRUE(store->prune(fromMillis(1000), hooks).ok());
+  EXPECT_EQ(store->retiredCounts().value(), std::optional<std::string>("deleting 1"));
+}
+
 TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   TempDir dir;
   auto store = mustOpen(dir.file("store.db"));
@@ -716,8 +752,9 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   ASSERT_TRUE(store->commit(batch).ok());
 
   std::vector<std::string> deleted_turns;
-  auto pruned =
-      store->prune(fromMillis(1000), [&](const Turn& t) { deleted_turns.push_back(t.question_id); });
+  auto pruned = store->prune(
+      fromMillis(1000),
+      {.deleted_turn = [&](const Turn& t) { deleted_turns.push_back(t.question_id); }, .retired_counts = {}});
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(pruned.value(), 2u);
   EXPECT_EQ(deleted_turns, (std::vector<std::string>{"old"}));
@@ -733,9 +770,12 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   // "mixed" is stale by then: its question m2 is still open, and goes with it (an
   // unanswered question older than the retention is no longer waited for).
   deleted_turns.clear();
-  EXPECT_EQ(
-      store->prune(fromMillis(5001), [&](const Turn& t) { deleted_turns.push_back(t.question_id); }).value(),
-      2u);
+  EXPECT_EQ(store
+                ->prune(fromMillis(5001),
+                        {.deleted_turn = [&](const Turn& t) { deleted_turns.push_back(t.question_id); },
+                         .retired_counts = {}})
+                .value(),
+            2u);
   std::sort(deleted_turns.begin(), deleted_turns.end());
   EXPECT_EQ(deleted_turns, (std::vector<std::string>{"m2", "mixed"}));
   EXPECT_TRUE(store->conversation({"s", "mixed"})->empty());
