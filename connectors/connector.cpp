@@ -78,6 +78,12 @@ WebhookResponse retryLater(std::string_view what) {
   return r;
 }
 
+WebhookResponse methodNotAllowed(std::string_view allowed) {
+  auto r = WebhookResponse::error(405, fmt::format("method not allowed: use {}", allowed));
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
 WebhookResponse Connector::handleWebhook(const WebhookRequest& request) {
   (void)request;
   return WebhookResponse::error(404, "this source does not accept webhooks");

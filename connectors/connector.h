@@ -119,6 +119,11 @@ inline constexpr std::string_view kSinkStoppingReason = "stopping";
 // 503 with "Retry-After: 5": "<what> could not be stored, retry later".
 WebhookResponse retryLater(std::string_view what);
 
+// 405 with an Allow header listing `allowed` ("POST", "GET, POST"). A request with the
+// wrong method says nothing about the source's health (anyone can send one): it is
+// counted with the webhook requests' statuses only, not as a source error.
+WebhookResponse methodNotAllowed(std::string_view allowed);
+
 // True when `error` is one of the refusals for load above.
 bool isSinkBusy(const Error& error);
 

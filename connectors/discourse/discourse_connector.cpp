@@ -210,12 +210,7 @@ Message DiscourseConnector::toRetraction(const Post& p) const {
 }
 
 WebhookResponse DiscourseConnector::handleWebhook(const WebhookRequest& request) {
-  if (request.method != "POST") {
-    ctx_.health.addError(ErrorReason::BadRequest);
-    auto r = WebhookResponse::error(405, "method not allowed: use POST");
-    r.headers.emplace_back("Allow", "POST");
-    return r;
-  }
+  if (request.method != "POST") return methodNotAllowed("POST");
   if (settings_.webhook_secret.empty()) {
     return WebhookResponse::error(404,
                                   "webhooks are disabled for this source (no webhook_secret configured)");
@@ -266,6 +261,9 @@ WebhookResponse DiscourseConnector::handleWebhook(const WebhookRequest& request)
   }
   if (auto rejection = validator_.check(m)) {
     ctx_.health.addError(rejection->reason);
+    spdlog::warn("discourse post rejected source={} origin=webhook id={} remote={} reason={} error={}",
+                 logValue(ctx_.source.name), logValue(m.id), logValue(request.remote),
+                 toString(rejection->reason), logValue(rejection->message));
     return WebhookResponse::error(400, rejection->message);
   }
   std::vector<Message> batch;

@@ -528,10 +528,7 @@ WebhookResponse ExportConnector::handleWebhook(const WebhookRequest& request) {
 
 void ExportConnector::handleWebhookAsync(WebhookRequest request, WebhookReply reply) {
   if (request.method != "POST") {
-    ctx_.health.addError(ErrorReason::BadRequest);
-    auto r = WebhookResponse::error(405, "method not allowed: use POST");
-    r.headers.emplace_back("Allow", "POST");
-    reply(std::move(r));
+    reply(methodNotAllowed("POST"));
     return;
   }
   if (settings_.webhook_secret.empty()) {

@@ -185,6 +185,13 @@ MastodonConnector::MastodonConnector(const ConnectorContext& context, Settings s
   options.total_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.timeout);
   options.connect_timeout = std::min(options.connect_timeout, options.total_timeout);
   setHttpOptions(options);
+  if (!settings_.webhook_secret.empty() && !polls()) {
+    // Mastodon sends status webhooks for its own users' statuses only.
+    spdlog::warn(
+        "mastodon source takes webhooks without polling: questions from accounts of other servers will not "
+        "arrive (set base_url and token) source={}",
+        logValue(ctx_.source.name));
+  }
 }
 
 MastodonConnector::~MastodonConnector() = default;
@@ -320,12 +327,7 @@ Message MastodonConnector::toMessage(const Status& s, const std::string& root) c
 }
 
 WebhookResponse MastodonConnector::handleWebhook(const WebhookRequest& request) {
-  if (request.method != "POST") {
-    ctx_.health.addError(ErrorReason::BadRequest);
-    auto r = WebhookResponse::error(405, "method not allowed: use POST");
-    r.headers.emplace_back("Allow", "POST");
-    return r;
-  }
+  if (request.method != "POST") return methodNotAllowed("POST");
   if (settings_.webhook_secret.empty()) {
     return WebhookResponse::error(404,
                                   "webhooks are disabled for this source (no webhook_secret configured)");
@@ -371,6 +373,9 @@ WebhookResponse MastodonConnector::handleWebhook(const WebhookRequest& request) 
   Message m = toMessage(status, root);
   if (auto rejection = validator_.check(m)) {
     ctx_.health.addError(rejection->reason);
+    spdlog::warn("mastodon status rejected source={} origin=webhook id={} remote={} reason={} error={}",
+                 logValue(ctx_.source.name), logValue(m.id), logValue(request.remote),
+                 toString(rejection->reason), logValue(rejection->message));
     return WebhookResponse::error(400, rejection->message);
   }
   std::vector<Message> batch;

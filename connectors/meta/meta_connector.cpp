@@ -1,6 +1,7 @@
 #include "connectors/meta/meta_connector.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -248,10 +249,7 @@ WebhookResponse MetaConnector::handleWebhook(const WebhookRequest& request) {
   }
   if (request.method == "GET") return verifyHandshake(request);
   if (request.method == "POST") return receive(request);
-  ctx_.health.addError(ErrorReason::BadRequest);
-  auto r = WebhookResponse::error(405, "method not allowed: use GET (verification) or POST");
-  r.headers.emplace_back("Allow", "GET, POST");
-  return r;
+  return methodNotAllowed("GET, POST");
 }
 
 WebhookResponse MetaConnector::verifyHandshake(const WebhookRequest& request) {
@@ -302,8 +300,13 @@ WebhookResponse MetaConnector::receive(const WebhookRequest& request) {
     outcome = *r;
     ctx_.health.addEvents(outcome.stored);
   }
+  // A delivery whose every entry is addressed to another page or object brought nothing
+  // for this source: it does not count as a success, so a source whose page_id or
+  // platform is wrong goes stale instead of looking up.
+  const bool elsewhere_only = parsed->entries > 0 && parsed->elsewhere == parsed->entries;
+  if (parsed->elsewhere > 0) noteElsewhere(*parsed, request.remote);
   // While the access token is refused the source stays down (see pollOnce()).
-  if (!auth_failed_.load()) ctx_.health.markSuccess(ctx_.clock.now());
+  if (!auth_failed_.load() && !elsewhere_only) ctx_.health.markSuccess(ctx_.clock.now());
   spdlog::debug("meta webhook stored source={} received={} stored={} duplicates={} rejected={} ignored={}",
                 logValue(ctx_.source.name), outcome.received, outcome.stored, outcome.duplicates, rejected,
                 parsed->ignored);
@@ -313,6 +316,28 @@ WebhookResponse MetaConnector::receive(const WebhookRequest& request) {
   j["ignored"] = parsed->ignored;
   response.body = j.dump();
   return response;
+}
+
+void MetaConnector::noteElsewhere(const WebhookParse& parsed, std::string_view remote) {
+  const std::int64_t now_ms = toMillis(ctx_.clock.now());
+  std::int64_t last = elsewhere_warned_ms_.load();
+  const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(kElsewhereWarnInterval).count();
+  const bool warn = (last == std::numeric_limits<std::int64_t>::min() || now_ms - last >= interval) &&
+                    elsewhere_warned_ms_.compare_exchange_strong(last, now_ms);
+  const auto level = warn ? spdlog::level::warn : spdlog::level::debug;
+  if (!parsed.other_object.empty()) {
+    spdlog::log(level,
+                "meta webhook entries for another object ignored, check the source's channel source={} "
+                "remote={} entries={} object={} expected_object={}",
+                logValue(ctx_.source.name), logValue(remote), parsed.elsewhere, logValue(parsed.other_object),
+                settings_.platform == Platform::Instagram ? "instagram" : "page");
+    return;
+  }
+  spdlog::log(level,
+              "meta webhook entries for another page or account ignored, check page_id source={} remote={} "
+              "entries={} entry_ids={} page_id={}",
+              logValue(ctx_.source.name), logValue(remote), parsed.elsewhere,
+              logValue(fmt::format("{}", fmt::join(parsed.other_ids, ","))), logValue(settings_.page_id));
 }
 
 // ---------------------------------------------------------------------------- polling

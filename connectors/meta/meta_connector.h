@@ -5,6 +5,8 @@
 // comment seen by both is stored once. See README.md in this directory.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -88,6 +90,9 @@ class MetaConnector final : public Connector {
   struct Batch;
   WebhookResponse verifyHandshake(const WebhookRequest& request);
   WebhookResponse receive(const WebhookRequest& request);
+  // Logs entries addressed to another page or object: at warn level at most once per
+  // kElsewhereWarnInterval, at debug level otherwise. Any thread.
+  void noteElsewhere(const WebhookParse& parsed, std::string_view remote);
   Fetch fetch(const std::string& url, std::stop_token stop);
   // Validates, counts rejections, drops repeated ids; returns how many were rejected.
   std::size_t keepValid(std::vector<Message>& messages, const std::vector<PayloadProblem>& problems,
@@ -101,6 +106,8 @@ class MetaConnector final : public Connector {
   std::unique_ptr<HttpClient> http_;
   std::atomic<bool> auth_failed_{false};
   int rate_limits_in_a_row_ = 0;
+  static constexpr std::chrono::minutes kElsewhereWarnInterval{10};
+  std::atomic<std::int64_t> elsewhere_warned_ms_{std::numeric_limits<std::int64_t>::min()};
 };
 
 }  // namespace replywatch::connectors::meta

@@ -329,8 +329,11 @@ Result<WebhookParse> parseWebhookBody(std::string_view body, const ParseOptions&
   const std::string expected = options.platform == Platform::Instagram ? "instagram" : "page";
 
   WebhookParse out;
+  out.entries = entries.size();
   if (object != expected) {
     out.ignored = entries.size();
+    out.elsewhere = entries.size();
+    out.other_object = object.substr(0, 64);
     return out;
   }
   for (std::size_t e = 0; e < entries.size(); ++e) {
@@ -340,8 +343,13 @@ Result<WebhookParse> parseWebhookBody(std::string_view body, const ParseOptions&
       out.problems.push_back(problem(where_entry, ErrorReason::ParseError, "an entry is not an object"));
       continue;
     }
-    if (!options.page_id.empty() && idOf(member(entry, "id")) != options.page_id) {
+    if (const std::string id = idOf(member(entry, "id")); !options.page_id.empty() && id != options.page_id) {
       ++out.ignored;  // another page of the same app
+      ++out.elsewhere;
+      if (out.other_ids.size() < WebhookParse::kMaxOtherIds &&
+          std::find(out.other_ids.begin(), out.other_ids.end(), id) == out.other_ids.end()) {
+        out.other_ids.push_back(id.substr(0, 64));
+      }
       continue;
     }
     const json& changes = member(entry, "changes");

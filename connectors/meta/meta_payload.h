@@ -54,6 +54,15 @@ struct WebhookParse {
   std::vector<Message> messages;  // not yet checked by MessageValidator
   std::vector<PayloadProblem> problems;
   std::size_t ignored = 0;  // changes of other objects, pages, fields, items or verbs
+  // Of those, the entries addressed elsewhere: to another page or account (by id, the
+  // first few distinct ones), or to another object than the source's ("page" for
+  // Facebook, "instagram"). Every entry of a delivery addressed elsewhere usually means a
+  // misconfigured page_id or platform.
+  std::size_t elsewhere = 0;
+  std::vector<std::string> other_ids;  // at most kMaxOtherIds
+  std::string other_object;            // the delivery's object, when not the source's
+  std::size_t entries = 0;             // entries in the delivery
+  static constexpr std::size_t kMaxOtherIds = 4;
 };
 
 // Parses a webhook POST body (already authenticated). Errors (reason "bad_request") only

@@ -94,12 +94,7 @@ WebhookResponse RelayConnector::refuseSignature(const WebhookRequest& request, s
 }
 
 WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
-  if (request.method != "POST") {
-    ctx_.health.addError(ErrorReason::BadRequest);
-    auto r = WebhookResponse::error(405, "method not allowed: use POST");
-    r.headers.emplace_back("Allow", "POST");
-    return r;
-  }
+  if (request.method != "POST") return methodNotAllowed("POST");
   const bool standard = !settings_.standard_webhooks_key.empty();
   const bool hmac = !settings_.webhook_secret.empty();
   if (!standard && !hmac) {
@@ -123,13 +118,28 @@ WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
     std::int64_t seconds = 0;
     std::from_chars(timestamp->data(), timestamp->data() + timestamp->size(), seconds);
     signed_at = fromMillis(seconds * 1000);
-    // A signed request seen before is a replay: refused, nothing stored again. The id is
-    // claimed now, so that the same delivery sent twice at once is stored once.
-    if (!replays_.claim(*delivery_id, signed_at, now)) {
-      ctx_.health.addError(ErrorReason::Signature);
-      spdlog::warn("webhook replay rejected source={} remote={}", logValue(ctx_.source.name),
-                   logValue(request.remote));
-      return WebhookResponse::error(409, "this webhook-id was already received");
+    // The webhook-id is the delivery's idempotency key. A copy of a stored delivery (a
+    // retry whose first response was lost, or a replay of the signed request) is
+    // answered as stored and stores nothing again; a copy arriving while the first is
+    // being stored is asked to come back, so that the delivery is stored once.
+    switch (replays_.claim(*delivery_id, signed_at, now)) {
+      case ReplayGuard::Claim::New: break;
+      case ReplayGuard::Claim::Stored: {
+        spdlog::info("webhook delivery already stored source={} webhook_id={} remote={}",
+                     logValue(ctx_.source.name), logValue(*delivery_id), logValue(request.remote));
+        WebhookResponse r;
+        r.status = 200;
+        r.body = nlohmann::json{{"status", "ok"}, {"duplicate", true}, {"stored", 0}}.dump();
+        return r;
+      }
+      case ReplayGuard::Claim::InProgress: {
+        spdlog::info(
+            "webhook delivery arrived while its copy is being stored source={} webhook_id={} remote={}",
+            logValue(ctx_.source.name), logValue(*delivery_id), logValue(request.remote));
+        auto r = WebhookResponse::error(409, "a delivery with this webhook-id is being stored, retry later");
+        r.headers.emplace_back("Retry-After", "1");
+        return r;
+      }
     }
   } else {
     auto signature = request.header(settings_.signature_header);
@@ -167,6 +177,7 @@ WebhookResponse RelayConnector::handleWebhook(const WebhookRequest& request) {
   }
   auto outcome = ctx_.sink.ingestEscalations(ctx_.source, std::move(records), std::nullopt);
   if (!outcome) return unclaimed(sinkRefused(outcome.error(), ctx_, "the records"));
+  if (delivery_id) replays_.stored(*delivery_id);
   ctx_.health.addEvents(outcome->stored);
   ctx_.health.markSuccess(now);
   auto r = WebhookResponse::accepted(*outcome);

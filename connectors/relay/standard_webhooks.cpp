@@ -80,29 +80,36 @@ SignatureCheck verifyStandardWebhooks(std::string_view key, std::optional<std::s
   return matched ? SignatureCheck::Ok : SignatureCheck::Mismatch;
 }
 
-bool ReplayGuard::claim(const std::string& id, Timestamp signed_at, Timestamp now) {
+ReplayGuard::Claim ReplayGuard::claim(const std::string& id, Timestamp signed_at, Timestamp now) {
   std::lock_guard lock(mutex_);
   expire(now);
   // verifyStandardWebhooks() compares whole seconds: it accepts the timestamp until one
   // second after signed_at + tolerance.
   const Timestamp until =
       signed_at + std::chrono::duration_cast<std::chrono::milliseconds>(tolerance_ + std::chrono::seconds{1});
-  return expires_.emplace(id, until).second;
+  const auto [it, inserted] = entries_.try_emplace(id, Entry{until});
+  if (inserted) return Claim::New;
+  return it->second.stored ? Claim::Stored : Claim::InProgress;
+}
+
+void ReplayGuard::stored(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = entries_.find(id); it != entries_.end()) it->second.stored = true;
 }
 
 void ReplayGuard::release(const std::string& id) {
   std::lock_guard lock(mutex_);
-  expires_.erase(id);
+  entries_.erase(id);
 }
 
 std::size_t ReplayGuard::size() {
   std::lock_guard lock(mutex_);
-  return expires_.size();
+  return entries_.size();
 }
 
 void ReplayGuard::expire(Timestamp now) {
-  for (auto it = expires_.begin(); it != expires_.end();) {
-    it = it->second <= now ? expires_.erase(it) : std::next(it);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it = it->second.expires <= now ? entries_.erase(it) : std::next(it);
   }
 }
 

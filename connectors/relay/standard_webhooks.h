@@ -4,6 +4,7 @@
 // "v1,<base64 HMAC-SHA256>" entries) over "<id>.<timestamp>.<raw body>", with a secret
 // given as "whsec_<base64 key>"; and the replay guard that remembers accepted ids.
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -38,27 +39,39 @@ SignatureCheck verifyStandardWebhooks(std::string_view key, std::optional<std::s
                                       std::optional<std::string_view> signature, std::string_view body,
                                       Timestamp now, std::chrono::seconds tolerance);
 
-// The webhook-ids of accepted deliveries, each kept until its timestamp leaves the
-// tolerance window: after that, a replay of the same signed request fails the timestamp
-// check, so memory stays bounded by the deliveries of one window. Thread-safe.
+// The webhook-ids of deliveries being stored or stored, each kept until its timestamp
+// leaves the tolerance window: after that, a replay of the same signed request fails the
+// timestamp check, so memory stays bounded by the deliveries of one window. The
+// webhook-id is the delivery's idempotency key: a copy of a stored delivery (the sender's
+// retry after a lost response, or a replay) changes nothing and is answered as stored.
 class ReplayGuard {
  public:
+  enum class Claim : std::uint8_t {
+    New,        // the caller stores the delivery, then calls stored() or release()
+    Stored,     // a delivery with this id was stored: nothing to store again
+    InProgress  // a delivery with this id is being stored by another request right now
+  };
   explicit ReplayGuard(std::chrono::seconds tolerance) : tolerance_(tolerance) {}
-  // Claims `id`, signed at `signed_at`, for one delivery: false when it is claimed
-  // already (a replay, or the same delivery sent twice at once). A claim lasts as long as
+  // Claims `id`, signed at `signed_at`, for one delivery. A claim lasts as long as
   // verifyStandardWebhooks() accepts the timestamp (the tolerance, with `now` counted in
-  // whole seconds as there). Thread-safe.
-  bool claim(const std::string& id, Timestamp signed_at, Timestamp now);
+  // whole seconds as there). Thread-safe, never blocks on I/O.
+  Claim claim(const std::string& id, Timestamp signed_at, Timestamp now);
+  // Marks a claimed delivery as stored: later copies are answered Claim::Stored.
+  void stored(const std::string& id);
   // Gives a claim back, for a delivery that was not stored (refused or not committed):
   // the sender may send it again. Thread-safe.
   void release(const std::string& id);
   std::size_t size();
 
  private:
+  struct Entry {
+    Timestamp expires;  // end of its window
+    bool stored = false;
+  };
   void expire(Timestamp now);  // with mutex_ held
   std::chrono::seconds tolerance_;
   std::mutex mutex_;
-  std::map<std::string, Timestamp, std::less<>> expires_;  // id -> end of its window
+  std::map<std::string, Entry, std::less<>> entries_;
 };
 
 }  // namespace replywatch::connectors::relay

@@ -560,7 +560,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
     // HEAD is answered as GET would be, without the body (RFC 9110, 9.3.2).
     head_ = req.method == "HEAD";
-    auto found = core_.match(head_ ? std::string("GET") : req.method, req.path);
+    if (head_) req.method = "GET";  // handlers see the GET they answer
+    auto found = core_.match(req.method, req.path);
     if (found.route == nullptr) {
       sendResponse(Core::refusal(found), close, version);
       return;

@@ -5,6 +5,7 @@
 
 #include "connectors/common/hmac.h"
 #include "connectors/discourse/discourse_connector.h"
+#include "tests/unit/captured_log.h"
 #include "tests/unit/connectors/social_support.h"
 
 namespace replywatch::connectors::discourse {
@@ -192,6 +193,16 @@ TEST(DiscourseWebhook, MalformedBodiesAre400) {
   EXPECT_EQ(bad_time.status, 400);
   EXPECT_EQ(h.health.errors(ErrorReason::InvalidTimestamp), 1u);
   EXPECT_EQ(h.connector->handleWebhook(signedPost("{}", "post_created")).status, 400);
+  // A post the validator refuses (dated ahead of the clock) is logged with its id and reason.
+  const test_support::CapturedLog log;
+  auto future = h.connector->handleWebhook(recorded("webhook_post_created.json", [](nlohmann::json& b) {
+    b["post"]["created_at"] = "2099-01-01T00:00:00.000Z";
+  }));
+  EXPECT_EQ(future.status, 400);
+  EXPECT_EQ(h.health.errors(ErrorReason::FutureTimestamp), 1u);
+  EXPECT_NE(log.text().find("discourse post rejected source=forum origin=webhook id="), std::string::npos)
+      << log.text();
+  EXPECT_NE(log.text().find("reason=future_timestamp"), std::string::npos) << log.text();
   EXPECT_EQ(h.sink.calls, 0);
 }
 

@@ -185,6 +185,7 @@ TEST(ExportWebhook, MethodAndConfiguration) {
   auto r = h.connector->handleWebhook(get);
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.headers.at(0), (std::pair<std::string, std::string>{"Allow", "POST"}));
+  EXPECT_EQ(h.health.errors(ErrorReason::BadRequest), 0u);  // anyone can send one: not a source error
 
   testing::Harness no_secret("type: export\n");
   EXPECT_EQ(no_secret.connector->handleWebhook(signedPost(kTwo)).status, 404);

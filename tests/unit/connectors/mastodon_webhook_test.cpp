@@ -4,6 +4,7 @@
 
 #include "connectors/common/hmac.h"
 #include "connectors/mastodon/mastodon_connector.h"
+#include "tests/unit/captured_log.h"
 #include "tests/unit/connectors/mastodon_fake_api.h"
 #include "tests/unit/connectors/social_support.h"
 
@@ -122,6 +123,18 @@ TEST(MastodonWebhook, OtherEventsReblogsAndUnrelatedStatusesAreIgnored) {
   EXPECT_EQ(h.sink.stored.size(), 1u);
 }
 
+// Mastodon sends status webhooks for its own users only: a source without polling says
+// what it will miss.
+TEST(MastodonWebhook, WebhooksWithoutPollingWarn) {
+  const test_support::CapturedLog log;
+  testing::TypedHarness webhooks_only(kAcme, kNow);
+  EXPECT_NE(log.text().find("questions from accounts of other servers will not arrive"), std::string::npos)
+      << log.text();
+  const std::size_t before = log.text().size();
+  testing::TypedHarness both(kAcme + "base_url: http://127.0.0.1:1\ntoken: t\n", kNow);
+  EXPECT_EQ(log.text().find("other servers", before), std::string::npos) << log.text();
+}
+
 TEST(MastodonWebhook, MalformedBodiesAre400) {
   testing::TypedHarness h(kAcme, kNow);
   auto r = h.connector->handleWebhook(signedPost("{\"event\":\"status.created\",\"object\":"));
@@ -133,9 +146,14 @@ TEST(MastodonWebhook, MalformedBodiesAre400) {
   EXPECT_EQ(h.connector->handleWebhook(signedPost(envelope(status))).status, 400);
   EXPECT_EQ(h.health.errors(ErrorReason::MissingField), 1u);
   auto future = mastodonStatus("6002", "", "", "900", "acme", "2026-08-02T13:00:00.000Z", "<p>x</p>");
+  const test_support::CapturedLog log;
   auto f = h.connector->handleWebhook(signedPost(envelope(future)));
   EXPECT_EQ(f.status, 400);
   EXPECT_EQ(h.health.errors(ErrorReason::FutureTimestamp), 1u);
+  // Mastodon does not retry a 400: the log says which status was lost, and why.
+  EXPECT_NE(log.text().find("mastodon status rejected source=social origin=webhook id=6002"), std::string::npos)
+      << log.text();
+  EXPECT_NE(log.text().find("reason=future_timestamp"), std::string::npos) << log.text();
   EXPECT_EQ(h.sink.calls, 0);
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/captured_log.h"
 #include "tests/unit/connectors/meta_test_support.h"
 
 namespace replywatch::connectors::meta {
@@ -166,6 +167,43 @@ TEST(MetaWebhook, NothingRelevantIsStillAcknowledged) {
   EXPECT_EQ(h.sink.calls, 0);
 }
 
+// A source whose page_id (or channel) does not match what Meta sends gets every entry
+// addressed elsewhere: acknowledged (Meta would retry otherwise), logged at warn level
+// with the ids, once per interval, and not a success: the source goes stale.
+TEST(MetaWebhook, DeliveriesForAnotherPageWarnAndAreNoSuccess) {
+  MetaHarness h(sourceYaml("", "facebook", "17841400000000000"));
+  const test_support::CapturedLog log;
+  auto r = h.postSigned(fixture("webhook-batch.json"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["ignored"], 3);
+  EXPECT_FALSE(h.health.lastSuccess());
+  EXPECT_NE(log.text().find("[warning] meta webhook entries for another page or account ignored"),
+            std::string::npos)
+      << log.text();
+  EXPECT_NE(log.text().find("entry_ids=1234567890321,9999999999 page_id=17841400000000000"),
+            std::string::npos)
+      << log.text();
+  // Within the interval, the next ones go to the debug level.
+  h.clock.advance(std::chrono::minutes{1});
+  EXPECT_EQ(h.postSigned(fixture("webhook-batch.json")).status, 200);
+  EXPECT_EQ(log.text().find("[warning]", log.text().find("[warning]") + 1), std::string::npos) << log.text();
+  h.clock.advance(std::chrono::minutes{10});
+  EXPECT_EQ(h.postSigned(fixture("webhook-batch.json")).status, 200);
+  EXPECT_NE(log.text().find("[warning]", log.text().find("[warning]") + 1), std::string::npos) << log.text();
+  EXPECT_FALSE(h.health.lastSuccess());
+
+  // An Instagram delivery at a Facebook source: the object is named.
+  MetaHarness fb(sourceYaml());
+  EXPECT_EQ(fb.postSigned(fixture("ig-wh-comments-2021.json")).status, 200);
+  EXPECT_FALSE(fb.health.lastSuccess());
+  EXPECT_NE(log.text().find("object=instagram expected_object=page"), std::string::npos) << log.text();
+
+  // A delivery with one entry for this page is a success, though others were not.
+  MetaHarness mixed(sourceYaml());
+  EXPECT_EQ(mixed.postSigned(fixture("webhook-batch.json")).status, 200);
+  EXPECT_TRUE(mixed.health.lastSuccess());
+}
+
 TEST(MetaWebhook, StoreRefusalIs503) {
   MetaHarness h(sourceYaml());
   h.sink.fail = true;
@@ -207,7 +245,10 @@ TEST(MetaWebhook, OtherMethodsAndDisabledWebhooks) {
   MetaHarness h(sourceYaml());
   WebhookRequest r;
   r.method = "PUT";
-  EXPECT_EQ(h.connector->handleWebhook(r).status, 405);
+  const auto refused = h.connector->handleWebhook(r);
+  EXPECT_EQ(refused.status, 405);
+  EXPECT_EQ(refused.headers.at(0), (std::pair<std::string, std::string>{"Allow", "GET, POST"}));
+  EXPECT_EQ(h.health.errors(ErrorReason::BadRequest), 0u);
   MetaHarness polling_only(
       "name: acme-fb\ntype: meta\naccount: acme\nchannel: facebook\npage_id: \"1\"\naccess_token: tok\n");
   EXPECT_EQ(polling_only.postSigned("{}").status, 404);

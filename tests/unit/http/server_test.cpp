@@ -49,6 +49,7 @@ class ServerTest : public ::testing::Test {
       res.headers.emplace_back("X-Query", r.query);
       res.headers.emplace_back("X-Agent", std::string(r.header("user-agent").value_or("")));
       res.headers.emplace_back("X-Remote-Set", r.remote.empty() ? "no" : "yes");
+      res.headers.emplace_back("X-Method", r.method);
       return res;
     });
     server_->route("GET", "/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); });
@@ -174,6 +175,18 @@ TEST_F(ServerTest, HeadIsAnsweredAsGetWithoutTheBody) {
   EXPECT_NE(raw.find("\r\nContent-Length: 7\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos) << raw;
   EXPECT_EQ(raw.find("metrics"), std::string::npos) << raw;
   EXPECT_NE(raw.find("landing"), std::string::npos) << raw;
+}
+
+// The handler of a HEAD request sees the GET it answers: a handler that checks the
+// method (a webhook's) answers HEAD as it answers GET.
+TEST_F(ServerTest, HeadReachesTheHandlerAsGet) {
+  startServer();
+  RawClient c(address_);
+  ASSERT_TRUE(c.send(makeRequest("HEAD", "/echo")));
+  std::string raw;
+  for (int i = 0; i < 20 && raw.find("\r\n\r\n") == std::string::npos; ++i) raw += c.readRaw(200ms);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << raw;
+  EXPECT_NE(raw.find("\r\nX-Method: GET\r\n"), std::string::npos) << raw;
 }
 
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {

@@ -1,8 +1,6 @@
 #pragma once
 // Helpers shared by the store tests: a fresh temporary directory per test, record
 // builders, and raw SQLite access to inspect or tamper with a store file.
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -17,8 +15,11 @@
 
 #include "daemon/core/model.h"
 #include "daemon/store/store.h"
+#include "tests/unit/captured_log.h"
 
 namespace replywatch::store::testing {
+
+using replywatch::test_support::CapturedLog;
 
 // prefix + n + suffix; built with append (operator+ on literals trips GCC 12's
 // -Wrestrict false positive at -O2).
@@ -106,24 +107,6 @@ inline Turn answeredTurn(const std::string& source, const std::string& conversat
   t.route = Route::Internal;
   return t;
 }
-
-// Sends what spdlog's default logger writes to a string while it lives.
-class CapturedLog {
- public:
-  CapturedLog() : previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(
-        std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)));
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  CapturedLog(const CapturedLog&) = delete;
-  CapturedLog& operator=(const CapturedLog&) = delete;
-
-  std::string text() const { return out_.str(); }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
 
 // A raw connection to a store file, for checks the Store interface does not offer.
 class RawDb {
