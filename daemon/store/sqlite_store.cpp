@@ -783,7 +783,7 @@ class SqliteStore final : public Store {
   // caller): a batch logged because nothing names it changes none when applied.
   Result<bool> mayChangeEscalations(const WriteBatch& batch) {
     if (batch.messages.empty() && batch.upsert_turns.empty() && batch.delete_turns.empty()) return false;
-    ReadAccess access = reading(/*after_logged=*/false);
+    ReadAccess access = reading();
     Database& db = *access.db;
     if (access.bulk) return changesEscalations(db, batch);
     const int rc = db.exec("BEGIN");  // one read transaction for every look-up
@@ -1024,7 +1024,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<bool>> containsStored(const std::string& source, const std::vector<std::string>& ids) {
-    ReadAccess access = reading(/*after_logged=*/false);
+    ReadAccess access = reading();
     Database& db = *access.db;
     constexpr std::string_view kWhat = "cannot read store";
     Statement* s = db.prepare("SELECT 1 FROM messages WHERE source = ?1 AND id = ?2");
@@ -1077,7 +1077,10 @@ class SqliteStore final : public Store {
   template <typename Collect>
   auto readConversation(const ConversationKey& key, const std::string& sql, Collect collect)
       -> decltype(collect(std::declval<Database&>(), std::declval<Statement&>())) {
-    ReadAccess access = reading(conversationPending(key));
+    if (conversationPending(key)) {
+      if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
+    }
+    ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare(sql);
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
@@ -1095,6 +1098,7 @@ class SqliteStore final : public Store {
         // open conversation instead of a scan of every stored message.
         " CROSS JOIN messages AS m ON m.source = o.source AND m.conversation_id = o.conversation_id"
         " ORDER BY m.source, m.conversation_id, m.created_at_ms, m.id";
+    if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare(sql);
@@ -1104,6 +1108,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<Turn>> turns(const TurnQuery& query) override {
+    if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
     ReadAccess access = reading();
     Database& db = *access.db;
     if (query.account) return readTurns(db, query, {*query.account});
@@ -1209,6 +1214,7 @@ class SqliteStore final : public Store {
 
   Result<void> forEachTurn(const std::function<void(const Turn&)>& fn) override {
     static const std::string sql = std::string("SELECT ") + std::string(kTurnColumns) + " FROM turns";
+    if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare(sql);
@@ -1272,6 +1278,7 @@ class SqliteStore final : public Store {
                                    " FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2"
                                    " AND turn_question_id = ?3 ORDER BY requested_at_ms, source, id";
     constexpr std::string_view kWhat = "cannot read store";
+    if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare(sql);
@@ -1312,6 +1319,7 @@ class SqliteStore final : public Store {
     if (query.linked_only) where("e.turn_question_id IS NOT NULL");
     sql.append(" ORDER BY e.requested_at_ms, e.source, e.id");
 
+    if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare(sql);
@@ -1331,6 +1339,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<std::string>> cursor(const std::string& source) override {
+    if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
     ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare("SELECT value FROM cursors WHERE source = ?1");
@@ -1362,7 +1371,7 @@ class SqliteStore final : public Store {
       bool more = false;
       auto scanned = [&] {
         if (own) return scanStale(*own, after, cutoff_ms, stale, more);
-        ReadAccess access = reading(/*after_logged=*/false);
+        ReadAccess access = reading();
         return scanStale(*access.db, after, cutoff_ms, stale, more);
       }();
       if (!scanned.ok()) return scanned.error();
@@ -1394,7 +1403,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<std::string>> retiredCounts() override {
-    ReadAccess access = reading(/*after_logged=*/false);
+    ReadAccess access = reading();
     Database& db = *access.db;
     Statement* s = db.prepare("SELECT data FROM retired_counts WHERE id = 1");
     if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot read store");
@@ -1475,8 +1484,24 @@ class SqliteStore final : public Store {
     Database* db;
     bool bulk;  // reading inside the bulk load's transaction: no BEGIN/ROLLBACK of its own
   };
-  ReadAccess reading(bool after_logged = true) {
-    if (log_ && after_logged) (void)drain();
+  // What a read that must see every acknowledged commit runs first (store.h): waits for
+  // the logged batches to be applied. An Error when they cannot be (applying fails, a
+  // full disk): the read would miss acknowledged data, so it fails rather than answer
+  // from an incomplete store.
+  Result<void> catchUp() {
+    if (!log_) return {};
+    auto drained = drain();
+    if (!drained.ok()) {
+      return makeError(
+          drained.error().reason,
+          "cannot read store: acknowledged batches are not applied yet (" + drained.error().message + ")");
+    }
+    return {};
+  }
+
+  // The connection a read uses (reads that must see the logged batches call catchUp()
+  // first).
+  ReadAccess reading() {
     if (bulk_) {
       std::unique_lock lock(write_mutex_);
       if (bulk_) return ReadAccess{std::move(lock), write_.get(), true};

@@ -125,7 +125,9 @@ struct OpenOptions {
   // batches to SQLite in large transactions. What commit() returns is the same, and
   // every read method of this Store sees every commit that returned (a read first waits
   // for the batches before it to be applied, except conversation() and contains(),
-  // which only wait when the conversation or id asked about is still being applied).
+  // which only wait when the conversation or id asked about is still being applied; a
+  // read that must wait while applying fails returns that Error rather than answer
+  // without acknowledged data).
   // Other processes reading the file see a batch once it is applied, at most
   // `apply_delay` plus one apply round later. Batches that may change escalation
   // records (hold some, or hold a message, a conversation or turns a stored record
