@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <future>
+#include <limits>
 #include <memory>
 #include <system_error>
 
@@ -63,6 +64,35 @@ Format sniffFormat(const char* data, std::size_t size) {
 std::string urlPath(std::string_view url) {
   auto cut = url.find_first_of("?#");
   return std::string(url.substr(0, cut));
+}
+
+// What a first pass over an input found, before anything of it is stored.
+struct Precheck {
+  std::uint64_t records = 0;     // records read, good and bad (at most `limit` + 1)
+  std::optional<Error> failure;  // the reader failed (reason kUnreadableReason or "io")
+};
+
+// Reads `input` without storing or reporting anything: its records are counted, up to
+// one more than `limit`, and a failure of the reader before that is returned. Memory
+// stays that of one Reader (a file is read in chunks).
+Precheck precheck(Input input, Format format, const MessageValidator& validator,
+                  std::uint64_t limit = std::numeric_limits<std::uint64_t>::max()) {
+  Precheck result;
+  Reader reader(std::move(input), format, validator);
+  if (auto started = reader.start(); !started) {
+    result.failure = started.error();
+    return result;
+  }
+  Message ignored;
+  for (auto status = Reader::Status::Message; reader.records() <= limit && status != Reader::Status::End;) {
+    status = reader.next(ignored);
+    if (status == Reader::Status::Failed) {
+      result.failure = reader.failure();
+      break;
+    }
+  }
+  result.records = reader.records();
+  return result;
 }
 
 }  // namespace
@@ -302,6 +332,12 @@ bool ExportConnector::readAll(Reader& reader, const std::string& origin, std::ve
 }
 
 Result<ImportStats> ExportConnector::importFile(const fs::path& path, const ProgressFn& progress) {
+  // `replywatch import` gives up a file that fails part way itself (its bulk load).
+  return importPath(path, progress, false);
+}
+
+Result<ImportStats> ExportConnector::importPath(const fs::path& path, const ProgressFn& progress,
+                                                bool check_first) {
   const std::string origin = path.string();
   auto fail = [&](const Error& e) -> Result<ImportStats> {
     ctx_.health.addError(ErrorReason::BadFile);
@@ -320,6 +356,14 @@ Result<ImportStats> ExportConnector::importFile(const fs::path& path, const Prog
   }
   Reader reader(std::move(*input), *format, validator_);
   if (auto started = reader.start(); !started) return fail(started.error());
+  if (check_first) {
+    // Taken or refused whole: a file that cannot be read to its end stores nothing.
+    auto again = Input::openFile(path);
+    if (!again) return fail(again.error());
+    if (auto checked = precheck(std::move(*again), *format, validator_); checked.failure) {
+      return fail(*checked.failure);
+    }
+  }
   Delivery d = deliver(reader, origin, std::nullopt, progress);
   if (d.error) {
     if (d.error->reason == "store" || isSinkBusy(*d.error)) return *d.error;
@@ -357,7 +401,7 @@ SpoolScan ExportConnector::scanSpool(std::stop_token stop) {
   std::sort(files.begin(), files.end());
   for (const auto& file : files) {
     if (stop.stop_requested()) break;
-    auto imported = importFile(file, {});
+    auto imported = importPath(file, {}, true);
     if (imported) {
       auto moved = moveInto(file, settings_.processed_dir);
       if (!moved) {
@@ -473,11 +517,20 @@ PollResult ExportConnector::pollUrl(std::stop_token stop) {
                   logValue(where), logValue(started.error().message));
     return result;
   }
+  // Taken or refused whole: a body that cannot be read to its end stores nothing, and
+  // is fetched again at the next poll.
+  if (auto checked = precheck(Input::fromMemory(response->body), *format, validator_); checked.failure) {
+    ctx_.health.addError(ErrorReason::BadFile);
+    ctx_.health.markDown();
+    spdlog::error("export poll body rejected source={} url={} error={}", logValue(ctx_.source.name),
+                  logValue(where), logValue(checked.failure->message));
+    return result;
+  }
   Delivery d = deliver(reader, where, cursor, {});
   result.stats = d.stats;
   if (d.error) {
     if (d.error->reason != "store" && !isSinkBusy(*d.error)) {
-      // The records before the error are stored; the body is fetched again next time.
+      // Checked above; a failure still seen here is one the first pass did not meet.
       ctx_.health.addError(ErrorReason::BadFile);
       spdlog::error("export poll body rejected source={} url={} error={}", logValue(ctx_.source.name),
                     logValue(where), logValue(d.error->message));
@@ -558,19 +611,9 @@ void ExportConnector::handleWebhookAsync(WebhookRequest request, WebhookReply re
   // A delivery is taken or refused whole: its records are counted (good and bad) before
   // any is stored, and its messages go to the sink in one batch.
   const std::size_t limit = maxDeliveryEntries(ctx_.config, ctx_.source);
-  {
-    Reader counter(Input::fromMemory(request.body), format, validator_);
-    Message ignored;
-    if (counter.start()) {
-      for (auto status = Reader::Status::Message;
-           counter.records() <= limit && status != Reader::Status::End && status != Reader::Status::Failed;) {
-        status = counter.next(ignored);
-      }
-    }
-    if (counter.records() > limit) {
-      reply(refuseDelivery(tooManyEntries(limit, "records"), ctx_.source, ctx_.health, request.remote));
-      return;
-    }
+  if (precheck(Input::fromMemory(request.body), format, validator_, limit).records > limit) {
+    reply(refuseDelivery(tooManyEntries(limit, "records"), ctx_.source, ctx_.health, request.remote));
+    return;
   }
   std::vector<Message> messages;
   Delivery d;

@@ -78,9 +78,10 @@ class ExportConnector final : public Connector {
   // the source down as soon as it fails); the spool's success does not hide a URL that
   // keeps failing. Called on the poll thread; blocks on disk and network.
   void pollOnce(std::stop_token stop = {});
-  // One pass over the spool directory.
+  // One pass over the spool directory. Each file is read once before anything of it is
+  // stored: one that cannot be read to its end is quarantined with nothing stored.
   SpoolScan scanSpool(std::stop_token stop = {});
-  // One GET of the URL.
+  // One GET of the URL. The body is taken or refused whole, as a spool file.
   PollResult pollUrl(std::stop_token stop = {});
 
   const Settings& settings() const { return settings_; }
@@ -89,6 +90,10 @@ class ExportConnector final : public Connector {
 
  private:
   struct Delivery;
+  // importFile(); with `check_first`, the file is read once before anything of it is
+  // stored, and refused whole when it cannot be read to its end.
+  Result<ImportStats> importPath(const std::filesystem::path& path, const ProgressFn& progress,
+                                 bool check_first);
   Delivery deliver(Reader& reader, const std::string& origin, std::optional<std::string> cursor,
                    const ProgressFn& progress);
   // Reads every record of a webhook body into `messages` (rejections counted and logged

@@ -95,6 +95,34 @@ TEST(ExportPoll, CsvChosenByExtension) {
   EXPECT_EQ(r.stats.rejected, 7u);
 }
 
+// A body that cannot be read to its end is refused whole, however many batches come
+// before the unreadable line, and fetched again at the next poll.
+TEST(ExportPoll, ABodyUnreadablePastALineStoresNothingOfIt) {
+  std::string rows = "id,author_id,created_at,text\n";
+  for (std::size_t i = 0; i < kBatchSize + 1000; ++i) {
+    rows += "m" + std::to_string(i) + ",u" + std::to_string(i) + ",2024-05-01T10:00:00Z,hello?\n";
+  }
+  rows += "late,u,2024-05-01T11:00:00Z,\"never closed\n";
+  Server server([&rows](const Server::Request&, int) {
+    Server::Response r;
+    r.headers.emplace_back("ETag", "\"v1\"");
+    r.body = rows;
+    return r;
+  });
+  testing::Harness h("type: export\nurl: " + server.url("/export/acme.csv"));
+  exportOf(h).setHttpOptions(fastOptions());
+  auto r = exportOf(h).pollUrl();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(h.sink.calls, 0);
+  EXPECT_EQ(h.sink.stored.size(), 0u);
+  EXPECT_FALSE(h.sink.committed_cursor.has_value());
+  EXPECT_EQ(h.health.events(), 0u);
+  EXPECT_EQ(h.health.errors(ErrorReason::BadFile), 1u);
+  EXPECT_FALSE(h.health.up());
+  EXPECT_FALSE(exportOf(h).pollUrl().ok);
+  EXPECT_FALSE(server.requests().at(1).header("If-None-Match"));  // no cursor: fetched again
+}
+
 TEST(ExportPoll, RateLimitedThenSuccess) {
   Server server(
       [body = testing::readAll(testing::fixture("sample.jsonl"))](const Server::Request&, int index) {

@@ -102,6 +102,30 @@ TEST_F(ExportSpool, AFileUnreadablePastALineIsQuarantined) {
   EXPECT_EQ(h.health.errors(ErrorReason::BadFile), 1u);
 }
 
+// More rows than one batch before the unreadable line: the file is still refused whole,
+// nothing of it stored, and taken whole once corrected.
+TEST_F(ExportSpool, AFileUnreadablePastALineStoresNothingOfIt) {
+  std::string rows = "id,author_id,created_at,text\n";
+  for (std::size_t i = 0; i < kBatchSize + 1000; ++i) {
+    rows += "m" + std::to_string(i) + ",u" + std::to_string(i) + ",2024-05-01T10:00:00Z,hello?\n";
+  }
+  testing::writeAll(spool_ / "big.csv", rows + "late,u,2024-05-01T11:00:00Z,\"never closed\n");
+  testing::Harness h(yaml());
+  auto scan = exportOf(h).scanSpool();
+  EXPECT_EQ(scan.imported, 0u);
+  EXPECT_EQ(scan.quarantined, 1u);
+  EXPECT_TRUE(fs::exists(spool_ / "quarantine" / "big.csv"));
+  EXPECT_EQ(h.sink.calls, 0);
+  EXPECT_EQ(h.sink.stored.size(), 0u);
+  EXPECT_EQ(h.health.events(), 0u);
+  EXPECT_EQ(h.health.errors(ErrorReason::BadFile), 1u);
+
+  testing::writeAll(spool_ / "big.csv", rows + "late,u,2024-05-01T11:00:00Z,\"closed\"\n");
+  scan = exportOf(h).scanSpool();
+  EXPECT_EQ(scan.imported, 1u);
+  EXPECT_EQ(h.sink.stored.size(), kBatchSize + 1001);
+}
+
 TEST_F(ExportSpool, RefusalWhileStoppingKeepsTheFile) {
   fs::copy_file(testing::fixture("sample.csv"), spool_ / "a.csv");
   testing::Harness h(yaml());
