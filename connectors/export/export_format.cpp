@@ -735,8 +735,9 @@ struct Reader::Impl {
     }
   }
 
+  // An empty line, or one of spaces and tabs only (not a quoted field).
   static bool blankCsvRecord(const std::vector<std::string_view>& f, const char* b) {
-    return f.size() == 1 && f[0].empty() && *b != '"';
+    return f.size() == 1 && trim(f[0]).empty() && *b != '"';
   }
 
   // A CSV data row: records become Values, blank lines are skipped.
@@ -874,9 +875,12 @@ struct Reader::Impl {
   }
 
   std::optional<Rejection> build(const MessageValidator& validator, Message& m) const {
+    // Every field but text is read without surrounding whitespace, in both formats: " "
+    // is an empty value, and " 4002" the id 4002.
     auto text = [&](Field f) {
       const Value& v = values[idx(f)];
-      return v.present ? v.text : std::string_view{};
+      if (!v.present) return std::string_view{};
+      return f == Field::Text ? v.text : trim(v.text);
     };
     for (Field f : {Field::Id, Field::AuthorId, Field::CreatedAt}) {
       if (text(f).empty()) {
@@ -887,7 +891,7 @@ struct Reader::Impl {
     for (Field f : {Field::Id, Field::ConversationId, Field::InReplyTo, Field::AuthorId, Field::AuthorName,
                     Field::Text}) {
       if (values[idx(f)].present) {
-        if (auto r = validator.checkField(fieldName(f), values[idx(f)].text)) return r;
+        if (auto r = validator.checkField(fieldName(f), text(f))) return r;
       }
     }
     auto brand = parseBool(text(Field::AuthorIsBrand));

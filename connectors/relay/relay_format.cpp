@@ -27,6 +27,13 @@ bool endsWithCaseInsensitive(std::string_view s, std::string_view suffix) {
                     [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
 }
 
+// Without surrounding spaces, tabs and line breaks: every field is an id, a name or a time.
+std::string_view trimmed(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
 Rejection reject(ErrorReason reason, std::string message) { return Rejection{reason, std::move(message)}; }
 
 // The shared timestamp check names the message field; say which record field it was.
@@ -48,6 +55,7 @@ bool splitCsv(std::string_view text, std::vector<CsvRow>& rows, std::string& err
   std::string field;
   bool quoted = false;
   bool field_started = false;
+  bool row_quoted = false;  // a field of the row was quoted
   std::uint64_t line = 1;
   row.line = 1;
   auto end_field = [&] {
@@ -57,10 +65,12 @@ bool splitCsv(std::string_view text, std::vector<CsvRow>& rows, std::string& err
   };
   auto end_row = [&] {
     end_field();
-    const bool blank = row.fields.size() == 1 && row.fields[0].empty();
+    // An empty line, or one of spaces and tabs only.
+    const bool blank = row.fields.size() == 1 && !row_quoted && trimmed(row.fields[0]).empty();
     if (!blank) rows.push_back(std::move(row));
     row = CsvRow{};
     row.line = line;
+    row_quoted = false;
   };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -81,6 +91,7 @@ bool splitCsv(std::string_view text, std::vector<CsvRow>& rows, std::string& err
     if (c == '"' && !field_started) {
       quoted = true;
       field_started = true;
+      row_quoted = true;
     } else if (c == ',') {
       end_field();
     } else if (c == '\n' || c == '\r') {
@@ -128,7 +139,7 @@ ParsedRecord RecordChecker::fromJson(const nlohmann::json& value, std::uint64_t 
     auto it = object->find(std::string(kFields[i]));
     if (it == object->end() || it->is_null()) continue;
     if (it->is_string()) {
-      fields.values[i] = it->get<std::string>();
+      fields.values[i] = std::string(trimmed(it->get_ref<const std::string&>()));
     } else if (it->is_number_integer() && kFields[i] == "id") {
       fields.values[i] = it->dump();
     } else if (!fields.problem) {
@@ -149,7 +160,8 @@ ParsedRecord RecordChecker::fromCsv(const std::vector<std::string>& columns,
     return r;
   }
   for (std::size_t c = 0; c < columns.size(); ++c) {
-    if (auto i = fieldIndex(columns[c]); i && !values[c].empty()) fields.values[*i] = values[c];
+    const std::string_view value = trimmed(values[c]);
+    if (auto i = fieldIndex(columns[c]); i && !value.empty()) fields.values[*i] = std::string(value);
   }
   return check(fields, line);
 }
@@ -244,7 +256,8 @@ Result<std::vector<ParsedRecord>> RecordChecker::parseFile(std::string_view cont
     std::string error;
     if (!splitCsv(content, rows, error)) return makeError("bad_file", error);
     if (rows.empty()) return makeError("bad_file", "the file has no header row");
-    const std::vector<std::string>& columns = rows.front().fields;
+    std::vector<std::string> columns;
+    for (const auto& name : rows.front().fields) columns.emplace_back(trimmed(name));
     for (const auto& column : columns) {
       if (!fieldIndex(column)) return makeError("bad_file", fmt::format("unknown column \"{}\"", column));
     }

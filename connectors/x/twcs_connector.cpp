@@ -41,6 +41,12 @@ struct Row {
   std::string_view text;
 };
 
+std::string_view trimmed(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
 std::optional<Rejection> reject(ErrorReason reason, std::string message) {
   return Rejection{reason, std::move(message)};
 }
@@ -66,8 +72,9 @@ std::optional<Rejection> parseRow(const CsvReader& reader, const Header& header,
   if (!parsed_id) return reject(ErrorReason::ParseError, "tweet_id is not a tweet id");
   row.id = *parsed_id;
 
-  row.author = field(Column::AuthorId);
-  if (empty(row.author)) return reject(ErrorReason::MissingField, "author_id is empty");
+  // Without surrounding whitespace, as the ids, times and inbound flags are read.
+  row.author = trimmed(field(Column::AuthorId));
+  if (row.author.empty()) return reject(ErrorReason::MissingField, "author_id is empty");
   if (auto r = validator.checkField("author_id", row.author)) return r;
 
   auto inbound = parseInbound(field(Column::Inbound));

@@ -254,6 +254,54 @@ TEST_F(ExportFormat, CsvDetails) {
             "line 3: unterminated quoted field (nothing after it can be read)");
 }
 
+// A CSV written with ", " between values: every field but text is read without its
+// surrounding whitespace, so " " is an empty conversation_id (defaulted as one) and
+// " 5002" matches the id 5002. A line of spaces and tabs is a blank line.
+TEST_F(ExportFormat, CsvValuesAreTrimmed) {
+  Parsed p = parseText(
+      "created_at, id, conversation_id, in_reply_to, author_id, author_name, author_is_brand, text\n"
+      "2024-05-20T10:00:00Z, 5001, , , u2, Claire ,false, where is my order? \n"
+      "  \t \n"
+      "2024-05-20T11:00:00Z, 5002,\t, , u3, , false, do you ship to Belgium?\n"
+      " \n"
+      " 2024-05-20T11:05:00Z , 5003 ,\" 5002\", 5002 , acme_fr ,\"\", true , yes -AB\n"
+      "2024-05-20T11:06:00Z,\" \", , , u4, , false, no id\n"
+      "2024-05-20T11:07:00Z, 5004, , , \t, , false, no author\n",
+      Format::Csv);
+  ASSERT_EQ(p.messages.size(), 3u);
+  EXPECT_EQ(p.records, 5u);  // the blank lines are no records
+  EXPECT_EQ(summary(p), (std::vector<std::pair<std::uint64_t, ErrorReason>>{{7, ErrorReason::MissingField},
+                                                                            {8, ErrorReason::MissingField}}));
+  const Message& q1 = byId(p, "5001");
+  EXPECT_EQ(q1.conversation_id, "5001");
+  EXPECT_EQ(q1.in_reply_to, "");
+  EXPECT_EQ(q1.author_id, "u2");
+  EXPECT_EQ(q1.author_name, "Claire");
+  EXPECT_EQ(q1.text, " where is my order? ");  // text is kept as written
+  const Message& q2 = byId(p, "5002");
+  EXPECT_EQ(q2.conversation_id, "5002");
+  EXPECT_EQ(q2.author_id, "u3");
+  const Message& a = byId(p, "5003");
+  EXPECT_EQ(a.conversation_id, "5002");
+  EXPECT_EQ(a.in_reply_to, "5002");
+  EXPECT_EQ(a.author_id, "acme_fr");
+  EXPECT_TRUE(a.author_is_brand);
+  EXPECT_EQ(a.created_at, at("2024-05-20T11:05:00Z"));
+
+  // The same rule in JSON: the format does not change a message's identity.
+  Parsed j =
+      parseText(R"({"id": " 6001 ", "conversation_id": " ", "in_reply_to": " 6000", "author_id": "u1\t", )"
+                R"("created_at": "2024-05-20T10:00:00Z", "text": " hi "})"
+                "\n",
+                Format::Jsonl);
+  ASSERT_EQ(j.messages.size(), 1u);
+  EXPECT_EQ(j.messages[0].id, "6001");
+  EXPECT_EQ(j.messages[0].conversation_id, "6000");
+  EXPECT_EQ(j.messages[0].in_reply_to, "6000");
+  EXPECT_EQ(j.messages[0].author_id, "u1");
+  EXPECT_EQ(j.messages[0].text, " hi ");
+}
+
 TEST_F(ExportFormat, JsonDetails) {
   Parsed p = parseText(
       R"({"id": 123456789012345678, "author_id": "u\u00e9", "created_at": 1715594400, "text": "a\nb \ud83d\ude42 \"q\" \/"})"

@@ -346,6 +346,45 @@ TEST(RelayImport, AgencyJsonLines) {
   EXPECT_FALSE(h.sink.escalations.at("AG-2024-0002").answered_at.has_value());
 }
 
+// A CSV written with ", " between names and values: names and values are read without
+// their surrounding whitespace, and a line of spaces is a blank line. JSON values too.
+TEST(RelayImport, PaddedValuesAreTrimmed) {
+  RelayHarness h;
+  TempDir dir;
+  testing::writeAll(dir.path() / "padded.csv",
+                    "id, question_ref, requested_at, requested_by, relay, answered_at\n"
+                    "AG-1, 4002 , 2024-05-31T09:12:00Z, cm-agency, billing ,\" \"\n"
+                    "   \n"
+                    "AG-2,\t4003, 2024-05-31T09:20:00Z , cm-agency, legal, 2024-05-31T10:02:00Z\n"
+                    " \t\n"
+                    "AG-3, , 2024-05-31T09:30:00Z, cm-agency, legal,\n");
+  auto stats = h.connector->importFile(dir.path() / "padded.csv", {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->records, 3U);
+  EXPECT_EQ(stats->stored, 2U);
+  EXPECT_EQ(stats->rejected, 1U);
+  EXPECT_EQ(h.health.errors(ErrorReason::MissingField), 1U);  // AG-3's question_ref is blank
+  const Escalation& first = h.sink.escalations.at("AG-1");
+  EXPECT_EQ(first.question_ref, "4002");
+  EXPECT_EQ(first.requested_by, "cm-agency");
+  EXPECT_EQ(first.relay, "billing");
+  EXPECT_FALSE(first.answered_at.has_value());
+  const Escalation& second = h.sink.escalations.at("AG-2");
+  EXPECT_EQ(second.question_ref, "4003");
+  EXPECT_EQ(second.requested_at, at("2024-05-31T09:20:00Z"));
+  EXPECT_EQ(second.answered_at, at("2024-05-31T10:02:00Z"));
+
+  testing::writeAll(dir.path() / "padded.jsonl",
+                    R"({"id": " AG-4", "question_ref": "4004 ", "requested_at": " 2024-05-31T09:40:00Z", )"
+                    R"("requested_by": "cm-agency", "relay": "billing", "answered_at": " "})"
+                    "\n");
+  stats = h.connector->importFile(dir.path() / "padded.jsonl", {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->stored, 1U);
+  EXPECT_EQ(h.sink.escalations.at("AG-4").question_ref, "4004");
+  EXPECT_FALSE(h.sink.escalations.at("AG-4").answered_at.has_value());
+}
+
 TEST(RelayImport, UnusableFilesAreRefusedWhole) {
   RelayHarness h;
   TempDir dir;

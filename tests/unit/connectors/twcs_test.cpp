@@ -228,6 +228,29 @@ TEST(Twcs, LoopingParentsAreCut) {
   EXPECT_EQ(h.sink.find("1")->account, "AcmeCare");
 }
 
+// An author written with spaces around it is the same author: the brand tweet finds its
+// account in brand_accounts, and the member's tweets share one author id.
+TEST(Twcs, AuthorsAreTrimmed) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto file = dir.path() / "padded.csv";
+  testing::writeAll(
+      file,
+      "tweet_id, author_id, inbound, created_at, text, response_tweet_id, in_response_to_tweet_id\n"
+      "1, 100 , True, Tue Oct 31 10:00:00 +0000 2017,@AppleSupport help,2,\n"
+      "2, AppleSupport, False, Tue Oct 31 10:10:00 +0000 2017,@100 sure,, 1\n"
+      "3,\t ,True, Tue Oct 31 10:20:00 +0000 2017,nobody,,\n");
+  auto r = h.import(file);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->stored, 2u);
+  EXPECT_EQ(r->rejected, 1u);
+  EXPECT_EQ(h.health.errors(ErrorReason::MissingField), 1u);
+  EXPECT_EQ(h.sink.find("1")->author_id, "100");
+  EXPECT_EQ(h.sink.find("2")->author_id, "AppleSupport");
+  EXPECT_EQ(h.sink.find("1")->account, "apple");
+  EXPECT_EQ(h.sink.find("2")->account, "apple");
+}
+
 // Writes `rows` single-tweet conversations (ids 1..rows) and, when `duplicate`, tweet 1 again
 // at the end.
 void writeRows(const std::filesystem::path& file, std::size_t rows, bool duplicate) {
