@@ -19,7 +19,8 @@
 namespace replywatch::connectors::relay {
 
 enum class Format { Jsonl, Csv };
-// By extension: .csv -> Csv, anything else -> Jsonl (JSON lines, or one JSON array).
+// By extension: .csv (any case) -> Csv, anything else -> Jsonl (JSON lines, or one JSON
+// array).
 Format formatFromPath(std::string_view path);
 
 // The CSV columns / JSON keys, in documentation order. `account` and `answered_at` may

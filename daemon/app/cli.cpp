@@ -310,7 +310,7 @@ int runCli(int argc, char** argv) {
   simulate_cmd->add_option("--output", sim_opts.output, "Messages file, - for standard output")
       ->capture_default_str();
   simulate_cmd->add_option("--relay-output", sim_opts.relay_output,
-                           "Relay records file for a relay source (.csv: CSV, else JSONL)");
+                           "Relay records file for a relay source (.csv in any case: CSV, else JSONL)");
   simulate_cmd->add_option("--send", sim_opts.send_url,
                            "Send signed webhooks to the daemon at this base URL (e.g. http://127.0.0.1:9488) "
                            "instead of writing files");

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "connectors/relay/relay_format.h"
 #include "daemon/config/config.h"
 #include "daemon/core/secret.h"
 #include "daemon/simulate/scenario.h"
@@ -16,10 +17,6 @@
 
 namespace replywatch::simulate {
 namespace {
-
-bool endsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
 
 // A secret from a file (trailing newline dropped) or an environment variable.
 std::optional<Secret> readSecret(const std::string& file, const char* env, std::string& error) {
@@ -151,8 +148,11 @@ int run(const CommandOptions& options) {
     return 1;
   }
   if (!options.relay_output.empty()) {
+    // As `replywatch import` will read the file back.
     const RelayFormat relay_format =
-        endsWith(options.relay_output, ".csv") ? RelayFormat::Csv : RelayFormat::Jsonl;
+        connectors::relay::formatFromPath(options.relay_output) == connectors::relay::Format::Csv
+            ? RelayFormat::Csv
+            : RelayFormat::Jsonl;
     if (auto written = writeFile(options.relay_output,
                                  [&](std::ostream& out) { writeEscalations(out, traffic, relay_format); });
         !written) {

@@ -16,7 +16,7 @@ struct CommandOptions {
   std::optional<double> questions_per_day;
   std::string format = "jsonl";  // jsonl | csv | twcs
   std::string output = "-";      // messages; "-" = standard output
-  std::string relay_output;      // relay records (.csv: CSV, else JSONL); empty: not written
+  std::string relay_output;      // relay records (.csv in any case: CSV, else JSONL); empty: not written
   // Sending instead of writing:
   std::string send_url;
   std::string source;

@@ -140,6 +140,22 @@ def test(binary):
         late_escalated = sum(1 for r in rows if r["escalated"] == "true" and r["late"] == "true")
         check(late_escalated > int(s["escalated"]) // 2, "escalated turns should mostly be late")
 
+        # A relay file named .CSV (as Windows and spreadsheets write it) is CSV on both
+        # sides: the simulator writes it as CSV, the import reads it as CSV.
+        relays_upper = os.path.join(workdir, "relays.CSV")
+        simulate(binary, "--scenario", scenario, "--output", os.devnull, "--relay-output", relays_upper)
+        with open(relays, "rb") as f, open(relays_upper, "rb") as g:
+            check(f.read() == g.read(), "relays.CSV and relays.csv differ")
+        config_upper = make_config(workdir, "relay-upper")
+        replywatch(binary, "import", "--config", config_upper, "--source", "feed", messages)
+        proc = subprocess.run([binary, "import", "--config", config_upper, "--source", "relays", relays_upper],
+                              capture_output=True, text=True, timeout=120)
+        check(proc.returncode == 0, "import of relays.CSV failed (%d): %s" % (proc.returncode, proc.stderr))
+        check(" rejected=0 " in proc.stderr, "relays.CSV had rejected records: " + proc.stderr)
+        escalations = lambda rs: sorted((r["question_id"], r["route"], r["escalated"]) for r in rs)
+        check(escalations(question_rows(binary, config_upper)) == escalations(rows),
+              "relays.CSV and relays.csv give different escalations")
+
         # The same traffic as export CSV.
         csv_path = os.path.join(workdir, "month.csv")
         simulate(binary, "--scenario", scenario, "--format", "csv", "--output", csv_path)

@@ -10,6 +10,7 @@
 
 #include "connectors/common/hmac.h"
 #include "connectors/relay/relay_connector.h"
+#include "connectors/relay/relay_format.h"
 #include "connectors/relay/standard_webhooks.h"
 #include "tests/unit/connectors/test_support.h"
 
@@ -333,6 +334,23 @@ TEST(RelayImport, AgencyCsvLog) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->stored, 0U);
   EXPECT_EQ(stats->duplicates, 3U);
+}
+
+// The extension is compared without case: a log saved as .CSV is CSV.
+TEST(RelayImport, UpperCaseCsvExtension) {
+  EXPECT_EQ(formatFromPath("agency-log.CSV"), Format::Csv);
+  EXPECT_EQ(formatFromPath("/var/log/Agency.Csv"), Format::Csv);
+  EXPECT_EQ(formatFromPath("agency-log.csv"), Format::Csv);
+  EXPECT_EQ(formatFromPath("agency-log.jsonl"), Format::Jsonl);
+  EXPECT_EQ(formatFromPath("csv"), Format::Jsonl);
+  RelayHarness h;
+  TempDir dir;
+  std::filesystem::copy_file(relayFixture("agency-log.csv"), dir.path() / "agency-log.CSV");
+  auto stats = h.connector->importFile(dir.path() / "agency-log.CSV", {});
+  ASSERT_TRUE(stats.ok()) << stats.error().message;
+  EXPECT_EQ(stats->records, 6U);
+  EXPECT_EQ(stats->stored, 3U);
+  EXPECT_EQ(h.health.errors(ErrorReason::ParseError), 0U);
 }
 
 TEST(RelayImport, AgencyJsonLines) {
