@@ -25,6 +25,9 @@
 namespace replywatch::app {
 namespace {
 
+// `import`: every file was read, but one had records and none of them was accepted.
+constexpr int kExitNothingAccepted = 3;
+
 struct GlobalOptions {
   std::string log_level = "info";
   std::string log_format = "logfmt";
@@ -95,6 +98,7 @@ int runImport(const config::Config& cfg, const std::string& source_name,
   auto connector = type->create(connectors::ConnectorContext{*source, cfg, clock, health, pipeline});
   ProgressBar bar(isatty(STDERR_FILENO) != 0);
   int exit_code = 0;
+  bool nothing_accepted = false;  // a file had records and every one was refused
   for (const auto& path : paths) {
     auto start = std::chrono::steady_clock::now();
     // One bulk load per file: its batches reach the disk together, when the file is done.
@@ -131,7 +135,14 @@ int runImport(const config::Config& cfg, const std::string& source_name,
         "messages_per_second={:.0f}\n",
         logValue(path), source->name, stats->records, stats->stored, stats->duplicates, stats->rejected,
         seconds, seconds > 0 ? static_cast<double>(stats->records) / seconds : 0.0);
+    if (stats->records > 0 && stats->stored + stats->duplicates == 0) {
+      // Read to its end, yet nothing of it taken: the wrong format, separator or clock.
+      std::cerr << fmt::format("{}: none of its {} record{} was accepted (see the rejections above)\n", path,
+                               stats->records, stats->records == 1 ? "" : "s");
+      nothing_accepted = true;
+    }
   }
+  if (exit_code == 0 && nothing_accepted) return kExitNothingAccepted;
   return exit_code;
 }
 
@@ -251,6 +262,11 @@ int runCli(int argc, char** argv) {
   std::vector<std::string> paths;
   auto* import_cmd = app.add_subcommand("import", "Ingest export files through a source's format");
   import_cmd->fallthrough();
+  import_cmd->footer(
+      "Exit codes: 0 success (refused records are logged and counted, they are no failure); 1 failure "
+      "(configuration, store, or a file that could not be read or stored: the other files are still "
+      "imported); 2 usage error (an unknown --source); 3 every file was read, but one had records and none "
+      "was accepted (each refused)");
   import_cmd->add_option("--config", config_path, "Configuration file")->required();
   import_cmd->add_option("--source", source_name, "Configured source whose format the files use")->required();
   import_cmd->add_option("paths", paths, "Files to import")->required();
