@@ -52,6 +52,38 @@ std::uint64_t countNewlines(const char* b, const char* e) {
   return n;
 }
 
+// CSV line breaks in [b, e): \n, \r\n and a lone \r count one line each (a \r ending
+// the range counts as lone).
+std::uint64_t countCsvLineBreaks(const char* b, const char* e) {
+  std::uint64_t n = countNewlines(b, e);
+  for (const char* p = b; p < e;) {
+    const void* hit = std::memchr(p, '\r', static_cast<std::size_t>(e - p));
+    if (hit == nullptr) break;
+    const char* r = static_cast<const char*>(hit);
+    if (r + 1 == e || r[1] != '\n') ++n;
+    p = r + 1;
+  }
+  return n;
+}
+
+// The first CSV line break (\n, \r\n or a lone \r) at or after `from`: `at` is where it
+// starts (nullptr: none before `e`), `after` the byte after it (nullptr when a \r ends
+// the window and the next byte, not read yet, decides).
+struct LineBreak {
+  const char* at = nullptr;
+  const char* after = nullptr;
+};
+LineBreak csvLineBreak(const char* from, const char* e, bool eof) {
+  for (const char* p = from; p < e; ++p) {
+    if (*p == '\n') return {p, p + 1};
+    if (*p == '\r') {
+      if (p + 1 < e) return {p, p[1] == '\n' ? p + 2 : p + 1};
+      return {p, eof ? p + 1 : nullptr};
+    }
+  }
+  return {};
+}
+
 // One field value of a record, pointing into the input window or a scratch string.
 struct Value {
   enum class Kind : std::uint8_t { String, Number, Bool };
@@ -640,14 +672,14 @@ struct Reader::Impl {
       return s;
     };
     auto skip_line = [&](const char* from, std::string message) {
-      const void* nl = std::memchr(from, '\n', static_cast<std::size_t>(e - from));
-      if (nl == nullptr && !eof) {
+      const LineBreak line_break = csvLineBreak(from, e, eof);
+      if (line_break.after == nullptr && !eof) {
         Step more;
         more.kind = StepKind::NeedMore;
         return more;
       }
-      const char* after = nl == nullptr ? e : static_cast<const char*>(nl) + 1;
-      return errorStep(static_cast<std::size_t>(after - b), countNewlines(b, after), std::move(message));
+      const char* after = line_break.after == nullptr ? e : line_break.after;
+      return errorStep(static_cast<std::size_t>(after - b), countCsvLineBreaks(b, after), std::move(message));
     };
     for (;; ++column) {
       if (p == e) {
@@ -676,7 +708,7 @@ struct Reader::Impl {
           }
           close = r;
         }
-        newlines += countNewlines(start, close);
+        newlines += countCsvLineBreaks(start, close);
         if (escaped) {
           if (csv_scratch.size() <= column) csv_scratch.resize(column + 1);
           std::string& out = csv_scratch[column];
@@ -701,11 +733,8 @@ struct Reader::Impl {
         }
         if (*p == '\r') {
           if (p + 1 == e && !eof) return Step{};
-          if (p + 1 < e && p[1] == '\n') {
-            ++newlines;
-            return finish(p + 2);
-          }
-          return finish(p + 1);
+          ++newlines;  // \r\n, or a lone \r (classic Mac OS line ends)
+          return finish(p + 1 < e && p[1] == '\n' ? p + 2 : p + 1);
         }
         return skip_line(p, "unexpected character after a closing quote");
       }
@@ -727,11 +756,8 @@ struct Reader::Impl {
       }
       // '\r'
       if (q + 1 == e && !eof) return Step{};
-      if (q + 1 < e && q[1] == '\n') {
-        ++newlines;
-        return finish(q + 2);
-      }
-      return finish(q + 1);
+      ++newlines;  // \r\n, or a lone \r
+      return finish(q + 1 < e && q[1] == '\n' ? q + 2 : q + 1);
     }
   }
 
@@ -1033,14 +1059,22 @@ Reader::Status Reader::next(Message& out) {
     const bool eof = input_.eof();
 
     if (im.skipping) {
-      const void* nl = std::memchr(b, '\n', input_.size());
-      if (nl != nullptr) {
-        input_.consume(static_cast<std::size_t>(static_cast<const char*>(nl) + 1 - b));
+      // CSV lines also end at a lone \r; JSON lines only at \n.
+      LineBreak line_break;
+      if (format_ == Format::Csv) {
+        line_break = csvLineBreak(b, e, eof);
+      } else if (const void* nl = std::memchr(b, '\n', input_.size()); nl != nullptr) {
+        line_break.at = static_cast<const char*>(nl);
+        line_break.after = line_break.at + 1;
+      }
+      if (line_break.after != nullptr) {
+        input_.consume(static_cast<std::size_t>(line_break.after - b));
         ++im.line;
         im.skipping = false;
         continue;
       }
-      input_.consume(input_.size());
+      // A \r ending the window stays: the next byte tells \r\n from a lone \r.
+      input_.consume(static_cast<std::size_t>((line_break.at != nullptr ? line_break.at : e) - b));
       if (eof) {
         im.done = true;
         return Status::End;

@@ -85,7 +85,8 @@ bool splitCsv(std::string_view text, std::vector<CsvRow>& rows, std::string& err
           quoted = false;
         }
       } else {
-        if (c == '\n') ++line;
+        // \n, \r\n and a lone \r each end a line, as outside quotes.
+        if (c == '\n' || (c == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) ++line;
         field.push_back(c);
       }
       continue;

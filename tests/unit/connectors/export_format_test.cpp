@@ -302,6 +302,64 @@ TEST_F(ExportFormat, CsvValuesAreTrimmed) {
   EXPECT_EQ(j.messages[0].text, " hi ");
 }
 
+// Classic Mac OS line ends: a lone CR ends a line, in line numbers as in records (a
+// stray character after a closing quote skips to the next CR, not to the end of file).
+TEST_F(ExportFormat, CsvLineNumbersCountLoneCarriageReturns) {
+  Parsed p = parseText(
+      "id,author_id,created_at,text\r"
+      "c1,u1,2024-05-01T10:00:00Z,hi\r"
+      "c2,,2024-05-01T10:00:00Z,hi\r"
+      "\r"
+      "c3,,2024-05-01T10:00:00Z,\"two\rlines\"\r"
+      "c4,u4,2024-05-01T10:00:00Z,\"closed\"x\r"
+      "c5,,2024-05-01T10:00:00Z,hi\r\n"
+      "c6,u6,2024-05-01T10:00:00Z,\"mixed\r\nends\r\"\n"  // lines 9 to 11
+      "c7,,2024-05-01T10:00:00Z,hi\r",
+      Format::Csv);
+  EXPECT_EQ(summary(p),
+            (std::vector<std::pair<std::uint64_t, ErrorReason>>{{3, ErrorReason::MissingField},
+                                                                {5, ErrorReason::MissingField},
+                                                                {7, ErrorReason::ParseError},
+                                                                {8, ErrorReason::MissingField},
+                                                                {12, ErrorReason::MissingField}}));
+  ASSERT_EQ(p.messages.size(), 2u);
+  EXPECT_EQ(p.messages[0].id, "c1");
+  EXPECT_EQ(p.messages[1].id, "c6");
+  EXPECT_EQ(p.messages[1].text, "mixed\r\nends\r");
+  EXPECT_EQ(p.records, 7u);
+
+  // A CR at the end of a read window waits for the next byte (files are read 4 KiB at a
+  // time at least): the skipped line ends at that CR, or at the CRLF it begins.
+  testing::TempDir dir;
+  const std::string header = "id,author_id,created_at,text\r";
+  for (const char* after_cr : {"", "\n"}) {
+    for (std::size_t shift = 0; shift < 4; ++shift) {
+      // Row 2 ends (its CR) at byte 4095 - shift.
+      const std::string head = header + "c1,u1,2024-05-01T10:00:00Z,\"a\"x";
+      const std::string text = head + std::string(4095 - shift - head.size(), 'y') + "\r" + after_cr +
+                               "c2,,2024-05-01T10:00:00Z,hi\rc3,u3,2024-05-01T10:00:00Z,hi\r";
+      testing::writeAll(dir.path() / "cr.csv", text);
+      auto input = Input::openFile(dir.path() / "cr.csv", 4096);
+      ASSERT_TRUE(input.ok());
+      Parsed q = parse(std::move(*input), Format::Csv);
+      EXPECT_EQ(summary(q), (std::vector<std::pair<std::uint64_t, ErrorReason>>{
+                                {2, ErrorReason::ParseError}, {3, ErrorReason::MissingField}}))
+          << shift;
+      ASSERT_EQ(q.messages.size(), 1u) << shift;
+      EXPECT_EQ(q.messages[0].id, "c3");
+    }
+  }
+
+  // A record too long to keep is skipped to the next line, a lone CR too.
+  const std::string huge = header + "c1,u1,2024-05-01T10:00:00Z," + std::string(5u << 20, 'z') +
+                           "\rc2,,2024-05-01T10:00:00Z,hi\rc3,u3,2024-05-01T10:00:00Z,hi\r";
+  Parsed big = parseText(huge, Format::Csv);
+  EXPECT_EQ(summary(big), (std::vector<std::pair<std::uint64_t, ErrorReason>>{
+                              {2, ErrorReason::FieldTooLong}, {3, ErrorReason::MissingField}}));
+  ASSERT_EQ(big.messages.size(), 1u);
+  EXPECT_EQ(big.messages[0].id, "c3");
+}
+
 TEST_F(ExportFormat, JsonDetails) {
   Parsed p = parseText(
       R"({"id": 123456789012345678, "author_id": "u\u00e9", "created_at": 1715594400, "text": "a\nb \ud83d\ude42 \"q\" \/"})"

@@ -403,6 +403,29 @@ TEST(RelayImport, PaddedValuesAreTrimmed) {
   EXPECT_FALSE(h.sink.escalations.at("AG-4").answered_at.has_value());
 }
 
+// Classic Mac OS line ends: a lone CR ends a line, inside quotes too, so a refused row
+// is reported on its own line.
+TEST(RelayImport, LineNumbersCountLoneCarriageReturns) {
+  RelayHarness h;
+  const MessageValidator validator(h.config.ingest, h.clock);
+  const RecordChecker checker(h.config, h.source, validator);
+  auto parsed = checker.parseFile(
+      "id,question_ref,requested_at,requested_by,relay\r"
+      "E1,q1,2024-05-31T09:00:00Z,cm-agency,\"two\rlines\"\r"
+      "E2,,2024-05-31T09:00:00Z,cm-agency,billing\r\n"
+      "E3,q3,2024-05-31T09:00:00Z,cm-agency,\"crlf\r\nhere\"\r"
+      "E4,,2024-05-31T09:00:00Z,cm-agency,billing\r",
+      Format::Csv);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  ASSERT_EQ(parsed->size(), 4U);
+  EXPECT_EQ((*parsed)[0].line, 2U);
+  EXPECT_EQ((*parsed)[1].line, 4U);
+  EXPECT_FALSE((*parsed)[1].escalation.has_value());
+  EXPECT_EQ((*parsed)[2].line, 5U);
+  EXPECT_EQ((*parsed)[3].line, 7U);
+  EXPECT_FALSE((*parsed)[3].escalation.has_value());
+}
+
 TEST(RelayImport, UnusableFilesAreRefusedWhole) {
   RelayHarness h;
   TempDir dir;
