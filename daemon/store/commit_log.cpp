@@ -54,6 +54,45 @@ std::uint32_t checksum(const char* lsn_bytes, std::string_view payload) {
   return static_cast<std::uint32_t>(crc);
 }
 
+// Whether a whole record whose LSN is between `min_lsn` and `max_lsn` starts at `pos`
+// of `bytes`: a payload length that fits, the LSN, and a CRC that matches.
+bool recordAt(std::string_view bytes, std::size_t pos, std::uint64_t min_lsn, std::uint64_t max_lsn) {
+  if (pos > bytes.size() || bytes.size() - pos < kHeaderBytes) return false;
+  const char* h = bytes.data() + pos;
+  const std::uint64_t lsn = getU64(h + 8);
+  if (lsn < min_lsn || lsn > max_lsn) return false;
+  const std::uint32_t length = getU32(h);
+  if (length > kMaxPayloadBytes || bytes.size() - pos - kHeaderBytes < length) return false;
+  return checksum(h + 8, bytes.substr(pos + kHeaderBytes, length)) == getU32(h + 4);
+}
+
+// The offset of the first whole record at or after `from` whose LSN is `min_lsn` or
+// later (and no further beyond it than the bytes left could hold), or npos. Records of
+// a recycled segment's previous life carry lower LSNs; whole ones are stepped over, so
+// that nothing inside their payloads is taken for a record.
+std::size_t nextRecord(std::string_view bytes, std::size_t from, std::uint64_t min_lsn) {
+  const std::uint64_t max_lsn = min_lsn + bytes.size() / kHeaderBytes;
+  for (std::size_t pos = from; pos < bytes.size() && bytes.size() - pos >= kHeaderBytes;) {
+    // Most offsets fail on the LSN alone, before any CRC is computed. In a run of zeros
+    // (a spare's, or the unwritten end of a segment), no record starts before the
+    // offset whose LSN takes in the next byte that is not zero.
+    const std::uint64_t lsn = getU64(bytes.data() + pos + 8);
+    if (lsn == 0) {
+      const std::size_t nonzero = bytes.find_first_not_of('\0', pos + 8);
+      if (nonzero == std::string_view::npos) break;
+      pos = std::max(pos + 1, nonzero - 15);
+      continue;
+    }
+    if (lsn >= min_lsn && recordAt(bytes, pos, min_lsn, max_lsn)) return pos;
+    if (lsn < min_lsn && recordAt(bytes, pos, lsn, lsn)) {
+      pos += kHeaderBytes + getU32(bytes.data() + pos);
+    } else {
+      ++pos;
+    }
+  }
+  return std::string_view::npos;
+}
+
 Error ioError(int err, std::string_view what, const std::filesystem::path& path) {
   if (err == ENOSPC || err == EDQUOT) {
     return makeError("store_full",
@@ -143,24 +182,41 @@ Result<std::vector<LogRecord>> CommitLog::readRecords(const std::filesystem::pat
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::uint64_t expected = first;
     std::size_t pos = 0;
-    while (bytes.size() - pos >= kHeaderBytes) {
-      const char* h = bytes.data() + pos;
-      const std::uint32_t length = getU32(h);
-      const std::uint64_t lsn = getU64(h + 8);
-      if (length > kMaxPayloadBytes || bytes.size() - pos - kHeaderBytes < length || lsn != expected) break;
-      const std::string_view payload(bytes.data() + pos + kHeaderBytes, length);
-      if (checksum(h + 8, payload) != getU32(h + 4)) break;
-      if (lsn > after) {
-        if (!records.empty() ? lsn != records.back().lsn + 1 : lsn != after + 1) {
-          return makeError(
-              "store", fmt::format("commit log {} has no record {} (next found: {}); a segment is "
-                                   "missing, the store cannot be brought up to date",
-                                   dir.string(), records.empty() ? after + 1 : records.back().lsn + 1, lsn));
+    for (;;) {
+      if (recordAt(bytes, pos, expected, expected)) {
+        const std::string_view payload(bytes.data() + pos + kHeaderBytes, getU32(bytes.data() + pos));
+        if (expected > after) {
+          if (!records.empty() ? expected != records.back().lsn + 1 : expected != after + 1) {
+            return makeError(
+                "store", fmt::format("commit log {} has no record {} (next found: {} in {}); a segment is "
+                                     "missing or the end of the one before is damaged, the store cannot "
+                                     "be brought up to date",
+                                     dir.string(), records.empty() ? after + 1 : records.back().lsn + 1,
+                                     expected, path.string()));
+          }
+          records.push_back(LogRecord{expected, std::string(payload)});
         }
-        records.push_back(LogRecord{lsn, std::string(payload)});
+        ++expected;
+        pos += kHeaderBytes + payload.size();
+        continue;
       }
-      ++expected;
-      pos += kHeaderBytes + length;
+      // No record `expected` here: the end of what the segment holds (zeros, records of
+      // its previous life, a record cut short by a crash: only ever the last one), unless
+      // a whole record carrying `expected` or a later LSN follows. Then the bytes at `pos`
+      // are damaged, and what follows them was acknowledged.
+      const std::size_t next = nextRecord(bytes, pos + 1, expected);
+      if (next == std::string_view::npos) break;
+      const std::uint64_t found = getU64(bytes.data() + next + 8);
+      if (found > after + 1) {
+        return makeError(
+            "store", fmt::format("commit log segment {} is damaged at offset {}: record {} cannot be read, "
+                                 "and acknowledged records from {} on follow it (offset {}); the store is "
+                                 "not brought up to date without them",
+                                 path.string(), pos, expected, found, next));
+      }
+      // Records applied already are damaged: what follows them is read on.
+      expected = found;
+      pos = next;
     }
   }
   return records;

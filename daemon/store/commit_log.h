@@ -13,9 +13,13 @@
 // Files: a directory beside the database (`<database>-log/`) holding segments named by
 // the LSN of their first record (16 hex digits, `.log`). A record is a little-endian
 // header — payload length (u32), CRC-32 of the LSN and payload (u32), LSN (u64) — then
-// the payload. Reading stops at the first record that is incomplete, fails its CRC or
-// does not carry the next LSN: the tail of a write a crash interrupted, which was never
-// acknowledged.
+// the payload. Reading a segment stops at the first record that is incomplete, fails
+// its CRC or does not carry the next LSN: the tail of a write a crash interrupted, which
+// was never acknowledged (one append at a time: only the last record can be torn), or
+// the zeros and older records of a reused segment (lower LSNs). A whole record with the
+// expected LSN or a later one after that point means the bytes before it are damaged
+// (a bad sector, a bit flip): the records after them were acknowledged, and reading
+// fails rather than leave them out.
 //
 // Threading: append(), takeApplied() and segments() are called with the store's commit
 // mutex held (one caller at a time); prepareSpare() and recycle() from the thread
@@ -69,9 +73,11 @@ class CommitLogLock {
 class CommitLog {
  public:
   // Every readable record of the log in `dir` with an LSN greater than `after`, in LSN
-  // order. No directory: no record. An Error when a segment cannot be read or the LSNs
-  // after `after` have a gap (a segment missing): applying what follows would skip
-  // acknowledged batches.
+  // order. No directory: no record. An Error when a segment cannot be read, the LSNs
+  // after `after` have a gap (a segment missing, or the end of one damaged) or a record
+  // after `after` is damaged with whole records after it (the Error names the segment
+  // file and the offset): applying what follows would skip acknowledged batches.
+  // Damage to records at or below `after` (applied already) is stepped over.
   static Result<std::vector<LogRecord>> readRecords(const std::filesystem::path& dir, std::uint64_t after);
 
   // Deletes the directory `dir` and its segments (once every record is applied).

@@ -60,6 +60,7 @@
 //   A bulk load into an empty store that no other connection has open closes the read
 //   connection and runs under a rollback journal (synchronous=EXTRA) until its end,
 //   then returns to WAL mode (startBulkTransaction).
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -2211,7 +2212,14 @@ void warnAboutUnappliedLog(Database& db, const std::filesystem::path& path) {
   std::int64_t applied = 0;
   if (db.queryInt("SELECT lsn FROM commit_log_applied", applied) != SQLITE_OK) return;
   auto records = CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied));
-  if (!records.ok() || records->empty()) return;
+  if (!records.ok()) {
+    spdlog::warn(
+        "store {} has a commit log that cannot be read: acknowledged batches are missing from what is read "
+        "here, and the store cannot be opened read-write until the log is moved aside error={}",
+        path.string(), records.error().message);
+    return;
+  }
+  if (records->empty()) return;
   spdlog::warn(
       "store {} has {} acknowledged batches in its commit log not applied yet (the process serving it "
       "stopped "
@@ -2304,7 +2312,16 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   }
   const std::filesystem::path log_dir = commitLogDirectory(path);
   auto records = CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied));
-  if (!records.ok()) return records.error();
+  if (!records.ok()) {
+    // Left as it is: what it holds was acknowledged, and only an operator can tell
+    // whether the store may go on without it.
+    return makeError(
+        records.error().reason,
+        fmt::format("cannot open store {}: {}. The commit log is left in place; to open the "
+                    "store without the acknowledged batches it holds after record {}, keep a "
+                    "copy of it and move it aside (mv {} {}.damaged)",
+                    path.string(), records.error().message, applied, log_dir.string(), log_dir.string()));
+  }
   auto last_lsn = static_cast<std::uint64_t>(applied);
   if (!records->empty()) {
     auto replayed = SqliteStore::applyRecords(w, records.value());

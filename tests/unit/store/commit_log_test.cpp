@@ -85,6 +85,71 @@ TEST(CommitLog, StopsAtATornOrCorruptRecord) {
   EXPECT_EQ(lsns(corrupt.value()), (std::vector<std::uint64_t>{1}));
 }
 
+// Only the last record can be cut short by a crash (one append at a time): a damaged
+// record with whole ones after it is damage, and what follows it was acknowledged.
+TEST(CommitLog, ADamagedRecordFollowedByWholeOnesIsAnError) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  {
+    auto log = CommitLog::create(dir, 1);
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE(log.value()->append(std::string(100, static_cast<char>('a' + i))).ok());
+  }
+  const auto segment = segmentFiles(dir).at(0);
+  {
+    // A byte of the second record's payload changed: its CRC no longer matches.
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(116 + 16 + 50);
+    f.put('X');
+  }
+  auto read = CommitLog::readRecords(dir, 0);
+  ASSERT_FALSE(read.ok());
+  const std::string& message = read.error().message;
+  EXPECT_NE(message.find(segment.string() + " is damaged at offset 116: record 2 cannot be read"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("records from 3 on follow it (offset 232)"), std::string::npos) << message;
+  // Once the damaged record is applied, what follows it is read.
+  auto after = CommitLog::readRecords(dir, 2);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(lsns(after.value()), (std::vector<std::uint64_t>{3, 4, 5}));
+  EXPECT_EQ(after.value()[0].payload, std::string(100, 'c'));
+  // A record only one later than the damaged one is applied still counts.
+  EXPECT_FALSE(CommitLog::readRecords(dir, 1).ok());
+
+  // A damaged length (the fourth record's) hides where the next record starts: it is
+  // found all the same.
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3 * 116 + 1);
+    f.put('\x7f');
+  }
+  read = CommitLog::readRecords(dir, 3);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.error().message.find("damaged at offset 348: record 4 cannot be read, and acknowledged "
+                                      "records from 5 on"),
+            std::string::npos)
+      << read.error().message;
+}
+
+TEST(CommitLog, ADamagedLastRecordOfAClosedSegmentIsAnError) {
+  TempDir tmp;
+  const auto dir = tmp.file("log");
+  {
+    auto log = CommitLog::create(dir, 1, 250);  // records 1-3, then 4-6
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(log.value()->append(std::string(100, 'p')).ok());
+  }
+  std::filesystem::resize_file(dir / "0000000000000001.log", 3 * 116 - 1);
+  auto read = CommitLog::readRecords(dir, 0);
+  ASSERT_FALSE(read.ok());
+  EXPECT_NE(read.error().message.find("has no record 3"), std::string::npos) << read.error().message;
+  auto after = CommitLog::readRecords(dir, 3);
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(lsns(after.value()), (std::vector<std::uint64_t>{4, 5, 6}));
+}
+
 TEST(CommitLog, StartsSegmentsAndRecyclesTheAppliedOnes) {
   TempDir tmp;
   const auto dir = tmp.file("log");

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -159,6 +161,68 @@ TEST(SqliteStoreCrash, CommitLogKeepsWhatWasAcknowledgedBeforeAnyApply) {
   RawDb raw(path);
   EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), kBatches);
   expectIntact(path);
+}
+
+// A record of the log damaged on disk, with acknowledged records after it: a read-only
+// open says so, a read-write open fails naming the file and the offset, and the log
+// stays as it is until it is moved aside.
+TEST(SqliteStoreCrash, ADamagedCommitLogRecordFailsTheOpenAndStays) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  constexpr int kBatches = 6;
+  commitInChild(path, kBatches, OpenOptions{.commit_log = true, .apply_delay = std::chrono::hours(1)});
+  const std::filesystem::path log_dir = path.string() + "-log";
+  const std::filesystem::path segment = log_dir / "0000000000000001.log";
+  std::string bytes;
+  {
+    std::ifstream in(segment, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // Record 3 starts after two records (a 16-byte header and the payload each); one
+  // byte of its payload changes.
+  std::size_t offset = 0;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_LE(offset + 16, bytes.size());
+    std::uint32_t length = 0;
+    for (int b = 0; b < 4; ++b)
+      length |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[offset + b])) << (8 * b);
+    offset += 16 + length;
+  }
+  ASSERT_LT(offset + 40, bytes.size());
+  bytes[offset + 30] = static_cast<char>(bytes[offset + 30] ^ 0x5a);
+  {
+    std::ofstream out(segment, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  const std::string damage = segment.string() + " is damaged at offset " + std::to_string(offset);
+  {
+    testing::CapturedLog log;
+    auto reader = openSqliteStore(path, OpenOptions{.read_only = true});
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    EXPECT_NE(log.text().find("has a commit log that cannot be read"), std::string::npos) << log.text();
+    EXPECT_NE(log.text().find(damage), std::string::npos) << log.text();
+  }
+  for (const OpenOptions& options : {OpenOptions{}, OpenOptions{.commit_log = true}}) {
+    auto opened = openSqliteStore(path, options);
+    ASSERT_FALSE(opened.ok());
+    EXPECT_NE(opened.error().message.find(damage), std::string::npos) << opened.error().message;
+    EXPECT_NE(opened.error().message.find("acknowledged records from 4 on follow it"), std::string::npos)
+        << opened.error().message;
+    EXPECT_NE(opened.error().message.find("mv " + log_dir.string()), std::string::npos)
+        << opened.error().message;
+  }
+  // Nothing applied, nothing removed.
+  {
+    std::ifstream in(segment, std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), bytes);
+    RawDb raw(path);
+    EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 0);
+  }
+  // Moved aside, the store opens without what it held.
+  std::filesystem::rename(log_dir, log_dir.string() + ".damaged");
+  auto opened = openSqliteStore(path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_TRUE(std::filesystem::exists(log_dir.string() + ".damaged"));
 }
 
 // Two processes opening the store read-write after a crash (two imports, say) may both
