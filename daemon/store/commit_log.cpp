@@ -135,13 +135,22 @@ Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> listSegment
 
 }  // namespace
 
+std::filesystem::path resolvedDatabasePath(const std::filesystem::path& database) {
+  std::error_code ec;
+  // Resolves the part of the path that exists: a database not created yet is named
+  // after its resolved directory.
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(database, ec);
+  if (ec) resolved = std::filesystem::absolute(database, ec);
+  return ec ? database : resolved;
+}
+
 std::filesystem::path commitLogDirectory(const std::filesystem::path& database) {
-  return {database.string() + "-log"};
+  return {resolvedDatabasePath(database).string() + "-log"};
 }
 
 Result<CommitLogLock> CommitLogLock::take(const std::filesystem::path& database, bool exclusive,
                                           bool create) {
-  const std::filesystem::path path(database.string() + "-log.lock");
+  const std::filesystem::path path(resolvedDatabasePath(database).string() + "-log.lock");
   // flock needs no write access: a reader without it still takes a shared lock.
   const int fd = create ? ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)
                         : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -42,13 +42,24 @@ struct LogRecord {
   std::string payload;
 };
 
-// The directory of the commit log of the database at `database`.
+// The path the commit log and its lock of the database at `database` are named after:
+// `database` made absolute with every symbolic link resolved, as SQLite resolves them
+// for its -wal and -shm files. Every spelling of the path of one database file (a
+// symbolic link to it or to a directory above it, `..`) leads to the same log and the
+// same lock, beside those files. A hard link is another file name that SQLite does not
+// resolve either: the store refuses to be written through one (openSqliteStore).
+std::filesystem::path resolvedDatabasePath(const std::filesystem::path& database);
+
+// The directory of the commit log of the database at `database`: beside the file it
+// resolves to (resolvedDatabasePath()), named after it with `-log`.
 std::filesystem::path commitLogDirectory(const std::filesystem::path& database);
 
-// A lock on the commit log of one database (an flock on `<database>-log.lock`): the
-// process writing the log holds it exclusively for as long as the store is open; a
-// process that wants to apply and remove a log left by a crash takes it shared for
-// that, and leaves the log alone when a running process holds it.
+// A lock on the commit log of one database (an flock on `<database>-log.lock`, beside
+// the file `database` resolves to): the process writing the log holds it exclusively
+// for as long as the store is open; a process that wants to apply and remove a log left
+// by a crash takes it shared for that, and leaves the log alone when a running process
+// holds it. (Not an flock on the database file itself: closing a descriptor of that
+// file would release the POSIX locks SQLite holds on it in the same process.)
 class CommitLogLock {
  public:
   // Takes the lock without waiting: a lock with held() false when another process

@@ -63,6 +63,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -539,21 +540,37 @@ class SqliteStore final : public Store {
     std::size_t tolerated = 0;
   };
   // Applies logged batches to `db` in one transaction that also records the last LSN,
-  // the way they were applied when logged, skipping those at or below the LSN the
-  // database records already. Should one be refused because a message it stores is there
-  // already (another process stored it in between), the records are applied again one
-  // by one and that batch's messages already stored are kept as they are.
-  static Result<Replayed> applyRecords(Database& db, const std::vector<LogRecord>& records) {
-    auto attempt = [&db, &records](bool one_by_one) -> Result<Replayed> {
+  // the way they were applied when logged. With `others_may_apply`, those at or below
+  // the LSN the database records already are skipped; otherwise such an LSN is an
+  // inconsistency, an Error (with `*ahead` set): another process applied records of
+  // another log to the store, and those of this one would be lost. Should one be refused
+  // because a message it stores is there already (another process stored it in
+  // between), the records are applied again one by one and that batch's messages
+  // already stored are kept as they are.
+  static Result<Replayed> applyRecords(Database& db, const std::vector<LogRecord>& records,
+                                       bool others_may_apply, bool* ahead = nullptr) {
+    auto attempt = [&db, &records, others_may_apply, ahead](bool one_by_one) -> Result<Replayed> {
       constexpr std::string_view kWhat = "cannot apply the commit log to store";
       int rc = db.exec("BEGIN IMMEDIATE");
       if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-      // Records another process applied meanwhile are skipped: two processes opening the
-      // store after a crash may both have read the log before either applied it.
       std::int64_t stored_lsn = 0;
       if (rc = db.queryInt("SELECT lsn FROM commit_log_applied", stored_lsn); rc != SQLITE_OK)
         return abortTransaction(db, rc, kWhat);
       const auto applied_before = static_cast<std::uint64_t>(stored_lsn);
+      if (!others_may_apply && applied_before >= records.front().lsn) {
+        db.rollbackIfOpen();
+        if (ahead != nullptr) *ahead = true;
+        return makeError(
+            "store",
+            fmt::format("store {} records commit log record {} as applied, at or beyond record {} "
+                        "of the log of this process, which holds the store's lock: another process "
+                        "wrote the store through a log of its own; records {} to {} stay in the log, "
+                        "unapplied",
+                        db.path().string(), applied_before, records.front().lsn, records.front().lsn,
+                        records.back().lsn));
+      }
+      // Records another process applied meanwhile are skipped: two processes opening the
+      // store after a crash may both have read the log before either applied it.
       auto first = std::find_if(records.begin(), records.end(),
                                 [applied_before](const LogRecord& r) { return r.lsn > applied_before; });
       if (first == records.end()) {
@@ -707,6 +724,12 @@ class SqliteStore final : public Store {
 
   Result<CommitOutcome> commitLogged(const WriteBatch& batch) {
     std::lock_guard commit_lock(commit_mutex_);
+    {
+      // Nothing is acknowledged that no round would apply.
+      std::lock_guard lock(pending_mutex_);
+      if (applier_done_)
+        return apply_error_ ? *apply_error_ : makeError("store", "the store stopped applying its commit log");
+    }
     // What the log cannot answer without applying: escalation links (computed from what
     // is stored) and how many messages of a batch that may hold stored ones are new.
     bool direct = !batch.escalations.empty() || (!batch.messages.empty() && !batch.require_new_messages);
@@ -857,11 +880,22 @@ class SqliteStore final : public Store {
       for (const Pending& p : pending_) round.push_back(LogRecord{p.lsn, p.payload});
       lock.unlock();
       Result<Replayed> applied = Replayed{};
+      bool ahead = false;
       {
         std::lock_guard write_lock(write_mutex_);
-        applied = applyRecords(*write_, round);
+        applied = applyRecords(*write_, round, /*others_may_apply=*/false, &ahead);
       }
       lock.lock();
+      if (!applied.ok() && ahead) {
+        // No later round can apply them: nothing more is acknowledged, and the records
+        // stay in the log for an operator.
+        apply_error_ = applied.error();
+        ++failed_rounds_;
+        spdlog::error(
+            "the store cannot apply its commit log, no further batch is accepted batches={} error={}",
+            round.size(), applied.error().message);
+        break;
+      }
       if (!applied.ok()) {
         apply_error_ = applied.error();
         ++failed_rounds_;
@@ -2229,6 +2263,40 @@ void warnAboutUnappliedLog(Database& db, const std::filesystem::path& path) {
       path.string(), records->size());
 }
 
+// A store is written through one name: SQLite keeps its write-ahead log beside the name
+// the file is opened by (symbolic links resolved), and the store its commit log and
+// lock. Through two hard links, two processes would each take a lock of their own.
+Result<void> checkOneName(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || st.st_nlink <= 1) return {};
+  return makeError(
+      "store",
+      fmt::format("store {} has {} names (hard links): SQLite keeps the write-ahead log, and replywatch "
+                  "the commit log and its lock, beside the name the file is opened by, so two "
+                  "processes writing it by two names would not see each other; remove the other "
+                  "links (find / -xdev -samefile {}) and open the store by one name",
+                  path.string(), st.st_nlink, path.string()));
+}
+
+// A commit log named after another spelling of the store's path (a symbolic link) than
+// the file it resolves to, as earlier versions named it, holds batches this open would
+// not apply: says where it has to go.
+Result<void> checkNoLogUnderOtherName(const std::filesystem::path& path,
+                                      const std::filesystem::path& log_dir) {
+  const std::filesystem::path spelled(path.string() + "-log");
+  std::error_code ec;
+  if (!std::filesystem::exists(spelled, ec)) return {};
+  if (std::filesystem::exists(log_dir, ec) && std::filesystem::equivalent(spelled, log_dir, ec)) return {};
+  if (ec) return {};
+  return makeError("store",
+                   fmt::format("store {} is the file {}, whose commit log is {}, but a commit log was "
+                               "kept at {} (named after the path the store was opened by): with no "
+                               "replywatch process running on the store and no {}, move it there "
+                               "(mv {} {}) and open the store again",
+                               path.string(), resolvedDatabasePath(path).string(), log_dir.string(),
+                               spelled.string(), log_dir.string(), spelled.string(), log_dir.string()));
+}
+
 // Process-wide SQLite settings, applied once before the library initializes: no memory
 // statistics (they take a global mutex on every allocation). The store is the only
 // SQLite user in replywatch; if SQLite is already initialized the call is a no-op.
@@ -2272,15 +2340,9 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   auto writer = Database::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kBusyTimeoutMs);
   if (!writer.ok()) return writer.error();
   Database& w = *writer.value();
-  // Check the version before any pragma that writes to the file.
-  std::int64_t version = 0;
-  const int rc = w.queryInt("PRAGMA user_version", version);
-  if (rc != SQLITE_OK) return dbError(w, rc, "cannot open store");
-  if (version > kLatestVersion) return versionTooNew(path, version);
-  if (auto configured = configureWriter(w); !configured.ok()) return configured.error();
-  auto migrated = migrate(w);
-  if (!migrated.ok()) return migrated.error();
-
+  // The file exists now: the lock and the log are named after the file it is, however
+  // its path is spelled.
+  if (auto single = checkOneName(path); !single.ok()) return single.error();
   // Batches acknowledged through the commit log and not applied when the process ended.
   // The process serving the store holds its log exclusively: another process cannot
   // open the store read-write meanwhile.
@@ -2305,12 +2367,23 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
                          " is served by a running replywatch serve; send the data to it (webhooks or "
                          "its spool directory) or stop it first");
   }
+  const std::filesystem::path log_dir = commitLogDirectory(path);
+  if (auto found = checkNoLogUnderOtherName(path, log_dir); !found.ok()) return found.error();
+
+  // Check the version before any pragma that writes to the file.
+  std::int64_t version = 0;
+  const int rc = w.queryInt("PRAGMA user_version", version);
+  if (rc != SQLITE_OK) return dbError(w, rc, "cannot open store");
+  if (version > kLatestVersion) return versionTooNew(path, version);
+  if (auto configured = configureWriter(w); !configured.ok()) return configured.error();
+  auto migrated = migrate(w);
+  if (!migrated.ok()) return migrated.error();
+
   std::int64_t applied = 0;
   if (const int applied_rc = w.queryInt("SELECT lsn FROM commit_log_applied", applied);
       applied_rc != SQLITE_OK) {
     return dbError(w, applied_rc, "cannot open store");
   }
-  const std::filesystem::path log_dir = commitLogDirectory(path);
   auto records = CommitLog::readRecords(log_dir, static_cast<std::uint64_t>(applied));
   if (!records.ok()) {
     // Left as it is: what it holds was acknowledged, and only an operator can tell
@@ -2324,7 +2397,8 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   }
   auto last_lsn = static_cast<std::uint64_t>(applied);
   if (!records->empty()) {
-    auto replayed = SqliteStore::applyRecords(w, records.value());
+    // Two read-write opens that do not serve share the lock: both may have read the log.
+    auto replayed = SqliteStore::applyRecords(w, records.value(), /*others_may_apply=*/!options.commit_log);
     if (!replayed.ok()) {
       return makeError(replayed.error().reason, "cannot apply commit log " + log_dir.string() + " to store " +
                                                     path.string() + ": " + replayed.error().message);

@@ -288,7 +288,11 @@ class Store {
 // A file from a newer replywatch (unknown schema version) is an Error, never altered.
 // A read-write open first applies what the commit log beside the file holds beyond the
 // last batch applied (a process that stopped before applying every batch it
-// acknowledged), then removes that log; a read-only open reads the file as it is.
+// acknowledged), then removes that log; a read-only open reads the file as it is. The
+// log and its lock are named after the file `path` resolves to (symbolic links
+// followed: resolvedDatabasePath() in commit_log.h), so opens through different paths
+// to one file exclude each other; a file with a second hard link is not opened
+// read-write (an Error).
 Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path,
                                                const OpenOptions& options = {});
 

@@ -396,6 +396,114 @@ TEST(CommitLogStore, AnotherReadWriteOpenOfAServedStoreIsRefused) {
   EXPECT_NE(openLogged(path), nullptr);
 }
 
+// A symbolic link to the database file, or to a directory above it, is another spelling
+// of the same store: the same lock, the same log.
+TEST(CommitLogStore, OpensThroughAnotherPathToTheSameFileAreRefused) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  const auto link = dir.file("link.db");
+  const auto alias = dir.file("alias");
+  auto store = openLogged(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  std::filesystem::create_symlink(path, link);
+  std::filesystem::create_directory_symlink(dir.path(), alias);
+  std::filesystem::create_directory(dir.file("sub"));
+  for (const auto& other : {link, alias / "store.db", alias / "sub" / ".." / "store.db"}) {
+    auto lock = CommitLogLock::take(other, /*exclusive=*/false);
+    ASSERT_TRUE(lock.ok()) << lock.error().message;
+    EXPECT_FALSE(lock->held()) << other;
+  }
+  auto served = openSqliteStore(link, OpenOptions{.commit_log = true});
+  ASSERT_FALSE(served.ok());
+  EXPECT_NE(served.error().message.find("open read-write in another replywatch process"), std::string::npos)
+      << served.error().message;
+  auto plain = openSqliteStore(alias / "store.db");
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(plain.error().message.find("served by a running replywatch serve"), std::string::npos)
+      << plain.error().message;
+  EXPECT_FALSE(std::filesystem::exists(link.string() + "-log"));
+  EXPECT_FALSE(std::filesystem::exists(link.string() + "-log.lock"));
+  store.reset();
+
+  // Served through the link, the store keeps its log beside the file.
+  store = openLogged(link);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c2", 2000)).ok());
+  EXPECT_TRUE(std::filesystem::exists(path.string() + "-log"));
+  EXPECT_FALSE(std::filesystem::exists(link.string() + "-log"));
+  store.reset();
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 2);
+  EXPECT_EQ(raw.integer("SELECT lsn FROM commit_log_applied"), 2);
+}
+
+// A hard link is a second name SQLite does not resolve: its write-ahead log would be
+// another file. The store is not written through two names.
+TEST(CommitLogStore, AStoreWithTwoNamesIsNotWritten) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  ASSERT_NE(openLogged(path), nullptr);
+  std::filesystem::create_hard_link(path, dir.file("copy.db"));
+  for (const OpenOptions& options : {OpenOptions{}, OpenOptions{.commit_log = true}}) {
+    auto opened = openSqliteStore(dir.file("copy.db"), options);
+    ASSERT_FALSE(opened.ok());
+    EXPECT_NE(opened.error().message.find("has 2 names (hard links)"), std::string::npos)
+        << opened.error().message;
+  }
+  EXPECT_TRUE(openSqliteStore(path, OpenOptions{.read_only = true}).ok());
+  std::filesystem::remove(dir.file("copy.db"));
+  EXPECT_NE(openLogged(path), nullptr);
+}
+
+// A log named after a symbolic link (as the store named it before it resolved links) is
+// not left behind unapplied.
+TEST(CommitLogStore, ALogNamedAfterALinkIsNotLeftBehind) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  const auto link = dir.file("link.db");
+  ASSERT_NE(openLogged(path), nullptr);
+  std::filesystem::create_symlink(path, link);
+  std::filesystem::create_directory(link.string() + "-log");
+  auto opened = openSqliteStore(link);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find("a commit log was kept at " + link.string() + "-log"),
+            std::string::npos)
+      << opened.error().message;
+  std::filesystem::rename(link.string() + "-log", path.string() + "-log");
+  EXPECT_TRUE(openSqliteStore(link).ok());
+}
+
+// The process serving the store holds its lock: an applied position at or beyond its
+// own records means another process applied another log, and skipping its records would
+// lose them. Applying stops, nothing more is acknowledged, and the records stay logged.
+TEST(CommitLogStore, AnAppliedPositionBeyondTheLogStopsApplyingAndKeepsTheLog) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  auto store = openLogged(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  {
+    RawDb raw(path);
+    ASSERT_TRUE(raw.exec("UPDATE commit_log_applied SET lsn = 5"));
+  }
+  testing::CapturedLog log;
+  (void)store->turns({});  // waits for a round
+  auto next = store->commit(question("c2", 2000));
+  ASSERT_FALSE(next.ok());
+  EXPECT_NE(next.error().message.find("records commit log record 5 as applied, at or beyond record 1"),
+            std::string::npos)
+      << next.error().message;
+  EXPECT_NE(log.text().find("the store cannot apply its commit log"), std::string::npos) << log.text();
+  store.reset();
+  EXPECT_TRUE(std::filesystem::exists(path.string() + "-log"));
+  auto records = CommitLog::readRecords(path.string() + "-log", 0);
+  ASSERT_TRUE(records.ok()) << records.error().message;
+  ASSERT_EQ(records->size(), 1U);
+  RawDb raw(path);
+  EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 0);
+}
+
 // A plain read-write open (an import) holds the log's lock for as long as it is open:
 // serving the store meanwhile is refused, and possible again once it is closed.
 TEST(CommitLogStore, AStoreOpenForAnImportCannotBeServedMeanwhile) {
