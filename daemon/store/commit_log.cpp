@@ -148,9 +148,17 @@ std::filesystem::path commitLogDirectory(const std::filesystem::path& database) 
   return {resolvedDatabasePath(database).string() + "-log"};
 }
 
-Result<CommitLogLock> CommitLogLock::take(const std::filesystem::path& database, bool exclusive,
-                                          bool create) {
-  const std::filesystem::path path(resolvedDatabasePath(database).string() + "-log.lock");
+namespace {
+
+std::filesystem::path lockFile(const std::filesystem::path& database) {
+  return {resolvedDatabasePath(database).string() + "-log.lock"};
+}
+
+}  // namespace
+
+Result<CommitLogLock> CommitLogLock::take(const std::filesystem::path& database, bool exclusive, bool create,
+                                          std::string_view owner) {
+  const std::filesystem::path path = lockFile(database);
   // flock needs no write access: a reader without it still takes a shared lock.
   const int fd = create ? ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)
                         : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -162,19 +170,49 @@ Result<CommitLogLock> CommitLogLock::take(const std::filesystem::path& database,
     if (err == EWOULDBLOCK) return CommitLogLock{};
     return ioError(err, "cannot lock", path);
   }
-  return CommitLogLock{fd};
+  // Who holds it, for the error of the next process that wants it. Best effort.
+  bool owned = false;
+  if (exclusive && create && !owner.empty() && ::ftruncate(fd, 0) == 0) {
+    owned = true;
+    std::string line(owner);
+    line.push_back('\n');
+    const ssize_t written = ::pwrite(fd, line.data(), line.size(), 0);
+    (void)written;  // an owner that could not be written reads as unknown
+  }
+  return CommitLogLock{fd, owned};
 }
 
-CommitLogLock::~CommitLogLock() {
-  if (fd_ >= 0) ::close(fd_);
+std::string CommitLogLock::owner(const std::filesystem::path& database) {
+  const int fd = ::open(lockFile(database).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::array<char, 256> buffer{};
+  const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), 0);
+  ::close(fd);
+  if (n <= 0) return {};
+  std::string line(buffer.data(), static_cast<std::size_t>(n));
+  line.resize(std::min(line.find('\n'), line.size()));
+  const bool printable = std::all_of(line.begin(), line.end(), [](char c) { return c >= ' ' && c <= '~'; });
+  return printable ? line : std::string();
 }
 
-CommitLogLock::CommitLogLock(CommitLogLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+void CommitLogLock::release() {
+  if (fd_ < 0) return;
+  if (owned_) (void)::ftruncate(fd_, 0);
+  ::close(fd_);
+  fd_ = -1;
+  owned_ = false;
+}
+
+CommitLogLock::~CommitLogLock() { release(); }
+
+CommitLogLock::CommitLogLock(CommitLogLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), owned_(std::exchange(other.owned_, false)) {}
 
 CommitLogLock& CommitLogLock::operator=(CommitLogLock&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
+    release();
     fd_ = std::exchange(other.fd_, -1);
+    owned_ = std::exchange(other.owned_, false);
   }
   return *this;
 }

@@ -55,18 +55,23 @@ std::filesystem::path resolvedDatabasePath(const std::filesystem::path& database
 std::filesystem::path commitLogDirectory(const std::filesystem::path& database);
 
 // A lock on the commit log of one database (an flock on `<database>-log.lock`, beside
-// the file `database` resolves to): the process writing the log holds it exclusively
-// for as long as the store is open; a process that wants to apply and remove a log left
-// by a crash takes it shared for that, and leaves the log alone when a running process
-// holds it. (Not an flock on the database file itself: closing a descriptor of that
-// file would release the POSIX locks SQLite holds on it in the same process.)
+// the file `database` resolves to): every read-write open of the store (serve, import)
+// holds it exclusively for as long as the store is open, and writes in the lock file
+// who it is (owner()); a read-only command takes it shared for a moment to look at a log
+// a crash left, and leaves the log alone when a process holds it. (Not an flock on the
+// database file itself: closing a descriptor of that file would release the POSIX
+// locks SQLite holds on it in the same process.)
 class CommitLogLock {
  public:
   // Takes the lock without waiting: a lock with held() false when another process
   // holds it in a conflicting mode; an Error when the lock file cannot be opened (or,
-  // without `create`, does not exist).
-  static Result<CommitLogLock> take(const std::filesystem::path& database, bool exclusive,
-                                    bool create = true);
+  // without `create`, does not exist). An exclusive lock taken writes `owner` (one
+  // line, such as "pid 42, replywatch serve") in the lock file until it is released.
+  static Result<CommitLogLock> take(const std::filesystem::path& database, bool exclusive, bool create = true,
+                                    std::string_view owner = {});
+  // What the process holding the lock of `database` exclusively wrote in the lock file;
+  // empty when nothing is there or it cannot be read.
+  static std::string owner(const std::filesystem::path& database);
   CommitLogLock() = default;
   ~CommitLogLock();
   CommitLogLock(CommitLogLock&& other) noexcept;
@@ -77,8 +82,10 @@ class CommitLogLock {
   bool held() const { return fd_ >= 0; }
 
  private:
-  explicit CommitLogLock(int fd) : fd_(fd) {}
+  CommitLogLock(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  void release();
   int fd_ = -1;
+  bool owned_ = false;  // the lock file holds our owner line: emptied on release
 };
 
 class CommitLog {

@@ -517,8 +517,8 @@ class SqliteStore final : public Store {
 
   // Commits through `log` from now on (OpenOptions::commit_log) and starts the thread
   // applying it. Called once, before the store is shared.
-  // Holds the commit log's lock (shared, for a read-write open that does not serve) until
-  // the store is closed.
+  // Holds the store's lock (commit_log.h) until the store is closed, for a read-write
+  // open without the commit log.
   void keepLogLock(CommitLogLock lock) { log_lock_ = std::move(lock); }
 
   void startCommitLog(std::unique_ptr<CommitLog> log, CommitLogLock lock, std::filesystem::path dir,
@@ -533,23 +533,23 @@ class SqliteStore final : public Store {
     applier_ = std::thread([this] { applyLoop(); });
   }
 
-  // What applyRecords() did: records applied (those another process had applied before
-  // are skipped), and of them, those whose messages were already stored and kept as such.
+  // What applyRecords() did: records applied, and of them, those whose messages were
+  // already stored and kept as such.
   struct Replayed {
     std::size_t applied = 0;
     std::size_t tolerated = 0;
   };
   // Applies logged batches to `db` in one transaction that also records the last LSN,
-  // the way they were applied when logged. With `others_may_apply`, those at or below
-  // the LSN the database records already are skipped; otherwise such an LSN is an
-  // inconsistency, an Error (with `*ahead` set): another process applied records of
-  // another log to the store, and those of this one would be lost. Should one be refused
-  // because a message it stores is there already (another process stored it in
-  // between), the records are applied again one by one and that batch's messages
-  // already stored are kept as they are.
+  // the way they were applied when logged. The caller holds the store's lock
+  // exclusively, and the records follow the LSN the database records: a recorded LSN at
+  // or beyond the first record is an inconsistency, an Error (with `*ahead` set): another
+  // process applied records of another log to the store, and skipping these would lose
+  // them. Should one be refused because a message it stores is there already (stored
+  // meanwhile by something that does not take the store's lock), the records are applied
+  // again one by one and that batch's messages already stored are kept as they are.
   static Result<Replayed> applyRecords(Database& db, const std::vector<LogRecord>& records,
-                                       bool others_may_apply, bool* ahead = nullptr) {
-    auto attempt = [&db, &records, others_may_apply, ahead](bool one_by_one) -> Result<Replayed> {
+                                       bool* ahead = nullptr) {
+    auto attempt = [&db, &records, ahead](bool one_by_one) -> Result<Replayed> {
       constexpr std::string_view kWhat = "cannot apply the commit log to store";
       int rc = db.exec("BEGIN IMMEDIATE");
       if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
@@ -557,7 +557,7 @@ class SqliteStore final : public Store {
       if (rc = db.queryInt("SELECT lsn FROM commit_log_applied", stored_lsn); rc != SQLITE_OK)
         return abortTransaction(db, rc, kWhat);
       const auto applied_before = static_cast<std::uint64_t>(stored_lsn);
-      if (!others_may_apply && applied_before >= records.front().lsn) {
+      if (applied_before >= records.front().lsn) {
         db.rollbackIfOpen();
         if (ahead != nullptr) *ahead = true;
         return makeError(
@@ -569,22 +569,13 @@ class SqliteStore final : public Store {
                         db.path().string(), applied_before, records.front().lsn, records.front().lsn,
                         records.back().lsn));
       }
-      // Records another process applied meanwhile are skipped: two processes opening the
-      // store after a crash may both have read the log before either applied it.
-      auto first = std::find_if(records.begin(), records.end(),
-                                [applied_before](const LogRecord& r) { return r.lsn > applied_before; });
-      if (first == records.end()) {
-        db.rollbackIfOpen();
-        return Replayed{};
-      }
-      if (first->lsn != applied_before + 1) {
+      if (records.front().lsn != applied_before + 1) {
         db.rollbackIfOpen();
         return makeError("store", "commit log record " + std::to_string(applied_before + 1) +
-                                      " is missing (next: " + std::to_string(first->lsn) + ")");
+                                      " is missing (next: " + std::to_string(records.front().lsn) + ")");
       }
       std::size_t tolerated = 0;
-      for (auto it = first; it != records.end(); ++it) {
-        const LogRecord& record = *it;
+      for (const LogRecord& record : records) {
         auto batch = decodeBatch(record.payload);
         if (!batch.ok()) {
           db.rollbackIfOpen();
@@ -617,7 +608,7 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       rc = db.exec("COMMIT");
       if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-      return Replayed{static_cast<std::size_t>(records.end() - first), tolerated};
+      return Replayed{records.size(), tolerated};
     };
     if (records.empty()) return Replayed{};
     auto applied = attempt(false);
@@ -883,7 +874,7 @@ class SqliteStore final : public Store {
       bool ahead = false;
       {
         std::lock_guard write_lock(write_mutex_);
-        applied = applyRecords(*write_, round, /*others_may_apply=*/false, &ahead);
+        applied = applyRecords(*write_, round, &ahead);
       }
       lock.lock();
       if (!applied.ok() && ahead) {
@@ -2181,7 +2172,7 @@ class SqliteStore final : public Store {
 
   // The commit log (OpenOptions::commit_log); null otherwise.
   std::unique_ptr<CommitLog> log_;
-  CommitLogLock log_lock_;  // held exclusively while log_ is written, shared by other read-write opens
+  CommitLogLock log_lock_;  // held exclusively while the store is open read-write
   std::filesystem::path log_dir_;
   std::chrono::milliseconds apply_delay_{0};
   std::size_t max_unapplied_messages_ = 1;
@@ -2343,29 +2334,27 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   // The file exists now: the lock and the log are named after the file it is, however
   // its path is spelled.
   if (auto single = checkOneName(path); !single.ok()) return single.error();
-  // Batches acknowledged through the commit log and not applied when the process ended.
-  // The process serving the store holds its log exclusively: another process cannot
-  // open the store read-write meanwhile.
-  auto log_lock = CommitLogLock::take(path, options.commit_log);
-  // A read-only command holds the lock shared while it reads the log, a moment: a
-  // serving open waits up to 2 s for it before concluding that another process serves.
-  for (int tries = 0; options.commit_log && log_lock.ok() && !log_lock->held() && tries < 20; ++tries) {
+  // One process writes the store at a time, and holds its lock exclusively while it is
+  // open: a second one would write behind the first one's back (the tracker and metrics
+  // of a serving process, what an import planned from the store) and apply or remove
+  // the commit log the first one writes.
+  const std::string owner =
+      fmt::format("pid {}, replywatch {}", ::getpid(), options.commit_log ? "serve" : "import");
+  auto log_lock = CommitLogLock::take(path, /*exclusive=*/true, /*create=*/true, owner);
+  // A read-only command holds the lock shared while it reads the log, a moment: an open
+  // waits up to 2 s for it before concluding that another process writes the store.
+  for (int tries = 0; log_lock.ok() && !log_lock->held() && tries < 20; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    log_lock = CommitLogLock::take(path, /*exclusive=*/true);
+    log_lock = CommitLogLock::take(path, /*exclusive=*/true, /*create=*/true, owner);
   }
   if (!log_lock.ok()) return log_lock.error();
-  if (options.commit_log && !log_lock->held()) {
-    return makeError("store", "store " + path.string() +
-                                  " is open read-write in another replywatch process (serve or import: its "
-                                  "commit log is locked); stop that process first");
-  }
-  // A read-write open beside a process serving the store would write behind that
-  // process's back: its tracker and metrics would never know.
   if (!log_lock->held()) {
+    const std::string holder = CommitLogLock::owner(path);
     return makeError("store",
-                     "store " + path.string() +
-                         " is served by a running replywatch serve; send the data to it (webhooks or "
-                         "its spool directory) or stop it first");
+                     fmt::format("the store {} is open for writing by another replywatch process ({}): "
+                                 "wait for it to finish or stop it; to add data while replywatch "
+                                 "serve runs, send it to the daemon (webhooks or its spool directory)",
+                                 path.string(), holder.empty() ? "pid unknown" : holder));
   }
   const std::filesystem::path log_dir = commitLogDirectory(path);
   if (auto found = checkNoLogUnderOtherName(path, log_dir); !found.ok()) return found.error();
@@ -2397,8 +2386,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   }
   auto last_lsn = static_cast<std::uint64_t>(applied);
   if (!records->empty()) {
-    // Two read-write opens that do not serve share the lock: both may have read the log.
-    auto replayed = SqliteStore::applyRecords(w, records.value(), /*others_may_apply=*/!options.commit_log);
+    auto replayed = SqliteStore::applyRecords(w, records.value());
     if (!replayed.ok()) {
       return makeError(replayed.error().reason, "cannot apply commit log " + log_dir.string() + " to store " +
                                                     path.string() + ": " + replayed.error().message);
@@ -2407,10 +2395,6 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     if (replayed->applied > 0) {
       spdlog::info("commit log applied path={} batches={} last_lsn={}", log_dir.string(), replayed->applied,
                    last_lsn);
-    }
-    if (replayed->applied < records->size()) {
-      spdlog::info("commit log batches applied by another process meanwhile path={} batches={}",
-                   log_dir.string(), records->size() - replayed->applied);
     }
   }
   if (std::error_code ec; std::filesystem::exists(log_dir, ec)) {
@@ -2434,7 +2418,7 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
     store->startCommitLog(std::move(log.value()), std::move(log_lock.value()), log_dir, options,
                           any_escalation != 0);
   } else {
-    // Held shared for as long as the store is open: serve does not start on it meanwhile.
+    // Held for as long as the store is open: no other process writes it meanwhile.
     store->keepLogLock(std::move(log_lock.value()));
   }
   return std::unique_ptr<Store>(std::move(store));

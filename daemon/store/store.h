@@ -290,9 +290,12 @@ class Store {
 // last batch applied (a process that stopped before applying every batch it
 // acknowledged), then removes that log; a read-only open reads the file as it is. The
 // log and its lock are named after the file `path` resolves to (symbolic links
-// followed: resolvedDatabasePath() in commit_log.h), so opens through different paths
-// to one file exclude each other; a file with a second hard link is not opened
-// read-write (an Error).
+// followed: resolvedDatabasePath() in commit_log.h). A read-write open holds the store's
+// lock exclusively until the store is closed: while another process holds it (beyond a
+// read-only command's look at the log, waited for up to 2 s), the open is an Error
+// naming that process; opens through different paths to one file exclude each other,
+// and a file with a second hard link is not opened read-write (an Error). Read-only
+// opens take no lock and read alongside a writer.
 Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path,
                                                const OpenOptions& options = {});
 

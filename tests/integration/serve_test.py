@@ -232,7 +232,8 @@ def test(binary):
                     % rfc3339(time.time() - 60))
         imported = subprocess.run([binary, "import", "--config", config_path, "--source", "acme-spool", late_file],
                                   capture_output=True, text=True)
-        check(imported.returncode == 1 and "served by a running replywatch serve" in imported.stderr,
+        check(imported.returncode == 1 and "is open for writing by another replywatch process (pid %d, replywatch serve)"
+              % daemon.proc.pid in imported.stderr,
               "import into a served store: %d %s" % (imported.returncode, imported.stderr))
 
         # A real Prometheus scrapes the daemon.

@@ -2,6 +2,7 @@
 // once through the Store, refused when it repeats a message still in the log, and found
 // in the file after a clean close.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -371,15 +372,16 @@ TEST(CommitLogStore, AnotherReadWriteOpenOfAServedStoreIsRefused) {
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
   // A second serving open is refused, and so is a plain read-write open (an import): it
-  // would write behind the serving process's tracker. Neither touches the log.
+  // would write behind the serving process's tracker. Neither touches the log; the
+  // error says which process holds the store.
+  const std::string held = "is open for writing by another replywatch process (pid " +
+                           std::to_string(::getpid()) + ", replywatch serve)";
   auto second = openSqliteStore(path, OpenOptions{.commit_log = true});
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().message.find("open read-write in another replywatch process"), std::string::npos)
-      << second.error().message;
+  EXPECT_NE(second.error().message.find(held), std::string::npos) << second.error().message;
   auto plain = openSqliteStore(path);
   ASSERT_FALSE(plain.ok());
-  EXPECT_NE(plain.error().message.find("served by a running replywatch serve"), std::string::npos)
-      << plain.error().message;
+  EXPECT_NE(plain.error().message.find(held), std::string::npos) << plain.error().message;
   EXPECT_TRUE(std::filesystem::exists(path.string() + "-log"));
   {
     // Nor does a read-only open warn about batches the serving process is applying.
@@ -416,12 +418,9 @@ TEST(CommitLogStore, OpensThroughAnotherPathToTheSameFileAreRefused) {
   }
   auto served = openSqliteStore(link, OpenOptions{.commit_log = true});
   ASSERT_FALSE(served.ok());
-  EXPECT_NE(served.error().message.find("open read-write in another replywatch process"), std::string::npos)
+  EXPECT_NE(served.error().message.find("is open for writing by another replywatch process"),
+            std::string::npos)
       << served.error().message;
-  auto plain = openSqliteStore(alias / "store.db");
-  ASSERT_FALSE(plain.ok());
-  EXPECT_NE(plain.error().message.find("served by a running replywatch serve"), std::string::npos)
-      << plain.error().message;
   EXPECT_FALSE(std::filesystem::exists(link.string() + "-log"));
   EXPECT_FALSE(std::filesystem::exists(link.string() + "-log.lock"));
   store.reset();
@@ -504,21 +503,38 @@ TEST(CommitLogStore, AnAppliedPositionBeyondTheLogStopsApplyingAndKeepsTheLog) {
   EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM messages"), 0);
 }
 
-// A plain read-write open (an import) holds the log's lock for as long as it is open:
-// serving the store meanwhile is refused, and possible again once it is closed.
-TEST(CommitLogStore, AStoreOpenForAnImportCannotBeServedMeanwhile) {
+// A plain read-write open (an import) holds the store's lock for as long as it is open:
+// another import, or serving the store, is refused meanwhile (each would plan from what
+// it read at its start, behind the other's back), and possible again once it is closed.
+// Read-only opens go on.
+TEST(CommitLogStore, AStoreOpenForAnImportIsNotWrittenByAnotherProcessMeanwhile) {
   TempDir dir;
   const auto path = dir.file("store.db");
   auto plain = openSqliteStore(path);
   ASSERT_TRUE(plain.ok()) << plain.error().message;
-  auto other_plain = openSqliteStore(path);  // two imports: each its own transactions
-  ASSERT_TRUE(other_plain.ok()) << other_plain.error().message;
+  ASSERT_TRUE(plain.value()->commit(question("c1", 1000)).ok());
+  const std::string held = "the store " + path.string() +
+                           " is open for writing by another replywatch process (pid " +
+                           std::to_string(::getpid()) + ", replywatch import)";
+  auto other_plain = openSqliteStore(path);
+  ASSERT_FALSE(other_plain.ok());
+  EXPECT_NE(other_plain.error().message.find(held), std::string::npos) << other_plain.error().message;
   auto served = openSqliteStore(path, OpenOptions{.commit_log = true});
   ASSERT_FALSE(served.ok());
-  EXPECT_NE(served.error().message.find("open read-write in another replywatch process"), std::string::npos)
-      << served.error().message;
+  EXPECT_NE(served.error().message.find(held), std::string::npos) << served.error().message;
+  {
+    auto reader = openSqliteStore(path, OpenOptions{.read_only = true});
+    ASSERT_TRUE(reader.ok()) << reader.error().message;
+    auto turns = reader.value()->turns({});
+    ASSERT_TRUE(turns.ok());
+    EXPECT_EQ(turns->size(), 1U);
+  }
   plain.value().reset();
-  other_plain.value().reset();
+  // Released: no owner is left in the lock file.
+  EXPECT_EQ(CommitLogLock::owner(path), "");
+  auto again = openSqliteStore(path);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  again.value().reset();
   EXPECT_NE(openLogged(path), nullptr);
 }
 
