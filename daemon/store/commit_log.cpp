@@ -289,14 +289,19 @@ CommitLog::~CommitLog() {
 
 Result<std::unique_ptr<CommitLog>> CommitLog::create(const std::filesystem::path& dir, std::uint64_t next_lsn,
                                                      std::uint64_t segment_bytes) {
-  std::error_code ec;
-  if (std::filesystem::create_directory(dir, ec)) {
+  // Readable by its owner only, as its segments and the database are.
+  if (::mkdir(dir.c_str(), 0700) == 0) {
     if (const int err = syncDirectory(dir.parent_path().empty() ? "." : dir.parent_path()); err != 0) {
       return ioError(err, "cannot sync directory of", dir);
     }
+  } else if (errno != EEXIST) {
+    return ioError(errno, "cannot create commit log", dir);
   }
-  if (ec)
-    return makeError("store", fmt::format("cannot create commit log {}: {}", dir.string(), ec.message()));
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return makeError(
+        "store", fmt::format("cannot create commit log {}: a file of that name is in the way", dir.string()));
+  }
   // A spare being written when the last process stopped may be incomplete.
   std::filesystem::remove(dir / kSpareBeingWritten, ec);
   std::unique_ptr<CommitLog> log(new CommitLog(dir, next_lsn, std::max<std::uint64_t>(segment_bytes, 1)));

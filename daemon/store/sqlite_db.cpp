@@ -1,6 +1,8 @@
 #include "daemon/store/sqlite_db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <limits>
 
@@ -63,6 +65,15 @@ void Statement::columnText(int column, std::string& out) const {
 
 Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& path, int flags,
                                                  int busy_timeout_ms) {
+  if ((flags & SQLITE_OPEN_CREATE) != 0) {
+    // A new database is readable by its owner only, whatever the umask: it names
+    // responders, handlers and conversations. SQLite gives its -wal, -shm and journal
+    // files the database file's mode. Only a file this call creates is opened here:
+    // closing a descriptor of a file SQLite has open in this process would drop the
+    // POSIX locks SQLite holds on it. Failures are left to sqlite3_open_v2 to report.
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {

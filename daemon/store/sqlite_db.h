@@ -78,7 +78,9 @@ inline constexpr int kBusyTimeoutMs = 5000;
 class Database {
  public:
   // Opens `path` with the given sqlite3_open_v2 flags (SQLITE_OPEN_NOMUTEX is added)
-  // and sets the busy timeout. On failure the Error says "cannot open store <path>: ...".
+  // and sets the busy timeout. With SQLITE_OPEN_CREATE, a file that does not exist is
+  // created 0600 whatever the umask (its -wal and -shm files follow its mode). On
+  // failure the Error says "cannot open store <path>: ...".
   static Result<std::unique_ptr<Database>> open(const std::filesystem::path& path, int flags,
                                                 int busy_timeout_ms);
   ~Database();

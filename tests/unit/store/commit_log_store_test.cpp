@@ -2,6 +2,7 @@
 // once through the Store, refused when it repeats a message still in the log, and found
 // in the file after a clean close.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -553,6 +554,38 @@ TEST(CommitLogStore, AServingOpenWaitsForAReaderToLetTheLogGo) {
   reader.join();
   ASSERT_TRUE(store.ok()) << store.error().message;
   EXPECT_TRUE(store.value()->commit(question("c1", 1000)).ok());
+}
+
+// The store names responders, handlers and conversations: whatever the umask, what it
+// creates is for its owner only.
+TEST(CommitLogStore, FilesAreCreatedForTheirOwnerOnly) {
+  TempDir dir;
+  const auto path = dir.file("store.db");
+  const mode_t previous = ::umask(022);
+  auto store = openLogged(path);
+  ::umask(previous);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  ASSERT_TRUE(store->turns({}).ok());  // applied: the write-ahead log is written
+  auto mode = [](const std::filesystem::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 0777;
+  };
+  EXPECT_EQ(mode(path), 0600U);
+  EXPECT_EQ(mode(path.string() + "-wal"), 0600U);
+  EXPECT_EQ(mode(path.string() + "-shm"), 0600U);
+  EXPECT_EQ(mode(path.string() + "-log"), 0700U);
+  EXPECT_EQ(mode(path.string() + "-log/0000000000000001.log"), 0600U);
+  EXPECT_EQ(mode(path.string() + "-log.lock"), 0600U);
+  store.reset();
+
+  // An existing database keeps the mode it has.
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  store = openLogged(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(mode(path), 0640U);
+  EXPECT_EQ(mode(path.string() + "-wal"), 0640U);
 }
 
 TEST(CommitLogStore, AppliesByItselfAfterTheGatheringDelay) {
