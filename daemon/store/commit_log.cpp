@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -27,6 +28,9 @@ constexpr std::string_view kSuffix = ".log";
 constexpr std::string_view kSpare = "segment.spare";
 constexpr std::string_view kSpareBeingWritten = "segment.spare.tmp";
 constexpr std::size_t kZeroChunkBytes = 1U << 20;
+// A spare segment is written only when this many segments' worth of space is free: it
+// never takes more than half of what is left.
+constexpr std::uint64_t kSpareFreeShare = 2;
 
 void putU32(char* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -386,6 +390,19 @@ Result<void> CommitLog::prepareSpare(const std::function<bool()>& interrupted) {
   {
     std::lock_guard lock(spare_mutex_);
     if (spare_ != Spare::None) return {};
+    // Free space first: a spare written into a nearly full disk would fill it while it
+    // is written, failing the appends and SQLite's writes meanwhile, and gain nothing.
+    struct statvfs fs {};
+    if (::statvfs(dir_.c_str(), &fs) != 0) return ioError(errno, "cannot read the free space of", dir_);
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    const std::uint64_t needed = std::max(kSpareFreeShare * segment_bytes_, spare_needs_free_);
+    if (free_bytes < needed) {
+      return makeError("store_full",
+                       fmt::format("not enough free space for the next commit log segment in {}: {} bytes "
+                                   "free, {} needed (the segment takes at most half of what is free)",
+                                   dir_.string(), free_bytes, needed));
+    }
+    spare_free_before_ = free_bytes;
     spare_ = Spare::Writing;
   }
   const std::filesystem::path tmp = dir_ / kSpareBeingWritten;
@@ -393,6 +410,16 @@ Result<void> CommitLog::prepareSpare(const std::function<bool()>& interrupted) {
   auto written = [&]() -> Result<void> {
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return ioError(errno, "cannot create spare commit log segment", tmp);
+    // The blocks first, in one call that fails at once without writing anything when
+    // they are not there; the zeros then make them written blocks (fallocate's are
+    // "unwritten", and an append into one would change the block map: a journal
+    // commit). A file system without fallocate gets the zeros alone.
+    if (::fallocate(fd, 0, 0, static_cast<off_t>(segment_bytes_)) != 0 && errno != EOPNOTSUPP &&
+        errno != ENOSYS) {
+      const int err = errno;
+      ::close(fd);
+      return ioError(err, "cannot allocate spare commit log segment", tmp);
+    }
     const std::string zeros(kZeroChunkBytes, '\0');
     for (std::uint64_t offset = 0; offset < segment_bytes_;) {
       if (interrupted && interrupted()) {
@@ -435,6 +462,13 @@ Result<void> CommitLog::prepareSpare(const std::function<bool()>& interrupted) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
   }
+  // The disk was fuller than it said (reserved blocks, a quota, another writer): no new
+  // attempt until a segment of the log is freed or a segment's worth more is free.
+  if (!written.ok() && written.error().reason == "store_full") {
+    spare_needs_free_ = spare_free_before_ + segment_bytes_;
+  } else if (written.ok()) {
+    spare_needs_free_ = 0;
+  }
   return written;
 }
 
@@ -451,6 +485,7 @@ void CommitLog::recycle(std::vector<std::filesystem::path> segments) {
   std::size_t first_to_delete = 0;
   if (!segments.empty()) {
     std::lock_guard lock(spare_mutex_);
+    spare_needs_free_ = 0;  // a segment becomes the spare, or frees its space
     if (spare_ == Spare::None && ::rename(segments.front().c_str(), (dir_ / kSpare).c_str()) == 0) {
       spare_ = Spare::Ready;
       first_to_delete = 1;

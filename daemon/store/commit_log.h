@@ -138,9 +138,15 @@ class CommitLog {
   // (which would also carry the metadata of every other file written meanwhile, the
   // database growing for one). Zeros read as no record. Called from another thread than
   // append()'s (it has a lock of its own); blocks while it writes about `segment_bytes`.
-  // A failure leaves no spare: the next segment then grows with its appends, as the
-  // first one does. `interrupted`, when given, is asked between writes of 1 MiB; once it
-  // answers true the spare is dropped (no Error): the next call starts again.
+  // Only written while the file system has twice `segment_bytes` free (statvfs), so
+  // that it never takes more than half of what is left: otherwise an Error (reason
+  // "store_full") and nothing is written. The blocks are allocated first (fallocate:
+  // no space, no write), then written with zeros. After a failure for want of space,
+  // no file is written again until a segment of the log is recycled or a segment's
+  // worth more is free. A failure leaves no spare: the next segment then grows with
+  // its appends, as the first one does. `interrupted`, when given, is asked between
+  // writes of 1 MiB; once it answers true the spare is dropped (no Error): the next
+  // call starts again.
   Result<void> prepareSpare(const std::function<bool()>& interrupted = {});
 
   std::uint64_t lastLsn() const { return next_lsn_ - 1; }
@@ -165,7 +171,9 @@ class CommitLog {
   std::string buffer_;
   enum class Spare { None, Writing, Ready };
   std::mutex spare_mutex_;
-  Spare spare_ = Spare::None;  // guarded by spare_mutex_
+  Spare spare_ = Spare::None;            // guarded by spare_mutex_
+  std::uint64_t spare_free_before_ = 0;  // guarded by spare_mutex_: free bytes when the spare began
+  std::uint64_t spare_needs_free_ = 0;   // guarded by spare_mutex_: free bytes the next spare waits for
 };
 
 }  // namespace replywatch::store
