@@ -41,6 +41,7 @@ void add(RouteFigures& f, const TurnFact& fact, const TurnView& v) {
   }
   if (fact.phases.escalated) ++f.escalated;
   if (!v.judged) return;
+  if (!v.answered) ++f.unanswered;
   countInto(f.late, v.late);
   countInto(v.business ? f.business : f.off, v.late);
   countInto(f.hour_of_week[static_cast<std::size_t>(v.hour_of_week)], v.late);
@@ -106,9 +107,26 @@ AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::Accoun
   double agency_relay = 0;
   double agency_wait = 0;
 
+  const auto in_window = [&](const Turn& t) {
+    return t.account == account.name && t.asked_at >= from && t.asked_at < until;
+  };
+  // The route on duty, held to the judged questions nobody answered: the agency when it
+  // answered any question of the window (at `until` or later), since it covers around
+  // the clock; otherwise the internal team when it answered any; otherwise none.
+  Route on_duty = Route::Unknown;
   for (const auto& fact : facts) {
     const Turn& t = fact.turn;
-    if (t.account != account.name || t.asked_at < from || t.asked_at >= until) continue;
+    if (!in_window(t) || !t.answered_at) continue;
+    if (t.route == Route::Agency) {
+      on_duty = Route::Agency;
+      break;
+    }
+    if (t.route == Route::Internal) on_duty = Route::Internal;
+  }
+
+  for (const auto& fact : facts) {
+    const Turn& t = fact.turn;
+    if (!in_window(t)) continue;
     TurnView v;
     // Judged at `until`: an answer given after it did not exist yet.
     v.answered = t.answered_at.has_value() && *t.answered_at <= until;
@@ -121,16 +139,21 @@ AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::Accoun
       v.hour_of_week = schedule.hourOfWeek(t.asked_at);
       v.week = schedule.weekOf(t.asked_at);
     }
-    const Route route = v.answered ? t.route : Route::Unknown;
+    // A turn answered after `until` counts for the route that answered it (still open at
+    // `until`); a judged turn nobody answered, for the route on duty; a turn too young to
+    // be judged and not answered yet, for none.
+    const Route route = t.answered_at ? t.route : v.judged ? on_duty : Route::Unknown;
     add(out.routes[route], fact, v);
     add(out.all, fact, v);
-    if (route == Route::Agency && v.answered) {
+    if (route != Route::Agency) continue;
+    if (v.answered) {
       agency_relay += toSeconds(fact.phases.relay);
       agency_wait += v.wait_seconds;
-      if (v.judged) {
-        auto reduced = (end - t.asked_at) - std::min(fact.phases.relay, end - t.asked_at);
-        countInto(out.whatif, reduced > threshold);
-      }
+    }
+    if (v.judged) {
+      // An open turn waits up to `until`, and its relay leg (as of `until`) up to there too.
+      auto reduced = (end - t.asked_at) - std::min(fact.phases.relay, end - t.asked_at);
+      countInto(out.whatif, reduced > threshold);
     }
   }
 
@@ -154,9 +177,11 @@ void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
 
   if (agency.late.judged < rules.min_turns) {
     result.verdict = Verdict::InsufficientData;
-    result.reasons.push_back(
-        reason("insufficient_turns", "agency",
-               {{"judged", static_cast<double>(agency.late.judged)}, {"min_turns", min_turns}}));
+    result.reasons.push_back(reason("insufficient_turns", "agency",
+                                    {{"judged", static_cast<double>(agency.late.judged)},
+                                     {"min_turns", min_turns},
+                                     {"answered", static_cast<double>(agency.answered)},
+                                     {"unanswered", static_cast<double>(result.all.unanswered)}}));
     return;
   }
   const bool baseline = internal.late.judged >= rules.min_turns;
@@ -239,8 +264,10 @@ void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
 
   result.verdict = Verdict::Keep;
   if (agency_ratio <= max) {
-    result.reasons.push_back(
-        reason("agency_within_target", "agency", {{"late_ratio", agency_ratio}, {"max_late_ratio", max}}));
+    result.reasons.push_back(reason("agency_within_target", "agency",
+                                    {{"late_ratio", agency_ratio},
+                                     {"max_late_ratio", max},
+                                     {"unanswered", static_cast<double>(agency.unanswered)}}));
   } else {
     std::vector<std::pair<std::string, double>> numbers = {{"late_ratio", agency_ratio},
                                                            {"max_late_ratio", max},

@@ -88,6 +88,13 @@ std::string renderMetrics(const Snapshot* snapshot) {
       w.sample({{"account", a.account}, {"route", r}}, static_cast<double>(f.late.judged));
     });
   }
+  w.family("replywatch_window_unanswered_turns",
+           "Judged question turns of the verdict window still unanswered at its end.");
+  for (const auto& a : accounts) {
+    routes(a, [&](std::string_view r, const RouteFigures& f) {
+      w.sample({{"account", a.account}, {"route", r}}, static_cast<double>(f.unanswered));
+    });
+  }
   w.family("replywatch_window_late_ratio", "Late judged turns over judged turns in the verdict window.");
   for (const auto& a : accounts) {
     routes(a, [&](std::string_view r, const RouteFigures& f) {

@@ -340,6 +340,7 @@ std::string figuresTable(const AccountVerdict& a, Language lang) {
   row("answered", [&](const RouteFigures& f) { return labels::integer(f.answered, lang); });
   row("open", [&](const RouteFigures& f) { return labels::integer(f.open, lang); });
   row("judged", [&](const RouteFigures& f) { return labels::integer(f.late.judged, lang); });
+  row("unanswered", [&](const RouteFigures& f) { return labels::integer(f.unanswered, lang); });
   row("late_ratio", [&](const RouteFigures& f) { return pct(f.late.ratio()); });
   row("interval", [&](const RouteFigures& f) {
     return f.late.judged ? pct(f.late_interval.lower) + " – " + pct(f.late_interval.upper) : std::string("–");

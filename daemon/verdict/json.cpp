@@ -25,6 +25,7 @@ Json routeJson(const RouteFigures& f, bool detail) {
   j["escalated"] = f.escalated;
   j["judged"] = f.late.judged;
   j["late"] = f.late.late;
+  j["unanswered"] = f.unanswered;
   j["late_ratio"] = optional(f.late.ratio());
   j["late_ratio_lower"] = f.late.judged ? Json(f.late_interval.lower) : Json(nullptr);
   j["late_ratio_upper"] = f.late.judged ? Json(f.late_interval.upper) : Json(nullptr);

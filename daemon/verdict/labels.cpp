@@ -31,6 +31,7 @@ constexpr std::array kEntries = {
     Entry{"judged", "Judged", "Jugées"},
     Entry{"judged_lc", "judged", "jugées"},
     Entry{"late", "Late", "En retard"},
+    Entry{"unanswered", "Judged, left unanswered", "Jugées, restées sans réponse"},
     Entry{"late_ratio", "Late ratio", "Taux de retard"},
     Entry{"interval", "95% interval", "Intervalle à 95 %"},
     Entry{"median", "Median wait", "Attente médiane"},
@@ -62,15 +63,18 @@ constexpr std::array kEntries = {
     Entry{
         "method",
         "A question is judged once it is older than the threshold; it is late when answered after the "
-        "threshold or still open past it. Open questions have no route until answered. Percentiles are exact "
-        "(linear interpolation); intervals are 95% Wilson score intervals.",
+        "threshold or still open past it. A question answered after the end of the window is still open "
+        "at its end and counts for the route that answered it. A judged question nobody answered counts "
+        "for the route on duty: the agency when it answered any question of the window, otherwise the "
+        "internal team when it did, otherwise none (unattributed). Percentiles are exact (linear "
+        "interpolation); intervals are 95% Wilson score intervals.",
         "Une question est jugée dès qu'elle est plus ancienne que le seuil ; elle est en retard si la "
-        "réponse "
-        "arrive après le seuil ou si elle reste ouverte au-delà. Les questions ouvertes n'ont pas de voie "
-        "avant "
-        "leur réponse. Les centiles sont exacts (interpolation linéaire) ; les intervalles sont des "
-        "intervalles "
-        "de Wilson à 95 %."},
+        "réponse arrive après le seuil ou si elle reste ouverte au-delà. Une question répondue après la fin "
+        "de la période est encore ouverte à cette fin et compte pour la voie qui y a répondu. Une question "
+        "jugée restée sans réponse compte pour la voie de permanence : l'agence si elle a répondu à une "
+        "question de la période, sinon l'équipe interne si elle l'a fait, sinon aucune (non attribuée). "
+        "Les centiles sont exacts (interpolation linéaire) ; les intervalles sont des intervalles de "
+        "Wilson à 95 %."},
     Entry{"mon", "Mon", "lun"},
     Entry{"tue", "Tue", "mar"},
     Entry{"wed", "Wed", "mer"},

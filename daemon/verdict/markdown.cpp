@@ -46,6 +46,7 @@ std::string renderReportMarkdown(const std::vector<AccountVerdict>& accounts, La
     out += row(text("open", lang), a, [&](const RouteFigures& f) { return num(f.open); });
     out += row(text("judged", lang), a, [&](const RouteFigures& f) { return num(f.late.judged); });
     out += row(text("late", lang), a, [&](const RouteFigures& f) { return num(f.late.late); });
+    out += row(text("unanswered", lang), a, [&](const RouteFigures& f) { return num(f.unanswered); });
     out += row(text("late_ratio", lang), a, [&](const RouteFigures& f) { return pct(f.late.ratio()); });
     out += row(text("interval", lang), a, [&](const RouteFigures& f) {
       if (f.late.judged == 0) return std::string("–");

@@ -20,6 +20,11 @@ std::string percent(double ratio, Language lang) {
 
 std::string count(double value) { return fmt::format("{:.0f}", value); }
 
+// "1 judged question" / "3 judged questions": the count and the words for it.
+std::string counted(double value, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", count(value), value == 1 ? one : many);
+}
+
 }  // namespace
 
 std::string sentence(const Reason& r, Language lang) {
@@ -27,14 +32,30 @@ std::string sentence(const Reason& r, Language lang) {
   auto n = [&r](std::string_view name) { return r.number(name); };
   auto pct = [&](std::string_view name) { return percent(r.number(name), lang); };
   if (r.code == "insufficient_turns") {
+    // The account's judged questions nobody answered by the end of the window.
+    const double unanswered = n("unanswered");
+    std::string left;
+    if (unanswered > 0) {
+      left = fr ? counted(unanswered, "question jugée est restée", "questions jugées sont restées") +
+                      " sans réponse"
+                : counted(unanswered, "judged question was", "judged questions were") + " left unanswered";
+    }
+    if (n("judged") == 0 && n("answered") == 0) {
+      const std::string first = fr ? "L'agence n'a répondu à aucune question dans la période"
+                                   : "The agency answered no question in the window";
+      return fr ? fmt::format("{}{}. Il faut au moins {} questions jugées de l'agence pour conclure.", first,
+                              left.empty() ? "" : " ; " + left, count(n("min_turns")))
+                : fmt::format("{}{}. At least {} judged questions of the agency are needed to conclude.",
+                              first, left.empty() ? "" : "; " + left, count(n("min_turns")));
+    }
     return fr ? fmt::format(
                     "L'agence n'a que {} questions jugées dans la période, moins que les {} nécessaires "
-                    "pour conclure.",
-                    count(n("judged")), count(n("min_turns")))
+                    "pour conclure.{}",
+                    count(n("judged")), count(n("min_turns")), left.empty() ? "" : " Au total, " + left + ".")
               : fmt::format(
                     "The agency has only {} judged questions in the window, fewer than the {} needed "
-                    "to conclude.",
-                    count(n("judged")), count(n("min_turns")));
+                    "to conclude.{}",
+                    count(n("judged")), count(n("min_turns")), left.empty() ? "" : " In all, " + left + ".");
   }
   if (r.code == "no_internal_baseline") {
     return fr ? fmt::format(
@@ -106,10 +127,19 @@ std::string sentence(const Reason& r, Language lang) {
                     pct("agency_late_ratio"), pct("internal_late_ratio"));
   }
   if (r.code == "agency_within_target") {
-    return fr ? fmt::format("L'agence répond en retard à {} des questions, dans l'objectif de {}.",
-                            pct("late_ratio"), pct("max_late_ratio"))
-              : fmt::format("The agency answers {} of questions late, within the {} target.",
-                            pct("late_ratio"), pct("max_late_ratio"));
+    // Its judged questions left unanswered are among the late ones.
+    const double unanswered = n("unanswered");
+    std::string left;
+    if (unanswered > 0) {
+      left = fr ? " (dont " + counted(unanswered, "question jugée restée", "questions jugées restées") +
+                      " sans réponse)"
+                : " (counting " + counted(unanswered, "judged question", "judged questions") +
+                      " left unanswered)";
+    }
+    return fr ? fmt::format("L'agence répond en retard à {} des questions{}, dans l'objectif de {}.",
+                            pct("late_ratio"), left, pct("max_late_ratio"))
+              : fmt::format("The agency answers {} of questions late{}, within the {} target.",
+                            pct("late_ratio"), left, pct("max_late_ratio"));
   }
   if (r.code == "agency_late_not_worse_than_internal") {
     return fr ? fmt::format(

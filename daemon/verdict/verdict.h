@@ -47,10 +47,11 @@ struct PhaseTotals {
 
 // The window's figures for one route (or the whole account).
 struct RouteFigures {
-  std::uint64_t turns = 0;     // asked in the window
-  std::uint64_t answered = 0;  // of which answered
-  std::uint64_t open = 0;      // of which still open
-  std::uint64_t on_time = 0;   // answered within the threshold
+  std::uint64_t turns = 0;       // asked in the window
+  std::uint64_t answered = 0;    // of which answered
+  std::uint64_t open = 0;        // of which still open at `until`
+  std::uint64_t unanswered = 0;  // judged turns still open at `until` (each late)
+  std::uint64_t on_time = 0;     // answered within the threshold
   std::uint64_t escalated = 0;
   LateCount late;  // over the turns old enough to be judged
   Interval late_interval{0.0, 1.0};
@@ -95,7 +96,7 @@ struct AccountVerdict {
   std::chrono::seconds threshold{0};
   Timestamp from{};                         // window start (inclusive, asked_at)
   Timestamp until{};                        // window end (exclusive) and the instant lateness is judged at
-  std::map<Route, RouteFigures> routes;     // internal, agency and unknown, always present
+  std::map<Route, RouteFigures> routes;     // internal, agency and unknown, always present (see evaluate())
   RouteFigures all;                         // every turn of the account
   std::optional<double> relay_share;        // agency: relay time over wait time
   std::optional<double> whatif_late_ratio;  // agency late ratio with each wait reduced by its relay leg
@@ -110,7 +111,14 @@ struct AccountVerdict {
 // account's turns (others are ignored); turns asked outside the window are ignored.
 // A turn is judged when it is old enough for its lateness to be known
 // (until - asked_at > threshold), and late when answered after more than the threshold
-// or still open past it. Open turns have no route yet and count under `unknown`.
+// or still open past it. An answer given after `until` did not exist yet: the turn is
+// open at `until` (judged and late as such, not among the waits) but counts for the
+// route that answered it. A judged turn never answered counts for the route on duty:
+// the agency when it answered (by `until` or later) any turn of the window, as it
+// covers around the clock; otherwise the internal route when it answered any;
+// otherwise `unknown`. A turn not answered and too young to be judged counts under
+// `unknown`. The agency's what-if covers all its judged turns, open ones waiting up to
+// `until`; its relay share, only the waits of its answered turns.
 AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::AccountConfig& account,
                         const config::VerdictConfig& rules, Timestamp from, Timestamp until);
 

@@ -85,8 +85,8 @@ TEST(Figures, CountsJudgesAndSplitsTurns) {
   Builder b;
   b.onTime(Route::Internal, 3).late(Route::Internal, 1, kOff);
   b.answered(Route::Agency, 2, minutes{10}, kUntil - minutes{30});  // answered, too young to be judged
-  b.open(kUntil - hours{3});                                        // open past the threshold: late
-  b.open(kUntil - minutes{10});                                     // open, not judged yet
+  b.open(kUntil - hours{3});     // open past the threshold: late, and the agency's (on duty)
+  b.open(kUntil - minutes{10});  // open, not judged yet: unknown
   b.answered(Route::Agency, 1, minutes{5}, kFrom - seconds{1});     // before the window
   b.answered(Route::Agency, 1, minutes{5}, kUntil);                 // at the window's end: outside
   b.answered(Route::Agency, 1, minutes{30}, kUntil - minutes{70});  // answered after `until`: open then
@@ -108,17 +108,136 @@ TEST(Figures, CountsJudgesAndSplitsTurns) {
   EXPECT_EQ(internal.weeks.at("2026-11-02").judged, 4u);
   EXPECT_DOUBLE_EQ(*internal.median_wait_seconds, 1200);
   EXPECT_DOUBLE_EQ(*internal.p90_wait_seconds, 1200 + 0.7 * 6000);
+  // The agency's: the two young answered turns, the one answered after `until` (open and
+  // late then) and the judged one nobody answered.
   const auto& agency = v.routes.at(Route::Agency);
-  EXPECT_EQ(agency.turns, 2u);
-  EXPECT_EQ(agency.late.judged, 0u);
+  EXPECT_EQ(agency.turns, 4u);
+  EXPECT_EQ(agency.answered, 2u);
+  EXPECT_EQ(agency.open, 2u);
+  EXPECT_EQ(agency.unanswered, 2u);
+  EXPECT_EQ(agency.late.judged, 2u);
+  EXPECT_EQ(agency.late.late, 2u);
+  EXPECT_EQ(agency.waits.size(), 2u);
   const auto& unknown = v.routes.at(Route::Unknown);
-  EXPECT_EQ(unknown.turns, 3u);
-  EXPECT_EQ(unknown.open, 3u);
-  EXPECT_EQ(unknown.late.judged, 2u);
-  EXPECT_EQ(unknown.late.late, 2u);
+  EXPECT_EQ(unknown.turns, 1u);
+  EXPECT_EQ(unknown.open, 1u);
+  EXPECT_EQ(unknown.unanswered, 0u);
+  EXPECT_EQ(unknown.late.judged, 0u);
   EXPECT_EQ(v.all.turns, 9u);
+  EXPECT_EQ(v.all.unanswered, 2u);
   EXPECT_EQ(v.all.late.judged, 6u);
   EXPECT_EQ(v.all.late.late, 3u);
+}
+
+// An account whose 100 questions over 20 days are asked at `asked(i)`; the even ones
+// answered by `route` after `wait`, the odd ones never.
+Builder halfAnswered(Route route, std::chrono::milliseconds wait) {
+  Builder b;
+  for (int i = 0; i < 100; ++i) {
+    const Timestamp asked = kUntil - hours{20 * 24} + hours{4} * i + seconds{i};
+    if (i % 2 == 0) {
+      b.answered(route, 1, wait, asked);
+    } else {
+      b.open(asked);
+    }
+  }
+  return b;
+}
+
+TEST(Routes, QuestionsNobodyAnsweredCountAgainstTheAgencyOnDuty) {
+  auto v = halfAnswered(Route::Agency, minutes{5}).evaluate();
+  const auto& agency = v.routes.at(Route::Agency);
+  EXPECT_EQ(agency.turns, 100u);
+  EXPECT_EQ(agency.answered, 50u);
+  EXPECT_EQ(agency.open, 50u);
+  EXPECT_EQ(agency.unanswered, 50u);
+  EXPECT_EQ(agency.late.judged, 100u);
+  EXPECT_EQ(agency.late.late, 50u);
+  EXPECT_EQ(agency.waits.size(), 50u);
+  EXPECT_DOUBLE_EQ(*agency.median_wait_seconds, 300);
+  EXPECT_EQ(v.routes.at(Route::Unknown).turns, 0u);
+  // No relay wait: the what-if counts the open turns late as well.
+  EXPECT_DOUBLE_EQ(*v.whatif_late_ratio, 0.5);
+  EXPECT_DOUBLE_EQ(*v.relay_share, 0.0);
+  // No internal baseline and nothing explains the lateness: the agency is kept, with
+  // the excess stated.
+  EXPECT_EQ(v.verdict, Verdict::Keep);
+  ASSERT_THAT(codes(v), ::testing::ElementsAre("agency_late_without_comparison", "no_internal_baseline"));
+  EXPECT_DOUBLE_EQ(v.reasons[0].number("late_ratio"), 0.5);
+  EXPECT_EQ(sentence(v.reasons[0], Language::English).rfind("The agency answers 50.0% of questions late", 0),
+            0u);
+}
+
+TEST(Routes, WithoutAgencyAnswersTheInternalRouteIsOnDuty) {
+  auto v = halfAnswered(Route::Internal, minutes{5}).evaluate();
+  EXPECT_EQ(v.routes.at(Route::Internal).late.judged, 100u);
+  EXPECT_EQ(v.routes.at(Route::Internal).unanswered, 50u);
+  EXPECT_EQ(v.routes.at(Route::Agency).turns, 0u);
+  EXPECT_EQ(v.routes.at(Route::Unknown).turns, 0u);
+  // One agency answer, even an internal-heavy window: the agency covers around the clock.
+  Builder b = halfAnswered(Route::Internal, minutes{5});
+  b.onTime(Route::Agency, 1);
+  auto w = b.evaluate();
+  EXPECT_EQ(w.routes.at(Route::Agency).unanswered, 50u);
+  EXPECT_EQ(w.routes.at(Route::Agency).late.judged, 51u);
+  EXPECT_EQ(w.routes.at(Route::Internal).unanswered, 0u);
+  EXPECT_EQ(w.routes.at(Route::Internal).late.judged, 50u);
+}
+
+TEST(Routes, AnAnswerAfterTheWindowCountsForItsRouteAsOpen) {
+  // 40 agency turns answered on time, 10 asked 2 h before `until` and answered by the
+  // internal team an hour after it: open and late at `until`, but the internal team's.
+  Builder b;
+  b.onTime(Route::Agency, 40);
+  b.answered(Route::Internal, 10, hours{3}, kUntil - hours{2});
+  auto v = b.evaluate();
+  const auto& internal = v.routes.at(Route::Internal);
+  EXPECT_EQ(internal.turns, 10u);
+  EXPECT_EQ(internal.answered, 0u);
+  EXPECT_EQ(internal.open, 10u);
+  EXPECT_EQ(internal.unanswered, 10u);
+  EXPECT_EQ(internal.late.judged, 10u);
+  EXPECT_EQ(internal.late.late, 10u);
+  EXPECT_TRUE(internal.waits.empty());
+  EXPECT_EQ(v.routes.at(Route::Unknown).turns, 0u);
+  EXPECT_EQ(v.routes.at(Route::Agency).late.late, 0u);
+  // The same turns, asked 30 minutes before `until`: not judged yet, still the internal team's.
+  Builder c;
+  c.onTime(Route::Agency, 40);
+  c.answered(Route::Internal, 10, hours{3}, kUntil - minutes{30});
+  auto w = c.evaluate();
+  EXPECT_EQ(w.routes.at(Route::Internal).open, 10u);
+  EXPECT_EQ(w.routes.at(Route::Internal).late.judged, 0u);
+  EXPECT_EQ(w.routes.at(Route::Unknown).turns, 0u);
+  // An agency answer after `until` alone puts the agency on duty.
+  Builder d;
+  d.answered(Route::Agency, 1, hours{3}, kUntil - hours{2});
+  d.open(kBusiness);
+  auto x = d.evaluate();
+  EXPECT_EQ(x.routes.at(Route::Agency).late.judged, 2u);
+  EXPECT_EQ(x.routes.at(Route::Agency).unanswered, 2u);
+}
+
+TEST(Routes, NothingAnsweredIsInsufficientDataWithTheUnansweredCounted) {
+  Builder b;
+  for (int i = 0; i < 100; ++i) b.open(kUntil - hours{20 * 24} + hours{4} * i);
+  b.open(kUntil - minutes{5});  // too young to be judged
+  auto v = b.evaluate();
+  const auto& unknown = v.routes.at(Route::Unknown);
+  EXPECT_EQ(unknown.late.judged, 100u);
+  EXPECT_EQ(unknown.unanswered, 100u);
+  EXPECT_EQ(unknown.open, 101u);
+  EXPECT_EQ(v.verdict, Verdict::InsufficientData);
+  ASSERT_THAT(codes(v), ::testing::ElementsAre("insufficient_turns"));
+  EXPECT_EQ(v.reasons[0].number("judged"), 0);
+  EXPECT_EQ(v.reasons[0].number("answered"), 0);
+  EXPECT_EQ(v.reasons[0].number("unanswered"), 100);
+  EXPECT_EQ(sentence(v.reasons[0], Language::English),
+            "The agency answered no question in the window; 100 judged questions were left unanswered. At "
+            "least 30 judged questions of the agency are needed to conclude.");
+  EXPECT_EQ(sentence(v.reasons[0], Language::French),
+            "L'agence n'a répondu à aucune question dans la période ; 100 questions jugées sont restées sans "
+            "réponse. Il faut au moins 30 questions jugées de l'agence pour conclure.");
 }
 
 TEST(Figures, RelayShareWhatIfAndPhases) {
@@ -164,6 +283,8 @@ TEST(Rules, InsufficientDataBelowMinTurns) {
   ASSERT_THAT(codes(v), ::testing::ElementsAre("insufficient_turns"));
   EXPECT_EQ(v.reasons[0].number("judged"), 29);
   EXPECT_EQ(v.reasons[0].number("min_turns"), 30);
+  EXPECT_EQ(sentence(v.reasons[0], Language::English),
+            "The agency has only 29 judged questions in the window, fewer than the 30 needed to conclude.");
   b.late(Route::Agency, 1);  // 30: enough
   EXPECT_EQ(b.evaluate().verdict, Verdict::Insource);
   config::VerdictConfig strict;
@@ -322,6 +443,24 @@ TEST(Text, EverySentenceInBothLanguages) {
   EXPECT_EQ(sentence(late, Language::French),
             "L'agence répond en retard à 13,3\u00a0% des questions (4 sur 30), au-delà de l'objectif de "
             "10,0\u00a0%.");
+  Reason few{"insufficient_turns",
+             "agency",
+             {{"judged", 12}, {"min_turns", 30}, {"answered", 11}, {"unanswered", 1}}};
+  EXPECT_EQ(sentence(few, Language::English),
+            "The agency has only 12 judged questions in the window, fewer than the 30 needed to conclude. In "
+            "all, 1 judged question was left unanswered.");
+  EXPECT_EQ(
+      sentence(few, Language::French),
+      "L'agence n'a que 12 questions jugées dans la période, moins que les 30 nécessaires pour conclure. "
+      "Au total, 1 question jugée est restée sans réponse.");
+  Reason within{
+      "agency_within_target", "agency", {{"late_ratio", 0.05}, {"max_late_ratio", 0.1}, {"unanswered", 3}}};
+  EXPECT_EQ(sentence(within, Language::English),
+            "The agency answers 5.0% of questions late (counting 3 judged questions left unanswered), within "
+            "the 10.0% target.");
+  EXPECT_EQ(sentence(within, Language::French),
+            "L'agence répond en retard à 5,0\u00a0% des questions (dont 3 questions jugées restées sans "
+            "réponse), dans l'objectif de 10,0\u00a0%.");
   for (const char* code :
        {"insufficient_turns", "no_internal_baseline", "agency_interval_above_internal", "relay_share",
         "relays_explain_lateness", "internal_better_in_hours", "agency_better_off_hours",

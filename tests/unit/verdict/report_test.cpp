@@ -85,6 +85,53 @@ TEST(Report, HtmlIsSelfContainedWithCharts) {
   }
 }
 
+// 60 agency questions of which 20 nobody answered, and 5 internal answers.
+AccountVerdict ghost() {
+  config::AccountConfig account;
+  account.name = "ghost";
+  account.timezone = "Europe/Paris";
+  std::vector<TurnFact> facts;
+  for (int i = 0; i < 65; ++i) {
+    Turn t;
+    t.account = "ghost";
+    t.source = "s";
+    t.question_id = "q" + std::to_string(i);
+    t.asked_at = kFrom + std::chrono::hours{7 * i};
+    if (i % 3 != 2 || i >= 60) {
+      t.answered_at = t.asked_at + std::chrono::minutes{5};
+      t.route = i < 60 ? Route::Agency : Route::Internal;
+    }
+    facts.push_back({t, tracker::decomposeWait(t.asked_at, t.answered_at, {}, kUntil)});
+  }
+  return evaluate(facts, account, {}, kFrom, kUntil);
+}
+
+TEST(Report, UnansweredQuestionsPerRouteInEveryPresentation) {
+  auto a = ghost();
+  ASSERT_EQ(a.routes.at(Route::Agency).unanswered, 20u);
+  auto j = nlohmann::json::parse(renderReportJson({a}, kUntil));
+  const auto& acc = j["accounts"][0];
+  EXPECT_EQ(acc["routes"]["agency"]["unanswered"], 20);
+  EXPECT_EQ(acc["routes"]["agency"]["judged"], 60);
+  EXPECT_EQ(acc["routes"]["internal"]["unanswered"], 0);
+  EXPECT_EQ(acc["all"]["unanswered"], 20);
+  EXPECT_THAT(renderReportMarkdown({a}, Language::English, kUntil),
+              HasSubstr("| Judged, left unanswered | 0 | 20 | 0 | 20 |\n"));
+  EXPECT_THAT(renderReportMarkdown({a}, Language::French, kUntil),
+              HasSubstr("| Jugées, restées sans réponse | 0 | 20 | 0 | 20 |\n"));
+  EXPECT_THAT(
+      renderReportHtml({a}, Language::English, kUntil),
+      HasSubstr("<tr><th>Judged, left unanswered</th><td>0</td><td>20</td><td>0</td><td>20</td></tr>"));
+  Snapshot s;
+  s.evaluated_at = kUntil;
+  s.accounts.push_back(a);
+  const auto text = renderMetrics(&s);
+  EXPECT_THAT(text, HasSubstr("replywatch_window_unanswered_turns{account=\"ghost\",route=\"agency\"} 20\n"));
+  EXPECT_THAT(text, HasSubstr("replywatch_window_unanswered_turns{account=\"ghost\",route=\"unknown\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("replywatch_window_late_ratio{account=\"ghost\",route=\"agency\"} "
+                              "0.3333333333333333\n"));
+}
+
 TEST(Report, MetricsExposition) {
   EXPECT_EQ(renderMetrics(nullptr),
             "# HELP replywatch_verdict_last_evaluation_timestamp_seconds Unix time of the last verdict "
