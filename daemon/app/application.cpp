@@ -276,8 +276,8 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   server.route(
       "GET", "/api/v1/questions", guarded([&config, &store, &clock](const http::Request& req) {
         auto now = clock.now();
-        auto query = makeTurnQuery(req.queryParam("account"), req.queryParam("since"),
-                                   req.queryParam("until"), config, now);
+        auto query =
+            makeTurnQuery(req.queryParam("account"), req.queryParam("since"), req.queryParam("until"), now);
         if (!query) return http::Response::error(400, query.error().message);
         query->limit = kDefaultApiLimit;
         if (auto limit = req.queryParam("limit")) {

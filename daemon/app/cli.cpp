@@ -151,7 +151,7 @@ int runQuestions(const config::Config& cfg, const std::string& format,
                  const std::optional<std::string>& until) {
   SystemClock clock;
   auto now = clock.now();
-  auto query = makeTurnQuery(account, since, until, cfg, now);
+  auto query = makeTurnQuery(account, since, until, now);
   if (!query) {
     std::cerr << query.error().message << '\n';
     return 2;
@@ -179,9 +179,15 @@ int runReport(const config::Config& cfg, const std::string& format, const std::s
               const std::optional<std::string>& until) {
   SystemClock clock;
   const auto now = clock.now();
-  auto query = makeTurnQuery(account, since, until, cfg, now);
+  auto query = makeTurnQuery(account, since, until, now);
   if (!query) {
     std::cerr << query.error().message << '\n';
+    return 2;
+  }
+  // The verdict is computed for the configured accounts only.
+  if (account && cfg.account(*account) == nullptr) {
+    std::cerr << fmt::format("unknown account \"{}\" (the report covers the configured accounts)\n",
+                             *account);
     return 2;
   }
   const Timestamp to = query->until.value_or(now);

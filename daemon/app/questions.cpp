@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
+#include "connectors/common/validate.h"
 #include "daemon/core/base64.h"
 #include "daemon/tracker/wait_phases.h"
 
@@ -44,6 +46,18 @@ std::string formatSeconds(std::chrono::milliseconds d) {
 std::string formatWait(const Turn& t) {
   if (!t.answered_at) return {};
   return formatSeconds(*t.answered_at - t.asked_at);
+}
+
+// An account filter longer than this names no account (stored names are message fields,
+// far shorter in practice).
+constexpr std::size_t kMaxAccountBytes = 256;
+
+bool wellFormedAccount(std::string_view name) {
+  if (name.empty() || name.size() > kMaxAccountBytes || !connectors::isValidUtf8(name)) return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
 }
 
 const std::vector<EscalationRecord>& escalationsOf(const QuestionRows& rows, std::size_t i) {
@@ -231,12 +245,16 @@ std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now) {
 
 Result<store::TurnQuery> makeTurnQuery(const std::optional<std::string>& account,
                                        const std::optional<std::string>& since,
-                                       const std::optional<std::string>& until, const config::Config& config,
-                                       Timestamp now) {
+                                       const std::optional<std::string>& until, Timestamp now) {
   store::TurnQuery q;
   if (account) {
-    if (!config.account(*account)) {
-      return makeError("bad_request", fmt::format("unknown account \"{}\"", *account));
+    // Any name the data may give an account (a twcs brand author is an account of its own,
+    // configured or not): a name that matches nothing lists nothing.
+    if (!wellFormedAccount(*account)) {
+      return makeError("bad_request",
+                       fmt::format("invalid account: expected a name of 1 to {} bytes of UTF-8 text without "
+                                   "control characters",
+                                   kMaxAccountBytes));
     }
     q.account = *account;
   }

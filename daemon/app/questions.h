@@ -75,10 +75,11 @@ std::string nextPageTarget(std::string_view path, std::string_view raw_query, co
 std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now);
 
 // Builds a store query from textual filters; an Error names the bad value (or both
-// bounds, when `since` is not before `until`).
+// bounds, when `since` is not before `until`). `account` may name any account, in the
+// configuration or not (a twcs brand author is an account of its own): only a malformed
+// name (empty, over 256 bytes, not UTF-8, with control characters) is an Error.
 Result<store::TurnQuery> makeTurnQuery(const std::optional<std::string>& account,
                                        const std::optional<std::string>& since,
-                                       const std::optional<std::string>& until, const config::Config& config,
-                                       Timestamp now);
+                                       const std::optional<std::string>& until, Timestamp now);
 
 }  // namespace replywatch::app

@@ -195,7 +195,10 @@ def test(binary):
         status, _, body = daemon.request("/api/v1/questions?since=yesterday-ish")
         check(status == 400 and b"since" in body, "bad since: %d %s" % (status, body))
         status, _, body = daemon.request("/api/v1/questions?account=nobody")
-        check(status == 400, "unknown account: %d" % status)
+        check(status == 200 and json.loads(body) == [], "an account with no turns: %d %s" % (status, body))
+        for bad in ("", "a%0Ab", "%FF"):
+            status, _, body = daemon.request("/api/v1/questions?account=" + bad)
+            check(status == 400 and b"invalid account" in body, "account=%s: %d %s" % (bad, status, body))
 
         # Pages of the same listing, followed through their Link headers.
         status, headers, body = daemon.request("/api/v1/questions?account=acme-fr")

@@ -10,6 +10,7 @@ the same `questions` listing and the same counters in /metrics."""
 import csv
 import datetime
 import io
+import json
 import os
 import re
 import shutil
@@ -279,9 +280,26 @@ def test(binary):
         check({"internal", "agency", "unknown"} <= routes, "sample routes: %s" % routes)
         print("sample: %d turns over %d accounts cross-checked" % (len(turns), len(accounts)))
 
+        # A brand account that the configuration does not name is a filter like any other.
+        amazon = sorted(t["question_id"] for t in turns if t["account"] == "AmazonHelp")
+        check(amazon, "no AmazonHelp turn in the sample")
+        listed = subprocess.run([binary, "questions", "--config", config, "--format", "csv", "--account",
+                                 "AmazonHelp"], capture_output=True, text=True, timeout=120)
+        check(listed.returncode == 0, "questions --account AmazonHelp (%d): %s" % (listed.returncode, listed.stderr))
+        rows = list(csv.DictReader(io.StringIO(listed.stdout)))
+        check(sorted(r["question_id"] for r in rows) == amazon and {r["account"] for r in rows} == {"AmazonHelp"},
+              "questions --account AmazonHelp listed %d rows, want %d" % (len(rows), len(amazon)))
+        listed = subprocess.run([binary, "questions", "--config", config, "--format", "csv", "--account",
+                                 "NoSuchBrand"], capture_output=True, text=True, timeout=120)
+        check(listed.returncode == 0 and listed.stdout == ",".join(COLUMNS) + "\n",
+              "questions --account NoSuchBrand (%d): %r" % (listed.returncode, listed.stdout[:200]))
+
         daemon = Daemon(binary, config, workdir)
         try:
             daemon.wait_ready()
+            status, _, body = daemon.request("/api/v1/questions?account=AmazonHelp")
+            check(status == 200 and sorted(t["question_id"] for t in json.loads(body)) == amazon,
+                  "/api/v1/questions?account=AmazonHelp: %d %s" % (status, body[:200]))
             metrics = daemon.metrics()
             for account, seconds in (("support", 3600), ("apple", 1800), ("AmazonHelp", 3600), ("Delta", 3600)):
                 value = sample_value(metrics, "replywatch_response_threshold_seconds", {"account": account})

@@ -70,5 +70,23 @@ TEST(NextPageTarget, KeepsTheFiltersAndGivesTheWindowAsInstants) {
   EXPECT_EQ(nextPageTarget("/p", "", store::TurnQuery{}, last), "/p?after=" + turnCursor(last));
 }
 
+TEST(MakeTurnQuery, AnyWellFormedAccountNameIsAFilter) {
+  const Timestamp now = fromMillis(1'795'435'200'000);
+  // Configured or named by the data only (a twcs brand author is an account of its own).
+  for (const std::string name : {"acme-fr", "AmazonHelp", "Ask_Spectrum", "caf\u00e9 cr\u00e8me", "O2"}) {
+    auto query = makeTurnQuery(name, std::nullopt, std::nullopt, now);
+    ASSERT_TRUE(query.ok()) << name << ": " << query.error().message;
+    EXPECT_EQ(query->account, name);
+  }
+  for (const std::string& bad : {std::string(), std::string(257, 'a'), std::string("\xff\xfe"),
+                                 std::string("a\nb"), std::string("a\0b", 3), std::string("\x7f")}) {
+    auto query = makeTurnQuery(bad, std::nullopt, std::nullopt, now);
+    ASSERT_FALSE(query.ok()) << bad;
+    EXPECT_EQ(query.error().reason, "bad_request");
+    EXPECT_EQ(query.error().message.rfind("invalid account:", 0), 0u) << query.error().message;
+  }
+  EXPECT_TRUE(makeTurnQuery(std::string(256, 'a'), std::nullopt, std::nullopt, now).ok());
+}
+
 }  // namespace
 }  // namespace replywatch::app
