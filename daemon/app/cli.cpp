@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -206,12 +207,15 @@ int runReport(const config::Config& cfg, const std::string& format, const std::s
   for (const auto& a : cfg.accounts) {
     if (!account || a.name == *account) account_names.push_back(a.name);
   }
-  auto facts = loadTurnFacts(*opened.value(), from, to, account_names);
+  // A window not over yet (--until the end of the current month) is judged now: a
+  // question asked minutes ago is not late yet, and costs cover the elapsed part only.
+  const Timestamp judged_at = std::min(to, now);
+  auto facts = loadTurnFacts(*opened.value(), from, judged_at, account_names);
   if (!facts) {
     std::cerr << facts.error().message << '\n';
     return 1;
   }
-  auto snapshot = verdict::evaluateAll(cfg, *facts, from, to);
+  auto snapshot = verdict::evaluateAll(cfg, *facts, from, to, judged_at);
   std::vector<verdict::AccountVerdict> accounts;
   for (auto& a : snapshot.accounts) {
     if (!account || a.account == *account) accounts.push_back(std::move(a));

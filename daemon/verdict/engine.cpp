@@ -91,13 +91,17 @@ double Reason::number(std::string_view name) const {
 }
 
 AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::AccountConfig& account,
-                        const config::VerdictConfig& rules, Timestamp from, Timestamp until) {
+                        const config::VerdictConfig& rules, Timestamp from, Timestamp until,
+                        std::optional<Timestamp> judged_at) {
   AccountVerdict out;
   out.account = account.name;
   out.timezone = account.timezone;
   out.threshold = account.threshold;
   out.from = from;
   out.until = until;
+  // Nothing after this instant has happened yet: the rest of the window is ignored.
+  const Timestamp at = judged_at ? std::min(*judged_at, until) : until;
+  out.judged_at = at;
   out.cost = account.cost;
   out.rules = rules;
   for (Route r : {Route::Internal, Route::Agency, Route::Unknown}) out.routes[r];
@@ -108,7 +112,7 @@ AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::Accoun
   double agency_wait = 0;
 
   const auto in_window = [&](const Turn& t) {
-    return t.account == account.name && t.asked_at >= from && t.asked_at < until;
+    return t.account == account.name && t.asked_at >= from && t.asked_at < at;
   };
   // The route on duty, held to the judged questions nobody answered: the agency when it
   // answered any question of the window (at `until` or later), since it covers around
@@ -128,12 +132,12 @@ AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::Accoun
     const Turn& t = fact.turn;
     if (!in_window(t)) continue;
     TurnView v;
-    // Judged at `until`: an answer given after it did not exist yet.
-    v.answered = t.answered_at.has_value() && *t.answered_at <= until;
-    const Timestamp end = v.answered ? *t.answered_at : until;
+    // Judged at `at`: an answer given after it did not exist yet.
+    v.answered = t.answered_at.has_value() && *t.answered_at <= at;
+    const Timestamp end = v.answered ? *t.answered_at : at;
     if (v.answered) v.wait_seconds = toSeconds(end - t.asked_at);
     v.late = end - t.asked_at > threshold;
-    v.judged = until - t.asked_at > threshold;
+    v.judged = at - t.asked_at > threshold;
     if (v.judged) {
       v.business = schedule.inBusinessHours(t.asked_at);
       v.hour_of_week = schedule.hourOfWeek(t.asked_at);
@@ -157,7 +161,8 @@ AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::Accoun
     }
   }
 
-  const double months = std::chrono::duration<double>(until - from).count() / kSecondsPerMonth;
+  // Costs over the elapsed part of the window.
+  const double months = std::max(0.0, std::chrono::duration<double>(at - from).count()) / kSecondsPerMonth;
   finish(out.routes[Route::Internal], account.cost.inhouse_per_month, months);
   finish(agency, account.cost.agency_per_month, months);
   finish(out.routes[Route::Unknown], std::nullopt, months);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "daemon/core/log.h"
@@ -17,16 +18,16 @@ const AccountVerdict* Snapshot::account(std::string_view name) const {
 }
 
 Snapshot evaluateAll(const config::Config& config, const std::vector<TurnFact>& facts, Timestamp from,
-                     Timestamp until) {
+                     Timestamp until, std::optional<Timestamp> judged_at) {
   std::map<std::string, std::vector<TurnFact>, std::less<>> by_account;
   for (const auto& f : facts) by_account[f.turn.account].push_back(f);
   Snapshot snapshot;
-  snapshot.evaluated_at = until;
+  snapshot.evaluated_at = judged_at ? std::min(*judged_at, until) : until;
   static const std::vector<TurnFact> kNone;
   for (const auto& account : config.accounts) {
     auto it = by_account.find(account.name);
-    snapshot.accounts.push_back(
-        verdict::evaluate(it == by_account.end() ? kNone : it->second, account, config.verdict, from, until));
+    snapshot.accounts.push_back(verdict::evaluate(it == by_account.end() ? kNone : it->second, account,
+                                                  config.verdict, from, until, judged_at));
   }
   return snapshot;
 }

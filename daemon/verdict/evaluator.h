@@ -30,9 +30,10 @@ struct Snapshot {
 // Called from the evaluating thread; may block on the store.
 using FactLoader = std::function<Result<std::vector<TurnFact>>(Timestamp from, Timestamp until)>;
 
-// Evaluates every configured account over [from, until) from already loaded facts.
+// Evaluates every configured account over [from, until) from already loaded facts, judged
+// at `judged_at` when given and earlier than `until` (evaluate(), verdict.h).
 Snapshot evaluateAll(const config::Config& config, const std::vector<TurnFact>& facts, Timestamp from,
-                     Timestamp until);
+                     Timestamp until, std::optional<Timestamp> judged_at = std::nullopt);
 
 class Evaluator {
  public:

@@ -420,10 +420,16 @@ std::string renderReportHtml(const std::vector<AccountVerdict>& accounts, Langua
     const auto& agency = a.routes.at(Route::Agency);
     out += fmt::format("<section class=\"account\" id=\"account-{}\"><h2>{}</h2>", escape(a.account),
                        escape(a.account));
-    out += fmt::format("<p class=\"meta\">{} {} {} {} · {} {} · {} {}</p>", text("window", lang),
-                       shortTime(a.from), text("to", lang), shortTime(a.until), text("threshold", lang),
-                       escape(labels::duration(static_cast<double>(a.threshold.count()), lang)),
-                       text("timezone", lang), escape(a.timezone));
+    std::string as_of;
+    if (a.judged_at < a.until) {
+      as_of = fmt::format(" ({} {}{} {})", escape(text("as_of", lang)), shortTime(a.judged_at),
+                          lang == Language::French ? " ;" : ";", escape(text("not_over", lang)));
+    }
+    out +=
+        fmt::format("<p class=\"meta\">{} {} {} {}{} · {} {} · {} {}</p>", text("window", lang),
+                    shortTime(a.from), text("to", lang), shortTime(a.until), as_of, text("threshold", lang),
+                    escape(labels::duration(static_cast<double>(a.threshold.count()), lang)),
+                    text("timezone", lang), escape(a.timezone));
     out += fmt::format(
         "<div class=\"card verdict\" style=\"--c:{}\"><span class=\"badge\">{} · "
         "{}</span><h3>{}</h3><p>{}</p><ul>",

@@ -68,7 +68,9 @@ Json toJson(const AccountVerdict& a, bool detail) {
   j["account"] = a.account;
   j["timezone"] = a.timezone;
   j["threshold_seconds"] = a.threshold.count();
-  j["window"] = {{"from", formatRfc3339(a.from)}, {"until", formatRfc3339(a.until)}};
+  j["window"] = {{"from", formatRfc3339(a.from)},
+                 {"until", formatRfc3339(a.until)},
+                 {"judged_at", formatRfc3339(a.judged_at)}};
   j["verdict"] = toString(a.verdict);
   j["inhouse_recommended"] = a.verdict == Verdict::Insource;
   Json reasons = Json::array();

@@ -19,6 +19,8 @@ constexpr std::array kEntries = {
     Entry{"generated", "Generated", "Généré le"},
     Entry{"window", "Window", "Période"},
     Entry{"to", "to", "au"},
+    Entry{"as_of", "figures as of", "chiffres arrêtés au"},
+    Entry{"not_over", "the window is not over", "la période n'est pas terminée"},
     Entry{"threshold", "Late after", "En retard après"},
     Entry{"timezone", "Time zone", "Fuseau horaire"},
     Entry{"verdict", "Verdict", "Verdict"},

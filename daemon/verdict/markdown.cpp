@@ -29,8 +29,13 @@ std::string renderReportMarkdown(const std::vector<AccountVerdict>& accounts, La
     auto dur = [lang](std::optional<double> v) { return labels::duration(v, lang); };
     auto num = [lang](std::uint64_t v) { return labels::integer(v, lang); };
     out += fmt::format("\n## {}\n\n", a.account);
-    out += fmt::format("{}: {} {} {} · {}: {} · {}: {}\n\n", text("window", lang), formatRfc3339(a.from),
-                       text("to", lang), formatRfc3339(a.until), text("threshold", lang),
+    std::string as_of;
+    if (a.judged_at < a.until) {
+      as_of = fmt::format(" ({} {}{} {})", text("as_of", lang), formatRfc3339(a.judged_at),
+                          lang == Language::French ? " ;" : ";", text("not_over", lang));
+    }
+    out += fmt::format("{}: {} {} {}{} · {}: {} · {}: {}\n\n", text("window", lang), formatRfc3339(a.from),
+                       text("to", lang), formatRfc3339(a.until), as_of, text("threshold", lang),
                        dur(static_cast<double>(a.threshold.count())), text("timezone", lang), a.timezone);
     out += fmt::format("### {}: {} (`{}`)\n\n{}\n\n", text("verdict", lang),
                        labels::verdictTitle(a.verdict, lang), toString(a.verdict),

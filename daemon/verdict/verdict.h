@@ -95,7 +95,9 @@ struct AccountVerdict {
   std::string timezone;
   std::chrono::seconds threshold{0};
   Timestamp from{};                         // window start (inclusive, asked_at)
-  Timestamp until{};                        // window end (exclusive) and the instant lateness is judged at
+  Timestamp until{};                        // window end (exclusive), as asked
+  Timestamp judged_at{};                    // the instant lateness is judged at: `until`, or earlier
+                                            // for a window not over yet (see evaluate())
   std::map<Route, RouteFigures> routes;     // internal, agency and unknown, always present (see evaluate())
   RouteFigures all;                         // every turn of the account
   std::optional<double> relay_share;        // agency: relay time over wait time
@@ -119,8 +121,13 @@ struct AccountVerdict {
 // otherwise `unknown`. A turn not answered and too young to be judged counts under
 // `unknown`. The agency's what-if covers all its judged turns, open ones waiting up to
 // `until`; its relay share, only the waits of its answered turns.
+// With `judged_at` before `until` (a window not over yet, such as the current month),
+// everything above is as of `judged_at` instead: turns asked in [from, judged_at), judged
+// and late at `judged_at`, answers given after it still to come, and costs over the
+// elapsed [from, judged_at) only; `until` stays the window's end as asked.
 AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::AccountConfig& account,
-                        const config::VerdictConfig& rules, Timestamp from, Timestamp until);
+                        const config::VerdictConfig& rules, Timestamp from, Timestamp until,
+                        std::optional<Timestamp> judged_at = std::nullopt);
 
 // Applies the verdict rules to computed figures (fills `verdict` and `reasons`).
 void decide(AccountVerdict& result, const config::VerdictConfig& rules);

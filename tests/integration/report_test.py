@@ -262,6 +262,23 @@ def test(binary):
         lo = datetime.fromisoformat(since + "T00:00:00+00:00")
         hi = datetime.fromisoformat(until + "T00:00:00+00:00")
         check(past["all"]["turns"] == sum(1 for x in turns if lo <= x["asked"] < hi), "--since/--until window")
+        # A window not over yet (ending in five days) is judged now, its costs spread over the
+        # elapsed part only.
+        since = (now - timedelta(days=10)).strftime("%Y-%m-%d")
+        until = (now + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        before = datetime.now(timezone.utc).replace(microsecond=0)
+        current = json.loads(replywatch(binary, "report", "--config", config_path, "--format", "json",
+                                        "--since", since, "--until", until).stdout)["accounts"][0]
+        after = datetime.now(timezone.utc)
+        judged_at = datetime.fromisoformat(current["window"]["judged_at"].replace("Z", "+00:00"))
+        check(current["window"]["until"] == until and before <= judged_at <= after,
+              "window of a month not over: %s" % current["window"])
+        lo = datetime.fromisoformat(since + "T00:00:00+00:00")
+        months = (judged_at - lo).total_seconds() / (365.2425 / 12 * 86400)
+        got = current["routes"]["agency"]["cost"]["in_window"]
+        check(abs(got - 4500 * months) < 4500 * 2 / (365.2425 / 12 * 86400),
+              "agency cost over the elapsed window: %s, want %s" % (got, 4500 * months))
+        check(current["all"]["turns"] == sum(1 for x in turns if lo <= x["asked"]), "turns of a month not over")
         bad = replywatch(binary, "report", "--config", config_path, "--format", "md", "--since", "yesterday",
                          check_rc=False)
         check(bad.returncode == 2 and "invalid since" in bad.stderr, "bad --since: %s" % bad.stderr)

@@ -275,6 +275,42 @@ TEST(Figures, CostPerAnswerAndPerOnTimeAnswer) {
   EXPECT_FALSE(v.routes.at(Route::Unknown).cost_in_window.has_value());
 }
 
+TEST(Figures, AWindowNotOverYetIsJudgedAtTheGivenInstant) {
+  // The window runs to `kUntil`, but it is only `now`, a week before: 40 agency turns
+  // answered in 5 minutes, and 10 asked 1 to 19 minutes ago, not answered yet.
+  const Timestamp now = kUntil - hours{7 * 24};
+  Builder b;
+  b.answered(Route::Agency, 40, minutes{5}, kBusiness);
+  for (int i = 0; i < 10; ++i) b.open(now - minutes{1 + 2 * i});
+  auto a = account();
+  a.cost.agency_per_month = 4000;
+  auto v = evaluate(b.facts, a, {}, kFrom, kUntil, now);
+  EXPECT_EQ(v.until, kUntil);
+  EXPECT_EQ(v.judged_at, now);
+  // Asked minutes ago: open, not judged, not late.
+  EXPECT_EQ(v.all.turns, 50u);
+  EXPECT_EQ(v.all.open, 10u);
+  EXPECT_EQ(v.all.late.judged, 40u);
+  EXPECT_EQ(v.all.late.late, 0u);
+  EXPECT_EQ(v.routes.at(Route::Unknown).late.judged, 0u);
+  // Costs over the 21 elapsed days, not the 28 of the window.
+  const double months = 21.0 / (365.2425 / 12.0);
+  EXPECT_NEAR(*v.routes.at(Route::Agency).cost_in_window, 4000 * months, 1e-9);
+  EXPECT_NEAR(*v.routes.at(Route::Agency).cost_per_answer, 4000 * months / 40, 1e-9);
+  // An answer given after the judging instant had not come yet; a turn asked after it,
+  // not been asked.
+  Builder c;
+  c.answered(Route::Agency, 1, hours{4}, now - hours{3});  // answered an hour from now
+  c.answered(Route::Agency, 1, minutes{5}, now + hours{1});
+  auto w = evaluate(c.facts, a, {}, kFrom, kUntil, now);
+  EXPECT_EQ(w.all.turns, 1u);
+  EXPECT_EQ(w.routes.at(Route::Agency).answered, 0u);
+  EXPECT_EQ(w.routes.at(Route::Agency).late.late, 1u);
+  // A judging instant after the window's end changes nothing.
+  EXPECT_EQ(evaluate(c.facts, a, {}, kFrom, kUntil, kUntil + hours{1}).judged_at, kUntil);
+  EXPECT_EQ(evaluate(c.facts, a, {}, kFrom, kUntil).judged_at, kUntil);
+}
+
 TEST(Rules, InsufficientDataBelowMinTurns) {
   Builder b;
   b.late(Route::Agency, 29).onTime(Route::Internal, 100);

@@ -132,6 +132,28 @@ TEST(Report, UnansweredQuestionsPerRouteInEveryPresentation) {
                               "0.3333333333333333\n"));
 }
 
+TEST(Report, AWindowNotOverYetSaysWhenItsFiguresStop) {
+  config::AccountConfig account;
+  account.name = "acme-fr";
+  const Timestamp now = kUntil - std::chrono::hours{24};
+  auto open = evaluate({}, account, {}, kFrom, kUntil, now);
+  auto j = nlohmann::json::parse(renderReportJson({open}, now));
+  EXPECT_EQ(j["accounts"][0]["window"]["until"], "2026-11-23T12:00:00Z");
+  EXPECT_EQ(j["accounts"][0]["window"]["judged_at"], "2026-11-22T12:00:00Z");
+  EXPECT_THAT(
+      renderReportMarkdown({open}, Language::English, now),
+      HasSubstr("to 2026-11-23T12:00:00Z (figures as of 2026-11-22T12:00:00Z; the window is not over)"));
+  EXPECT_THAT(renderReportMarkdown({open}, Language::French, now),
+              HasSubstr("au 2026-11-23T12:00:00Z (chiffres arrêtés au 2026-11-22T12:00:00Z ; la période "
+                        "n'est pas terminée)"));
+  EXPECT_THAT(renderReportHtml({open}, Language::English, now),
+              HasSubstr("(figures as of 2026-11-22 12:00 UTC; the window is not over)"));
+  auto over = evaluate({}, account, {}, kFrom, kUntil);
+  EXPECT_EQ(nlohmann::json::parse(renderReportJson({over}, kUntil))["accounts"][0]["window"]["judged_at"],
+            "2026-11-23T12:00:00Z");
+  EXPECT_THAT(renderReportMarkdown({over}, Language::English, kUntil), Not(HasSubstr("figures as of")));
+}
+
 TEST(Report, MetricsExposition) {
   EXPECT_EQ(renderMetrics(nullptr),
             "# HELP replywatch_verdict_last_evaluation_timestamp_seconds Unix time of the last verdict "
