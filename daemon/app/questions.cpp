@@ -205,8 +205,11 @@ std::string nextPageTarget(std::string_view path, std::string_view raw_query, co
     }
     next.push_back('&');
   }
-  if (query.since) next.append("since=").append(formatRfc3339(*query.since)).push_back('&');
-  if (query.until) next.append("until=").append(formatRfc3339(*query.until)).push_back('&');
+  // To the millisecond: a relative bound (now - 7d) is rarely a whole second, and an
+  // `until` cut to the second before it would leave the turns of that second out of
+  // every later page.
+  if (query.since) next.append("since=").append(formatRfc3339Millis(*query.since)).push_back('&');
+  if (query.until) next.append("until=").append(formatRfc3339Millis(*query.until)).push_back('&');
   next.append("after=").append(turnCursor(last));
   return next;
 }

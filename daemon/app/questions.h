@@ -64,8 +64,9 @@ std::optional<store::TurnPosition> parseTurnCursor(std::string_view text);
 
 // The target of the page after one ending with `last`, for /api/v1/questions' Link
 // header: `path`, the parameters of `raw_query` as received (bytes a URI may not hold
-// percent-encoded), but for `since` and `until`, given as the instants `query` used (a
-// relative bound such as since=7d would move on with the clock between pages), and
+// percent-encoded), but for `since` and `until`, given as the instants `query` used, to
+// the millisecond (a relative bound such as since=7d would move on with the clock between
+// pages), and
 // `after` the cursor of `last`.
 std::string nextPageTarget(std::string_view path, std::string_view raw_query, const store::TurnQuery& query,
                            const Turn& last);

@@ -78,6 +78,8 @@ std::string formatRfc3339(Timestamp t) {
   return date::format("%Y-%m-%dT%H:%M:%SZ", secs);
 }
 
+std::string formatRfc3339Millis(Timestamp t) { return date::format("%Y-%m-%dT%H:%M:%SZ", t); }
+
 std::optional<std::chrono::seconds> parseDuration(std::string_view s) {
   if (s.empty()) return std::nullopt;
   bool all_digits = true;

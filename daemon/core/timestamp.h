@@ -21,6 +21,9 @@ std::optional<Timestamp> parseRfc3339(std::string_view text);
 
 // Formats as RFC 3339 UTC with second precision: "2017-10-31T22:10:47Z".
 std::string formatRfc3339(Timestamp t);
+// Formats as RFC 3339 UTC with millisecond precision, the whole instant:
+// "2017-10-31T22:10:47.120Z" (parseRfc3339() reads it back exactly).
+std::string formatRfc3339Millis(Timestamp t);
 
 // The longest duration parseDuration() accepts: 1,000 years of 366 days.
 inline constexpr long long kMaxDurationSeconds = 1000LL * 366 * 86400;

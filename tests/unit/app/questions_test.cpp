@@ -66,8 +66,27 @@ TEST(NextPageTarget, KeepsTheFiltersAndGivesTheWindowAsInstants) {
   const std::string target = nextPageTarget(
       "/api/v1/questions", "limit=2&since=7d&after=old&account=acme%2Dfr&x=a<b&&sinced=1", query, last);
   EXPECT_EQ(target, "/api/v1/questions?limit=2&account=acme%2Dfr&x=a%3Cb&sinced=1&since=" +
-                        formatRfc3339(*query.since) + "&after=" + turnCursor(last));
+                        formatRfc3339Millis(*query.since) + "&after=" + turnCursor(last));
   EXPECT_EQ(nextPageTarget("/p", "", store::TurnQuery{}, last), "/p?after=" + turnCursor(last));
+}
+
+TEST(NextPageTarget, KeepsTheBoundsToTheMillisecond) {
+  // until=1h asked at 11:00:00.500: the first page's bound is 10:00:00.500, and the turns
+  // asked in 10:00:00.000-10:00:00.499 are the last of the listing. Cut to the second,
+  // the next page's bound would leave them out.
+  const Timestamp now = *parseRfc3339("2026-11-20T11:00:00.500Z");
+  auto query = makeTurnQuery(std::nullopt, "2d", "1h", now);
+  ASSERT_TRUE(query.ok());
+  const Turn last = turnAt(1'795'000'000'000, "s", "c", "q");
+  const std::string target = nextPageTarget("/api/v1/questions", "limit=1&since=2d&until=1h", *query, last);
+  EXPECT_EQ(target,
+            "/api/v1/questions?limit=1&since=2026-11-18T11:00:00.500Z&until=2026-11-20T10:00:00.500Z&after=" +
+                turnCursor(last));
+  // The next page's request reads back the same instants.
+  auto next = makeTurnQuery(std::nullopt, "2026-11-18T11:00:00.500Z", "2026-11-20T10:00:00.500Z", now);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->since, query->since);
+  EXPECT_EQ(next->until, query->until);
 }
 
 TEST(MakeTurnQuery, AnyWellFormedAccountNameIsAFilter) {
