@@ -493,7 +493,7 @@ class Loader {
     }
 
     if (YAML::Node hours = child(item, "business_hours"); hours.IsDefined()) {
-      readBusinessHours(hours, where, account.business_hours);
+      readBusinessHours(hours, where, account.timezone, account.business_hours);
     }
     account.ignored_authors = readStringList(item, "ignored_authors", file_, where, problems_);
     account.brand_ids = readStringList(item, "brand_ids", file_, where, problems_);
@@ -533,7 +533,9 @@ class Loader {
     }
   }
 
-  void readBusinessHours(const YAML::Node& hours, const std::string& account_where, BusinessHours& out) {
+  // `timezone`: the account's, the zone of its holiday calendar's dates.
+  void readBusinessHours(const YAML::Node& hours, const std::string& account_where,
+                         const std::string& timezone, BusinessHours& out) {
     const std::string where = "business_hours of " + account_where;
     if (!expectMap(hours, keyIn("business_hours", account_where))) return;
     std::vector<std::string> allowed = kDayKeys;
@@ -635,7 +637,7 @@ class Loader {
             add(lineOf(ical), "cannot read holidays_ical file \"" + resolved.string() + "\" in " + where +
                                   ": " + content.error().message);
           } else {
-            auto days = parseIcalHolidays(content.value(), resolved.string(), problems_);
+            auto days = parseIcalHolidays(content.value(), resolved.string(), timezone, problems_);
             out.holidays.insert(out.holidays.end(), days.begin(), days.end());
           }
         }

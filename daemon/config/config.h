@@ -242,12 +242,16 @@ std::filesystem::path resolvePath(const std::filesystem::path& base_dir, const s
 // Value parsers used by the loader (exposed for tests and other tools).
 // "09:00-18:00" -> [540, 1080); the end may be "24:00"; the end must come after the start.
 std::optional<TimeRange> parseTimeRange(std::string_view text);
-// The whole days of the events of an iCalendar (RFC 5545) text, as sorted unique
-// "YYYY-MM-DD": an all-day DTSTART;VALUE=DATE:20261225 (with an optional exclusive
-// DTEND) or the date part of a date-time DTSTART. Recurring events (RRULE) and events
-// without DTSTART are problems reported with `file` and the line of the event.
+// The whole days of the events of an iCalendar (RFC 5545) text, as sorted unique local
+// dates "YYYY-MM-DD" of the account's `timezone` (an IANA name; UTC when unknown): an
+// all-day DTSTART;VALUE=DATE:20261225 ends at its exclusive DTEND or after its DURATION
+// (P2D), one day without either; a date-time event (UTC "…Z", a TZID zone's local time,
+// or floating: the account's local time) is converted to the account's zone and covers
+// every local day it touches up to its exclusive end. Recurring events (RRULE), events
+// without DTSTART or with both DTEND and DURATION, invalid values and unknown TZID zones
+// are problems reported with `file` and the line of the event or of the property.
 std::vector<std::string> parseIcalHolidays(std::string_view text, const std::string& file,
-                                           std::vector<Problem>& problems);
+                                           const std::string& timezone, std::vector<Problem>& problems);
 // "65536", "64KiB", "1MiB", "2GiB", "500kB", "2MB", "1GB" -> bytes.
 std::optional<std::uint64_t> parseSize(std::string_view text);
 

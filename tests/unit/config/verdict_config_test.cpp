@@ -102,7 +102,7 @@ TEST(IcalHolidays, AllDayAndTimedEventsAndFoldedLines) {
       "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nEND:VEVENT\r\n"
       "END:VCALENDAR\r\n";
   std::vector<Problem> problems;
-  auto days = parseIcalHolidays(ics, "fr.ics", problems);
+  auto days = parseIcalHolidays(ics, "fr.ics", "Europe/Paris", problems);
   EXPECT_TRUE(problems.empty()) << testing::describe(problems);
   EXPECT_THAT(days, ElementsAre("2026-05-01", "2026-08-14", "2026-08-15", "2026-08-16", "2026-12-25"));
 }
@@ -116,7 +116,7 @@ TEST(IcalHolidays, ProblemsNameTheFileAndLine) {
       "BEGIN:VEVENT\nDTSTART;VALUE=DATE:20260704\nEND:VEVENT\n"
       "END:VCALENDAR\n";
   std::vector<Problem> problems;
-  auto days = parseIcalHolidays(ics, "fr.ics", problems);
+  auto days = parseIcalHolidays(ics, "fr.ics", "Europe/Paris", problems);
   EXPECT_THAT(days, ElementsAre("2026-07-04"));  // the good event is kept
   ASSERT_EQ(problems.size(), 3u) << testing::describe(problems);
   EXPECT_EQ(
@@ -127,9 +127,64 @@ TEST(IcalHolidays, ProblemsNameTheFileAndLine) {
   EXPECT_EQ(problems[2].str(), "fr.ics:9: event without DTSTART");
 
   std::vector<Problem> not_ics;
-  (void)parseIcalHolidays("holidays: 2026-01-01\n", "x.ics", not_ics);
+  (void)parseIcalHolidays("holidays: 2026-01-01\n", "x.ics", "UTC", not_ics);
   ASSERT_EQ(not_ics.size(), 1u);
   EXPECT_EQ(not_ics[0].str(), "x.ics:1: not an iCalendar file (no BEGIN:VCALENDAR)");
+}
+
+TEST(IcalHolidays, DateTimesAreDaysOfTheAccountsZone) {
+  const std::string ics =
+      "BEGIN:VCALENDAR\n"
+      // 11 November in Paris, written in UTC: 10 Nov 23:00Z to 11 Nov 23:00Z.
+      "BEGIN:VEVENT\nDTSTART:20261110T230000Z\nDTEND:20261111T230000Z\nEND:VEVENT\n"
+      // 25 December in Paris, from New York: 24 Dec 18:00 to 25 Dec 18:00 there.
+      "BEGIN:VEVENT\nDTSTART;TZID=America/New_York:20261224T180000\n"
+      "DTEND;TZID=\"America/New_York\":20261225T180000\nEND:VEVENT\n"
+      // Floating times are the account's: 14 July.
+      "BEGIN:VEVENT\nDTSTART:20260714T000000\nDTEND:20260715T000000\nEND:VEVENT\n"
+      // Two days by DURATION, and one day in UTC by DURATION.
+      "BEGIN:VEVENT\nDTSTART;VALUE=DATE:20260525\nDURATION:P2D\nEND:VEVENT\n"
+      "BEGIN:VEVENT\nDTSTART:20260814T220000Z\nDURATION:PT24H\nEND:VEVENT\n"
+      "END:VCALENDAR\n";
+  std::vector<Problem> problems;
+  auto paris = parseIcalHolidays(ics, "fr.ics", "Europe/Paris", problems);
+  EXPECT_TRUE(problems.empty()) << testing::describe(problems);
+  EXPECT_THAT(
+      paris, ElementsAre("2026-05-25", "2026-05-26", "2026-07-14", "2026-08-15", "2026-11-11", "2026-12-25"));
+  // The same calendar for an account in New York: the events given in UTC or in New York
+  // time fall on other local days.
+  auto new_york = parseIcalHolidays(ics, "fr.ics", "America/New_York", problems);
+  EXPECT_TRUE(problems.empty()) << testing::describe(problems);
+  EXPECT_THAT(new_york, ElementsAre("2026-05-25", "2026-05-26", "2026-07-14", "2026-08-14", "2026-08-15",
+                                    "2026-11-10", "2026-11-11", "2026-12-24", "2026-12-25"));
+}
+
+TEST(IcalHolidays, DurationAndTimeZoneProblemsNameTheFileAndLine) {
+  const std::string ics =
+      "BEGIN:VCALENDAR\n"
+      "BEGIN:VEVENT\nDTSTART;VALUE=DATE:20261112\nDURATION:P2X\nEND:VEVENT\n"   // 2-5
+      "BEGIN:VEVENT\nDTSTART;VALUE=DATE:20261112\nDURATION:-P1D\nEND:VEVENT\n"  // 6-9
+      "BEGIN:VEVENT\nDTSTART;VALUE=DATE:20261112\nDTEND;VALUE=DATE:20261113\n"  // 10-12
+      "DURATION:P1D\nEND:VEVENT\n"                                              // 13-14
+      "BEGIN:VEVENT\nDTSTART;TZID=Paris:20261112T000000\nEND:VEVENT\n"          // 15-17
+      "BEGIN:VEVENT\nDTSTART:20261112T250000Z\nEND:VEVENT\n"                    // 18-20
+      "BEGIN:VEVENT\nDTSTART;VALUE=DATE:20261201\nDURATION:P1W\nEND:VEVENT\n"
+      "END:VCALENDAR\n";
+  std::vector<Problem> problems;
+  auto days = parseIcalHolidays(ics, "fr.ics", "Europe/Paris", problems);
+  EXPECT_THAT(days, ElementsAre("2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05",
+                                "2026-12-06", "2026-12-07"));
+  ASSERT_EQ(problems.size(), 5u) << testing::describe(problems);
+  EXPECT_EQ(problems[0].str(),
+            "fr.ics:4: invalid DURATION \"P2X\" (use a duration such as P1D, P2W or PT12H)");
+  EXPECT_EQ(problems[1].str(),
+            "fr.ics:8: invalid DURATION \"-P1D\" (use a duration such as P1D, P2W or PT12H)");
+  EXPECT_EQ(problems[2].str(), "fr.ics:10: event with both DTEND and DURATION (give one of them)");
+  EXPECT_EQ(problems[3].str(),
+            "fr.ics:16: unknown time zone \"Paris\" in the TZID of DTSTART (use an IANA name such as "
+            "Europe/Paris)");
+  EXPECT_EQ(problems[4].str(),
+            "fr.ics:19: invalid DTSTART \"20261112T250000Z\" (use a date such as 20261225)");
 }
 
 TEST(IcalHolidays, LoadedFileIsMergedWithTheList) {
@@ -147,6 +202,18 @@ accounts:
   auto config = load(file, fakeTypes());
   EXPECT_THAT(config.accounts[0].business_hours.holidays,
               ElementsAre("2026-01-01", "2026-11-11", "2026-12-25"));
+
+  // A calendar written in UTC is read in the account's zone.
+  dir.write("utc.ics",
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20261110T230000Z\nDTEND:20261111T230000Z\nEND:VEVENT\n"
+            "END:VCALENDAR\n");
+  auto utc = dir.write("utc.yml", yaml(R"(
+accounts:
+  - name: acme
+    business_hours: {holidays_ical: utc.ics}
+    timezone: Europe/Paris
+)"));
+  EXPECT_THAT(load(utc, fakeTypes()).accounts[0].business_hours.holidays, ElementsAre("2026-11-11"));
 
   dir.write("bad.ics", "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:2026\nEND:VEVENT\nEND:VCALENDAR\n");
   auto bad = dir.write("bad.yml", yaml(R"(
