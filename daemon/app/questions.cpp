@@ -48,6 +48,11 @@ std::string formatWait(const Turn& t) {
   return formatSeconds(*t.answered_at - t.asked_at);
 }
 
+bool allDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
 // An account filter longer than this names no account (stored names are message fields,
 // far shorter in practice).
 constexpr std::size_t kMaxAccountBytes = 256;
@@ -242,6 +247,9 @@ std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now) {
   if (text.size() == 10) {
     if (auto t = parseRfc3339(std::string(text) + "T00:00:00Z")) return t;
   }
+  // A bare number is no bound: a Unix time (1700000000) or a compact date (20261101) read
+  // as seconds ago would give a wrong window without a word.
+  if (allDigits(text)) return std::nullopt;
   if (auto d = parseDuration(text)) return now - std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   return std::nullopt;
 }
@@ -266,10 +274,12 @@ Result<store::TurnQuery> makeTurnQuery(const std::optional<std::string>& account
     if (!*value) continue;
     auto t = parseTimeBound(**value, now);
     if (!t) {
-      return makeError("bad_request",
-                       fmt::format("invalid {} \"{}\": expected an RFC 3339 time, a date (YYYY-MM-DD) or a "
-                                   "duration such as 7d",
-                                   name, **value));
+      return makeError(
+          "bad_request",
+          fmt::format("invalid {} \"{}\": expected an RFC 3339 time, a date (YYYY-MM-DD) or a "
+                      "duration such as 7d{}",
+                      name, **value,
+                      allDigits(**value) ? " (a number needs a unit: 90s, 15m, 12h, 7d, 2w)" : ""));
     }
     *target = *t;
   }

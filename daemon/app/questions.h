@@ -72,7 +72,8 @@ std::string nextPageTarget(std::string_view path, std::string_view raw_query, co
                            const Turn& last);
 
 // Parses a --since/--until value: RFC 3339, a date (YYYY-MM-DD, UTC midnight), or a
-// duration ("7d", "12h") meaning that long before `now`.
+// duration with its units ("7d", "12h", "90s") meaning that long before `now`. A bare
+// number is refused: it is more likely a Unix time or a compact date than seconds.
 std::optional<Timestamp> parseTimeBound(std::string_view text, Timestamp now);
 
 // Builds a store query from textual filters; an Error names the bad value (or both

@@ -282,6 +282,9 @@ def test(binary):
         bad = replywatch(binary, "report", "--config", config_path, "--format", "md", "--since", "yesterday",
                          check_rc=False)
         check(bad.returncode == 2 and "invalid since" in bad.stderr, "bad --since: %s" % bad.stderr)
+        bad = replywatch(binary, "report", "--config", config_path, "--format", "md", "--since", "20261101",
+                         check_rc=False)
+        check(bad.returncode == 2 and "a number needs a unit" in bad.stderr, "bare --since: %s" % bad.stderr)
 
         # HTML in headless Chromium.
         for lang in ("fr", "en"):

@@ -194,6 +194,9 @@ def test(binary):
         check(status == 400 and b"must be before" in body, "since after until: %d %s" % (status, body))
         status, _, body = daemon.request("/api/v1/questions?since=yesterday-ish")
         check(status == 400 and b"since" in body, "bad since: %d %s" % (status, body))
+        for bare in ("since=1700000000", "until=20261101", "since=3600"):
+            status, _, body = daemon.request("/api/v1/questions?" + bare)
+            check(status == 400 and b"a number needs a unit" in body, "%s: %d %s" % (bare, status, body))
         status, _, body = daemon.request("/api/v1/questions?account=nobody")
         check(status == 200 and json.loads(body) == [], "an account with no turns: %d %s" % (status, body))
         for bad in ("", "a%0Ab", "%FF"):

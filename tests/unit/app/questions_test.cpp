@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -87,6 +88,30 @@ TEST(NextPageTarget, KeepsTheBoundsToTheMillisecond) {
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->since, query->since);
   EXPECT_EQ(next->until, query->until);
+}
+
+TEST(ParseTimeBound, ADurationNeedsItsUnit) {
+  const Timestamp now = *parseRfc3339("2026-11-24T12:00:00Z");
+  EXPECT_EQ(parseTimeBound("90s", now), now - std::chrono::seconds{90});
+  EXPECT_EQ(parseTimeBound("7d", now), now - std::chrono::hours{7 * 24});
+  EXPECT_EQ(parseTimeBound("2026-11-01", now), parseRfc3339("2026-11-01T00:00:00Z"));
+  EXPECT_EQ(parseTimeBound("2026-11-01T10:00:00.250Z", now), parseRfc3339("2026-11-01T10:00:00.250Z"));
+  // A Unix time, a compact date, a bare number of seconds: none is read as seconds ago.
+  for (const char* bare : {"1700000000", "20261101", "90", "0"}) {
+    EXPECT_EQ(parseTimeBound(bare, now), std::nullopt) << bare;
+    auto query = makeTurnQuery(std::nullopt, std::string(bare), std::nullopt, now);
+    ASSERT_FALSE(query.ok()) << bare;
+    EXPECT_EQ(
+        query.error().message,
+        fmt::format("invalid since \"{}\": expected an RFC 3339 time, a date (YYYY-MM-DD) or a duration "
+                    "such as 7d (a number needs a unit: 90s, 15m, 12h, 7d, 2w)",
+                    bare));
+  }
+  auto query = makeTurnQuery(std::nullopt, std::nullopt, "soon", now);
+  ASSERT_FALSE(query.ok());
+  EXPECT_EQ(
+      query.error().message,
+      "invalid until \"soon\": expected an RFC 3339 time, a date (YYYY-MM-DD) or a duration such as 7d");
 }
 
 TEST(MakeTurnQuery, AnyWellFormedAccountNameIsAFilter) {
