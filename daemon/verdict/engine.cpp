@@ -280,6 +280,7 @@ void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
                                                            {"relay_share", result.relay_share.value_or(0)},
                                                            {"min_relay_share", rules.min_relay_share}};
     if (baseline) numbers.emplace_back("internal_upper", i.upper);
+    if (result.whatif_late_ratio) numbers.emplace_back("whatif_late_ratio", *result.whatif_late_ratio);
     const char* code = baseline        ? "agency_late_not_worse_than_internal"
                        : a.lower > max ? "agency_late_without_comparison"
                                        : "agency_late_unexplained";

@@ -30,6 +30,11 @@ std::string counted(double value, std::string_view one, std::string_view many) {
 std::string sentence(const Reason& r, Language lang) {
   const bool fr = lang == Language::French;
   auto n = [&r](std::string_view name) { return r.number(name); };
+  // Whether the relays explain the lateness by the what-if: without their wait, the
+  // agency's late ratio would fall below the target (as relays_explain_lateness has it).
+  const bool relays_explain = std::any_of(r.numbers.begin(), r.numbers.end(), [&](const auto& number) {
+    return number.first == "whatif_late_ratio" && number.second < r.number("max_late_ratio");
+  });
   auto pct = [&](std::string_view name) { return percent(r.number(name), lang); };
   if (r.code == "insufficient_turns") {
     // The account's judged questions nobody answered by the end of the window.
@@ -141,6 +146,21 @@ std::string sentence(const Reason& r, Language lang) {
               : fmt::format("The agency answers {} of questions late{}, within the {} target.",
                             pct("late_ratio"), left, pct("max_late_ratio"));
   }
+  if (r.code == "agency_late_not_worse_than_internal" && relays_explain) {
+    return fr ? fmt::format(
+                    "L'agence répond en retard à {} des questions (objectif {}), mais l'équipe interne "
+                    "ne fait pas nettement mieux (borne haute {} contre borne basse {} pour l'agence) ; "
+                    "sans l'attente des relais internes ({} de l'attente), le taux de retard de "
+                    "l'agence tomberait à {}.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
+                    pct("relay_share"), pct("whatif_late_ratio"))
+              : fmt::format(
+                    "The agency answers {} of questions late (target {}), but the internal team is not "
+                    "clearly better (upper bound {} against the agency's lower bound {}); without the "
+                    "wait for internal relays ({} of the wait), the agency's late ratio would fall to {}.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
+                    pct("relay_share"), pct("whatif_late_ratio"));
+  }
   if (r.code == "agency_late_not_worse_than_internal") {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}), mais l'équipe interne "
@@ -178,6 +198,22 @@ std::string sentence(const Reason& r, Language lang) {
                     "on too few questions or with overlapping intervals to conclude (at least {} "
                     "judged questions per route and period).",
                     count(n("min_turns")));
+  }
+  if (r.code == "agency_late_unexplained" && relays_explain) {
+    return fr ? fmt::format(
+                    "L'agence répond en retard à {} des questions (objectif {}) ; sans l'attente des "
+                    "relais internes ({} de l'attente), son taux de retard tomberait à {}, mais l'écart "
+                    "n'est pas certain (au plus bas {}) et, sans référence interne, rien ne montre "
+                    "qu'une équipe interne ferait mieux.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"), pct("whatif_late_ratio"),
+                    pct("agency_lower"))
+              : fmt::format(
+                    "The agency answers {} of questions late (target {}); without the wait for internal "
+                    "relays ({} of the wait) its late ratio would fall to {}, but the excess is not "
+                    "certain (as low as {}) and, with no internal baseline, nothing shows that an "
+                    "in-house team would do better.",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"), pct("whatif_late_ratio"),
+                    pct("agency_lower"));
   }
   if (r.code == "agency_late_unexplained") {
     return fr ? fmt::format(

@@ -417,6 +417,44 @@ TEST(Rules, WithoutBaselineTheWhatIfDecides) {
   EXPECT_THAT(codes(x), ::testing::ElementsAre("agency_late_unexplained", "no_internal_baseline"));
 }
 
+TEST(Rules, TheSentenceSaysWhenRelaysExplainTheLatenessByTheWhatIf) {
+  // 40 agency answers: 34 in 50 minutes, 6 in 70 minutes of which 20 waiting for a relay.
+  // 15% late, not certainly above the target; without the relays, none would be late.
+  Builder b;
+  b.answered(Route::Agency, 34, minutes{50}).answered(Route::Agency, 6, minutes{70}, kBusiness, minutes{20});
+  auto v = b.evaluate();
+  ASSERT_THAT(codes(v), ::testing::ElementsAre("agency_late_unexplained", "no_internal_baseline"));
+  EXPECT_DOUBLE_EQ(v.reasons[0].number("whatif_late_ratio"), 0.0);
+  EXPECT_EQ(sentence(v.reasons[0], Language::English),
+            "The agency answers 15.0% of questions late (target 10.0%); without the wait for internal relays "
+            "(5.7% of the wait) its late ratio would fall to 0.0%, but the excess is not certain (as low as "
+            "7.1%) and, with no internal baseline, nothing shows that an in-house team would do better.");
+  EXPECT_EQ(
+      sentence(v.reasons[0], Language::French),
+      "L'agence répond en retard à 15,0\u00a0% des questions (objectif 10,0\u00a0%) ; sans l'attente des "
+      "relais internes (5,7\u00a0% de l'attente), son taux de retard tomberait à 0,0\u00a0%, mais l'écart "
+      "n'est pas certain (au plus bas 7,1\u00a0%) et, sans référence interne, rien ne montre qu'une "
+      "équipe interne ferait mieux.");
+  // With an internal baseline no better: the same what-if, in the baseline's sentence.
+  b.late(Route::Internal, 3).onTime(Route::Internal, 37);
+  auto w = b.evaluate();
+  ASSERT_THAT(codes(w), ::testing::ElementsAre("agency_late_not_worse_than_internal"));
+  const auto en = sentence(w.reasons[0], Language::English);
+  EXPECT_THAT(en, ::testing::HasSubstr("; without the wait for internal relays (5.7% of the wait), the "
+                                       "agency's late ratio would fall to 0.0%."));
+  EXPECT_THAT(en, ::testing::Not(::testing::HasSubstr("explain only")));
+  EXPECT_THAT(sentence(w.reasons[0], Language::French),
+              ::testing::HasSubstr("le taux de retard de l'agence tomberait à 0,0\u00a0%."));
+  // Relays that do not bring the agency under the target keep the former sentence.
+  Builder c;
+  c.answered(Route::Agency, 34, minutes{50}).answered(Route::Agency, 6, minutes{70}, kBusiness, minutes{5});
+  auto x = c.evaluate();
+  ASSERT_THAT(codes(x), ::testing::ElementsAre("agency_late_unexplained", "no_internal_baseline"));
+  EXPECT_DOUBLE_EQ(x.reasons[0].number("whatif_late_ratio"), 0.15);
+  EXPECT_THAT(sentence(x.reasons[0], Language::English),
+              ::testing::HasSubstr("internal relays do not explain it"));
+}
+
 // 40 judged turns per route and period, of which the given numbers are late.
 Builder split(int internal_business, int agency_business, int internal_off, int agency_off) {
   Builder b;
