@@ -149,9 +149,9 @@ std::string_view verdictSummary(Verdict v, Language lang) {
             : "More judged questions are needed in the window.";
 }
 
-std::string percent(std::optional<double> ratio, Language lang) {
+std::string percent(std::optional<double> ratio, Language lang, int decimals) {
   if (!ratio) return "–";
-  std::string s = fmt::format("{:.1f}", *ratio * 100.0);
+  std::string s = fmt::format("{:.{}f}", *ratio * 100.0, decimals);
   if (lang == Language::French) {
     std::replace(s.begin(), s.end(), '.', ',');
     return s + "\u00a0%";

@@ -15,8 +15,8 @@ std::string_view text(std::string_view key, Language lang);
 std::string_view routeName(Route route, Language lang);
 std::string_view verdictTitle(Verdict v, Language lang);    // "Bring the role in-house"
 std::string_view verdictSummary(Verdict v, Language lang);  // one sentence
-// "12.5%" / "12,5 %"; "–" when absent.
-std::string percent(std::optional<double> ratio, Language lang);
+// "12.5%" / "12,5 %" (with `decimals` decimals); "–" when absent.
+std::string percent(std::optional<double> ratio, Language lang, int decimals = 1);
 // "45 s", "12 min", "1 h 05", "2 d 3 h"; "–" when absent.
 std::string duration(std::optional<double> seconds, Language lang);
 // "1,234.50 EUR" / "1 234,50 EUR"; "–" when absent.

@@ -2,20 +2,55 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
+#include <utility>
+#include <vector>
 
+#include "daemon/verdict/labels.h"
 #include "daemon/verdict/verdict.h"
 
 namespace replywatch::verdict {
 namespace {
 
-// "12.5%" in English, "12,5 %" in French.
-std::string percent(double ratio, Language lang) {
-  std::string s = fmt::format("{:.1f}", ratio * 100.0);
-  if (lang == Language::French) {
-    std::replace(s.begin(), s.end(), '.', ',');
-    return s + "\u00a0%";
+// The numbers each reason's sentence compares (a ratio and its target or bound).
+std::vector<std::pair<std::string_view, std::string_view>> comparedNumbers(std::string_view code) {
+  if (code == "agency_late" || code == "agency_within_target") return {{"late_ratio", "max_late_ratio"}};
+  if (code == "agency_interval_above_internal") return {{"agency_lower", "internal_upper"}};
+  if (code == "relay_share") return {{"relay_share", "min_relay_share"}};
+  if (code == "relays_explain_lateness") {
+    return {{"agency_lower", "max_late_ratio"}, {"whatif_late_ratio", "max_late_ratio"}};
   }
-  return s + "%";
+  if (code == "internal_better_in_hours" || code == "agency_better_off_hours") {
+    return {{"internal_late_ratio", "agency_late_ratio"}};
+  }
+  if (code == "agency_late_not_worse_than_internal") {
+    return {{"late_ratio", "max_late_ratio"},
+            {"internal_upper", "agency_lower"},
+            {"whatif_late_ratio", "max_late_ratio"}};
+  }
+  if (code == "agency_late_without_comparison" || code == "agency_late_unexplained") {
+    return {{"late_ratio", "max_late_ratio"},
+            {"agency_lower", "max_late_ratio"},
+            {"whatif_late_ratio", "max_late_ratio"}};
+  }
+  return {};
+}
+
+// The decimals of a sentence's percentages: one, or as many (up to three) as it takes for
+// two compared numbers that differ to read differently ("10.01%, above the 10.00% target"
+// rather than "10.0%, above the 10.0% target").
+int decimalsOf(const Reason& r, Language lang) {
+  constexpr int kMostDecimals = 3;
+  int decimals = 1;
+  for (const auto& [a, b] : comparedNumbers(r.code)) {
+    const double x = r.number(a);
+    const double y = r.number(b);
+    while (decimals < kMostDecimals && x != y &&
+           labels::percent(x, lang, decimals) == labels::percent(y, lang, decimals)) {
+      ++decimals;
+    }
+  }
+  return decimals;
 }
 
 std::string count(double value) { return fmt::format("{:.0f}", value); }
@@ -35,7 +70,8 @@ std::string sentence(const Reason& r, Language lang) {
   const bool relays_explain = std::any_of(r.numbers.begin(), r.numbers.end(), [&](const auto& number) {
     return number.first == "whatif_late_ratio" && number.second < r.number("max_late_ratio");
   });
-  auto pct = [&](std::string_view name) { return percent(r.number(name), lang); };
+  const int decimals = decimalsOf(r, lang);
+  auto pct = [&](std::string_view name) { return labels::percent(r.number(name), lang, decimals); };
   if (r.code == "insufficient_turns") {
     // The account's judged questions nobody answered by the end of the window.
     const double unanswered = n("unanswered");

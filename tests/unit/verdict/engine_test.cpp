@@ -535,6 +535,32 @@ TEST(Text, EverySentenceInBothLanguages) {
   EXPECT_EQ(sentence(within, Language::French),
             "L'agence répond en retard à 5,0\u00a0% des questions (dont 3 questions jugées restées sans "
             "réponse), dans l'objectif de 10,0\u00a0%.");
+  // Enough decimals for a ratio and the target it is compared with to read differently.
+  Reason just_above{"agency_late",
+                    "agency",
+                    {{"late_ratio", 0.1001}, {"max_late_ratio", 0.1}, {"late", 1001}, {"judged", 10000}}};
+  EXPECT_EQ(sentence(just_above, Language::English),
+            "The agency answers 10.01% of questions late (1001 of 10000), above the 10.00% target.");
+  EXPECT_EQ(
+      sentence(just_above, Language::French),
+      "L'agence répond en retard à 10,01\u00a0% des questions (1001 sur 10000), au-delà de l'objectif de "
+      "10,00\u00a0%.");
+  Reason certain{"agency_late_without_comparison",
+                 "agency",
+                 {{"late_ratio", 0.1104},
+                  {"max_late_ratio", 0.1},
+                  {"agency_lower", 0.10003},
+                  {"relay_share", 0.02},
+                  {"min_relay_share", 0.5},
+                  {"whatif_late_ratio", 0.11}}};
+  EXPECT_THAT(
+      sentence(certain, Language::English),
+      ::testing::StartsWith("The agency answers 11.040% of questions late (target 10.000%), clearly above "
+                            "it (at least 10.003%), "));
+  Reason just_within{"agency_within_target", "agency", {{"late_ratio", 0.0996}, {"max_late_ratio", 0.1}}};
+  EXPECT_EQ(sentence(just_within, Language::English),
+            "The agency answers 9.96% of questions late, within the "
+            "10.00% target.");
   for (const char* code :
        {"insufficient_turns", "no_internal_baseline", "agency_interval_above_internal", "relay_share",
         "relays_explain_lateness", "internal_better_in_hours", "agency_better_off_hours",
