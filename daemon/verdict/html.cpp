@@ -133,7 +133,7 @@ std::string distributionChart(const AccountVerdict& a, Language lang) {
           escape(labels::percent(v, lang)));
     }
     out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" class=\"axis\">{}</text>",
-                       gx + group / 2, y0 + 18, kNames[b]);
+                       gx + group / 2, y0 + 18, escape(kNames[b]));
     if (b > 0 && std::abs(kEdges[b] - threshold) < 0.5) {
       out += fmt::format(
           "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#c53030\" "

@@ -82,6 +82,11 @@ TEST(Report, HtmlIsSelfContainedWithCharts) {
     EXPECT_EQ(charts, 6u);  // distribution, weeks, two heatmaps, phases, cost
     EXPECT_THAT(html, HasSubstr(lang == Language::French ? "Attente d'un relais interne"
                                                          : "Waiting for an internal relay"));
+    // The wait distribution's axis labels are escaped: the SVG stays well-formed XML.
+    EXPECT_THAT(html, HasSubstr("class=\"axis\">&lt;5 min</text>"));
+    EXPECT_THAT(html, HasSubstr("class=\"axis\">&gt;24 h</text>"));
+    EXPECT_THAT(html, Not(HasSubstr(">5 min</text>")));
+    EXPECT_THAT(html, Not(HasSubstr("<5 min")));
   }
 }
 
