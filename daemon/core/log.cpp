@@ -7,7 +7,9 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "daemon/core/timestamp.h"
 
@@ -35,6 +37,33 @@ std::string timestampOf(const spdlog::details::log_msg& m) {
   char buf[8];
   std::snprintf(buf, sizeof buf, ".%03lld", static_cast<long long>(frac));
   return secs.substr(0, secs.size() - 1) + buf + "Z";
+}
+
+// The value of a logfmt pair at `p` (a bare word, or a quoted string as logValue()
+// writes it); advances `p` past it. Nothing when a quoted value is not closed.
+std::optional<std::string> readLogValue(std::string_view s, std::size_t& p) {
+  if (p >= s.size() || s[p] != '"') {
+    auto end = s.find(' ', p);
+    if (end == std::string_view::npos) end = s.size();
+    std::string v(s.substr(p, end - p));
+    p = end;
+    return v;
+  }
+  std::string v;
+  for (++p; p < s.size(); ++p) {
+    char c = s[p];
+    if (c == '"') {
+      ++p;
+      return v;
+    }
+    if (c == '\\' && p + 1 < s.size()) {
+      char e = s[++p];
+      v += e == 'n' ? '\n' : e;
+      continue;
+    }
+    v += c;
+  }
+  return std::nullopt;
 }
 
 // ts=... level=info msg="..." — the message itself may carry further key=value pairs.
@@ -69,10 +98,21 @@ class LogfmtFormatter final : public spdlog::formatter {
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& m, spdlog::memory_buf_t& dest) override {
-    nlohmann::json j;
+    const std::string_view payload(m.payload.data(), m.payload.size());
+    nlohmann::ordered_json j;
     j["ts"] = timestampOf(m);
     j["level"] = levelName(m.level);
-    j["msg"] = std::string(m.payload.data(), m.payload.size());
+    auto split = splitLogMessage(payload);
+    if (!split) {
+      j["msg"] = std::string(payload);
+    } else {
+      j["msg"] = std::string(split->text);
+      for (auto& [key, value] : split->fields) {
+        // A field never hides the line's own keys.
+        std::string name = key == "ts" || key == "level" || key == "msg" ? "field_" + key : key;
+        j[name] = std::move(value);
+      }
+    }
     auto line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     dest.append(line.data(), line.data() + line.size());
   }
@@ -100,21 +140,56 @@ std::string logValue(std::string_view v) {
   return out;
 }
 
+std::optional<LogMessage> splitLogMessage(std::string_view payload) {
+  LogMessage out;
+  out.text = payload;
+  // The text ends at the first space followed by `key=` (a key without quotes or spaces).
+  std::size_t start = std::string_view::npos;
+  for (auto sp = payload.find(' '); sp != std::string_view::npos; sp = payload.find(' ', sp + 1)) {
+    auto eq = payload.find('=', sp);
+    auto next_space = payload.find(' ', sp + 1);
+    if (eq != std::string_view::npos && eq > sp + 1 &&
+        (next_space == std::string_view::npos || eq < next_space) &&
+        payload.substr(sp + 1, eq - sp - 1).find('"') == std::string_view::npos) {
+      out.text = payload.substr(0, sp);
+      start = sp + 1;
+      break;
+    }
+  }
+  if (start == std::string_view::npos) return out;
+  std::size_t p = start;
+  while (p < payload.size()) {
+    if (payload[p] == ' ') {
+      ++p;
+      continue;
+    }
+    auto eq = payload.find('=', p);
+    auto space = payload.find(' ', p);
+    if (eq == std::string_view::npos || eq == p || (space != std::string_view::npos && space < eq))
+      return std::nullopt;
+    std::string key(payload.substr(p, eq - p));
+    if (key.find('"') != std::string::npos) return std::nullopt;
+    p = eq + 1;
+    auto value = readLogValue(payload, p);
+    if (!value || (p < payload.size() && payload[p] != ' ')) return std::nullopt;
+    out.fields.emplace_back(std::move(key), std::move(*value));
+  }
+  return out;
+}
+
+std::unique_ptr<spdlog::formatter> makeLogFormatter(std::string_view format) {
+  if (format == "logfmt") return std::make_unique<LogfmtFormatter>();
+  if (format == "json") return std::make_unique<JsonFormatter>();
+  throw std::invalid_argument("unknown log format \"" + std::string(format) + "\" (expected logfmt or json)");
+}
+
 void setupLogging(std::string_view level, std::string_view format) {
   auto lvl = spdlog::level::from_str(std::string(level));
   if (lvl == spdlog::level::off && level != "off") {
     throw std::invalid_argument("unknown log level \"" + std::string(level) +
                                 "\" (expected debug, info, warn or error)");
   }
-  std::unique_ptr<spdlog::formatter> f;
-  if (format == "logfmt") {
-    f = std::make_unique<LogfmtFormatter>();
-  } else if (format == "json") {
-    f = std::make_unique<JsonFormatter>();
-  } else {
-    throw std::invalid_argument("unknown log format \"" + std::string(format) +
-                                "\" (expected logfmt or json)");
-  }
+  std::unique_ptr<spdlog::formatter> f = makeLogFormatter(format);
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("replywatch", sink);
   logger->set_formatter(std::move(f));
