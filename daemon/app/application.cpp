@@ -10,6 +10,7 @@
 #include <csignal>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -70,15 +71,78 @@ http::Response toHttpResponse(connectors::WebhookResponse w) {
   return r;
 }
 
-// Blocks SIGTERM/SIGINT in every thread (threads inherit the mask) so that only the
-// main thread receives them, through sigwait.
-sigset_t blockShutdownSignals() {
+// Blocks SIGTERM/SIGINT (stop) and SIGHUP (reload the web configuration) in every thread
+// (threads inherit the mask) so that only the main thread receives them, through sigwait.
+sigset_t blockDaemonSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// The basic auth users in force: replaced as a whole by a reload, read per request.
+class CurrentAuth {
+ public:
+  explicit CurrentAuth(std::shared_ptr<const http::BasicAuth> auth) : auth_(std::move(auth)) {}
+  std::shared_ptr<const http::BasicAuth> get() const {
+    std::lock_guard lock(mutex_);
+    return auth_;
+  }
+  void set(std::shared_ptr<const http::BasicAuth> auth) {
+    std::lock_guard lock(mutex_);
+    auth_ = std::move(auth);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const http::BasicAuth> auth_;
+};
+
+void warnOfMixedCosts(const http::BasicAuth& auth) {
+  if (!auth.costsDiffer()) return;
+  spdlog::warn(
+      "basic_auth_users hashes have different bcrypt costs: a request's time can tell a user of a lower cost "
+      "from a name that is no user (names that are no user are checked at cost {}); hash every password at "
+      "one cost",
+      auth.unknownUserCost());
+}
+
+// SIGHUP: reads the web configuration file again and puts its TLS material, headers and
+// basic auth users in force for the connections and requests that follow. On any error
+// the running configuration stays as it was. True when it was reloaded.
+bool reloadWebConfig(const std::string& file, http::Server& server, http::Server* webhook_server,
+                     CurrentAuth& auth) {
+  if (file.empty()) {
+    spdlog::info(
+        "SIGHUP received: no web configuration file to reload (the configuration file is read at "
+        "start only)");
+    return false;
+  }
+  auto loaded = http::loadWebConfigFile(file);
+  if (!loaded) {
+    spdlog::error("web configuration reload failed, keeping the running one file={} error={}", logValue(file),
+                  logValue(loaded.error().message));
+    return false;
+  }
+  http::WebSecurity& security = loaded.value();
+  for (http::Server* s : {&server, webhook_server}) {
+    if (s == nullptr) continue;
+    if (auto done = s->reload(security.tls, security.headers); !done) {
+      spdlog::error("web configuration reload failed, keeping the running one file={} error={}",
+                    logValue(file), logValue(done.error().message));
+      return false;
+    }
+  }
+  auto next = std::make_shared<const http::BasicAuth>(std::move(security.basic_auth_users));
+  warnOfMixedCosts(*next);
+  const bool auth_on = next->enabled();
+  auth.set(std::move(next));
+  spdlog::info("web configuration reloaded file={} tls={} basic_auth={}", logValue(file),
+               security.tls ? "on" : "off", auth_on ? "on" : "off");
+  return true;
 }
 
 }  // namespace
@@ -93,7 +157,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                   heap_tuning.mmap_threshold ? std::to_string(kMmapThresholdBytes) : "environment",
                   heap_tuning.max_arenas ? std::to_string(kMaxHeapArenas) : "environment");
   }
-  auto signals = blockShutdownSignals();
+  auto signals = blockDaemonSignals();
   const std::string store_path = options.store_path.value_or(config.store.path);
   // Commits are acknowledged once in the commit log and applied to SQLite in rounds.
   auto opened = store::openSqliteStore(store_path, store::OpenOptions{.commit_log = true});
@@ -153,22 +217,16 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     }
     security = std::move(loaded).value();
   }
-  const http::BasicAuth auth(security.basic_auth_users);
-  if (auth.costsDiffer()) {
-    spdlog::warn(
-        "basic_auth_users hashes have different bcrypt costs: a request's time can tell a user of a lower "
-        "cost "
-        "from a name that is no user (names that are no user are checked at cost {}); hash every password at "
-        "one cost",
-        auth.unknownUserCost());
-  }
+  CurrentAuth auth(std::make_shared<const http::BasicAuth>(security.basic_auth_users));
+  warnOfMixedCosts(*auth.get());
   // Every route of the main listener but the webhooks and the probes (/-/healthy,
   // /-/ready) requires basic auth when users are configured; webhooks authenticate with
-  // their platform's signature instead.
+  // their platform's signature instead. The users are those of the last (re)load.
   auto guarded = [&auth](http::Handler handler) -> http::Handler {
-    if (!auth.enabled()) return handler;
     return [&auth, handler = std::move(handler)](const http::Request& req) {
-      if (!auth.check(req)) return http::BasicAuth::challenge();
+      if (auto current = auth.get(); current->enabled() && !current->check(req)) {
+        return http::BasicAuth::challenge();
+      }
       return handler(req);
     };
   };
@@ -198,6 +256,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     webhook_server.emplace(hooks_options);
   }
   http::Server& hooks = webhook_server ? *webhook_server : server;
+  if (!web_config_file.empty()) metrics.watchWebConfig(clock.now());
   std::atomic<bool> ready{false};
 
   server.route("GET", "/", guarded([](const http::Request&) {
@@ -315,7 +374,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     return 1;
   }
   spdlog::info("listening address={} version={} revision={} tls={} basic_auth={}", bound.value(), kVersion,
-               kRevision, web.tls ? "on" : "off", auth.enabled() ? "on" : "off");
+               kRevision, web.tls ? "on" : "off", auth.get()->enabled() ? "on" : "off");
   if (webhook_server) {
     auto hooks_bound = webhook_server->start();
     if (!hooks_bound) {
@@ -405,7 +464,15 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   sd_notify(0, "READY=1\nSTATUS=Listening");
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    sd_notify(0, "RELOADING=1");
+    const bool ok =
+        reloadWebConfig(web_config_file, server, webhook_server ? &*webhook_server : nullptr, auth);
+    if (!web_config_file.empty()) metrics.recordWebConfigReload(ok, clock.now());
+    sd_notify(0, "READY=1");
+  }
   spdlog::info("shutting down signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   sd_notify(0, "STOPPING=1");
   ready.store(false);

@@ -198,6 +198,14 @@ void serializeResponse(const Response& r, bool close, unsigned version,
 
 enum class SessionKind { Regular, Reject };
 
+// What a connection takes from the web configuration when it is accepted: the TLS
+// context (null without TLS) and the headers added to every response. Replaced as a
+// whole by Server::reload(); a connection keeps the one it started with.
+struct Security {
+  std::shared_ptr<net::ssl::context> ssl;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 // What the server needs of a connection, whatever its stream (plain TCP or TLS).
 class SessionBase {
  public:
@@ -272,7 +280,13 @@ class Core {
   bool stopping() const { return stopping_.load(); }
   HandlerPool& handlerPool() { return handler_pool_; }
   void unregisterSession(SessionBase* session, SessionKind kind);
-  net::ssl::context* sslContext() { return ssl_ctx_ ? &*ssl_ctx_ : nullptr; }
+  // The TLS context and headers for a connection accepted now. Thread-safe.
+  std::shared_ptr<const Security> security() {
+    std::lock_guard lock(security_mutex_);
+    return security_;
+  }
+  Result<void> reload(std::optional<TlsOptions> tls,
+                      std::vector<std::pair<std::string, std::string>> headers);
   // Queues an answer for its connection; thread-safe. The I/O threads take every queued
   // answer at once: one wake-up for a group of answers, not one per answer.
   void answerLater(PendingAnswer answer);
@@ -290,6 +304,7 @@ class Core {
   void onAccept(const beast::error_code& ec, tcp::socket socket);
   std::vector<std::shared_ptr<SessionBase>> liveSessions();
   Result<void> loadTls();
+  static Result<std::shared_ptr<net::ssl::context>> makeTlsContext(const TlsOptions& t);
   bool waitForSessions(std::chrono::steady_clock::time_point deadline);
   void scheduleDeadlineCheck();
   void checkDeadlines();
@@ -311,7 +326,8 @@ class Core {
   bool started_ = false;
   bool stopped_ = false;
 
-  std::optional<net::ssl::context> ssl_ctx_;
+  std::mutex security_mutex_;
+  std::shared_ptr<const Security> security_ = std::make_shared<const Security>();
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
@@ -335,12 +351,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
 
  public:
-  Session(Core& core, tcp::socket socket, SessionKind kind) requires(!kTls)
-      : core_(core), stream_(std::move(socket)), kind_(kind) {
+  Session(Core& core, tcp::socket socket, SessionKind kind,
+          std::shared_ptr<const Security> security) requires(!kTls)
+      : core_(core), security_(std::move(security)), stream_(std::move(socket)), kind_(kind) {
     init();
   }
-  Session(Core& core, tcp::socket socket, SessionKind kind, net::ssl::context& ssl) requires(kTls)
-      : core_(core), stream_(std::move(socket), ssl), kind_(kind) {
+  Session(Core& core, tcp::socket socket, SessionKind kind,
+          std::shared_ptr<const Security> security) requires(kTls)
+      : core_(core),
+        security_(std::move(security)),
+        stream_(std::move(socket), *security_->ssl),
+        kind_(kind) {
     init();
   }
   Session(const Session&) = delete;
@@ -618,7 +639,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       spdlog::error("http handler returned an invalid status status={}", r.status);
       r = Response::error(500, "internal error");
     }
-    serializeResponse(r, close, version, core_.options().headers, out_, head_);
+    serializeResponse(r, close, version, security_->headers, out_, head_);
     head_ = false;
     setDeadline(std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
     net::async_write(stream_, net::buffer(out_),
@@ -679,6 +700,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   Core& core_;
+  std::shared_ptr<const Security> security_;  // before stream_: its TLS context outlives the stream
   Stream stream_;
   SessionKind kind_;
   std::string remote_;
@@ -817,11 +839,9 @@ std::string opensslErrors() {
   return out.empty() ? "unknown error" : out;
 }
 
-Result<void> Core::loadTls() {
-  if (!options_.tls) return {};
-  const TlsOptions& t = *options_.tls;
-  net::ssl::context ctx(net::ssl::context::tls_server);
-  SSL_CTX* native = ctx.native_handle();
+Result<std::shared_ptr<net::ssl::context>> Core::makeTlsContext(const TlsOptions& t) {
+  auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  SSL_CTX* native = ctx->native_handle();
   ERR_clear_error();
   SSL_CTX_set_options(native,
                       SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
@@ -864,7 +884,37 @@ Result<void> Core::loadTls() {
       SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       break;
   }
-  ssl_ctx_.emplace(std::move(ctx));
+  return ctx;
+}
+
+Result<void> Core::loadTls() {
+  auto next = std::make_shared<Security>();
+  next->headers = options_.headers;
+  if (options_.tls) {
+    auto ctx = makeTlsContext(*options_.tls);
+    if (!ctx) return ctx.error();
+    next->ssl = std::move(ctx).value();
+  }
+  std::lock_guard lock(security_mutex_);
+  security_ = std::move(next);
+  return {};
+}
+
+Result<void> Core::reload(std::optional<TlsOptions> tls,
+                          std::vector<std::pair<std::string, std::string>> headers) {
+  if (tls.has_value() != options_.tls.has_value()) {
+    return makeError("tls",
+                     options_.tls ? "turning TLS off takes a restart" : "turning TLS on takes a restart");
+  }
+  auto next = std::make_shared<Security>();
+  next->headers = std::move(headers);
+  if (tls) {
+    auto ctx = makeTlsContext(*tls);
+    if (!ctx) return ctx.error();
+    next->ssl = std::move(ctx).value();
+  }
+  std::lock_guard lock(security_mutex_);
+  security_ = std::move(next);
   return {};
 }
 
@@ -911,11 +961,13 @@ void Core::onAccept(const beast::error_code& ec, tcp::socket socket) {
       auto ex = session->executor();
       net::post(ex, [s = std::move(session)] { s->start(); });
     };
-    if (ssl_ctx_) {
+    auto current = security();
+    if (current->ssl) {
       launch(std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket), *kind,
-                                                                             *ssl_ctx_));
+                                                                             std::move(current)));
     } else {
-      launch(std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket), *kind));
+      launch(
+          std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket), *kind, std::move(current)));
     }
   }
   doAccept();
@@ -1083,5 +1135,10 @@ void Server::runBlocking(std::function<void()> work) { impl_->handlerPool().post
 Result<std::string> Server::start() { return impl_->start(); }
 
 void Server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+
+Result<void> Server::reload(std::optional<TlsOptions> tls,
+                            std::vector<std::pair<std::string, std::string>> headers) {
+  return impl_->reload(std::move(tls), std::move(headers));
+}
 
 }  // namespace replywatch::http

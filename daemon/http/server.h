@@ -107,6 +107,14 @@ class Server {
   // file is unusable (reason "tls") or the address cannot be bound.
   Result<std::string> start();
 
+  // Replaces the TLS material (certificates, key, client CA, versions, client auth) and
+  // the added headers for the connections accepted from now on; connections already open
+  // keep theirs. The files are read here (blocks on file I/O). Thread-safe. An Error,
+  // and nothing replaced, when a file is unusable (reason "tls") or when `tls` would turn
+  // TLS on or off, which takes a restart.
+  Result<void> reload(std::optional<TlsOptions> tls,
+                      std::vector<std::pair<std::string, std::string>> headers);
+
   // Stops accepting, lets in-flight requests finish (up to `grace`), then closes.
   // Idempotent; blocks until workers have joined.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds{10'000});

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -188,6 +189,11 @@ struct Metrics::Impl {
 
   mutable std::mutex webhook_mutex;
   std::map<std::pair<std::string, int>, std::uint64_t> webhooks;  // (source, status) -> count
+
+  // The web configuration file's last reload; watched only when one is in use.
+  bool web_config_watched = false;
+  std::atomic<bool> web_config_ok{true};
+  std::atomic<std::int64_t> web_config_success_ms{0};
 };
 
 Metrics::Metrics(const config::Config& config, std::function<tracker::Snapshot()> snapshot,
@@ -212,6 +218,16 @@ Metrics::~Metrics() = default;
 
 void Metrics::watchWriteQueue(std::function<WriteQueueStats()> stats) {
   impl_->write_queue = std::move(stats);
+}
+
+void Metrics::watchWebConfig(Timestamp loaded_at) {
+  impl_->web_config_watched = true;
+  impl_->web_config_success_ms.store(toMillis(loaded_at));
+}
+
+void Metrics::recordWebConfigReload(bool success, Timestamp at) {
+  if (success) impl_->web_config_success_ms.store(toMillis(at));
+  impl_->web_config_ok.store(success);
 }
 
 namespace {
@@ -294,6 +310,20 @@ std::string Metrics::render(std::size_t reserve_extra) const {
       family("replywatch_build_info", "Build information; the value is always 1.", MetricType::Gauge);
   addGauge(build, {{"version", kVersion}, {"revision", kRevision}}, 1);
   out.push_back(std::move(build));
+
+  if (d.web_config_watched) {
+    auto ok = family("replywatch_web_config_last_reload_successful",
+                     "Whether the last reload of the web configuration file (SIGHUP) succeeded; 1 until one "
+                     "fails.",
+                     MetricType::Gauge);
+    addGauge(ok, {}, d.web_config_ok.load() ? 1 : 0);
+    out.push_back(std::move(ok));
+    auto at = family("replywatch_web_config_last_reload_success_timestamp_seconds",
+                     "When the web configuration file was last loaded successfully, at start or by a reload.",
+                     MetricType::Gauge);
+    addGauge(at, {}, static_cast<double>(d.web_config_success_ms.load()) / 1000.0);
+    out.push_back(std::move(at));
+  }
 
   auto questions = family("replywatch_questions_total", "Question turns opened.", MetricType::Counter);
   auto open = family("replywatch_open_questions", "Question turns currently waiting for an answer.",

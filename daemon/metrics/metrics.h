@@ -12,6 +12,7 @@
 
 #include "daemon/config/config.h"
 #include "daemon/core/source_health.h"
+#include "daemon/core/timestamp.h"
 #include "daemon/tracker/tracker.h"
 
 namespace replywatch::metrics {
@@ -68,6 +69,14 @@ class Metrics {
   // Adds the write-queue families (replywatch_store_commit*, replywatch_ingest_queue_*),
   // read through `stats` at each scrape (thread-safe, fast). Call before serving.
   void watchWriteQueue(std::function<WriteQueueStats()> stats);
+
+  // Adds replywatch_web_config_last_reload_successful and
+  // replywatch_web_config_last_reload_success_timestamp_seconds (a web configuration file
+  // is in use): the file as loaded at start counts as a successful load at `loaded_at`.
+  // Call before serving.
+  void watchWebConfig(Timestamp loaded_at);
+  // Records a reload of the web configuration file (SIGHUP). Thread-safe.
+  void recordWebConfigReload(bool success, Timestamp at);
 
   // The whole exposition in text format 0.0.4. Thread-safe; called per scrape. The string
   // has room for `reserve_extra` more bytes (text the caller appends without regrowing).
