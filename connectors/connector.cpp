@@ -27,6 +27,12 @@ Result<IngestOutcome> IngestSink::ingestEscalations(const config::SourceConfig& 
                    "escalation records of source \"" + source.name + "\" cannot be stored here");
 }
 
+Result<std::vector<std::optional<MessagePlace>>> IngestSink::messagePlaces(
+    const std::string& source, const std::vector<std::string>& ids) {
+  (void)source;
+  return std::vector<std::optional<MessagePlace>>(ids.size());
+}
+
 void IngestSink::ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
                              std::optional<std::string> cursor, IngestCallback done) {
   done(ingest(source, std::move(messages), std::move(cursor)));

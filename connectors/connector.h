@@ -68,6 +68,13 @@ class IngestSink {
                                                   std::vector<Escalation> escalations,
                                                   std::optional<std::string> cursor);
 
+  // For each id, where the message (source, id) is stored (its conversation and account),
+  // or nullopt: for a connector that must join messages to conversations stored by an
+  // earlier import. Sees every ingest() that returned before the call. Thread-safe; blocks
+  // on store I/O. The default finds nothing: a sink that keeps no messages.
+  virtual Result<std::vector<std::optional<MessagePlace>>> messagePlaces(const std::string& source,
+                                                                         const std::vector<std::string>& ids);
+
   // The cursor last committed for `source`, or nullopt. Thread-safe; may block.
   virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;
 };

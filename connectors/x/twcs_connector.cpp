@@ -190,6 +190,10 @@ struct TwcsConnector::Pass {
   std::vector<std::string> handle_names;
   std::vector<std::uint32_t> root;        // per node: the node at the top of its tree
   std::vector<std::uint32_t> tree_brand;  // per root node: brand index of the tree's account, or kNone
+  // Trees whose top tweet replies to a tweet stored by an earlier import: by root node,
+  // the stored conversation and account they continue.
+  std::unordered_map<std::uint32_t, MessagePlace> stored_parent;
+  std::vector<std::uint32_t> orphan_roots;  // roots replying to a tweet the file lacks
   std::uint64_t cut_loops = 0;
 
   void buildTrees() {
@@ -242,6 +246,11 @@ struct TwcsConnector::Pass {
       }
       for (std::uint32_t k : path) root[k] = r;
     }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (root[i] == i && !nodes[i].duplicate && nodes[i].parent != 0 && parent[i] == kNone) {
+        orphan_roots.push_back(i);
+      }
+    }
 
     // The tree's account: the author of its earliest brand tweet, by (created_at, id).
     tree_brand.assign(n, kNone);
@@ -275,6 +284,30 @@ struct TwcsConnector::Pass {
     }
   }
 };
+
+Result<void> TwcsConnector::joinStoredParents(Pass& pass) {
+  std::vector<std::uint32_t> roots;
+  std::vector<std::string> parents;
+  auto look_up = [&]() -> Result<void> {
+    auto places = ctx_.sink.messagePlaces(ctx_.source.name, parents);
+    if (!places) return places.error();
+    for (std::size_t i = 0; i < roots.size(); ++i) {
+      if (places.value()[i]) pass.stored_parent.emplace(roots[i], std::move(*places.value()[i]));
+    }
+    roots.clear();
+    parents.clear();
+    return {};
+  };
+  for (const std::uint32_t i : pass.orphan_roots) {
+    roots.push_back(i);
+    parents.push_back(std::to_string(pass.nodes[i].parent));
+    if (parents.size() == kBatchSize) {
+      if (auto r = look_up(); !r) return r;
+    }
+  }
+  if (!parents.empty()) return look_up();
+  return {};
+}
 
 Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const ProgressFn& progress) {
   const std::string origin = path.string();
@@ -375,6 +408,16 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   std::vector<std::string> brand_accounts;
   brand_accounts.reserve(pass.brand_names.size());
   for (const auto& b : pass.brand_names) brand_accounts.push_back(accountOf(b));
+  // A tree whose top tweet replies to a tweet the file lacks continues that tweet's
+  // conversation when an earlier import stored it (one file per day: an answer after
+  // midnight, its question in the previous file).
+  if (auto joined = joinStoredParents(pass); !joined) {
+    ctx_.health.addError(ErrorReason::Store);
+    spdlog::error(
+        "twcs file not imported: stored conversations cannot be looked up source={} file={} error={}",
+        logValue(ctx_.source.name), logValue(origin), logValue(joined.error().message));
+    return makeError("store", joined.error().message);
+  }
   report(total / 2);
 
   // ---- pass 2: emit the messages
@@ -410,15 +453,21 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
           }
           const std::uint32_t r = pass.root[k];
           const std::uint32_t brand = pass.tree_brand[r];
+          const auto stored = pass.stored_parent.find(r);
           Message& m = batch.emplace_back();
           m.id = std::to_string(row.id);
-          m.conversation_id = std::to_string(pass.nodes[r].id);
+          m.conversation_id = stored != pass.stored_parent.end() ? stored->second.conversation_id
+                                                                 : std::to_string(pass.nodes[r].id);
           if (row.parent != 0) m.in_reply_to = std::to_string(row.parent);
           m.author_id = std::string(row.author);
           m.author_is_brand = !row.inbound;
           m.created_at = row.created_at;
           m.text = std::string(row.text);
-          m.account = brand == kNone ? ctx_.source.account : brand_accounts[brand];
+          if (stored != pass.stored_parent.end()) {
+            m.account = stored->second.account;
+          } else {
+            m.account = brand == kNone ? ctx_.source.account : brand_accounts[brand];
+          }
           break;
         }
       }

@@ -44,6 +44,9 @@ class TwcsConnector final : public Connector {
 
  private:
   struct Pass;
+  // Looks up, through the sink, the parents of the trees whose top tweet replies to a
+  // tweet absent from the file, and records the conversation and account of those stored.
+  Result<void> joinStoredParents(Pass& pass);
   ConnectorContext ctx_;
   Settings settings_;
   MessageValidator validator_;

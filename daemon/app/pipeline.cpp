@@ -482,6 +482,15 @@ Result<std::vector<MessageRecord>> Pipeline::withoutStored(std::vector<MessageRe
   return fresh;
 }
 
+Result<std::vector<std::optional<MessagePlace>>> Pipeline::messagePlaces(
+    const std::string& source, const std::vector<std::string>& ids) {
+  if (!bulk_writing_) return store_.messagePlaces(source, ids);
+  // The messages may be in a batch still queued for the bulk writer.
+  std::lock_guard lock(mu_);
+  if (auto settled = settleBulkWrites(); !settled) return settled.error();
+  return store_.messagePlaces(source, ids);
+}
+
 Result<std::optional<std::string>> Pipeline::cursor(const std::string& source) {
   if (!bulk_writing_) return store_.cursor(source);
   // The cursor may be in a batch still queued for the bulk writer.

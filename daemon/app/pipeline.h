@@ -113,6 +113,8 @@ class Pipeline final : public connectors::IngestSink {
                                                       std::vector<Escalation> escalations,
                                                       std::optional<std::string> cursor) override;
   Result<std::optional<std::string>> cursor(const std::string& source) override;
+  Result<std::vector<std::optional<MessagePlace>>> messagePlaces(
+      const std::string& source, const std::vector<std::string>& ids) override;
 
   // Records threshold crossings of open turns (persisted, then counted). Called
   // periodically by the daemon's tick thread. Returns how many turns crossed.

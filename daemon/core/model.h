@@ -72,6 +72,13 @@ struct ConversationKey {
   auto operator<=>(const ConversationKey&) const = default;
 };
 
+// Where a stored message is: its conversation and that conversation's account.
+struct MessagePlace {
+  std::string conversation_id;
+  std::string account;
+  bool operator==(const MessagePlace&) const = default;
+};
+
 // One question turn. A turn is identified by (source, conversation_id, question_id).
 struct Turn {
   std::string account;

@@ -1077,6 +1077,53 @@ class SqliteStore final : public Store {
     return found;
   }
 
+  Result<std::vector<std::optional<MessagePlace>>> messagePlaces(
+      const std::string& source, const std::vector<std::string>& ids) override {
+    if (auto caught_up = catchUp(); !caught_up.ok()) return caught_up.error();
+    ReadAccess access = reading();
+    Database& db = *access.db;
+    constexpr std::string_view kWhat = "cannot read store";
+    std::vector<std::optional<MessagePlace>> places(ids.size());
+    if (ids.empty()) return places;
+    Statement* any = db.prepare("SELECT 1 FROM messages WHERE source = ?1 LIMIT 1");
+    Statement* s = db.prepare("SELECT conversation_id, account FROM messages WHERE source = ?1 AND id = ?2");
+    if (any == nullptr || s == nullptr) return dbError(db, db.lastErrorCode(), kWhat);
+    // One read transaction for the whole lookup: one snapshot, one lock acquisition.
+    int rc = access.bulk ? SQLITE_OK : db.exec("BEGIN");
+    if (rc != SQLITE_OK) return dbError(db, rc, kWhat);
+    auto fail = [&](int code) {
+      Error error = dbError(db, code, kWhat);
+      if (!access.bulk) db.rollbackIfOpen();
+      return error;
+    };
+    {
+      // No message of the source (a first import): nothing to look up one by one.
+      ResetGuard guard(*any);
+      any->bind(1, source);
+      rc = any->step();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(rc);
+    }
+    if (rc == SQLITE_ROW) {
+      ResetGuard guard(*s);
+      s->bind(1, source);
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        s->bind(2, ids[i]);
+        rc = s->step();
+        if (rc == SQLITE_ROW) {
+          MessagePlace& place = places[i].emplace();
+          s->columnText(0, place.conversation_id);
+          s->columnText(1, place.account);
+        } else if (rc != SQLITE_DONE) {
+          s->reset();
+          return fail(rc);
+        }
+        s->reset();
+      }
+    }
+    if (!access.bulk) db.rollbackIfOpen();  // ends the read transaction
+    return places;
+  }
+
   Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) override {
     static const std::string sql = std::string("SELECT ") + kMessageColumns +
                                    " FROM messages WHERE source = ?1 AND conversation_id = ?2"

@@ -174,6 +174,11 @@ class Store {
   virtual Result<std::vector<bool>> contains(const std::string& source,
                                              const std::vector<std::string>& ids) = 0;
 
+  // For each id, where the message (source, id) is stored, or nullopt when it is not.
+  // Sees every commit that returned before the call. Thread-safe; blocks.
+  virtual Result<std::vector<std::optional<MessagePlace>>> messagePlaces(
+      const std::string& source, const std::vector<std::string>& ids) = 0;
+
   // All stored messages of one conversation in (created_at, id) order.
   virtual Result<std::vector<MessageRecord>> conversation(const ConversationKey& key) = 0;
 

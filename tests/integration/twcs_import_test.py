@@ -6,7 +6,8 @@ Then `serve` on the imported store: the threshold gauge covers the accounts name
 the data with the threshold their turns are judged by. Finally the default import (one
 bulk load per file, durable when the file is done) must leave exactly what
 `--durable-batches` (every batch durable as it is stored, as the daemon does) leaves:
-the same `questions` listing and the same counters in /metrics."""
+the same `questions` listing and the same counters in /metrics. Last, the sample split in
+two files by time and imported one after the other gives the turns of the whole file."""
 import csv
 import datetime
 import io
@@ -266,6 +267,81 @@ def bulk_equals_durable_batches(binary):
           % (listing.count("\n") - 1, len(samples)))
 
 
+def split_by_day(source, first_path, second_path):
+    """Writes the rows of `source` created before its median time to `first_path`, the others
+    to `second_path`, each with the header: a history exported in two parts. Returns the
+    number of rows of the second part replying to a row of the first."""
+    with open(source, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = list(reader)
+    at = header.index("created_at")
+    when = lambda r: datetime.datetime.strptime(r[at], "%a %b %d %H:%M:%S %z %Y")
+    cut = sorted(when(r) for r in rows)[len(rows) // 2]
+    first = [r for r in rows if when(r) < cut]
+    second = [r for r in rows if when(r) >= cut]
+    for path, part in ((first_path, first), (second_path, second)):
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(part)
+    ids = {r[header.index("tweet_id")] for r in first}
+    parent = header.index("in_response_to_tweet_id")
+    return sum(1 for r in second if r[parent] and str(int(float(r[parent]))) in ids)
+
+
+def listing(binary, config):
+    listed = subprocess.run([binary, "questions", "--config", config, "--format", "csv"], capture_output=True,
+                            text=True, timeout=120)
+    check(listed.returncode == 0, "questions failed: " + listed.stderr)
+    return {(r["conversation_id"], r["question_id"]): r for r in csv.DictReader(io.StringIO(listed.stdout))}
+
+
+def two_days_equal_one_file(binary):
+    """A history imported as two files, one after the other, gives the turns of the whole
+    file: replies in the second file continue the conversations the first one stored."""
+    with Workdir() as workdir:
+        config = os.path.join(workdir, "twcs.yml")
+        shutil.copy(EXAMPLE, config)
+        first, second = os.path.join(workdir, "day1.csv"), os.path.join(workdir, "day2.csv")
+        crossing = split_by_day(os.path.join(FIXTURES, "sample.csv"), first, second)
+        check(crossing > 50, "only %d replies cross the split" % crossing)
+        for path in (first, second):
+            imported = subprocess.run([binary, "import", "--config", config, "--source", "twcs", path],
+                                      capture_output=True, text=True, timeout=120)
+            check(imported.returncode == 0, "import %s failed: %s" % (path, imported.stderr))
+        split = listing(binary, config)
+    with Workdir() as workdir:
+        config = os.path.join(workdir, "twcs.yml")
+        shutil.copy(EXAMPLE, config)
+        imported = subprocess.run([binary, "import", "--config", config, "--source", "twcs",
+                                   os.path.join(FIXTURES, "sample.csv")], capture_output=True, text=True, timeout=120)
+        check(imported.returncode == 0, "import failed: " + imported.stderr)
+        one = listing(binary, config)
+    problems = ["missing turn %s" % (k,) for k in one if k not in split]
+    problems += ["unexpected turn %s" % (k,) for k in split if k not in one]
+    # A conversation keeps the account its first file gave it: where the first part has no
+    # brand tweet, that is the @mention, which may name another brand than the reply.
+    other_account = 0
+    for k, want in one.items():
+        got = split.get(k)
+        if got is None:
+            continue
+        if got["account"] != want["account"]:
+            other_account += 1
+            want = {c: v for c, v in want.items() if c not in ("account", "late")}
+            got = {c: v for c, v in got.items() if c not in ("account", "late")}
+        if got != want:
+            problems.append("turn %s differs:\n  want %s\n  got  %s" % (k, want, got))
+    check(not problems, "two files against one: %d problem(s):\n%s" % (len(problems), "\n".join(problems[:20])))
+    accounts = {}
+    for (conversation, _), turn in split.items():
+        accounts.setdefault(conversation, set()).add(turn["account"])
+    check(all(len(a) == 1 for a in accounts.values()), "a conversation with two accounts")
+    print("two files: the same %d turns as one file (%d replies across the split, %d turns of another account)"
+          % (len(split), crossing, other_account))
+
+
 def test(binary):
     check_example_config()
     with Workdir() as workdir:
@@ -311,6 +387,7 @@ def test(binary):
         finally:
             daemon.stop()
     bulk_equals_durable_batches(binary)
+    two_days_equal_one_file(binary)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ class ForwardingStore : public store::Store {
   Result<store::CommitOutcome> commit(const store::WriteBatch& batch) override {
     return inner_->commit(batch);
   }
+  Result<std::vector<std::optional<MessagePlace>>> messagePlaces(
+      const std::string& source, const std::vector<std::string>& ids) override {
+    return inner_->messagePlaces(source, ids);
+  }
   Result<std::vector<bool>> contains(const std::string& source,
                                      const std::vector<std::string>& ids) override {
     return inner_->contains(source, ids);

@@ -90,6 +90,21 @@ class RecordingSink final : public IngestSink {
     return committed_cursor;
   }
 
+  // Where each id was stored, from the messages recorded (any source).
+  Result<std::vector<std::optional<MessagePlace>>> messagePlaces(
+      const std::string&, const std::vector<std::string>& ids) override {
+    std::lock_guard lock(mutex_);
+    ++place_lookups;
+    if (fail_places) return makeError("store", "disk I/O error");
+    std::vector<std::optional<MessagePlace>> out(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      for (const auto& m : stored) {
+        if (m.id == ids[i]) out[i] = MessagePlace{m.conversation_id, m.account};
+      }
+    }
+    return out;
+  }
+
   // Escalation records: an upsert by id, as the pipeline does.
   Result<IngestOutcome> ingestEscalations(const config::SourceConfig& source, std::vector<Escalation> records,
                                           std::optional<std::string> cursor) override {
@@ -127,6 +142,8 @@ class RecordingSink final : public IngestSink {
   bool fail = false;
   std::string fail_reason = "store";  // the reason of the refusal when `fail`
   int calls = 0;
+  int place_lookups = 0;     // messagePlaces() calls
+  bool fail_places = false;  // messagePlaces() fails
   std::string last_source;
   std::vector<Message> stored;
   std::vector<std::optional<std::string>> cursors;

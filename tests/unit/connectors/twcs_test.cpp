@@ -251,6 +251,68 @@ TEST(Twcs, AuthorsAreTrimmed) {
   EXPECT_EQ(h.sink.find("2")->account, "apple");
 }
 
+constexpr const char* kTwcsHeader =
+    "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
+
+// One file per day: the answer after midnight continues the question of the day before.
+TEST(Twcs, ATweetReplyingToOneStoredByAnEarlierImportContinuesItsConversation) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto monday = dir.path() / "monday.csv";
+  const auto tuesday = dir.path() / "tuesday.csv";
+  testing::writeAll(monday, std::string(kTwcsHeader) +
+                                "10,100,True,Mon Oct 30 23:50:00 +0000 2017,@AcmeCare my order?,11,\n"
+                                "20,200,True,Mon Oct 30 12:00:00 +0000 2017,hello,,\n"
+                                "21,AcmeCare,False,Mon Oct 30 12:05:00 +0000 2017,@200 hi,,20\n");
+  testing::writeAll(tuesday, std::string(kTwcsHeader) +
+                                 "11,AppleSupport,False,Tue Oct 31 00:20:00 +0000 2017,@100 shipped,12,10\n"
+                                 "12,100,True,Tue Oct 31 00:25:00 +0000 2017,@AcmeCare thanks,,11\n"
+                                 "13,300,True,Tue Oct 31 01:00:00 +0000 2017,@AcmeCare late reply,,99\n");
+  ASSERT_TRUE(h.import(monday).ok());
+  const int lookups = h.sink.place_lookups;
+  auto r = h.import(tuesday);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->stored, 3u);
+  EXPECT_EQ(h.sink.place_lookups, lookups + 1);  // one look-up for the file's two orphan trees
+  // 11 and 12 join the stored conversation of 10, with its account (the @mention of
+  // monday's file), not the account their own brand tweet would give (apple).
+  for (const char* id : {"11", "12"}) {
+    EXPECT_EQ(h.sink.find(id)->conversation_id, "10") << id;
+    EXPECT_EQ(h.sink.find(id)->account, "AcmeCare") << id;
+  }
+  EXPECT_EQ(h.sink.find("10")->account, "AcmeCare");
+  // 13 replies to a tweet stored nowhere: a conversation of its own, as before (its
+  // @mention names no brand author of tuesday's file: the source's account).
+  EXPECT_EQ(h.sink.find("13")->conversation_id, "13");
+  EXPECT_EQ(h.sink.find("13")->account, "support");
+}
+
+TEST(Twcs, AFileWithoutOrphanTreesAsksTheStoreNothing) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto file = dir.path() / "whole.csv";
+  testing::writeAll(file, std::string(kTwcsHeader) +
+                              "1,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help,2,\n"
+                              "2,AcmeCare,False,Tue Oct 31 10:10:00 +0000 2017,@100 sure,,1\n");
+  ASSERT_TRUE(h.import(file).ok());
+  EXPECT_EQ(h.sink.place_lookups, 0);
+}
+
+TEST(Twcs, AStoreThatCannotBeAskedFailsTheImportBeforeAnyBatch) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto file = dir.path() / "orphan.csv";
+  testing::writeAll(
+      file, std::string(kTwcsHeader) + "11,AcmeCare,False,Tue Oct 31 00:20:00 +0000 2017,@100 shipped,,10\n");
+  h.sink.fail_places = true;
+  auto r = h.import(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason, "store");
+  EXPECT_EQ(h.sink.calls, 0);
+  EXPECT_TRUE(h.sink.stored.empty());
+  EXPECT_EQ(h.health.errors(ErrorReason::Store), 1u);
+}
+
 // Writes `rows` single-tweet conversations (ids 1..rows) and, when `duplicate`, tweet 1 again
 // at the end.
 void writeRows(const std::filesystem::path& file, std::size_t rows, bool duplicate) {

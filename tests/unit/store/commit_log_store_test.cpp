@@ -97,6 +97,17 @@ TEST(CommitLogStore, AReadFailsWhileAcknowledgedBatchesCannotBeApplied) {
   EXPECT_EQ(turns->size(), 1U);
 }
 
+TEST(CommitLogStore, MessagePlacesSeeEveryAcknowledgedCommit) {
+  TempDir dir;
+  auto store = openLogged(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->commit(question("c1", 1000)).ok());
+  auto found = store->messagePlaces("s", {"c1-q", "other"});
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_EQ(found.value(),
+            (std::vector<std::optional<MessagePlace>>{MessagePlace{"c1", testing::kAccount}, std::nullopt}));
+}
+
 TEST(CommitLogStore, ALoggedMessageIsADuplicateBeforeItIsApplied) {
   TempDir dir;
   auto store = openLogged(dir.file("store.db"));

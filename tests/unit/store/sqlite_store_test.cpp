@@ -428,6 +428,27 @@ TEST(SqliteStoreCommit, OneBatchWritesTheCursorsOfSeveralSourcesInOrder) {
 
 // --- reads ----------------------------------------------------------------------------
 
+TEST(SqliteStoreRead, MessagePlacesGiveEachStoredMessagesConversationAndAccount) {
+  TempDir dir;
+  auto store = mustOpen(dir.file("store.db"));
+  ASSERT_NE(store, nullptr);
+  auto before = store->messagePlaces("s", {"a"});  // no message of the source yet
+  ASSERT_TRUE(before.ok()) << before.error().message;
+  EXPECT_EQ(before.value(), (std::vector<std::optional<MessagePlace>>{std::nullopt}));
+  WriteBatch batch;
+  batch.messages = {message("s", "c1", "a", 1), message("s", "c2", "b", 2), message("t", "c3", "c", 3)};
+  batch.messages[1].account = "other-account";
+  ASSERT_TRUE(store->commit(batch).ok());
+  auto found = store->messagePlaces("s", {"b", "c", "a", "zz"});
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_EQ(found.value(),
+            (std::vector<std::optional<MessagePlace>>{MessagePlace{"c2", "other-account"}, std::nullopt,
+                                                      MessagePlace{"c1", testing::kAccount}, std::nullopt}));
+  auto none = store->messagePlaces("s", {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(SqliteStoreRead, ContainsAnswersPerId) {
   TempDir dir;
   auto store = mustOpen(dir.file("store.db"));
