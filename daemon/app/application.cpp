@@ -24,6 +24,7 @@
 #include "daemon/core/log.h"
 #include "daemon/core/thread_name.h"
 #include "daemon/http/basic_auth.h"
+#include "daemon/http/compression.h"
 #include "daemon/http/server.h"
 #include "daemon/http/web_config.h"
 #include "daemon/metrics/metrics.h"
@@ -265,15 +266,16 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                  r.body = landingPage();
                  return r;
                }));
-  server.route("GET", "/metrics", guarded([&metrics, &evaluator](const http::Request&) {
+  server.route("GET", "/metrics", guarded([&metrics, &evaluator](const http::Request& req) {
                  http::Response r;
                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                  // The verdict families were rendered at the last evaluation; only the
-                 // tracker and source families are rendered per scrape, into a body with
-                 // room for the verdict text, which is moved into the response.
-                 const auto verdict_text = evaluator.metricsText();
-                 r.body = metrics.render(verdict_text->size());
-                 r.body.append(*verdict_text);
+                 // tracker and source families are rendered per scrape. The verdict text
+                 // goes out after them as the body's tail, shared, never copied.
+                 r.body = metrics.render();
+                 r.body_tail = evaluator.metricsText();
+                 // Prometheus asks for gzip on every scrape.
+                 http::gzipIfAccepted(req, r);
                  return r;
                }));
   server.route("GET", "/api/v1/verdict", guarded([&config, &evaluator](const http::Request& req) {
@@ -364,6 +366,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
               "Link", fmt::format("<{}>; rel=\"next\"",
                                   nextPageTarget(req.path, req.query, *query, rows->turns.back())));
         }
+        http::gzipIfAccepted(req, response);
         return response;
       }));
 

@@ -49,6 +49,7 @@
 #include "daemon/http/server.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -133,7 +134,13 @@ bool bodyless(int status) { return status < 200 || status == 204 || status == 30
 // headers with line breaks, and the framing headers the server sets itself, are dropped),
 // the configured `extra` headers (replacing any of the same name), Content-Length,
 // Connection, then the body.
-void serializeResponse(const Response& r, bool close, unsigned version,
+// Bodies up to this size are copied after the head, so the answer goes in one buffer;
+// larger ones, and any body_tail, are written from where they are.
+constexpr std::size_t kInlineBodyBytes = 16 * 1024;
+
+// Returns whether the body went into `out` (otherwise the caller writes r.body and
+// r.body_tail after it).
+bool serializeResponse(const Response& r, bool close, unsigned version,
                        const std::vector<std::pair<std::string, std::string>>& extra, std::string& out,
                        bool head = false) {
   using Field = std::pair<std::string_view, std::string_view>;
@@ -164,8 +171,10 @@ void serializeResponse(const Response& r, bool close, unsigned version,
   for (const auto& [name, value] : extra) set(name, value);
 
   const bool has_body = !bodyless(r.status);
+  const std::size_t body_size = r.body.size() + (r.body_tail ? r.body_tail->size() : 0);
+  const bool inline_body = has_body && !head && !r.body_tail && r.body.size() <= kInlineBodyBytes;
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
-  std::size_t size = 32 + reason.size() + (has_body && !head ? r.body.size() : 0);
+  std::size_t size = 32 + reason.size() + (inline_body ? r.body.size() : 0);
   for (const auto& [name, value] : fields) size += name.size() + value.size() + 4;
   out.clear();
   out.reserve(size);
@@ -182,7 +191,7 @@ void serializeResponse(const Response& r, bool close, unsigned version,
   }
   if (has_body) {
     out += "Content-Length: ";
-    out += std::to_string(r.body.size());
+    out += std::to_string(body_size);
     out += "\r\n";
   }
   // HTTP/1.1 keeps the connection unless told; HTTP/1.0 closes it unless told.
@@ -193,7 +202,8 @@ void serializeResponse(const Response& r, bool close, unsigned version,
   }
   out += "\r\n";
   // An answer to HEAD says how long the body would be, and sends none.
-  if (has_body && !head) out += r.body;
+  if (inline_body) out += r.body;
+  return inline_body || !has_body || head;
 }
 
 enum class SessionKind { Regular, Reject };
@@ -639,10 +649,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       spdlog::error("http handler returned an invalid status status={}", r.status);
       r = Response::error(500, "internal error");
     }
-    serializeResponse(r, close, version, security_->headers, out_, head_);
+    const bool complete = serializeResponse(r, close, version, security_->headers, out_, head_);
     head_ = false;
     setDeadline(std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
-    net::async_write(stream_, net::buffer(out_),
+    if (complete) {
+      net::async_write(stream_, net::buffer(out_),
+                       beast::bind_front_handler(&Session<Stream>::onWrite, shared_from_this(), close));
+      return;
+    }
+    // A large body is written from the response, not copied after the head.
+    body_ = std::move(r.body);
+    body_tail_ = std::move(r.body_tail);
+    const std::array<net::const_buffer, 3> buffers = {
+        net::buffer(out_), net::buffer(body_), body_tail_ ? net::buffer(*body_tail_) : net::const_buffer()};
+    net::async_write(stream_, buffers,
                      beast::bind_front_handler(&Session<Stream>::onWrite, shared_from_this(), close));
   }
 
@@ -653,6 +673,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     } else {
       out_.clear();
     }
+    std::string().swap(body_);
+    body_tail_.reset();
     if (ec) {
       closeNow();
       return;
@@ -706,7 +728,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::string out_;    // the answer being written
+  std::string out_;   // the answer being written (its head, and its body when small)
+  std::string body_;  // a large body being written after out_
+  std::shared_ptr<const std::string> body_tail_;
   bool head_ = false;  // the request being answered is a HEAD: the answer goes without its body
   State state_ = State::Idle;
   bool lingering_ = false;  // closed for sending, draining the input until the deadline

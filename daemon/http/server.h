@@ -35,6 +35,9 @@ struct Response {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Sent after `body` without being copied: a large text shared between answers (the
+  // cached verdict families of /metrics). Counts in Content-Length; may be null.
+  std::shared_ptr<const std::string> body_tail;
 
   static Response json(int status, std::string body);
   static Response text(int status, std::string body);

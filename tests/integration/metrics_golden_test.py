@@ -14,6 +14,7 @@ as a diff: check it, then regenerate the file with
     UPDATE_GOLDEN=1 python3 tests/integration/metrics_golden_test.py build/ci/daemon/replywatch
 """
 import difflib
+import gzip
 import json
 import os
 import re
@@ -187,6 +188,14 @@ def test(binary):
                      30, "the verdict never counted acme-fr's two internal turns")
             time.sleep(1.5)
             text = daemon.metrics()
+            # Prometheus asks for gzip: the same exposition, compressed.
+            status, headers, body = daemon.request("/metrics", headers={"Accept-Encoding": "gzip"})
+            check(status == 200 and headers.get("Content-Encoding") == "gzip",
+                  "/metrics with Accept-Encoding: gzip: %d %s" % (status, headers))
+            check(headers.get("Vary") == "Accept-Encoding", "no Vary header: %s" % headers)
+            check(len(body) * 3 < len(text), "gzip body %d bytes for %d plain" % (len(body), len(text)))
+            unzipped = gzip.decompress(body).decode()
+            check(normalize(unzipped) == normalize(text), "the gzip exposition differs from the plain one")
         finally:
             daemon.stop()
         for account, route in (("acme-fr", "agency"), ("acme-fr", "internal"), ("acme-de", "agency")):

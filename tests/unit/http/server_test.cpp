@@ -177,6 +177,51 @@ TEST_F(ServerTest, HeadIsAnsweredAsGetWithoutTheBody) {
   EXPECT_NE(raw.find("landing"), std::string::npos) << raw;
 }
 
+// A large body and a shared tail go out from where they are, after the head: the bytes
+// and Content-Length of body + tail, on a connection that goes on serving small answers,
+// several times over; HEAD counts the tail too.
+TEST_F(ServerTest, ALargeBodyAndASharedTailAreSentWhole) {
+  auto tail = std::make_shared<const std::string>(std::string(300 * 1024, 't') + "end-of-tail\n");
+  std::string body;
+  for (int i = 0; body.size() < 100 * 1024; ++i) body += "line " + std::to_string(i) + "\n";
+  extra_routes_.emplace_back("GET", "/large", [body, tail](const Request&) {
+    Response r = Response::text(200, body);
+    r.body_tail = tail;
+    return r;
+  });
+  extra_routes_.emplace_back("GET", "/tail-only", [tail](const Request&) {
+    Response r = Response::text(200, "");
+    r.body_tail = tail;
+    return r;
+  });
+  startServer();
+  RawClient c(address_);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(c.send(makeRequest("GET", "/large")));
+    auto r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("content-length"), std::to_string(body.size() + tail->size()));
+    ASSERT_EQ(r->body.size(), body.size() + tail->size());
+    EXPECT_TRUE(r->body == body + *tail) << "round " << round;
+    ASSERT_TRUE(c.send(makeRequest("GET", "/")));
+    r = c.readResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "landing");
+  }
+  ASSERT_TRUE(c.send(makeRequest("GET", "/tail-only")));
+  auto r = c.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->body == *tail);
+  ASSERT_TRUE(c.send(makeRequest("HEAD", "/large") + makeRequest("GET", "/")));
+  std::string raw;
+  for (int i = 0; i < 20 && raw.find("landing") == std::string::npos; ++i) raw += c.readRaw(200ms);
+  EXPECT_NE(raw.find("\r\nContent-Length: " + std::to_string(body.size() + tail->size()) +
+                     "\r\n\r\nHTTP/1.1 200 OK\r\n"),
+            std::string::npos)
+      << raw.substr(0, 300);
+  EXPECT_EQ(raw.find("line 1\n"), std::string::npos);
+}
+
 // The handler of a HEAD request sees the GET it answers: a handler that checks the
 // method (a webhook's) answers HEAD as it answers GET.
 TEST_F(ServerTest, HeadReachesTheHandlerAsGet) {

@@ -1,0 +1,105 @@
+#include "daemon/http/compression.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+namespace replywatch::http {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The q-value of one Accept-Encoding member's parameters ("q=0.5"); 1 without one, 0 for
+// a q-value that does not read as a number.
+double qValue(std::string_view params) {
+  while (!params.empty()) {
+    const auto semi = params.find(';');
+    std::string_view param = trim(params.substr(0, semi));
+    params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
+    const auto eq = param.find('=');
+    if (eq == std::string_view::npos || !equalsIgnoreCase(trim(param.substr(0, eq)), "q")) continue;
+    const std::string_view value = trim(param.substr(eq + 1));
+    double q = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), q);
+    if (ec != std::errc{} || end != value.data() + value.size()) return 0;
+    return q;
+  }
+  return 1;
+}
+
+}  // namespace
+
+bool acceptsGzip(std::string_view accept_encoding) {
+  std::optional<double> gzip;
+  std::optional<double> any;
+  while (!accept_encoding.empty()) {
+    const auto comma = accept_encoding.find(',');
+    const std::string_view member = accept_encoding.substr(0, comma);
+    accept_encoding =
+        comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
+    const auto semi = member.find(';');
+    const std::string_view name = trim(member.substr(0, semi));
+    const double q = semi == std::string_view::npos ? 1.0 : qValue(member.substr(semi + 1));
+    if (equalsIgnoreCase(name, "gzip") || equalsIgnoreCase(name, "x-gzip")) {
+      gzip = std::max(gzip.value_or(0.0), q);
+    } else if (name == "*") {
+      any = q;
+    }
+  }
+  if (gzip) return *gzip > 0;
+  return any.value_or(0.0) > 0;
+}
+
+std::optional<std::string> gzipCompress(std::string_view data, std::string_view more) {
+  // One deflate() call takes at most uInt bytes; no response body comes near that.
+  if (data.size() + more.size() > std::numeric_limits<uInt>::max() / 2) return std::nullopt;
+  z_stream z{};
+  // windowBits 15 + 16: a gzip header and trailer; memLevel 8 is zlib's default.
+  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
+  // deflateBound() leaves room for the whole stream, so each call takes all its input.
+  std::string out(deflateBound(&z, static_cast<uLong>(data.size() + more.size())), '\0');
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  int rc = deflate(&z, Z_NO_FLUSH);
+  if (rc == Z_OK && z.avail_in == 0) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(more.data()));
+    z.avail_in = static_cast<uInt>(more.size());
+    rc = deflate(&z, Z_FINISH);
+  }
+  const std::size_t written = z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  out.resize(written);
+  return out;
+}
+
+void gzipIfAccepted(const Request& request, Response& response) {
+  response.headers.emplace_back("Vary", "Accept-Encoding");
+  const std::string_view tail =
+      response.body_tail ? std::string_view(*response.body_tail) : std::string_view();
+  if (response.body.size() + tail.size() < kMinGzipBytes) return;
+  const auto accepted = request.header("Accept-Encoding");
+  if (!accepted || !acceptsGzip(*accepted)) return;
+  auto compressed = gzipCompress(response.body, tail);
+  if (!compressed) return;
+  response.body = std::move(*compressed);
+  response.body_tail.reset();
+  response.headers.emplace_back("Content-Encoding", "gzip");
+}
+
+}  // namespace replywatch::http
