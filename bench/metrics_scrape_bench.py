@@ -17,8 +17,8 @@ It then times SCRAPES GET /metrics and, interleaved on the same keep-alive conne
 SCRAPES GET /-/healthy (a static route of the same server: the baseline, so the ratio
 isolates the exposition) and prints the median, 90th percentile and mean of each, the
 body size, the number of samples and the daemon's CPU seconds (user+system) per pair of GETs. With --accept-encoding gzip each GET /metrics carries
-the header Prometheus sends; the Content-Encoding of the answers is reported, and a gzip
-body is decompressed inside the timed part. Standard-library Python only."""
+the header Prometheus sends; the Content-Encoding and size as sent of the answers are
+reported, and a gzip body is decompressed inside the timed part (as a scraper does). Standard-library Python only."""
 import argparse
 import gzip
 import http.client
@@ -108,6 +108,7 @@ def families(text):
 
 
 ENCODINGS = {}  # Content-Encoding of the /metrics answers -> count
+WIRE_BYTES = []  # body sizes of the /metrics answers as sent (compressed or not)
 
 
 def timed_get(conn, path, accept_encoding=None):
@@ -115,6 +116,7 @@ def timed_get(conn, path, accept_encoding=None):
     conn.request("GET", path, headers={"Accept-Encoding": accept_encoding} if accept_encoding else {})
     r = conn.getresponse()
     body = r.read()
+    wire_bytes = len(body)
     encoding = r.getheader("Content-Encoding", "identity")
     if encoding == "gzip":
         body = gzip.decompress(body)  # as the scraper would, inside the timed part
@@ -122,6 +124,7 @@ def timed_get(conn, path, accept_encoding=None):
     check(r.status == 200, "%s answered %d" % (path, r.status))
     if path == "/metrics":
         ENCODINGS[encoding] = ENCODINGS.get(encoding, 0) + 1
+        WIRE_BYTES.append(wire_bytes)
     return elapsed, body
 
 
@@ -203,6 +206,9 @@ def main():
     print("body: %d bytes (%.2f MB); Accept-Encoding sent: %s; Content-Encoding received: %s" %
           (size, size / 1e6, args.accept_encoding or "none",
            ", ".join("%s (%d)" % (k, v) for k, v in sorted(ENCODINGS.items()))))
+    if WIRE_BYTES:
+        print("body as sent: median %d bytes (%.2f MB)" % (statistics.median(WIRE_BYTES),
+                                                           statistics.median(WIRE_BYTES) / 1e6))
     m = summary("/metrics", scrape)
     h = summary("/-/healthy", healthy)
     print("daemon CPU (user+system) per /metrics + /-/healthy pair: %.2f ms (%.2f s over %d pairs)" %

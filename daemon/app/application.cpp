@@ -266,7 +266,10 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                  r.body = landingPage();
                  return r;
                }));
-  server.route("GET", "/metrics", guarded([&metrics, &evaluator](const http::Request& req) {
+  // The verdict text is the same from one evaluation to the next: deflated once for
+  // every gzip scrape in between.
+  http::DeflatedTailCache verdict_gzip;
+  server.route("GET", "/metrics", guarded([&metrics, &evaluator, &verdict_gzip](const http::Request& req) {
                  http::Response r;
                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                  // The verdict families were rendered at the last evaluation; only the
@@ -275,7 +278,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                  r.body = metrics.render();
                  r.body_tail = evaluator.metricsText();
                  // Prometheus asks for gzip on every scrape.
-                 http::gzipIfAccepted(req, r);
+                 http::gzipIfAccepted(req, r, &verdict_gzip);
                  return r;
                }));
   server.route("GET", "/api/v1/verdict", guarded([&config, &evaluator](const http::Request& req) {

@@ -104,6 +104,50 @@ TEST(GzipIfAccepted, CompressesTheSharedTailAfterTheBody) {
   EXPECT_EQ(gunzip(r.body), "head part\n" + tail);
 }
 
+TEST(GzipWithDeflatedTail, DecompressesToHeadThenTail) {
+  const std::string head = exposition(300);
+  const std::string tail = exposition(2000).substr(40);
+  auto deflated = deflateText(tail);
+  ASSERT_TRUE(deflated);
+  EXPECT_EQ(deflated->size, tail.size());
+  for (const std::string& h : {head, std::string(), std::string("x")}) {
+    auto member = gzipWithDeflatedTail(h, *deflated);
+    ASSERT_TRUE(member);
+    EXPECT_EQ(gunzip(*member), h + tail) << "head of " << h.size() << " bytes";
+  }
+  auto empty_tail = deflateText("");
+  ASSERT_TRUE(empty_tail);
+  auto member = gzipWithDeflatedTail(head, *empty_tail);
+  ASSERT_TRUE(member);
+  EXPECT_EQ(gunzip(*member), head);
+}
+
+TEST(DeflatedTailCache, DeflatesATextOnceAndAnotherTextAgain) {
+  DeflatedTailCache cache;
+  auto first = std::make_shared<const std::string>(exposition(500));
+  auto a = cache.get(first);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(cache.get(first), a);  // the same object: not deflated again
+  auto second = std::make_shared<const std::string>(exposition(600));
+  auto b = cache.get(second);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(b, a);
+  EXPECT_EQ(b->size, second->size());
+}
+
+TEST(GzipIfAccepted, TakesTheTailFromTheCache) {
+  DeflatedTailCache cache;
+  auto tail = std::make_shared<const std::string>(exposition(400));
+  for (int i = 0; i < 2; ++i) {
+    Response r = Response::text(200, "scrape " + std::to_string(i) + "\n");
+    r.body_tail = tail;
+    gzipIfAccepted(withAcceptEncoding("gzip"), r, &cache);
+    EXPECT_TRUE(hasHeader(r, "Content-Encoding", "gzip"));
+    EXPECT_EQ(r.body_tail, nullptr);
+    EXPECT_EQ(gunzip(r.body), "scrape " + std::to_string(i) + "\n" + *tail);
+  }
+}
+
 TEST(GzipIfAccepted, LeavesTheBodyWhenNotAskedOrSmall) {
   Response r = Response::text(200, exposition(100));
   const std::string plain = r.body;
