@@ -129,17 +129,16 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
 // Statuses whose answers carry neither a body nor a Content-Length.
 bool bodyless(int status) { return status < 200 || status == 204 || status == 304; }
 
-// Writes `r` as an HTTP/1.x answer into `out` (cleared first): status line, Server,
-// Content-Type, the handler's headers (Content-Type and Server replace the defaults;
-// headers with line breaks, and the framing headers the server sets itself, are dropped),
-// the configured `extra` headers (replacing any of the same name), Content-Length,
-// Connection, then the body.
 // Bodies up to this size are copied after the head, so the answer goes in one buffer;
 // larger ones, and any body_tail, are written from where they are.
 constexpr std::size_t kInlineBodyBytes = 16 * 1024;
 
-// Returns whether the body went into `out` (otherwise the caller writes r.body and
-// r.body_tail after it).
+// Writes `r` as an HTTP/1.x answer into `out` (cleared first): status line, Server,
+// Content-Type, the handler's headers (Content-Type and Server replace the defaults;
+// headers with line breaks, and the framing headers the server sets itself, are dropped),
+// the configured `extra` headers (replacing any of the same name), Content-Length,
+// Connection, then the body when it is small. Returns whether the answer is whole in
+// `out` (otherwise the caller writes r.body and r.body_tail after it).
 bool serializeResponse(const Response& r, bool close, unsigned version,
                        const std::vector<std::pair<std::string, std::string>>& extra, std::string& out,
                        bool head = false) {

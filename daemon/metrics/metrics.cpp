@@ -295,7 +295,7 @@ void Metrics::countWebhook(const std::string& source, int status) {
   ++impl_->webhooks[{std::move(key), status}];
 }
 
-std::string Metrics::render(std::size_t reserve_extra) const {
+std::string Metrics::render() const {
   const Impl& d = *impl_;
   tracker::Snapshot snap = d.snapshot ? d.snapshot() : tracker::Snapshot{};
 
@@ -435,7 +435,7 @@ std::string Metrics::render(std::size_t reserve_extra) const {
   out.erase(std::remove_if(out.begin(), out.end(), [](const MetricFamily& f) { return f.metric.empty(); }),
             out.end());
   std::string text;
-  text.reserve(estimateTextSize(out) + reserve_extra);
+  text.reserve(estimateTextSize(out));
   appendText(out, text);
   return text;
 }

@@ -78,9 +78,9 @@ class Metrics {
   // Records a reload of the web configuration file (SIGHUP). Thread-safe.
   void recordWebConfigReload(bool success, Timestamp at);
 
-  // The whole exposition in text format 0.0.4. Thread-safe; called per scrape. The string
-  // has room for `reserve_extra` more bytes (text the caller appends without regrowing).
-  std::string render(std::size_t reserve_extra = 0) const;
+  // The tracker, source and process families in text format 0.0.4 (the verdict families
+  // are rendered by the evaluator and sent after them). Thread-safe; called per scrape.
+  std::string render() const;
 
  private:
   struct Impl;
