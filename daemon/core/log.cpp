@@ -66,6 +66,20 @@ std::optional<std::string> readLogValue(std::string_view s, std::size_t& p) {
   return std::nullopt;
 }
 
+// Where a message written as `text key=value ...` ends its text: the first space followed
+// by `key=` (a key without quotes or spaces); npos when no pair follows.
+std::size_t textEnd(std::string_view payload) {
+  for (auto sp = payload.find(' '); sp != std::string_view::npos; sp = payload.find(' ', sp + 1)) {
+    auto eq = payload.find('=', sp);
+    auto next_space = payload.find(' ', sp + 1);
+    if (eq != std::string_view::npos && (next_space == std::string_view::npos || eq < next_space) &&
+        payload.substr(sp + 1, eq - sp - 1).find('"') == std::string_view::npos) {
+      return sp;
+    }
+  }
+  return std::string_view::npos;
+}
+
 // ts=... level=info msg="..." — the message itself may carry further key=value pairs.
 class LogfmtFormatter final : public spdlog::formatter {
  public:
@@ -73,20 +87,10 @@ class LogfmtFormatter final : public spdlog::formatter {
     std::string line = "ts=" + timestampOf(m) + " level=" + std::string(levelName(m.level)) + " ";
     std::string_view payload(m.payload.data(), m.payload.size());
     // Messages are written as `text key=value ...`: the leading text becomes msg.
-    auto kv = payload.find(' ');
-    std::string_view text = payload;
-    std::string_view rest;
-    while (kv != std::string_view::npos) {
-      auto eq = payload.find('=', kv);
-      auto next_space = payload.find(' ', kv + 1);
-      if (eq != std::string_view::npos && (next_space == std::string_view::npos || eq < next_space) &&
-          payload.substr(kv + 1, eq - kv - 1).find('"') == std::string_view::npos) {
-        text = payload.substr(0, kv);
-        rest = payload.substr(kv + 1);
-        break;
-      }
-      kv = next_space;
-    }
+    const std::size_t end = textEnd(payload);
+    const std::string_view text = payload.substr(0, end);
+    const std::string_view rest =
+        end == std::string_view::npos ? std::string_view() : payload.substr(end + 1);
     line += "msg=" + logValue(text);
     if (!rest.empty()) line += " " + std::string(rest);
     line += "\n";
@@ -142,22 +146,10 @@ std::string logValue(std::string_view v) {
 
 std::optional<LogMessage> splitLogMessage(std::string_view payload) {
   LogMessage out;
-  out.text = payload;
-  // The text ends at the first space followed by `key=` (a key without quotes or spaces).
-  std::size_t start = std::string_view::npos;
-  for (auto sp = payload.find(' '); sp != std::string_view::npos; sp = payload.find(' ', sp + 1)) {
-    auto eq = payload.find('=', sp);
-    auto next_space = payload.find(' ', sp + 1);
-    if (eq != std::string_view::npos && eq > sp + 1 &&
-        (next_space == std::string_view::npos || eq < next_space) &&
-        payload.substr(sp + 1, eq - sp - 1).find('"') == std::string_view::npos) {
-      out.text = payload.substr(0, sp);
-      start = sp + 1;
-      break;
-    }
-  }
-  if (start == std::string_view::npos) return out;
-  std::size_t p = start;
+  const std::size_t end = textEnd(payload);
+  out.text = payload.substr(0, end);
+  if (end == std::string_view::npos) return out;
+  std::size_t p = end + 1;
   while (p < payload.size()) {
     if (payload[p] == ' ') {
       ++p;

@@ -63,31 +63,6 @@ bool acceptsGzip(std::string_view accept_encoding) {
   return any.value_or(0.0) > 0;
 }
 
-std::optional<std::string> gzipCompress(std::string_view data, std::string_view more) {
-  // One deflate() call takes at most uInt bytes; no response body comes near that.
-  if (data.size() + more.size() > std::numeric_limits<uInt>::max() / 2) return std::nullopt;
-  z_stream z{};
-  // windowBits 15 + 16: a gzip header and trailer; memLevel 8 is zlib's default.
-  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
-  // deflateBound() leaves room for the whole stream, so each call takes all its input.
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size() + more.size())), '\0');
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  int rc = deflate(&z, Z_NO_FLUSH);
-  if (rc == Z_OK && z.avail_in == 0) {
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(more.data()));
-    z.avail_in = static_cast<uInt>(more.size());
-    rc = deflate(&z, Z_FINISH);
-  }
-  const std::size_t written = z.total_out;
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  out.resize(written);
-  return out;
-}
-
 std::optional<DeflatedText> deflateText(std::string_view text) {
   if (text.size() > std::numeric_limits<uInt>::max() / 2) return std::nullopt;
   z_stream z{};
@@ -140,6 +115,12 @@ std::optional<std::string> gzipWithDeflatedTail(std::string_view head, const Def
     for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
   }
   return out;
+}
+
+std::optional<std::string> gzipCompress(std::string_view data, std::string_view more) {
+  auto tail = deflateText(more);
+  if (!tail) return std::nullopt;
+  return gzipWithDeflatedTail(data, *tail);
 }
 
 std::shared_ptr<const DeflatedText> DeflatedTailCache::get(const std::shared_ptr<const std::string>& text) {

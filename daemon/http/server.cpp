@@ -910,18 +910,7 @@ Result<std::shared_ptr<net::ssl::context>> Core::makeTlsContext(const TlsOptions
   return ctx;
 }
 
-Result<void> Core::loadTls() {
-  auto next = std::make_shared<Security>();
-  next->headers = options_.headers;
-  if (options_.tls) {
-    auto ctx = makeTlsContext(*options_.tls);
-    if (!ctx) return ctx.error();
-    next->ssl = std::move(ctx).value();
-  }
-  std::lock_guard lock(security_mutex_);
-  security_ = std::move(next);
-  return {};
-}
+Result<void> Core::loadTls() { return reload(options_.tls, options_.headers); }
 
 Result<void> Core::reload(std::optional<TlsOptions> tls,
                           std::vector<std::pair<std::string, std::string>> headers) {
