@@ -239,6 +239,7 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   web.read_timeout = config.web.read_timeout;
   web.idle_timeout = config.web.idle_timeout;
   web.max_connections = config.web.max_connections;
+  web.max_unsent_bytes = config.web.max_unsent_bytes;
   web.handler_threads = config.web.handler_threads;
   // One I/O thread per core: webhooks are handled on the I/O threads, and more threads
   // than cores only add wake-ups and context switches.

@@ -66,9 +66,9 @@ const std::vector<std::string> kTopKeys = {"web",      "store",    "ingest", "ve
 const std::vector<std::string> kVerdictKeys = {"window", "min_turns", "max_late_ratio", "min_relay_share",
                                                "interval"};
 const std::vector<std::string> kCostKeys = {"agency_per_month", "inhouse_per_month", "currency"};
-const std::vector<std::string> kWebKeys = {"listen_address",   "webhook_listen_address", "config_file",
-                                           "max_header_bytes", "max_body_bytes",         "read_timeout",
-                                           "idle_timeout",     "max_connections",        "handler_threads"};
+const std::vector<std::string> kWebKeys = {
+    "listen_address", "webhook_listen_address", "config_file",     "max_header_bytes", "max_body_bytes",
+    "read_timeout",   "idle_timeout",           "max_connections", "handler_threads",  "max_unsent_bytes"};
 constexpr std::uint64_t kMaxHandlerThreads = 1024;
 const std::vector<std::string> kStoreKeys = {"path", "retention", "prune_interval"};
 const std::vector<std::string> kIngestKeys = {"max_future_skew", "max_field_bytes", "max_delivery_entries",
@@ -310,6 +310,7 @@ class Loader {
     if (auto v = positiveDuration(web, "read_timeout", where)) out.read_timeout = *v;
     if (auto v = positiveDuration(web, "idle_timeout", where)) out.idle_timeout = *v;
     if (auto v = positiveCount(web, "max_connections", where)) out.max_connections = *v;
+    if (auto v = positiveSize(web, "max_unsent_bytes", where)) out.max_unsent_bytes = *v;
     if (auto v = positiveCount(web, "handler_threads", where)) {
       if (*v > kMaxHandlerThreads) {
         const YAML::Node node = child(web, "handler_threads");

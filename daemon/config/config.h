@@ -131,6 +131,9 @@ struct WebConfig {
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds idle_timeout{60};
   std::size_t max_connections = 512;
+  // Bytes of answers not yet read by their clients, over every connection of a listener;
+  // an answer over 64 KiB that would go past it gets 503 (http::ServerOptions).
+  std::size_t max_unsent_bytes = std::size_t{256} * 1024 * 1024;
   // Threads running blocking request handlers (metrics, API, webhooks of connectors
   // without an asynchronous path) per listener, at most max_connections. Such a webhook
   // handler waits for the commit holding its batch, so this bounds how many of their

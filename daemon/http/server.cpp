@@ -299,6 +299,14 @@ class Core {
   // Queues an answer for its connection; thread-safe. The I/O threads take every queued
   // answer at once: one wake-up for a group of answers, not one per answer.
   void answerLater(PendingAnswer answer);
+  // Counts `bytes` of an answer about to be written against max_unsent_bytes. Returns
+  // false, counting nothing, when they would take the total past it (answers up to
+  // kAlwaysSentBytes are never counted, and always go). Thread-safe.
+  bool reserveUnsent(std::size_t bytes);
+  // Gives back what reserveUnsent() counted once the answer is written or dropped.
+  void releaseUnsent(std::size_t bytes) {
+    if (bytes > 0) unsent_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
 
   struct Match {
     const RouteEntry* route = nullptr;
@@ -329,6 +337,11 @@ class Core {
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
   std::size_t connections_ = 0;  // Regular sessions, counted against max_connections
   std::size_t rejecting_ = 0;    // Reject sessions
+  // Bytes of answers being written (reserveUnsent); before the io_context, whose
+  // destruction destroys the sessions that give theirs back.
+  std::atomic<std::size_t> unsent_bytes_{0};
+  std::atomic<std::int64_t> last_unsent_warning_ms_{0};
+  std::atomic<std::uint64_t> unsent_refusals_{0};
 
   std::atomic<bool> stopping_{false};
   std::mutex lifecycle_mutex_;
@@ -375,7 +388,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
-  ~Session() override { core_.unregisterSession(this, kind_); }
+  ~Session() override {
+    core_.releaseUnsent(reserved_);
+    core_.unregisterSession(this, kind_);
+  }
 
   net::any_io_executor executor() override { return stream_.get_executor(); }
 
@@ -648,6 +664,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       spdlog::error("http handler returned an invalid status status={}", r.status);
       r = Response::error(500, "internal error");
     }
+    if (!head_ && !bodyless(r.status)) {
+      if (core_.reserveUnsent(r.body.size())) {
+        reserved_ = r.body.size() > ServerOptions::kAlwaysSentBytes ? r.body.size() : 0;
+      } else {
+        r = Response::error(503, "the server is busy sending other answers, retry later");
+        r.headers.emplace_back("Retry-After", "1");
+      }
+    }
     const bool complete = serializeResponse(r, close, version, security_->headers, out_, head_);
     head_ = false;
     setDeadline(std::max<std::chrono::milliseconds>(core_.options().read_timeout, kMinWriteTimeout));
@@ -674,6 +698,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
     std::string().swap(body_);
     body_tail_.reset();
+    core_.releaseUnsent(reserved_);
+    reserved_ = 0;
     if (ec) {
       closeNow();
       return;
@@ -730,7 +756,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string out_;   // the answer being written (its head, and its body when small)
   std::string body_;  // a large body being written after out_
   std::shared_ptr<const std::string> body_tail_;
-  bool head_ = false;  // the request being answered is a HEAD: the answer goes without its body
+  std::size_t reserved_ = 0;  // what the answer being written counts in Core::reserveUnsent
+  bool head_ = false;         // the request being answered is a HEAD: the answer goes without its body
   State state_ = State::Idle;
   bool lingering_ = false;  // closed for sending, draining the input until the deadline
   bool first_request_ = true;
@@ -983,6 +1010,29 @@ void Core::onAccept(const beast::error_code& ec, tcp::socket socket) {
     }
   }
   doAccept();
+}
+
+bool Core::reserveUnsent(std::size_t bytes) {
+  if (bytes <= ServerOptions::kAlwaysSentBytes) return true;
+  std::size_t used = unsent_bytes_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (bytes > options_.max_unsent_bytes || used > options_.max_unsent_bytes - bytes) break;
+    if (unsent_bytes_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed)) return true;
+  }
+  // One warning per 10 s at most, with the refusals since the last one.
+  unsent_refusals_.fetch_add(1, std::memory_order_relaxed);
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  std::int64_t last = last_unsent_warning_ms_.load(std::memory_order_relaxed);
+  if ((last == 0 || now_ms - last >= 10'000) &&
+      last_unsent_warning_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) {
+    spdlog::warn(
+        "http answers refused with 503: answers not yet read by their clients hold the limit "
+        "unsent_bytes={} answer_bytes={} max_unsent_bytes={} refused={}",
+        used, bytes, options_.max_unsent_bytes, unsent_refusals_.exchange(0, std::memory_order_relaxed));
+  }
+  return false;
 }
 
 void Core::answerLater(PendingAnswer answer) {

@@ -81,6 +81,12 @@ struct ServerOptions {
   // A handler may block (a webhook waits for its commit): this is how many requests can
   // be handled, or wait, at once; further requests queue until a thread is free.
   std::size_t handler_threads = 16;
+  // Bytes of answers being written at once, over every connection: an answer stays in
+  // memory until the client has read it (or the write times out). An answer larger than
+  // kAlwaysSentBytes that would take the total past this is replaced by 503 with
+  // Retry-After: 1; smaller answers always go. A shared body_tail does not count.
+  std::size_t max_unsent_bytes = std::size_t{256} * 1024 * 1024;
+  static constexpr std::size_t kAlwaysSentBytes = 64 * 1024;
   // TLS on every connection when set: the handshake must complete within read_timeout;
   // a failed handshake closes the connection. Certificate files are read by start().
   std::optional<TlsOptions> tls;

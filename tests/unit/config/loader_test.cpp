@@ -37,6 +37,7 @@ TEST(ConfigExample, LoadsCleanly) {
   EXPECT_EQ(config.web.max_body_bytes, 1024u * 1024);
   EXPECT_EQ(config.web.read_timeout, std::chrono::seconds{10});
   EXPECT_EQ(config.web.idle_timeout, std::chrono::seconds{60});
+  EXPECT_EQ(config.web.max_unsent_bytes, 256u * 1024 * 1024);
   EXPECT_EQ(config.store.path, "/var/lib/replywatch/replywatch.db");
   EXPECT_EQ(config.store.retention, std::chrono::hours{24 * 400});
   EXPECT_EQ(config.ingest.max_future_skew, std::chrono::minutes{5});
@@ -143,6 +144,7 @@ TEST(ConfigLoad, MinimalConfigGetsDefaults) {
   EXPECT_EQ(config.web.listen_address, "0.0.0.0:9488");
   EXPECT_EQ(config.web.max_connections, 512u);
   EXPECT_EQ(config.web.handler_threads, 16u);
+  EXPECT_EQ(config.web.max_unsent_bytes, 256u * 1024 * 1024);
   EXPECT_EQ(config.ingest.max_queued_messages, 10000u);
   EXPECT_EQ(config.store.path, "/etc/replywatch/replywatch.db");
   EXPECT_EQ(config.store.retention, std::chrono::seconds{0});

@@ -31,13 +31,17 @@ struct RawResponse {
 
 class RawClient {
  public:
-  // `address` is "127.0.0.1:port" as returned by Server::start().
-  explicit RawClient(const std::string& address) {
+  // `address` is "127.0.0.1:port" as returned by Server::start(). A `receive_buffer`
+  // above zero sets the socket's receive buffer (a client that reads slowly).
+  explicit RawClient(const std::string& address, int receive_buffer = 0) {
     auto colon = address.rfind(':');
     std::string host = address.substr(0, colon);
     int port = std::stoi(address.substr(colon + 1));
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) throw std::runtime_error("socket");
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(static_cast<std::uint16_t>(port));

@@ -494,6 +494,51 @@ TEST_F(ServerTest, ConnectionsOverTheCapGet503) {
   EXPECT_TRUE(served);
 }
 
+// Answers waiting for clients that do not read count against max_unsent_bytes: a large
+// answer that would go past it gets 503, small answers still go, and the room comes back
+// once the client has read.
+TEST_F(ServerTest, LargeAnswersOverTheUnsentBytesLimitGet503) {
+  const std::string big(16u << 20, 'b');
+  extra_routes_.emplace_back("GET", "/big", [&big](const Request&) { return Response::text(200, big); });
+  auto o = testOptions();
+  o.max_unsent_bytes = 24u << 20;
+  startServer(o);
+
+  // A asks and does not read: its 16 MiB stay with the server (more than the socket
+  // buffers hold).
+  RawClient a(address_, 4096);
+  ASSERT_TRUE(a.send(makeRequest("GET", "/big")));
+  std::this_thread::sleep_for(200ms);
+
+  RawClient b(address_);
+  ASSERT_TRUE(b.send(makeRequest("GET", "/big")));
+  auto refused = b.readResponse();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->header("retry-after"), "1");
+  EXPECT_EQ(refused->body,
+            R"({"status":"error","error":"the server is busy sending other answers, retry later"})");
+  ASSERT_TRUE(b.send(makeRequest("GET", "/metrics")));
+  auto small = b.readResponse();
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 200);
+
+  auto got = a.readResponse(10s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  EXPECT_EQ(got->body.size(), big.size());
+  // A's answer is written: its bytes no longer count (given back on an I/O thread).
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    ASSERT_TRUE(b.send(makeRequest("GET", "/big")));
+    auto r = b.readResponse(10s);
+    ASSERT_TRUE(r);
+    status = r->status;
+    if (status != 200) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(status, 200);
+}
+
 TEST_F(ServerTest, BlockingHandlerDoesNotStallOtherRequests) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
