@@ -129,13 +129,20 @@ bool reloadWebConfig(const std::string& file, http::Server& server, http::Server
     return false;
   }
   http::WebSecurity& security = loaded.value();
-  for (http::Server* s : {&server, webhook_server}) {
+  // Everything is read and checked first, then put in force on both listeners at once.
+  auto settings = http::Server::loadConnectionSettings(security.tls, security.headers);
+  for (const http::Server* s : {&server, webhook_server}) {
+    if (!settings) break;
     if (s == nullptr) continue;
-    if (auto done = s->reload(security.tls, security.headers); !done) {
-      spdlog::error("web configuration reload failed, keeping the running one file={} error={}",
-                    logValue(file), logValue(done.error().message));
-      return false;
-    }
+    if (auto allowed = s->checkReload(*settings.value()); !allowed) settings = allowed.error();
+  }
+  if (!settings) {
+    spdlog::error("web configuration reload failed, keeping the running one file={} error={}", logValue(file),
+                  logValue(settings.error().message));
+    return false;
+  }
+  for (http::Server* s : {&server, webhook_server}) {
+    if (s != nullptr) (void)s->reload(settings.value());
   }
   auto next = std::make_shared<const http::BasicAuth>(std::move(security.basic_auth_users));
   warnOfMixedCosts(*next);
@@ -232,6 +239,12 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
     };
   };
 
+  // What the handlers use, declared before the servers so that it outlives their threads.
+  std::atomic<bool> ready{false};
+  // The verdict text is the same from one evaluation to the next: deflated once for
+  // every gzip scrape in between.
+  http::DeflatedTailCache verdict_gzip;
+
   http::ServerOptions web;
   web.listen_address = options.listen_address.value_or(config.web.listen_address);
   web.max_header_bytes = config.web.max_header_bytes;
@@ -259,7 +272,6 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
   }
   http::Server& hooks = webhook_server ? *webhook_server : server;
   if (!web_config_file.empty()) metrics.watchWebConfig(clock.now());
-  std::atomic<bool> ready{false};
 
   server.route("GET", "/", guarded([](const http::Request&) {
                  http::Response r;
@@ -267,9 +279,6 @@ int serve(const config::Config& config, const ServeOptions& options, const Clock
                  r.body = landingPage();
                  return r;
                }));
-  // The verdict text is the same from one evaluation to the next: deflated once for
-  // every gzip scrape in between.
-  http::DeflatedTailCache verdict_gzip;
   server.route("GET", "/metrics", guarded([&metrics, &evaluator, &verdict_gzip](const http::Request& req) {
                  http::Response r;
                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <limits>
 
+#include "daemon/core/http_fields.h"
+
 namespace replywatch::http {
 namespace {
 
@@ -14,12 +16,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // The q-value of one Accept-Encoding member's parameters ("q=0.5"); 1 without one, 0 for
@@ -138,8 +134,14 @@ void gzipIfAccepted(const Request& request, Response& response, DeflatedTailCach
   const std::string_view tail =
       response.body_tail ? std::string_view(*response.body_tail) : std::string_view();
   if (response.body.size() + tail.size() < kMinGzipBytes) return;
-  const auto accepted = request.header("Accept-Encoding");
-  if (!accepted || !acceptsGzip(*accepted)) return;
+  // Field lines repeated are one list (RFC 9110, section 5.3).
+  std::string accepted;
+  for (const auto& [name, value] : request.headers) {
+    if (!equalsIgnoreCase(name, "Accept-Encoding")) continue;
+    if (!accepted.empty()) accepted += ", ";
+    accepted += value;
+  }
+  if (accepted.empty() || !acceptsGzip(accepted)) return;
   std::optional<std::string> compressed;
   if (tail_cache != nullptr && response.body_tail) {
     if (auto deflated = tail_cache->get(response.body_tail))

@@ -78,6 +78,15 @@
 #include "daemon/http/listen_address.h"
 
 namespace replywatch::http {
+
+// What a connection takes from the web configuration when it is accepted: the TLS
+// context (null without TLS) and the headers added to every response. Replaced as a
+// whole by Server::reload(); a connection keeps the one it started with.
+struct ConnectionSettings {
+  std::shared_ptr<boost::asio::ssl::context> ssl;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
 namespace {
 
 namespace beast = boost::beast;
@@ -207,14 +216,6 @@ bool serializeResponse(const Response& r, bool close, unsigned version,
 
 enum class SessionKind { Regular, Reject };
 
-// What a connection takes from the web configuration when it is accepted: the TLS
-// context (null without TLS) and the headers added to every response. Replaced as a
-// whole by Server::reload(); a connection keeps the one it started with.
-struct Security {
-  std::shared_ptr<net::ssl::context> ssl;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
 // What the server needs of a connection, whatever its stream (plain TCP or TLS).
 class SessionBase {
  public:
@@ -227,6 +228,9 @@ class SessionBase {
   virtual void onServerStop() = 0;
   // Posted by Server::stop() once the grace period is over.
   virtual void forceClose() = 0;
+  // Posted by Server::reload(): a connection waiting for a request with the settings
+  // replaced closes; the others close after their answer.
+  virtual void onSettingsReplaced() = 0;
   // Posted by the deadline timer once deadline() has passed: closes the connection unless
   // the deadline moved meanwhile.
   virtual void onDeadline() = 0;
@@ -290,12 +294,19 @@ class Core {
   HandlerPool& handlerPool() { return handler_pool_; }
   void unregisterSession(SessionBase* session, SessionKind kind);
   // The TLS context and headers for a connection accepted now. Thread-safe.
-  std::shared_ptr<const Security> security() {
+  std::shared_ptr<const ConnectionSettings> security() {
     std::lock_guard lock(security_mutex_);
     return security_;
   }
-  Result<void> reload(std::optional<TlsOptions> tls,
-                      std::vector<std::pair<std::string, std::string>> headers);
+  // Whether `settings` are those in force, for a connection that holds them. Thread-safe,
+  // without a lock: a connection's settings stay alive while it holds them, so their
+  // address cannot be reused meanwhile.
+  bool current(const ConnectionSettings* settings) const {
+    return settings == current_security_.load(std::memory_order_acquire);
+  }
+  Result<void> checkReload(const ConnectionSettings& settings) const;
+  Result<void> reload(std::shared_ptr<const ConnectionSettings> settings);
+  static Result<std::shared_ptr<net::ssl::context>> makeTlsContext(const TlsOptions& t);
   // Queues an answer for its connection; thread-safe. The I/O threads take every queued
   // answer at once: one wake-up for a group of answers, not one per answer.
   void answerLater(PendingAnswer answer);
@@ -321,7 +332,6 @@ class Core {
   void onAccept(const beast::error_code& ec, tcp::socket socket);
   std::vector<std::shared_ptr<SessionBase>> liveSessions();
   Result<void> loadTls();
-  static Result<std::shared_ptr<net::ssl::context>> makeTlsContext(const TlsOptions& t);
   bool waitForSessions(std::chrono::steady_clock::time_point deadline);
   void scheduleDeadlineCheck();
   void checkDeadlines();
@@ -349,7 +359,8 @@ class Core {
   bool stopped_ = false;
 
   std::mutex security_mutex_;
-  std::shared_ptr<const Security> security_ = std::make_shared<const Security>();
+  std::shared_ptr<const ConnectionSettings> security_ = std::make_shared<const ConnectionSettings>();
+  std::atomic<const ConnectionSettings*> current_security_{security_.get()};
   net::io_context ioc_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   tcp::acceptor acceptor_;
@@ -374,12 +385,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
  public:
   Session(Core& core, tcp::socket socket, SessionKind kind,
-          std::shared_ptr<const Security> security) requires(!kTls)
+          std::shared_ptr<const ConnectionSettings> security) requires(!kTls)
       : core_(core), security_(std::move(security)), stream_(std::move(socket)), kind_(kind) {
     init();
   }
   Session(Core& core, tcp::socket socket, SessionKind kind,
-          std::shared_ptr<const Security> security) requires(kTls)
+          std::shared_ptr<const ConnectionSettings> security) requires(kTls)
       : core_(core),
         security_(std::move(security)),
         stream_(std::move(socket), *security_->ssl),
@@ -416,6 +427,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void forceClose() override { closeNow(); }
+
+  void onSettingsReplaced() override {
+    if (state_ == State::Idle && !core_.current(security_.get())) closeNow();
+  }
 
   void onDeadline() override {
     if (state_ == State::Closed && !lingering_) return;
@@ -476,6 +491,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       state_ = State::Reading;
       if (!first_request_) setDeadline(core_.options().read_timeout);
       readHeader();
+      return;
+    }
+    if (!core_.current(security_.get())) {  // reloaded while the last answer was written
+      closeNow();
       return;
     }
     state_ = State::Idle;
@@ -659,7 +678,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void sendResponse(Response r, bool close, unsigned version) {
     if (state_ == State::Closed) return;
     state_ = State::Writing;
-    if (core_.stopping()) close = true;
+    // Settings reloaded since the connection opened: its next request comes on a new one.
+    if (core_.stopping() || !core_.current(security_.get())) close = true;
     if (r.status < 100 || r.status > 599) {
       spdlog::error("http handler returned an invalid status status={}", r.status);
       r = Response::error(500, "internal error");
@@ -747,7 +767,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   Core& core_;
-  std::shared_ptr<const Security> security_;  // before stream_: its TLS context outlives the stream
+  std::shared_ptr<const ConnectionSettings> security_;  // before stream_: its TLS context outlives the stream
   Stream stream_;
   SessionKind kind_;
   std::string remote_;
@@ -914,6 +934,12 @@ Result<std::shared_ptr<net::ssl::context>> Core::makeTlsContext(const TlsOptions
   if (SSL_CTX_check_private_key(native) != 1) {
     return makeError("tls", "the private key " + t.key_file.string() + " does not match the certificate");
   }
+  // Sessions resumed under client certificate checks need a context id: without one,
+  // OpenSSL fails every resumed handshake once a peer certificate is asked for.
+  static constexpr unsigned char kSessionContext[] = "replywatch";
+  if (SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1) != 1) {
+    return makeError("tls", "cannot set the TLS session context: " + opensslErrors());
+  }
   if (!t.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(native, t.client_ca_file.c_str(), nullptr) != 1) {
       return makeError("tls", "cannot load client CA " + t.client_ca_file.string() + ": " + opensslErrors());
@@ -937,23 +963,31 @@ Result<std::shared_ptr<net::ssl::context>> Core::makeTlsContext(const TlsOptions
   return ctx;
 }
 
-Result<void> Core::loadTls() { return reload(options_.tls, options_.headers); }
+Result<void> Core::loadTls() {
+  auto settings = Server::loadConnectionSettings(options_.tls, options_.headers);
+  if (!settings) return settings.error();
+  return reload(std::move(settings).value());
+}
 
-Result<void> Core::reload(std::optional<TlsOptions> tls,
-                          std::vector<std::pair<std::string, std::string>> headers) {
-  if (tls.has_value() != options_.tls.has_value()) {
+Result<void> Core::checkReload(const ConnectionSettings& settings) const {
+  if ((settings.ssl != nullptr) != options_.tls.has_value()) {
     return makeError("tls",
                      options_.tls ? "turning TLS off takes a restart" : "turning TLS on takes a restart");
   }
-  auto next = std::make_shared<Security>();
-  next->headers = std::move(headers);
-  if (tls) {
-    auto ctx = makeTlsContext(*tls);
-    if (!ctx) return ctx.error();
-    next->ssl = std::move(ctx).value();
+  return {};
+}
+
+Result<void> Core::reload(std::shared_ptr<const ConnectionSettings> settings) {
+  if (auto allowed = checkReload(*settings); !allowed) return allowed;
+  {
+    std::lock_guard lock(security_mutex_);
+    current_security_.store(settings.get(), std::memory_order_release);
+    security_ = std::move(settings);
   }
-  std::lock_guard lock(security_mutex_);
-  security_ = std::move(next);
+  for (auto& session : liveSessions()) {
+    auto ex = session->executor();
+    net::post(ex, [session] { session->onSettingsReplaced(); });
+  }
   return {};
 }
 
@@ -1198,9 +1232,25 @@ Result<std::string> Server::start() { return impl_->start(); }
 
 void Server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
 
-Result<void> Server::reload(std::optional<TlsOptions> tls,
-                            std::vector<std::pair<std::string, std::string>> headers) {
-  return impl_->reload(std::move(tls), std::move(headers));
+Result<std::shared_ptr<const ConnectionSettings>> Server::loadConnectionSettings(
+    const std::optional<TlsOptions>& tls, std::vector<std::pair<std::string, std::string>> headers) {
+  auto settings = std::make_shared<ConnectionSettings>();
+  settings->headers = std::move(headers);
+  if (tls) {
+    auto ctx = Core::makeTlsContext(*tls);
+    if (!ctx) return ctx.error();
+    settings->ssl = std::move(ctx).value();
+  }
+  return std::shared_ptr<const ConnectionSettings>(std::move(settings));
+}
+
+Result<void> Server::checkReload(const ConnectionSettings& settings) const {
+  return impl_->checkReload(settings);
+}
+
+Result<void> Server::reload(std::shared_ptr<const ConnectionSettings> settings) {
+  if (!settings) throw std::invalid_argument("http::Server::reload() needs settings");
+  return impl_->reload(std::move(settings));
 }
 
 }  // namespace replywatch::http

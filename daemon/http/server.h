@@ -94,6 +94,10 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// The TLS context and the added headers a connection takes when it is accepted; opaque,
+// made by Server::loadConnectionSettings().
+struct ConnectionSettings;
+
 class Server {
  public:
   explicit Server(ServerOptions options);
@@ -116,13 +120,19 @@ class Server {
   // file is unusable (reason "tls") or the address cannot be bound.
   Result<std::string> start();
 
-  // Replaces the TLS material (certificates, key, client CA, versions, client auth) and
-  // the added headers for the connections accepted from now on; connections already open
-  // keep theirs. The files are read here (blocks on file I/O). Thread-safe. An Error,
-  // and nothing replaced, when a file is unusable (reason "tls") or when `tls` would turn
-  // TLS on or off, which takes a restart.
-  Result<void> reload(std::optional<TlsOptions> tls,
-                      std::vector<std::pair<std::string, std::string>> headers);
+  // Reads and checks the TLS material of `tls` (certificates, key, client CA, versions,
+  // client auth), when set, and pairs it with the headers added to every answer, without
+  // changing any server: what reload() puts in force, on one server or several. Blocks
+  // on file I/O. An Error (reason "tls") when a file is unusable.
+  static Result<std::shared_ptr<const ConnectionSettings>> loadConnectionSettings(
+      const std::optional<TlsOptions>& tls, std::vector<std::pair<std::string, std::string>> headers);
+  // An Error when reload(settings) would be refused: turning TLS on or off takes a restart.
+  Result<void> checkReload(const ConnectionSettings& settings) const;
+  // Puts `settings` in force. Connections accepted from now on use them; a connection
+  // already open finishes the answer it is writing with "Connection: close", so that its
+  // client's next request, on a new connection, meets them too. Thread-safe; does not
+  // block. An Error, and nothing replaced, when checkReload() refuses them.
+  Result<void> reload(std::shared_ptr<const ConnectionSettings> settings);
 
   // Stops accepting, lets in-flight requests finish (up to `grace`), then closes.
   // Idempotent; blocks until workers have joined.

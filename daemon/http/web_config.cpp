@@ -1,6 +1,7 @@
 #include "daemon/http/web_config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "daemon/core/http_fields.h"
 
 namespace replywatch::http {
 namespace {
@@ -48,6 +51,28 @@ void checkKeys(const std::filesystem::path& file, const YAML::Node& map, std::st
       fail(file, kv.first, fmt::format("unknown key {}.{}", section, key));
     });
   }
+}
+
+// The headers http_server_config.headers may add to every answer, as in the
+// exporter-toolkit format: security headers only, never one that frames or describes a
+// body. `allowed` empty: any value.
+struct ConfigurableHeader {
+  std::string_view name;
+  std::vector<std::string_view> allowed;
+};
+
+const ConfigurableHeader* configurableHeader(std::string_view name) {
+  static const std::array<ConfigurableHeader, 5> kHeaders = {{
+      {"Content-Security-Policy", {}},
+      {"X-Frame-Options", {"deny", "sameorigin"}},
+      {"X-Content-Type-Options", {"nosniff"}},
+      {"X-XSS-Protection", {}},
+      {"Strict-Transport-Security", {}},
+  }};
+  for (const auto& h : kHeaders) {
+    if (equalsIgnoreCase(h.name, name)) return &h;
+  }
+  return nullptr;
 }
 
 std::string scalar(const std::filesystem::path& file, const YAML::Node& node, std::string_view name) {
@@ -164,11 +189,26 @@ void parse(const std::filesystem::path& file, const YAML::Node& root, WebSecurit
           attempt(problems, [&] {
             auto name = kv.first.as<std::string>();
             auto value = scalar(file, kv.second, name);
-            if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos ||
-                value.find_first_of("\r\n") != std::string::npos) {
-              fail(file, kv.first, fmt::format("header \"{}\" is not a valid header line", name));
+            const ConfigurableHeader* header = configurableHeader(name);
+            if (header == nullptr) {
+              fail(file, kv.first,
+                   fmt::format("header \"{}\" cannot be configured (these can: Content-Security-Policy, "
+                               "X-Frame-Options, X-Content-Type-Options, X-XSS-Protection, "
+                               "Strict-Transport-Security)",
+                               name));
             }
-            out.headers.emplace_back(std::move(name), std::move(value));
+            if (value.find_first_of("\r\n") != std::string::npos) {
+              fail(file, kv.second, fmt::format("the value of header {} holds a line break", header->name));
+            }
+            if (value.empty()) return;  // blank: not set
+            if (!header->allowed.empty() &&
+                std::none_of(header->allowed.begin(), header->allowed.end(),
+                             [&value](std::string_view a) { return equalsIgnoreCase(a, value); })) {
+              fail(file, kv.second,
+                   fmt::format("invalid value \"{}\" for header {} (expected {})", value, header->name,
+                               fmt::join(header->allowed, " or ")));
+            }
+            out.headers.emplace_back(header->name, std::move(value));
           });
         }
       }

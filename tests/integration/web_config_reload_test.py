@@ -4,7 +4,9 @@ a broken file, or one turning TLS off, is refused and the running configuration 
 Without a web configuration file, SIGHUP leaves the daemon running."""
 import os
 import re
+import base64
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -44,6 +46,34 @@ def hup(daemon, message, count):
     check(daemon.proc.poll() is None, "the daemon exited on SIGHUP:\n" + daemon.logs())
 
 
+def open_keepalive(work, daemon, user):
+    """A TLS connection that has had one answer to GET /metrics and stays open."""
+    host, port = daemon.address.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=os.path.join(work, "ca.crt"))
+    conn = context.wrap_socket(socket.create_connection((host, int(port)), timeout=10), server_hostname=host)
+    auth = base64.b64encode(user.encode()).decode()
+    conn.sendall(("GET /metrics HTTP/1.1\r\nHost: replywatch\r\nAuthorization: Basic %s\r\n\r\n" % auth).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?im)^content-length: (\d+)", head).group(1))
+    while len(body) < length:
+        body += conn.recv(65536)
+    check(head.startswith(b"HTTP/1.1 200") and b"Connection: close" not in head, "keep-alive answer: %r" % head)
+    return conn
+
+
+def closed_within(conn, seconds):
+    conn.settimeout(seconds)
+    try:
+        return conn.recv(1) == b""
+    except socket.timeout:
+        return False
+    except (ssl.SSLError, OSError):
+        return True
+
+
 def write(work, name, text):
     with open(os.path.join(work, name), "w") as f:
         f.write(text)
@@ -65,14 +95,14 @@ def test(binary):
         check(old_cert != new_cert, "the renewed certificate is the old one")
 
         web = ("tls_server_config:\n  cert_file: live.crt\n  key_file: live.key\n"
-               "http_server_config:\n  headers:\n    X-Web-Config: first\n"
+               "http_server_config:\n  headers:\n    Content-Security-Policy: default-src first\n"
                "basic_auth_users:\n  prometheus: '%s'\n" % first)
         daemon = start(binary, work, web)
         try:
             base = "https://" + daemon.address
             check(served_certificate(daemon) == old_cert, "the daemon does not serve the configured certificate")
             status, head, body = curl(work, base + "/metrics", "-u", "prometheus:s3cret")
-            check(status == 200 and "X-Web-Config: first" in head, "before the reload: %d %s" % (status, head))
+            check(status == 200 and "Content-Security-Policy: default-src first" in head, "before the reload: %d %s" % (status, head))
             text = body.decode()
             check(gauge(text, "replywatch_web_config_last_reload_successful") == 1, "not successful at start")
             started_at = gauge(text, "replywatch_web_config_last_reload_success_timestamp_seconds")
@@ -85,13 +115,17 @@ def test(binary):
             sh("cp", "renewed.key", "live.key", cwd=work)
             write(work, "web.yml", web.replace("first", "second").replace("prometheus: '%s'" % first,
                                                                           "grafana: '%s'" % second))
+            kept = open_keepalive(work, daemon, "prometheus:s3cret")
             hup(daemon, RELOADED, 1)
+            # A connection opened before the reload does not go on with the old settings.
+            check(closed_within(kept, 5), "a kept-alive connection outlived the reload")
+            kept.close()
             check(served_certificate(daemon) == new_cert, "the renewed certificate is not served after SIGHUP")
             check(curl(work, base + "/metrics", "-u", "prometheus:s3cret")[0] == 401,
                   "a user removed by the reload is still accepted")
             status, head, body = curl(work, base + "/metrics", "-u", "grafana:other")
             check(status == 200, "the user added by the reload is refused: %d" % status)
-            check("X-Web-Config: second" in head and "first" not in head, "headers after the reload: %s" % head)
+            check("Content-Security-Policy: default-src second" in head and "first" not in head, "headers after the reload: %s" % head)
             text = body.decode()
             check(gauge(text, "replywatch_web_config_last_reload_successful") == 1, "reload not counted as success")
             check(gauge(text, "replywatch_web_config_last_reload_success_timestamp_seconds") > started_at,

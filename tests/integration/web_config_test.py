@@ -6,6 +6,8 @@ import concurrent.futures
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import time
 import warnings
@@ -58,6 +60,22 @@ def curl(work, url, *extra):
     head, _, body = out.stdout.partition(b"\r\n\r\n")
     m = re.match(rb"HTTP/\S+ (\d+)", head)
     return (int(m.group(1)) if m else 0), head.decode(errors="replace"), body
+
+
+def tls_metrics(work, address, context, session=None):
+    """GET /metrics with Python's TLS client and `context` (resuming `session` when given):
+    (status, the session to resume, whether this one was resumed)."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=host, session=session) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: replywatch\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return int(data.split(b" ", 2)[1]), s.session, s.session_reused
 
 
 def start(binary, work, web_config, extra=()):
@@ -153,6 +171,18 @@ def test(binary):
             status, _, _ = curl(work, base + "/metrics", "--cert", os.path.join(work, "client.crt"),
                                 "--key", os.path.join(work, "client.key"))
             check(status == 200, "a client with a valid certificate was refused: %d" % status)
+            # A TLS 1.2 client resuming its session (as curl and browsers do) with its
+            # certificate is served on the resumed handshake too.
+            context = ssl.create_default_context(cafile=os.path.join(work, "ca.crt"))
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(os.path.join(work, "client.crt"), os.path.join(work, "client.key"))
+            status, session, _ = tls_metrics(work, daemon.address, context)
+            check(status == 200, "first TLS 1.2 connection: %d" % status)
+            try:
+                status, _, reused = tls_metrics(work, daemon.address, context, session)
+            except (ssl.SSLError, OSError) as e:
+                raise Failure("a resumed TLS session with a client certificate failed: %s" % e)
+            check(status == 200 and reused, "resumed connection: status %d, resumed %r" % (status, reused))
             # A self-signed client certificate not issued by the CA is refused.
             sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=intruder",
                "-keyout", "intruder.key", "-out", "intruder.crt", cwd=work)

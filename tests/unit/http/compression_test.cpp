@@ -92,6 +92,14 @@ TEST(GzipIfAccepted, CompressesWhenAskedAndLargeEnough) {
   EXPECT_TRUE(hasHeader(r, "Content-Encoding", "gzip"));
   EXPECT_TRUE(hasHeader(r, "Vary", "Accept-Encoding"));
   EXPECT_EQ(gunzip(r.body), plain);
+
+  // Repeated field lines are one list: gzip named on the second line is taken.
+  Request twice = withAcceptEncoding("br");
+  twice.headers.emplace_back("accept-encoding", "gzip");
+  Response again = Response::text(200, plain);
+  gzipIfAccepted(twice, again);
+  EXPECT_TRUE(hasHeader(again, "Content-Encoding", "gzip"));
+  EXPECT_EQ(gunzip(again.body), plain);
 }
 
 TEST(GzipIfAccepted, CompressesTheSharedTailAfterTheBody) {

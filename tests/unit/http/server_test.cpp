@@ -539,6 +539,49 @@ TEST_F(ServerTest, LargeAnswersOverTheUnsentBytesLimitGet503) {
   EXPECT_EQ(status, 200);
 }
 
+// A reload reaches connections already open: an idle one is closed, one being answered
+// gets "Connection: close" with its answer, and new ones get the new settings.
+TEST_F(ServerTest, ReloadedSettingsReachConnectionsAlreadyOpen) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  extra_routes_.emplace_back("GET", "/slow", [&entered, released](const Request&) {
+    entered.set_value();
+    released.wait();
+    return Response::text(200, "slow");
+  });
+  startServer();
+  RawClient idle(address_);
+  ASSERT_TRUE(idle.send(makeRequest("GET", "/metrics")));
+  auto first = idle.readResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->header("connection"), "");  // kept alive
+  RawClient busy(address_);
+  ASSERT_TRUE(busy.send(makeRequest("GET", "/slow")));
+  entered.get_future().wait();
+
+  auto settings = Server::loadConnectionSettings(std::nullopt, {{"X-Frame-Options", "deny"}});
+  ASSERT_TRUE(settings) << settings.error().message;
+  ASSERT_TRUE(server_->checkReload(*settings.value()));
+  ASSERT_TRUE(server_->reload(settings.value()));
+  EXPECT_TRUE(idle.waitClosed(3s));
+
+  release.set_value();
+  auto answered = busy.readResponse();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->body, "slow");
+  EXPECT_EQ(answered->header("connection"), "close");
+  EXPECT_EQ(answered->header("x-frame-options"), "");  // the settings it was accepted with
+  EXPECT_TRUE(busy.waitClosed(3s));
+
+  RawClient fresh(address_);
+  ASSERT_TRUE(fresh.send(makeRequest("GET", "/metrics")));
+  auto r = fresh.readResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("x-frame-options"), "deny");
+  EXPECT_EQ(r->header("connection"), "");
+}
+
 TEST_F(ServerTest, BlockingHandlerDoesNotStallOtherRequests) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();

@@ -101,6 +101,31 @@ TEST_F(WebConfigTest, FullFile) {
   EXPECT_EQ(r->basic_auth_users.at("prometheus"), kHash);
 }
 
+// As in the exporter-toolkit format: security headers only, some with fixed values; a
+// header that frames or describes a body (Content-Length, Connection, Vary...) cannot be set.
+TEST_F(WebConfigTest, OnlySecurityHeadersCanBeAdded) {
+  auto ok = load(
+      "http_server_config:\n  headers:\n    x-frame-options: SameOrigin\n"
+      "    Strict-Transport-Security: max-age=31536000\n    Content-Security-Policy: \"\"\n");
+  ASSERT_TRUE(ok) << ok.error().message;
+  ASSERT_EQ(ok->headers.size(), 2u);  // a blank value sets nothing
+  EXPECT_EQ(ok->headers[0], (std::pair<std::string, std::string>{"X-Frame-Options", "SameOrigin"}));
+  EXPECT_EQ(ok->headers[1].first, "Strict-Transport-Security");
+
+  auto bad = load(
+      "http_server_config:\n  headers:\n    Content-Length: \"0\"\n    Vary: Origin\n"
+      "    X-Content-Type-Options: sniff\n");
+  ASSERT_FALSE(bad);
+  const std::string& m = bad.error().message;
+  EXPECT_NE(m.find(":3: header \"Content-Length\" cannot be configured (these can: Content-Security-Policy"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find(":4: header \"Vary\" cannot be configured"), std::string::npos) << m;
+  EXPECT_NE(m.find(":5: invalid value \"sniff\" for header X-Content-Type-Options (expected nosniff)"),
+            std::string::npos)
+      << m;
+}
+
 TEST_F(WebConfigTest, DefaultsToTls12WithoutClientCertificates) {
   auto r = load("tls_server_config: {cert_file: tls.crt, key_file: tls.key}\n");
   ASSERT_TRUE(r) << r.error().message;
