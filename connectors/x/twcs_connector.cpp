@@ -334,6 +334,13 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     }
   };
   const Timestamp now = ctx_.clock.now();
+  // Read twice: a pipe or a FIFO would be empty (or block) the second time.
+  if (std::error_code ec; fs::exists(path, ec) && !fs::is_regular_file(path, ec)) {
+    return fail(
+        makeError("bad_file", fmt::format("{} is not a regular file (twcs files are read twice: save the "
+                                          "stream to a file first)",
+                                          origin)));
+  }
 
   // ---- pass 1: trees and accounts, no text kept
   auto first = open();
@@ -444,9 +451,19 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
         case CsvReader::Status::Record: {
           if (blankRecord(again)) break;
           if (data_row >= pass.accepted.size()) return changed;
-          if (pass.accepted[data_row++] == 0) break;
+          if (pass.accepted[data_row++] == 0) {
+            // Still rejected: a row accepted now would be left out of the trees.
+            if (!parseRow(again, *header, validator_, now, row)) return changed;
+            break;
+          }
           const std::uint32_t k = node_index++;
-          if (parseRow(again, *header, validator_, now, row) || row.id != pass.nodes[k].id) return changed;
+          // The same row as in the first pass, in every value the trees were built from.
+          const Pass::Node& node = pass.nodes[k];
+          if (parseRow(again, *header, validator_, now, row) || row.id != node.id ||
+              row.parent != node.parent || toMillis(row.created_at) != node.created_ms ||
+              row.inbound != (node.brand == kNone)) {
+            return changed;
+          }
           if (pass.nodes[k].duplicate) {
             ++duplicates_read;
             break;

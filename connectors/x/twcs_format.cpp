@@ -35,8 +35,9 @@ std::uint64_t countNewlines(const char* b, const char* e) {
   return n;
 }
 
-bool readInt(std::string_view s, int& out) {
-  if (s.empty()) return false;
+bool readInt(std::string_view s, int& out) {  // digits only: no sign, no spaces
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc{} && p == s.data() + s.size();
 }
@@ -128,6 +129,7 @@ std::size_t CsvReader::scan() {
   fields_.clear();
   scratch_used_ = 0;
   malformed_ = false;
+  open_quote_ = false;
   record_newlines_ = 0;
   std::size_t i = 0;
   auto unquoted = [&](std::size_t from, std::size_t& end) -> bool {  // false: needs more data
@@ -142,14 +144,20 @@ std::size_t CsvReader::scan() {
       bool escaped = false;
       for (;;) {
         const void* hit = std::memchr(d + j, '"', n - j);
-        if (hit == nullptr) return 0;  // the quoted field continues (or never closes: see next())
+        if (hit == nullptr) {  // the quoted field continues (or never closes: see next())
+          open_quote_ = true;
+          return 0;
+        }
         const auto k = static_cast<std::size_t>(static_cast<const char*>(hit) - d);
         if (k + 1 < n && d[k + 1] == '"') {
           escaped = true;
           j = k + 2;
           continue;
         }
-        if (k + 1 >= n && !eof) return 0;
+        if (k + 1 >= n && !eof) {
+          open_quote_ = true;
+          return 0;
+        }
         j = k + 1;
         break;
       }
@@ -180,6 +188,7 @@ std::size_t CsvReader::scan() {
         ++record_newlines_;
         return i + 2;
       }
+      if (d[i] == '\r' && i + 1 == n && eof) return n;  // CR ending the last record
       // Characters after the closing quote: the row is malformed; skip to the field's end.
       malformed_ = true;
       std::size_t end = 0;
@@ -196,7 +205,8 @@ std::size_t CsvReader::scan() {
     std::size_t end = 0;
     if (!unquoted(i, end)) return 0;
     std::string_view v(d + i, end - i);
-    if (end < n && !v.empty() && v.back() == '\r') v.remove_suffix(1);  // CRLF line end
+    // A CR ending the record (CRLF line end, or the file's end) is no data; elsewhere it is.
+    if (!v.empty() && v.back() == '\r' && ((end < n && d[end] == '\n') || end >= n)) v.remove_suffix(1);
     fields_.push_back(v);
     if (end >= n) return end;
     if (d[end] == ',') {
@@ -235,9 +245,21 @@ CsvReader::Status CsvReader::next() {
       continue;
     }
     const std::size_t length = scan();
+    if (length > kMaxRecordBytes) {
+      failure_ = makeError("bad_file", fmt::format("line {}: the record is longer than {} MiB", next_line_,
+                                                   kMaxRecordBytes >> 20));
+      return Status::Failed;
+    }
     if (length == 0) {
       if (input_.size() > kMaxRecordBytes || input_.eof()) {
-        failure_ = makeError("bad_file", fmt::format("line {}: a quoted field is never closed", next_line_));
+        std::string what = "a quoted field is never closed";
+        if (!open_quote_) {
+          what = fmt::format("the record is longer than {} MiB", kMaxRecordBytes >> 20);
+        } else if (!input_.eof()) {
+          what = fmt::format("a quoted field is never closed (or the record is longer than {} MiB)",
+                             kMaxRecordBytes >> 20);
+        }
+        failure_ = makeError("bad_file", fmt::format("line {}: {}", next_line_, what));
         return Status::Failed;
       }
       auto more = input_.fill();

@@ -46,8 +46,8 @@ class CsvReader {
 
   // The next record. Record: fields() holds its fields (views valid until the next
   // call), line() the 1-based line where it began, malformed() whether a quoted field
-  // was followed by other characters. Failed: failure() says why (I/O error, or a
-  // quoted field left open for more than kMaxRecordBytes).
+  // was followed by other characters. Failed: failure() says why (I/O error, a quoted
+  // field never closed, or a record longer than kMaxRecordBytes).
   Status next();
   const std::vector<std::string_view>& fields() const { return fields_; }
   std::uint64_t line() const { return line_; }
@@ -71,6 +71,7 @@ class CsvReader {
   std::uint64_t line_ = 0;
   std::uint64_t record_newlines_ = 0;
   bool malformed_ = false;
+  bool open_quote_ = false;  // scan() returned 0 inside a quoted field
   std::vector<std::string_view> fields_;
   std::deque<std::string> scratch_;  // unescaped quoted fields (stable addresses)
   std::size_t scratch_used_ = 0;

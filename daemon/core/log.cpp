@@ -1,9 +1,11 @@
 #include "daemon/core/log.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <memory>
@@ -57,8 +59,15 @@ std::optional<std::string> readLogValue(std::string_view s, std::size_t& p) {
       return v;
     }
     if (c == '\\' && p + 1 < s.size()) {
-      char e = s[++p];
-      v += e == 'n' ? '\n' : e;
+      const char e = s[++p];
+      unsigned byte = 0;
+      if (e == 'x' && p + 2 < s.size() &&
+          std::from_chars(s.data() + p + 1, s.data() + p + 3, byte, 16).ptr == s.data() + p + 3) {
+        v += static_cast<char>(byte);
+        p += 2;
+      } else {
+        v += e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+      }
       continue;
     }
     v += c;
@@ -126,19 +135,28 @@ class JsonFormatter final : public spdlog::formatter {
 }  // namespace
 
 std::string logValue(std::string_view v) {
+  auto control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == '\x7f'; };
   bool quote = v.empty();
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t') quote = true;
+    if (c == ' ' || c == '"' || c == '=' || control(c)) quote = true;
   }
   if (!quote) return std::string(v);
   std::string out = "\"";
   for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        // Other control bytes (ESC, NUL, ...) never reach a terminal or a log file raw.
+        if (control(c)) {
+          out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
     }
-    out += c;
   }
   out += '"';
   return out;

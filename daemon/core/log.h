@@ -33,7 +33,9 @@ struct LogMessage {
 };
 std::optional<LogMessage> splitLogMessage(std::string_view payload);
 
-// Quotes a value for logfmt when it contains spaces, quotes or '='.
+// Quotes a value for logfmt when it contains spaces, quotes, '=' or control bytes. Inside
+// the quotes a backslash escapes '"' and itself; LF, CR and tab are written \n, \r and
+// \t, every other control byte \xNN.
 std::string logValue(std::string_view v);
 
 }  // namespace replywatch

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,6 +94,7 @@ class RecordingSink final : public IngestSink {
   // Where each id was stored, from the messages recorded (any source).
   Result<std::vector<std::optional<MessagePlace>>> messagePlaces(
       const std::string&, const std::vector<std::string>& ids) override {
+    if (before_places) before_places();
     std::lock_guard lock(mutex_);
     ++place_lookups;
     if (fail_places) return makeError("store", "disk I/O error");
@@ -144,6 +146,8 @@ class RecordingSink final : public IngestSink {
   int calls = 0;
   int place_lookups = 0;     // messagePlaces() calls
   bool fail_places = false;  // messagePlaces() fails
+  // Runs at each messagePlaces() call (the twcs connector's, between its two passes).
+  std::function<void()> before_places;
   std::string last_source;
   std::vector<Message> stored;
   std::vector<std::optional<std::string>> cursors;

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <map>
 #include <string>
@@ -29,6 +30,9 @@ struct TwcsHarness {
   std::unique_ptr<Connector> connector;
 };
 
+constexpr const char* kTwcsHeader =
+    "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
+
 const char* const kQuirksSource =
     "name: twcs\ntype: twcs\naccount: support\nchannel: x\nbrand_accounts: {AppleSupport: apple}\n";
 
@@ -41,6 +45,9 @@ TEST(TwcsFormat, CreatedAt) {
   EXPECT_FALSE(parseCreatedAt("Tue Feb 30 22:10:47 +0000 2017"));
   EXPECT_FALSE(parseCreatedAt("Xyz Oct 31 22:10:47 +0000 2017"));
   EXPECT_FALSE(parseCreatedAt("Tue Oct 31 25:10:47 +0000 2017"));
+  EXPECT_FALSE(parseCreatedAt("Tue Oct 31 -1:00:00 +0000 2017"));  // digits only in every field
+  EXPECT_FALSE(parseCreatedAt("Tue Oct 31 22:10:-5 +-1-1 2017"));
+  EXPECT_FALSE(parseCreatedAt("Tue Oct 31 22:10:+5 +0000 2017"));
   EXPECT_FALSE(parseCreatedAt(""));
 }
 
@@ -90,12 +97,53 @@ TEST(TwcsFormat, CsvRecordsEndOnlyAtNewlines) {
   EXPECT_EQ(lines, (std::vector<std::uint64_t>{1, 2, 4, 5, 6}));
 }
 
+// A CR is dropped only where it ends the record; elsewhere, at a field's end too, it is data.
+TEST(TwcsFormat, OnlyACrEndingTheRecordIsDropped) {
+  const std::string data = "a,b\nx\r,y\r\n\"q\",\"last\"\r";
+  CsvReader reader(exportfmt::Input::fromMemory(data));
+  std::vector<std::vector<std::string>> rows;
+  std::vector<bool> malformed;
+  while (reader.next() == CsvReader::Status::Record) {
+    rows.emplace_back(reader.fields().begin(), reader.fields().end());
+    malformed.push_back(reader.malformed());
+  }
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"x\r", "y"}));
+  EXPECT_EQ(rows[2], (std::vector<std::string>{"q", "last"}));
+  EXPECT_FALSE(malformed[2]);
+  CsvReader unquoted(exportfmt::Input::fromMemory("a,b\n1,end\r"));
+  ASSERT_EQ(unquoted.next(), CsvReader::Status::Record);
+  ASSERT_EQ(unquoted.next(), CsvReader::Status::Record);
+  EXPECT_EQ(unquoted.fields()[1], "end");
+}
+
+// A record over the limit is refused for what it is: an open quote, or a long record.
+TEST(TwcsFormat, TooLongARecordSaysWhy) {
+  testing::TempDir dir;
+  auto failure = [&](const std::string& data) {
+    const auto file = dir.path() / "long.csv";
+    testing::writeAll(file, data);
+    auto input = exportfmt::Input::openFile(file);
+    if (!input) return input.error().message;
+    CsvReader reader(std::move(input).value());
+    while (reader.next() == CsvReader::Status::Record) {
+    }
+    return reader.failure().message;
+  };
+  const std::string big(CsvReader::kMaxRecordBytes + 10, 'x');
+  EXPECT_EQ(failure("a,b\n1," + big + "\n2,y\n"), "line 2: the record is longer than 8 MiB");
+  EXPECT_EQ(failure("a,b\n1,\"" + big + "\"\n2,y\n"), "line 2: the record is longer than 8 MiB");
+  EXPECT_EQ(failure("a,b\n1,\"" + big + big + "\n2,y\n"),
+            "line 2: a quoted field is never closed (or the record is longer than 8 MiB)");
+  EXPECT_EQ(failure("a,b\n1,\"open\n2,y\n"), "line 2: a quoted field is never closed");
+}
+
 TEST(TwcsFormat, UnclosedQuoteFailsTheFile) {
   const std::string data = "a,b\n1,\"never closed\n2,x\n";
   CsvReader reader(exportfmt::Input::fromMemory(data));
   EXPECT_EQ(reader.next(), CsvReader::Status::Record);
   EXPECT_EQ(reader.next(), CsvReader::Status::Failed);
-  EXPECT_NE(reader.failure().message.find("line 2"), std::string::npos) << reader.failure().message;
+  EXPECT_EQ(reader.failure().message, "line 2: a quoted field is never closed");
 }
 
 TEST(TwcsFormat, HeaderNeedsTheColumns) {
@@ -213,6 +261,50 @@ TEST(Twcs, BadFiles) {
   EXPECT_TRUE(h.sink.stored.empty());
 }
 
+// The second pass must read what the first read: a row whose parent, time, direction or
+// validity changed in between fails the file (an export still being written, rewritten
+// in place); so does a stream that cannot be read twice.
+TEST(Twcs, AFileChangedBetweenThePassesOrNotAFileIsRefused) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "live.csv";
+  // Tweet 1 replies to a tweet the file lacks: the connector asks the sink between passes.
+  const std::string first = std::string(kTwcsHeader) +
+                            "1,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help,,9\n"
+                            "2,AcmeCare,False,Tue Oct 31 10:10:00 +0000 2017,@100 sure,,1\n"
+                            "3,101,True,not a date,@AcmeCare hello,,\n";
+  const std::vector<std::pair<std::string, std::string>> edits = {
+      {",,1\n", ",,12\n"},                               // another parent
+      {"10:10:00", "10:11:00"},                          // another time
+      {"AcmeCare,False", "AcmeCare,True"},               // another direction
+      {"not a date", "Tue Oct 31 10:30:00 +0000 2017"},  // a rejected row now valid
+  };
+  for (const auto& [from, to] : edits) {
+    TwcsHarness h(kQuirksSource);
+    testing::writeAll(file, first);
+    std::string second = first;
+    second.replace(second.find(from), from.size(), to);
+    h.sink.before_places = [&] { testing::writeAll(file, second); };
+    auto r = h.import(file);
+    ASSERT_FALSE(r.ok()) << to;
+    EXPECT_NE(r.error().message.find("changed while it was imported"), std::string::npos)
+        << r.error().message;
+    EXPECT_TRUE(h.sink.stored.empty()) << to;
+  }
+  TwcsHarness same(kQuirksSource);  // rewritten as it was: imported
+  testing::writeAll(file, first);
+  same.sink.before_places = [&] { testing::writeAll(file, first); };
+  ASSERT_TRUE(same.import(file).ok());
+  EXPECT_EQ(same.sink.stored.size(), 2u);
+
+  const auto fifo = dir.path() / "stream.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  TwcsHarness h(kQuirksSource);
+  auto r = h.import(fifo);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().reason, "bad_file");
+  EXPECT_NE(r.error().message.find("is not a regular file"), std::string::npos) << r.error().message;
+}
+
 TEST(Twcs, LoopingParentsAreCut) {
   testing::TempDir dir;
   TwcsHarness h(kQuirksSource);
@@ -250,9 +342,6 @@ TEST(Twcs, AuthorsAreTrimmed) {
   EXPECT_EQ(h.sink.find("1")->account, "apple");
   EXPECT_EQ(h.sink.find("2")->account, "apple");
 }
-
-constexpr const char* kTwcsHeader =
-    "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
 
 // One file per day: the answer after midnight continues the question of the day before.
 TEST(Twcs, ATweetReplyingToOneStoredByAnEarlierImportContinuesItsConversation) {

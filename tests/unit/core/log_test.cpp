@@ -44,6 +44,20 @@ TEST(SplitLogMessage, ANewlineAndABackslashComeBack) {
   EXPECT_EQ(split->fields[0].second, value);
 }
 
+// Control bytes from remote text (a CR that would rewrite the line on a terminal, an ANSI
+// escape, NUL) are escaped in logfmt and come back whole in JSON.
+TEST(SplitLogMessage, ControlBytesAreEscapedAndComeBack) {
+  const std::string value = std::string("a\rb\tc\x1b[31md") + '\0' + "\x7f\\x41";
+  const std::string written = logValue(value);
+  EXPECT_EQ(written, "\"a\\rb\\tc\\x1b[31md\\x00\\x7f\\\\x41\"");
+  for (char c : written) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == '\x7f') << int(c);
+  auto split = splitLogMessage("failed error=" + written);
+  ASSERT_TRUE(split);
+  ASSERT_EQ(split->fields.size(), 1U);
+  EXPECT_EQ(split->fields[0].second, value);
+  EXPECT_EQ(logValue("plain\x01"), "\"plain\\x01\"");  // quoted although it has no space
+}
+
 TEST(SplitLogMessage, AMessageWithoutPairsIsAllText) {
   auto split = splitLogMessage("shutting down now");
   ASSERT_TRUE(split);
