@@ -464,7 +464,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
               row.inbound != (node.brand == kNone)) {
             return changed;
           }
-          if (pass.nodes[k].duplicate) {
+          if (node.duplicate) {
             ++duplicates_read;
             break;
           }

@@ -245,23 +245,20 @@ CsvReader::Status CsvReader::next() {
       continue;
     }
     const std::size_t length = scan();
-    if (length > kMaxRecordBytes) {
-      failure_ = makeError("bad_file", fmt::format("line {}: the record is longer than {} MiB", next_line_,
-                                                   kMaxRecordBytes >> 20));
+    // A record too long, found whole or not; or a quote still open at the limit or the end.
+    const bool too_long = length > kMaxRecordBytes || (length == 0 && input_.size() > kMaxRecordBytes);
+    if (too_long || (length == 0 && input_.eof())) {
+      const std::string limit = fmt::format("the record is longer than {} MiB", kMaxRecordBytes >> 20);
+      std::string what = "a quoted field is never closed";
+      if (length > 0 || !open_quote_) {
+        what = limit;
+      } else if (!input_.eof()) {
+        what += " (or " + limit + ")";
+      }
+      failure_ = makeError("bad_file", fmt::format("line {}: {}", next_line_, what));
       return Status::Failed;
     }
     if (length == 0) {
-      if (input_.size() > kMaxRecordBytes || input_.eof()) {
-        std::string what = "a quoted field is never closed";
-        if (!open_quote_) {
-          what = fmt::format("the record is longer than {} MiB", kMaxRecordBytes >> 20);
-        } else if (!input_.eof()) {
-          what = fmt::format("a quoted field is never closed (or the record is longer than {} MiB)",
-                             kMaxRecordBytes >> 20);
-        }
-        failure_ = makeError("bad_file", fmt::format("line {}: {}", next_line_, what));
-        return Status::Failed;
-      }
       auto more = input_.fill();
       if (!more && !input_.eof()) {
         failure_ = more.error();

@@ -61,15 +61,16 @@ struct ConfigurableHeader {
   std::vector<std::string_view> allowed;
 };
 
+const std::array<ConfigurableHeader, 5> kConfigurableHeaders = {{
+    {"Content-Security-Policy", {}},
+    {"X-Frame-Options", {"deny", "sameorigin"}},
+    {"X-Content-Type-Options", {"nosniff"}},
+    {"X-XSS-Protection", {}},
+    {"Strict-Transport-Security", {}},
+}};
+
 const ConfigurableHeader* configurableHeader(std::string_view name) {
-  static const std::array<ConfigurableHeader, 5> kHeaders = {{
-      {"Content-Security-Policy", {}},
-      {"X-Frame-Options", {"deny", "sameorigin"}},
-      {"X-Content-Type-Options", {"nosniff"}},
-      {"X-XSS-Protection", {}},
-      {"Strict-Transport-Security", {}},
-  }};
-  for (const auto& h : kHeaders) {
+  for (const auto& h : kConfigurableHeaders) {
     if (equalsIgnoreCase(h.name, name)) return &h;
   }
   return nullptr;
@@ -191,11 +192,12 @@ void parse(const std::filesystem::path& file, const YAML::Node& root, WebSecurit
             auto value = scalar(file, kv.second, name);
             const ConfigurableHeader* header = configurableHeader(name);
             if (header == nullptr) {
+              std::vector<std::string_view> names;
+              names.reserve(kConfigurableHeaders.size());
+              for (const auto& h : kConfigurableHeaders) names.push_back(h.name);
               fail(file, kv.first,
-                   fmt::format("header \"{}\" cannot be configured (these can: Content-Security-Policy, "
-                               "X-Frame-Options, X-Content-Type-Options, X-XSS-Protection, "
-                               "Strict-Transport-Security)",
-                               name));
+                   fmt::format("header \"{}\" cannot be configured (these can: {})", name,
+                               fmt::join(names, ", ")));
             }
             if (value.find_first_of("\r\n") != std::string::npos) {
               fail(file, kv.second, fmt::format("the value of header {} holds a line break", header->name));
