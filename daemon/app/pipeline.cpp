@@ -134,11 +134,6 @@ Result<void> Pipeline::restoreLocked() {
   return reloadEscalations();
 }
 
-Result<void> Pipeline::saveRetired() {
-  return store_.saveRetiredCounts(retiredToJson(
-      Retired{retired_turns_, escalations_.retiredEscalations(), escalations_.retiredPhases()}));
-}
-
 Result<void> Pipeline::beginBulkLoad() {
   std::lock_guard lock(mu_);
   auto started = store_.beginBulkLoad();
@@ -518,43 +513,40 @@ Result<std::size_t> Pipeline::tick() {
 }
 
 Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
-  // What the turns deleted so far counted is saved with each deletion transaction; the
-  // escalation records' part changes only below, after the pruning, and is saved then.
-  Retired kept;
   {
     std::lock_guard lock(mu_);
     if (auto settled = settleBulkWrites(/*stop_bulk_writer=*/true); !settled) return settled.error();
     tracker_->forgetBefore(cutoff);
-    kept = Retired{retired_turns_, escalations_.retiredEscalations(), escalations_.retiredPhases()};
   }
-  tracker::RetiredCounts gone;
   store::PruneHooks hooks;
-  hooks.deleted_turn = [&gone](const Turn& t) { gone.add(t); };
-  // Runs under the store's write lock, so it must not take mu_ (the writer thread may
-  // hold it while waiting for the store): it reads only `kept` and `gone`, which this
-  // thread alone touches until the pruning ends.
-  hooks.retired_counts = [&kept, &gone](const std::vector<Turn>& deleting) {
-    Retired after = kept;
-    after.turns.add(gone);
-    for (const Turn& t : deleting) after.turns.add(t);
+  // Each deletion runs under mu_, as the writer's commits do: the writer cannot load a
+  // conversation back from the store between a deletion's check and its commit, and
+  // what a deletion removes leaves memory in the same step. Otherwise a conversation
+  // loaded back meanwhile would stay in the tracker after its deletion, and a later
+  // message to it would store its pruned turn again, counted twice from then on.
+  hooks.exclude = [this] { return std::unique_lock(mu_); };
+  // Under mu_ and the store's write lock: reads only this object.
+  hooks.retired_counts = [this](const store::PruneDeletion& deleting) {
+    Retired after{retired_turns_, {}, {}};
+    for (const Turn& t : deleting.turns) after.turns.add(t);
+    auto escalations = escalations_.retiredWith(deleting.escalations);
+    after.escalations = std::move(escalations.escalations);
+    after.phases = std::move(escalations.phases);
     return retiredToJson(after);
+  };
+  bool deleted_any = false;
+  hooks.deleted = [this, &deleted_any](const store::PruneDeletion& deleted) {
+    for (const Turn& t : deleted.turns) retired_turns_.add(t);
+    escalations_.retire(deleted.escalations);
+    tracker_->forget(deleted.conversations);
+    deleted_any = true;
   };
   auto pruned = store_.prune(cutoff, hooks);
   std::lock_guard lock(mu_);
-  // After an error too: the transactions that committed before it deleted turns and
-  // escalation records all the same, whose counts are kept below.
-  retired_turns_.add(gone);
-  if (pruned && *pruned > 0) loader_->rebuildInBackground();
-  // Escalation records may go without any message (those whose question never came).
-  // What the pruned records counted stays in the relay counters.
-  tracker::Snapshot before;
-  escalations_.fill(before);
+  // After an error too: the transactions that committed before it deleted all the same.
+  if (deleted_any) loader_->rebuildInBackground();
+  // Records whose question never came went at the end; they counted nothing.
   if (auto reloaded = reloadEscalations(); !reloaded) return pruned ? reloaded.error() : pruned.error();
-  escalations_.keepCountsOf(before);
-  if (auto saved = saveRetired(); !saved) {
-    if (pruned) return saved.error();
-    spdlog::warn("cannot save what pruned data counted error={}", logValue(saved.error().message));
-  }
   return pruned;
 }
 

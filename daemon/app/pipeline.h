@@ -184,9 +184,6 @@ class Pipeline final : public connectors::IngestSink {
   void leaveBulkLoad();
   // restore(), with mu_ held.
   Result<void> restoreLocked();
-  // Saves what pruned data counted (retired_turns_ and the book's relay figures) in the
-  // store. Called with mu_ held.
-  Result<void> saveRetired();
 
   const config::Config& config_;
   const Clock& clock_;

@@ -1,5 +1,5 @@
 #pragma once
-// What pruned data counted, kept in the store (Store::saveRetiredCounts) so that a restart
+// What pruned data counted, kept in the store (PruneHooks::retired_counts) so that a restart
 // counts it again: the running counters never go down because retention deleted what
 // they counted. One JSON text: the tracker's RetiredCounts and the escalation book's
 // retired relay figures. Pure functions; no I/O.

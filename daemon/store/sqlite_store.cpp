@@ -1450,18 +1450,20 @@ class SqliteStore final : public Store {
       if (!scanned.ok()) return scanned.error();
       for (std::size_t i = 0; i < stale.size(); i += kPruneWriteChunk) {
         const std::size_t end = std::min(stale.size(), i + kPruneWriteChunk);
-        std::vector<Turn> turns;
-        auto removed = deleteStale(stale, i, end, cutoff_ms, hooks, turns);
+        std::unique_lock<std::mutex> excluded;
+        if (hooks.exclude) excluded = hooks.exclude();
+        PruneDeletion deletion;
+        auto removed = deleteStale(stale, i, end, cutoff_ms, hooks, deletion);
         if (!removed.ok()) return removed.error();
         deleted += removed.value();
-        if (hooks.deleted_turn) {
-          for (const Turn& t : turns) hooks.deleted_turn(t);
-        }
+        if (hooks.deleted && !deletion.conversations.empty()) hooks.deleted(deletion);
       }
       if (!more) break;
     }
     // Records whose question never arrived are kept as long as a conversation would be.
     {
+      std::unique_lock<std::mutex> excluded;
+      if (hooks.exclude) excluded = hooks.exclude();
       std::lock_guard lock(write_mutex_);
       Database& db = *write_;
       Statement* del = db.prepare("DELETE FROM escalations WHERE link_kind = 0 AND requested_at_ms < ?1");
@@ -1487,19 +1489,6 @@ class SqliteStore final : public Store {
     std::string data;
     s->columnText(0, data);
     return std::optional<std::string>(std::move(data));
-  }
-
-  Result<void> saveRetiredCounts(std::string_view data) override {
-    if (!write_) return readOnlyError("cannot save retired counts to");
-    std::lock_guard lock(write_mutex_);
-    Database& db = *write_;
-    Statement* s = db.prepare(kSaveRetiredCounts);
-    if (s == nullptr) return dbError(db, db.lastErrorCode(), "cannot save retired counts");
-    ResetGuard guard(*s);
-    s->bind(1, data);
-    const int rc = s->step();
-    if (rc != SQLITE_DONE) return dbError(db, rc, "cannot save retired counts");
-    return {};
   }
 
   int schemaVersion() const override { return version_; }
@@ -2114,15 +2103,14 @@ class SqliteStore final : public Store {
     return {};
   }
 
-  // Deletes stale[begin, end) in one write transaction, re-checking each conversation
-  // under the write lock (a message may have arrived since the scan).
-  // Deletes the conversations of stale[begin, end) still stale, in one transaction, with
-  // the text of hooks.retired_counts when it deletes turns; the turns it deleted are
-  // added to `turns` once it committed.
+  // Deletes the conversations of stale[begin, end) still stale (each checked again under
+  // the write lock: a message may have arrived since the scan), in one transaction, with
+  // the text of hooks.retired_counts when it deletes turns or linked escalation records;
+  // `deletion` holds what it deleted once it committed.
   Result<std::uint64_t> deleteStale(const std::vector<ConversationKey>& stale, std::size_t begin,
                                     std::size_t end, std::int64_t cutoff_ms, const PruneHooks& hooks,
-                                    std::vector<Turn>& turns) {
-    const bool read_turns = hooks.deleted_turn || hooks.retired_counts;
+                                    PruneDeletion& deletion) {
+    const bool read_turns = hooks.deleted || hooks.retired_counts;
     // With a commit log, no batch is logged meanwhile, and a conversation with a logged
     // batch not applied yet is not stale (its new message is not in the file yet).
     std::unique_lock<std::mutex> commit_lock;
@@ -2141,15 +2129,18 @@ class SqliteStore final : public Store {
     static const std::string kSelectTurns = std::string("SELECT ") + std::string(kTurnColumns) +
                                             " FROM turns WHERE source = ?1 AND conversation_id = ?2";
     Statement* sel_turns = db.prepare(kSelectTurns);
+    Statement* sel_escalations =
+        db.prepare("SELECT source, id FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2");
     if (newest == nullptr || del_messages == nullptr || del_turns == nullptr || del_escalations == nullptr ||
-        sel_turns == nullptr) {
+        sel_turns == nullptr || sel_escalations == nullptr) {
       return dbError(db, db.lastErrorCode(), kWhat);
     }
     int rc = db.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns), g4(*del_escalations), g5(*sel_turns);
+    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns), g4(*del_escalations), g5(*sel_turns),
+        g6(*sel_escalations);
     std::uint64_t deleted = 0;
-    std::vector<Turn> gone;
+    PruneDeletion gone;
     for (std::size_t i = begin; i < end; ++i) {
       const ConversationKey& key = stale[i];
       if (conversationPending(key)) continue;
@@ -2166,13 +2157,23 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       deleted += static_cast<std::uint64_t>(db.changes());
       del_messages->reset();
+      gone.conversations.push_back(key);
       if (read_turns) {
         sel_turns->bind(1, key.source);
         sel_turns->bind(2, key.conversation_id);
-        while ((rc = sel_turns->step()) == SQLITE_ROW) readTurn(*sel_turns, gone.emplace_back());
+        while ((rc = sel_turns->step()) == SQLITE_ROW) readTurn(*sel_turns, gone.turns.emplace_back());
         if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
         sel_turns->reset();
       }
+      sel_escalations->bind(1, key.source);
+      sel_escalations->bind(2, key.conversation_id);
+      while ((rc = sel_escalations->step()) == SQLITE_ROW) {
+        auto& [source, id] = gone.escalations.emplace_back();
+        sel_escalations->columnText(0, source);
+        sel_escalations->columnText(1, id);
+      }
+      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
+      sel_escalations->reset();
       del_turns->bind(1, key.source);
       del_turns->bind(2, key.conversation_id);
       rc = del_turns->step();
@@ -2184,10 +2185,10 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       del_escalations->reset();
     }
-    if (hooks.retired_counts && !gone.empty()) {
+    if (hooks.retired_counts && (!gone.turns.empty() || !gone.escalations.empty())) {
       Statement* save = db.prepare(kSaveRetiredCounts);
       if (save == nullptr) return abortTransaction(db, db.lastErrorCode(), kWhat);
-      ResetGuard g6(*save);
+      ResetGuard g7(*save);
       std::string text;
       try {
         text = hooks.retired_counts(gone);
@@ -2201,7 +2202,7 @@ class SqliteStore final : public Store {
     }
     rc = db.exec("COMMIT");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    turns.insert(turns.end(), gone.begin(), gone.end());
+    deletion = std::move(gone);
     return deleted;
   }
 

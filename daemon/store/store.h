@@ -20,9 +20,11 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/core/model.h"
@@ -148,19 +150,36 @@ struct OpenOptions {
   std::uint64_t log_segment_bytes = 64ULL << 20;
 };
 
-// What prune() tells its caller about each of its deletion transactions; both optional,
-// both called on the thread that called prune().
+// What one deletion transaction of prune() deleted.
+struct PruneDeletion {
+  std::vector<ConversationKey> conversations;
+  // Their turns; read only when PruneHooks::retired_counts or PruneHooks::deleted is set.
+  std::vector<Turn> turns;
+  // (source, id) of the escalation records linked to them.
+  std::vector<std::pair<std::string, std::string>> escalations;
+};
+
+// What prune() asks and tells its caller around each of its write transactions; each
+// optional, each called on the thread that called prune().
 struct PruneHooks {
-  // Called for each turn a transaction deleted, once it committed: so also for those of
-  // the transactions that committed before an Error.
-  std::function<void(const Turn&)> deleted_turn;
-  // Called inside each transaction that deletes turns, before it commits, with those
-  // turns: returns the text to save as retiredCounts() in that same transaction (what
-  // they counted included), so that a crash during a pruning never leaves turns deleted
-  // without their counts saved. The store's write lock is held: it must not call the
-  // store or wait for a thread that may. If the transaction then fails, the text is not
-  // saved and deleted_turn is not called for those turns.
-  std::function<std::string(const std::vector<Turn>& deleting)> retired_counts;
+  // Called before each write transaction (every deletion, and the one deleting unlinked
+  // escalation records at the end), before the store takes its own locks: the lock it
+  // returns is held until that transaction ended and `deleted` ran. A caller whose
+  // writers hold a lock of theirs while they call the store returns that lock, so that
+  // nothing it holds in memory changes between a deletion's check and its commit, and
+  // `retired_counts` and `deleted` may read and change that memory.
+  std::function<std::unique_lock<std::mutex>()> exclude;
+  // Called inside each deletion transaction that deletes turns or linked escalation
+  // records, before it commits, with what it deletes: returns the text to save as
+  // retiredCounts() in that same transaction (what they counted included), so that a
+  // crash during a pruning never leaves them deleted without their counts saved. The
+  // store's write lock is held: it must not call the store or wait for a thread that
+  // may. If the transaction then fails, the text is not saved and `deleted` is not
+  // called.
+  std::function<std::string(const PruneDeletion& deleting)> retired_counts;
+  // Called after each deletion transaction committed, with what it deleted: so also for
+  // those that committed before an Error.
+  std::function<void(const PruneDeletion& deleted)> deleted;
 };
 
 class Store {
@@ -239,11 +258,10 @@ class Store {
   // Works in several transactions; see PruneHooks for what the caller learns of each.
   virtual Result<std::uint64_t> prune(Timestamp cutoff, const PruneHooks& hooks) = 0;
 
-  // The text last saved by saveRetiredCounts(), nullopt before any. The store keeps it
-  // for its user: what pruned data counted, which a restart cannot count again.
+  // The text PruneHooks::retired_counts last returned in a committed deletion, nullopt
+  // before any. The store keeps it for its user: what pruned data counted, which a
+  // restart cannot count again.
   virtual Result<std::optional<std::string>> retiredCounts() = 0;
-  // Replaces that text (one small transaction). Blocks on disk.
-  virtual Result<void> saveRetiredCounts(std::string_view data) = 0;
 
   // Schema version currently applied (see migrations in sqlite_store.cpp).
   virtual int schemaVersion() const = 0;

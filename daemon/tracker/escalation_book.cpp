@@ -28,21 +28,6 @@ void eachFigure(PhaseStats& a, const PhaseStats& b, Op op) {
 }
 
 constexpr auto kAdd = [](auto& figure, const auto& more) { figure += more; };
-// Keeps in `figure` what it has beyond `now` (never negative).
-constexpr auto kKeepExcess = [](auto& figure, const auto& now) { figure = figure > now ? figure - now : 0; };
-
-// Adds to `retired` what `before` counted beyond `now`, key by key.
-template <typename Stats>
-void retire(std::map<std::pair<std::string, std::string>, Stats>& retired,
-            const std::map<std::pair<std::string, std::string>, Stats>& before,
-            std::map<std::pair<std::string, std::string>, Stats>& now) {
-  for (const auto& [key, was] : before) {
-    Stats gone = was;
-    eachFigure(gone, now[key], kKeepExcess);
-    eachFigure(retired[key], gone, kAdd);
-  }
-}
-
 }  // namespace
 
 void EscalationBook::put(const EscalationRecord& record, const std::optional<Turn>& turn) {
@@ -56,17 +41,18 @@ void EscalationBook::put(const EscalationRecord& record, const std::optional<Tur
   }
 }
 
-void EscalationBook::fill(Snapshot& snapshot) const {
+void EscalationBook::count(const std::vector<const Entry*>& entries, RetiredEscalations& escalations,
+                           RetiredPhases& phases) {
   // Legs of each linked turn, with the turn as stored.
   struct Linked {
     const Turn* turn = nullptr;
     std::vector<EscalationLeg> legs;
   };
   std::map<TurnKey, Linked> by_turn;
-  for (const auto& [key, entry] : entries_) {
-    if (!entry.turn) continue;
-    const Escalation& e = entry.record.escalation;
-    auto& stats = snapshot.escalations[{e.account, std::string(toString(entry.record.route))}];
+  for (const Entry* entry : entries) {
+    if (!entry->turn) continue;
+    const Escalation& e = entry->record.escalation;
+    auto& stats = escalations[{e.account, std::string(toString(entry->record.route))}];
     ++stats.escalations_total;
     if (e.answered_at) {
       const double wait = std::max(0.0, seconds(*e.answered_at - e.requested_at));
@@ -75,31 +61,51 @@ void EscalationBook::fill(Snapshot& snapshot) const {
       const auto bucket = std::lower_bound(kResponseBuckets.begin(), kResponseBuckets.end(), wait);
       if (bucket != kResponseBuckets.end()) ++stats.bucket_counts[bucket - kResponseBuckets.begin()];
     }
-    Linked& linked = by_turn[keyOf(*entry.turn)];
-    linked.turn = &*entry.turn;
+    Linked& linked = by_turn[keyOf(*entry->turn)];
+    linked.turn = &*entry->turn;
     linked.legs.push_back({e.requested_at, e.answered_at});
   }
-  for (const auto& [key, retired] : retired_escalations_)
-    eachFigure(snapshot.escalations[key], retired, kAdd);
-  for (const auto& [key, retired] : retired_phases_) eachFigure(snapshot.phases[key], retired, kAdd);
   for (const auto& [key, linked] : by_turn) {
     const Turn& turn = *linked.turn;
     if (!turn.answered_at) continue;
-    const WaitPhases phases = decomposeWait(turn.asked_at, turn.answered_at, linked.legs, *turn.answered_at);
-    if (!phases.escalated) continue;
-    auto& stats = snapshot.phases[{turn.account, std::string(toString(turn.route))}];
-    stats.before_escalation_seconds += seconds(phases.before_escalation);
-    stats.relay_seconds += seconds(phases.relay);
-    stats.after_relay_seconds += seconds(phases.after_relay);
-    stats.escalated_wait_seconds += seconds(phases.total());
+    const WaitPhases split = decomposeWait(turn.asked_at, turn.answered_at, linked.legs, *turn.answered_at);
+    if (!split.escalated) continue;
+    auto& stats = phases[{turn.account, std::string(toString(turn.route))}];
+    stats.before_escalation_seconds += seconds(split.before_escalation);
+    stats.relay_seconds += seconds(split.relay);
+    stats.after_relay_seconds += seconds(split.after_relay);
+    stats.escalated_wait_seconds += seconds(split.total());
   }
 }
 
-void EscalationBook::keepCountsOf(const Snapshot& before) {
-  Snapshot now;
-  fill(now);
-  retire(retired_escalations_, before.escalations, now.escalations);
-  retire(retired_phases_, before.phases, now.phases);
+void EscalationBook::fill(Snapshot& snapshot) const {
+  std::vector<const Entry*> held;
+  held.reserve(entries_.size());
+  for (const auto& [key, entry] : entries_) held.push_back(&entry);
+  count(held, snapshot.escalations, snapshot.phases);
+  for (const auto& [key, retired] : retired_escalations_)
+    eachFigure(snapshot.escalations[key], retired, kAdd);
+  for (const auto& [key, retired] : retired_phases_) eachFigure(snapshot.phases[key], retired, kAdd);
+}
+
+EscalationBook::Retired EscalationBook::retiredWith(
+    const std::vector<std::pair<std::string, std::string>>& keys) const {
+  std::vector<const Entry*> going;
+  going.reserve(keys.size());
+  for (const auto& key : keys) {
+    auto it = entries_.find(key);
+    if (it != entries_.end()) going.push_back(&it->second);
+  }
+  Retired retired{retired_escalations_, retired_phases_};
+  count(going, retired.escalations, retired.phases);
+  return retired;
+}
+
+void EscalationBook::retire(const std::vector<std::pair<std::string, std::string>>& keys) {
+  Retired retired = retiredWith(keys);
+  retired_escalations_ = std::move(retired.escalations);
+  retired_phases_ = std::move(retired.phases);
+  for (const auto& key : keys) entries_.erase(key);
 }
 
 }  // namespace replywatch::tracker

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "daemon/core/model.h"
 #include "daemon/tracker/tracker.h"
@@ -21,29 +22,36 @@ class EscalationBook {
   // `turn` is the linked turn as stored; it is ignored when record.turn is unset.
   void put(const EscalationRecord& record, const std::optional<Turn>& turn);
 
-  // Forgets every record (before a reload from the store); what keepCountsOf() retired
-  // stays.
+  // Forgets every record (before a reload from the store); what retire() retired stays.
   void clear() { entries_.clear(); }
 
   std::size_t size() const { return entries_.size(); }
 
   // Adds the relay measurements to `snapshot` (escalations and phases): those of the
-  // records held, plus what records no longer held counted (keepCountsOf). Open turns
+  // records held, plus what records no longer held counted (retire()). Open turns
   // are not part of the phase split. Cost: linear in the records held.
   void fill(Snapshot& snapshot) const;
 
-  // After clear() and a reload of what the store kept (a pruning): `before`, filled by
-  // fill() before clear(), minus what the book counts now, is what the pruned records
-  // counted; fill() goes on adding it, so the relay counters never go down because
-  // pruning removed records (each figure by itself: one that grew is not offset).
-  void keepCountsOf(const Snapshot& before);
-
-  // What records no longer held counted (keepCountsOf()), with the keys of Snapshot: kept
-  // by the pipeline across restarts.
+  // What records no longer held counted (retire()), with the keys of Snapshot: kept by
+  // the pipeline across restarts.
   using RetiredEscalations = std::map<std::pair<std::string, std::string>, EscalationStats>;
   using RetiredPhases = std::map<std::pair<std::string, std::string>, PhaseStats>;
+  struct Retired {
+    RetiredEscalations escalations;
+    RetiredPhases phases;
+  };
   const RetiredEscalations& retiredEscalations() const { return retired_escalations_; }
   const RetiredPhases& retiredPhases() const { return retired_phases_; }
+
+  // What retire(keys) would make of retiredEscalations() and retiredPhases(): those plus
+  // what the records held under `keys` (source, id) count. Keys not held add nothing.
+  // The records of one linked turn count their phases together: a pruning deletes them
+  // together. Cost: linear in `keys`.
+  Retired retiredWith(const std::vector<std::pair<std::string, std::string>>& keys) const;
+  // Forgets the records held under `keys` (source, id), pruned from the store, and adds
+  // what they counted to what fill() goes on adding, so that the relay counters never go
+  // down because pruning removed records.
+  void retire(const std::vector<std::pair<std::string, std::string>>& keys);
   // Replaces them (at restore, with what a previous run kept).
   void setRetired(RetiredEscalations escalations, RetiredPhases phases) {
     retired_escalations_ = std::move(escalations);
@@ -55,6 +63,9 @@ class EscalationBook {
     EscalationRecord record;
     std::optional<Turn> turn;  // set when the record is linked
   };
+  // Adds what `entries` count to `escalations` and `phases`.
+  static void count(const std::vector<const Entry*>& entries, RetiredEscalations& escalations,
+                    RetiredPhases& phases);
   std::map<std::pair<std::string, std::string>, Entry> entries_;  // by (source, id)
   // What records no longer held counted, with the keys of Snapshot.
   RetiredEscalations retired_escalations_;

@@ -289,6 +289,26 @@ struct Tracker::Impl {
     --live;
   }
 
+  // Drops the live conversation of slot si; an open turn of it no longer counts as open,
+  // the running counters keep what it counted.
+  void forgetSlot(std::uint32_t si) {
+    Slot& s = slot(si);
+    if ((s.state & kOpen) != 0) {
+      // Take its open turn out of the open index.
+      auto ch = channels.find({s.account, s.channel});
+      if (ch != channels.end()) {
+        const std::vector<Turn> turns =
+            internal::turnsOfSorted(decode(s).messages, std::chrono::milliseconds{ch->second.threshold_ms});
+        if (!turns.empty() && turns.back().open()) {
+          ch->second.open.erase(OpenEntry{toMillis(turns.back().asked_at), si});
+        }
+      }
+    }
+    lruUnlink(si);
+    tableErase(si);
+    freeSlot(si);
+  }
+
   // ---- hash table ----
   std::uint32_t find(std::uint32_t source, std::string_view conversation_id) const {
     if (table.empty()) return kNone;
@@ -845,20 +865,19 @@ std::size_t Tracker::forgetBefore(Timestamp cutoff) {
   for (std::uint32_t si = 0; si < m.slot_count; ++si) {
     Slot& s = m.slot(si);
     if ((s.state & kLive) == 0 || m.newestMillis(s) >= cutoff_ms) continue;
-    if ((s.state & kOpen) != 0) {
-      // Take its open turn out of the open index; the counters keep it.
-      auto ch = m.channels.find({s.account, s.channel});
-      if (ch != m.channels.end()) {
-        const std::vector<Turn> turns =
-            internal::turnsOfSorted(m.decode(s).messages, std::chrono::milliseconds{ch->second.threshold_ms});
-        if (!turns.empty() && turns.back().open()) {
-          ch->second.open.erase(OpenEntry{toMillis(turns.back().asked_at), si});
-        }
-      }
-    }
-    m.lruUnlink(si);
-    m.tableErase(si);
-    m.freeSlot(si);
+    m.forgetSlot(si);
+    ++forgotten;
+  }
+  return forgotten;
+}
+
+std::size_t Tracker::forget(const std::vector<ConversationKey>& keys) {
+  Impl& m = *impl_;
+  std::size_t forgotten = 0;
+  for (const ConversationKey& key : keys) {
+    const std::uint32_t si = m.find(key);
+    if (si == kNone) continue;
+    m.forgetSlot(si);
     ++forgotten;
   }
   return forgotten;

@@ -179,6 +179,9 @@ class Tracker {
   // it arrives. Returns the number of conversations forgotten. Cost: one pass over the
   // conversations held.
   std::size_t forgetBefore(Timestamp cutoff);
+  // Forgets the conversations of `keys` held in memory (deleted from the store), as
+  // forgetBefore() does. Returns how many it held. Cost: one look-up per key.
+  std::size_t forget(const std::vector<ConversationKey>& keys);
 
   // After restore(): adds to the running counters what turns no longer stored counted
   // (RetiredCounts kept across prunings), so that they go on from where they were.

@@ -113,7 +113,6 @@ class ForwardingStore : public store::Store {
     return inner_->prune(cutoff, hooks);
   }
   Result<std::optional<std::string>> retiredCounts() override { return inner_->retiredCounts(); }
-  Result<void> saveRetiredCounts(std::string_view data) override { return inner_->saveRetiredCounts(data); }
   int schemaVersion() const override { return inner_->schemaVersion(); }
   Result<store::BulkLoadStart> beginBulkLoad() override { return inner_->beginBulkLoad(); }
   Result<void> endBulkLoad() override { return inner_->endBulkLoad(); }

@@ -1,6 +1,7 @@
 // The ingest pipeline over a real SQLite store and the real tracker.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 
 #include "daemon/app/pipeline.h"
@@ -354,25 +355,28 @@ TEST(Pipeline, APruningThatFailsPartWayKeepsWhatItDeletedCounted) {
   expectSameCounters(restarted.snapshot(), before);
 }
 
-// A process that dies during a pruning, after some of its transactions committed and
-// before the pruning's end saved what it deleted counted (stood for here by saves after
-// the pruning that fail): each deletion transaction saved the turns' counts itself, so
-// the restarted process counts on from where the dead one was.
-class SavesFailAfterPruning final : public testing::ForwardingStore {
+// A process that dies during a pruning, right after a deletion transaction committed:
+// stood for here by a store that does not tell the pipeline what it deleted, and a
+// pipeline dropped without a word more to the store. Each deletion saved what its turns
+// and escalation records counted itself, so the restarted process counts on from where
+// the dead one was.
+class DiesAfterEachDeletion final : public testing::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
-  Result<void> saveRetiredCounts(std::string_view) override {
-    return makeError("store", "cannot save retired counts: disk I/O error");
+  Result<std::uint64_t> prune(Timestamp cutoff, const store::PruneHooks& hooks) override {
+    store::PruneHooks silent = hooks;
+    silent.deleted = nullptr;
+    return ForwardingStore::prune(cutoff, silent);
   }
 };
 
-TEST(Pipeline, TheCountsOfPrunedTurnsAreSavedWithTheirDeletion) {
+TEST(Pipeline, TheCountsOfPrunedTurnsAndRecordsAreSavedWithTheirDeletion) {
   TempStore dir;
   auto cfg = feedAndRelaysConfig();
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   tracker::Snapshot before;
   {
-    SavesFailAfterPruning store(dir.open());
+    DiesAfterEachDeletion store(dir.open());
     Pipeline p(cfg, clock, store);
     ASSERT_TRUE(p.restore().ok());
     ASSERT_TRUE(p.ingest(cfg.sources[0],
@@ -380,8 +384,18 @@ TEST(Pipeline, TheCountsOfPrunedTurnsAreSavedWithTheirDeletion) {
                           feedMessage("q2", "waiting", kT0 + 10), feedMessage("q4", "recent", kT0 + 200)},
                          std::nullopt)
                     .ok());
+    Escalation e;
+    e.id = "e-old";
+    e.account = "acme";
+    e.question_ref = "q1";
+    e.requested_at = fromMillis((kT0 + 10) * 1000);
+    e.answered_at = fromMillis((kT0 + 40) * 1000);
+    e.requested_by = "nobody";
+    e.relay = "legal";
+    ASSERT_TRUE(p.ingestEscalations(cfg.sources[1], {e}, std::nullopt).ok());
     before = p.snapshot();
-    EXPECT_FALSE(p.prune(fromMillis((kT0 + 100) * 1000)).ok());
+    ASSERT_EQ((before.escalations[{"acme", "unknown"}].escalations_total), 1u);
+    ASSERT_TRUE(p.prune(fromMillis((kT0 + 100) * 1000)).ok());
     EXPECT_EQ(turnKeys(store), (std::vector<std::string>{"recent/q4"}));
   }
   auto store = dir.open();
@@ -389,6 +403,56 @@ TEST(Pipeline, TheCountsOfPrunedTurnsAreSavedWithTheirDeletion) {
   ASSERT_TRUE(restarted.restore().ok());
   expectSameCounters(restarted.snapshot(), before);
   EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].questions_total), 3u);
+  EXPECT_EQ((restarted.snapshot().escalations[{"acme", "unknown"}].escalations_total), 1u);
+}
+
+// A message for a conversation about to be pruned, taken in between the pruning's start
+// and its deletion: the writer loads the conversation back from the store and answers
+// its question. The deletion that follows must take it out of memory as well; a later
+// message to it would otherwise store its pruned turn again, and a restart count that
+// question twice (once from the saved counts, once from the store).
+class MessageArrivesBeforeTheDeletion final : public testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::function<void()> before_delete;
+  Result<std::uint64_t> prune(Timestamp cutoff, const store::PruneHooks& hooks) override {
+    if (before_delete) before_delete();
+    return ForwardingStore::prune(cutoff, hooks);
+  }
+};
+
+TEST(Pipeline, AConversationLoadedBackDuringAPruningLeavesMemoryWithItsDeletion) {
+  TempStore dir;
+  auto cfg = feedConfig();
+  ManualClock clock(fromMillis((kT0 + 600) * 1000));
+  tracker::Snapshot before;
+  {
+    MessageArrivesBeforeTheDeletion store(dir.open());
+    Pipeline p(cfg, clock, store);
+    ASSERT_TRUE(p.restore().ok());
+    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("q1", "c", kT0)}, std::nullopt).ok());
+    store.before_delete = [&] {
+      auto late = p.ingest(cfg.sources[0], {feedMessage("a1", "c", kT0 + 50, true)}, std::nullopt);
+      ASSERT_TRUE(late.ok()) << late.error().message;
+      EXPECT_EQ(late->stored, 1u);
+    };
+    auto pruned = p.prune(fromMillis((kT0 + 100) * 1000));
+    ASSERT_TRUE(pruned.ok()) << pruned.error().message;
+    EXPECT_EQ(*pruned, 2u);
+    EXPECT_TRUE(turnKeys(store).empty());
+    EXPECT_EQ(p.held().conversations, 0u);
+    // An earlier answer to the pruned question, delivered after the pruning: a
+    // conversation of its own now, without a question.
+    ASSERT_TRUE(p.ingest(cfg.sources[0], {feedMessage("a0", "c", kT0 + 20, true)}, std::nullopt).ok());
+    EXPECT_TRUE(turnKeys(store).empty());
+    before = p.snapshot();
+    EXPECT_EQ((before.channels[{"acme", "export"}].questions_total), 1u);
+  }
+  auto store = dir.open();
+  Pipeline restarted(cfg, clock, *store);
+  ASSERT_TRUE(restarted.restore().ok());
+  expectSameCounters(restarted.snapshot(), before);
+  EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].questions_total), 1u);
 }
 
 }  // namespace

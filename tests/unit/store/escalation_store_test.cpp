@@ -279,9 +279,24 @@ TEST_F(EscalationStoreTest, PruneRemovesEscalationsWithTheirConversation) {
   b.escalations = {escalation("linked", "q1", 10), escalation("orphan", "zz", 10),
                    escalation("recent-orphan", "zz", 100000)};
   commit(b);
-  auto pruned = store_->prune(fromMillis(at(1000)), {});
+  // The deletion names the linked record it deleted, and asks for the retired counts
+  // because of it; the unlinked one goes at the end, unnamed: it counted nothing.
+  std::vector<std::pair<std::string, std::string>> named;
+  std::vector<std::pair<std::string, std::string>> deleted;
+  PruneHooks hooks;
+  hooks.retired_counts = [&named](const PruneDeletion& deleting) {
+    named = deleting.escalations;
+    return std::string("{}");
+  };
+  hooks.deleted = [&deleted](const PruneDeletion& d) {
+    deleted.insert(deleted.end(), d.escalations.begin(), d.escalations.end());
+  };
+  auto pruned = store_->prune(fromMillis(at(1000)), hooks);
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(*pruned, 5U);
+  const std::vector<std::pair<std::string, std::string>> linked = {{kRelay, "linked"}};
+  EXPECT_EQ(named, linked);
+  EXPECT_EQ(deleted, linked);
   auto left = all();
   ASSERT_EQ(left.size(), 1U);
   EXPECT_EQ(left[0].record.escalation.id, "recent-orphan");

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -709,15 +710,24 @@ TEST(SqliteStoreOpen, KeepsTheRetiredCountsText) {
     auto none = store->retiredCounts();
     ASSERT_TRUE(none.ok()) << none.error().message;
     EXPECT_FALSE(none->has_value());
-    ASSERT_TRUE(store->saveRetiredCounts("first").ok());
-    ASSERT_TRUE(store->saveRetiredCounts("{\"second\":1}").ok());
+    // Two prunings, each deleting one conversation: the second text replaces the first.
+    WriteBatch batch;
+    batch.messages = {message("s", "a", "a", 100), message("s", "b", "b", 200)};
+    batch.upsert_turns = {openTurn("s", "a", "a", 100), openTurn("s", "b", "b", 200)};
+    ASSERT_TRUE(store->commit(batch).ok());
+    PruneHooks first;
+    first.retired_counts = [](const PruneDeletion&) { return std::string("first"); };
+    ASSERT_TRUE(store->prune(fromMillis(150), first).ok());
+    PruneHooks second;
+    second.retired_counts = [](const PruneDeletion&) { return std::string("{\"second\":1}"); };
+    ASSERT_TRUE(store->prune(fromMillis(250), second).ok());
   }
   auto reopened = openSqliteStore(path, OpenOptions{.read_only = true});
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   auto text = reopened.value()->retiredCounts();
   ASSERT_TRUE(text.ok()) << text.error().message;
   EXPECT_EQ(text->value_or(""), "{\"second\":1}");
-  EXPECT_FALSE(reopened.value()->saveRetiredCounts("x").ok());
+  EXPECT_FALSE(reopened.value()->prune(fromMillis(250), {}).ok());
 }
 
 // --- prune ----------------------------------------------------------------------------
@@ -734,9 +744,7 @@ TEST(SqliteStorePrune, RetiredCountsAreSavedByTheDeletingTransaction) {
   ASSERT_TRUE(store->commit(batch).ok());
 
   PruneHooks failing;
-  failing.retired_counts = [](const std::vector<Turn>&) -> std::string {
-    throw std::runtime_error("no memory");
-  };
+  failing.retired_counts = [](const PruneDeletion&) -> std::string { throw std::runtime_error("no memory"); };
   auto refused = store->prune(fromMillis(1000), failing);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("no memory"), std::string::npos) << refused.error().message;
@@ -745,9 +753,9 @@ TEST(SqliteStorePrune, RetiredCountsAreSavedByTheDeletingTransaction) {
 
   PruneHooks hooks;
   std::vector<std::string> seen;
-  hooks.retired_counts = [&seen](const std::vector<Turn>& deleting) {
-    for (const Turn& t : deleting) seen.push_back(t.question_id);
-    return "deleting " + std::to_string(deleting.size());
+  hooks.retired_counts = [&seen](const PruneDeletion& deleting) {
+    for (const Turn& t : deleting.turns) seen.push_back(t.question_id);
+    return "deleting " + std::to_string(deleting.turns.size());
   };
   ASSERT_TRUE(store->prune(fromMillis(1000), hooks).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"old"}));
@@ -773,12 +781,27 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   ASSERT_TRUE(store->commit(batch).ok());
 
   std::vector<std::string> deleted_turns;
-  auto pruned = store->prune(
-      fromMillis(1000),
-      {.deleted_turn = [&](const Turn& t) { deleted_turns.push_back(t.question_id); }, .retired_counts = {}});
+  std::vector<std::string> deleted_conversations;
+  std::mutex caller;
+  int excluded = 0;
+  PruneHooks hooks;
+  // Each write transaction runs with the caller's lock held: two here, the deletion and
+  // the one of the unlinked escalation records.
+  hooks.exclude = [&] {
+    ++excluded;
+    return std::unique_lock(caller);
+  };
+  hooks.deleted = [&](const PruneDeletion& deleted) {
+    EXPECT_EQ(excluded, 1);
+    for (const Turn& t : deleted.turns) deleted_turns.push_back(t.question_id);
+    for (const ConversationKey& k : deleted.conversations) deleted_conversations.push_back(k.conversation_id);
+  };
+  auto pruned = store->prune(fromMillis(1000), hooks);
   ASSERT_TRUE(pruned.ok()) << pruned.error().message;
   EXPECT_EQ(pruned.value(), 2u);
   EXPECT_EQ(deleted_turns, (std::vector<std::string>{"old"}));
+  EXPECT_EQ(deleted_conversations, (std::vector<std::string>{"old"}));
+  EXPECT_EQ(excluded, 2);
   EXPECT_TRUE(store->conversation({"s", "old"})->empty());
   EXPECT_EQ(store->conversation({"s", "mixed"})->size(), 2u);
   EXPECT_EQ(store->conversation({"s", "fresh"})->size(), 1u);
@@ -792,9 +815,13 @@ TEST(SqliteStorePrune, RemovesOnlyConversationsWithoutRecentActivity) {
   // unanswered question older than the retention is no longer waited for).
   deleted_turns.clear();
   EXPECT_EQ(store
-                ->prune(fromMillis(5001),
-                        {.deleted_turn = [&](const Turn& t) { deleted_turns.push_back(t.question_id); },
-                         .retired_counts = {}})
+                ->prune(fromMillis(5001), {.exclude = {},
+                                           .retired_counts = {},
+                                           .deleted =
+                                               [&](const PruneDeletion& deleted) {
+                                                 for (const Turn& t : deleted.turns)
+                                                   deleted_turns.push_back(t.question_id);
+                                               }})
                 .value(),
             2u);
   std::sort(deleted_turns.begin(), deleted_turns.end());
