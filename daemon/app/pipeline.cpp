@@ -516,7 +516,6 @@ Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
   {
     std::lock_guard lock(mu_);
     if (auto settled = settleBulkWrites(/*stop_bulk_writer=*/true); !settled) return settled.error();
-    tracker_->forgetBefore(cutoff);
   }
   store::PruneHooks hooks;
   // Each deletion runs under mu_, as the writer's commits do: the writer cannot load a
@@ -534,19 +533,20 @@ Result<std::uint64_t> Pipeline::prune(Timestamp cutoff) {
     after.phases = std::move(escalations.phases);
     return retiredToJson(after);
   };
+  // Memory follows each committed deletion. noexcept: memory left behind the store would
+  // make the next deletion save counts without this one's; ending the process instead
+  // loses nothing, the store holding what this one counted.
   bool deleted_any = false;
-  hooks.deleted = [this, &deleted_any](const store::PruneDeletion& deleted) {
+  hooks.deleted = [this, &deleted_any](const store::PruneDeletion& deleted) noexcept {
     for (const Turn& t : deleted.turns) retired_turns_.add(t);
     escalations_.retire(deleted.escalations);
     tracker_->forget(deleted.conversations);
-    deleted_any = true;
+    deleted_any = deleted_any || !deleted.conversations.empty();
   };
   auto pruned = store_.prune(cutoff, hooks);
   std::lock_guard lock(mu_);
   // After an error too: the transactions that committed before it deleted all the same.
   if (deleted_any) loader_->rebuildInBackground();
-  // Records whose question never came went at the end; they counted nothing.
-  if (auto reloaded = reloadEscalations(); !reloaded) return pruned ? reloaded.error() : pruned.error();
   return pruned;
 }
 

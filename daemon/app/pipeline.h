@@ -120,14 +120,14 @@ class Pipeline final : public connectors::IngestSink {
   // periodically by the daemon's tick thread. Returns how many turns crossed.
   Result<std::size_t> tick();
 
-  // Retention: forgets in memory, then deletes from the store, the conversations
-  // without a message since `cutoff` (an open question among them no longer counts as
-  // open), and reloads the escalation records the store keeps. Forgetting first keeps
-  // the two in step: a message arriving meanwhile reloads its conversation from the
-  // store, whose deletion then skips it. The store works in small transactions without
-  // the pipeline lock, so ingestion goes on meanwhile. What the deleted turns and
-  // records counted is saved in the store, so that the counters a restart rebuilds go on
-  // from where they were. Returns messages deleted.
+  // Retention: deletes from the store the conversations without a message since
+  // `cutoff` (an open question among them no longer counts as open), with their
+  // escalation records, and unlinked records requested before it. The store works in
+  // small transactions, each run under the pipeline lock (ingestion goes on between
+  // them) and followed in memory (tracker, escalation records) before the lock is let
+  // go, so memory and store never differ. Each saves what the turns and records it
+  // deletes counted, so that the counters a restart rebuilds go on from where they were.
+  // Returns messages deleted.
   Result<std::uint64_t> prune(Timestamp cutoff);
 
   // What is held in memory, for tests and benchmarks. Thread-safe; takes the pipeline lock.

@@ -1464,14 +1464,24 @@ class SqliteStore final : public Store {
     {
       std::unique_lock<std::mutex> excluded;
       if (hooks.exclude) excluded = hooks.exclude();
-      std::lock_guard lock(write_mutex_);
-      Database& db = *write_;
-      Statement* del = db.prepare("DELETE FROM escalations WHERE link_kind = 0 AND requested_at_ms < ?1");
-      if (del == nullptr) return dbError(db, db.lastErrorCode(), "cannot prune store");
-      ResetGuard guard(*del);
-      del->bind(1, cutoff_ms);
-      const int rc = del->step();
-      if (rc != SQLITE_DONE) return dbError(db, rc, "cannot prune store");
+      PruneDeletion deletion;
+      {
+        std::lock_guard lock(write_mutex_);
+        Database& db = *write_;
+        Statement* del = db.prepare(
+            "DELETE FROM escalations WHERE link_kind = 0 AND requested_at_ms < ?1 RETURNING source, id");
+        if (del == nullptr) return dbError(db, db.lastErrorCode(), "cannot prune store");
+        ResetGuard guard(*del);
+        del->bind(1, cutoff_ms);
+        int rc = 0;
+        while ((rc = del->step()) == SQLITE_ROW) {
+          auto& [source, id] = deletion.escalations.emplace_back();
+          del->columnText(0, source);
+          del->columnText(1, id);
+        }
+        if (rc != SQLITE_DONE) return dbError(db, rc, "cannot prune store");
+      }
+      if (hooks.deleted && !deletion.escalations.empty()) hooks.deleted(deletion);
     }
     releaseCaches();
     return deleted;

@@ -177,8 +177,9 @@ struct PruneHooks {
   // may. If the transaction then fails, the text is not saved and `deleted` is not
   // called.
   std::function<std::string(const PruneDeletion& deleting)> retired_counts;
-  // Called after each deletion transaction committed, with what it deleted: so also for
-  // those that committed before an Error.
+  // Called after each write transaction that deleted something committed, with what it
+  // deleted: so also for those that committed before an Error. The one deleting unlinked
+  // escalation records names only them. What it throws leaves prune() unhandled.
   std::function<void(const PruneDeletion& deleted)> deleted;
 };
 

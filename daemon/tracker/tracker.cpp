@@ -858,19 +858,6 @@ void Tracker::restoreRetired(const RetiredCounts& retired) {
   }
 }
 
-std::size_t Tracker::forgetBefore(Timestamp cutoff) {
-  Impl& m = *impl_;
-  const std::int64_t cutoff_ms = toMillis(cutoff);
-  std::size_t forgotten = 0;
-  for (std::uint32_t si = 0; si < m.slot_count; ++si) {
-    Slot& s = m.slot(si);
-    if ((s.state & kLive) == 0 || m.newestMillis(s) >= cutoff_ms) continue;
-    m.forgetSlot(si);
-    ++forgotten;
-  }
-  return forgotten;
-}
-
 std::size_t Tracker::forget(const std::vector<ConversationKey>& keys) {
   Impl& m = *impl_;
   std::size_t forgotten = 0;

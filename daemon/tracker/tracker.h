@@ -171,16 +171,12 @@ class Tracker {
   // Metrics view at clock.now().
   Snapshot snapshot() const;
 
-  // Retention: forgets every conversation whose newest message is older than `cutoff`,
-  // with or without an open turn, as Store::prune deletes them. An open turn of a
-  // forgotten conversation no longer counts as open (nor late, nor in the oldest age);
-  // the running counters (questions, breaches, answers) keep what they counted. A
-  // forgotten conversation is reloaded through the ConversationLoader if a message for
-  // it arrives. Returns the number of conversations forgotten. Cost: one pass over the
-  // conversations held.
-  std::size_t forgetBefore(Timestamp cutoff);
-  // Forgets the conversations of `keys` held in memory (deleted from the store), as
-  // forgetBefore() does. Returns how many it held. Cost: one look-up per key.
+  // Retention: forgets the conversations of `keys` held in memory (deleted from the
+  // store), with or without an open turn. An open turn of a forgotten conversation no
+  // longer counts as open (nor late, nor in the oldest age); the running counters
+  // (questions, breaches, answers) keep what they counted. A forgotten conversation is
+  // reloaded through the ConversationLoader if a message for it arrives. Returns how
+  // many it held. Cost: one look-up per key.
   std::size_t forget(const std::vector<ConversationKey>& keys);
 
   // After restore(): adds to the running counters what turns no longer stored counted

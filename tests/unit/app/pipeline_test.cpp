@@ -231,6 +231,15 @@ void expectSameCounters(const tracker::Snapshot& got, const tracker::Snapshot& w
     EXPECT_EQ(g.bucket_counts, w.bucket_counts) << key.first << "/" << key.second;
   }
   ASSERT_EQ(got.phases.size(), want.phases.size());
+  for (const auto& [key, w] : want.phases) {
+    const auto& g = got.phases.at(key);
+    // Sums of the same seconds in another order.
+    EXPECT_NEAR(g.before_escalation_seconds, w.before_escalation_seconds, 1e-6)
+        << key.first << "/" << key.second;
+    EXPECT_NEAR(g.relay_seconds, w.relay_seconds, 1e-6) << key.first << "/" << key.second;
+    EXPECT_NEAR(g.after_relay_seconds, w.after_relay_seconds, 1e-6) << key.first << "/" << key.second;
+    EXPECT_NEAR(g.escalated_wait_seconds, w.escalated_wait_seconds, 1e-6) << key.first << "/" << key.second;
+  }
 }
 
 // Retention removes stale conversations, open questions included, from the store and
@@ -355,18 +364,23 @@ TEST(Pipeline, APruningThatFailsPartWayKeepsWhatItDeletedCounted) {
   expectSameCounters(restarted.snapshot(), before);
 }
 
-// A process that dies during a pruning, right after a deletion transaction committed:
-// stood for here by a store that does not tell the pipeline what it deleted, and a
-// pipeline dropped without a word more to the store. Each deletion saved what its turns
-// and escalation records counted itself, so the restarted process counts on from where
-// the dead one was.
-class DiesAfterEachDeletion final : public testing::ForwardingStore {
+// A process that dies during a pruning, right after its first deletion transaction
+// committed: stood for here by a store whose `deleted` hook throws instead of telling the
+// pipeline, ending the pruning there, and a pipeline dropped without a word more to the
+// store. The first transaction saved what its turns and escalation records counted
+// itself, so the restarted process counts on from where the dead one was.
+class DiesAfterTheFirstDeletion final : public testing::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
   Result<std::uint64_t> prune(Timestamp cutoff, const store::PruneHooks& hooks) override {
-    store::PruneHooks silent = hooks;
-    silent.deleted = nullptr;
-    return ForwardingStore::prune(cutoff, silent);
+    struct Died {};
+    store::PruneHooks dying = hooks;
+    dying.deleted = [](const store::PruneDeletion&) { throw Died{}; };
+    try {
+      return ForwardingStore::prune(cutoff, dying);
+    } catch (const Died&) {
+      return makeError("store", "the process died");
+    }
   }
 };
 
@@ -376,34 +390,57 @@ TEST(Pipeline, TheCountsOfPrunedTurnsAndRecordsAreSavedWithTheirDeletion) {
   ManualClock clock(fromMillis((kT0 + 600) * 1000));
   tracker::Snapshot before;
   {
-    DiesAfterEachDeletion store(dir.open());
+    DiesAfterTheFirstDeletion store(dir.open());
     Pipeline p(cfg, clock, store);
     ASSERT_TRUE(p.restore().ok());
-    ASSERT_TRUE(p.ingest(cfg.sources[0],
-                         {feedMessage("q1", "old", kT0), feedMessage("a1", "old", kT0 + 60, true),
-                          feedMessage("q2", "waiting", kT0 + 10), feedMessage("q4", "recent", kT0 + 200)},
-                         std::nullopt)
-                    .ok());
-    Escalation e;
-    e.id = "e-old";
-    e.account = "acme";
-    e.question_ref = "q1";
-    e.requested_at = fromMillis((kT0 + 10) * 1000);
-    e.answered_at = fromMillis((kT0 + 40) * 1000);
-    e.requested_by = "nobody";
-    e.relay = "legal";
-    ASSERT_TRUE(p.ingestEscalations(cfg.sources[1], {e}, std::nullopt).ok());
+    // More stale conversations than one deletion transaction takes, each with a question
+    // answered after a relay; the first also with a second relay on the same question.
+    std::vector<Message> messages;
+    std::vector<Escalation> escalations;
+    auto escalation = [](std::string id, std::string question, std::int64_t from_s, std::int64_t to_s) {
+      Escalation e;
+      e.id = std::move(id);
+      e.account = "acme";
+      e.question_ref = std::move(question);
+      e.requested_at = fromMillis(from_s * 1000);
+      e.answered_at = fromMillis(to_s * 1000);
+      e.requested_by = "nobody";
+      e.relay = "legal";
+      return e;
+    };
+    for (int i = 0; i < 600; ++i) {
+      const std::string n = std::to_string(i);
+      messages.push_back(feedMessage("q" + n, "old" + n, kT0));
+      messages.push_back(feedMessage("a" + n, "old" + n, kT0 + 60, true));
+      escalations.push_back(escalation("e" + n, "q" + n, kT0 + 10, kT0 + 40));
+    }
+    escalations.push_back(escalation("e0-again", "q0", kT0 + 20, kT0 + 50));
+    messages.push_back(feedMessage("q-recent", "recent", kT0 + 200));
+    ASSERT_TRUE(p.ingest(cfg.sources[0], messages, std::nullopt).ok());
+    ASSERT_TRUE(p.ingestEscalations(cfg.sources[1], escalations, std::nullopt).ok());
     before = p.snapshot();
-    ASSERT_EQ((before.escalations[{"acme", "unknown"}].escalations_total), 1u);
-    ASSERT_TRUE(p.prune(fromMillis((kT0 + 100) * 1000)).ok());
-    EXPECT_EQ(turnKeys(store), (std::vector<std::string>{"recent/q4"}));
+    ASSERT_EQ((before.escalations[{"acme", "unknown"}].escalations_total), 601u);
+    ASSERT_EQ(before.phases.size(), 1u);
+    ASSERT_GT(before.phases.begin()->second.relay_seconds, 0.0);
+    EXPECT_FALSE(p.prune(fromMillis((kT0 + 100) * 1000)).ok());
+    // Died part-way: some conversations went, not all.
+    const std::size_t left = turnKeys(store).size();
+    EXPECT_GT(left, 1u);
+    EXPECT_LT(left, 601u);
   }
   auto store = dir.open();
   Pipeline restarted(cfg, clock, *store);
   ASSERT_TRUE(restarted.restore().ok());
   expectSameCounters(restarted.snapshot(), before);
-  EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].questions_total), 3u);
-  EXPECT_EQ((restarted.snapshot().escalations[{"acme", "unknown"}].escalations_total), 1u);
+  EXPECT_EQ((restarted.snapshot().channels[{"acme", "export"}].questions_total), 601u);
+  EXPECT_EQ((restarted.snapshot().escalations[{"acme", "unknown"}].escalations_total), 601u);
+  // The restarted process prunes the rest, and still counts the same.
+  ASSERT_TRUE(restarted.prune(fromMillis((kT0 + 100) * 1000)).ok());
+  EXPECT_EQ(turnKeys(*store), (std::vector<std::string>{"recent/q-recent"}));
+  expectSameCounters(restarted.snapshot(), before);
+  Pipeline again(cfg, clock, *store);
+  ASSERT_TRUE(again.restore().ok());
+  expectSameCounters(again.snapshot(), before);
 }
 
 // A message for a conversation about to be pruned, taken in between the pruning's start

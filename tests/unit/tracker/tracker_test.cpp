@@ -508,7 +508,7 @@ TEST(Tracker, ForgottenConversationsAreReloadedThroughTheLoader) {
          {msg("q1", 0, Role::Question, "done"), msg("a1", 60, Role::Brand, "done"),
           msg("q2", 100, Role::Question, "open")});
   EXPECT_EQ(tracker.conversationsInMemory(), 2u);
-  EXPECT_EQ(tracker.forgetBefore(at(61)), 1u);
+  EXPECT_EQ(tracker.forget({{"src", "done"}}), 1u);
   EXPECT_EQ(tracker.conversationsInMemory(), 1u);
   EXPECT_EQ(channel(tracker.snapshot()).open, 1u);
   EXPECT_EQ(channel(tracker.snapshot()).questions_total, 2u);
@@ -521,9 +521,9 @@ TEST(Tracker, ForgottenConversationsAreReloadedThroughTheLoader) {
   EXPECT_TRUE(p.upsert_turns.empty());
 }
 
-// Retention forgets every conversation without a message since the cutoff, open ones
-// included: they no longer count as open, the running counters keep them.
-TEST(Tracker, ForgetBeforeDropsStaleConversationsOpenOrNot) {
+// Retention forgets the conversations it pruned, open ones included: they no longer
+// count as open, the running counters keep them.
+TEST(Tracker, ForgetDropsConversationsOpenOrNot) {
   auto cfg = makeConfig();
   ManualClock clock(at(0));
   FakeStore store;
@@ -541,8 +541,8 @@ TEST(Tracker, ForgetBeforeDropsStaleConversationsOpenOrNot) {
   EXPECT_EQ(channel(before).late_open, 3u);
   EXPECT_DOUBLE_EQ(channel(before).oldest_open_age_seconds, 9990);
 
-  // A cutoff equal to a conversation's newest message keeps it.
-  EXPECT_EQ(tracker.forgetBefore(at(5000)), 2u);  // "done" and "abandoned"
+  EXPECT_EQ(tracker.forget({{"src", "done"}, {"src", "abandoned"}, {"src", "unknown"}, {"other", "mixed"}}),
+            2u);
   EXPECT_EQ(tracker.conversationsInMemory(), 2u);
   Snapshot after = tracker.snapshot();
   EXPECT_EQ(channel(after).open, 2u);
@@ -551,7 +551,7 @@ TEST(Tracker, ForgetBeforeDropsStaleConversationsOpenOrNot) {
   EXPECT_EQ(channel(after).questions_total, channel(before).questions_total);
   EXPECT_EQ(channel(after).breaches_total, channel(before).breaches_total);
   EXPECT_EQ(after.answers.at({"acme", "x", "team", "internal"}).answers_total, 2u);
-  EXPECT_EQ(tracker.forgetBefore(at(5000)), 0u);
+  EXPECT_EQ(tracker.forget({{"src", "done"}, {"src", "abandoned"}}), 0u);
 
   // A message for a forgotten conversation reloads it from the loader (here still
   // holding it): the old question is answered, not opened again.
@@ -562,8 +562,8 @@ TEST(Tracker, ForgetBeforeDropsStaleConversationsOpenOrNot) {
   EXPECT_EQ(p.upsert_turns[0].question_id, "q2");
   EXPECT_EQ(channel(tracker.snapshot()).open, 2u);
 
-  // Everything stale: nothing left in memory, nothing open; slots are reused afterwards.
-  EXPECT_EQ(tracker.forgetBefore(at(20'000)), 3u);
+  // Everything forgotten: nothing left in memory, nothing open; slots are reused afterwards.
+  EXPECT_EQ(tracker.forget({{"src", "abandoned"}, {"src", "mixed"}, {"src", "fresh"}}), 3u);
   EXPECT_EQ(tracker.conversationsInMemory(), 0u);
   EXPECT_EQ(channel(tracker.snapshot()).open, 0u);
   EXPECT_DOUBLE_EQ(channel(tracker.snapshot()).oldest_open_age_seconds, 0);
@@ -573,8 +573,8 @@ TEST(Tracker, ForgetBeforeDropsStaleConversationsOpenOrNot) {
   EXPECT_EQ(channel(tracker.snapshot()).open, 1u);
 }
 
-// Many conversations over several slabs: memory and open counts follow the cutoff.
-TEST(TrackerMemory, ForgetBeforeBoundsWhatIsHeld) {
+// Many conversations over several slabs: memory and open counts follow what is forgotten.
+TEST(TrackerMemory, ForgetBoundsWhatIsHeld) {
   auto cfg = makeConfig();
   ManualClock clock(at(0));
   FakeStore store;
@@ -591,7 +591,13 @@ TEST(TrackerMemory, ForgetBeforeBoundsWhatIsHeld) {
     clock.set(at((day + 1) * 86'400));
     store.applyTicks(tracker.tick());
     // Retention of one day, pruned daily: yesterday's traffic at most stays.
-    tracker.forgetBefore(at(day * 86'400));
+    if (day > 0) {
+      std::vector<ConversationKey> before;
+      before.reserve(3000);
+      for (int i = 0; i < 3000; ++i)
+        before.push_back({"src", "d" + std::to_string(day - 1) + "c" + std::to_string(i)});
+      EXPECT_EQ(tracker.forget(before), 3000u) << "day " << day;
+    }
     EXPECT_EQ(tracker.conversationsInMemory(), 3000u) << "day " << day;
     EXPECT_EQ(channel(tracker.snapshot()).open, 300u) << "day " << day;
   }
