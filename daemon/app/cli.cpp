@@ -16,6 +16,7 @@
 #include "daemon/app/questions.h"
 #include "daemon/app/turn_facts.h"
 #include "daemon/core/log.h"
+#include "daemon/core/timestamp.h"
 #include "daemon/http/web_config.h"
 #include "daemon/simulate/command.h"
 #include "daemon/store/store.h"
@@ -192,11 +193,29 @@ int runReport(const config::Config& cfg, const std::string& format, const std::s
     return 2;
   }
   const Timestamp to = query->until.value_or(now);
-  const Timestamp from =
+  Timestamp from =
       query->since.value_or(to - std::chrono::duration_cast<std::chrono::milliseconds>(cfg.verdict.window));
   if (from >= to) {
-    std::cerr << "--since must be before --until\n";
+    std::cerr << (query->until ? "--since must be before --until\n" : "--since must be before now\n");
     return 2;
+  }
+  if (from >= now) {
+    std::cerr << "the window has not started: --since is in the future\n";
+    return 2;
+  }
+  // What retention deleted is not in the store: the window starts where it keeps every
+  // turn, and says so.
+  const Timestamp kept = verdict::retainedFrom(cfg, from, now);
+  if (kept >= to) {
+    std::cerr << fmt::format(
+        "the window ends before the turns store.retention keeps (those asked since {}): nothing to report\n",
+        formatRfc3339(kept));
+    return 2;
+  }
+  if (kept > from) {
+    std::cerr << fmt::format("the window starts at {}: store.retention keeps no earlier turn in full\n",
+                             formatRfc3339(kept));
+    from = kept;
   }
   auto opened = store::openSqliteStore(cfg.store.path, store::OpenOptions{.read_only = true});
   if (!opened) {

@@ -388,9 +388,16 @@ class Loader {
             boundedNumber(verdict, "max_late_ratio", where, 0.0, 1.0, "use a ratio from 0 to 1, e.g. 0.10")) {
       out.max_late_ratio = *v;
     }
-    if (auto v =
-            boundedNumber(verdict, "min_relay_share", where, 0.0, 1.0, "use a ratio from 0 to 1, e.g. 0.5")) {
-      out.min_relay_share = *v;
+    // Above 0: a share of 0 would argue for in-house with no relay wait at all.
+    if (auto v = boundedNumber(verdict, "min_relay_share", where, 0.0, 1.0,
+                               "use a ratio above 0 and at most 1, e.g. 0.5")) {
+      if (*v > 0) {
+        out.min_relay_share = *v;
+      } else {
+        add(lineOf(child(verdict, "min_relay_share")),
+            "invalid number \"" + child(verdict, "min_relay_share").Scalar() + "\" for " +
+                keyIn("min_relay_share", where) + " (use a ratio above 0 and at most 1, e.g. 0.5)");
+      }
     }
   }
 

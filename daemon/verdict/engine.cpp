@@ -83,6 +83,11 @@ std::optional<Language> parseLanguage(std::string_view s) {
   return std::nullopt;
 }
 
+bool Reason::has(std::string_view name) const {
+  return std::any_of(numbers.begin(), numbers.end(),
+                     [&](const auto& number) { return number.first == name; });
+}
+
 double Reason::number(std::string_view name) const {
   for (const auto& [key, value] : numbers) {
     if (key == name) return value;
@@ -209,7 +214,10 @@ void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
                             {"internal_lower", i.lower},
                             {"internal_upper", i.upper}}));
     }
-    if (result.relay_share && *result.relay_share >= rules.min_relay_share) {
+    // Measured on enough answered turns: one slow relayed answer among unanswered
+    // questions says nothing of where the knowledge is.
+    if (result.relay_share && agency.answered >= rules.min_turns && *result.relay_share > 0 &&
+        *result.relay_share >= rules.min_relay_share) {
       why.push_back(
           reason("relay_share", "agency",
                  {{"relay_share", *result.relay_share}, {"min_relay_share", rules.min_relay_share}}));
@@ -274,11 +282,13 @@ void decide(AccountVerdict& result, const config::VerdictConfig& rules) {
                                      {"max_late_ratio", max},
                                      {"unanswered", static_cast<double>(agency.unanswered)}}));
   } else {
-    std::vector<std::pair<std::string, double>> numbers = {{"late_ratio", agency_ratio},
-                                                           {"max_late_ratio", max},
-                                                           {"agency_lower", a.lower},
-                                                           {"relay_share", result.relay_share.value_or(0)},
-                                                           {"min_relay_share", rules.min_relay_share}};
+    std::vector<std::pair<std::string, double>> numbers = {
+        {"late_ratio", agency_ratio}, {"max_late_ratio", max}, {"agency_lower", a.lower}};
+    // No relay share without an answered turn to measure it on.
+    if (result.relay_share) numbers.emplace_back("relay_share", *result.relay_share);
+    numbers.emplace_back("min_relay_share", rules.min_relay_share);
+    numbers.emplace_back("answered", static_cast<double>(agency.answered));
+    numbers.emplace_back("min_turns", min_turns);
     if (baseline) numbers.emplace_back("internal_upper", i.upper);
     if (result.whatif_late_ratio) numbers.emplace_back("whatif_late_ratio", *result.whatif_late_ratio);
     const char* code = baseline        ? "agency_late_not_worse_than_internal"

@@ -32,16 +32,29 @@ Snapshot evaluateAll(const config::Config& config, const std::vector<TurnFact>& 
   return snapshot;
 }
 
+Timestamp retainedFrom(const config::Config& config, Timestamp from, Timestamp now) {
+  if (config.store.retention.count() <= 0) return from;
+  return std::max(from, now - std::chrono::duration_cast<std::chrono::milliseconds>(config.store.retention));
+}
+
 Evaluator::Evaluator(const config::Config& config, FactLoader loader, const Clock& clock)
     : config_(config),
       loader_(std::move(loader)),
       clock_(clock),
-      metrics_text_(std::make_shared<const std::string>(renderMetrics(nullptr))) {}
+      metrics_text_(std::make_shared<const std::string>(renderMetrics(nullptr))) {
+  if (config.store.retention.count() > 0 && config.store.retention < config.verdict.window) {
+    spdlog::warn(
+        "the verdict window is longer than the retention: the verdict covers the retention only "
+        "window_seconds={} retention_seconds={}",
+        std::chrono::duration_cast<std::chrono::seconds>(config.verdict.window).count(),
+        config.store.retention.count());
+  }
+}
 
 Result<void> Evaluator::evaluate() {
   const Timestamp until = clock_.now();
-  const Timestamp from =
-      until - std::chrono::duration_cast<std::chrono::milliseconds>(config_.verdict.window);
+  const Timestamp from = retainedFrom(
+      config_, until - std::chrono::duration_cast<std::chrono::milliseconds>(config_.verdict.window), until);
   auto facts = loader_(from, until);
   if (!facts) return facts.error();
   auto snapshot = std::make_shared<const Snapshot>(evaluateAll(config_, *facts, from, until));

@@ -35,11 +35,18 @@ using FactLoader = std::function<Result<std::vector<TurnFact>>(Timestamp from, T
 Snapshot evaluateAll(const config::Config& config, const std::vector<TurnFact>& facts, Timestamp from,
                      Timestamp until, std::optional<Timestamp> judged_at = std::nullopt);
 
+// `from`, moved up if need be to the oldest turn store.retention still keeps at `now`:
+// retention deletes the conversations without a message since now − retention, so the
+// store holds every turn asked since then, and not all of those asked before. `from`
+// itself when nothing is deleted (no retention).
+Timestamp retainedFrom(const config::Config& config, Timestamp from, Timestamp now);
+
 class Evaluator {
  public:
   Evaluator(const config::Config& config, FactLoader loader, const Clock& clock);
 
-  // Loads the facts of the window ending now, renders the verdict metric families and
+  // Loads the facts of the window ending now (starting where retainedFrom() has it),
+  // renders the verdict metric families and
   // publishes both (the new snapshot and its text together). The previous snapshot and
   // text stay published when loading fails. Called from one thread at a time.
   Result<void> evaluate();

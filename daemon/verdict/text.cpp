@@ -72,6 +72,20 @@ std::string sentence(const Reason& r, Language lang) {
   });
   const int decimals = decimalsOf(r, lang);
   auto pct = [&](std::string_view name) { return labels::percent(r.number(name), lang, decimals); };
+  // The relay share of the agency's wait, with what it was measured on.
+  auto relay_wait = [&]() -> std::string {
+    if (!r.has("relay_share")) {
+      return fr ? "non mesurée : aucune question répondue" : "not measured: no answered question";
+    }
+    if (r.has("answered") && n("answered") < n("min_turns")) {
+      return fr ? fmt::format("{} de l'attente, sur {} seulement", pct("relay_share"),
+                              counted(n("answered"), "question répondue", "questions répondues"))
+                : fmt::format("{} of the wait, over only {}", pct("relay_share"),
+                              counted(n("answered"), "answered question", "answered questions"));
+    }
+    return fr ? fmt::format("{} de l'attente", pct("relay_share"))
+              : fmt::format("{} of the wait", pct("relay_share"));
+  };
   if (r.code == "insufficient_turns") {
     // The account's judged questions nobody answered by the end of the window.
     const double unanswered = n("unanswered");
@@ -186,42 +200,42 @@ std::string sentence(const Reason& r, Language lang) {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}), mais l'équipe interne "
                     "ne fait pas nettement mieux (borne haute {} contre borne basse {} pour l'agence) ; "
-                    "sans l'attente des relais internes ({} de l'attente), le taux de retard de "
+                    "sans l'attente des relais internes ({}), le taux de retard de "
                     "l'agence tomberait à {}.",
                     pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
-                    pct("relay_share"), pct("whatif_late_ratio"))
+                    relay_wait(), pct("whatif_late_ratio"))
               : fmt::format(
                     "The agency answers {} of questions late (target {}), but the internal team is not "
                     "clearly better (upper bound {} against the agency's lower bound {}); without the "
-                    "wait for internal relays ({} of the wait), the agency's late ratio would fall to {}.",
+                    "wait for internal relays ({}), the agency's late ratio would fall to {}.",
                     pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
-                    pct("relay_share"), pct("whatif_late_ratio"));
+                    relay_wait(), pct("whatif_late_ratio"));
   }
   if (r.code == "agency_late_not_worse_than_internal") {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}), mais l'équipe interne "
                     "ne fait pas nettement mieux (borne haute {} contre borne basse {} pour l'agence) "
-                    "et les relais internes n'expliquent que {} de l'attente.",
+                    "et les relais internes ne l'expliquent pas ({}).",
                     pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
-                    pct("relay_share"))
+                    relay_wait())
               : fmt::format(
                     "The agency answers {} of questions late (target {}), but the internal team is not "
                     "clearly better (upper bound {} against the agency's lower bound {}) and internal "
-                    "relays explain only {} of the wait.",
+                    "relays do not explain it ({}).",
                     pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
-                    pct("relay_share"));
+                    relay_wait());
   }
   if (r.code == "agency_late_without_comparison") {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}), nettement au-delà "
-                    "(au moins {}), mais les relais internes ne l'expliquent pas ({} de l'attente) et "
+                    "(au moins {}), mais les relais internes ne l'expliquent pas ({}) et "
                     "aucune référence interne ne montre qu'une équipe interne ferait mieux.",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"))
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), relay_wait())
               : fmt::format(
                     "The agency answers {} of questions late (target {}), clearly above it (at least "
-                    "{}), but internal relays do not explain it ({} of the wait) and no internal "
+                    "{}), but internal relays do not explain it ({}) and no internal "
                     "baseline shows that an in-house team would do better.",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"));
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), relay_wait());
   }
   if (r.code == "hours_split_uncertain") {
     return fr ? fmt::format(
@@ -238,17 +252,17 @@ std::string sentence(const Reason& r, Language lang) {
   if (r.code == "agency_late_unexplained" && relays_explain) {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}) ; sans l'attente des "
-                    "relais internes ({} de l'attente), son taux de retard tomberait à {}, mais l'écart "
+                    "relais internes ({}), son taux de retard tomberait à {}, mais l'écart "
                     "n'est pas certain (au plus bas {}) et, sans référence interne, rien ne montre "
                     "qu'une équipe interne ferait mieux.",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"), pct("whatif_late_ratio"),
+                    pct("late_ratio"), pct("max_late_ratio"), relay_wait(), pct("whatif_late_ratio"),
                     pct("agency_lower"))
               : fmt::format(
                     "The agency answers {} of questions late (target {}); without the wait for internal "
-                    "relays ({} of the wait) its late ratio would fall to {}, but the excess is not "
+                    "relays ({}) its late ratio would fall to {}, but the excess is not "
                     "certain (as low as {}) and, with no internal baseline, nothing shows that an "
                     "in-house team would do better.",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("relay_share"), pct("whatif_late_ratio"),
+                    pct("late_ratio"), pct("max_late_ratio"), relay_wait(), pct("whatif_late_ratio"),
                     pct("agency_lower"));
   }
   if (r.code == "agency_late_unexplained") {
@@ -256,11 +270,11 @@ std::string sentence(const Reason& r, Language lang) {
                     "L'agence répond en retard à {} des questions (objectif {}), mais l'écart n'est "
                     "pas certain (au plus bas {}) et les relais internes ne l'expliquent pas ({} de "
                     "l'attente).",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"))
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), relay_wait())
               : fmt::format(
                     "The agency answers {} of questions late (target {}), but the excess is not certain "
-                    "(as low as {}) and internal relays do not explain it ({} of the wait).",
-                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), pct("relay_share"));
+                    "(as low as {}) and internal relays do not explain it ({}).",
+                    pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), relay_wait());
   }
   return r.code;
 }

@@ -81,6 +81,7 @@ struct Reason {
   std::string route;
   std::vector<std::pair<std::string, double>> numbers;  // in a fixed order per code
   double number(std::string_view name) const;           // 0 when absent
+  bool has(std::string_view name) const;
 };
 
 enum class Language : std::uint8_t { English, French };

@@ -279,6 +279,33 @@ def test(binary):
         check(abs(got - 4500 * months) < 4500 * 2 / (365.2425 / 12 * 86400),
               "agency cost over the elapsed window: %s, want %s" % (got, 4500 * months))
         check(current["all"]["turns"] == sum(1 for x in turns if lo <= x["asked"]), "turns of a month not over")
+        future = (now + timedelta(days=2)).strftime("%Y-%m-%d")
+        bad = replywatch(binary, "report", "--config", config_path, "--format", "md", "--since", future,
+                         "--until", (now + timedelta(days=9)).strftime("%Y-%m-%d"), check_rc=False)
+        check(bad.returncode == 2 and "the window has not started" in bad.stderr, "future window: %s" % bad.stderr)
+        bad = replywatch(binary, "report", "--config", config_path, "--format", "md", "--since", future,
+                         check_rc=False)
+        check(bad.returncode == 2 and "--since must be before now" in bad.stderr, "future --since: %s" % bad.stderr)
+
+        # A retention shorter than the window: the window starts where the store keeps every
+        # turn, and the report says so; a window wholly before it has nothing to report.
+        short_path = os.path.join(workdir, "short-retention.yml")
+        with open(short_path, "w") as f:
+            f.write(CONFIG.format(store=os.path.join(workdir, "rw.db")).replace(
+                "store:\n", "store:\n  retention: 7d\n", 1))
+        before = datetime.now(timezone.utc).replace(microsecond=0)
+        cut = replywatch(binary, "report", "--config", short_path, "--format", "json")
+        kept_from = datetime.fromisoformat(
+            json.loads(cut.stdout)["accounts"][0]["window"]["from"].replace("Z", "+00:00"))
+        check("store.retention keeps no earlier turn" in cut.stderr and
+              before - timedelta(days=7) <= kept_from <= datetime.now(timezone.utc) - timedelta(days=7),
+              "window cut by the retention: %s %s" % (kept_from, cut.stderr))
+        check(json.loads(cut.stdout)["accounts"][0]["all"]["turns"] ==
+              sum(1 for x in turns if x["asked"] >= kept_from), "turns of the window cut by the retention")
+        bad = replywatch(binary, "report", "--config", short_path, "--format", "json", "--since",
+                         (now - timedelta(days=20)).strftime("%Y-%m-%d"), "--until",
+                         (now - timedelta(days=10)).strftime("%Y-%m-%d"), check_rc=False)
+        check(bad.returncode == 2 and "nothing to report" in bad.stderr, "window before the retention: %s" % bad.stderr)
         bad = replywatch(binary, "report", "--config", config_path, "--format", "md", "--since", "yesterday",
                          check_rc=False)
         check(bad.returncode == 2 and "invalid since" in bad.stderr, "bad --since: %s" % bad.stderr)

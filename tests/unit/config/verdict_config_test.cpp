@@ -66,6 +66,8 @@ TEST(VerdictConfig, ReportsEveryBadValueAtItsLine) {
        "invalid number \"1.5\" for \"max_late_ratio\" in verdict (use a ratio from 0 to 1", 2},
       {"verdict:\n  min_relay_share: half\naccounts: [{name: a}]\n",
        "invalid number \"half\" for \"min_relay_share\" in verdict", 2},
+      {"verdict:\n  min_relay_share: 0\naccounts: [{name: a}]\n",
+       "invalid number \"0\" for \"min_relay_share\" in verdict (use a ratio above 0 and at most 1", 2},
       {"verdict:\n  min_turns: 0\naccounts: [{name: a}]\n",
        "invalid number \"0\" for \"min_turns\" in verdict", 2},
       {"verdict:\n  window: 0\naccounts: [{name: a}]\n", "\"window\" in verdict must be greater than zero",

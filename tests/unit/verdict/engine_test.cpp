@@ -504,8 +504,48 @@ TEST(Rules, ThresholdsComeFromTheConfiguration) {
   auto v = b.evaluate(rules);
   ASSERT_EQ(v.verdict, Verdict::Keep);  // no baseline and no relays: nothing explains the lateness
   EXPECT_DOUBLE_EQ(v.reasons[0].number("max_late_ratio"), 0.05);
-  rules.min_relay_share = 0.0;  // any relay share (here 0) counts as explaining it
-  EXPECT_EQ(b.evaluate(rules).verdict, Verdict::Insource);
+  rules.min_relay_share = 0.01;  // a relay share of 0 explains nothing, whatever the threshold
+  EXPECT_EQ(b.evaluate(rules).verdict, Verdict::Keep);
+}
+
+// The relay share argues for in-house only when measured on min_turns answered turns: one
+// slow relayed answer among questions nobody answered says nothing of where the
+// knowledge is, and the reason says what it was measured on.
+TEST(Rules, ARelayShareOfTooFewAnsweredTurnsDecidesNothing) {
+  Builder b;
+  b.answered(Route::Agency, 1, hours{3}, kBusiness, hours{2});
+  for (int i = 0; i < 29; ++i) b.open(kBusiness + seconds{10 + i});
+  auto v = b.evaluate();
+  EXPECT_DOUBLE_EQ(v.relay_share.value_or(0), 2.0 / 3.0);
+  ASSERT_EQ(v.verdict, Verdict::Keep);
+  ASSERT_THAT(codes(v), ::testing::ElementsAre("agency_late_without_comparison", "no_internal_baseline"));
+  EXPECT_THAT(
+      sentence(v.reasons[0], Language::English),
+      ::testing::HasSubstr("internal relays do not explain it (66.7% of the wait, over only 1 answered "
+                           "question)"));
+  EXPECT_THAT(sentence(v.reasons[0], Language::French),
+              ::testing::HasSubstr("(66,7\u00a0% de l'attente, sur 1 question répondue seulement)"));
+
+  // The same with 30 such answers: the share is measured, and decides.
+  Builder enough;
+  enough.answered(Route::Agency, 30, hours{3}, kBusiness, hours{2});
+  auto e = enough.evaluate();
+  EXPECT_EQ(e.verdict, Verdict::Insource);
+  EXPECT_THAT(codes(e), ::testing::Contains("relay_share"));
+
+  // No answered turn to measure it on: no number, and the sentence says so.
+  Reason unmeasured{"agency_late_without_comparison",
+                    "agency",
+                    {{"late_ratio", 1},
+                     {"max_late_ratio", 0.1},
+                     {"agency_lower", 0.9},
+                     {"min_relay_share", 0.5},
+                     {"answered", 0},
+                     {"min_turns", 30}}};
+  EXPECT_THAT(sentence(unmeasured, Language::English),
+              ::testing::HasSubstr("internal relays do not explain it (not measured: no answered question)"));
+  EXPECT_THAT(sentence(unmeasured, Language::French),
+              ::testing::HasSubstr("ne l'expliquent pas (non mesurée : aucune question répondue)"));
 }
 
 TEST(Text, EverySentenceInBothLanguages) {

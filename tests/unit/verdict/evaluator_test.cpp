@@ -107,5 +107,30 @@ TEST(Evaluator, MetricsTextIsTheRenderingOfTheCurrentSnapshot) {
   EXPECT_EQ(*evaluator.metricsText(), renderMetrics(evaluator.current().get()));
 }
 
+// Retention shorter than the window: the window starts where the store keeps every turn.
+TEST(Evaluator, TheWindowStartsWhereTheRetentionKeepsEveryTurn) {
+  auto config = configuration();
+  config.verdict.window = hours{24 * 28};
+  ManualClock clock(kStart);
+  std::vector<std::pair<Timestamp, Timestamp>> asked;
+  Evaluator evaluator(
+      config,
+      [&asked](Timestamp from, Timestamp until) -> Result<std::vector<TurnFact>> {
+        asked.emplace_back(from, until);
+        return std::vector<TurnFact>{};
+      },
+      clock);
+  ASSERT_TRUE(evaluator.evaluate());
+  config.store.retention = std::chrono::seconds{2 * 86'400};
+  ASSERT_TRUE(evaluator.evaluate());
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[0].first, kStart - hours{24 * 28});
+  EXPECT_EQ(asked[1].first, kStart - hours{48});
+  EXPECT_EQ(evaluator.current()->accounts[0].from, kStart - hours{48});
+  EXPECT_EQ(asked[1].second, kStart);
+  // A retention longer than the window leaves it whole.
+  EXPECT_EQ(retainedFrom(config, kStart - hours{24}, kStart), kStart - hours{24});
+}
+
 }  // namespace
 }  // namespace replywatch::verdict
