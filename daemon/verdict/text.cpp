@@ -75,16 +75,22 @@ std::string sentence(const Reason& r, Language lang) {
   // The relay share of the agency's wait, with what it was measured on.
   auto relay_wait = [&]() -> std::string {
     if (!r.has("relay_share")) {
-      return fr ? "non mesurée : aucune question répondue" : "not measured: no answered question";
+      return fr ? "non mesurée : aucune attente de question répondue" : "not measured: no answered wait";
     }
     if (r.has("answered") && n("answered") < n("min_turns")) {
-      return fr ? fmt::format("{} de l'attente, sur {} seulement", pct("relay_share"),
+      return fr ? fmt::format("{} de l'attente, mais sur {} seulement : trop peu pour en juger",
+                              pct("relay_share"),
                               counted(n("answered"), "question répondue", "questions répondues"))
-                : fmt::format("{} of the wait, over only {}", pct("relay_share"),
+                : fmt::format("{} of the wait, but over only {}: too few to judge", pct("relay_share"),
                               counted(n("answered"), "answered question", "answered questions"));
     }
     return fr ? fmt::format("{} de l'attente", pct("relay_share"))
               : fmt::format("{} of the wait", pct("relay_share"));
+  };
+  // The same in parentheses after "the wait for internal relays", or nothing when no
+  // share was measured (the what-if, which open turns' relay legs feed too, stands alone).
+  auto relay_aside = [&]() -> std::string {
+    return r.has("relay_share") ? " (" + relay_wait() + ")" : std::string();
   };
   if (r.code == "insufficient_turns") {
     // The account's judged questions nobody answered by the end of the window.
@@ -200,16 +206,16 @@ std::string sentence(const Reason& r, Language lang) {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}), mais l'équipe interne "
                     "ne fait pas nettement mieux (borne haute {} contre borne basse {} pour l'agence) ; "
-                    "sans l'attente des relais internes ({}), le taux de retard de "
+                    "sans l'attente des relais internes{}, le taux de retard de "
                     "l'agence tomberait à {}.",
                     pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
-                    relay_wait(), pct("whatif_late_ratio"))
+                    relay_aside(), pct("whatif_late_ratio"))
               : fmt::format(
                     "The agency answers {} of questions late (target {}), but the internal team is not "
                     "clearly better (upper bound {} against the agency's lower bound {}); without the "
-                    "wait for internal relays ({}), the agency's late ratio would fall to {}.",
+                    "wait for internal relays{}, the agency's late ratio would fall to {}.",
                     pct("late_ratio"), pct("max_late_ratio"), pct("internal_upper"), pct("agency_lower"),
-                    relay_wait(), pct("whatif_late_ratio"));
+                    relay_aside(), pct("whatif_late_ratio"));
   }
   if (r.code == "agency_late_not_worse_than_internal") {
     return fr ? fmt::format(
@@ -252,24 +258,23 @@ std::string sentence(const Reason& r, Language lang) {
   if (r.code == "agency_late_unexplained" && relays_explain) {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}) ; sans l'attente des "
-                    "relais internes ({}), son taux de retard tomberait à {}, mais l'écart "
+                    "relais internes{}, son taux de retard tomberait à {}, mais l'écart "
                     "n'est pas certain (au plus bas {}) et, sans référence interne, rien ne montre "
                     "qu'une équipe interne ferait mieux.",
-                    pct("late_ratio"), pct("max_late_ratio"), relay_wait(), pct("whatif_late_ratio"),
+                    pct("late_ratio"), pct("max_late_ratio"), relay_aside(), pct("whatif_late_ratio"),
                     pct("agency_lower"))
               : fmt::format(
                     "The agency answers {} of questions late (target {}); without the wait for internal "
-                    "relays ({}) its late ratio would fall to {}, but the excess is not "
+                    "relays{} its late ratio would fall to {}, but the excess is not "
                     "certain (as low as {}) and, with no internal baseline, nothing shows that an "
                     "in-house team would do better.",
-                    pct("late_ratio"), pct("max_late_ratio"), relay_wait(), pct("whatif_late_ratio"),
+                    pct("late_ratio"), pct("max_late_ratio"), relay_aside(), pct("whatif_late_ratio"),
                     pct("agency_lower"));
   }
   if (r.code == "agency_late_unexplained") {
     return fr ? fmt::format(
                     "L'agence répond en retard à {} des questions (objectif {}), mais l'écart n'est "
-                    "pas certain (au plus bas {}) et les relais internes ne l'expliquent pas ({} de "
-                    "l'attente).",
+                    "pas certain (au plus bas {}) et les relais internes ne l'expliquent pas ({}).",
                     pct("late_ratio"), pct("max_late_ratio"), pct("agency_lower"), relay_wait())
               : fmt::format(
                     "The agency answers {} of questions late (target {}), but the excess is not certain "

@@ -727,6 +727,7 @@ TEST(SqliteStoreOpen, KeepsTheRetiredCountsText) {
   auto text = reopened.value()->retiredCounts();
   ASSERT_TRUE(text.ok()) << text.error().message;
   EXPECT_EQ(text->value_or(""), "{\"second\":1}");
+  EXPECT_FALSE(reopened.value()->prune(fromMillis(250), {}).ok());
 }
 
 // --- prune ----------------------------------------------------------------------------

@@ -504,7 +504,7 @@ TEST(Rules, ThresholdsComeFromTheConfiguration) {
   auto v = b.evaluate(rules);
   ASSERT_EQ(v.verdict, Verdict::Keep);  // no baseline and no relays: nothing explains the lateness
   EXPECT_DOUBLE_EQ(v.reasons[0].number("max_late_ratio"), 0.05);
-  rules.min_relay_share = 0.01;  // a relay share of 0 explains nothing, whatever the threshold
+  rules.min_relay_share = 0;  // refused by the configuration; a share of 0 explains nothing all the same
   EXPECT_EQ(b.evaluate(rules).verdict, Verdict::Keep);
 }
 
@@ -521,10 +521,11 @@ TEST(Rules, ARelayShareOfTooFewAnsweredTurnsDecidesNothing) {
   ASSERT_THAT(codes(v), ::testing::ElementsAre("agency_late_without_comparison", "no_internal_baseline"));
   EXPECT_THAT(
       sentence(v.reasons[0], Language::English),
-      ::testing::HasSubstr("internal relays do not explain it (66.7% of the wait, over only 1 answered "
-                           "question)"));
+      ::testing::HasSubstr("internal relays do not explain it (66.7% of the wait, but over only 1 answered "
+                           "question: too few to judge)"));
   EXPECT_THAT(sentence(v.reasons[0], Language::French),
-              ::testing::HasSubstr("(66,7\u00a0% de l'attente, sur 1 question répondue seulement)"));
+              ::testing::HasSubstr("(66,7\u00a0% de l'attente, mais sur 1 question répondue seulement : trop "
+                                   "peu pour en juger)"));
 
   // The same with 30 such answers: the share is measured, and decides.
   Builder enough;
@@ -543,9 +544,20 @@ TEST(Rules, ARelayShareOfTooFewAnsweredTurnsDecidesNothing) {
                      {"answered", 0},
                      {"min_turns", 30}}};
   EXPECT_THAT(sentence(unmeasured, Language::English),
-              ::testing::HasSubstr("internal relays do not explain it (not measured: no answered question)"));
+              ::testing::HasSubstr("internal relays do not explain it (not measured: no answered wait)"));
+  EXPECT_THAT(
+      sentence(unmeasured, Language::French),
+      ::testing::HasSubstr("ne l'expliquent pas (non mesurée : aucune attente de question répondue) et"));
+  unmeasured.code = "agency_late_unexplained";
+  EXPECT_THAT(
+      sentence(unmeasured, Language::French),
+      ::testing::HasSubstr("ne l'expliquent pas (non mesurée : aucune attente de question répondue)."));
+  // The what-if without a measured share: no parenthesis that would contradict it.
+  unmeasured.numbers.emplace_back("whatif_late_ratio", 0.05);
+  EXPECT_THAT(sentence(unmeasured, Language::English),
+              ::testing::HasSubstr("without the wait for internal relays its late ratio would fall to 5.0%"));
   EXPECT_THAT(sentence(unmeasured, Language::French),
-              ::testing::HasSubstr("ne l'expliquent pas (non mesurée : aucune question répondue)"));
+              ::testing::HasSubstr("sans l'attente des relais internes, son taux de retard tomberait à 5,0"));
 }
 
 TEST(Text, EverySentenceInBothLanguages) {
