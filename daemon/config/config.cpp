@@ -357,17 +357,19 @@ class Loader {
     if (auto v = positiveCount(ingest, "max_queued_messages", where)) out.max_queued_messages = *v;
   }
 
-  // A decimal number in [min, max]; nullopt (with a problem) when invalid, or when absent.
+  // A decimal number in [min, max] (in (min, max] when `above_min`); nullopt (with a
+  // problem) when invalid, or when absent.
   std::optional<double> boundedNumber(const YAML::Node& map, const std::string& key, const std::string& where,
-                                      double min, double max, const std::string& hint) {
+                                      double min, double max, const std::string& hint,
+                                      bool above_min = false) {
     YAML::Node node = child(map, key);
     if (!node.IsDefined()) return std::nullopt;
     auto text = detail::scalarText(node, key, file_, where, problems_);
     if (!text) return std::nullopt;
     double value = 0;
     auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-    if (text->empty() || ec != std::errc{} || p != text->data() + text->size() || !(value >= min) ||
-        !(value <= max)) {
+    if (text->empty() || ec != std::errc{} || p != text->data() + text->size() ||
+        !(above_min ? value > min : value >= min) || !(value <= max)) {
       add(lineOf(node),
           "invalid number \"" + node.Scalar() + "\" for " + keyIn(key, where) + " (" + hint + ")");
       return std::nullopt;
@@ -390,14 +392,8 @@ class Loader {
     }
     // Above 0: a share of 0 would argue for in-house with no relay wait at all.
     if (auto v = boundedNumber(verdict, "min_relay_share", where, 0.0, 1.0,
-                               "use a ratio above 0 and at most 1, e.g. 0.5")) {
-      if (*v > 0) {
-        out.min_relay_share = *v;
-      } else {
-        add(lineOf(child(verdict, "min_relay_share")),
-            "invalid number \"" + child(verdict, "min_relay_share").Scalar() + "\" for " +
-                keyIn("min_relay_share", where) + " (use a ratio above 0 and at most 1, e.g. 0.5)");
-      }
+                               "use a ratio above 0 and at most 1, e.g. 0.5", /*above_min=*/true)) {
+      out.min_relay_share = *v;
     }
   }
 

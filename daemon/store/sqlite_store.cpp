@@ -343,6 +343,23 @@ void readTurn(const Statement& s, Turn& t, int base = 0) {
 
 // --- Escalations ----------------------------------------------------------------------
 
+// Steps `s`, which returns (source, id) rows of escalation records, to its end, appending
+// them to `keys`. Returns the last step's code: SQLITE_DONE when every row was read.
+int appendEscalationKeys(Statement& s, std::vector<std::pair<std::string, std::string>>& keys) {
+  int rc = 0;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto& [source, id] = keys.emplace_back();
+    s.columnText(0, source);
+    s.columnText(1, id);
+  }
+  return rc;
+}
+
+// What PruneHooks::exclude returns, or no lock without it.
+std::unique_lock<std::mutex> excluding(const PruneHooks& hooks) {
+  return hooks.exclude ? hooks.exclude() : std::unique_lock<std::mutex>();
+}
+
 // Selected as e.<column>: the record, then its link. kEscalationColumnCount columns.
 constexpr std::string_view kEscalationColumns =
     "source, id, account, question_ref, requested_at_ms, answered_at_ms, requested_by, relay, route, "
@@ -1450,8 +1467,7 @@ class SqliteStore final : public Store {
       if (!scanned.ok()) return scanned.error();
       for (std::size_t i = 0; i < stale.size(); i += kPruneWriteChunk) {
         const std::size_t end = std::min(stale.size(), i + kPruneWriteChunk);
-        std::unique_lock<std::mutex> excluded;
-        if (hooks.exclude) excluded = hooks.exclude();
+        const std::unique_lock<std::mutex> excluded = excluding(hooks);
         PruneDeletion deletion;
         auto removed = deleteStale(stale, i, end, cutoff_ms, hooks, deletion);
         if (!removed.ok()) return removed.error();
@@ -1462,8 +1478,7 @@ class SqliteStore final : public Store {
     }
     // Records whose question never arrived are kept as long as a conversation would be.
     {
-      std::unique_lock<std::mutex> excluded;
-      if (hooks.exclude) excluded = hooks.exclude();
+      const std::unique_lock<std::mutex> excluded = excluding(hooks);
       PruneDeletion deletion;
       {
         std::lock_guard lock(write_mutex_);
@@ -1473,12 +1488,7 @@ class SqliteStore final : public Store {
         if (del == nullptr) return dbError(db, db.lastErrorCode(), "cannot prune store");
         ResetGuard guard(*del);
         del->bind(1, cutoff_ms);
-        int rc = 0;
-        while ((rc = del->step()) == SQLITE_ROW) {
-          auto& [source, id] = deletion.escalations.emplace_back();
-          del->columnText(0, source);
-          del->columnText(1, id);
-        }
+        const int rc = appendEscalationKeys(*del, deletion.escalations);
         if (rc != SQLITE_DONE) return dbError(db, rc, "cannot prune store");
       }
       if (hooks.deleted && !deletion.escalations.empty()) hooks.deleted(deletion);
@@ -2134,21 +2144,18 @@ class SqliteStore final : public Store {
         db.prepare("SELECT MAX(created_at_ms) FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_messages = db.prepare("DELETE FROM messages WHERE source = ?1 AND conversation_id = ?2");
     Statement* del_turns = db.prepare("DELETE FROM turns WHERE source = ?1 AND conversation_id = ?2");
-    Statement* del_escalations =
-        db.prepare("DELETE FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2");
+    Statement* del_escalations = db.prepare(
+        "DELETE FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2 RETURNING source, id");
     static const std::string kSelectTurns = std::string("SELECT ") + std::string(kTurnColumns) +
                                             " FROM turns WHERE source = ?1 AND conversation_id = ?2";
     Statement* sel_turns = db.prepare(kSelectTurns);
-    Statement* sel_escalations =
-        db.prepare("SELECT source, id FROM escalations WHERE link_source = ?1 AND link_conversation_id = ?2");
     if (newest == nullptr || del_messages == nullptr || del_turns == nullptr || del_escalations == nullptr ||
-        sel_turns == nullptr || sel_escalations == nullptr) {
+        sel_turns == nullptr) {
       return dbError(db, db.lastErrorCode(), kWhat);
     }
     int rc = db.exec("BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) return abortTransaction(db, rc, kWhat);
-    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns), g4(*del_escalations), g5(*sel_turns),
-        g6(*sel_escalations);
+    ResetGuard g1(*newest), g2(*del_messages), g3(*del_turns), g4(*del_escalations), g5(*sel_turns);
     std::uint64_t deleted = 0;
     PruneDeletion gone;
     for (std::size_t i = begin; i < end; ++i) {
@@ -2175,15 +2182,6 @@ class SqliteStore final : public Store {
         if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
         sel_turns->reset();
       }
-      sel_escalations->bind(1, key.source);
-      sel_escalations->bind(2, key.conversation_id);
-      while ((rc = sel_escalations->step()) == SQLITE_ROW) {
-        auto& [source, id] = gone.escalations.emplace_back();
-        sel_escalations->columnText(0, source);
-        sel_escalations->columnText(1, id);
-      }
-      if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
-      sel_escalations->reset();
       del_turns->bind(1, key.source);
       del_turns->bind(2, key.conversation_id);
       rc = del_turns->step();
@@ -2191,7 +2189,7 @@ class SqliteStore final : public Store {
       del_turns->reset();
       del_escalations->bind(1, key.source);
       del_escalations->bind(2, key.conversation_id);
-      rc = del_escalations->step();
+      rc = appendEscalationKeys(*del_escalations, gone.escalations);
       if (rc != SQLITE_DONE) return abortTransaction(db, rc, kWhat);
       del_escalations->reset();
     }

@@ -83,16 +83,16 @@ std::optional<Language> parseLanguage(std::string_view s) {
   return std::nullopt;
 }
 
-bool Reason::has(std::string_view name) const {
-  return std::any_of(numbers.begin(), numbers.end(),
-                     [&](const auto& number) { return number.first == name; });
+const double* Reason::find(std::string_view name) const {
+  for (const auto& [key, value] : numbers) {
+    if (key == name) return &value;
+  }
+  return nullptr;
 }
 
 double Reason::number(std::string_view name) const {
-  for (const auto& [key, value] : numbers) {
-    if (key == name) return value;
-  }
-  return 0;
+  const double* value = find(name);
+  return value != nullptr ? *value : 0;
 }
 
 AccountVerdict evaluate(const std::vector<TurnFact>& facts, const config::AccountConfig& account,

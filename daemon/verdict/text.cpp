@@ -1,7 +1,6 @@
 // Reasons as sentences, in English and French.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -67,9 +66,8 @@ std::string sentence(const Reason& r, Language lang) {
   auto n = [&r](std::string_view name) { return r.number(name); };
   // Whether the relays explain the lateness by the what-if: without their wait, the
   // agency's late ratio would fall below the target (as relays_explain_lateness has it).
-  const bool relays_explain = std::any_of(r.numbers.begin(), r.numbers.end(), [&](const auto& number) {
-    return number.first == "whatif_late_ratio" && number.second < r.number("max_late_ratio");
-  });
+  const double* whatif = r.find("whatif_late_ratio");
+  const bool relays_explain = whatif != nullptr && *whatif < r.number("max_late_ratio");
   const int decimals = decimalsOf(r, lang);
   auto pct = [&](std::string_view name) { return labels::percent(r.number(name), lang, decimals); };
   // The relay share of the agency's wait, with what it was measured on.

@@ -81,7 +81,8 @@ struct Reason {
   std::string route;
   std::vector<std::pair<std::string, double>> numbers;  // in a fixed order per code
   double number(std::string_view name) const;           // 0 when absent
-  bool has(std::string_view name) const;
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  const double* find(std::string_view name) const;  // null when absent
 };
 
 enum class Language : std::uint8_t { English, French };
