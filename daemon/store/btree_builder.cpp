@@ -175,6 +175,11 @@ Result<std::unique_ptr<PageFile>> PageFile::open(const std::filesystem::path& pa
   return std::unique_ptr<PageFile>(new PageFile(fd, path, page_size, pages));
 }
 
+std::uint32_t PageFile::pageCount() {
+  std::lock_guard lock(mu_);
+  return pages_;
+}
+
 std::uint32_t PageFile::allocate() {
   std::lock_guard lock(mu_);
   ++pages_;
@@ -276,7 +281,7 @@ IndexTreeBuilder::IndexTreeBuilder(PageFile& file, std::uint32_t root_page)
 
 IndexTreeBuilder::~IndexTreeBuilder() = default;
 
-Result<std::string> IndexTreeBuilder::makeCell(std::string_view record) {
+Result<void> IndexTreeBuilder::makeCell(std::string_view record) {
   // How much of a payload stays on an index page (the file format's X, M and K).
   const std::size_t max_local = (usable_ - 12) * 64 / 255 - 23;
   const std::size_t min_local = (usable_ - 12) * 32 / 255 - 23;
@@ -286,11 +291,11 @@ Result<std::string> IndexTreeBuilder::makeCell(std::string_view record) {
     const std::size_t surplus = min_local + (payload - min_local) % (usable_ - 4);
     local = surplus <= max_local ? surplus : min_local;
   }
-  std::string cell;
-  cell.reserve(9 + local + 4);
+  std::string& cell = cell_;
+  cell.clear();
   appendVarint(cell, payload);
   cell.append(record.substr(0, local));
-  if (local == payload) return cell;
+  if (local == payload) return {};
 
   // The rest goes to a chain of overflow pages: next page number, then content.
   const std::size_t per_page = usable_ - 4;
@@ -305,7 +310,7 @@ Result<std::string> IndexTreeBuilder::makeCell(std::string_view record) {
     std::memcpy(page_.data() + 4, part.data(), part.size());
     if (auto written = file_.write(chain[i], page_.data()); !written) return written.error();
   }
-  return cell;
+  return {};
 }
 
 Result<std::uint32_t> IndexTreeBuilder::writePage(Level& level, bool pending, bool root) {
@@ -334,12 +339,13 @@ Result<std::uint32_t> IndexTreeBuilder::writePage(Level& level, bool pending, bo
 }
 
 Result<void> IndexTreeBuilder::add(std::string_view record) {
-  auto cell = makeCell(record);
-  if (!cell) return cell.error();
-  return addToLevel(0, 0, std::move(cell.value()));
+  if (auto made = makeCell(record); !made) return made;
+  return addToLevel(0, 0, cell_);
 }
 
-Result<void> IndexTreeBuilder::addToLevel(std::size_t index, std::uint32_t child, std::string cell) {
+// `cell` may be a view of a level's divider or of cell_: neither changes before it is
+// copied (a divider is only replaced at its own level, after the call up has returned).
+Result<void> IndexTreeBuilder::addToLevel(std::size_t index, std::uint32_t child, std::string_view cell) {
   if (index == levels_.size()) {
     levels_.push_back(std::make_unique<Level>());
     levels_.back()->leaf = false;
@@ -350,7 +356,7 @@ Result<void> IndexTreeBuilder::addToLevel(std::size_t index, std::uint32_t child
     if (!written) return written.error();
     level.has_pending = false;
     level.pending.clear();
-    if (auto up = addToLevel(index + 1, written.value(), std::move(level.divider)); !up) return up;
+    if (auto up = addToLevel(index + 1, written.value(), level.divider); !up) return up;
   }
   Level& same = *levels_[index];  // addToLevel may have grown levels_
   const std::size_t size = same.cellSize(cell);
@@ -361,7 +367,7 @@ Result<void> IndexTreeBuilder::addToLevel(std::size_t index, std::uint32_t child
   // The page is full: `cell` separates it from the next one.
   std::swap(same.pending, same.current);
   same.pending.right = child;
-  same.divider = std::move(cell);
+  same.divider.assign(cell);
   same.has_pending = true;
   return {};
 }
@@ -384,7 +390,7 @@ Result<void> IndexTreeBuilder::finishLevel(std::size_t index, std::uint32_t last
     auto written = writePage(level, true, false);
     if (!written) return written.error();
     level.has_pending = false;
-    if (auto up = addToLevel(index + 1, written.value(), std::move(moved)); !up) return up;
+    if (auto up = addToLevel(index + 1, written.value(), moved); !up) return up;
   }
   Level& same = *levels_[index];
   same.current.right = last_child;

@@ -57,6 +57,8 @@ class PageFile {
   PageFile& operator=(const PageFile&) = delete;
 
   std::uint32_t pageSize() const { return page_size_; }
+  // Pages of the file, those allocated so far included. Thread-safe.
+  std::uint32_t pageCount();
   // A page number past every page of the file, never the lock-byte page (the page
   // holding byte 2^30 is never used by SQLite). Thread-safe.
   std::uint32_t allocate();
@@ -95,9 +97,10 @@ class IndexTreeBuilder {
 
  private:
   struct Level;
-  Result<void> addToLevel(std::size_t level, std::uint32_t child, std::string cell);
+  Result<void> addToLevel(std::size_t level, std::uint32_t child, std::string_view cell);
   Result<void> finishLevel(std::size_t level, std::uint32_t last_child);
-  Result<std::string> makeCell(std::string_view record);
+  // Encodes `record` as a cell into cell_, writing its overflow pages if any.
+  Result<void> makeCell(std::string_view record);
   Result<std::uint32_t> writePage(Level& level, bool pending, bool root);
 
   PageFile& file_;
@@ -105,6 +108,7 @@ class IndexTreeBuilder {
   std::uint32_t usable_;
   std::vector<std::unique_ptr<Level>> levels_;  // 0: leaves
   std::vector<unsigned char> page_;             // scratch page
+  std::string cell_;                            // scratch cell
 };
 
 }  // namespace replywatch::store::sqlite_file

@@ -120,4 +120,9 @@ class Database {
   std::unordered_map<std::string, std::unique_ptr<Statement>, SqlHash, std::equal_to<>> statements_;
 };
 
+// Applies the store's pending schema migrations to `db` (a read-write connection);
+// returns the schema version the file has afterwards. Defined with the migrations
+// (sqlite_store.cpp).
+Result<int> migrateSchema(Database& db);
+
 }  // namespace replywatch::store

@@ -2354,6 +2354,8 @@ void configureSqliteOnce() {
 
 }  // namespace
 
+Result<int> migrateSchema(Database& db) { return migrate(db); }
+
 Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path,
                                                const OpenOptions& options) {
   configureSqliteOnce();

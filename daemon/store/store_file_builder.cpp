@@ -1,0 +1,441 @@
+#include "daemon/store/store_file_builder.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+
+#include "daemon/core/timestamp.h"
+#include "daemon/store/btree_builder.h"
+#include "daemon/store/commit_log.h"
+#include "daemon/store/sqlite_db.h"
+
+namespace replywatch::store {
+namespace {
+
+using sqlite_file::IndexTreeBuilder;
+using sqlite_file::PageFile;
+using sqlite_file::RecordWriter;
+
+// The column layout of each tree this builder writes, as PRAGMA index_xinfo gives it
+// (name:1 for a key column, name:0 for the others): the records below follow it. A
+// migration that changes one of them makes the build fail here instead of writing rows
+// SQLite would misread.
+struct Layout {
+  const char* index;
+  const char* columns;
+};
+constexpr Layout kLayouts[] = {
+    {"sqlite_autoindex_messages_1",
+     "source:1,id:1,account:0,channel:0,conversation_id:0,in_reply_to:0,created_at_ms:0,role:0,responder:0,"
+     "handler:0,route:0"},
+    {"messages_by_conversation", "source:1,conversation_id:1,created_at_ms:1,id:1"},
+    {"sqlite_autoindex_turns_1",
+     "source:1,conversation_id:1,question_id:1,account:0,channel:0,asked_at_ms:0,answer_id:0,answered_at_ms:"
+     "0,"
+     "responder:0,handler:0,route:0,breached_at_ms:0"},
+    {"turns_by_account_asked_at", "account:1,asked_at_ms:1,source:0,conversation_id:0,question_id:0"},
+    {"turns_open", "source:1,conversation_id:1,question_id:0"},
+};
+constexpr std::string_view kOpenTurnsCondition = "WHERE answered_at_ms IS NULL";
+
+Error buildError(const std::filesystem::path& path, std::string_view why) {
+  std::string message = "cannot build store ";
+  message.append(path.string()).append(": ").append(why);
+  return makeError("store", std::move(message));
+}
+
+Result<void> checkLayout(Database& db, const std::filesystem::path& path) {
+  for (const Layout& layout : kLayouts) {
+    std::string columns;
+    const std::string sql =
+        std::string("SELECT group_concat(name || ':' || key, ',') FROM pragma_index_xinfo('") + layout.index +
+        "')";
+    if (db.queryText(sql.c_str(), columns) != SQLITE_OK || columns != layout.columns) {
+      return buildError(path, std::string("the schema's ") + layout.index +
+                                  " is not the layout this build writes (" + columns + ")");
+    }
+  }
+  std::string open_sql;
+  if (db.queryText("SELECT sql FROM sqlite_schema WHERE name = 'turns_open'", open_sql) != SQLITE_OK ||
+      open_sql.find(kOpenTurnsCondition) == std::string::npos) {
+    return buildError(path, "the schema's turns_open is not the partial index this build writes");
+  }
+  return {};
+}
+
+Result<std::uint32_t> rootPage(Database& db, const std::filesystem::path& path, std::string_view name) {
+  std::int64_t root = 0;
+  const std::string sql = "SELECT rootpage FROM sqlite_schema WHERE name = '" + std::string(name) + "'";
+  if (db.queryInt(sql.c_str(), root) != SQLITE_OK || root < 2) {
+    return buildError(path, "no root page for " + std::string(name));
+  }
+  return static_cast<std::uint32_t>(root);
+}
+
+// Sorting 2.8 million rows by string columns through their records costs a cache miss
+// per comparison. Each row is sorted as a small key instead: integers that decide most
+// comparisons (the rank of a column of few values, the first bytes of an id, a time),
+// and the row's index for the rest, which the full comparison of the row decides.
+struct SortKey {
+  std::uint64_t first;
+  std::uint64_t second;
+  std::uint32_t rank;
+  std::uint32_t index;
+};
+
+// The first 8 bytes of `text`, zero-padded, as a big-endian integer: a < b between two
+// prefixes means the same between the texts (SQLite's BINARY order is memcmp's);
+// equal prefixes decide nothing.
+std::uint64_t prefixOf(std::string_view text) {
+  std::uint64_t out = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    out = (out << 8) | (i < text.size() ? static_cast<unsigned char>(text[i]) : 0U);
+  }
+  return out;
+}
+
+// An int64 as an unsigned integer of the same order.
+std::uint64_t ordered(std::int64_t value) { return static_cast<std::uint64_t>(value) ^ (1ULL << 63); }
+
+// Ranks of the distinct values of a column of few values (sources, accounts), in
+// their sorted order. Read-only once built: shared by the two threads.
+class Ranks {
+ public:
+  template <typename Rows, typename Column>
+  Ranks(const Rows& rows, Column column) {
+    std::vector<std::string_view> values;
+    std::string_view last;
+    for (const auto& row : rows) {
+      const std::string_view v = column(row);
+      if (!values.empty() && v == last) continue;
+      last = v;
+      if (ranks_.emplace(v, 0).second) values.push_back(v);
+    }
+    std::sort(values.begin(), values.end());
+    for (std::size_t i = 0; i < values.size(); ++i) ranks_[values[i]] = static_cast<std::uint32_t>(i);
+  }
+  std::uint32_t operator()(std::string_view value) const { return ranks_.at(value); }
+
+ private:
+  std::unordered_map<std::string_view, std::uint32_t> ranks_;
+};
+
+struct SortedRows {
+  std::vector<std::uint32_t> order;  // row indexes in key order
+  // Positions i in `order` whose key fields equal those of i - 1: the only places two
+  // rows of the same key can be.
+  std::vector<std::size_t> ties;
+};
+
+// Sorts keys made by `make(i)` for i in [0, n), equal keys ordered by `less` on the
+// rows. A key's fields are compared in the
+// order rank, first, second: each must order rows as the columns before it being equal
+// would (`second` is only compared between rows whose `first` columns are equal, so a
+// prefix there would be wrong unless `first` is exact).
+template <typename Make, typename Less>
+SortedRows sortedOrder(std::size_t n, Make make, Less less) {
+  std::vector<SortKey> keys(n);
+  for (std::size_t i = 0; i < n; ++i) keys[i] = make(static_cast<std::uint32_t>(i));
+  std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
+    if (a.rank != b.rank) return a.rank < b.rank;
+    if (a.first != b.first) return a.first < b.first;
+    if (a.second != b.second) return a.second < b.second;
+    return less(a.index, b.index);
+  });
+  SortedRows sorted;
+  sorted.order.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    sorted.order[i] = keys[i].index;
+    if (i > 0 && keys[i].rank == keys[i - 1].rank && keys[i].first == keys[i - 1].first &&
+        keys[i].second == keys[i - 1].second) {
+      sorted.ties.push_back(i);
+    }
+  }
+  return sorted;
+}
+
+// Rows are read in key order, not in memory order: the rows a few places ahead are
+// fetched into the cache meanwhile.
+constexpr std::size_t kPrefetchDistance = 8;
+
+template <typename Row, typename Encode>
+Result<void> writeTree(PageFile& file, std::uint32_t root, const std::vector<Row>& rows,
+                       const std::vector<std::uint32_t>& order, Encode encode) {
+  IndexTreeBuilder tree(file, root);
+  RecordWriter writer;
+  std::string record;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (k + kPrefetchDistance < order.size()) {
+      const char* ahead = reinterpret_cast<const char*>(&rows[order[k + kPrefetchDistance]]);
+      for (std::size_t line = 0; line < sizeof(Row); line += 64) __builtin_prefetch(ahead + line);
+    }
+    const std::uint32_t i = order[k];
+    writer.clear();
+    encode(writer, i);
+    writer.finish(record);
+    if (auto added = tree.add(record); !added) return added;
+  }
+  return tree.finish();
+}
+
+void addOptional(RecordWriter& w, const std::optional<Timestamp>& t) {
+  t ? w.addInt(toMillis(*t)) : w.addNull();
+}
+
+// Each tree's records: the values the SQL path binds (sqlite_store.cpp, bindMessage and
+// bindTurn), in the tree's column order.
+void encodeMessage(RecordWriter& w, const MessageRecord& m) {
+  w.addText(m.source);
+  w.addText(m.id);
+  w.addText(m.account);
+  w.addText(m.channel);
+  w.addText(m.conversation_id);
+  w.addText(m.in_reply_to);
+  w.addInt(toMillis(m.created_at));
+  w.addInt(static_cast<std::uint8_t>(m.role));
+  w.addText(m.responder);
+  w.addText(m.handler);
+  w.addInt(static_cast<std::uint8_t>(m.route));
+}
+
+void encodeTurn(RecordWriter& w, const Turn& t) {
+  w.addText(t.source);
+  w.addText(t.conversation_id);
+  w.addText(t.question_id);
+  w.addText(t.account);
+  w.addText(t.channel);
+  w.addInt(toMillis(t.asked_at));
+  w.addText(t.answer_id);
+  addOptional(w, t.answered_at);
+  w.addText(t.responder);
+  w.addText(t.handler);
+  w.addInt(static_cast<std::uint8_t>(t.route));
+  addOptional(w, t.breached_at);
+}
+
+struct Roots {
+  std::uint32_t messages = 0;
+  std::uint32_t by_conversation = 0;
+  std::uint32_t turns = 0;
+  std::uint32_t by_account = 0;
+  std::uint32_t open = 0;
+};
+
+// Creates the schema in `file` with SQLite (the migrations, as any new store gets them)
+// and returns the root pages of the trees to fill.
+Result<Roots> createSchema(const std::filesystem::path& file, const std::filesystem::path& path) {
+  auto opened = Database::open(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kBusyTimeoutMs);
+  if (!opened) return opened.error();
+  Database& db = *opened.value();
+  if (auto migrated = migrateSchema(db); !migrated) return migrated.error();
+  if (auto checked = checkLayout(db, path); !checked) return checked.error();
+  Roots roots;
+  const std::pair<std::uint32_t*, std::string_view> wanted[] = {
+      {&roots.messages, "messages"},
+      {&roots.by_conversation, "messages_by_conversation"},
+      {&roots.turns, "turns"},
+      {&roots.by_account, "turns_by_account_asked_at"},
+      {&roots.open, "turns_open"}};
+  for (const auto& [out, name] : wanted) {
+    auto root = rootPage(db, path, name);
+    if (!root) return root.error();
+    *out = root.value();
+  }
+  return roots;
+}
+
+Result<void> syncDirectory(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return makeError("store", "cannot open directory " + dir.string() + " to sync it");
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return makeError("store", "cannot sync directory " + dir.string());
+  return {};
+}
+
+// Removes the file being built unless the build went through.
+class RemoveUnlessKept {
+ public:
+  explicit RemoveUnlessKept(std::filesystem::path path) : path_(std::move(path)) {}
+  ~RemoveUnlessKept() {
+    if (kept_) return;
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+    std::filesystem::remove(path_.string() + "-journal", ec);
+  }
+  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
+  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
+  void keep() { kept_ = true; }
+
+ private:
+  std::filesystem::path path_;
+  bool kept_ = false;
+};
+
+bool present(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(path, ec);
+  return std::filesystem::exists(status) || (ec && ec != std::errc::no_such_file_or_directory);
+}
+
+}  // namespace
+
+Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
+                                    const std::vector<MessageRecord>& messages,
+                                    const std::vector<Turn>& turns) {
+  if (messages.size() > UINT32_MAX || turns.size() > UINT32_MAX) return buildError(path, "too many rows");
+  // What SQLite or an open would apply to the new file: a journal or log left by a
+  // store of the same name.
+  for (const char* suffix : {"", "-wal", "-journal"}) {
+    const std::filesystem::path beside(path.string() + suffix);
+    if (present(beside)) return buildError(path, beside.string() + " exists; a store is built as a new file");
+  }
+  if (present(commitLogDirectory(path))) {
+    return buildError(path,
+                      "the commit log " + commitLogDirectory(path).string() + " of an earlier store exists");
+  }
+  auto lock = CommitLogLock::take(path, /*exclusive=*/true, /*create=*/true,
+                                  "pid " + std::to_string(::getpid()) + ", replywatch import");
+  if (!lock) return lock.error();
+  if (!lock->held()) return buildError(path, "another replywatch process holds the store's lock");
+
+  const std::filesystem::path building(path.string() + ".building");
+  for (const char* suffix : {"", "-journal"}) {
+    std::error_code ec;
+    std::filesystem::remove(building.string() + suffix, ec);
+  }
+  RemoveUnlessKept cleanup(building);
+  auto roots = createSchema(building, path);
+  if (!roots) return roots.error();
+  auto opened = PageFile::open(building);
+  if (!opened) return opened.error();
+  PageFile& file = *opened.value();
+
+  // Message keys sorted, duplicates refused.
+  const Ranks sources(messages, [](const MessageRecord& m) -> std::string_view { return m.source; });
+  const SortedRows message_sort = sortedOrder(
+      messages.size(),
+      [&](std::uint32_t i) {
+        return SortKey{prefixOf(messages[i].id), 0, sources(messages[i].source), i};
+      },
+      [&](std::uint32_t a, std::uint32_t b) { return messages[a].id < messages[b].id; });
+  const std::vector<std::uint32_t>& message_order = message_sort.order;
+  for (const std::size_t i : message_sort.ties) {
+    const MessageRecord& x = messages[message_order[i - 1]];
+    const MessageRecord& y = messages[message_order[i]];
+    if (x.source == y.source && x.id == y.id) return buildError(path, "message " + y.id + " comes twice");
+  }
+
+  const Ranks turn_sources(turns, [](const Turn& t) -> std::string_view { return t.source; });
+  const Ranks accounts(turns, [](const Turn& t) -> std::string_view { return t.account; });
+
+  // Two threads: the messages' table and the turns' table and open index here, the two
+  // other indexes there.
+  Result<void> other_side;
+  std::thread side([&] {
+    const std::vector<std::uint32_t> by_conversation =
+        sortedOrder(
+            messages.size(),
+            [&](std::uint32_t i) {
+              const MessageRecord& m = messages[i];
+              return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
+            },
+            [&](std::uint32_t a, std::uint32_t b) {
+              const MessageRecord& x = messages[a];
+              const MessageRecord& y = messages[b];
+              return std::tie(x.conversation_id, x.created_at, x.id) <
+                     std::tie(y.conversation_id, y.created_at, y.id);
+            })
+            .order;
+    other_side = writeTree(file, roots->by_conversation, messages, by_conversation,
+                           [&](RecordWriter& w, std::uint32_t i) {
+                             const MessageRecord& m = messages[i];
+                             w.addText(m.source);
+                             w.addText(m.conversation_id);
+                             w.addInt(toMillis(m.created_at));
+                             w.addText(m.id);
+                           });
+    if (!other_side) return;
+    const std::vector<std::uint32_t> by_account =
+        sortedOrder(
+            turns.size(),
+            [&](std::uint32_t i) {
+              const Turn& t = turns[i];
+              return SortKey{ordered(toMillis(t.asked_at)), turn_sources(t.source), accounts(t.account), i};
+            },
+            [&](std::uint32_t a, std::uint32_t b) {
+              return std::tie(turns[a].conversation_id, turns[a].question_id) <
+                     std::tie(turns[b].conversation_id, turns[b].question_id);
+            })
+            .order;
+    other_side = writeTree(file, roots->by_account, turns, by_account, [&](RecordWriter& w, std::uint32_t i) {
+      const Turn& t = turns[i];
+      w.addText(t.account);
+      w.addInt(toMillis(t.asked_at));
+      w.addText(t.source);
+      w.addText(t.conversation_id);
+      w.addText(t.question_id);
+    });
+  });
+  auto here = [&]() -> Result<void> {
+    if (auto written = writeTree(file, roots->messages, messages, message_order,
+                                 [&](RecordWriter& w, std::uint32_t i) { encodeMessage(w, messages[i]); });
+        !written) {
+      return written;
+    }
+    SortedRows turn_sort = sortedOrder(
+        turns.size(),
+        [&](std::uint32_t i) {
+          const Turn& t = turns[i];
+          return SortKey{prefixOf(t.conversation_id), 0, turn_sources(t.source), i};
+        },
+        [&](std::uint32_t a, std::uint32_t b) {
+          return std::tie(turns[a].conversation_id, turns[a].question_id) <
+                 std::tie(turns[b].conversation_id, turns[b].question_id);
+        });
+    std::vector<std::uint32_t>& turn_order = turn_sort.order;
+    for (const std::size_t i : turn_sort.ties) {
+      const Turn& x = turns[turn_order[i - 1]];
+      const Turn& y = turns[turn_order[i]];
+      if (x.source == y.source && x.conversation_id == y.conversation_id && x.question_id == y.question_id) {
+        return buildError(path, "the turn of question " + y.question_id + " comes twice");
+      }
+    }
+    if (auto written = writeTree(file, roots->turns, turns, turn_order,
+                                 [&](RecordWriter& w, std::uint32_t i) { encodeTurn(w, turns[i]); });
+        !written) {
+      return written;
+    }
+    std::erase_if(turn_order, [&](std::uint32_t i) { return turns[i].answered_at.has_value(); });
+    return writeTree(file, roots->open, turns, turn_order, [&](RecordWriter& w, std::uint32_t i) {
+      const Turn& t = turns[i];
+      w.addText(t.source);
+      w.addText(t.conversation_id);
+      w.addText(t.question_id);
+    });
+  }();
+  side.join();
+  if (!here) return here.error();
+  if (!other_side) return other_side.error();
+  if (auto finished = file.finish(); !finished) return finished.error();
+  BuiltStore built{messages.size(), turns.size(), file.pageCount()};
+  opened.value().reset();  // closes the file
+
+  std::error_code ec;
+  std::filesystem::rename(building, path, ec);
+  if (ec) return buildError(path, "cannot rename " + building.string() + ": " + ec.message());
+  cleanup.keep();
+  if (auto synced = syncDirectory(path.parent_path()); !synced) return synced.error();
+  return built;
+}
+
+}  // namespace replywatch::store

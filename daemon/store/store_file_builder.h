@@ -1,0 +1,36 @@
+#pragma once
+// A bulk load written as a new store file: the messages and turns of a load into a store
+// that does not exist yet, sorted and written as SQLite b-tree pages (btree_builder.h)
+// instead of inserted row by row. The file is the one openSqliteStore() creates and a
+// bulk load through commit() fills: the same schema, the same rows, every index.
+//
+// Threading: one call at a time per path; the call uses two threads of its own. Blocks on
+// disk I/O.
+#include <cstddef>
+#include <filesystem>
+#include <vector>
+
+#include "daemon/core/model.h"
+#include "daemon/core/result.h"
+
+namespace replywatch::store {
+
+struct BuiltStore {
+  std::size_t messages = 0;
+  std::size_t turns = 0;
+  std::size_t pages = 0;  // pages of the file
+};
+
+// Writes `messages` and `turns` as the store file `path`, which must not exist. Each
+// message key (source, id) and each turn key (source, conversation_id, question_id)
+// comes once; the turns are those the tracker computes from the messages (nothing here
+// checks that). The file is built under another name and renamed to `path` once synced:
+// a crash or an Error leaves no file at `path`. The store's lock is held meanwhile, so
+// no other process opens the store while it is built.
+// Errors: reason "store" when `path` exists, a key comes twice, the store's lock is held
+// by another process or the file cannot be written ("store_full" on a full disk).
+Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
+                                    const std::vector<MessageRecord>& messages,
+                                    const std::vector<Turn>& turns);
+
+}  // namespace replywatch::store
