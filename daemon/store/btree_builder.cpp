@@ -16,11 +16,14 @@ namespace {
 // Header fields of the database file (offsets of the file format's first 100 bytes).
 constexpr std::size_t kHeaderSize = 100;
 constexpr std::size_t kPageSizeOffset = 16;
+constexpr std::size_t kWriteVersionOffset = 18;  // 2 in WAL mode
 constexpr std::size_t kReservedOffset = 20;
 constexpr std::size_t kChangeCounterOffset = 24;
 constexpr std::size_t kPageCountOffset = 28;
 constexpr std::size_t kSchemaFormatOffset = 44;
+constexpr std::size_t kAutoVacuumOffset = 52;
 constexpr std::size_t kTextEncodingOffset = 56;
+constexpr std::size_t kIncrementalVacuumOffset = 64;
 constexpr std::size_t kVersionValidForOffset = 92;
 constexpr std::uint32_t kLockByteOffset = 0x40000000;
 
@@ -169,6 +172,10 @@ Result<std::unique_ptr<PageFile>> PageFile::open(const std::filesystem::path& pa
   if (header[kReservedOffset] != 0) return refuse("its pages reserve bytes");
   if (readBig32(&header[kSchemaFormatOffset]) != 4) return refuse("its schema format is not 4");
   if (readBig32(&header[kTextEncodingOffset]) != 1) return refuse("its text encoding is not UTF-8");
+  if (readBig32(&header[kAutoVacuumOffset]) != 0 || readBig32(&header[kIncrementalVacuumOffset]) != 0) {
+    return refuse("it has auto-vacuum pointer-map pages");
+  }
+  if (header[kWriteVersionOffset] != 1) return refuse("it is not in rollback journal mode");
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size % page_size != 0) return refuse("its size is not a whole number of pages");
   const auto pages = static_cast<std::uint32_t>(size / page_size);
@@ -193,6 +200,7 @@ Result<void> PageFile::write(std::uint32_t number, const unsigned char* page) {
   while (left > 0) {
     const ssize_t n = ::pwrite(fd_, page, left, offset);
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) errno = EIO;
     if (n <= 0) return ioError("cannot write a page of");
     page += n;
     offset += n;
@@ -203,6 +211,7 @@ Result<void> PageFile::write(std::uint32_t number, const unsigned char* page) {
 
 Result<void> PageFile::finish() {
   std::array<unsigned char, kHeaderSize> header{};
+  errno = EIO;  // what a short read or write below reports
   if (::pread(fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) {
     return ioError("cannot read the header of");
   }

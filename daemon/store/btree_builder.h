@@ -9,8 +9,9 @@
 // table is such a tree too, keyed by its primary key columns followed by its other columns
 // in their declared order.
 //
-// Threading: a PageFile may be shared by builders on different threads (allocate() and
-// write() are synchronized); an IndexTreeBuilder is used by one thread.
+// Threading: a PageFile may be shared by builders on different threads (allocate() is
+// synchronized; write() writes one page with pwrite, and each page is written by the
+// builder that allocated it); an IndexTreeBuilder is used by one thread.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -50,7 +51,8 @@ void appendVarint(std::string& out, std::uint64_t value);
 class PageFile {
  public:
   // Error (reason "store") when the file cannot be opened or read, or when its header is
-  // not one this writer handles (schema format 4, UTF-8, no page reserved bytes).
+  // not one this writer handles (schema format 4, UTF-8, no page reserved bytes, no
+  // auto-vacuum and its pointer-map pages, a rollback journal rather than WAL).
   static Result<std::unique_ptr<PageFile>> open(const std::filesystem::path& path);
   ~PageFile();
   PageFile(const PageFile&) = delete;

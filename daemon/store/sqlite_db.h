@@ -120,6 +120,10 @@ class Database {
   std::unordered_map<std::string, std::unique_ptr<Statement>, SqlHash, std::equal_to<>> statements_;
 };
 
+// Process-wide SQLite settings, applied once before the library initializes (no memory
+// statistics). Called before any connection of the store is opened.
+void configureSqliteOnce();
+
 // Applies the store's pending schema migrations to `db` (a read-write connection);
 // returns the schema version the file has afterwards. Defined with the migrations
 // (sqlite_store.cpp).

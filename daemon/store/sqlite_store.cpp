@@ -2344,6 +2344,8 @@ Result<void> checkNoLogUnderOtherName(const std::filesystem::path& path,
                                spelled.string(), log_dir.string(), spelled.string(), log_dir.string()));
 }
 
+}  // namespace
+
 // Process-wide SQLite settings, applied once before the library initializes: no memory
 // statistics (they take a global mutex on every allocation). The store is the only
 // SQLite user in replywatch; if SQLite is already initialized the call is a no-op.
@@ -2351,8 +2353,6 @@ void configureSqliteOnce() {
   static std::once_flag once;
   std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 }
-
-}  // namespace
 
 Result<int> migrateSchema(Database& db) { return migrate(db); }
 

@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -45,7 +49,12 @@ constexpr Layout kLayouts[] = {
     {"turns_by_account_asked_at", "account:1,asked_at_ms:1,source:0,conversation_id:0,question_id:0"},
     {"turns_open", "source:1,conversation_id:1,question_id:0"},
 };
-constexpr std::string_view kOpenTurnsCondition = "WHERE answered_at_ms IS NULL";
+// Everything the schema holds on the two tables (indexes, triggers), by name: an index a
+// migration adds would be left empty by a build that does not know it.
+constexpr std::string_view kTableObjects =
+    "messages,messages_by_conversation,turns,turns_by_account_asked_at,turns_open";
+constexpr std::string_view kOpenTurnsSql =
+    "CREATE INDEX turns_open ON turns (source, conversation_id) WHERE answered_at_ms IS NULL";
 
 Error buildError(const std::filesystem::path& path, std::string_view why) {
   std::string message = "cannot build store ";
@@ -54,20 +63,51 @@ Error buildError(const std::filesystem::path& path, std::string_view why) {
 }
 
 Result<void> checkLayout(Database& db, const std::filesystem::path& path) {
+  std::string objects;
+  if (db.queryText("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE tbl_name IN "
+                   "('messages', 'turns') ORDER BY name)",
+                   objects) != SQLITE_OK ||
+      objects != kTableObjects) {
+    return buildError(path, "the schema holds other objects on messages and turns than this build writes (" +
+                                objects + ")");
+  }
   for (const Layout& layout : kLayouts) {
     std::string columns;
-    const std::string sql =
-        std::string("SELECT group_concat(name || ':' || key, ',') FROM pragma_index_xinfo('") + layout.index +
-        "')";
-    if (db.queryText(sql.c_str(), columns) != SQLITE_OK || columns != layout.columns) {
+    std::int64_t other_order = 0;
+    const std::string from = std::string(" FROM pragma_index_xinfo('") + layout.index + "')";
+    const std::string list = "SELECT group_concat(name || ':' || key, ',')" + from;
+    // The key columns' order: ascending, BINARY collation.
+    const std::string order = "SELECT count(*)" + from + " WHERE key = 1 AND (desc <> 0 OR coll <> 'BINARY')";
+    if (db.queryText(list.c_str(), columns) != SQLITE_OK || columns != layout.columns ||
+        db.queryInt(order.c_str(), other_order) != SQLITE_OK || other_order != 0) {
       return buildError(path, std::string("the schema's ") + layout.index +
                                   " is not the layout this build writes (" + columns + ")");
     }
   }
   std::string open_sql;
   if (db.queryText("SELECT sql FROM sqlite_schema WHERE name = 'turns_open'", open_sql) != SQLITE_OK ||
-      open_sql.find(kOpenTurnsCondition) == std::string::npos) {
+      open_sql != kOpenTurnsSql) {
     return buildError(path, "the schema's turns_open is not the partial index this build writes");
+  }
+  return {};
+}
+
+// What the tables' CHECK constraints refuse, which the SQL path would refuse too.
+Result<void> checkRows(const std::vector<MessageRecord>& messages, const std::vector<Turn>& turns,
+                       const std::filesystem::path& path) {
+  constexpr std::uint8_t kMaxRole = 3;
+  constexpr std::uint8_t kMaxRoute = 2;
+  for (const MessageRecord& m : messages) {
+    if (m.source.empty()) return buildError(path, "message " + m.id + " has no source");
+    if (static_cast<std::uint8_t>(m.role) > kMaxRole || static_cast<std::uint8_t>(m.route) > kMaxRoute) {
+      return buildError(path, "message " + m.id + " has a role or route out of range");
+    }
+  }
+  for (const Turn& t : turns) {
+    if (t.source.empty()) return buildError(path, "the turn of question " + t.question_id + " has no source");
+    if (static_cast<std::uint8_t>(t.route) > kMaxRoute) {
+      return buildError(path, "the turn of question " + t.question_id + " has a route out of range");
+    }
   }
   return {};
 }
@@ -262,6 +302,37 @@ Result<void> syncDirectory(const std::filesystem::path& dir) {
   return {};
 }
 
+bool present(const std::filesystem::path& path);
+
+// Nothing a store of that name left (the file, a journal or write-ahead log SQLite would
+// apply to the new file, a commit log an open would apply).
+Result<void> nothingThere(const std::filesystem::path& path) {
+  for (const char* suffix : {"", "-wal", "-journal"}) {
+    const std::filesystem::path beside(path.string() + suffix);
+    if (present(beside)) return buildError(path, beside.string() + " exists; a store is built as a new file");
+  }
+  if (present(commitLogDirectory(path))) {
+    return buildError(path,
+                      "the commit log " + commitLogDirectory(path).string() + " of an earlier store exists");
+  }
+  return {};
+}
+
+// Renames `from` to `to` unless `to` exists (renameat2 RENAME_NOREPLACE; where the file
+// system lacks it, a check then rename, the store's lock keeping replywatch processes out).
+Result<void> renameNew(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+  if (errno == EINVAL || errno == ENOSYS) {
+    if (present(to)) return buildError(to, "it was created during the build");
+    std::error_code ec;
+    std::filesystem::rename(from, to, ec);
+    if (!ec) return {};
+    return buildError(to, "cannot rename " + from.string() + ": " + ec.message());
+  }
+  if (errno == EEXIST) return buildError(to, "it was created during the build");
+  return buildError(to, "cannot rename " + from.string() + ": " + std::strerror(errno));
+}
+
 // Removes the file being built unless the build went through.
 class RemoveUnlessKept {
  public:
@@ -293,20 +364,15 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                     const std::vector<MessageRecord>& messages,
                                     const std::vector<Turn>& turns) {
   if (messages.size() > UINT32_MAX || turns.size() > UINT32_MAX) return buildError(path, "too many rows");
-  // What SQLite or an open would apply to the new file: a journal or log left by a
-  // store of the same name.
-  for (const char* suffix : {"", "-wal", "-journal"}) {
-    const std::filesystem::path beside(path.string() + suffix);
-    if (present(beside)) return buildError(path, beside.string() + " exists; a store is built as a new file");
-  }
-  if (present(commitLogDirectory(path))) {
-    return buildError(path,
-                      "the commit log " + commitLogDirectory(path).string() + " of an earlier store exists");
-  }
+  configureSqliteOnce();
+  if (auto checked = checkRows(messages, turns, path); !checked) return checked.error();
+  if (auto clear = nothingThere(path); !clear) return clear.error();
   auto lock = CommitLogLock::take(path, /*exclusive=*/true, /*create=*/true,
                                   "pid " + std::to_string(::getpid()) + ", replywatch import");
   if (!lock) return lock.error();
   if (!lock->held()) return buildError(path, "another replywatch process holds the store's lock");
+  // Again under the lock: a process that opened the store meanwhile created its file.
+  if (auto clear = nothingThere(path); !clear) return clear.error();
 
   const std::filesystem::path building(path.string() + ".building");
   for (const char* suffix : {"", "-journal"}) {
@@ -342,50 +408,62 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   // other indexes there.
   Result<void> other_side;
   std::thread side([&] {
-    const std::vector<std::uint32_t> by_conversation =
-        sortedOrder(
-            messages.size(),
-            [&](std::uint32_t i) {
-              const MessageRecord& m = messages[i];
-              return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
-            },
-            [&](std::uint32_t a, std::uint32_t b) {
-              const MessageRecord& x = messages[a];
-              const MessageRecord& y = messages[b];
-              return std::tie(x.conversation_id, x.created_at, x.id) <
-                     std::tie(y.conversation_id, y.created_at, y.id);
-            })
-            .order;
-    other_side = writeTree(file, roots->by_conversation, messages, by_conversation,
-                           [&](RecordWriter& w, std::uint32_t i) {
-                             const MessageRecord& m = messages[i];
-                             w.addText(m.source);
-                             w.addText(m.conversation_id);
-                             w.addInt(toMillis(m.created_at));
-                             w.addText(m.id);
-                           });
-    if (!other_side) return;
-    const std::vector<std::uint32_t> by_account =
-        sortedOrder(
-            turns.size(),
-            [&](std::uint32_t i) {
-              const Turn& t = turns[i];
-              return SortKey{ordered(toMillis(t.asked_at)), turn_sources(t.source), accounts(t.account), i};
-            },
-            [&](std::uint32_t a, std::uint32_t b) {
-              return std::tie(turns[a].conversation_id, turns[a].question_id) <
-                     std::tie(turns[b].conversation_id, turns[b].question_id);
-            })
-            .order;
-    other_side = writeTree(file, roots->by_account, turns, by_account, [&](RecordWriter& w, std::uint32_t i) {
-      const Turn& t = turns[i];
-      w.addText(t.account);
-      w.addInt(toMillis(t.asked_at));
-      w.addText(t.source);
-      w.addText(t.conversation_id);
-      w.addText(t.question_id);
-    });
+    try {
+      const std::vector<std::uint32_t> by_conversation =
+          sortedOrder(
+              messages.size(),
+              [&](std::uint32_t i) {
+                const MessageRecord& m = messages[i];
+                return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
+              },
+              [&](std::uint32_t a, std::uint32_t b) {
+                const MessageRecord& x = messages[a];
+                const MessageRecord& y = messages[b];
+                return std::tie(x.conversation_id, x.created_at, x.id) <
+                       std::tie(y.conversation_id, y.created_at, y.id);
+              })
+              .order;
+      other_side = writeTree(file, roots->by_conversation, messages, by_conversation,
+                             [&](RecordWriter& w, std::uint32_t i) {
+                               const MessageRecord& m = messages[i];
+                               w.addText(m.source);
+                               w.addText(m.conversation_id);
+                               w.addInt(toMillis(m.created_at));
+                               w.addText(m.id);
+                             });
+      if (!other_side) return;
+      const std::vector<std::uint32_t> by_account =
+          sortedOrder(
+              turns.size(),
+              [&](std::uint32_t i) {
+                const Turn& t = turns[i];
+                return SortKey{ordered(toMillis(t.asked_at)), turn_sources(t.source), accounts(t.account), i};
+              },
+              [&](std::uint32_t a, std::uint32_t b) {
+                return std::tie(turns[a].conversation_id, turns[a].question_id) <
+                       std::tie(turns[b].conversation_id, turns[b].question_id);
+              })
+              .order;
+      other_side =
+          writeTree(file, roots->by_account, turns, by_account, [&](RecordWriter& w, std::uint32_t i) {
+            const Turn& t = turns[i];
+            w.addText(t.account);
+            w.addInt(toMillis(t.asked_at));
+            w.addText(t.source);
+            w.addText(t.conversation_id);
+            w.addText(t.question_id);
+          });
+    } catch (const std::exception& e) {
+      other_side = buildError(path, e.what());
+    }
   });
+  // Joined on every way out, an exception from this thread included.
+  struct Joiner {
+    std::thread& thread;
+    ~Joiner() {
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{side};
   auto here = [&]() -> Result<void> {
     if (auto written = writeTree(file, roots->messages, messages, message_order,
                                  [&](RecordWriter& w, std::uint32_t i) { encodeMessage(w, messages[i]); });
@@ -430,11 +508,14 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   BuiltStore built{messages.size(), turns.size(), file.pageCount()};
   opened.value().reset();  // closes the file
 
-  std::error_code ec;
-  std::filesystem::rename(building, path, ec);
-  if (ec) return buildError(path, "cannot rename " + building.string() + ": " + ec.message());
+  if (auto renamed = renameNew(building, path); !renamed) return renamed.error();
   cleanup.keep();
-  if (auto synced = syncDirectory(path.parent_path()); !synced) return synced.error();
+  if (auto synced = syncDirectory(path.parent_path()); !synced) {
+    // Not known to survive a crash: not a store to go on with (best effort).
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    return synced.error();
+  }
   return built;
 }
 

@@ -27,8 +27,12 @@ struct BuiltStore {
 // checks that). The file is built under another name and renamed to `path` once synced:
 // a crash or an Error leaves no file at `path`. The store's lock is held meanwhile, so
 // no other process opens the store while it is built.
-// Errors: reason "store" when `path` exists, a key comes twice, the store's lock is held
-// by another process or the file cannot be written ("store_full" on a full disk).
+// The file is built as `path`.building (one left by an earlier build is replaced).
+// Errors: reason "store" when `path` exists (or a journal, write-ahead log or commit log
+// of that name), a key comes twice, a row breaks the tables' CHECK constraints (an empty
+// source), the schema holds objects on the tables this build does not write, the store's
+// lock is held by another process or the file cannot be written ("store_full" on a full
+// disk).
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                     const std::vector<MessageRecord>& messages,
                                     const std::vector<Turn>& turns);

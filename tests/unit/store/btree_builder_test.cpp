@@ -337,6 +337,25 @@ TEST(PageFile, RefusesFilesItCannotWriteInto) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("UTF-8"), std::string::npos) << refused.error().message;
 
+  // Pointer-map pages would have to list every page written; a WAL file may hold pages
+  // newer than the file's.
+  const auto vacuum = dir.file("vacuum.db");
+  {
+    RawDb db(vacuum);
+    ASSERT_TRUE(db.exec("PRAGMA auto_vacuum = FULL; CREATE TABLE x (y);"));
+  }
+  refused = PageFile::open(vacuum);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("auto-vacuum"), std::string::npos) << refused.error().message;
+  const auto wal = dir.file("wal.db");
+  {
+    RawDb db(wal);
+    ASSERT_TRUE(db.exec("PRAGMA journal_mode = WAL; CREATE TABLE x (y);"));
+  }
+  refused = PageFile::open(wal);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("rollback journal"), std::string::npos) << refused.error().message;
+
   refused = PageFile::open(dir.file("missing.db"));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("cannot open"), std::string::npos) << refused.error().message;

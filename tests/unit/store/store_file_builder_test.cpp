@@ -240,6 +240,17 @@ TEST(BuildSqliteStore, RefusesAKeyTwiceAndLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(path.string() + ".building"));
 }
 
+TEST(BuildSqliteStore, RefusesWhatTheTablesConstraintsRefuse) {
+  TempDir dir;
+  Load load = randomLoad(20, 13);
+  load.messages[3].source.clear();
+  const auto path = dir.file("store.db");
+  auto refused = buildSqliteStore(path, load.messages, load.turns);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("has no source"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
 TEST(BuildSqliteStore, WaitsForNoOneHoldingTheStoresLock) {
   TempDir dir;
   const Load load = randomLoad(10, 9);
