@@ -171,18 +171,18 @@ class Ranks {
 
 struct SortedRows {
   std::vector<std::uint32_t> order;  // row indexes in key order
-  // Positions i in `order` whose key fields equal those of i - 1: the only places two
-  // rows of the same key can be.
+  // With `find_ties`: positions i in `order` whose key fields equal those of i - 1, the
+  // only places two rows of the same key can be.
   std::vector<std::size_t> ties;
 };
 
 // Sorts keys made by `make(i)` for i in [0, n), equal keys ordered by `less` on the
-// rows. A key's fields are compared in the
-// order rank, first, second: each must order rows as the columns before it being equal
-// would (`second` is only compared between rows whose `first` columns are equal, so a
-// prefix there would be wrong unless `first` is exact).
+// rows. A key's fields are compared in the order rank, first, second: each must order
+// rows as the columns before it being equal would (`second` is only compared between
+// rows whose `first` columns are equal, so a prefix there would be wrong unless `first`
+// is exact).
 template <typename Make, typename Less>
-SortedRows sortedOrder(std::size_t n, Make make, Less less) {
+SortedRows sortedOrder(std::size_t n, Make make, Less less, bool find_ties) {
   std::vector<SortKey> keys(n);
   for (std::size_t i = 0; i < n; ++i) keys[i] = make(static_cast<std::uint32_t>(i));
   std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
@@ -195,7 +195,7 @@ SortedRows sortedOrder(std::size_t n, Make make, Less less) {
   sorted.order.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     sorted.order[i] = keys[i].index;
-    if (i > 0 && keys[i].rank == keys[i - 1].rank && keys[i].first == keys[i - 1].first &&
+    if (find_ties && i > 0 && keys[i].rank == keys[i - 1].rank && keys[i].first == keys[i - 1].first &&
         keys[i].second == keys[i - 1].second) {
       sorted.ties.push_back(i);
     }
@@ -393,7 +393,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
       [&](std::uint32_t i) {
         return SortKey{prefixOf(messages[i].id), 0, sources(messages[i].source), i};
       },
-      [&](std::uint32_t a, std::uint32_t b) { return messages[a].id < messages[b].id; });
+      [&](std::uint32_t a, std::uint32_t b) { return messages[a].id < messages[b].id; }, true);
   const std::vector<std::uint32_t>& message_order = message_sort.order;
   for (const std::size_t i : message_sort.ties) {
     const MessageRecord& x = messages[message_order[i - 1]];
@@ -421,7 +421,8 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                 const MessageRecord& y = messages[b];
                 return std::tie(x.conversation_id, x.created_at, x.id) <
                        std::tie(y.conversation_id, y.created_at, y.id);
-              })
+              },
+              false)
               .order;
       other_side = writeTree(file, roots->by_conversation, messages, by_conversation,
                              [&](RecordWriter& w, std::uint32_t i) {
@@ -442,7 +443,8 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
               [&](std::uint32_t a, std::uint32_t b) {
                 return std::tie(turns[a].conversation_id, turns[a].question_id) <
                        std::tie(turns[b].conversation_id, turns[b].question_id);
-              })
+              },
+              false)
               .order;
       other_side =
           writeTree(file, roots->by_account, turns, by_account, [&](RecordWriter& w, std::uint32_t i) {
@@ -479,7 +481,8 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
         [&](std::uint32_t a, std::uint32_t b) {
           return std::tie(turns[a].conversation_id, turns[a].question_id) <
                  std::tie(turns[b].conversation_id, turns[b].question_id);
-        });
+        },
+        true);
     std::vector<std::uint32_t>& turn_order = turn_sort.order;
     for (const std::size_t i : turn_sort.ties) {
       const Turn& x = turns[turn_order[i - 1]];
