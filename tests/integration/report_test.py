@@ -69,8 +69,10 @@ def generate(now):
     start = now - timedelta(days=26)
     t = start
     n = 0
-    while t < now - timedelta(hours=11):  # every answer is in the past
+    while True:
         t += timedelta(minutes=rng.expovariate(1 / 95))
+        if t >= now - timedelta(hours=11):
+            break  # every answer (at most 10 h after its question) is in the past
         local = t.astimezone(PARIS)
         if local.hour < 7 and rng.random() < 0.7:
             continue  # fewer questions at night
