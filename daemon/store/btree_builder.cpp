@@ -10,6 +10,8 @@
 #include <cstring>
 #include <utility>
 
+#include "daemon/store/file_io.h"
+
 namespace replywatch::store::sqlite_file {
 namespace {
 
@@ -145,11 +147,7 @@ PageFile::PageFile(int fd, std::filesystem::path path, std::uint32_t page_size, 
 
 PageFile::~PageFile() { ::close(fd_); }
 
-Error PageFile::ioError(std::string_view what) const {
-  std::string message(what);
-  message.append(" ").append(path_.string()).append(": ").append(std::strerror(errno));
-  return makeError(errno == ENOSPC ? "store_full" : "store", std::move(message));
-}
+Error PageFile::ioError(std::string_view what) const { return store::ioError(errno, what, path_); }
 
 Result<std::unique_ptr<PageFile>> PageFile::open(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);

@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include "daemon/store/file_io.h"
+
 namespace replywatch::store {
 
 namespace {
@@ -95,23 +97,6 @@ std::size_t nextRecord(std::string_view bytes, std::size_t from, std::uint64_t m
     }
   }
   return std::string_view::npos;
-}
-
-Error ioError(int err, std::string_view what, const std::filesystem::path& path) {
-  if (err == ENOSPC || err == EDQUOT) {
-    return makeError("store_full",
-                     fmt::format("{} {}: the disk is full ({})", what, path.string(), std::strerror(err)));
-  }
-  return makeError("store", fmt::format("{} {}: {}", what, path.string(), std::strerror(err)));
-}
-
-// Syncs a directory, so that a file created or removed in it survives a crash.
-int syncDirectory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  const int rc = ::fsync(fd) == 0 ? 0 : errno;
-  ::close(fd);
-  return rc;
 }
 
 // The segments of `dir` as (first LSN, path), in LSN order; other files are ignored.
@@ -278,7 +263,7 @@ Result<void> CommitLog::removeAll(const std::filesystem::path& dir) {
   std::filesystem::remove_all(dir, ec);
   if (ec)
     return makeError("store", fmt::format("cannot remove commit log {}: {}", dir.string(), ec.message()));
-  if (const int err = syncDirectory(dir.parent_path().empty() ? "." : dir.parent_path()); err != 0) {
+  if (const int err = syncDirectory(dir.parent_path()); err != 0) {
     return ioError(err, "cannot sync directory of", dir);
   }
   return {};
@@ -295,7 +280,7 @@ Result<std::unique_ptr<CommitLog>> CommitLog::create(const std::filesystem::path
                                                      std::uint64_t segment_bytes) {
   // Readable by its owner only, as its segments and the database are.
   if (::mkdir(dir.c_str(), 0700) == 0) {
-    if (const int err = syncDirectory(dir.parent_path().empty() ? "." : dir.parent_path()); err != 0) {
+    if (const int err = syncDirectory(dir.parent_path()); err != 0) {
       return ioError(err, "cannot sync directory of", dir);
     }
   } else if (errno != EEXIST) {

@@ -20,6 +20,7 @@
 #include "daemon/core/timestamp.h"
 #include "daemon/store/btree_builder.h"
 #include "daemon/store/commit_log.h"
+#include "daemon/store/file_io.h"
 #include "daemon/store/sqlite_db.h"
 
 namespace replywatch::store {
@@ -293,16 +294,11 @@ Result<Roots> createSchema(const std::filesystem::path& file, const std::filesys
   return roots;
 }
 
-Result<void> syncDirectory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return makeError("store", "cannot open directory " + dir.string() + " to sync it");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return makeError("store", "cannot sync directory " + dir.string());
-  return {};
+bool present(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::symlink_status(path, ec);
+  return std::filesystem::exists(status) || (ec && ec != std::errc::no_such_file_or_directory);
 }
-
-bool present(const std::filesystem::path& path);
 
 // Nothing a store of that name left (the file, a journal or write-ahead log SQLite would
 // apply to the new file, a commit log an open would apply).
@@ -333,15 +329,19 @@ Result<void> renameNew(const std::filesystem::path& from, const std::filesystem:
   return buildError(to, "cannot rename " + from.string() + ": " + std::strerror(errno));
 }
 
+// Removes a file being built and the rollback journal SQLite may have left beside it.
+void removeBuilding(const std::filesystem::path& building) {
+  std::error_code ec;
+  std::filesystem::remove(building, ec);
+  std::filesystem::remove(building.string() + "-journal", ec);
+}
+
 // Removes the file being built unless the build went through.
 class RemoveUnlessKept {
  public:
   explicit RemoveUnlessKept(std::filesystem::path path) : path_(std::move(path)) {}
   ~RemoveUnlessKept() {
-    if (kept_) return;
-    std::error_code ec;
-    std::filesystem::remove(path_, ec);
-    std::filesystem::remove(path_.string() + "-journal", ec);
+    if (!kept_) removeBuilding(path_);
   }
   RemoveUnlessKept(const RemoveUnlessKept&) = delete;
   RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
@@ -351,12 +351,6 @@ class RemoveUnlessKept {
   std::filesystem::path path_;
   bool kept_ = false;
 };
-
-bool present(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::symlink_status(path, ec);
-  return std::filesystem::exists(status) || (ec && ec != std::errc::no_such_file_or_directory);
-}
 
 }  // namespace
 
@@ -375,10 +369,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   if (auto clear = nothingThere(path); !clear) return clear.error();
 
   const std::filesystem::path building(path.string() + ".building");
-  for (const char* suffix : {"", "-journal"}) {
-    std::error_code ec;
-    std::filesystem::remove(building.string() + suffix, ec);
-  }
+  removeBuilding(building);  // left by an earlier build
   RemoveUnlessKept cleanup(building);
   auto roots = createSchema(building, path);
   if (!roots) return roots.error();
@@ -513,11 +504,11 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
 
   if (auto renamed = renameNew(building, path); !renamed) return renamed.error();
   cleanup.keep();
-  if (auto synced = syncDirectory(path.parent_path()); !synced) {
+  if (const int err = syncDirectory(path.parent_path()); err != 0) {
     // Not known to survive a crash: not a store to go on with (best effort).
     std::error_code ec;
     std::filesystem::remove(path, ec);
-    return synced.error();
+    return ioError(err, "cannot sync the directory of", path);
   }
   return built;
 }
