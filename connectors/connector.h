@@ -4,6 +4,7 @@
 // records) and hands them to an IngestSink.
 // Connectors know nothing of turns, the store or metrics: data flows
 // connector -> IngestSink (tracker, store) -> metrics -> HTTP.
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -77,6 +78,11 @@ class IngestSink {
 
   // The cursor last committed for `source`, or nullopt. Thread-safe; may block.
   virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;
+
+  // A hint from a connector that knows, before its first ingest() of a file, how many
+  // messages it will give (at most): a sink that keeps them in memory sets room aside.
+  // Changes nothing else. Called from the importing thread; the default ignores it.
+  virtual void expectMessages(std::size_t count);
 };
 
 // Everything a connector instance may use. References outlive the connector.

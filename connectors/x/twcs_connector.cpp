@@ -426,6 +426,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     return makeError("store", joined.error().message);
   }
   report(total / 2);
+  ctx_.sink.expectMessages(pass.nodes.size());
 
   // ---- pass 2: emit the messages
   auto second = open();

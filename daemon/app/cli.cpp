@@ -12,6 +12,7 @@
 
 #include "connectors/registry.h"
 #include "daemon/app/application.h"
+#include "daemon/app/new_store_load.h"
 #include "daemon/app/pipeline.h"
 #include "daemon/app/questions.h"
 #include "daemon/app/turn_facts.h"
@@ -20,6 +21,7 @@
 #include "daemon/http/web_config.h"
 #include "daemon/simulate/command.h"
 #include "daemon/store/store.h"
+#include "daemon/store/store_file_builder.h"
 #include "daemon/verdict/evaluator.h"
 #include "daemon/verdict/report.h"
 #include "replywatch/version.h"
@@ -72,6 +74,54 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_{};
 };
 
+// The summary line of an imported file; records and none taken set `nothing_accepted`.
+void reportImported(const std::string& path, const config::SourceConfig& source,
+                    const connectors::ImportStats& stats, std::chrono::steady_clock::time_point start,
+                    bool& nothing_accepted) {
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << fmt::format(
+      "imported file={} source={} records={} stored={} duplicates={} rejected={} seconds={:.2f} "
+      "messages_per_second={:.0f}\n",
+      logValue(path), source.name, stats.records, stats.stored, stats.duplicates, stats.rejected, seconds,
+      seconds > 0 ? static_cast<double>(stats.records) / seconds : 0.0);
+  if (stats.records > 0 && stats.stored + stats.duplicates == 0) {
+    // Read to its end, yet nothing of it taken: the wrong format, separator or clock.
+    std::cerr << fmt::format("{}: none of its {} record{} was accepted (see the rejections above)\n", path,
+                             stats.records, stats.records == 1 ? "" : "s");
+    nothing_accepted = true;
+  }
+}
+
+// Into a store that does not exist yet: the file read into memory, then written as the
+// store file (NewStoreLoad). Returns false when nothing of it was stored.
+bool importIntoNewStore(const config::Config& cfg, const config::SourceConfig& source,
+                        const connectors::ConnectorType& type, const std::string& path, ProgressBar& bar,
+                        bool& nothing_accepted) {
+  const auto start = std::chrono::steady_clock::now();
+  SystemClock clock;
+  SourceHealth health;
+  NewStoreLoad load(cfg);
+  auto connector = type.create(connectors::ConnectorContext{source, cfg, clock, health, load});
+  auto stats = connector->importFile(
+      path, [&](std::uint64_t done, std::uint64_t total) { bar.update(path, done, total); });
+  if (!stats) {
+    std::cerr << fmt::format("{}: {} (nothing of the file was stored)\n", path, stats.error().message);
+    return false;
+  }
+  auto built = load.build(cfg.store.path);
+  if (!built) {
+    std::cerr << fmt::format("{}: {} (nothing of the file was stored)\n", path, built.error().message);
+    return false;
+  }
+  // The connector counted every message it gave as stored.
+  stats->stored -= built->duplicates;
+  stats->duplicates += built->duplicates;
+  spdlog::info("store file written path={} messages={} turns={}", logValue(cfg.store.path), built->messages,
+               built->turns);
+  reportImported(path, source, *stats, start, nothing_accepted);
+  return true;
+}
+
 int runImport(const config::Config& cfg, const std::string& source_name,
               const std::vector<std::string>& paths, bool durable_batches) {
   const auto* source = cfg.source(source_name);
@@ -80,6 +130,21 @@ int runImport(const config::Config& cfg, const std::string& source_name,
     for (std::size_t i = 0; i < cfg.sources.size(); ++i) std::cerr << (i ? ", " : "") << cfg.sources[i].name;
     std::cerr << ")\n";
     return 2;
+  }
+  const auto* type = connectors::findConnectorType(source->type);
+  ProgressBar bar(isatty(STDERR_FILENO) != 0);
+  int exit_code = 0;
+  bool nothing_accepted = false;  // a file had records and every one was refused
+  auto finish = [&] { return exit_code == 0 && nothing_accepted ? kExitNothingAccepted : exit_code; };
+  std::size_t first = 0;  // the first file imported through the pipeline
+  // Into a store that does not exist yet, the first file is written as the store file,
+  // without SQLite's row-by-row inserts. Not with --durable-batches (each batch durable
+  // as it goes) nor for a relay feed (escalation records).
+  if (!durable_batches && source->carries_messages && !paths.empty() &&
+      store::storePathFree(cfg.store.path)) {
+    first = 1;
+    if (!importIntoNewStore(cfg, *source, *type, paths[0], bar, nothing_accepted)) exit_code = 1;
+    if (paths.size() == 1) return finish();
   }
   auto opened = store::openSqliteStore(cfg.store.path);
   if (!opened) {
@@ -96,12 +161,9 @@ int runImport(const config::Config& cfg, const std::string& source_name,
   // Import batches wait for the writer rather than being refused.
   const Pipeline::WaitForRoom wait_for_room;
   SourceHealth health;
-  const auto* type = connectors::findConnectorType(source->type);
   auto connector = type->create(connectors::ConnectorContext{*source, cfg, clock, health, pipeline});
-  ProgressBar bar(isatty(STDERR_FILENO) != 0);
-  int exit_code = 0;
-  bool nothing_accepted = false;  // a file had records and every one was refused
-  for (const auto& path : paths) {
+  for (std::size_t p = first; p < paths.size(); ++p) {
+    const std::string& path = paths[p];
     auto start = std::chrono::steady_clock::now();
     // One bulk load per file: its batches reach the disk together, when the file is done.
     if (auto bulk = durable_batches ? Result<void>{} : pipeline.beginBulkLoad(); !bulk) {
@@ -131,21 +193,9 @@ int runImport(const config::Config& cfg, const std::string& source_name,
       // mirror the store: no further file.
       return 1;
     }
-    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cerr << fmt::format(
-        "imported file={} source={} records={} stored={} duplicates={} rejected={} seconds={:.2f} "
-        "messages_per_second={:.0f}\n",
-        logValue(path), source->name, stats->records, stats->stored, stats->duplicates, stats->rejected,
-        seconds, seconds > 0 ? static_cast<double>(stats->records) / seconds : 0.0);
-    if (stats->records > 0 && stats->stored + stats->duplicates == 0) {
-      // Read to its end, yet nothing of it taken: the wrong format, separator or clock.
-      std::cerr << fmt::format("{}: none of its {} record{} was accepted (see the rejections above)\n", path,
-                               stats->records, stats->records == 1 ? "" : "s");
-      nothing_accepted = true;
-    }
+    reportImported(path, *source, *stats, start, nothing_accepted);
   }
-  if (exit_code == 0 && nothing_accepted) return kExitNothingAccepted;
-  return exit_code;
+  return finish();
 }
 
 int runQuestions(const config::Config& cfg, const std::string& format,

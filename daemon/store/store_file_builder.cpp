@@ -15,8 +15,8 @@
 #include <system_error>
 #include <thread>
 #include <tuple>
-#include <unordered_map>
 
+#include "daemon/core/key_sort.h"
 #include "daemon/core/timestamp.h"
 #include "daemon/store/btree_builder.h"
 #include "daemon/store/commit_log.h"
@@ -122,86 +122,15 @@ Result<std::uint32_t> rootPage(Database& db, const std::filesystem::path& path, 
   return static_cast<std::uint32_t>(root);
 }
 
-// Sorting 2.8 million rows by string columns through their records costs a cache miss
-// per comparison. Each row is sorted as a small key instead: integers that decide most
-// comparisons (the rank of a column of few values, the first bytes of an id, a time),
-// and the row's index for the rest, which the full comparison of the row decides.
-struct SortKey {
-  std::uint64_t first;
-  std::uint64_t second;
-  std::uint32_t rank;
-  std::uint32_t index;
-};
-
-// The first 8 bytes of `text`, zero-padded, as a big-endian integer: a < b between two
-// prefixes means the same between the texts (SQLite's BINARY order is memcmp's);
-// equal prefixes decide nothing.
-std::uint64_t prefixOf(std::string_view text) {
-  std::uint64_t out = 0;
-  for (std::size_t i = 0; i < 8; ++i) {
-    out = (out << 8) | (i < text.size() ? static_cast<unsigned char>(text[i]) : 0U);
+// True when `order` holds row indexes below `n`, n of them, each row before the next
+// by `less`: then no row comes twice, and each comes once.
+template <typename Less>
+bool strictlyAscending(const std::vector<std::uint32_t>& order, std::size_t n, Less less) {
+  if (order.size() != n) return false;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (order[k] >= n || (k > 0 && !less(order[k - 1], order[k]))) return false;
   }
-  return out;
-}
-
-// An int64 as an unsigned integer of the same order.
-std::uint64_t ordered(std::int64_t value) { return static_cast<std::uint64_t>(value) ^ (1ULL << 63); }
-
-// Ranks of the distinct values of a column of few values (sources, accounts), in
-// their sorted order. Read-only once built: shared by the two threads.
-class Ranks {
- public:
-  template <typename Rows, typename Column>
-  Ranks(const Rows& rows, Column column) {
-    std::vector<std::string_view> values;
-    std::string_view last;
-    for (const auto& row : rows) {
-      const std::string_view v = column(row);
-      if (!values.empty() && v == last) continue;
-      last = v;
-      if (ranks_.emplace(v, 0).second) values.push_back(v);
-    }
-    std::sort(values.begin(), values.end());
-    for (std::size_t i = 0; i < values.size(); ++i) ranks_[values[i]] = static_cast<std::uint32_t>(i);
-  }
-  std::uint32_t operator()(std::string_view value) const { return ranks_.at(value); }
-
- private:
-  std::unordered_map<std::string_view, std::uint32_t> ranks_;
-};
-
-struct SortedRows {
-  std::vector<std::uint32_t> order;  // row indexes in key order
-  // With `find_ties`: positions i in `order` whose key fields equal those of i - 1, the
-  // only places two rows of the same key can be.
-  std::vector<std::size_t> ties;
-};
-
-// Sorts keys made by `make(i)` for i in [0, n), equal keys ordered by `less` on the
-// rows. A key's fields are compared in the order rank, first, second: each must order
-// rows as the columns before it being equal would (`second` is only compared between
-// rows whose `first` columns are equal, so a prefix there would be wrong unless `first`
-// is exact).
-template <typename Make, typename Less>
-SortedRows sortedOrder(std::size_t n, Make make, Less less, bool find_ties) {
-  std::vector<SortKey> keys(n);
-  for (std::size_t i = 0; i < n; ++i) keys[i] = make(static_cast<std::uint32_t>(i));
-  std::sort(keys.begin(), keys.end(), [&](const SortKey& a, const SortKey& b) {
-    if (a.rank != b.rank) return a.rank < b.rank;
-    if (a.first != b.first) return a.first < b.first;
-    if (a.second != b.second) return a.second < b.second;
-    return less(a.index, b.index);
-  });
-  SortedRows sorted;
-  sorted.order.resize(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    sorted.order[i] = keys[i].index;
-    if (find_ties && i > 0 && keys[i].rank == keys[i - 1].rank && keys[i].first == keys[i - 1].first &&
-        keys[i].second == keys[i - 1].second) {
-      sorted.ties.push_back(i);
-    }
-  }
-  return sorted;
+  return true;
 }
 
 // Rows are read in key order, not in memory order: the rows a few places ahead are
@@ -302,7 +231,7 @@ bool present(const std::filesystem::path& path) {
 
 // Nothing a store of that name left (the file, a journal or write-ahead log SQLite would
 // apply to the new file, a commit log an open would apply).
-Result<void> nothingThere(const std::filesystem::path& path) {
+Result<void> noStoreAt(const std::filesystem::path& path) {
   for (const char* suffix : {"", "-wal", "-journal"}) {
     const std::filesystem::path beside(path.string() + suffix);
     if (present(beside)) return buildError(path, beside.string() + " exists; a store is built as a new file");
@@ -354,19 +283,22 @@ class RemoveUnlessKept {
 
 }  // namespace
 
+Result<void> storePathFree(const std::filesystem::path& path) { return noStoreAt(path); }
+
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                     const std::vector<MessageRecord>& messages,
-                                    const std::vector<Turn>& turns) {
+                                    const std::vector<Turn>& turns,
+                                    const std::vector<std::uint32_t>& messages_by_conversation) {
   if (messages.size() > UINT32_MAX || turns.size() > UINT32_MAX) return buildError(path, "too many rows");
   configureSqliteOnce();
   if (auto checked = checkRows(messages, turns, path); !checked) return checked.error();
-  if (auto clear = nothingThere(path); !clear) return clear.error();
+  if (auto clear = noStoreAt(path); !clear) return clear.error();
   auto lock = CommitLogLock::take(path, /*exclusive=*/true, /*create=*/true,
                                   "pid " + std::to_string(::getpid()) + ", replywatch import");
   if (!lock) return lock.error();
   if (!lock->held()) return buildError(path, "another replywatch process holds the store's lock");
   // Again under the lock: a process that opened the store meanwhile created its file.
-  if (auto clear = nothingThere(path); !clear) return clear.error();
+  if (auto clear = noStoreAt(path); !clear) return clear.error();
 
   const std::filesystem::path building(path.string() + ".building");
   removeBuilding(building);  // left by an earlier build
@@ -377,21 +309,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   if (!opened) return opened.error();
   PageFile& file = *opened.value();
 
-  // Message keys sorted, duplicates refused.
   const Ranks sources(messages, [](const MessageRecord& m) -> std::string_view { return m.source; });
-  const SortedRows message_sort = sortedOrder(
-      messages.size(),
-      [&](std::uint32_t i) {
-        return SortKey{prefixOf(messages[i].id), 0, sources(messages[i].source), i};
-      },
-      [&](std::uint32_t a, std::uint32_t b) { return messages[a].id < messages[b].id; }, true);
-  const std::vector<std::uint32_t>& message_order = message_sort.order;
-  for (const std::size_t i : message_sort.ties) {
-    const MessageRecord& x = messages[message_order[i - 1]];
-    const MessageRecord& y = messages[message_order[i]];
-    if (x.source == y.source && x.id == y.id) return buildError(path, "message " + y.id + " comes twice");
-  }
-
   const Ranks turn_sources(turns, [](const Turn& t) -> std::string_view { return t.source; });
   const Ranks accounts(turns, [](const Turn& t) -> std::string_view { return t.account; });
 
@@ -400,21 +318,28 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   Result<void> other_side;
   std::thread side([&] {
     try {
-      const std::vector<std::uint32_t> by_conversation =
-          sortedOrder(
-              messages.size(),
-              [&](std::uint32_t i) {
-                const MessageRecord& m = messages[i];
-                return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
-              },
-              [&](std::uint32_t a, std::uint32_t b) {
-                const MessageRecord& x = messages[a];
-                const MessageRecord& y = messages[b];
-                return std::tie(x.conversation_id, x.created_at, x.id) <
-                       std::tie(y.conversation_id, y.created_at, y.id);
-              },
-              false)
-              .order;
+      auto less = [&](std::uint32_t a, std::uint32_t b) {
+        const MessageRecord& x = messages[a];
+        const MessageRecord& y = messages[b];
+        return std::tie(x.source, x.conversation_id, x.created_at, x.id) <
+               std::tie(y.source, y.conversation_id, y.created_at, y.id);
+      };
+      std::vector<std::uint32_t> sorted;
+      if (messages_by_conversation.empty()) {
+        sorted = sortedOrder(
+                     messages.size(),
+                     [&](std::uint32_t i) {
+                       const MessageRecord& m = messages[i];
+                       return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
+                     },
+                     less, false)
+                     .order;
+      } else if (!strictlyAscending(messages_by_conversation, messages.size(), less)) {
+        other_side = buildError(path, "the messages' order by conversation given is not theirs");
+        return;
+      }
+      const std::vector<std::uint32_t>& by_conversation =
+          messages_by_conversation.empty() ? sorted : messages_by_conversation;
       other_side = writeTree(file, roots->by_conversation, messages, by_conversation,
                              [&](RecordWriter& w, std::uint32_t i) {
                                const MessageRecord& m = messages[i];
@@ -458,6 +383,20 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
     }
   } joiner{side};
   auto here = [&]() -> Result<void> {
+    // Message keys sorted, duplicates refused.
+    const SortedRows message_sort = sortedOrder(
+        messages.size(),
+        [&](std::uint32_t i) {
+          return SortKey{prefixOf(messages[i].id), 0, sources(messages[i].source), i};
+        },
+        [&](std::uint32_t a, std::uint32_t b) { return messages[a].id < messages[b].id; }, true);
+    const std::vector<std::uint32_t>& message_order = message_sort.order;
+    for (const std::size_t i : message_sort.ties) {
+      const MessageRecord& x = messages[message_order[i - 1]];
+      const MessageRecord& y = messages[message_order[i]];
+      if (x.source == y.source && x.id == y.id) return buildError(path, "message " + y.id + " comes twice");
+    }
+
     if (auto written = writeTree(file, roots->messages, messages, message_order,
                                  [&](RecordWriter& w, std::uint32_t i) { encodeMessage(w, messages[i]); });
         !written) {

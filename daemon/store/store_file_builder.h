@@ -7,6 +7,7 @@
 // Threading: one call at a time per path; the call uses two threads of its own. Blocks on
 // disk I/O.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct BuiltStore {
   std::size_t pages = 0;  // pages of the file
 };
 
+// Nothing of a store is at `path`: no file, journal or write-ahead log of that name, and
+// no commit log. Otherwise an Error naming what is there. What buildSqliteStore() checks
+// first (and again under the store's lock).
+Result<void> storePathFree(const std::filesystem::path& path);
+
 // Writes `messages` and `turns` as the store file `path`, which must not exist. Each
 // message key (source, id) and each turn key (source, conversation_id, question_id)
 // comes once; the turns are those the tracker computes from the messages (nothing here
@@ -33,8 +39,13 @@ struct BuiltStore {
 // source), the schema holds objects on the tables this build does not write, the store's
 // lock is held by another process or the file cannot be written ("store_full" on a full
 // disk).
+// `messages_by_conversation`, when not empty, is the messages' order by (source,
+// conversation_id, created_at, id) as the caller sorted them already: checked (one
+// comparison per message; an Error when it is not that order of every message) rather
+// than sorted again.
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                     const std::vector<MessageRecord>& messages,
-                                    const std::vector<Turn>& turns);
+                                    const std::vector<Turn>& turns,
+                                    const std::vector<std::uint32_t>& messages_by_conversation = {});
 
 }  // namespace replywatch::store

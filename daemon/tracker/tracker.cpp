@@ -206,8 +206,7 @@ struct Tracker::Impl {
   ConversationLoader& loader;
   TrackerOptions options;
 
-  std::unordered_map<std::string, std::int64_t> thresholds_ms;         // by account name
-  std::unordered_map<std::string, std::int64_t> source_thresholds_ms;  // by source: its account's
+  internal::Thresholds thresholds;
   Interner names;  // sources, accounts, channels, handlers share one id space
 
   static constexpr std::uint32_t kSlabBits = 12;
@@ -231,23 +230,14 @@ struct Tracker::Impl {
   std::map<ConversationKey, std::vector<std::pair<std::string, Timestamp>>> restored_breaches;
 
   Impl(const config::Config& c, const Clock& k, ConversationLoader& l, TrackerOptions o)
-      : config(c), clock(k), loader(l), options(o) {
-    for (const auto& a : config.accounts) {
-      thresholds_ms[a.name] = std::chrono::duration_cast<std::chrono::milliseconds>(a.threshold).count();
-    }
-    for (const auto& s : config.sources) source_thresholds_ms[s.name] = thresholdMs(s.account, {});
+      : config(c), clock(k), loader(l), options(o), thresholds(c) {
     for (const auto& s : config.sources) {
       if (s.carries_messages) channelAgg(names.intern(s.account), names.intern(s.channel), s.name);
     }
   }
 
-  // An account not in the configuration (named by the data, e.g. a twcs brand author)
-  // takes the threshold of its source's account, as the classifier takes its settings.
   std::int64_t thresholdMs(std::string_view account, std::string_view source) const {
-    auto it = thresholds_ms.find(std::string(account));
-    if (it != thresholds_ms.end()) return it->second;
-    it = source_thresholds_ms.find(std::string(source));
-    return it == source_thresholds_ms.end() ? std::int64_t{3600} * 1000 : it->second;
+    return thresholds.ms(account, source);
   }
 
   ChannelAgg& channelAgg(std::uint32_t account, std::uint32_t channel, std::string_view source) {

@@ -27,6 +27,17 @@ namespace replywatch::tracker {
 // (asked_at + threshold when the wait exceeds it). Pure function.
 std::vector<Turn> computeTurns(std::vector<MessageRecord> messages, std::chrono::seconds threshold);
 
+// The turns of a whole load of classified messages in which each (source, id) comes
+// once, as a new store holding just them has them: the messages grouped by conversation,
+// each conversation's turns as computeTurns() gives them, with the threshold of the
+// account of the conversation's first message (by created_at, then id). Pure function.
+struct LoadTurns {
+  std::vector<Turn> turns;  // by conversation
+  // Indexes into the messages, by (source, conversation_id, created_at, id).
+  std::vector<std::uint32_t> by_conversation;
+};
+LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRecord>& messages);
+
 // A conversation as stored: its messages and the turns stored for them.
 struct StoredConversation {
   std::vector<MessageRecord> messages;

@@ -21,40 +21,23 @@ void sortAndDedup(std::vector<MessageRecord>& messages) {
 std::vector<Turn> turnsOfSorted(const std::vector<MessageRecord>& messages,
                                 std::chrono::milliseconds threshold) {
   std::vector<Turn> turns;
-  bool open = false;
-  for (const MessageRecord& m : messages) {
-    switch (m.role) {
-      case Role::Ignored:
-      case Role::Inbound:  // joins an open turn, never opens one
-        break;
-      case Role::Question:
-        if (!open) {
-          Turn t;
-          t.account = m.account;
-          t.channel = m.channel;
-          t.source = m.source;
-          t.conversation_id = m.conversation_id;
-          t.question_id = m.id;
-          t.asked_at = m.created_at;
-          turns.push_back(std::move(t));
-          open = true;
-        }
-        break;
-      case Role::Brand:
-        if (open) {
-          Turn& t = turns.back();
-          t.answer_id = m.id;
-          t.answered_at = m.created_at;
-          t.responder = m.responder;
-          t.handler = m.handler.empty() ? std::string("unknown") : m.handler;
-          t.route = m.route;
-          if (m.created_at - t.asked_at > threshold) t.breached_at = t.asked_at + threshold;
-          open = false;
-        }
-        break;
-    }
-  }
+  appendTurnsOfSorted(
+      messages.size(), [&](std::size_t k) -> const MessageRecord& { return messages[k]; }, threshold, turns);
   return turns;
+}
+
+Thresholds::Thresholds(const config::Config& config) {
+  for (const auto& a : config.accounts) {
+    by_account_[a.name] = std::chrono::duration_cast<std::chrono::milliseconds>(a.threshold).count();
+  }
+  for (const auto& s : config.sources) by_source_[s.name] = ms(s.account, {});
+}
+
+std::int64_t Thresholds::ms(std::string_view account, std::string_view source) const {
+  auto it = by_account_.find(std::string(account));
+  if (it != by_account_.end()) return it->second;
+  it = by_source_.find(std::string(source));
+  return it == by_source_.end() ? std::int64_t{3600} * 1000 : it->second;
 }
 
 }  // namespace internal

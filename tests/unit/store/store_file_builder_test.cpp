@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "daemon/store/commit_log.h"
@@ -238,6 +240,51 @@ TEST(BuildSqliteStore, RefusesAKeyTwiceAndLeavesNoFile) {
   EXPECT_NE(refused.error().message.find("comes twice"), std::string::npos) << refused.error().message;
   EXPECT_FALSE(std::filesystem::exists(path));
   EXPECT_FALSE(std::filesystem::exists(path.string() + ".building"));
+}
+
+// The messages' order by conversation, as a caller that sorted them already gives it.
+std::vector<std::uint32_t> byConversation(const std::vector<MessageRecord>& messages) {
+  std::vector<std::uint32_t> order(messages.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    const MessageRecord& x = messages[a];
+    const MessageRecord& y = messages[b];
+    return std::tie(x.source, x.conversation_id, x.created_at, x.id) <
+           std::tie(y.source, y.conversation_id, y.created_at, y.id);
+  });
+  return order;
+}
+
+TEST(BuildSqliteStore, AGivenOrderByConversationIsCheckedAndUsed) {
+  TempDir dir;
+  const Load load = randomLoad(800, 11);
+  const auto sorted_here = dir.file("sorted-here.db");
+  ASSERT_TRUE(buildSqliteStore(sorted_here, load.messages, load.turns).ok());
+  const std::vector<std::uint32_t> order = byConversation(load.messages);
+  const auto given = dir.file("given.db");
+  auto built = buildSqliteStore(given, load.messages, load.turns, order);
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  EXPECT_EQ(RawDb(given).text("PRAGMA integrity_check"), "ok");
+  const std::string query =
+      "(SELECT source, conversation_id, created_at_ms, id FROM messages INDEXED BY messages_by_conversation)";
+  EXPECT_EQ(dump(given, query, "source, conversation_id, created_at_ms, id"),
+            dump(sorted_here, query, "source, conversation_id, created_at_ms, id"));
+
+  // Not that order: two rows swapped, one row twice, one missing, an index out of range.
+  std::vector<std::vector<std::uint32_t>> wrong(4, order);
+  std::swap(wrong[0][10], wrong[0][11]);
+  wrong[1][20] = wrong[1][21];
+  wrong[2].pop_back();
+  wrong[3].back() = static_cast<std::uint32_t>(order.size());
+  for (std::size_t k = 0; k < wrong.size(); ++k) {
+    const auto path = dir.file("wrong-" + std::to_string(k) + ".db");
+    auto refused = buildSqliteStore(path, load.messages, load.turns, wrong[k]);
+    ASSERT_FALSE(refused.ok()) << k;
+    EXPECT_NE(refused.error().message.find("order by conversation"), std::string::npos)
+        << refused.error().message;
+    EXPECT_FALSE(std::filesystem::exists(path)) << k;
+    EXPECT_FALSE(std::filesystem::exists(path.string() + ".building")) << k;
+  }
 }
 
 TEST(BuildSqliteStore, RefusesWhatTheTablesConstraintsRefuse) {

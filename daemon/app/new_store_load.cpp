@@ -1,0 +1,132 @@
+#include "daemon/app/new_store_load.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <limits>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "daemon/core/key_sort.h"
+#include "daemon/store/store_file_builder.h"
+
+namespace replywatch::app {
+
+NewStoreLoad::NewStoreLoad(const config::Config& config) : config_(config), classifier_(config) {}
+
+NewStoreLoad::~NewStoreLoad() = default;
+
+Result<connectors::IngestOutcome> NewStoreLoad::ingest(const config::SourceConfig& source,
+                                                       std::vector<Message> messages,
+                                                       std::optional<std::string> cursor) {
+  if (cursor) return makeError("store", "a load into a new store file keeps no source cursor");
+  if (records_.size() + messages.size() >= std::numeric_limits<std::uint32_t>::max()) {
+    return makeError("store", "the load has too many messages for one store file");
+  }
+  const std::uint32_t call = calls_++;
+  for (const Message& m : messages) {
+    records_.push_back(classifier_.classify(source, m));
+    call_of_.push_back(call);
+  }
+  connectors::IngestOutcome outcome;
+  outcome.received = messages.size();
+  outcome.stored = messages.size();
+  return outcome;
+}
+
+bool NewStoreLoad::keptOver(std::uint32_t a, std::uint32_t b) const {
+  // The pipeline plans each call's batch by conversation (Tracker::prepare), keeps the
+  // first copy within a conversation, and refuses a message stored by an earlier call.
+  if (call_of_[a] != call_of_[b]) return call_of_[a] < call_of_[b];
+  const std::string& x = records_[a].conversation_id;
+  const std::string& y = records_[b].conversation_id;
+  if (x != y) return x < y;
+  return a < b;
+}
+
+Result<std::vector<std::optional<MessagePlace>>> NewStoreLoad::messagePlaces(
+    const std::string& source, const std::vector<std::string>& ids) {
+  std::vector<std::optional<MessagePlace>> places(ids.size());
+  if (records_.empty()) return places;
+  // The record kept for each id asked for.
+  constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  std::unordered_map<std::string_view, std::uint32_t> kept;
+  for (const std::string& id : ids) kept.emplace(id, kNone);
+  for (std::uint32_t i = 0; i < records_.size(); ++i) {
+    const MessageRecord& r = records_[i];
+    if (r.source != source) continue;
+    auto it = kept.find(r.id);
+    if (it != kept.end() && (it->second == kNone || keptOver(i, it->second))) it->second = i;
+  }
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    const std::uint32_t i = kept.at(ids[k]);
+    if (i != kNone) places[k] = MessagePlace{records_[i].conversation_id, records_[i].account};
+  }
+  return places;
+}
+
+void NewStoreLoad::expectMessages(std::size_t count) {
+  records_.reserve(records_.size() + count);
+  call_of_.reserve(call_of_.size() + count);
+}
+
+Result<std::optional<std::string>> NewStoreLoad::cursor(const std::string& /*source*/) {
+  return std::optional<std::string>();
+}
+
+Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& path) {
+  Built built;
+  // The turns are computed on another thread meanwhile, as if no message came twice:
+  // again, after the duplicates are dropped, when some did.
+  tracker::LoadTurns turns;
+  std::thread turns_thread([&] { turns = tracker::turnsOfLoad(config_, records_); });
+  std::vector<bool> dropped;
+  try {
+    // Duplicates: sorted by (source, id), each id's copies in the order of keptOver();
+    // the first of each run stays.
+    const Ranks sources(records_, [](const MessageRecord& m) -> std::string_view { return m.source; });
+    const SortedRows sorted = sortedOrder(
+        records_.size(),
+        [&](std::uint32_t i) {
+          return SortKey{prefixOf(records_[i].id), 0, sources(records_[i].source), i};
+        },
+        [&](std::uint32_t a, std::uint32_t b) {
+          if (records_[a].id != records_[b].id) return records_[a].id < records_[b].id;
+          return keptOver(a, b);
+        },
+        true);
+    for (const std::size_t k : sorted.ties) {
+      const MessageRecord& x = records_[sorted.order[k - 1]];
+      const MessageRecord& y = records_[sorted.order[k]];
+      if (x.source != y.source || x.id != y.id) continue;
+      if (dropped.empty()) dropped.assign(records_.size(), false);
+      dropped[sorted.order[k]] = true;
+      ++built.duplicates;
+    }
+  } catch (...) {
+    turns_thread.join();
+    throw;
+  }
+  turns_thread.join();
+  if (built.duplicates > 0) {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      if (dropped[i]) continue;
+      if (out != i) records_[out] = std::move(records_[i]);
+      ++out;
+    }
+    records_.resize(out);
+    spdlog::info("messages given more than once were stored once duplicates={}", built.duplicates);
+    turns = tracker::turnsOfLoad(config_, records_);
+  }
+  call_of_ = {};
+  auto written = store::buildSqliteStore(path, records_, turns.turns, turns.by_conversation);
+  if (!written) return written.error();
+  built.messages = written->messages;
+  built.turns = written->turns;
+  return built;
+}
+
+}  // namespace replywatch::app

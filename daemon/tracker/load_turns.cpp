@@ -1,0 +1,51 @@
+// The turns of a whole load at once: one sort of the load instead of a plan per batch.
+#include <algorithm>
+#include <tuple>
+
+#include "daemon/core/key_sort.h"
+#include "daemon/tracker/tracker.h"
+#include "daemon/tracker/turns_internal.h"
+
+namespace replywatch::tracker {
+
+LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRecord>& messages) {
+  const internal::Thresholds thresholds(config);
+  const Ranks sources(messages, [](const MessageRecord& m) -> std::string_view { return m.source; });
+  LoadTurns load;
+  // Each conversation's messages together, in (created_at, id) order.
+  load.by_conversation = sortedOrder(
+                             messages.size(),
+                             [&](std::uint32_t i) {
+                               const MessageRecord& m = messages[i];
+                               return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
+                             },
+                             [&](std::uint32_t a, std::uint32_t b) {
+                               const MessageRecord& x = messages[a];
+                               const MessageRecord& y = messages[b];
+                               return std::tie(x.conversation_id, x.created_at, x.id) <
+                                      std::tie(y.conversation_id, y.created_at, y.id);
+                             },
+                             false)
+                             .order;
+  const std::vector<std::uint32_t>& order = load.by_conversation;
+  std::vector<Turn>& turns = load.turns;
+  // At most one turn per question.
+  turns.reserve(static_cast<std::size_t>(std::count_if(
+      messages.begin(), messages.end(), [](const MessageRecord& m) { return m.role == Role::Question; })));
+  for (std::size_t begin = 0; begin < order.size();) {
+    const MessageRecord& first = messages[order[begin]];
+    std::size_t end = begin + 1;
+    while (end < order.size() && messages[order[end]].conversation_id == first.conversation_id &&
+           messages[order[end]].source == first.source) {
+      ++end;
+    }
+    const std::chrono::milliseconds threshold{thresholds.ms(first.account, first.source)};
+    internal::appendTurnsOfSorted(
+        end - begin, [&](std::size_t k) -> const MessageRecord& { return messages[order[begin + k]]; },
+        threshold, turns);
+    begin = end;
+  }
+  return load;
+}
+
+}  // namespace replywatch::tracker

@@ -1,0 +1,230 @@
+// A load written as a new store file against the same batches given to the pipeline: a
+// bulk load into an empty store, and batch by batch as the daemon stores them. Duplicates
+// of every kind: within a batch, across batches, under two conversations.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "daemon/app/new_store_load.h"
+#include "daemon/app/pipeline.h"
+#include "tests/unit/app/app_test_util.h"
+
+namespace replywatch::app {
+namespace {
+
+using testing::feedConfig;
+using testing::feedMessage;
+using testing::TempDir;
+
+const std::int64_t kT0 = 1'700'000'000;
+
+// Batches of messages: conversations of questions, follow-ups and answers (some late,
+// some missing), and copies of earlier messages, some under another conversation.
+std::vector<std::vector<Message>> randomBatches(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Message> all;
+  for (int c = 0; c < 400; ++c) {
+    const std::string conversation = "c" + std::to_string(rng() % 100000);
+    std::int64_t at = kT0 + static_cast<std::int64_t>(rng() % 86400);
+    const int messages = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < messages; ++k) {
+      const bool brand = k > 0 && rng() % 2 == 0;
+      all.push_back(feedMessage(conversation + "-m" + std::to_string(k), conversation, at, brand));
+      at += static_cast<std::int64_t>(rng() % 7200);
+    }
+  }
+  std::shuffle(all.begin(), all.end(), rng);
+  const std::size_t originals = all.size();
+  for (int d = 0; d < 150; ++d) {
+    Message copy = all[rng() % originals];
+    switch (rng() % 3) {
+      case 0: break;                                                                 // the same message again
+      case 1: copy.created_at = copy.created_at + std::chrono::seconds(5); break;    // another time
+      default: copy.conversation_id = "other-" + std::to_string(rng() % 20); break;  // threaded elsewhere
+    }
+    all.insert(all.begin() + static_cast<std::ptrdiff_t>(rng() % (all.size() + 1)), copy);
+  }
+  std::vector<std::vector<Message>> batches;
+  for (std::size_t i = 0; i < all.size();) {
+    const std::size_t n = std::min<std::size_t>(all.size() - i, 1 + rng() % 90);
+    batches.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(i),
+                         all.begin() + static_cast<std::ptrdiff_t>(i + n));
+    i += n;
+  }
+  return batches;
+}
+
+struct Contents {
+  std::vector<std::string> messages;  // every stored message, one line each, sorted
+  std::vector<Turn> turns;            // sorted by key
+  std::size_t stored = 0;             // as the ingest outcomes (and build()) counted
+  std::size_t duplicates = 0;
+};
+
+std::string line(const MessageRecord& m) {
+  return m.source + "|" + m.id + "|" + m.account + "|" + m.channel + "|" + m.conversation_id + "|" +
+         m.in_reply_to + "|" + std::to_string(toMillis(m.created_at)) + "|" +
+         std::to_string(static_cast<int>(m.role)) + "|" + m.responder + "|" + m.handler + "|" +
+         std::to_string(static_cast<int>(m.route));
+}
+
+Contents read(const std::filesystem::path& path) {
+  Contents c;
+  auto store = store::openSqliteStore(path).value();
+  std::vector<ConversationKey> keys;
+  EXPECT_TRUE(store->forEachConversation([&](const ConversationKey& k) { keys.push_back(k); }).ok());
+  for (const auto& k : keys) {
+    for (const MessageRecord& m : store->conversation(k).value()) c.messages.push_back(line(m));
+  }
+  std::sort(c.messages.begin(), c.messages.end());
+  EXPECT_TRUE(store->forEachTurn([&](const Turn& t) { c.turns.push_back(t); }).ok());
+  std::sort(c.turns.begin(), c.turns.end(), [](const Turn& a, const Turn& b) { return keyOf(a) < keyOf(b); });
+  return c;
+}
+
+// Through the pipeline: one bulk load, or each batch durable on its own.
+Contents throughPipeline(const config::Config& cfg, const std::vector<std::vector<Message>>& batches,
+                         const std::filesystem::path& path, bool bulk) {
+  std::size_t stored = 0;
+  std::size_t duplicates = 0;
+  {
+    auto store = store::openSqliteStore(path).value();
+    SystemClock clock;
+    Pipeline pipeline(cfg, clock, *store);
+    EXPECT_TRUE(pipeline.restore().ok());
+    if (bulk) {
+      EXPECT_TRUE(pipeline.beginBulkLoad().ok());
+    }
+    for (const auto& batch : batches) {
+      auto outcome = pipeline.ingest(cfg.sources[0], batch, std::nullopt);
+      EXPECT_TRUE(outcome.ok());
+      stored += outcome->stored;
+      duplicates += outcome->duplicates;
+    }
+    if (bulk) {
+      EXPECT_TRUE(pipeline.endBulkLoad().ok());
+    }
+  }
+  Contents c = read(path);
+  c.stored = stored;
+  c.duplicates = duplicates;
+  return c;
+}
+
+Contents builtFile(const config::Config& cfg, const std::vector<std::vector<Message>>& batches,
+                   const std::filesystem::path& path) {
+  std::size_t stored = 0;
+  NewStoreLoad load(cfg);
+  for (const auto& batch : batches) {
+    auto outcome = load.ingest(cfg.sources[0], batch, std::nullopt);
+    EXPECT_TRUE(outcome.ok());
+    EXPECT_EQ(outcome->stored, batch.size());
+    stored += outcome->stored;
+  }
+  auto built = load.build(path);
+  EXPECT_TRUE(built.ok()) << built.error().message;
+  Contents c = read(path);
+  c.stored = stored - built->duplicates;
+  c.duplicates = built->duplicates;
+  EXPECT_EQ(built->messages, c.messages.size());
+  EXPECT_EQ(built->turns, c.turns.size());
+  return c;
+}
+
+config::Config lateConfig() {
+  config::Config cfg = feedConfig();
+  cfg.accounts[0].threshold = std::chrono::seconds(1800);
+  return cfg;
+}
+
+TEST(NewStoreLoad, WritesWhatThePipelineStoresFromTheSameBatches) {
+  const config::Config cfg = lateConfig();
+  for (std::uint32_t seed = 1; seed <= 4; ++seed) {
+    SCOPED_TRACE(seed);
+    const auto batches = randomBatches(seed);
+    TempDir dir("new-store-load");
+    const Contents built = builtFile(cfg, batches, dir.file("built.db"));
+    const Contents bulk = throughPipeline(cfg, batches, dir.file("bulk.db"), true);
+    const Contents each = throughPipeline(cfg, batches, dir.file("each.db"), false);
+    EXPECT_EQ(built.messages, bulk.messages);
+    EXPECT_EQ(built.turns, bulk.turns);
+    EXPECT_EQ(bulk.messages, each.messages);
+    EXPECT_EQ(bulk.turns, each.turns);
+    EXPECT_EQ(built.stored, bulk.stored);
+    EXPECT_EQ(built.duplicates, bulk.duplicates);
+    EXPECT_EQ(built.stored, built.messages.size());
+    EXPECT_GT(built.duplicates, 100U);
+    const auto breached = std::count_if(built.turns.begin(), built.turns.end(),
+                                        [](const Turn& t) { return t.breached_at.has_value(); });
+    const auto open =
+        std::count_if(built.turns.begin(), built.turns.end(), [](const Turn& t) { return t.open(); });
+    EXPECT_GT(breached, 10);
+    EXPECT_GT(open, 10);
+  }
+}
+
+// The copy of a message given twice that the pipeline keeps: the earlier batch's; within
+// one batch, the one of the conversation planned first.
+TEST(NewStoreLoad, KeepsTheCopyThePipelineKeeps) {
+  const config::Config cfg = feedConfig();
+  const std::vector<std::vector<Message>> batches = {
+      {feedMessage("m1", "z", kT0), feedMessage("m1", "a", kT0 + 1), feedMessage("m2", "b", kT0)},
+      {feedMessage("m2", "a", kT0), feedMessage("m3", "c", kT0 + 9), feedMessage("m3", "c", kT0 + 3)},
+  };
+  NewStoreLoad load(cfg);
+  for (const auto& batch : batches) ASSERT_TRUE(load.ingest(cfg.sources[0], batch, std::nullopt).ok());
+  auto places = load.messagePlaces("feed", {"m1", "m2", "m3", "m4"}).value();
+  ASSERT_EQ(places.size(), 4U);
+  EXPECT_EQ(places[0], (MessagePlace{"a", "acme"}));
+  EXPECT_EQ(places[1], (MessagePlace{"b", "acme"}));
+  EXPECT_EQ(places[2], (MessagePlace{"c", "acme"}));
+  EXPECT_FALSE(places[3].has_value());
+  EXPECT_TRUE(load.messagePlaces("other-source", {"m1"}).value()[0] == std::nullopt);
+
+  TempDir dir("new-store-load");
+  const Contents built = builtFile(cfg, batches, dir.file("built.db"));
+  const Contents bulk = throughPipeline(cfg, batches, dir.file("bulk.db"), true);
+  EXPECT_EQ(built.messages, bulk.messages);
+  EXPECT_EQ(built.turns, bulk.turns);
+  EXPECT_EQ(built.duplicates, 3U);
+  ASSERT_EQ(built.messages.size(), 3U);
+  EXPECT_NE(built.messages[0].find("|m1|acme|export|a|"), std::string::npos) << built.messages[0];
+  EXPECT_NE(built.messages[2].find(std::to_string((kT0 + 9) * 1000)), std::string::npos) << built.messages[2];
+}
+
+TEST(NewStoreLoad, RefusesACursorAndAnExistingStore) {
+  const config::Config cfg = feedConfig();
+  NewStoreLoad load(cfg);
+  auto refused = load.ingest(cfg.sources[0], {feedMessage("m1", "c", kT0)}, std::string("after-m1"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("cursor"), std::string::npos);
+  EXPECT_EQ(load.cursor("feed").value(), std::nullopt);
+  ASSERT_TRUE(load.ingest(cfg.sources[0], {feedMessage("m1", "c", kT0)}, std::nullopt).ok());
+
+  TempDir dir("new-store-load");
+  const auto path = dir.file("store.db");
+  { auto existing = store::openSqliteStore(path).value(); }
+  auto built = load.build(path);
+  ASSERT_FALSE(built.ok());
+  EXPECT_NE(built.error().message.find("exists"), std::string::npos) << built.error().message;
+  EXPECT_TRUE(read(path).messages.empty());
+}
+
+// Nothing ingested: an empty store all the same.
+TEST(NewStoreLoad, AnEmptyLoadWritesAnEmptyStore) {
+  const config::Config cfg = feedConfig();
+  NewStoreLoad load(cfg);
+  TempDir dir("new-store-load");
+  auto built = load.build(dir.file("store.db"));
+  ASSERT_TRUE(built.ok()) << built.error().message;
+  EXPECT_EQ(built->messages, 0U);
+  const Contents c = read(dir.file("store.db"));
+  EXPECT_TRUE(c.messages.empty());
+  EXPECT_TRUE(c.turns.empty());
+}
+
+}  // namespace
+}  // namespace replywatch::app
