@@ -3,11 +3,11 @@ must list, for every turn, the same conversation, question, answer, wait, handle
 lateness as an independent computation of the documented rules over the same CSV file
 (tests/fixtures/twcs). Uses config/twcs.example.yml (signature handlers, brand mapping).
 Then `serve` on the imported store: the threshold gauge covers the accounts named by
-the data with the threshold their turns are judged by. Finally the default import (one
-bulk load per file, durable when the file is done) must leave exactly what
-`--durable-batches` (every batch durable as it is stored, as the daemon does) leaves:
-the same `questions` listing and the same counters in /metrics. Last, the sample split in
-two files by time and imported one after the other gives the turns of the whole file."""
+the data with the threshold their turns are judged by. Finally every way of importing
+(a first file written as a new store file, one bulk load per file, `--durable-batches`)
+must leave the same `questions` listing and the same counters in /metrics. Last, the
+sample split in two files by time and imported one after the other gives the turns of
+the whole file."""
 import csv
 import datetime
 import io
@@ -230,16 +230,31 @@ def data_samples(metrics):
                   if COUNTER_SAMPLE.match(line) and not PROCESS_SAMPLE.match(line))
 
 
-def import_and_read(binary, workdir, fixtures, extra_args):
+def import_and_read(binary, workdir, fixtures, extra_args, together=False, empty_store_first=False):
+    """Imports `fixtures` into a new store: one command per file, or all in one with
+    `together`; with `empty_store_first`, a file with only the header is imported first,
+    so that the store exists, empty, and every fixture goes through the pipeline's bulk
+    load rather than being written as the new store file."""
     config = os.path.join(workdir, "twcs.yml")
     shutil.copy(EXAMPLE, config)
+    paths = []
     for fixture in fixtures:
         data = os.path.join(workdir, fixture)
         shutil.copy(os.path.join(FIXTURES, fixture), data)
-        imported = subprocess.run([binary, "import", *extra_args, "--config", config, "--source", "twcs", data],
+        paths.append(data)
+    if empty_store_first:
+        header = os.path.join(workdir, "header-only.csv")
+        with open(paths[0]) as f, open(header, "w") as out:
+            out.write(f.readline())
+        paths.insert(0, header)
+    commands = [paths] if together else [[p] for p in paths]
+    for i, files in enumerate(commands):
+        imported = subprocess.run([binary, "import", *extra_args, "--config", config, "--source", "twcs", *files],
                                   capture_output=True, text=True, timeout=120)
         check(imported.returncode == 0, "import %s failed (%d): %s" % (extra_args, imported.returncode,
                                                                        imported.stderr))
+        if empty_store_first and i == 0:
+            check(os.path.exists(os.path.join(workdir, "twcs.db")), "no store after the header-only file")
     listed = subprocess.run([binary, "questions", "--config", config, "--format", "csv"], capture_output=True,
                             text=True, timeout=120)
     check(listed.returncode == 0, "questions failed: " + listed.stderr)
@@ -252,19 +267,32 @@ def import_and_read(binary, workdir, fixtures, extra_args):
     return listed.stdout, samples
 
 
-def bulk_equals_durable_batches(binary):
+def imports_agree(binary):
+    """Every way of importing leaves the same store: the first file written as a new store
+    file (then the second through the pipeline's bulk load), both files in one command,
+    both through the bulk load into an empty store, and --durable-batches (every batch
+    durable as it is stored, as the daemon does): the same `questions` listing and the
+    same counters in /metrics."""
     # Two files into one store: the second load finds turns already stored.
     fixtures = ["sample.csv", "quirks.csv"]
-    with Workdir() as bulk_dir, Workdir() as batches_dir:
-        bulk_listing, bulk_samples = import_and_read(binary, bulk_dir, fixtures, [])
-        listing, samples = import_and_read(binary, batches_dir, fixtures, ["--durable-batches"])
-    check(bulk_listing.count("\n") > 450, "bulk import listed %d lines" % bulk_listing.count("\n"))
-    check(bulk_listing == listing, "questions differ between the bulk import and --durable-batches")
-    check(any(s.startswith("replywatch_questions_total") for s in samples), "no question counter in /metrics")
-    diff = sorted(set(bulk_samples) ^ set(samples))
-    check(bulk_samples == samples, "/metrics counters differ:\n" + "\n".join(diff[:20]))
-    print("bulk import and --durable-batches: same %d turns, same %d counter samples"
-          % (listing.count("\n") - 1, len(samples)))
+    ways = [("a new store file, then the bulk load", [], {}),
+            ("both files in one command", [], {"together": True}),
+            ("the bulk load into an empty store", [], {"empty_store_first": True}),
+            ("--durable-batches", ["--durable-batches"], {})]
+    results = []
+    for name, args, options in ways:
+        with Workdir() as workdir:
+            results.append((name,) + import_and_read(binary, workdir, fixtures, args, **options))
+    first_name, first_listing, first_samples = results[0]
+    check(first_listing.count("\n") > 450, "the import listed %d lines" % first_listing.count("\n"))
+    check(any(s.startswith("replywatch_questions_total") for s in first_samples), "no question counter in /metrics")
+    for name, listing_text, samples in results[1:]:
+        check(listing_text == first_listing, "questions differ between %s and %s" % (first_name, name))
+        diff = sorted(set(first_samples) ^ set(samples))
+        check(samples == first_samples, "/metrics counters differ between %s and %s:\n%s"
+              % (first_name, name, "\n".join(diff[:20])))
+    print("%d ways of importing: same %d turns, same %d counter samples"
+          % (len(results), first_listing.count("\n") - 1, len(first_samples)))
 
 
 def split_by_day(source, first_path, second_path):
@@ -386,7 +414,7 @@ def test(binary):
                 check(value == open_turns, "late open questions of %s: %s, want %d" % (account, value, open_turns))
         finally:
             daemon.stop()
-    bulk_equals_durable_batches(binary)
+    imports_agree(binary)
     two_days_equal_one_file(binary)
 
 
