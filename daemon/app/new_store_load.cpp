@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <exception>
 #include <limits>
 #include <string_view>
 #include <thread>
@@ -10,6 +11,7 @@
 #include <utility>
 
 #include "daemon/core/key_sort.h"
+#include "daemon/core/thread_name.h"
 #include "daemon/store/store_file_builder.h"
 
 namespace replywatch::app {
@@ -81,7 +83,15 @@ Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& pat
   // The turns are computed on another thread meanwhile, as if no message came twice:
   // again, after the duplicates are dropped, when some did.
   tracker::LoadTurns turns;
-  std::thread turns_thread([&] { turns = tracker::turnsOfLoad(config_, records_); });
+  std::optional<std::string> turns_failed;
+  std::thread turns_thread([&] {
+    nameThisThread("load-turns");
+    try {
+      turns = tracker::turnsOfLoad(config_, records_);
+    } catch (const std::exception& e) {
+      turns_failed = e.what();
+    }
+  });
   std::vector<bool> dropped;
   try {
     // Duplicates: sorted by (source, id), each id's copies in the order of keptOver();
@@ -110,6 +120,7 @@ Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& pat
     throw;
   }
   turns_thread.join();
+  if (turns_failed) return makeError("store", "cannot compute the turns of the load: " + *turns_failed);
   if (built.duplicates > 0) {
     std::size_t out = 0;
     for (std::size_t i = 0; i < records_.size(); ++i) {

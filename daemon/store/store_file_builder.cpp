@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "daemon/core/key_sort.h"
+#include "daemon/core/thread_name.h"
 #include "daemon/core/timestamp.h"
 #include "daemon/store/btree_builder.h"
 #include "daemon/store/commit_log.h"
@@ -317,6 +318,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   // other indexes there.
   Result<void> other_side;
   std::thread side([&] {
+    nameThisThread("store-build");
     try {
       auto less = [&](std::uint32_t a, std::uint32_t b) {
         const MessageRecord& x = messages[a];
