@@ -123,7 +123,7 @@ bool importIntoNewStore(const config::Config& cfg, const config::SourceConfig& s
 }
 
 int runImport(const config::Config& cfg, const std::string& source_name,
-              const std::vector<std::string>& paths, bool durable_batches) {
+              const std::vector<std::string>& paths, bool durable_batches, bool batches) {
   const auto* source = cfg.source(source_name);
   if (source == nullptr) {
     std::cerr << fmt::format("unknown source \"{}\" (configured: ", source_name);
@@ -138,9 +138,10 @@ int runImport(const config::Config& cfg, const std::string& source_name,
   auto finish = [&] { return exit_code == 0 && nothing_accepted ? kExitNothingAccepted : exit_code; };
   std::size_t first = 0;  // the first file imported through the pipeline
   // Into a store that does not exist yet, the first file is written as the store file,
-  // without SQLite's row-by-row inserts. Not with --durable-batches (each batch durable
-  // as it goes) nor for a relay feed (escalation records).
-  if (!durable_batches && source->carries_messages && !paths.empty() &&
+  // without SQLite's row-by-row inserts. Not with --batches (memory bounded) or
+  // --durable-batches (each batch durable as it goes), nor for a relay feed (escalation
+  // records).
+  if (!durable_batches && !batches && source->carries_messages && !paths.empty() &&
       store::storePathFree(cfg.store.path)) {
     first = 1;
     if (!importIntoNewStore(cfg, *source, *type, paths[0], bar, nothing_accepted)) exit_code = 1;
@@ -350,9 +351,14 @@ int runCli(int argc, char** argv) {
   import_cmd->add_option("--source", source_name, "Configured source whose format the files use")->required();
   import_cmd->add_option("paths", paths, "Files to import")->required();
   bool durable_batches = false;
+  bool batches = false;
   import_cmd->add_flag("--durable-batches", durable_batches,
                        "Make each batch durable as it is stored, as the daemon does (slower); by default a "
                        "file's batches reach the disk together when the file is done");
+  import_cmd->add_flag(
+      "--batches", batches,
+      "Store the first file in batches also when no store exists yet, rather than reading it "
+      "into memory and writing it as the new store file (slower, memory bounded)");
 
   std::string format;
   std::optional<std::string> account, since, until;
@@ -465,7 +471,7 @@ int runCli(int argc, char** argv) {
     SystemClock clock;
     return serve(*cfg, serve_opts, clock);
   }
-  if (import_cmd->parsed()) return runImport(*cfg, source_name, paths, durable_batches);
+  if (import_cmd->parsed()) return runImport(*cfg, source_name, paths, durable_batches, batches);
   if (questions_cmd->parsed()) return runQuestions(*cfg, format, account, since, until);
   if (report_cmd->parsed()) return runReport(*cfg, report_format, report_lang, account, since, until);
   return 2;

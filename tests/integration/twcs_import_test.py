@@ -270,7 +270,8 @@ def import_and_read(binary, workdir, fixtures, extra_args, together=False, empty
 def imports_agree(binary):
     """Every way of importing leaves the same store: the first file written as a new store
     file (then the second through the pipeline's bulk load), both files in one command,
-    both through the bulk load into an empty store, and --durable-batches (every batch
+    both through the bulk load into an empty store (after a file with only the header,
+    or with --batches), and --durable-batches (every batch
     durable as it is stored, as the daemon does): the same `questions` listing and the
     same counters in /metrics."""
     # Two files into one store: the second load finds turns already stored.
@@ -278,6 +279,7 @@ def imports_agree(binary):
     ways = [("a new store file, then the bulk load", [], {}),
             ("both files in one command", [], {"together": True}),
             ("the bulk load into an empty store", [], {"empty_store_first": True}),
+            ("--batches", ["--batches"], {}),
             ("--durable-batches", ["--durable-batches"], {})]
     results = []
     for name, args, options in ways:
