@@ -93,11 +93,12 @@ Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& pat
     }
   });
   std::vector<bool> dropped;
+  store::MessageOrders orders;
   try {
     // Duplicates: sorted by (source, id), each id's copies in the order of keptOver();
     // the first of each run stays.
     const Ranks sources(records_, [](const MessageRecord& m) -> std::string_view { return m.source; });
-    const SortedRows sorted = sortedOrder(
+    SortedRows sorted = sortedOrder(
         records_.size(),
         [&](std::uint32_t i) {
           return SortKey{prefixOf(records_[i].id), 0, sources(records_[i].source), i};
@@ -115,6 +116,8 @@ Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& pat
       dropped[sorted.order[k]] = true;
       ++built.duplicates;
     }
+    // Without duplicates, the store's order of keys (with them, the builder sorts again).
+    if (built.duplicates == 0) orders.by_key = std::move(sorted.order);
   } catch (...) {
     turns_thread.join();
     throw;
@@ -133,7 +136,8 @@ Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& pat
     turns = tracker::turnsOfLoad(config_, records_);
   }
   call_of_ = {};
-  auto written = store::buildSqliteStore(path, records_, turns.turns, turns.by_conversation);
+  orders.by_conversation = std::move(turns.by_conversation);
+  auto written = store::buildSqliteStore(path, records_, turns.turns, orders);
   if (!written) return written.error();
   built.messages = written->messages;
   built.turns = written->turns;

@@ -288,8 +288,7 @@ Result<void> storePathFree(const std::filesystem::path& path) { return noStoreAt
 
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                     const std::vector<MessageRecord>& messages,
-                                    const std::vector<Turn>& turns,
-                                    const std::vector<std::uint32_t>& messages_by_conversation) {
+                                    const std::vector<Turn>& turns, const MessageOrders& given) {
   if (messages.size() > UINT32_MAX || turns.size() > UINT32_MAX) return buildError(path, "too many rows");
   configureSqliteOnce();
   if (auto checked = checkRows(messages, turns, path); !checked) return checked.error();
@@ -327,7 +326,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                std::tie(y.source, y.conversation_id, y.created_at, y.id);
       };
       std::vector<std::uint32_t> sorted;
-      if (messages_by_conversation.empty()) {
+      if (given.by_conversation.empty()) {
         sorted = sortedOrder(
                      messages.size(),
                      [&](std::uint32_t i) {
@@ -336,12 +335,12 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                      },
                      less, false)
                      .order;
-      } else if (!strictlyAscending(messages_by_conversation, messages.size(), less)) {
+      } else if (!strictlyAscending(given.by_conversation, messages.size(), less)) {
         other_side = buildError(path, "the messages' order by conversation given is not theirs");
         return;
       }
       const std::vector<std::uint32_t>& by_conversation =
-          messages_by_conversation.empty() ? sorted : messages_by_conversation;
+          given.by_conversation.empty() ? sorted : given.by_conversation;
       other_side = writeTree(file, roots->by_conversation, messages, by_conversation,
                              [&](RecordWriter& w, std::uint32_t i) {
                                const MessageRecord& m = messages[i];
@@ -386,13 +385,23 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   } joiner{side};
   auto here = [&]() -> Result<void> {
     // Message keys sorted, duplicates refused.
-    const SortedRows message_sort = sortedOrder(
-        messages.size(),
-        [&](std::uint32_t i) {
-          return SortKey{prefixOf(messages[i].id), 0, sources(messages[i].source), i};
-        },
-        [&](std::uint32_t a, std::uint32_t b) { return messages[a].id < messages[b].id; }, true);
-    const std::vector<std::uint32_t>& message_order = message_sort.order;
+    auto less = [&](std::uint32_t a, std::uint32_t b) {
+      return std::tie(messages[a].source, messages[a].id) < std::tie(messages[b].source, messages[b].id);
+    };
+    SortedRows message_sort;
+    if (given.by_key.empty()) {
+      message_sort = sortedOrder(
+          messages.size(),
+          [&](std::uint32_t i) {
+            return SortKey{prefixOf(messages[i].id), 0, sources(messages[i].source), i};
+          },
+          less, true);
+    } else if (!strictlyAscending(given.by_key, messages.size(), less)) {
+      // Strictly ascending: no key twice either.
+      return buildError(path, "the messages' order by key given is not theirs (or a message comes twice)");
+    }
+    const std::vector<std::uint32_t>& message_order =
+        given.by_key.empty() ? message_sort.order : given.by_key;
     for (const std::size_t i : message_sort.ties) {
       const MessageRecord& x = messages[message_order[i - 1]];
       const MessageRecord& y = messages[message_order[i]];

@@ -39,13 +39,15 @@ Result<void> storePathFree(const std::filesystem::path& path);
 // source), the schema holds objects on the tables this build does not write, the store's
 // lock is held by another process or the file cannot be written ("store_full" on a full
 // disk).
-// `messages_by_conversation`, when not empty, is the messages' order by (source,
-// conversation_id, created_at, id) as the caller sorted them already: checked (one
-// comparison per message; an Error when it is not that order of every message) rather
+// Orders of the messages the caller sorted already, each empty when not: checked (one
+// comparison per message; an Error when one is not that order of every message) rather
 // than sorted again.
+struct MessageOrders {
+  std::vector<std::uint32_t> by_key;           // by (source, id)
+  std::vector<std::uint32_t> by_conversation;  // by (source, conversation_id, created_at, id)
+};
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                     const std::vector<MessageRecord>& messages,
-                                    const std::vector<Turn>& turns,
-                                    const std::vector<std::uint32_t>& messages_by_conversation = {});
+                                    const std::vector<Turn>& turns, const MessageOrders& given = {});
 
 }  // namespace replywatch::store

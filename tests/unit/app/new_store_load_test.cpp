@@ -22,12 +22,12 @@ using testing::TempDir;
 const std::int64_t kT0 = 1'700'000'000;
 
 // Batches of messages: conversations of questions, follow-ups and answers (some late,
-// some missing), and copies of earlier messages, some under another conversation.
-std::vector<std::vector<Message>> randomBatches(std::uint32_t seed) {
+// some missing), and `copies` copies of earlier messages, some under another conversation.
+std::vector<std::vector<Message>> randomBatches(std::uint32_t seed, int copies) {
   std::mt19937 rng(seed);
   std::vector<Message> all;
   for (int c = 0; c < 400; ++c) {
-    const std::string conversation = "c" + std::to_string(rng() % 100000);
+    const std::string conversation = "c" + std::to_string(rng() % 100000) + "-" + std::to_string(c);
     std::int64_t at = kT0 + static_cast<std::int64_t>(rng() % 86400);
     const int messages = 1 + static_cast<int>(rng() % 4);
     for (int k = 0; k < messages; ++k) {
@@ -38,7 +38,7 @@ std::vector<std::vector<Message>> randomBatches(std::uint32_t seed) {
   }
   std::shuffle(all.begin(), all.end(), rng);
   const std::size_t originals = all.size();
-  for (int d = 0; d < 150; ++d) {
+  for (int d = 0; d < copies; ++d) {
     Message copy = all[rng() % originals];
     switch (rng() % 3) {
       case 0: break;                                                                 // the same message again
@@ -142,9 +142,12 @@ config::Config lateConfig() {
 
 TEST(NewStoreLoad, WritesWhatThePipelineStoresFromTheSameBatches) {
   const config::Config cfg = lateConfig();
-  for (std::uint32_t seed = 1; seed <= 4; ++seed) {
+  for (std::uint32_t seed = 1; seed <= 5; ++seed) {
     SCOPED_TRACE(seed);
-    const auto batches = randomBatches(seed);
+    // The last without any message given twice (the builder then takes the load's order
+    // by key as it is).
+    const int copies = seed < 5 ? 150 : 0;
+    const auto batches = randomBatches(seed, copies);
     TempDir dir("new-store-load");
     const Contents built = builtFile(cfg, batches, dir.file("built.db"));
     const Contents bulk = throughPipeline(cfg, batches, dir.file("bulk.db"), true);
@@ -156,7 +159,11 @@ TEST(NewStoreLoad, WritesWhatThePipelineStoresFromTheSameBatches) {
     EXPECT_EQ(built.stored, bulk.stored);
     EXPECT_EQ(built.duplicates, bulk.duplicates);
     EXPECT_EQ(built.stored, built.messages.size());
-    EXPECT_GT(built.duplicates, 100U);
+    if (copies > 0) {
+      EXPECT_GT(built.duplicates, 100U);
+    } else {
+      EXPECT_EQ(built.duplicates, 0U);
+    }
     const auto breached = std::count_if(built.turns.begin(), built.turns.end(),
                                         [](const Turn& t) { return t.breached_at.has_value(); });
     const auto open =

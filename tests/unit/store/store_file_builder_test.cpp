@@ -255,33 +255,61 @@ std::vector<std::uint32_t> byConversation(const std::vector<MessageRecord>& mess
   return order;
 }
 
-TEST(BuildSqliteStore, AGivenOrderByConversationIsCheckedAndUsed) {
+// The messages' order by key, as a caller that sorted them already gives it.
+std::vector<std::uint32_t> byKey(const std::vector<MessageRecord>& messages) {
+  std::vector<std::uint32_t> order(messages.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return std::tie(messages[a].source, messages[a].id) < std::tie(messages[b].source, messages[b].id);
+  });
+  return order;
+}
+
+TEST(BuildSqliteStore, GivenOrdersAreCheckedAndUsed) {
   TempDir dir;
   const Load load = randomLoad(800, 11);
   const auto sorted_here = dir.file("sorted-here.db");
   ASSERT_TRUE(buildSqliteStore(sorted_here, load.messages, load.turns).ok());
-  const std::vector<std::uint32_t> order = byConversation(load.messages);
-  const auto given = dir.file("given.db");
-  auto built = buildSqliteStore(given, load.messages, load.turns, order);
-  ASSERT_TRUE(built.ok()) << built.error().message;
-  EXPECT_EQ(RawDb(given).text("PRAGMA integrity_check"), "ok");
-  const std::string query =
-      "(SELECT source, conversation_id, created_at_ms, id FROM messages INDEXED BY messages_by_conversation)";
-  EXPECT_EQ(dump(given, query, "source, conversation_id, created_at_ms, id"),
-            dump(sorted_here, query, "source, conversation_id, created_at_ms, id"));
+  const MessageOrders orders{byKey(load.messages), byConversation(load.messages)};
+  for (const MessageOrders& given :
+       {orders, MessageOrders{orders.by_key, {}}, MessageOrders{{}, orders.by_conversation}}) {
+    const auto path = dir.file("given.db");
+    auto built = buildSqliteStore(path, load.messages, load.turns, given);
+    ASSERT_TRUE(built.ok()) << built.error().message;
+    EXPECT_EQ(RawDb(path).text("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(dump(path, "messages", "source, id"), dump(sorted_here, "messages", "source, id"));
+    const std::string query =
+        "(SELECT source, conversation_id, created_at_ms, id FROM messages INDEXED BY "
+        "messages_by_conversation)";
+    EXPECT_EQ(dump(path, query, "source, conversation_id, created_at_ms, id"),
+              dump(sorted_here, query, "source, conversation_id, created_at_ms, id"));
+    std::filesystem::remove(path);
+  }
 
   // Not that order: two rows swapped, one row twice, one missing, an index out of range.
-  std::vector<std::vector<std::uint32_t>> wrong(4, order);
-  std::swap(wrong[0][10], wrong[0][11]);
-  wrong[1][20] = wrong[1][21];
-  wrong[2].pop_back();
-  wrong[3].back() = static_cast<std::uint32_t>(order.size());
-  for (std::size_t k = 0; k < wrong.size(); ++k) {
+  auto wrongs = [](const std::vector<std::uint32_t>& order) {
+    std::vector<std::vector<std::uint32_t>> wrong(4, order);
+    std::swap(wrong[0][10], wrong[0][11]);
+    wrong[1][20] = wrong[1][21];
+    wrong[2].pop_back();
+    wrong[3].back() = static_cast<std::uint32_t>(order.size());
+    return wrong;
+  };
+  std::vector<std::pair<MessageOrders, std::string>> cases;
+  for (auto& w : wrongs(orders.by_key))
+    cases.emplace_back(MessageOrders{w, orders.by_conversation}, "order by key");
+  for (auto& w : wrongs(orders.by_conversation))
+    cases.emplace_back(MessageOrders{{}, w}, "order by conversation");
+  // A message given twice, both copies in the order by key.
+  Load twice = load;
+  twice.messages.push_back(twice.messages.front());
+  cases.emplace_back(MessageOrders{byKey(twice.messages), {}}, "comes twice");
+  for (std::size_t k = 0; k < cases.size(); ++k) {
     const auto path = dir.file("wrong-" + std::to_string(k) + ".db");
-    auto refused = buildSqliteStore(path, load.messages, load.turns, wrong[k]);
+    const auto& messages = k + 1 == cases.size() ? twice.messages : load.messages;
+    auto refused = buildSqliteStore(path, messages, load.turns, cases[k].first);
     ASSERT_FALSE(refused.ok()) << k;
-    EXPECT_NE(refused.error().message.find("order by conversation"), std::string::npos)
-        << refused.error().message;
+    EXPECT_NE(refused.error().message.find(cases[k].second), std::string::npos) << refused.error().message;
     EXPECT_FALSE(std::filesystem::exists(path)) << k;
     EXPECT_FALSE(std::filesystem::exists(path.string() + ".building")) << k;
   }
