@@ -79,6 +79,16 @@ Result<std::optional<std::string>> NewStoreLoad::cursor(const std::string& /*sou
 }
 
 Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& path) {
+  // Out of memory, most likely: the load holds the whole file. The threads are joined
+  // and the building file removed on the way out.
+  try {
+    return buildFile(path);
+  } catch (const std::exception& e) {
+    return makeError("store", std::string("cannot build the store file: ") + e.what());
+  }
+}
+
+Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path& path) {
   Built built;
   // The turns are computed on another thread meanwhile, as if no message came twice:
   // again, after the duplicates are dropped, when some did.
@@ -123,7 +133,7 @@ Result<NewStoreLoad::Built> NewStoreLoad::build(const std::filesystem::path& pat
     throw;
   }
   turns_thread.join();
-  if (turns_failed) return makeError("store", "cannot compute the turns of the load: " + *turns_failed);
+  if (turns_failed) return makeError("store", "cannot build the store file: " + *turns_failed);
   if (built.duplicates > 0) {
     std::size_t out = 0;
     for (std::size_t i = 0; i < records_.size(); ++i) {

@@ -58,6 +58,8 @@ class NewStoreLoad final : public connectors::IngestSink {
   Result<Built> build(const std::filesystem::path& path);
 
  private:
+  // build(), which turns an exception into an Error.
+  Result<Built> buildFile(const std::filesystem::path& path);
   // True when record `a` is the copy kept over record `b` of the same (source, id).
   bool keptOver(std::uint32_t a, std::uint32_t b) const;
 

@@ -248,11 +248,13 @@ def import_and_read(binary, workdir, fixtures, extra_args, together=False, empty
             out.write(f.readline())
         paths.insert(0, header)
     commands = [paths] if together else [[p] for p in paths]
+    log = ""
     for i, files in enumerate(commands):
         imported = subprocess.run([binary, "import", *extra_args, "--config", config, "--source", "twcs", *files],
                                   capture_output=True, text=True, timeout=120)
         check(imported.returncode == 0, "import %s failed (%d): %s" % (extra_args, imported.returncode,
                                                                        imported.stderr))
+        log += imported.stderr
         if empty_store_first and i == 0:
             check(os.path.exists(os.path.join(workdir, "twcs.db")), "no store after the header-only file")
     listed = subprocess.run([binary, "questions", "--config", config, "--format", "csv"], capture_output=True,
@@ -264,7 +266,11 @@ def import_and_read(binary, workdir, fixtures, extra_args, together=False, empty
         samples = data_samples(daemon.metrics())
     finally:
         daemon.stop()
-    return listed.stdout, samples
+    # What each fixture's summary line counted, and how many files were written as a new store file.
+    counts = sorted((os.path.basename(m.group(1)), m.group(2)) for m in
+                    re.finditer(r"^imported file=(\S+) source=twcs (records=\d+ stored=\d+ duplicates=\d+ "
+                                r"rejected=\d+)", log, re.M) if "header-only" not in m.group(1))
+    return listed.stdout, samples, counts, log.count('msg="store file written"')
 
 
 def imports_agree(binary):
@@ -276,20 +282,26 @@ def imports_agree(binary):
     same counters in /metrics."""
     # Two files into one store: the second load finds turns already stored.
     fixtures = ["sample.csv", "quirks.csv"]
-    ways = [("a new store file, then the bulk load", [], {}),
-            ("both files in one command", [], {"together": True}),
-            ("the bulk load into an empty store", [], {"empty_store_first": True}),
-            ("--batches", ["--batches"], {}),
-            ("--durable-batches", ["--durable-batches"], {})]
+    # (name, arguments, options, files written as a new store file)
+    ways = [("a new store file, then the bulk load", [], {}, 1),
+            ("both files in one command", [], {"together": True}, 1),
+            ("the bulk load into an empty store", [], {"empty_store_first": True}, 1),  # the header-only file
+            ("--batches", ["--batches"], {}, 0),
+            ("--durable-batches", ["--durable-batches"], {}, 0)]
     results = []
-    for name, args, options in ways:
+    for name, args, options, written in ways:
         with Workdir() as workdir:
-            results.append((name,) + import_and_read(binary, workdir, fixtures, args, **options))
-    first_name, first_listing, first_samples = results[0]
+            listing_text, samples, counts, store_files = import_and_read(binary, workdir, fixtures, args, **options)
+        check(store_files == written, "%s: %d files written as a new store file, want %d" % (name, store_files, written))
+        check(len(counts) == 2, "%s: summary lines %s" % (name, counts))
+        results.append((name, listing_text, samples, counts))
+    first_name, first_listing, first_samples, first_counts = results[0]
     check(first_listing.count("\n") > 450, "the import listed %d lines" % first_listing.count("\n"))
     check(any(s.startswith("replywatch_questions_total") for s in first_samples), "no question counter in /metrics")
-    for name, listing_text, samples in results[1:]:
+    for name, listing_text, samples, counts in results[1:]:
         check(listing_text == first_listing, "questions differ between %s and %s" % (first_name, name))
+        check(counts == first_counts, "summary counts differ between %s and %s: %s, %s"
+              % (first_name, name, first_counts, counts))
         diff = sorted(set(first_samples) ^ set(samples))
         check(samples == first_samples, "/metrics counters differ between %s and %s:\n%s"
               % (first_name, name, "\n".join(diff[:20])))

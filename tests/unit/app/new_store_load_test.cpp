@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,14 @@ using testing::TempDir;
 
 const std::int64_t kT0 = 1'700'000'000;
 
-// Batches of messages: conversations of questions, follow-ups and answers (some late,
-// some missing), and `copies` copies of earlier messages, some under another conversation.
+// The account of a conversation (one per conversation, as connectors give them).
+std::string accountOf(const std::string& conversation) {
+  return conversation.size() % 2 == 0 ? "acme" : "globex";
+}
+
+// Batches of messages: conversations of questions, follow-ups (some not questions, some
+// from an ignored author) and answers (some late, some missing) over two accounts, and
+// `copies` copies of earlier messages, some under another conversation.
 std::vector<std::vector<Message>> randomBatches(std::uint32_t seed, int copies) {
   std::mt19937 rng(seed);
   std::vector<Message> all;
@@ -32,7 +39,11 @@ std::vector<std::vector<Message>> randomBatches(std::uint32_t seed, int copies) 
     const int messages = 1 + static_cast<int>(rng() % 4);
     for (int k = 0; k < messages; ++k) {
       const bool brand = k > 0 && rng() % 2 == 0;
-      all.push_back(feedMessage(conversation + "-m" + std::to_string(k), conversation, at, brand));
+      Message& m =
+          all.emplace_back(feedMessage(conversation + "-m" + std::to_string(k), conversation, at, brand));
+      m.account = accountOf(conversation);
+      if (!brand && rng() % 4 == 0) m.text = "Merci beaucoup";  // not a question
+      if (!brand && rng() % 8 == 0) m.author_id = "bot";        // ignored by acme
       at += static_cast<std::int64_t>(rng() % 7200);
     }
   }
@@ -41,9 +52,12 @@ std::vector<std::vector<Message>> randomBatches(std::uint32_t seed, int copies) 
   for (int d = 0; d < copies; ++d) {
     Message copy = all[rng() % originals];
     switch (rng() % 3) {
-      case 0: break;                                                                 // the same message again
-      case 1: copy.created_at = copy.created_at + std::chrono::seconds(5); break;    // another time
-      default: copy.conversation_id = "other-" + std::to_string(rng() % 20); break;  // threaded elsewhere
+      case 0: break;                                                               // the same message again
+      case 1: copy.created_at = copy.created_at + std::chrono::seconds(5); break;  // another time
+      default:                                                                     // threaded elsewhere
+        copy.conversation_id = "other-" + std::to_string(rng() % 20);
+        copy.account = accountOf(copy.conversation_id);
+        break;
     }
     all.insert(all.begin() + static_cast<std::ptrdiff_t>(rng() % (all.size() + 1)), copy);
   }
@@ -125,7 +139,10 @@ Contents builtFile(const config::Config& cfg, const std::vector<std::vector<Mess
     stored += outcome->stored;
   }
   auto built = load.build(path);
-  EXPECT_TRUE(built.ok()) << built.error().message;
+  if (!built.ok()) {
+    ADD_FAILURE() << built.error().message;
+    return {};
+  }
   Contents c = read(path);
   c.stored = stored - built->duplicates;
   c.duplicates = built->duplicates;
@@ -134,14 +151,28 @@ Contents builtFile(const config::Config& cfg, const std::vector<std::vector<Mess
   return c;
 }
 
-config::Config lateConfig() {
+// Two accounts of different thresholds; acme counts questions only and ignores a bot;
+// acme's answers go through an internal handler.
+config::Config twoAccounts() {
   config::Config cfg = feedConfig();
   cfg.accounts[0].threshold = std::chrono::seconds(1800);
+  cfg.accounts[0].count = config::CountMode::Questions;
+  cfg.accounts[0].ignored_authors = {"bot"};
+  config::AccountConfig globex;
+  globex.name = "globex";
+  globex.threshold = std::chrono::seconds(5400);
+  cfg.accounts.push_back(globex);
+  config::HandlerConfig team;
+  team.name = "team";
+  team.route = Route::Internal;
+  team.responder_ids = {"acme"};
+  team.accounts = {"acme"};
+  cfg.handlers.push_back(team);
   return cfg;
 }
 
 TEST(NewStoreLoad, WritesWhatThePipelineStoresFromTheSameBatches) {
-  const config::Config cfg = lateConfig();
+  const config::Config cfg = twoAccounts();
   for (std::uint32_t seed = 1; seed <= 5; ++seed) {
     SCOPED_TRACE(seed);
     // The last without any message given twice (the builder then takes the load's order
@@ -170,6 +201,25 @@ TEST(NewStoreLoad, WritesWhatThePipelineStoresFromTheSameBatches) {
         std::count_if(built.turns.begin(), built.turns.end(), [](const Turn& t) { return t.open(); });
     EXPECT_GT(breached, 10);
     EXPECT_GT(open, 10);
+    // Every kind of message and both thresholds were there to get wrong.
+    const auto of = [&](const std::string& account, auto pred) {
+      return std::count_if(built.turns.begin(), built.turns.end(),
+                           [&](const Turn& t) { return t.account == account && pred(t); });
+    };
+    const auto late_between = [](const Turn& t) {
+      return t.answered_at && *t.answered_at - t.asked_at > std::chrono::seconds(1800) &&
+             *t.answered_at - t.asked_at <= std::chrono::seconds(5400);
+    };
+    EXPECT_GT(of("acme", late_between), 3);
+    EXPECT_GT(of("globex", late_between), 3);
+    EXPECT_GT(of("acme", [](const Turn& t) { return t.route == Route::Internal; }), 10);
+    std::set<std::string> roles;
+    for (const std::string& m : built.messages) {
+      std::size_t at = 0;
+      for (int field = 0; field < 7; ++field) at = m.find('|', at) + 1;
+      roles.insert(m.substr(at, m.find('|', at) - at));
+    }
+    EXPECT_EQ(roles, (std::set<std::string>{"0", "1", "2", "3"}));
   }
 }
 
