@@ -545,7 +545,8 @@ std::optional<Timestamp> parseCreatedAt(std::string_view text) {
 
 // ---------------------------------------------------------------------------- Input
 
-Result<Input> Input::openFile(const std::filesystem::path& path, std::size_t chunk_bytes) {
+Result<Input> Input::openFile(const std::filesystem::path& path, std::size_t chunk_bytes,
+                              std::uint64_t offset) {
   Input in;
   in.path_ = path.string();
   in.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -558,6 +559,12 @@ Result<Input> Input::openFile(const std::filesystem::path& path, std::size_t chu
   }
   if (S_ISDIR(st.st_mode)) return makeError("io", fmt::format("{} is a directory", path.string()));
   in.total_ = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
+  if (offset > 0) {
+    if (::lseek(in.fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+      return makeError("io", fmt::format("cannot seek in {}: {}", path.string(), std::strerror(errno)));
+    }
+    in.base_ = offset;
+  }
 #ifdef POSIX_FADV_SEQUENTIAL
   (void)::posix_fadvise(in.fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif

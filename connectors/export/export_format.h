@@ -56,7 +56,9 @@ std::optional<Timestamp> parseCreatedAt(std::string_view text);
 // the Input).
 class Input {
  public:
-  static Result<Input> openFile(const std::filesystem::path& path, std::size_t chunk_bytes = 1 << 20);
+  // Reads from byte `offset` of the file on (consumed() counts from the file's start).
+  static Result<Input> openFile(const std::filesystem::path& path, std::size_t chunk_bytes = 1 << 20,
+                                std::uint64_t offset = 0);
   static Input fromMemory(std::string_view data);
 
   Input(Input&& other) noexcept;

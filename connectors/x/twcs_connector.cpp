@@ -108,6 +108,149 @@ bool blankRecord(const CsvReader& reader) {
   return f.size() == 1 && f[0].find_first_not_of(" \t\r") == std::string_view::npos;
 }
 
+// A rejected row of the second half of a file, logged once the lines before are known.
+struct HeldRejection {
+  std::uint64_t line = 0;  // counted from the half's first line
+  Rejection rejection;
+};
+
+// What the first pass learns from a part of the file: one node per accepted row, in file
+// order, without texts.
+struct PassPart {
+  struct Node {
+    std::uint64_t id = 0;
+    std::uint64_t parent = 0;
+    std::int64_t created_ms = 0;
+    std::uint32_t brand = kNone;  // brand author index for outbound tweets
+    std::uint32_t mentions_begin = 0;
+    std::uint8_t mentions_count = 0;
+    bool duplicate = false;  // a later row with an id seen before
+  };
+  std::vector<Node> nodes;
+  std::vector<std::uint8_t> accepted;   // per data row: 1 when it became a node
+  std::vector<std::uint32_t> mentions;  // handle indexes
+  std::unordered_map<std::string, std::uint32_t> brand_index;
+  std::vector<std::string> brand_names;
+  std::unordered_map<std::string, std::uint32_t> handle_index;  // lower-cased @handles
+  std::vector<std::string> handle_names;
+  std::uint64_t records = 0;  // data rows (blank records aside)
+  std::uint64_t rejected = 0;
+  std::vector<HeldRejection> held;  // a second half's rejected rows
+
+  std::uint32_t brandOf(std::string_view author) {
+    auto [it, inserted] =
+        brand_index.try_emplace(std::string(author), static_cast<std::uint32_t>(brand_names.size()));
+    if (inserted) brand_names.emplace_back(author);
+    return it->second;
+  }
+  std::uint32_t handleOf(std::string key) {  // lower-cased
+    auto [it, inserted] = handle_index.try_emplace(key, static_cast<std::uint32_t>(handle_names.size()));
+    if (inserted) handle_names.push_back(std::move(key));
+    return it->second;
+  }
+
+  void add(const Row& row) {
+    Node node;
+    node.id = row.id;
+    node.parent = row.parent;
+    node.created_ms = toMillis(row.created_at);
+    if (!row.inbound) {
+      node.brand = brandOf(row.author);
+    } else {
+      node.mentions_begin = static_cast<std::uint32_t>(mentions.size());
+      forEachMention(row.text, kMaxMentions, [&](std::string_view handle) {
+        mentions.push_back(handleOf(lowerCopy(handle)));
+        ++node.mentions_count;
+      });
+    }
+    nodes.push_back(node);
+  }
+
+  // Appends `later`, read from where this part ends (its held rejections aside).
+  void append(PassPart&& later) {
+    std::vector<std::uint32_t> brands;
+    brands.reserve(later.brand_names.size());
+    for (const auto& b : later.brand_names) brands.push_back(brandOf(b));
+    std::vector<std::uint32_t> handles;
+    handles.reserve(later.handle_names.size());
+    for (auto& h : later.handle_names) handles.push_back(handleOf(std::move(h)));
+    const auto mentions_before = static_cast<std::uint32_t>(mentions.size());
+    for (const std::uint32_t m : later.mentions) mentions.push_back(handles[m]);
+    nodes.reserve(nodes.size() + later.nodes.size());
+    for (Node node : later.nodes) {
+      if (node.brand != kNone) node.brand = brands[node.brand];
+      node.mentions_begin += mentions_before;
+      nodes.push_back(node);
+    }
+    accepted.insert(accepted.end(), later.accepted.begin(), later.accepted.end());
+    records += later.records;
+    rejected += later.rejected;
+  }
+};
+
+enum class PartEnd : std::uint8_t { FileEnd, AtStop, PastStop };
+
+// Reads rows into `part` until the end of the file, or until a record ends at byte
+// `stop` (AtStop) or past it (PastStop, that record read).
+template <typename OnReject, typename OnProgress>
+Result<PartEnd> readPart(CsvReader& reader, const Header& header, const MessageValidator& validator,
+                         Timestamp now, std::uint64_t stop, PassPart& part, OnReject on_reject,
+                         OnProgress on_progress) {
+  Row row;
+  for (;;) {
+    switch (reader.next()) {
+      case CsvReader::Status::Failed: return reader.failure();
+      case CsvReader::Status::End: return PartEnd::FileEnd;
+      case CsvReader::Status::Record:
+        if (!blankRecord(reader)) {
+          ++part.records;
+          if (auto problem = parseRow(reader, header, validator, now, row)) {
+            part.accepted.push_back(0);
+            ++part.rejected;
+            on_reject(reader.line(), std::move(*problem));
+          } else {
+            part.accepted.push_back(1);
+            part.add(row);
+          }
+          if ((part.records & 0xFFFF) == 0) on_progress(reader.bytesDone());
+        }
+        if (reader.bytesDone() >= stop)
+          return reader.bytesDone() == stop ? PartEnd::AtStop : PartEnd::PastStop;
+        break;
+    }
+  }
+}
+
+// Rows checked where a record seems to begin.
+constexpr int kRowsToTrust = 4;
+
+// The offset of a record start at or after `from`: the first line start there from which
+// kRowsToTrust rows read as the header says (its width, a tweet id, a date). A guess (a
+// quoted text may hold such lines), which the reader of the part before confirms.
+// nullopt when none is found in the first MiB.
+std::optional<std::uint64_t> recordStartNear(const fs::path& path, std::uint64_t from, const Header& header) {
+  auto input = exportfmt::Input::openFile(path, 1 << 20, from);
+  if (!input) return std::nullopt;
+  auto filled = input->fill();
+  if (!filled || !*filled) return std::nullopt;
+  const std::string_view window(input->data(), input->size());
+  auto column = [&](const CsvReader& r, Column c) {
+    return r.fields()[static_cast<std::size_t>(header.index[static_cast<std::size_t>(c)])];
+  };
+  for (std::size_t nl = window.find('\n'); nl != std::string_view::npos; nl = window.find('\n', nl + 1)) {
+    CsvReader reader(exportfmt::Input::fromMemory(window.substr(nl + 1)));
+    int trusted = 0;
+    while (trusted < kRowsToTrust && reader.next() == CsvReader::Status::Record &&
+           reader.fields().size() == header.width && !reader.malformed() &&
+           parseTweetId(column(reader, Column::TweetId)) &&
+           parseCreatedAt(column(reader, Column::CreatedAt)) && reader.bytesDone() < window.size() - nl - 1) {
+      ++trusted;
+    }
+    if (trusted == kRowsToTrust) return from + nl + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 // -------------------------------------------------------------------------- settings
@@ -170,24 +313,8 @@ std::string TwcsConnector::accountOf(const std::string& author) const {
   return it == settings_.brand_accounts.end() ? author : it->second;
 }
 
-// What the first pass learns: one node per accepted row, in file order, without texts.
-struct TwcsConnector::Pass {
-  struct Node {
-    std::uint64_t id = 0;
-    std::uint64_t parent = 0;
-    std::int64_t created_ms = 0;
-    std::uint32_t brand = kNone;  // brand author index for outbound tweets
-    std::uint32_t mentions_begin = 0;
-    std::uint8_t mentions_count = 0;
-    bool duplicate = false;  // a later row with an id seen before
-  };
-  std::vector<Node> nodes;
-  std::vector<std::uint8_t> accepted;   // per data row: 1 when it became a node
-  std::vector<std::uint32_t> mentions;  // handle indexes
-  std::unordered_map<std::string, std::uint32_t> brand_index;
-  std::vector<std::string> brand_names;
-  std::unordered_map<std::string, std::uint32_t> handle_index;  // lower-cased @handles
-  std::vector<std::string> handle_names;
+// What the first pass learns: the parts of the file read, then the trees.
+struct TwcsConnector::Pass : PassPart {
   std::vector<std::uint32_t> root;        // per node: the node at the top of its tree
   std::vector<std::uint32_t> tree_brand;  // per root node: brand index of the tree's account, or kNone
   // Trees whose top tweet replies to a tweet stored by an earlier import: by root node,
@@ -356,56 +483,72 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   ImportStats stats;
   Pass pass;
   std::uint64_t logged = 0;
-  Row row;
-  for (bool more = true; more;) {
-    switch (reader.next()) {
-      case CsvReader::Status::Failed: return fail(reader.failure());
-      case CsvReader::Status::End: more = false; break;
-      case CsvReader::Status::Record: {
-        if (blankRecord(reader)) break;
-        ++stats.records;
-        if (auto problem = parseRow(reader, *header, validator_, now, row)) {
-          pass.accepted.push_back(0);
-          ++stats.rejected;
-          ctx_.health.addError(problem->reason);
-          if (logged < kMaxLoggedRejections) {
-            spdlog::warn("twcs row rejected source={} file={} line={} reason={} error={}",
-                         logValue(ctx_.source.name), logValue(origin), reader.line(),
-                         toString(problem->reason), logValue(problem->message));
-          } else if (logged == kMaxLoggedRejections) {
-            spdlog::warn("twcs rows rejected, further ones only counted source={} file={}",
-                         logValue(ctx_.source.name), logValue(origin));
-          }
-          ++logged;
-          break;
-        }
-        pass.accepted.push_back(1);
-        Pass::Node node;
-        node.id = row.id;
-        node.parent = row.parent;
-        node.created_ms = toMillis(row.created_at);
-        if (!row.inbound) {
-          auto [it, inserted] = pass.brand_index.try_emplace(
-              std::string(row.author), static_cast<std::uint32_t>(pass.brand_names.size()));
-          if (inserted) pass.brand_names.emplace_back(row.author);
-          node.brand = it->second;
-        } else {
-          node.mentions_begin = static_cast<std::uint32_t>(pass.mentions.size());
-          forEachMention(row.text, kMaxMentions, [&](std::string_view handle) {
-            std::string key = lowerCopy(handle);
-            auto [it, inserted] =
-                pass.handle_index.try_emplace(key, static_cast<std::uint32_t>(pass.handle_names.size()));
-            if (inserted) pass.handle_names.push_back(std::move(key));
-            pass.mentions.push_back(it->second);
-            ++node.mentions_count;
-          });
-        }
-        pass.nodes.push_back(node);
-        if ((stats.records & 0xFFFF) == 0) report(reader.bytesDone() / 2);
-        break;
-      }
+  auto log_rejection = [&](std::uint64_t line, const Rejection& problem) {
+    ctx_.health.addError(problem.reason);
+    if (logged < kMaxLoggedRejections) {
+      spdlog::warn("twcs row rejected source={} file={} line={} reason={} error={}",
+                   logValue(ctx_.source.name), logValue(origin), line, toString(problem.reason),
+                   logValue(problem.message));
+    } else if (logged == kMaxLoggedRejections) {
+      spdlog::warn("twcs rows rejected, further ones only counted source={} file={}",
+                   logValue(ctx_.source.name), logValue(origin));
     }
+    ++logged;
+  };
+  auto progress_at = [&](std::uint64_t done) { report(done / 2); };
+  constexpr std::uint64_t kNoStop = std::numeric_limits<std::uint64_t>::max();
+  // A large file is read by two threads: this one up to a record start near the middle,
+  // another from there on. When this reader does not end a record exactly there (the
+  // guess fell inside a quoted text), it reads on to the end and the other's work is
+  // dropped.
+  std::optional<std::uint64_t> middle;
+  if (const std::uint64_t start = reader.bytesDone();
+      total > start && total - start >= settings_.two_readers_from) {
+    middle = recordStartNear(path, start + (total - start) / 2, *header);
   }
+  PassPart later;
+  Result<PartEnd> later_end = PartEnd::FileEnd;
+  std::future<void> later_read;
+  if (middle) {
+    later_read = std::async(std::launch::async, [&] {
+      auto input = exportfmt::Input::openFile(path, 1 << 20, *middle);
+      if (!input) {
+        later_end = input.error();
+        return;
+      }
+      CsvReader half(std::move(*input));
+      later_end = readPart(
+          half, *header, validator_, now, kNoStop, later,
+          [&](std::uint64_t line, Rejection problem) {
+            later.held.push_back({line, std::move(problem)});
+          },
+          [](std::uint64_t) {});
+    });
+  }
+  auto read = readPart(
+      reader, *header, validator_, now, middle.value_or(kNoStop), pass,
+      [&](std::uint64_t line, const Rejection& problem) { log_rejection(line, problem); }, progress_at);
+  if (later_read.valid()) {
+    later_read.get();
+    spdlog::debug("twcs first pass by two readers joined={} source={} file={} middle={}",
+                  read && *read == PartEnd::AtStop, logValue(ctx_.source.name), logValue(origin), *middle);
+  }
+  if (read && *read == PartEnd::AtStop) {
+    if (!later_end) return fail(later_end.error());
+    // Lines of the later half count from the line where it begins.
+    const std::uint64_t first_line = reader.nextLine();
+    for (const HeldRejection& h : later.held) log_rejection(first_line + h.line - 1, h.rejection);
+    later.held = {};
+    pass.append(std::move(later));
+  } else if (read && *read == PartEnd::PastStop) {
+    later = {};
+    read = readPart(
+        reader, *header, validator_, now, kNoStop, pass,
+        [&](std::uint64_t line, const Rejection& problem) { log_rejection(line, problem); }, progress_at);
+  }
+  if (!read) return fail(read.error());
+  stats.records = pass.records;
+  stats.rejected = pass.rejected;
   if (pass.nodes.size() >= kInProgress) return fail(makeError("bad_file", "the file has too many rows"));
   pass.buildTrees();
   if (pass.cut_loops > 0) {
@@ -441,6 +584,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   std::uint32_t node_index = 0;
   std::uint64_t duplicates_read = 0;  // touched by the parsing task only, read after it ended
   bool at_end = false;
+  Row row;
   // Parses up to kBatchSize messages; an empty batch means the end of the file.
   auto parse_batch = [&]() -> Result<std::vector<Message>> {
     std::vector<Message> batch;

@@ -3,6 +3,7 @@
 // CSV shape, imported with `replywatch import`. One file may hold many brands: each
 // conversation (a reply tree rooted at the first tweet present in the file) is given
 // to one account. See README.md in this directory for the rules.
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -19,10 +20,16 @@ inline constexpr std::size_t kBatchSize = 5000;
 // @mentions remembered per inbound tweet (to find the brand of a tree without brand tweets).
 inline constexpr std::size_t kMaxMentions = 8;
 
+// Files with at least this many bytes after the header are read by two threads in the
+// first pass, one from the middle on.
+inline constexpr std::uint64_t kTwoReadersFrom = 32 << 20;
+
 struct Settings {
   // Brand author (author_id of outbound tweets) -> account. Unmapped brand authors are
   // accounts of their own name, with the settings of the source's account.
   std::map<std::string, std::string> brand_accounts;
+  // kTwoReadersFrom, unless a test asks for smaller files (no configuration key).
+  std::uint64_t two_readers_from = kTwoReadersFrom;
 };
 
 const std::vector<std::string>& allowedKeys();
@@ -36,7 +43,8 @@ class TwcsConnector final : public Connector {
   ~TwcsConnector() override;
 
   // Two passes over the file: the first builds the reply trees and picks each tree's
-  // account (no text kept), the second emits the messages in batches of kBatchSize.
+  // account (no text kept; two threads on a large file), the second emits the messages
+  // in batches of kBatchSize.
   Result<ImportStats> importFile(const std::filesystem::path& path, const ProgressFn& progress) override;
 
   // The account of brand author `author`.

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -35,30 +34,46 @@ std::uint64_t countNewlines(const char* b, const char* e) {
   return n;
 }
 
-bool readInt(std::string_view s, int& out) {  // digits only: no sign, no spaces
-  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && p == s.data() + s.size();
+bool readInt(std::string_view s, int& out) {  // up to 9 digits only: no sign, no spaces
+  if (s.empty() || s.size() > 9) return false;
+  int v = 0;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  out = v;
+  return true;
 }
 
-int monthOf(std::string_view m) {
-  static constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  for (std::size_t i = 0; i < kMonths.size(); ++i) {  // as written by X first: no case folding
-    if (m == kMonths[i]) return static_cast<int>(i) + 1;
-  }
-  for (std::size_t i = 0; i < kMonths.size(); ++i) {
-    if (equalsIgnoreCase(m, kMonths[i])) return static_cast<int>(i) + 1;
-  }
-  return 0;
+// Three characters as one integer, to compare a name in one step.
+constexpr std::uint32_t packed3(std::string_view s) {
+  return (static_cast<std::uint32_t>(static_cast<unsigned char>(s[0])) << 16) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(s[1])) << 8) |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(s[2]));
 }
 
-bool isWeekday(std::string_view d) {
-  static constexpr std::array<std::string_view, 7> kDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-  return std::any_of(kDays.begin(), kDays.end(), [&](std::string_view k) { return d == k; }) ||
-         std::any_of(kDays.begin(), kDays.end(), [&](std::string_view k) { return equalsIgnoreCase(d, k); });
+constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+constexpr std::array<std::string_view, 7> kDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+
+// The position of the three-letter `name` in `names` (as X writes them first, then in
+// any case), or -1.
+template <std::size_t N>
+int indexOfName(std::string_view name, const std::array<std::string_view, N>& names) {
+  if (name.size() != 3) return -1;
+  const std::uint32_t key = packed3(name);
+  for (std::size_t i = 0; i < N; ++i) {
+    if (packed3(names[i]) == key) return static_cast<int>(i);
+  }
+  for (std::size_t i = 0; i < N; ++i) {
+    if (equalsIgnoreCase(name, names[i])) return static_cast<int>(i);
+  }
+  return -1;
 }
+
+int monthOf(std::string_view m) { return indexOfName(m, kMonths) + 1; }
+
+bool isWeekday(std::string_view d) { return indexOfName(d, kDays) >= 0; }
 
 }  // namespace
 
@@ -113,10 +128,16 @@ std::optional<std::uint64_t> parseTweetId(std::string_view text) {
     if (fraction.empty() || fraction.find_first_not_of('0') != std::string_view::npos) return std::nullopt;
     text = text.substr(0, dot);
   }
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  if (text.empty()) return std::nullopt;
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || p != text.data() + text.size() || v == 0) return std::nullopt;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (v > (kMax - digit) / 10) return std::nullopt;  // above 2^64 - 1
+    v = v * 10 + digit;
+  }
+  if (v == 0) return std::nullopt;
   return v;
 }
 

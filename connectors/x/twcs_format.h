@@ -42,7 +42,10 @@ class CsvReader {
  public:
   enum class Status { Record, End, Failed };
 
-  explicit CsvReader(exportfmt::Input input) : input_(std::move(input)) {}
+  // An input that starts past the file's first byte starts at a record (no byte order
+  // mark is looked for); line numbers count from 1 there.
+  explicit CsvReader(exportfmt::Input input)
+      : input_(std::move(input)), bom_checked_(input_.consumed() > 0) {}
 
   // The next record. Record: fields() holds its fields (views valid until the next
   // call), line() the 1-based line where it began, malformed() whether a quoted field
@@ -51,6 +54,8 @@ class CsvReader {
   Status next();
   const std::vector<std::string_view>& fields() const { return fields_; }
   std::uint64_t line() const { return line_; }
+  // The line where the next record begins.
+  std::uint64_t nextLine() const { return next_line_; }
   bool malformed() const { return malformed_; }
   const Error& failure() const { return failure_; }
   std::uint64_t bytesDone() const { return input_.consumed(); }

@@ -110,9 +110,7 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
     const Ranks sources(records_, [](const MessageRecord& m) -> std::string_view { return m.source; });
     SortedRows sorted = sortedOrder(
         records_.size(),
-        [&](std::uint32_t i) {
-          return SortKey{prefixOf(records_[i].id), 0, sources(records_[i].source), i};
-        },
+        [&](std::uint32_t i) { return textKey(sources(records_[i].source), records_[i].id, i); },
         [&](std::uint32_t a, std::uint32_t b) {
           if (records_[a].id != records_[b].id) return records_[a].id < records_[b].id;
           return keptOver(a, b);

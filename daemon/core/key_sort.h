@@ -33,6 +33,18 @@ inline std::uint64_t prefixOf(std::string_view text) {
   return out;
 }
 
+// The first 7 bytes of `text`, zero-padded, then its length (8 for any longer text), as
+// a big-endian integer: a < b between two keys means the same between the texts, and
+// equal keys mean equal texts when the texts are shorter than 8 bytes (and decide
+// nothing otherwise).
+inline std::uint64_t shortKeyOf(std::string_view text) {
+  std::uint64_t out = 0;
+  for (std::size_t i = 0; i < 7; ++i) {
+    out = (out << 8) | (i < text.size() ? static_cast<unsigned char>(text[i]) : 0U);
+  }
+  return (out << 8) | (text.size() < 8 ? text.size() : 8U);
+}
+
 // An int64 as an unsigned integer of the same order.
 inline std::uint64_t ordered(std::int64_t value) { return static_cast<std::uint64_t>(value) ^ (1ULL << 63); }
 
@@ -60,6 +72,20 @@ class Ranks {
   std::unordered_map<std::string_view, std::uint32_t> ranks_;
 };
 
+// The key of row `index` for a sort by `rank`, then a text: its first 16 bytes.
+inline SortKey textKey(std::uint32_t rank, std::string_view text, std::uint32_t index) {
+  return SortKey{prefixOf(text), prefixOf(text.size() > 8 ? text.substr(8) : std::string_view()), rank,
+                 index};
+}
+
+// The key of row `index` for a sort by `rank`, then a text, then a column whose key is
+// `then` (e.g. ordered() of a time, shortKeyOf() of another text): `then` counts only
+// where the text's key is exact (shorter than 8 bytes).
+inline SortKey textThenKey(std::uint32_t rank, std::string_view text, std::uint64_t then,
+                           std::uint32_t index) {
+  return SortKey{shortKeyOf(text), text.size() < 8 ? then : 0, rank, index};
+}
+
 struct SortedRows {
   std::vector<std::uint32_t> order;  // row indexes in key order
   // With `find_ties`: positions i in `order` whose key fields equal those of i - 1, the
@@ -70,8 +96,8 @@ struct SortedRows {
 // Sorts keys made by `make(i)` for i in [0, n), equal keys ordered by `less` on the
 // rows. A key's fields are compared in the order rank, first, second: each must order
 // rows as the columns before it being equal would (`second` is only compared between
-// rows whose `first` columns are equal, so a prefix there would be wrong unless `first`
-// is exact).
+// rows whose `first` keys are equal, so it must be 0 wherever equal `first` keys do not
+// mean equal columns: textKey() and textThenKey() make such keys).
 template <typename Make, typename Less>
 SortedRows sortedOrder(std::size_t n, Make make, Less less, bool find_ties) {
   std::vector<SortKey> keys(n);

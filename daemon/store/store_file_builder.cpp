@@ -123,20 +123,30 @@ Result<std::uint32_t> rootPage(Database& db, const std::filesystem::path& path, 
   return static_cast<std::uint32_t>(root);
 }
 
-// True when `order` holds row indexes below `n`, n of them, each row before the next
-// by `less`: then no row comes twice, and each comes once.
-template <typename Less>
-bool strictlyAscending(const std::vector<std::uint32_t>& order, std::size_t n, Less less) {
+// Rows are read in key order, not in memory order: the rows a few places ahead are
+// fetched into the cache meanwhile.
+constexpr std::size_t kPrefetchDistance = 8;
+
+template <typename Row>
+void prefetchRow(const Row& row) {
+  const char* at = reinterpret_cast<const char*>(&row);
+  for (std::size_t line = 0; line < sizeof(Row); line += 64) __builtin_prefetch(at + line);
+}
+
+// True when `order` holds indexes of `rows`, as many as there are rows, each row before
+// the next by `less`: then no row comes twice, and each comes once.
+template <typename Row, typename Less>
+bool strictlyAscending(const std::vector<std::uint32_t>& order, const std::vector<Row>& rows, Less less) {
+  const std::size_t n = rows.size();
   if (order.size() != n) return false;
   for (std::size_t k = 0; k < n; ++k) {
+    if (k + kPrefetchDistance < n && order[k + kPrefetchDistance] < n) {
+      prefetchRow(rows[order[k + kPrefetchDistance]]);
+    }
     if (order[k] >= n || (k > 0 && !less(order[k - 1], order[k]))) return false;
   }
   return true;
 }
-
-// Rows are read in key order, not in memory order: the rows a few places ahead are
-// fetched into the cache meanwhile.
-constexpr std::size_t kPrefetchDistance = 8;
 
 template <typename Row, typename Encode>
 Result<void> writeTree(PageFile& file, std::uint32_t root, const std::vector<Row>& rows,
@@ -145,10 +155,7 @@ Result<void> writeTree(PageFile& file, std::uint32_t root, const std::vector<Row
   RecordWriter writer;
   std::string record;
   for (std::size_t k = 0; k < order.size(); ++k) {
-    if (k + kPrefetchDistance < order.size()) {
-      const char* ahead = reinterpret_cast<const char*>(&rows[order[k + kPrefetchDistance]]);
-      for (std::size_t line = 0; line < sizeof(Row); line += 64) __builtin_prefetch(ahead + line);
-    }
+    if (k + kPrefetchDistance < order.size()) prefetchRow(rows[order[k + kPrefetchDistance]]);
     const std::uint32_t i = order[k];
     writer.clear();
     encode(writer, i);
@@ -331,11 +338,12 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                      messages.size(),
                      [&](std::uint32_t i) {
                        const MessageRecord& m = messages[i];
-                       return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
+                       return textThenKey(sources(m.source), m.conversation_id,
+                                          ordered(toMillis(m.created_at)), i);
                      },
                      less, false)
                      .order;
-      } else if (!strictlyAscending(given.by_conversation, messages.size(), less)) {
+      } else if (!strictlyAscending(given.by_conversation, messages, less)) {
         other_side = buildError(path, "the messages' order by conversation given is not theirs");
         return;
       }
@@ -392,11 +400,9 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
     if (given.by_key.empty()) {
       message_sort = sortedOrder(
           messages.size(),
-          [&](std::uint32_t i) {
-            return SortKey{prefixOf(messages[i].id), 0, sources(messages[i].source), i};
-          },
-          less, true);
-    } else if (!strictlyAscending(given.by_key, messages.size(), less)) {
+          [&](std::uint32_t i) { return textKey(sources(messages[i].source), messages[i].id, i); }, less,
+          true);
+    } else if (!strictlyAscending(given.by_key, messages, less)) {
       // Strictly ascending: no key twice either.
       return buildError(path, "the messages' order by key given is not theirs (or a message comes twice)");
     }
@@ -417,7 +423,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
         turns.size(),
         [&](std::uint32_t i) {
           const Turn& t = turns[i];
-          return SortKey{prefixOf(t.conversation_id), 0, turn_sources(t.source), i};
+          return textThenKey(turn_sources(t.source), t.conversation_id, shortKeyOf(t.question_id), i);
         },
         [&](std::uint32_t a, std::uint32_t b) {
           return std::tie(turns[a].conversation_id, turns[a].question_id) <

@@ -13,31 +13,40 @@ LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRec
   const Ranks sources(messages, [](const MessageRecord& m) -> std::string_view { return m.source; });
   LoadTurns load;
   // Each conversation's messages together, in (created_at, id) order.
-  load.by_conversation = sortedOrder(
-                             messages.size(),
-                             [&](std::uint32_t i) {
-                               const MessageRecord& m = messages[i];
-                               return SortKey{prefixOf(m.conversation_id), 0, sources(m.source), i};
-                             },
-                             [&](std::uint32_t a, std::uint32_t b) {
-                               const MessageRecord& x = messages[a];
-                               const MessageRecord& y = messages[b];
-                               return std::tie(x.conversation_id, x.created_at, x.id) <
-                                      std::tie(y.conversation_id, y.created_at, y.id);
-                             },
-                             false)
-                             .order;
+  load.by_conversation =
+      sortedOrder(
+          messages.size(),
+          [&](std::uint32_t i) {
+            const MessageRecord& m = messages[i];
+            return textThenKey(sources(m.source), m.conversation_id, ordered(toMillis(m.created_at)), i);
+          },
+          [&](std::uint32_t a, std::uint32_t b) {
+            const MessageRecord& x = messages[a];
+            const MessageRecord& y = messages[b];
+            return std::tie(x.conversation_id, x.created_at, x.id) <
+                   std::tie(y.conversation_id, y.created_at, y.id);
+          },
+          false)
+          .order;
   const std::vector<std::uint32_t>& order = load.by_conversation;
   std::vector<Turn>& turns = load.turns;
   // At most one turn per question.
   turns.reserve(static_cast<std::size_t>(std::count_if(
       messages.begin(), messages.end(), [](const MessageRecord& m) { return m.role == Role::Question; })));
+  // Messages are read in conversation order, not in memory order: those a few places
+  // ahead are fetched into the cache meanwhile.
+  constexpr std::size_t kAhead = 8;
+  std::size_t fetched = 0;  // order[0, fetched) asked for
   for (std::size_t begin = 0; begin < order.size();) {
     const MessageRecord& first = messages[order[begin]];
     std::size_t end = begin + 1;
     while (end < order.size() && messages[order[end]].conversation_id == first.conversation_id &&
            messages[order[end]].source == first.source) {
       ++end;
+    }
+    for (; fetched < std::min(order.size(), end + kAhead); ++fetched) {
+      const char* at = reinterpret_cast<const char*>(&messages[order[fetched]]);
+      for (std::size_t line = 0; line < sizeof(MessageRecord); line += 64) __builtin_prefetch(at + line);
     }
     const std::chrono::milliseconds threshold{thresholds.ms(first.account, first.source)};
     internal::appendTurnsOfSorted(

@@ -1,12 +1,15 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "connectors/x/twcs_connector.h"
 #include "connectors/x/twcs_format.h"
+#include "tests/unit/captured_log.h"
 #include "tests/unit/connectors/test_support.h"
 
 namespace replywatch::connectors::twcs {
@@ -49,6 +52,21 @@ TEST(TwcsFormat, CreatedAt) {
   EXPECT_FALSE(parseCreatedAt("Tue Oct 31 22:10:-5 +-1-1 2017"));
   EXPECT_FALSE(parseCreatedAt("Tue Oct 31 22:10:+5 +0000 2017"));
   EXPECT_FALSE(parseCreatedAt(""));
+  // Every month and weekday name, as X writes them and in another case.
+  const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  for (int m = 0; m < 12; ++m) {
+    const std::string iso = fmt::format("2017-{:02}-03T04:05:06Z", m + 1);
+    EXPECT_EQ(parseCreatedAt(fmt::format("Mon {} 03 04:05:06 +0000 2017", months[m])),
+              testing::at(iso.c_str()))
+        << iso;
+    std::string lower = months[m];
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(parseCreatedAt(fmt::format("sUN {} 03 04:05:06 +0000 2017", lower)), testing::at(iso.c_str()))
+        << lower;
+  }
+  EXPECT_EQ(parseCreatedAt("wed OCT 31 22:10:47 +0000 2017"), testing::at("2017-10-31T22:10:47Z"));
+  EXPECT_FALSE(parseCreatedAt("Tue Oc  31 22:10:47 +0000 2017"));
+  EXPECT_FALSE(parseCreatedAt("Tue Oct 31 22:10:47 +0000 2O17"));
 }
 
 TEST(TwcsFormat, IdsAndInbound) {
@@ -428,6 +446,120 @@ TEST(Twcs, BatchesFollowTheFileWhileTheNextIsRead) {
     EXPECT_EQ(h.sink.calls, static_cast<int>((rows + kBatchSize - 1) / kBatchSize));
     ASSERT_EQ(h.sink.stored.size(), rows);
     for (std::size_t i = 0; i < rows; ++i) ASSERT_EQ(h.sink.stored[i].id, std::to_string(i + 1));
+  }
+}
+
+// Rows of every kind: brand replies, questions naming a brand only by @mention, texts
+// quoted over several lines or with commas and quotes, rejected rows, ids given twice,
+// and replies to tweets far earlier in the file (across its middle). With `trap`, the
+// middle of the file falls in a quoted text whose lines read like rows.
+std::string variedRows(int rows, bool trap) {
+  std::string text = std::string(",") + kTwcsHeader;
+  auto date = [](int i) {
+    return fmt::format("Tue Oct 31 {:02}:{:02}:{:02} +0000 2017", i / 3600 % 24, i / 60 % 60, i % 60);
+  };
+  for (int i = 1; i <= rows; ++i) {
+    const int brand = (i < rows / 2 ? i : rows - i) % 3;  // brands met in another order later
+    std::string parent;
+    std::string body;
+    bool inbound = true;
+    if (i % 4 == 2) {  // a brand reply to the question before
+      inbound = false;
+      parent = std::to_string(i - 1);
+      body = fmt::format("@{} we can help, \"\"really\"\" ^JK", 1000 + i - 1);
+    } else if (i % 4 == 3) {  // a question mentioning a brand, over two lines
+      body = fmt::format("\"@Brand{}Help hello,\nanyone there?\"", brand);
+    } else if (i % 4 == 0 && i > rows / 2) {  // a follow-up to a tweet of the first half
+      parent = std::to_string(i - rows / 2);
+      body = "@Brand0Help still waiting";
+    } else {
+      body = fmt::format("@Brand{}Help question {}", brand, i);
+    }
+    if (!body.empty() && body.front() == '@') body = fmt::format("\"{}\"", body);
+    const std::string author = inbound ? std::to_string(1000 + i) : fmt::format("Brand{}Help", brand);
+    std::string when = date(i);
+    if (i % 97 == 0) when = "yesterday";                                             // rejected
+    const std::string id = i % 89 == 0 ? std::to_string(i - 5) : std::to_string(i);  // given twice
+    text +=
+        fmt::format("{},{},{},{},{},{},,{}\n", i, id, author, inbound ? "True" : "False", when, body, parent);
+    if (trap && i == rows / 2) {
+      std::string fake = "\"quoting an export:";
+      for (int k = 0; k < 20 * rows; ++k) {
+        fake += fmt::format("\n{},{},9{},True,{},not a row,,", k, 900000 + k, k, date(k));
+      }
+      text += fmt::format("{},{},555,True,{},{}\",,\n", i, 800000, date(i), fake);
+    }
+  }
+  return text;
+}
+
+// The messages as text, field by field, in the order given.
+std::vector<std::string> described(const std::vector<Message>& messages) {
+  std::vector<std::string> out;
+  out.reserve(messages.size());
+  for (const Message& m : messages) {
+    out.push_back(fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", m.id, m.conversation_id, m.in_reply_to, m.author_id,
+                              m.author_is_brand, toMillis(m.created_at), m.text, m.account));
+  }
+  return out;
+}
+
+TEST(Twcs, ALargeFileReadByTwoThreadsGivesWhatOneReaderGives) {
+  testing::TempDir dir;
+  for (const bool trap : {false, true}) {
+    const auto file = dir.path() / (trap ? "trap.csv" : "rows.csv");
+    testing::writeAll(file, variedRows(3000, trap));
+    struct Run {
+      std::optional<ImportStats> stats;
+      std::vector<std::string> messages;
+      std::vector<std::uint64_t> errors;
+      std::string log;
+    };
+    auto run = [&](std::uint64_t two_readers_from) {
+      TwcsHarness h(kQuirksSource);
+      Settings settings;
+      settings.brand_accounts = {{"Brand1Help", "one"}};
+      settings.two_readers_from = two_readers_from;
+      TwcsConnector connector(ConnectorContext{h.source, h.config, h.clock, h.health, h.sink}, settings);
+      Run out;
+      {
+        test_support::CapturedLog log;
+        spdlog::set_level(spdlog::level::debug);
+        auto stats = connector.importFile(file, {});
+        spdlog::set_level(spdlog::level::info);
+        if (stats) out.stats = *stats;
+        out.log = log.text();
+      }
+      out.messages = described(h.sink.stored);
+      for (std::size_t r = 0; r < kErrorReasonCount; ++r)
+        out.errors.push_back(h.health.errors(ErrorReason(r)));
+      return out;
+    };
+    const Run one = run(kTwoReadersFrom);
+    const Run two = run(1);
+    ASSERT_TRUE(one.stats && two.stats) << two.log;
+    EXPECT_EQ(one.log.find("two readers"), std::string::npos);
+    // Both halves were read; the trap makes the first reader read on past the middle.
+    EXPECT_NE(two.log.find(trap ? "two readers joined=false" : "two readers joined=true"), std::string::npos)
+        << two.log;
+    EXPECT_EQ(two.stats->records, one.stats->records);
+    EXPECT_EQ(two.stats->rejected, one.stats->rejected);
+    EXPECT_EQ(two.stats->stored, one.stats->stored);
+    EXPECT_EQ(two.stats->duplicates, one.stats->duplicates);
+    EXPECT_GT(one.stats->rejected, 20u);
+    EXPECT_GT(one.stats->duplicates, 20u);
+    EXPECT_EQ(two.errors, one.errors);
+    EXPECT_EQ(two.messages, one.messages);
+    // Rejected rows are logged with the same lines.
+    auto lines = [](const std::string& log) {
+      std::vector<std::string> out;
+      for (std::size_t at = log.find(" line="); at != std::string::npos; at = log.find(" line=", at + 1)) {
+        out.push_back(log.substr(at, log.find(' ', at + 1) - at));
+      }
+      return out;
+    };
+    EXPECT_EQ(lines(two.log), lines(one.log));
+    EXPECT_FALSE(lines(one.log).empty());
   }
 }
 
