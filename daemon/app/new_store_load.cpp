@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "daemon/core/key_sort.h"
+#include "daemon/core/log.h"
 #include "daemon/core/thread_name.h"
 #include "daemon/store/store_file_builder.h"
 
@@ -144,6 +145,8 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
     turns = tracker::turnsOfLoad(config_, records_);
   }
   call_of_ = {};
+  spdlog::debug("load sorted, writing the store file path={} messages={} duplicates={} turns={}",
+                logValue(path.string()), records_.size(), built.duplicates, turns.turns.size());
   orders.by_conversation = std::move(turns.by_conversation);
   auto written = store::buildSqliteStore(path, records_, turns.turns, orders);
   if (!written) return written.error();

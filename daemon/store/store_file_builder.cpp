@@ -316,9 +316,13 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
   if (!opened) return opened.error();
   PageFile& file = *opened.value();
 
-  const Ranks sources(messages, [](const MessageRecord& m) -> std::string_view { return m.source; });
-  const Ranks turn_sources(turns, [](const Turn& t) -> std::string_view { return t.source; });
-  const Ranks accounts(turns, [](const Turn& t) -> std::string_view { return t.account; });
+  // Each thread ranks the columns it sorts by itself: a pass over millions of rows each.
+  auto message_sources = [&] {
+    return Ranks(messages, [](const MessageRecord& m) -> std::string_view { return m.source; });
+  };
+  auto turn_sources = [&] {
+    return Ranks(turns, [](const Turn& t) -> std::string_view { return t.source; });
+  };
 
   // Two threads: the messages' table and the turns' table and open index here, the two
   // other indexes there.
@@ -334,6 +338,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
       };
       std::vector<std::uint32_t> sorted;
       if (given.by_conversation.empty()) {
+        const Ranks sources = message_sources();
         sorted = sortedOrder(
                      messages.size(),
                      [&](std::uint32_t i) {
@@ -358,12 +363,15 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                w.addText(m.id);
                              });
       if (!other_side) return;
+      const Ranks sources_of_turns = turn_sources();
+      const Ranks accounts(turns, [](const Turn& t) -> std::string_view { return t.account; });
       const std::vector<std::uint32_t> by_account =
           sortedOrder(
               turns.size(),
               [&](std::uint32_t i) {
                 const Turn& t = turns[i];
-                return SortKey{ordered(toMillis(t.asked_at)), turn_sources(t.source), accounts(t.account), i};
+                return SortKey{ordered(toMillis(t.asked_at)), sources_of_turns(t.source), accounts(t.account),
+                               i};
               },
               [&](std::uint32_t a, std::uint32_t b) {
                 return std::tie(turns[a].conversation_id, turns[a].question_id) <
@@ -398,6 +406,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
     };
     SortedRows message_sort;
     if (given.by_key.empty()) {
+      const Ranks sources = message_sources();
       message_sort = sortedOrder(
           messages.size(),
           [&](std::uint32_t i) { return textKey(sources(messages[i].source), messages[i].id, i); }, less,
@@ -419,11 +428,12 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
         !written) {
       return written;
     }
+    const Ranks sources_of_turns = turn_sources();
     SortedRows turn_sort = sortedOrder(
         turns.size(),
         [&](std::uint32_t i) {
           const Turn& t = turns[i];
-          return textThenKey(turn_sources(t.source), t.conversation_id, shortKeyOf(t.question_id), i);
+          return textThenKey(sources_of_turns(t.source), t.conversation_id, shortKeyOf(t.question_id), i);
         },
         [&](std::uint32_t a, std::uint32_t b) {
           return std::tie(turns[a].conversation_id, turns[a].question_id) <
