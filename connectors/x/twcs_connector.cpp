@@ -4,15 +4,20 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <functional>
 #include <future>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include "connectors/export/export_format.h"
 #include "connectors/x/twcs_format.h"
 #include "daemon/core/log.h"
+#include "daemon/core/thread_name.h"
 
 namespace replywatch::connectors::twcs {
 namespace fs = std::filesystem;
@@ -136,6 +141,12 @@ struct PassPart {
   std::uint64_t records = 0;  // data rows (blank records aside)
   std::uint64_t rejected = 0;
   std::vector<HeldRejection> held;  // a second half's rejected rows
+  // Where every kBatchSize-th data row of the part begins: the second pass's pieces.
+  struct PieceStart {
+    std::uint64_t offset = 0;  // in the file
+    std::uint64_t row = 0;     // data row index (in `accepted`)
+  };
+  std::vector<PieceStart> pieces;
 
   std::uint32_t brandOf(std::string_view author) {
     auto [it, inserted] =
@@ -182,10 +193,79 @@ struct PassPart {
       node.mentions_begin += mentions_before;
       nodes.push_back(node);
     }
+    for (const PieceStart& piece : later.pieces)
+      pieces.push_back({piece.offset, piece.row + accepted.size()});
     accepted.insert(accepted.end(), later.accepted.begin(), later.accepted.end());
     records += later.records;
     rejected += later.rejected;
   }
+};
+
+// Messages of one piece of the file (the second pass).
+struct Parsed {
+  std::vector<Message> messages;
+  std::uint64_t duplicates = 0;  // rows of an id given earlier in the file
+};
+
+// Parses pieces 0 .. count - 1 with `parse` on `threads` threads of their own (thread t
+// takes pieces t, t + threads, ...) and hands them over in order. A thread parses at
+// most one piece beyond the one waiting in its slot: memory stays bounded. An exception
+// from `parse` becomes the piece's Error. The destructor stops and joins the threads.
+class PiecesInOrder {
+ public:
+  PiecesInOrder(std::size_t count, std::size_t threads, std::function<Result<Parsed>(std::size_t)> parse)
+      : count_(count), parse_(std::move(parse)), slots_(std::min(threads, count)) {
+    for (std::size_t t = 0; t < slots_.size(); ++t) threads_.emplace_back([this, t] { run(t); });
+  }
+  ~PiecesInOrder() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& thread : threads_) thread.join();
+  }
+  PiecesInOrder(const PiecesInOrder&) = delete;
+  PiecesInOrder& operator=(const PiecesInOrder&) = delete;
+
+  // The next piece, in order; waits for it. Call at most `count` times.
+  Result<Parsed> next() {
+    std::unique_lock lock(mu_);
+    std::optional<Result<Parsed>>& slot = slots_[taken_ % slots_.size()];
+    cv_.wait(lock, [&] { return slot.has_value(); });
+    Result<Parsed> piece = std::move(*slot);
+    slot.reset();
+    ++taken_;
+    cv_.notify_all();
+    return piece;
+  }
+
+ private:
+  void run(std::size_t t) {
+    nameThisThread("twcs-parse");
+    for (std::size_t j = t; j < count_; j += slots_.size()) {
+      std::optional<Result<Parsed>> piece;
+      try {
+        piece = parse_(j);
+      } catch (const std::exception& e) {
+        piece = Result<Parsed>(makeError("bad_file", std::string("cannot parse the file: ") + e.what()));
+      }
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !slots_[t].has_value(); });
+      if (stop_) return;
+      slots_[t] = std::move(piece);
+      cv_.notify_all();
+    }
+  }
+
+  const std::size_t count_;
+  const std::function<Result<Parsed>(std::size_t)> parse_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::optional<Result<Parsed>>> slots_;  // per thread: its next piece, parsed
+  std::size_t taken_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;  // last: started once the rest is set
 };
 
 enum class PartEnd : std::uint8_t { FileEnd, AtStop, PastStop };
@@ -198,11 +278,13 @@ Result<PartEnd> readPart(CsvReader& reader, const Header& header, const MessageV
                          OnProgress on_progress) {
   Row row;
   for (;;) {
+    const std::uint64_t at = reader.bytesDone();
     switch (reader.next()) {
       case CsvReader::Status::Failed: return reader.failure();
       case CsvReader::Status::End: return PartEnd::FileEnd;
       case CsvReader::Status::Record:
         if (!blankRecord(reader)) {
+          if (part.accepted.size() % kBatchSize == 0) part.pieces.push_back({at, part.accepted.size()});
           ++part.records;
           if (auto problem = parseRow(reader, header, validator, now, row)) {
             part.accepted.push_back(0);
@@ -572,51 +654,54 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   ctx_.sink.expectMessages(pass.nodes.size());
 
   // ---- pass 2: emit the messages
-  auto second = open();
-  if (!second) return fail(second.error());
-  CsvReader& again = *second;
-  if (auto h = read_header(again); !h) return fail(h.error());
-  // The next batch is parsed on another thread while the current one is stored: at most
-  // one batch ahead, handed over in file order, so the sink sees the same batches in the
-  // same order as without read-ahead. ingest() stays on this thread (its caller's).
+  // In pieces of kBatchSize data rows, cut where the first pass saw them begin, parsed
+  // by kParsers threads and handed over in file order: the sink sees the batches in the
+  // file's order. ingest() stays on this thread (its caller's).
   const Error changed = makeError("bad_file", fmt::format("{} changed while it was imported", origin));
-  std::size_t data_row = 0;
-  std::uint32_t node_index = 0;
-  std::uint64_t duplicates_read = 0;  // touched by the parsing task only, read after it ended
-  bool at_end = false;
-  Row row;
-  // Parses up to kBatchSize messages; an empty batch means the end of the file.
-  auto parse_batch = [&]() -> Result<std::vector<Message>> {
-    std::vector<Message> batch;
-    batch.reserve(kBatchSize);
-    while (!at_end && batch.size() < kBatchSize) {
-      switch (again.next()) {
-        case CsvReader::Status::Failed: return again.failure();
-        case CsvReader::Status::End: at_end = true; break;
+  const std::vector<PassPart::PieceStart>& pieces = pass.pieces;
+  std::vector<std::uint32_t> first_node(pieces.size());  // node of each piece's first accepted row
+  for (std::size_t j = 0, data_row = 0, nodes_before = 0; j < pieces.size(); ++j) {
+    for (; data_row < pieces[j].row; ++data_row) nodes_before += pass.accepted[data_row];
+    first_node[j] = static_cast<std::uint32_t>(nodes_before);
+  }
+  auto parse_piece = [&](std::size_t j) -> Result<Parsed> {
+    const bool last = j + 1 == pieces.size();
+    const std::uint64_t end_row = last ? pass.accepted.size() : pieces[j + 1].row;
+    auto input = exportfmt::Input::openFile(path, 256 << 10, pieces[j].offset);
+    if (!input) return input.error();
+    CsvReader piece(std::move(*input));
+    Parsed out;
+    out.messages.reserve(end_row - pieces[j].row);
+    std::uint64_t data_row = pieces[j].row;
+    std::uint32_t node_index = first_node[j];
+    Row row;
+    while (data_row < end_row) {
+      switch (piece.next()) {
+        case CsvReader::Status::Failed: return piece.failure();
+        case CsvReader::Status::End: return changed;
         case CsvReader::Status::Record: {
-          if (blankRecord(again)) break;
-          if (data_row >= pass.accepted.size()) return changed;
+          if (blankRecord(piece)) break;
           if (pass.accepted[data_row++] == 0) {
             // Still rejected: a row accepted now would be left out of the trees.
-            if (!parseRow(again, *header, validator_, now, row)) return changed;
+            if (!parseRow(piece, *header, validator_, now, row)) return changed;
             break;
           }
           const std::uint32_t k = node_index++;
           // The same row as in the first pass, in every value the trees were built from.
           const Pass::Node& node = pass.nodes[k];
-          if (parseRow(again, *header, validator_, now, row) || row.id != node.id ||
+          if (parseRow(piece, *header, validator_, now, row) || row.id != node.id ||
               row.parent != node.parent || toMillis(row.created_at) != node.created_ms ||
               row.inbound != (node.brand == kNone)) {
             return changed;
           }
           if (node.duplicate) {
-            ++duplicates_read;
+            ++out.duplicates;
             break;
           }
           const std::uint32_t r = pass.root[k];
           const std::uint32_t brand = pass.tree_brand[r];
           const auto stored = pass.stored_parent.find(r);
-          Message& m = batch.emplace_back();
+          Message& m = out.messages.emplace_back();
           m.id = std::to_string(row.id);
           m.conversation_id = stored != pass.stored_parent.end() ? stored->second.conversation_id
                                                                  : std::to_string(pass.nodes[r].id);
@@ -634,20 +719,47 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
         }
       }
     }
-    if (at_end && data_row != pass.accepted.size()) return changed;
-    return batch;
+    // Only blank records up to where the next piece begins, or to the file's end.
+    for (;;) {
+      if (!last && piece.bytesDone() >= pieces[j + 1].offset) {
+        if (piece.bytesDone() != pieces[j + 1].offset) return changed;
+        return out;
+      }
+      switch (piece.next()) {
+        case CsvReader::Status::Failed: return piece.failure();
+        case CsvReader::Status::End:
+          if (!last) return changed;
+          return out;
+        case CsvReader::Status::Record:
+          if (!blankRecord(piece)) return changed;
+          break;
+      }
+    }
   };
-  auto next = std::async(std::launch::async, parse_batch);
-  for (;;) {
-    auto batch = next.get();
-    if (!batch) return fail(batch.error());
-    if (batch->empty()) break;
-    const std::uint64_t done = again.bytesDone();
-    if (!at_end) next = std::async(std::launch::async, parse_batch);
-    const std::size_t n = batch->size();
-    auto r = ctx_.sink.ingest(ctx_.source, std::move(*batch), std::nullopt);
+  std::uint64_t duplicates_read = 0;
+  if (pieces.empty()) {
+    // No data row in the first pass: still none.
+    auto input = exportfmt::Input::openFile(path);
+    if (!input) return fail(input.error());
+    CsvReader whole(std::move(*input));
+    if (auto h = read_header(whole); !h) return fail(h.error());
+    for (;;) {
+      const auto status = whole.next();
+      if (status == CsvReader::Status::Failed) return fail(whole.failure());
+      if (status == CsvReader::Status::End) break;
+      if (!blankRecord(whole)) return fail(changed);
+    }
+  }
+  // Pieces parsed ahead and not stored are dropped on the way out.
+  PiecesInOrder parsers(pieces.size(), kParsers, parse_piece);
+  for (std::size_t j = 0; j < pieces.size(); ++j) {
+    auto parsed = parsers.next();
+    if (!parsed) return fail(parsed.error());
+    duplicates_read += parsed->duplicates;
+    const std::size_t n = parsed->messages.size();
+    if (n == 0) continue;  // duplicates and rejected rows only
+    auto r = ctx_.sink.ingest(ctx_.source, std::move(parsed->messages), std::nullopt);
     if (!r) {
-      if (next.valid()) (void)next.get();  // the batch read ahead is dropped
       ctx_.health.addError(ErrorReason::Store);
       spdlog::error("twcs batch not stored source={} file={} messages={} error={}",
                     logValue(ctx_.source.name), logValue(origin), n, logValue(r.error().message));
@@ -656,8 +768,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     stats.stored += r->stored;
     stats.duplicates += r->duplicates;
     ctx_.health.addEvents(r->stored);
-    report(total / 2 + done / 2);
-    if (!next.valid()) break;
+    report(total / 2 + (j + 1 < pieces.size() ? pieces[j + 1].offset : total) / 2);
   }
   stats.duplicates += duplicates_read;
   report(total);

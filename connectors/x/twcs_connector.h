@@ -15,8 +15,10 @@
 
 namespace replywatch::connectors::twcs {
 
-// Messages handed to IngestSink::ingest() per call.
+// Messages handed to IngestSink::ingest() per call (at most: rows of the file per call).
 inline constexpr std::size_t kBatchSize = 5000;
+// Threads parsing the second pass's batches.
+inline constexpr std::size_t kParsers = 2;
 // @mentions remembered per inbound tweet (to find the brand of a tree without brand tweets).
 inline constexpr std::size_t kMaxMentions = 8;
 

@@ -282,6 +282,16 @@ TEST(Twcs, BadFiles) {
 // The second pass must read what the first read: a row whose parent, time, direction or
 // validity changed in between fails the file (an export still being written, rewritten
 // in place); so does a stream that cannot be read twice.
+void writeRows(const std::filesystem::path& file, std::size_t rows, bool duplicate) {
+  std::string text = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
+  for (std::size_t i = 1; i <= rows; ++i) {
+    text += std::to_string(i) + ",100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help " +
+            std::to_string(i) + ",,\n";
+  }
+  if (duplicate) text += "1,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help 1,,\n";
+  testing::writeAll(file, text);
+}
+
 TEST(Twcs, AFileChangedBetweenThePassesOrNotAFileIsRefused) {
   testing::TempDir dir;
   const auto file = dir.path() / "live.csv";
@@ -295,6 +305,8 @@ TEST(Twcs, AFileChangedBetweenThePassesOrNotAFileIsRefused) {
       {"10:10:00", "10:11:00"},                          // another time
       {"AcmeCare,False", "AcmeCare,True"},               // another direction
       {"not a date", "Tue Oct 31 10:30:00 +0000 2017"},  // a rejected row now valid
+      {"hello,,\n", "hello,,\n4,102,True,Tue Oct 31 10:40:00 +0000 2017,@AcmeCare hi,,\n"},  // a row more
+      {"2,AcmeCare,False,Tue Oct 31 10:10:00 +0000 2017,@100 sure,,1\n", ""},                // a row less
   };
   for (const auto& [from, to] : edits) {
     TwcsHarness h(kQuirksSource);
@@ -308,6 +320,31 @@ TEST(Twcs, AFileChangedBetweenThePassesOrNotAFileIsRefused) {
         << r.error().message;
     EXPECT_TRUE(h.sink.stored.empty()) << to;
   }
+  // In a file of several pieces (second pass batches): a row more, a row less, a text
+  // longer or another time in a piece before the last.
+  const auto large = dir.path() / "large.csv";
+  const std::vector<std::pair<std::string, std::string>> middle_edits = {
+      {"help 5001,,\n", "help 5001,,\n5001,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare again,,\n"},
+      {"5002,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help 5002,,\n", ""},
+      {"help 5003,", "help 5003 please,"},
+      {"5004,100,True,Tue Oct 31 10:00:00", "5004,100,True,Tue Oct 31 10:00:01"},
+  };
+  for (const auto& [from, to] : middle_edits) {
+    TwcsHarness h(kQuirksSource);
+    writeRows(large, 3 * kBatchSize, false);
+    // A reply to a tweet the file lacks, so that the sink is asked between the passes.
+    const std::string first_large =
+        testing::readAll(large) + "99999,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare more,,88888\n";
+    testing::writeAll(large, first_large);
+    std::string second = first_large;
+    second.replace(second.find(from), from.size(), to);
+    h.sink.before_places = [&] { testing::writeAll(large, second); };
+    auto r = h.import(large);
+    ASSERT_FALSE(r.ok()) << to;
+    EXPECT_NE(r.error().message.find("changed while it was imported"), std::string::npos)
+        << r.error().message;
+  }
+
   TwcsHarness same(kQuirksSource);  // rewritten as it was: imported
   testing::writeAll(file, first);
   same.sink.before_places = [&] { testing::writeAll(file, first); };
@@ -422,16 +459,6 @@ TEST(Twcs, AStoreThatCannotBeAskedFailsTheImportBeforeAnyBatch) {
 
 // Writes `rows` single-tweet conversations (ids 1..rows) and, when `duplicate`, tweet 1 again
 // at the end.
-void writeRows(const std::filesystem::path& file, std::size_t rows, bool duplicate) {
-  std::string text = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
-  for (std::size_t i = 1; i <= rows; ++i) {
-    text += std::to_string(i) + ",100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help " +
-            std::to_string(i) + ",,\n";
-  }
-  if (duplicate) text += "1,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help 1,,\n";
-  testing::writeAll(file, text);
-}
-
 TEST(Twcs, BatchesFollowTheFileWhileTheNextIsRead) {
   testing::TempDir dir;
   for (const std::size_t rows : {kBatchSize, 2 * kBatchSize, 2 * kBatchSize + 1}) {
