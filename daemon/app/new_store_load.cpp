@@ -25,6 +25,9 @@ Result<connectors::IngestOutcome> NewStoreLoad::ingest(const config::SourceConfi
                                                        std::vector<Message> messages,
                                                        std::optional<std::string> cursor) {
   if (cursor) return makeError("store", "a load into a new store file keeps no source cursor");
+  if (config_.source(source.name) == nullptr) {
+    return makeError("store", "source \"" + source.name + "\" is not in the configuration");
+  }
   if (records_.size() + messages.size() >= std::numeric_limits<std::uint32_t>::max()) {
     return makeError("store", "the load has too many messages for one store file");
   }
@@ -108,7 +111,8 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
   try {
     // Duplicates: sorted by (source, id), each id's copies in the order of keptOver();
     // the first of each run stays.
-    const Ranks sources(records_, [](const MessageRecord& m) -> std::string_view { return m.source; });
+    // Every record comes from a configured source (ingest() is given its configuration).
+    const Ranks sources(config_.sourceNames());
     SortedRows sorted = sortedOrder(
         records_.size(),
         [&](std::uint32_t i) { return textKey(sources(records_[i].source), records_[i].id, i); },

@@ -55,6 +55,13 @@ const SourceConfig* Config::source(std::string_view name) const {
   return nullptr;
 }
 
+std::vector<std::string_view> Config::sourceNames() const {
+  std::vector<std::string_view> names;
+  names.reserve(sources.size());
+  for (const auto& s : sources) names.emplace_back(s.name);
+  return names;
+}
+
 namespace {
 
 using detail::child;

@@ -175,6 +175,8 @@ struct Config {
 
   const AccountConfig* account(std::string_view name) const;
   const SourceConfig* source(std::string_view name) const;
+  // The sources' names, viewing this configuration.
+  std::vector<std::string_view> sourceNames() const;
 };
 
 // Validates a source's type-specific settings; appends problems (with file:line taken

@@ -65,6 +65,13 @@ class Ranks {
     std::sort(values.begin(), values.end());
     for (std::size_t i = 0; i < values.size(); ++i) ranks_[values[i]] = static_cast<std::uint32_t>(i);
   }
+  // Ranks of the given values (known beforehand, e.g. the configured sources: no pass
+  // over the rows), viewed as well.
+  explicit Ranks(std::vector<std::string_view> values) {
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    for (std::size_t i = 0; i < values.size(); ++i) ranks_.emplace(values[i], static_cast<std::uint32_t>(i));
+  }
   // The rank of a value of the rows (std::out_of_range for another).
   std::uint32_t operator()(std::string_view value) const { return ranks_.at(value); }
 

@@ -10,7 +10,7 @@ namespace replywatch::tracker {
 
 LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRecord>& messages) {
   const internal::Thresholds thresholds(config);
-  const Ranks sources(messages, [](const MessageRecord& m) -> std::string_view { return m.source; });
+  const Ranks sources(config.sourceNames());
   LoadTurns load;
   // Each conversation's messages together, in (created_at, id) order.
   load.by_conversation =

@@ -30,7 +30,8 @@ std::vector<Turn> computeTurns(std::vector<MessageRecord> messages, std::chrono:
 // The turns of a whole load of classified messages in which each (source, id) comes
 // once, as a new store holding just them has them: the messages grouped by conversation,
 // each conversation's turns as computeTurns() gives them, with the threshold of the
-// account of the conversation's first message (by created_at, then id). Pure function.
+// account of the conversation's first message (by created_at, then id). Every message's
+// source must be one of `config` (std::out_of_range otherwise). Pure function.
 struct LoadTurns {
   std::vector<Turn> turns;  // by conversation
   // Indexes into the messages, by (source, conversation_id, created_at, id).

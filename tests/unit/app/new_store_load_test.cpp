@@ -252,12 +252,17 @@ TEST(NewStoreLoad, KeepsTheCopyThePipelineKeeps) {
   EXPECT_NE(built.messages[2].find(std::to_string((kT0 + 9) * 1000)), std::string::npos) << built.messages[2];
 }
 
-TEST(NewStoreLoad, RefusesACursorAndAnExistingStore) {
+TEST(NewStoreLoad, RefusesACursorASourceNotConfiguredAndAnExistingStore) {
   const config::Config cfg = feedConfig();
   NewStoreLoad load(cfg);
   auto refused = load.ingest(cfg.sources[0], {feedMessage("m1", "c", kT0)}, std::string("after-m1"));
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("cursor"), std::string::npos);
+  config::SourceConfig stranger = cfg.sources[0];
+  stranger.name = "stranger";
+  auto unknown = load.ingest(stranger, {feedMessage("m1", "c", kT0)}, std::nullopt);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("not in the configuration"), std::string::npos);
   EXPECT_EQ(load.cursor("feed").value(), std::nullopt);
   ASSERT_TRUE(load.ingest(cfg.sources[0], {feedMessage("m1", "c", kT0)}, std::nullopt).ok());
 
