@@ -204,6 +204,13 @@ Result<void> PageFile::write(std::uint32_t number, const unsigned char* page) {
     offset += n;
     left -= static_cast<std::size_t>(n);
   }
+  const std::uint64_t before = written_.fetch_add(page_size_);
+  if ((before + page_size_) / kWritebackBytes != before / kWritebackBytes) {
+#ifdef SYNC_FILE_RANGE_WRITE
+    // Whole file (0, 0); a hint: an error here is the sync's to report.
+    (void)::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+  }
   return {};
 }
 
