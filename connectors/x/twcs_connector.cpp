@@ -147,6 +147,15 @@ struct PassPart {
     std::uint64_t row = 0;     // data row index (in `accepted`)
   };
   std::vector<PieceStart> pieces;
+  // (id, node) of every node, sorted, once sortIds() ran.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> by_id;
+
+  void sortIds() {
+    by_id.clear();
+    by_id.reserve(nodes.size());
+    for (std::uint32_t i = 0; i < nodes.size(); ++i) by_id.emplace_back(nodes[i].id, i);
+    std::sort(by_id.begin(), by_id.end());
+  }
 
   std::uint32_t brandOf(std::string_view author) {
     auto [it, inserted] =
@@ -187,6 +196,16 @@ struct PassPart {
     for (auto& h : later.handle_names) handles.push_back(handleOf(std::move(h)));
     const auto mentions_before = static_cast<std::uint32_t>(mentions.size());
     for (const std::uint32_t m : later.mentions) mentions.push_back(handles[m]);
+    // Both sorted: merged (the later part's nodes come after this part's).
+    const std::size_t sorted = by_id.size();
+    if (sorted == nodes.size() && later.by_id.size() == later.nodes.size()) {
+      by_id.reserve(by_id.size() + later.by_id.size());
+      for (const auto& [id, i] : later.by_id)
+        by_id.emplace_back(id, i + static_cast<std::uint32_t>(nodes.size()));
+      std::inplace_merge(by_id.begin(), by_id.begin() + static_cast<std::ptrdiff_t>(sorted), by_id.end());
+    } else {
+      by_id.clear();
+    }
     nodes.reserve(nodes.size() + later.nodes.size());
     for (Node node : later.nodes) {
       if (node.brand != kNone) node.brand = brands[node.brand];
@@ -407,10 +426,7 @@ struct TwcsConnector::Pass : PassPart {
 
   void buildTrees() {
     const auto n = static_cast<std::uint32_t>(nodes.size());
-    std::vector<std::pair<std::uint64_t, std::uint32_t>> by_id;
-    by_id.reserve(n);
-    for (std::uint32_t i = 0; i < n; ++i) by_id.emplace_back(nodes[i].id, i);
-    std::sort(by_id.begin(), by_id.end());
+    if (by_id.size() != n) sortIds();
     for (std::size_t i = 1; i < by_id.size(); ++i) {
       if (by_id[i].first == by_id[i - 1].first) {
         nodes[by_id[i].second].duplicate = true;
@@ -605,12 +621,14 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
             later.held.push_back({line, std::move(problem)});
           },
           [](std::uint64_t) {});
+      if (later_end) later.sortIds();  // while the first reader sorts its own
     });
   }
   auto read = readPart(
       reader, *header, validator_, now, middle.value_or(kNoStop), pass,
       [&](std::uint64_t line, const Rejection& problem) { log_rejection(line, problem); }, progress_at);
   if (later_read.valid()) {
+    if (read && *read == PartEnd::AtStop) pass.sortIds();
     later_read.get();
     spdlog::debug("twcs first pass by two readers joined={} source={} file={} middle={}",
                   read && *read == PartEnd::AtStop, logValue(ctx_.source.name), logValue(origin), *middle);
@@ -633,6 +651,8 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   stats.rejected = pass.rejected;
   if (pass.nodes.size() >= kInProgress) return fail(makeError("bad_file", "the file has too many rows"));
   pass.buildTrees();
+  spdlog::debug("twcs reply trees built source={} file={} tweets={} orphan_trees={}",
+                logValue(ctx_.source.name), logValue(origin), pass.nodes.size(), pass.orphan_roots.size());
   if (pass.cut_loops > 0) {
     spdlog::warn("twcs reply chains loop, cut where found source={} file={} loops={}",
                  logValue(ctx_.source.name), logValue(origin), pass.cut_loops);

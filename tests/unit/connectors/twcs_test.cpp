@@ -505,8 +505,9 @@ std::string variedRows(int rows, bool trap) {
     if (!body.empty() && body.front() == '@') body = fmt::format("\"{}\"", body);
     const std::string author = inbound ? std::to_string(1000 + i) : fmt::format("Brand{}Help", brand);
     std::string when = date(i);
-    if (i % 97 == 0) when = "yesterday";                                             // rejected
-    const std::string id = i % 89 == 0 ? std::to_string(i - 5) : std::to_string(i);  // given twice
+    if (i % 97 == 0) when = "yesterday";  // rejected
+    const std::string id = i % 89 == 0 ? std::to_string(i > rows / 2 ? i - rows / 2 : i - 5)
+                                       : std::to_string(i);  // given twice, across the middle too
     text +=
         fmt::format("{},{},{},{},{},{},,{}\n", i, id, author, inbound ? "True" : "False", when, body, parent);
     if (trap && i == rows / 2) {
