@@ -20,6 +20,7 @@
 #                           (default /var/tmp/replywatch-bench); the file name carries
 #                           the rows, the seed and a hash of make_twcs.py
 #   DUCKDB_THREADS          threads DuckDB may use (default: DuckDB's, one per core)
+#   BENCH_SETTLE_SECONDS    pause after the sync before each program (default 15)
 #
 # Wall-clock times of whole processes, file in the page cache for every program; peak
 # RSS and CPU time (user + system) from GNU time. On a busy machine, compare the CPU
@@ -102,6 +103,9 @@ run() {
   local name=$1
   shift
   sync
+  # What the previous program left to the kernel (freeing a deleted file's blocks,
+  # writing back its pages) is let to end first: it is not the next program's cost.
+  sleep "${BENCH_SETTLE_SECONDS:-15}"
   /usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "$@" > "$work/$name.out" 2> "$work/$name.err" || {
     echo "$name failed ($*):" >&2
     tail -n 20 "$work/$name.err" "$work/$name.time" >&2
