@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <future>
@@ -140,7 +141,10 @@ struct PassPart {
   std::vector<std::string> handle_names;
   std::uint64_t records = 0;  // data rows (blank records aside)
   std::uint64_t rejected = 0;
-  std::vector<HeldRejection> held;  // a second half's rejected rows
+  // A second half's rejected rows: the first kMaxLoggedRejections + 1 (as many as can be
+  // logged), then only counted by reason.
+  std::vector<HeldRejection> held;
+  std::array<std::uint64_t, kErrorReasonCount> counted{};
   // Where every kBatchSize-th data row of the part begins: the second pass's pieces.
   struct PieceStart {
     std::uint64_t offset = 0;  // in the file
@@ -153,7 +157,9 @@ struct PassPart {
   void sortIds() {
     by_id.clear();
     by_id.reserve(nodes.size());
-    for (std::uint32_t i = 0; i < nodes.size(); ++i) by_id.emplace_back(nodes[i].id, i);
+    // Past 2^32 - 2 nodes the file is refused before the ids are used.
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      by_id.emplace_back(nodes[i].id, static_cast<std::uint32_t>(i));
     std::sort(by_id.begin(), by_id.end());
   }
 
@@ -234,16 +240,14 @@ class PiecesInOrder {
  public:
   PiecesInOrder(std::size_t count, std::size_t threads, std::function<Result<Parsed>(std::size_t)> parse)
       : count_(count), parse_(std::move(parse)), slots_(std::min(threads, count)) {
-    for (std::size_t t = 0; t < slots_.size(); ++t) threads_.emplace_back([this, t] { run(t); });
-  }
-  ~PiecesInOrder() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
+    try {
+      for (std::size_t t = 0; t < slots_.size(); ++t) threads_.emplace_back([this, t] { run(t); });
+    } catch (...) {  // a thread the system refused: the started ones are stopped
+      stopAndJoin();
+      throw;
     }
-    cv_.notify_all();
-    for (auto& thread : threads_) thread.join();
   }
+  ~PiecesInOrder() { stopAndJoin(); }
   PiecesInOrder(const PiecesInOrder&) = delete;
   PiecesInOrder& operator=(const PiecesInOrder&) = delete;
 
@@ -260,6 +264,15 @@ class PiecesInOrder {
   }
 
  private:
+  void stopAndJoin() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& thread : threads_) thread.join();
+  }
+
   void run(std::size_t t) {
     nameThisThread("twcs-parse");
     for (std::size_t j = t; j < count_; j += slots_.size()) {
@@ -609,6 +622,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   std::future<void> later_read;
   if (middle) {
     later_read = std::async(std::launch::async, [&] {
+      nameThisThread("twcs-read");
       auto input = exportfmt::Input::openFile(path, 1 << 20, *middle);
       if (!input) {
         later_end = input.error();
@@ -618,7 +632,11 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
       later_end = readPart(
           half, *header, validator_, now, kNoStop, later,
           [&](std::uint64_t line, Rejection problem) {
-            later.held.push_back({line, std::move(problem)});
+            if (later.held.size() <= kMaxLoggedRejections) {
+              later.held.push_back({line, std::move(problem)});
+            } else {
+              ++later.counted[static_cast<std::size_t>(problem.reason)];
+            }
           },
           [](std::uint64_t) {});
       if (later_end) later.sortIds();  // while the first reader sorts its own
@@ -630,14 +648,22 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   if (later_read.valid()) {
     if (read && *read == PartEnd::AtStop) pass.sortIds();
     later_read.get();
+    if (read && *read == PartEnd::AtStop && !later_end) {
+      // The second half cannot be read: read on here, so that the error names the line
+      // from the top of the file.
+      read = PartEnd::PastStop;
+    }
     spdlog::debug("twcs first pass by two readers joined={} source={} file={} middle={}",
                   read && *read == PartEnd::AtStop, logValue(ctx_.source.name), logValue(origin), *middle);
   }
   if (read && *read == PartEnd::AtStop) {
-    if (!later_end) return fail(later_end.error());
     // Lines of the later half count from the line where it begins.
     const std::uint64_t first_line = reader.nextLine();
     for (const HeldRejection& h : later.held) log_rejection(first_line + h.line - 1, h.rejection);
+    for (std::size_t r = 0; r < kErrorReasonCount; ++r) {
+      ctx_.health.addError(static_cast<ErrorReason>(r), later.counted[r]);
+      logged += later.counted[r];  // past the limit already: only counted
+    }
     later.held = {};
     pass.append(std::move(later));
   } else if (read && *read == PartEnd::PastStop) {
@@ -687,9 +713,15 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   auto parse_piece = [&](std::size_t j) -> Result<Parsed> {
     const bool last = j + 1 == pieces.size();
     const std::uint64_t end_row = last ? pass.accepted.size() : pieces[j + 1].row;
-    auto input = exportfmt::Input::openFile(path, 256 << 10, pieces[j].offset);
+    // The first piece from the file's start: its header read again.
+    auto input = exportfmt::Input::openFile(path, 256 << 10, j == 0 ? 0 : pieces[j].offset);
     if (!input) return input.error();
     CsvReader piece(std::move(*input));
+    if (j == 0) {
+      auto again = read_header(piece);
+      if (!again) return again.error();
+      if (*again != *header) return changed;
+    }
     Parsed out;
     out.messages.reserve(end_row - pieces[j].row);
     std::uint64_t data_row = pieces[j].row;

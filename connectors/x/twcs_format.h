@@ -87,6 +87,7 @@ class CsvReader {
 struct Header {
   std::array<int, kColumnCount> index{};  // -1 when absent
   std::size_t width = 0;                  // number of header cells
+  bool operator==(const Header&) const = default;
 };
 // Maps header cells to columns (names are trimmed and compared case-insensitively;
 // unnamed and unknown cells, such as a pandas index or response_tweet_id, are

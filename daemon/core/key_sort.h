@@ -102,9 +102,10 @@ struct SortedRows {
 
 // Sorts keys made by `make(i)` for i in [0, n), equal keys ordered by `less` on the
 // rows. A key's fields are compared in the order rank, first, second: each must order
-// rows as the columns before it being equal would (`second` is only compared between
-// rows whose `first` keys are equal, so it must be 0 wherever equal `first` keys do not
-// mean equal columns: textKey() and textThenKey() make such keys).
+// rows as the columns before it being equal would: `second` is only compared between
+// rows of equal `rank` and `first`, and must order those rightly (the next bytes of the
+// same text, or, where `first` is exact, the next column; 0 where it can say nothing).
+// textKey() and textThenKey() make such keys.
 template <typename Make, typename Less>
 SortedRows sortedOrder(std::size_t n, Make make, Less less, bool find_ties) {
   std::vector<SortKey> keys(n);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -120,6 +121,16 @@ TEST(KeySort, SortedOrderFollowsTheRowsAndFindsTies) {
       EXPECT_NE(std::find(sorted.ties.begin(), sorted.ties.end(), k), sorted.ties.end()) << k;
     }
   }
+}
+
+TEST(KeySort, RanksOfGivenValuesAreThoseOfTheRows) {
+  const std::vector<std::string> rows = {"x", "feed", "twcs", "feed", "a", "twcs"};
+  const Ranks of_rows(rows, [](const std::string& r) -> std::string_view { return r; });
+  const Ranks given(std::vector<std::string_view>{"twcs", "a", "x", "feed", "a"});
+  for (const std::string& r : rows) EXPECT_EQ(given(r), of_rows(r)) << r;
+  EXPECT_EQ(given("a"), 0U);
+  EXPECT_EQ(given("x"), 3U);
+  EXPECT_THROW((void)given("other"), std::out_of_range);
 }
 
 }  // namespace
