@@ -139,8 +139,7 @@ struct PassPart {
   std::vector<std::string> brand_names;
   std::unordered_map<std::string, std::uint32_t> handle_index;  // lower-cased @handles
   std::vector<std::string> handle_names;
-  std::uint64_t records = 0;  // data rows (blank records aside)
-  std::uint64_t rejected = 0;
+  std::uint64_t rejected = 0;  // data rows (blank records aside) not accepted
   // A second half's rejected rows: the first kMaxLoggedRejections + 1 (as many as can be
   // logged), then only counted by reason.
   std::vector<HeldRejection> held;
@@ -221,7 +220,6 @@ struct PassPart {
     for (const PieceStart& piece : later.pieces)
       pieces.push_back({piece.offset, piece.row + accepted.size()});
     accepted.insert(accepted.end(), later.accepted.begin(), later.accepted.end());
-    records += later.records;
     rejected += later.rejected;
   }
 };
@@ -317,7 +315,6 @@ Result<PartEnd> readPart(CsvReader& reader, const Header& header, const MessageV
       case CsvReader::Status::Record:
         if (!blankRecord(reader)) {
           if (part.accepted.size() % kBatchSize == 0) part.pieces.push_back({at, part.accepted.size()});
-          ++part.records;
           if (auto problem = parseRow(reader, header, validator, now, row)) {
             part.accepted.push_back(0);
             ++part.rejected;
@@ -326,7 +323,7 @@ Result<PartEnd> readPart(CsvReader& reader, const Header& header, const MessageV
             part.accepted.push_back(1);
             part.add(row);
           }
-          if ((part.records & 0xFFFF) == 0) on_progress(reader.bytesDone());
+          if ((part.accepted.size() & 0xFFFF) == 0) on_progress(reader.bytesDone());
         }
         if (reader.bytesDone() >= stop)
           return reader.bytesDone() == stop ? PartEnd::AtStop : PartEnd::PastStop;
@@ -642,9 +639,8 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
       if (later_end) later.sortIds();  // while the first reader sorts its own
     });
   }
-  auto read = readPart(
-      reader, *header, validator_, now, middle.value_or(kNoStop), pass,
-      [&](std::uint64_t line, const Rejection& problem) { log_rejection(line, problem); }, progress_at);
+  auto read =
+      readPart(reader, *header, validator_, now, middle.value_or(kNoStop), pass, log_rejection, progress_at);
   if (later_read.valid()) {
     if (read && *read == PartEnd::AtStop) pass.sortIds();
     later_read.get();
@@ -668,12 +664,10 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     pass.append(std::move(later));
   } else if (read && *read == PartEnd::PastStop) {
     later = {};
-    read = readPart(
-        reader, *header, validator_, now, kNoStop, pass,
-        [&](std::uint64_t line, const Rejection& problem) { log_rejection(line, problem); }, progress_at);
+    read = readPart(reader, *header, validator_, now, kNoStop, pass, log_rejection, progress_at);
   }
   if (!read) return fail(read.error());
-  stats.records = pass.records;
+  stats.records = pass.accepted.size();
   stats.rejected = pass.rejected;
   if (pass.nodes.size() >= kInProgress) return fail(makeError("bad_file", "the file has too many rows"));
   pass.buildTrees();
@@ -704,6 +698,8 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   // by kParsers threads and handed over in file order: the sink sees the batches in the
   // file's order. ingest() stays on this thread (its caller's).
   const Error changed = makeError("bad_file", fmt::format("{} changed while it was imported", origin));
+  // A file without data rows: one piece all the same, for its header and blank lines.
+  if (pass.pieces.empty()) pass.pieces.push_back({0, 0});
   const std::vector<PassPart::PieceStart>& pieces = pass.pieces;
   std::vector<std::uint32_t> first_node(pieces.size());  // node of each piece's first accepted row
   for (std::size_t j = 0, data_row = 0, nodes_before = 0; j < pieces.size(); ++j) {
@@ -789,19 +785,6 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     }
   };
   std::uint64_t duplicates_read = 0;
-  if (pieces.empty()) {
-    // No data row in the first pass: still none.
-    auto input = exportfmt::Input::openFile(path);
-    if (!input) return fail(input.error());
-    CsvReader whole(std::move(*input));
-    if (auto h = read_header(whole); !h) return fail(h.error());
-    for (;;) {
-      const auto status = whole.next();
-      if (status == CsvReader::Status::Failed) return fail(whole.failure());
-      if (status == CsvReader::Status::End) break;
-      if (!blankRecord(whole)) return fail(changed);
-    }
-  }
   // Pieces parsed ahead and not stored are dropped on the way out.
   PiecesInOrder parsers(pieces.size(), kParsers, parse_piece);
   for (std::size_t j = 0; j < pieces.size(); ++j) {

@@ -38,11 +38,7 @@ inline std::uint64_t prefixOf(std::string_view text) {
 // equal keys mean equal texts when the texts are shorter than 8 bytes (and decide
 // nothing otherwise).
 inline std::uint64_t shortKeyOf(std::string_view text) {
-  std::uint64_t out = 0;
-  for (std::size_t i = 0; i < 7; ++i) {
-    out = (out << 8) | (i < text.size() ? static_cast<unsigned char>(text[i]) : 0U);
-  }
-  return (out << 8) | (text.size() < 8 ? text.size() : 8U);
+  return prefixOf(text.substr(0, 7)) | (text.size() < 8 ? text.size() : 8U);
 }
 
 // An int64 as an unsigned integer of the same order.
@@ -91,6 +87,17 @@ inline SortKey textKey(std::uint32_t rank, std::string_view text, std::uint32_t 
 inline SortKey textThenKey(std::uint32_t rank, std::string_view text, std::uint64_t then,
                            std::uint32_t index) {
   return SortKey{shortKeyOf(text), text.size() < 8 ? then : 0, rank, index};
+}
+
+// Rows read in key order rather than memory order: those this many places ahead are
+// fetched into the cache meanwhile (prefetchRow()).
+inline constexpr std::size_t kPrefetchDistance = 8;
+
+// Asks for every cache line of `row`, without waiting.
+template <typename Row>
+void prefetchRow(const Row& row) {
+  const char* at = reinterpret_cast<const char*>(&row);
+  for (std::size_t line = 0; line < sizeof(Row); line += 64) __builtin_prefetch(at + line);
 }
 
 struct SortedRows {

@@ -123,16 +123,6 @@ Result<std::uint32_t> rootPage(Database& db, const std::filesystem::path& path, 
   return static_cast<std::uint32_t>(root);
 }
 
-// Rows are read in key order, not in memory order: the rows a few places ahead are
-// fetched into the cache meanwhile.
-constexpr std::size_t kPrefetchDistance = 8;
-
-template <typename Row>
-void prefetchRow(const Row& row) {
-  const char* at = reinterpret_cast<const char*>(&row);
-  for (std::size_t line = 0; line < sizeof(Row); line += 64) __builtin_prefetch(at + line);
-}
-
 // True when `order` holds indexes of `rows`, as many as there are rows, each row before
 // the next by `less`: then no row comes twice, and each comes once.
 template <typename Row, typename Less>

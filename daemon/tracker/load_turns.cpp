@@ -33,9 +33,7 @@ LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRec
   // At most one turn per question.
   turns.reserve(static_cast<std::size_t>(std::count_if(
       messages.begin(), messages.end(), [](const MessageRecord& m) { return m.role == Role::Question; })));
-  // Messages are read in conversation order, not in memory order: those a few places
-  // ahead are fetched into the cache meanwhile.
-  constexpr std::size_t kAhead = 8;
+  // Messages are read in conversation order: those a few places ahead are fetched.
   std::size_t fetched = 0;  // order[0, fetched) asked for
   for (std::size_t begin = 0; begin < order.size();) {
     const MessageRecord& first = messages[order[begin]];
@@ -44,9 +42,8 @@ LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRec
            messages[order[end]].source == first.source) {
       ++end;
     }
-    for (; fetched < std::min(order.size(), end + kAhead); ++fetched) {
-      const char* at = reinterpret_cast<const char*>(&messages[order[fetched]]);
-      for (std::size_t line = 0; line < sizeof(MessageRecord); line += 64) __builtin_prefetch(at + line);
+    for (; fetched < std::min(order.size(), end + kPrefetchDistance); ++fetched) {
+      prefetchRow(messages[order[fetched]]);
     }
     const std::chrono::milliseconds threshold{thresholds.ms(first.account, first.source)};
     internal::appendTurnsOfSorted(

@@ -277,6 +277,15 @@ TEST(Twcs, BadFiles) {
   EXPECT_FALSE(h.import(dir.path() / "missing.csv").ok());
   EXPECT_EQ(h.health.errors(ErrorReason::BadFile), 3u);
   EXPECT_TRUE(h.sink.stored.empty());
+
+  // A header and blank lines only: nothing to store, no error.
+  const auto header_only = dir.path() / "header_only.csv";
+  testing::writeAll(header_only, std::string(kTwcsHeader) + "\n\n");
+  auto none = h.import(header_only);
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_EQ(none->records, 0u);
+  EXPECT_EQ(h.sink.calls, 0);
+  EXPECT_EQ(h.health.errors(ErrorReason::BadFile), 3u);
 }
 
 // Writes `rows` single-tweet conversations (ids 1..rows) and, when `duplicate`, tweet 1 again
