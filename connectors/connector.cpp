@@ -35,6 +35,14 @@ Result<std::vector<std::optional<MessagePlace>>> IngestSink::messagePlaces(
 
 void IngestSink::expectMessages(std::size_t count) { (void)count; }
 
+Result<IngestOutcome> IngestSink::ingestViews(const config::SourceConfig& source,
+                                              const std::vector<MessageView>& messages) {
+  std::vector<Message> copies;
+  copies.reserve(messages.size());
+  for (const MessageView& m : messages) copies.push_back(copyOf(m));
+  return ingest(source, std::move(copies), std::nullopt);
+}
+
 void IngestSink::ingestAsync(const config::SourceConfig& source, std::vector<Message> messages,
                              std::optional<std::string> cursor, IngestCallback done) {
   done(ingest(source, std::move(messages), std::move(cursor)));

@@ -79,6 +79,13 @@ class IngestSink {
   // The cursor last committed for `source`, or nullopt. Thread-safe; may block.
   virtual Result<std::optional<std::string>> cursor(const std::string& source) = 0;
 
+  // ingest() without a cursor, of messages whose texts are views valid during the call
+  // only: for a connector that parses a file into buffers of its own, and a sink that
+  // keeps what it needs of them without copying the rest. Thread-safe; blocks as ingest()
+  // does. The default copies them into Messages and calls ingest().
+  virtual Result<IngestOutcome> ingestViews(const config::SourceConfig& source,
+                                            const std::vector<MessageView>& messages);
+
   // A hint from a connector that knows, before its first ingest() of a file, how many
   // messages it will give (at most): a sink that keeps them in memory sets room aside.
   // Changes nothing else. Called from the importing thread; the default ignores it.

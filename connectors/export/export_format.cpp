@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <system_error>
 
 #include "connectors/common/limits.h"
@@ -573,6 +574,32 @@ Result<Input> Input::openFile(const std::filesystem::path& path, std::size_t chu
   in.data_ = in.buffer_.get();
   in.eof_ = false;
   return in;
+}
+
+Result<Input> Input::readRange(const std::filesystem::path& path, std::uint64_t offset,
+                               std::optional<std::uint64_t> length) {
+  auto opened = openFile(path, 4096, offset);
+  if (!opened) return opened.error();
+  Input& in = *opened;
+  const std::uint64_t size = in.total_ > offset ? in.total_ - offset : 0;
+  const std::uint64_t wanted = length.value_or(size);
+  if (wanted >= std::numeric_limits<std::size_t>::max() / 2) {
+    return makeError("io", fmt::format("cannot read {} bytes of {} at once", wanted, path.string()));
+  }
+  in.capacity_ = std::max<std::size_t>(static_cast<std::size_t>(wanted), 1);
+  in.buffer_ = std::make_unique_for_overwrite<char[]>(in.capacity_);
+  in.data_ = in.buffer_.get();
+  while (in.end_ < wanted) {
+    const ssize_t n = ::read(in.fd_, in.buffer_.get() + in.end_, static_cast<std::size_t>(wanted) - in.end_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return makeError("io", fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+    if (n == 0) break;  // the file ends before
+    in.end_ += static_cast<std::size_t>(n);
+  }
+  ::close(in.fd_);
+  in.fd_ = -1;
+  in.eof_ = true;
+  return opened;
 }
 
 Input Input::fromMemory(std::string_view data) {

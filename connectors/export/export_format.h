@@ -59,6 +59,11 @@ class Input {
   // Reads from byte `offset` of the file on (consumed() counts from the file's start).
   static Result<Input> openFile(const std::filesystem::path& path, std::size_t chunk_bytes = 1 << 20,
                                 std::uint64_t offset = 0);
+  // Reads `length` bytes from byte `offset` of the file (up to its end without a length)
+  // at once: no more is read later, and data() stays valid while the Input lives (moved
+  // or not). Fewer bytes when the file ends before.
+  static Result<Input> readRange(const std::filesystem::path& path, std::uint64_t offset,
+                                 std::optional<std::uint64_t> length);
   static Input fromMemory(std::string_view data);
 
   Input(Input&& other) noexcept;

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <condition_variable>
 #include <functional>
 #include <future>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -18,6 +20,7 @@
 #include "connectors/export/export_format.h"
 #include "connectors/x/twcs_format.h"
 #include "daemon/core/log.h"
+#include "daemon/core/text_arena.h"
 #include "daemon/core/thread_name.h"
 
 namespace replywatch::connectors::twcs {
@@ -225,10 +228,22 @@ struct PassPart {
 };
 
 // Messages of one piece of the file (the second pass).
+// Messages of one piece of the file (the second pass): views of the piece's bytes, read
+// at once, and of texts kept beside them (ids as the store writes them, unescaped
+// quoted fields), or of the import's own (accounts, stored conversations).
 struct Parsed {
-  std::vector<Message> messages;
+  std::unique_ptr<CsvReader> reader;  // holds the bytes
+  TextArena texts;
+  std::vector<MessageView> messages;
   std::uint64_t duplicates = 0;  // rows of an id given earlier in the file
 };
+
+// A tweet id as text, kept in `texts`.
+std::string_view idText(std::uint64_t id, TextArena& texts) {
+  std::array<char, 24> digits{};
+  const auto written = std::to_chars(digits.data(), digits.data() + digits.size(), id);
+  return texts.copy(std::string_view(digits.data(), static_cast<std::size_t>(written.ptr - digits.data())));
+}
 
 // Parses pieces 0 .. count - 1 with `parse` on `threads` threads of their own (thread t
 // takes pieces t, t + threads, ...) and hands them over in order. A thread parses at
@@ -709,16 +724,30 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
   auto parse_piece = [&](std::size_t j) -> Result<Parsed> {
     const bool last = j + 1 == pieces.size();
     const std::uint64_t end_row = last ? pass.accepted.size() : pieces[j + 1].row;
-    // The first piece from the file's start: its header read again.
-    auto input = exportfmt::Input::openFile(path, 256 << 10, j == 0 ? 0 : pieces[j].offset);
+    // The first piece from the file's start: its header read again. Each piece's bytes
+    // are read at once: the messages view them.
+    const std::uint64_t begin = j == 0 ? 0 : pieces[j].offset;
+    std::optional<std::uint64_t> length;
+    if (!last) length = pieces[j + 1].offset - begin;
+    auto input = exportfmt::Input::readRange(path, begin, length);
     if (!input) return input.error();
-    CsvReader piece(std::move(*input));
+    const std::string_view bytes(input->data(), input->size());
+    // A text of the row (a view of the bytes, or of the reader's unescaped copy, which
+    // the next row reuses) as the messages keep it.
+    Parsed out;
+    auto kept = [&](std::string_view text) {
+      const std::less_equal<> before;
+      const bool in_bytes =
+          before(bytes.data(), text.data()) && before(text.data() + text.size(), bytes.data() + bytes.size());
+      return in_bytes ? text : out.texts.copy(text);
+    };
+    out.reader = std::make_unique<CsvReader>(std::move(*input));
+    CsvReader& piece = *out.reader;
     if (j == 0) {
       auto again = read_header(piece);
       if (!again) return again.error();
       if (*again != *header) return changed;
     }
-    Parsed out;
     out.messages.reserve(end_row - pieces[j].row);
     std::uint64_t data_row = pieces[j].row;
     std::uint32_t node_index = first_node[j];
@@ -749,15 +778,16 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
           const std::uint32_t r = pass.root[k];
           const std::uint32_t brand = pass.tree_brand[r];
           const auto stored = pass.stored_parent.find(r);
-          Message& m = out.messages.emplace_back();
-          m.id = std::to_string(row.id);
-          m.conversation_id = stored != pass.stored_parent.end() ? stored->second.conversation_id
-                                                                 : std::to_string(pass.nodes[r].id);
-          if (row.parent != 0) m.in_reply_to = std::to_string(row.parent);
-          m.author_id = std::string(row.author);
+          MessageView& m = out.messages.emplace_back();
+          m.id = idText(row.id, out.texts);
+          m.conversation_id = stored != pass.stored_parent.end()
+                                  ? std::string_view(stored->second.conversation_id)
+                                  : (r == k ? m.id : idText(pass.nodes[r].id, out.texts));
+          if (row.parent != 0) m.in_reply_to = idText(row.parent, out.texts);
+          m.author_id = kept(row.author);
           m.author_is_brand = !row.inbound;
           m.created_at = row.created_at;
-          m.text = std::string(row.text);
+          m.text = kept(row.text);
           if (stored != pass.stored_parent.end()) {
             m.account = stored->second.account;
           } else {
@@ -793,7 +823,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     duplicates_read += parsed->duplicates;
     const std::size_t n = parsed->messages.size();
     if (n == 0) continue;  // duplicates and rejected rows only
-    auto r = ctx_.sink.ingest(ctx_.source, std::move(parsed->messages), std::nullopt);
+    auto r = ctx_.sink.ingestViews(ctx_.source, parsed->messages);
     if (!r) {
       ctx_.health.addError(ErrorReason::Store);
       spdlog::error("twcs batch not stored source={} file={} messages={} error={}",

@@ -25,29 +25,66 @@ Result<connectors::IngestOutcome> NewStoreLoad::ingest(const config::SourceConfi
                                                        std::vector<Message> messages,
                                                        std::optional<std::string> cursor) {
   if (cursor) return makeError("store", "a load into a new store file keeps no source cursor");
-  if (config_.source(source.name) == nullptr) {
+  return keep(source, messages.size(), [&](std::size_t k) { return viewOf(messages[k]); });
+}
+
+Result<connectors::IngestOutcome> NewStoreLoad::ingestViews(const config::SourceConfig& source,
+                                                            const std::vector<MessageView>& messages) {
+  return keep(source, messages.size(), [&](std::size_t k) -> const MessageView& { return messages[k]; });
+}
+
+template <typename At>
+Result<connectors::IngestOutcome> NewStoreLoad::keep(const config::SourceConfig& source, std::size_t n,
+                                                     At at) {
+  // The configuration's copy: the records view its texts.
+  const config::SourceConfig* configured = config_.source(source.name);
+  if (configured == nullptr) {
     return makeError("store", "source \"" + source.name + "\" is not in the configuration");
   }
-  if (records_.size() + messages.size() >= std::numeric_limits<std::uint32_t>::max()) {
+  if (records_.size() + n >= std::numeric_limits<std::uint32_t>::max()) {
     return makeError("store", "the load has too many messages for one store file");
   }
   const std::uint32_t call = calls_++;
-  for (const Message& m : messages) {
-    records_.push_back(classifier_.classify(source, m));
+  for (std::size_t k = 0; k < n; ++k) {
+    const MessageView& m = at(k);
+    const tracker::Classifier::Decision d = classifier_.decide(*configured, m);
+    MessageRecordView& r = records_.emplace_back();
+    r.source = configured->name;
+    r.id = texts_.copy(m.id);
+    r.account = d.account.data() == configured->account.data() ? d.account : accountText(d.account);
+    r.channel = configured->channel;
+    r.conversation_id = texts_.copy(m.conversation_id);
+    r.in_reply_to = texts_.copy(m.in_reply_to);
+    r.created_at = m.created_at;
+    r.role = d.role;
+    r.responder = texts_.copy(d.responder);
+    r.handler = d.handler;  // a configured handler's name, or static text
+    r.route = d.route;
     call_of_.push_back(call);
   }
   connectors::IngestOutcome outcome;
-  outcome.received = messages.size();
-  outcome.stored = messages.size();
+  outcome.received = n;
+  outcome.stored = n;
   return outcome;
+}
+
+std::string_view NewStoreLoad::accountText(std::string_view account) {
+  if (account == last_account_) return last_account_;
+  auto it = accounts_.find(account);
+  if (it == accounts_.end()) {
+    const std::string_view kept = texts_.copy(account);
+    it = accounts_.emplace(kept, kept).first;
+  }
+  last_account_ = it->second;
+  return last_account_;
 }
 
 bool NewStoreLoad::keptOver(std::uint32_t a, std::uint32_t b) const {
   // The pipeline plans each call's batch by conversation (Tracker::prepare), keeps the
   // first copy within a conversation, and refuses a message stored by an earlier call.
   if (call_of_[a] != call_of_[b]) return call_of_[a] < call_of_[b];
-  const std::string& x = records_[a].conversation_id;
-  const std::string& y = records_[b].conversation_id;
+  const std::string_view x = records_[a].conversation_id;
+  const std::string_view y = records_[b].conversation_id;
   if (x != y) return x < y;
   return a < b;
 }
@@ -61,14 +98,16 @@ Result<std::vector<std::optional<MessagePlace>>> NewStoreLoad::messagePlaces(
   std::unordered_map<std::string_view, std::uint32_t> kept;
   for (const std::string& id : ids) kept.emplace(id, kNone);
   for (std::uint32_t i = 0; i < records_.size(); ++i) {
-    const MessageRecord& r = records_[i];
+    const MessageRecordView& r = records_[i];
     if (r.source != source) continue;
     auto it = kept.find(r.id);
     if (it != kept.end() && (it->second == kNone || keptOver(i, it->second))) it->second = i;
   }
   for (std::size_t k = 0; k < ids.size(); ++k) {
     const std::uint32_t i = kept.at(ids[k]);
-    if (i != kNone) places[k] = MessagePlace{records_[i].conversation_id, records_[i].account};
+    if (i != kNone) {
+      places[k] = MessagePlace{std::string(records_[i].conversation_id), std::string(records_[i].account)};
+    }
   }
   return places;
 }
@@ -96,7 +135,7 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
   Built built;
   // The turns are computed on another thread meanwhile, as if no message came twice:
   // again, after the duplicates are dropped, when some did.
-  tracker::LoadTurns turns;
+  tracker::LoadTurnViews turns;
   std::optional<std::string> turns_failed;
   std::thread turns_thread([&] {
     nameThisThread("load-turns");
@@ -122,8 +161,8 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
         },
         true);
     for (const std::size_t k : sorted.ties) {
-      const MessageRecord& x = records_[sorted.order[k - 1]];
-      const MessageRecord& y = records_[sorted.order[k]];
+      const MessageRecordView& x = records_[sorted.order[k - 1]];
+      const MessageRecordView& y = records_[sorted.order[k]];
       if (x.source != y.source || x.id != y.id) continue;
       if (dropped.empty()) dropped.assign(records_.size(), false);
       dropped[sorted.order[k]] = true;
@@ -141,7 +180,7 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
     std::size_t out = 0;
     for (std::size_t i = 0; i < records_.size(); ++i) {
       if (dropped[i]) continue;
-      if (out != i) records_[out] = std::move(records_[i]);
+      if (out != i) records_[out] = records_[i];
       ++out;
     }
     records_.resize(out);

@@ -14,12 +14,15 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "connectors/connector.h"
 #include "daemon/config/config.h"
 #include "daemon/core/model.h"
 #include "daemon/core/result.h"
+#include "daemon/core/text_arena.h"
 #include "daemon/tracker/tracker.h"
 
 namespace replywatch::app {
@@ -36,6 +39,9 @@ class NewStoreLoad final : public connectors::IngestSink {
   // none; the built store keeps none). Never blocks on I/O.
   Result<connectors::IngestOutcome> ingest(const config::SourceConfig& source, std::vector<Message> messages,
                                            std::optional<std::string> cursor) override;
+  // ingest() of views: what it keeps of them is copied.
+  Result<connectors::IngestOutcome> ingestViews(const config::SourceConfig& source,
+                                                const std::vector<MessageView>& messages) override;
   // Where each message is among those ingested so far (the copy build() keeps), or
   // nullopt. Costs a pass over them once any was ingested.
   Result<std::vector<std::optional<MessagePlace>>> messagePlaces(
@@ -60,12 +66,22 @@ class NewStoreLoad final : public connectors::IngestSink {
  private:
   // build(), which turns an exception into an Error.
   Result<Built> buildFile(const std::filesystem::path& path);
+  // Classifies and keeps the `n` messages at(0) .. at(n - 1) (each a MessageView).
+  template <typename At>
+  Result<connectors::IngestOutcome> keep(const config::SourceConfig& source, std::size_t n, At at);
   // True when record `a` is the copy kept over record `b` of the same (source, id).
   bool keptOver(std::uint32_t a, std::uint32_t b) const;
+  // `account` kept once in the arena (accounts are few, each of many messages).
+  std::string_view accountText(std::string_view account);
 
   const config::Config& config_;
   tracker::Classifier classifier_;
-  std::vector<MessageRecord> records_;
+  // The records' texts: ids copied here; sources, channels, handlers and configured
+  // accounts viewed in the configuration.
+  TextArena texts_;
+  std::unordered_map<std::string_view, std::string_view> accounts_;  // views of texts_
+  std::string_view last_account_;
+  std::vector<MessageRecordView> records_;
   std::vector<std::uint32_t> call_of_;  // per record: the ingest() call that gave it
   std::uint32_t calls_ = 0;
 };

@@ -43,4 +43,34 @@ std::string_view toString(ErrorReason r) {
   return "unknown";
 }
 
+MessageView viewOf(const Message& m) {
+  MessageView v;
+  v.id = m.id;
+  v.conversation_id = m.conversation_id;
+  v.in_reply_to = m.in_reply_to;
+  v.author_id = m.author_id;
+  v.author_name = m.author_name;
+  v.author_is_brand = m.author_is_brand;
+  v.created_at = m.created_at;
+  v.text = m.text;
+  v.account = m.account;
+  v.kind = m.kind;
+  return v;
+}
+
+Message copyOf(const MessageView& v) {
+  Message m;
+  m.id = v.id;
+  m.conversation_id = v.conversation_id;
+  m.in_reply_to = v.in_reply_to;
+  m.author_id = v.author_id;
+  m.author_name = v.author_name;
+  m.author_is_brand = v.author_is_brand;
+  m.created_at = v.created_at;
+  m.text = v.text;
+  m.account = v.account;
+  m.kind = v.kind;
+  return m;
+}
+
 }  // namespace replywatch

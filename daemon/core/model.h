@@ -40,6 +40,25 @@ struct Message {
   MessageKind kind = MessageKind::Post;
 };
 
+// A Message whose texts are views of bytes kept elsewhere (a connector's buffer): what a
+// connector that parses in bulk gives without copying each text. Valid while those bytes
+// are; viewOf() views a Message.
+struct MessageView {
+  std::string_view id;
+  std::string_view conversation_id;
+  std::string_view in_reply_to;
+  std::string_view author_id;
+  std::string_view author_name;
+  bool author_is_brand = false;
+  Timestamp created_at{};
+  std::string_view text;
+  std::string_view account;
+  MessageKind kind = MessageKind::Post;
+};
+MessageView viewOf(const Message& m);
+// A Message holding copies of the view's texts.
+Message copyOf(const MessageView& m);
+
 // How the tracker treats a message, decided once at ingest from the account config.
 enum class Role : std::uint8_t {
   Ignored = 0,   // ignored author: neither opens, joins nor closes a turn
@@ -49,19 +68,24 @@ enum class Role : std::uint8_t {
 };
 
 // What is stored per message: the measurement needs, no text, no community member ids.
-struct MessageRecord {
-  std::string source;
-  std::string id;
-  std::string account;
-  std::string channel;
-  std::string conversation_id;
-  std::string in_reply_to;
+// `Text` is std::string (MessageRecord) or std::string_view (MessageRecordView: a load
+// into a new store file, whose texts live in the load's arena and the configuration).
+template <typename Text>
+struct BasicMessageRecord {
+  Text source;
+  Text id;
+  Text account;
+  Text channel;
+  Text conversation_id;
+  Text in_reply_to;
   Timestamp created_at{};
   Role role = Role::Ignored;
-  std::string responder;  // brand messages only: author id/handle of the brand responder
-  std::string handler;    // brand messages only: resolved handler name ("unknown" if none matched)
+  Text responder;  // brand messages only: author id/handle of the brand responder
+  Text handler;    // brand messages only: resolved handler name ("unknown" if none matched)
   Route route = Route::Unknown;
 };
+using MessageRecord = BasicMessageRecord<std::string>;
+using MessageRecordView = BasicMessageRecord<std::string_view>;
 
 // (source, conversation_id) identifies a conversation across the whole store.
 struct ConversationKey {
@@ -80,25 +104,29 @@ struct MessagePlace {
 };
 
 // One question turn. A turn is identified by (source, conversation_id, question_id).
-struct Turn {
-  std::string account;
-  std::string channel;
-  std::string source;
-  std::string conversation_id;
-  std::string question_id;  // first message of the turn
+// `Text` as for BasicMessageRecord: TurnView is a turn of a load's MessageRecordViews.
+template <typename Text>
+struct BasicTurn {
+  Text account;
+  Text channel;
+  Text source;
+  Text conversation_id;
+  Text question_id;  // first message of the turn
   Timestamp asked_at{};
-  std::string answer_id;  // empty while open
+  Text answer_id;  // empty while open
   std::optional<Timestamp> answered_at;
-  std::string responder;
-  std::string handler;  // empty while open
+  Text responder;
+  Text handler;  // empty while open
   Route route = Route::Unknown;
   // Set once, when the turn is first seen past its account threshold (answered late or
   // still open); persisted so a breach is never counted twice, also across restarts.
   std::optional<Timestamp> breached_at;
 
   bool open() const { return !answered_at.has_value(); }
-  bool operator==(const Turn&) const = default;
+  bool operator==(const BasicTurn&) const = default;
 };
+using Turn = BasicTurn<std::string>;
+using TurnView = BasicTurn<std::string_view>;
 
 struct TurnKey {
   std::string source;

@@ -61,83 +61,52 @@ void appendBig32(std::string& out, std::uint32_t v) {
   out.append(reinterpret_cast<const char*>(bytes), sizeof bytes);
 }
 
-std::size_t varintLength(std::uint64_t value) {
-  std::size_t n = 1;
-  while (n < 9 && (value >> (7 * n)) != 0) ++n;
-  return n;
-}
 
 }  // namespace
 
-void appendVarint(std::string& out, std::uint64_t value) {
+std::size_t putVarint(char* out, std::uint64_t value) {
   if (value <= 0x7F) {
-    out.push_back(static_cast<char>(value));
-    return;
+    out[0] = static_cast<char>(value);
+    return 1;
   }
-  std::array<char, 9> bytes{};
   if ((value >> 56) != 0) {  // nine bytes: eight of seven bits, the last of eight
-    bytes[8] = static_cast<char>(value & 0xFF);
+    out[8] = static_cast<char>(value & 0xFF);
     value >>= 8;
     for (int i = 7; i >= 0; --i) {
-      bytes[static_cast<std::size_t>(i)] = static_cast<char>((value & 0x7F) | 0x80);
+      out[i] = static_cast<char>((value & 0x7F) | 0x80);
       value >>= 7;
     }
-    out.append(bytes.data(), bytes.size());
-    return;
+    return 9;
   }
-  std::size_t n = 0;
-  while (value != 0) {
-    bytes[n++] = static_cast<char>((value & 0x7F) | 0x80);
+  const std::size_t n = varintLength(value);
+  for (std::size_t i = n; i > 0; --i) {  // the least significant group last, ending it
+    out[i - 1] = static_cast<char>((value & 0x7F) | (i == n ? 0 : 0x80));
     value >>= 7;
   }
-  bytes[0] = static_cast<char>(bytes[0] & 0x7F);  // the least significant group ends it
-  std::reverse(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
-  out.append(bytes.data(), n);
+  return n;
+}
+
+void appendVarint(std::string& out, std::uint64_t value) {
+  std::array<char, 9> bytes{};
+  out.append(bytes.data(), putVarint(bytes.data(), value));
 }
 
 // --- RecordWriter ----------------------------------------------------------------------
 
-void RecordWriter::addNull() { types_.push_back('\0'); }
-
-void RecordWriter::addInt(std::int64_t value) {
-  if (value == 0 || value == 1) {  // serial types 8 and 9: the value without a body
-    types_.push_back(static_cast<char>(8 + value));
-    return;
-  }
-  const std::uint64_t magnitude =
-      value < 0 ? ~static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
-  int type = 6;
-  std::size_t bytes = 8;
-  if (magnitude <= 0x7F) {
-    type = 1, bytes = 1;
-  } else if (magnitude <= 0x7FFF) {
-    type = 2, bytes = 2;
-  } else if (magnitude <= 0x7FFFFF) {
-    type = 3, bytes = 3;
-  } else if (magnitude <= 0x7FFFFFFF) {
-    type = 4, bytes = 4;
-  } else if (magnitude <= 0x7FFFFFFFFFFF) {
-    type = 5, bytes = 6;
-  }
-  types_.push_back(static_cast<char>(type));
-  const auto u = static_cast<std::uint64_t>(value);
-  for (std::size_t i = bytes; i > 0; --i) body_.push_back(static_cast<char>(u >> (8 * (i - 1))));
-}
-
-void RecordWriter::addText(std::string_view text) {
-  appendVarint(types_, 2 * static_cast<std::uint64_t>(text.size()) + 13);
-  body_.append(text);
-}
-
-void RecordWriter::finish(std::string& out) const {
+std::size_t RecordWriter::headerSize() const {
   // The header's size counts its own varint.
-  std::size_t header = types_.size() + 1;
-  while (types_.size() + varintLength(header) != header) header = types_.size() + varintLength(header);
-  out.clear();
-  out.reserve(header + body_.size());
-  appendVarint(out, header);
-  out.append(types_);
-  out.append(body_);
+  std::size_t header = types_size_ + 1;
+  while (types_size_ + varintLength(header) != header) header = types_size_ + varintLength(header);
+  return header;
+}
+
+std::size_t RecordWriter::size() const { return headerSize() + body_.size(); }
+
+void RecordWriter::writeTo(char* out) const {
+  const std::size_t header = headerSize();
+  out += putVarint(out, header);
+  std::memcpy(out, types_.data(), types_size_);
+  std::memcpy(out + types_size_, body_.data(), body_.size());
 }
 
 // --- PageFile --------------------------------------------------------------------------
@@ -350,6 +319,18 @@ Result<std::uint32_t> IndexTreeBuilder::writePage(Level& level, bool pending, bo
   const std::uint32_t number = root ? root_page_ : file_.allocate();
   if (auto written = file_.write(number, page_.data()); !written) return written.error();
   return number;
+}
+
+Result<void> IndexTreeBuilder::add(const RecordWriter& record) {
+  const std::size_t payload = record.size();
+  if (payload > (usable_ - 12) * 64 / 255 - 23) {  // past max_local: overflow pages
+    std::string whole;
+    record.finish(whole);
+    return add(whole);
+  }
+  cell_.resize(varintLength(payload) + payload);
+  record.writeTo(cell_.data() + putVarint(cell_.data(), payload));
+  return addToLevel(0, 0, cell_);
 }
 
 Result<void> IndexTreeBuilder::add(std::string_view record) {

@@ -12,11 +12,14 @@
 // Threading: a PageFile may be shared by builders on different threads (allocate() is
 // synchronized; write() writes one page with pwrite, and each page is written by the
 // builder that allocated it); an IndexTreeBuilder is used by one thread.
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,26 +28,84 @@
 
 namespace replywatch::store::sqlite_file {
 
-// Builds one record (a row of columns) in SQLite's record format.
+// Writes SQLite's variable-length integer encoding of `value` (1 to 9 bytes) at `out`,
+// which has room for 9; returns its length.
+std::size_t putVarint(char* out, std::uint64_t value);
+// Appends it to `out`.
+void appendVarint(std::string& out, std::uint64_t value);
+// The length of the encoding of `value`.
+inline std::size_t varintLength(std::uint64_t value) {
+  std::size_t n = 1;
+  while (n < 9 && (value >> (7 * n)) != 0) ++n;
+  return n;
+}
+
+// Builds one record (a row of columns) in SQLite's record format. Up to kMaxColumns
+// columns: more is a programmer error (std::length_error).
 class RecordWriter {
  public:
+  static constexpr std::size_t kMaxColumns = 32;
+
   void clear() {
-    types_.clear();
+    types_size_ = 0;
     body_.clear();
   }
-  void addNull();
-  void addInt(std::int64_t value);
-  void addText(std::string_view text);
-  // Replaces `out` with the record: its header (size and serial types), then the values.
-  void finish(std::string& out) const;
+  void addNull() { addType(0); }
+  void addInt(std::int64_t value) {
+    if (value == 0 || value == 1) {  // serial types 8 and 9: the value without a body
+      addType(static_cast<std::uint64_t>(8 + value));
+      return;
+    }
+    const std::uint64_t magnitude =
+        value < 0 ? ~static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+    std::uint64_t type = 6;
+    std::size_t bytes = 8;
+    if (magnitude <= 0x7F) {
+      type = 1, bytes = 1;
+    } else if (magnitude <= 0x7FFF) {
+      type = 2, bytes = 2;
+    } else if (magnitude <= 0x7FFFFF) {
+      type = 3, bytes = 3;
+    } else if (magnitude <= 0x7FFFFFFF) {
+      type = 4, bytes = 4;
+    } else if (magnitude <= 0x7FFFFFFFFFFF) {
+      type = 5, bytes = 6;
+    }
+    addType(type);
+    const auto u = static_cast<std::uint64_t>(value);
+    char big_endian[8];
+    for (std::size_t i = 0; i < bytes; ++i) big_endian[i] = static_cast<char>(u >> (8 * (bytes - 1 - i)));
+    body_.append(big_endian, bytes);
+  }
+  void addText(std::string_view text) {
+    addType(2 * static_cast<std::uint64_t>(text.size()) + 13);
+    body_.append(text);
+  }
+  // The record's length: its header (size and serial types), then the values.
+  std::size_t size() const;
+  // Writes the record (size() bytes) at `out`.
+  void writeTo(char* out) const;
+  // Replaces `out` with the record.
+  void finish(std::string& out) const {
+    out.resize(size());
+    writeTo(out.data());
+  }
 
  private:
-  std::string types_;  // serial types, as varints
+  void addType(std::uint64_t type) {
+    if (types_size_ + 9 > types_.size()) throw std::length_error("a record of more than 32 columns");
+    if (type <= 0x7F) {
+      types_[types_size_++] = static_cast<char>(type);
+    } else {
+      types_size_ += putVarint(types_.data() + types_size_, type);
+    }
+  }
+  std::size_t headerSize() const;
+
+  std::array<char, 9 * kMaxColumns> types_{};  // serial types, as varints
+  std::size_t types_size_ = 0;
   std::string body_;
 };
-
-// Appends SQLite's variable-length integer encoding of `value` (1 to 9 bytes).
-void appendVarint(std::string& out, std::uint64_t value);
 
 // A database file whose pages are written directly. open() reads the header of a file
 // SQLite wrote and closed (no -wal file beside it, no other connection), finish() writes
@@ -99,6 +160,8 @@ class IndexTreeBuilder {
   // order, as SQLite compares the records; nothing checks it here (PRAGMA
   // integrity_check does). Error when a page cannot be written.
   Result<void> add(std::string_view record);
+  // The same of the record in `record`, without a copy of it first.
+  Result<void> add(const RecordWriter& record);
   // Writes the pages still held, the root last. Call once.
   Result<void> finish();
 

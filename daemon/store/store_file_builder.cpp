@@ -95,20 +95,24 @@ Result<void> checkLayout(Database& db, const std::filesystem::path& path) {
 }
 
 // What the tables' CHECK constraints refuse, which the SQL path would refuse too.
-Result<void> checkRows(const std::vector<MessageRecord>& messages, const std::vector<Turn>& turns,
-                       const std::filesystem::path& path) {
+template <typename Text>
+Result<void> checkRows(const std::vector<BasicMessageRecord<Text>>& messages,
+                       const std::vector<BasicTurn<Text>>& turns, const std::filesystem::path& path) {
   constexpr std::uint8_t kMaxRole = 3;
   constexpr std::uint8_t kMaxRoute = 2;
-  for (const MessageRecord& m : messages) {
-    if (m.source.empty()) return buildError(path, "message " + m.id + " has no source");
+  for (const BasicMessageRecord<Text>& m : messages) {
+    if (m.source.empty()) return buildError(path, "message " + std::string(m.id) + " has no source");
     if (static_cast<std::uint8_t>(m.role) > kMaxRole || static_cast<std::uint8_t>(m.route) > kMaxRoute) {
-      return buildError(path, "message " + m.id + " has a role or route out of range");
+      return buildError(path, "message " + std::string(m.id) + " has a role or route out of range");
     }
   }
-  for (const Turn& t : turns) {
-    if (t.source.empty()) return buildError(path, "the turn of question " + t.question_id + " has no source");
+  for (const BasicTurn<Text>& t : turns) {
+    if (t.source.empty()) {
+      return buildError(path, "the turn of question " + std::string(t.question_id) + " has no source");
+    }
     if (static_cast<std::uint8_t>(t.route) > kMaxRoute) {
-      return buildError(path, "the turn of question " + t.question_id + " has a route out of range");
+      return buildError(path,
+                        "the turn of question " + std::string(t.question_id) + " has a route out of range");
     }
   }
   return {};
@@ -143,14 +147,12 @@ Result<void> writeTree(PageFile& file, std::uint32_t root, const std::vector<Row
                        const std::vector<std::uint32_t>& order, Encode encode) {
   IndexTreeBuilder tree(file, root);
   RecordWriter writer;
-  std::string record;
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (k + kPrefetchDistance < order.size()) prefetchRow(rows[order[k + kPrefetchDistance]]);
     const std::uint32_t i = order[k];
     writer.clear();
     encode(writer, i);
-    writer.finish(record);
-    if (auto added = tree.add(record); !added) return added;
+    if (auto added = tree.add(writer); !added) return added;
   }
   return tree.finish();
 }
@@ -161,7 +163,8 @@ void addOptional(RecordWriter& w, const std::optional<Timestamp>& t) {
 
 // Each tree's records: the values the SQL path binds (sqlite_store.cpp, bindMessage and
 // bindTurn), in the tree's column order.
-void encodeMessage(RecordWriter& w, const MessageRecord& m) {
+template <typename Text>
+void encodeMessage(RecordWriter& w, const BasicMessageRecord<Text>& m) {
   w.addText(m.source);
   w.addText(m.id);
   w.addText(m.account);
@@ -175,7 +178,8 @@ void encodeMessage(RecordWriter& w, const MessageRecord& m) {
   w.addInt(static_cast<std::uint8_t>(m.route));
 }
 
-void encodeTurn(RecordWriter& w, const Turn& t) {
+template <typename Text>
+void encodeTurn(RecordWriter& w, const BasicTurn<Text>& t) {
   w.addText(t.source);
   w.addText(t.conversation_id);
   w.addText(t.question_id);
@@ -279,13 +283,12 @@ class RemoveUnlessKept {
   bool kept_ = false;
 };
 
-}  // namespace
-
-Result<void> storePathFree(const std::filesystem::path& path) { return noStoreAt(path); }
-
-Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
-                                    const std::vector<MessageRecord>& messages,
-                                    const std::vector<Turn>& turns, const MessageOrders& given) {
+template <typename Text>
+Result<BuiltStore> buildStore(const std::filesystem::path& path,
+                              const std::vector<BasicMessageRecord<Text>>& messages,
+                              const std::vector<BasicTurn<Text>>& turns, const MessageOrders& given) {
+  using MessageRecord = BasicMessageRecord<Text>;
+  using Turn = BasicTurn<Text>;
   if (messages.size() > UINT32_MAX || turns.size() > UINT32_MAX) return buildError(path, "too many rows");
   configureSqliteOnce();
   if (auto checked = checkRows(messages, turns, path); !checked) return checked.error();
@@ -410,7 +413,9 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
     for (const std::size_t i : message_sort.ties) {
       const MessageRecord& x = messages[message_order[i - 1]];
       const MessageRecord& y = messages[message_order[i]];
-      if (x.source == y.source && x.id == y.id) return buildError(path, "message " + y.id + " comes twice");
+      if (x.source == y.source && x.id == y.id) {
+        return buildError(path, "message " + std::string(y.id) + " comes twice");
+      }
     }
 
     if (auto written = writeTree(file, roots->messages, messages, message_order,
@@ -435,7 +440,7 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
       const Turn& x = turns[turn_order[i - 1]];
       const Turn& y = turns[turn_order[i]];
       if (x.source == y.source && x.conversation_id == y.conversation_id && x.question_id == y.question_id) {
-        return buildError(path, "the turn of question " + y.question_id + " comes twice");
+        return buildError(path, "the turn of question " + std::string(y.question_id) + " comes twice");
       }
     }
     if (auto written = writeTree(file, roots->turns, turns, turn_order,
@@ -467,6 +472,22 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
     return ioError(err, "cannot sync the directory of", path);
   }
   return built;
+}
+
+}  // namespace
+
+Result<void> storePathFree(const std::filesystem::path& path) { return noStoreAt(path); }
+
+Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
+                                    const std::vector<MessageRecord>& messages,
+                                    const std::vector<Turn>& turns, const MessageOrders& given) {
+  return buildStore(path, messages, turns, given);
+}
+
+Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
+                                    const std::vector<MessageRecordView>& messages,
+                                    const std::vector<TurnView>& turns, const MessageOrders& given) {
+  return buildStore(path, messages, turns, given);
 }
 
 }  // namespace replywatch::store

@@ -2,6 +2,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <string_view>
 #include <unordered_map>
 
 #include "daemon/tracker/tracker.h"
@@ -24,7 +25,7 @@ struct CompiledHandler {
 struct Classifier::Impl {
   const config::Config& config;
   std::vector<CompiledHandler> handlers;
-  std::unordered_map<std::string, const config::AccountConfig*> accounts;
+  std::unordered_map<std::string_view, const config::AccountConfig*> accounts;  // viewing the names
   config::AccountConfig default_account;
 
   explicit Impl(const config::Config& c) : config(c) {
@@ -45,7 +46,7 @@ struct Classifier::Impl {
 
   // The configuration of account `name`; an account not configured takes the settings
   // of `fallback` (the source's account), and built-in defaults when that is unknown too.
-  const config::AccountConfig& account(const std::string& name, const std::string& fallback) const {
+  const config::AccountConfig& account(std::string_view name, std::string_view fallback) const {
     auto it = accounts.find(name);
     if (it != accounts.end()) return *it->second;
     it = accounts.find(fallback);
@@ -56,52 +57,56 @@ struct Classifier::Impl {
 Classifier::Classifier(const config::Config& config) : impl_(std::make_unique<Impl>(config)) {}
 Classifier::~Classifier() = default;
 
+Classifier::Decision Classifier::decide(const config::SourceConfig& source,
+                                        const MessageView& message) const {
+  Decision d;
+  d.account = message.account.empty() ? std::string_view(source.account) : std::string_view(message.account);
+  if (message.kind == MessageKind::Retraction) return d;
+  const config::AccountConfig& account = impl_->account(d.account, source.account);
+  if (contains(account.ignored_authors, message.author_id) ||
+      contains(account.ignored_authors, message.author_name)) {
+    return d;
+  }
+  const bool brand = message.author_is_brand || contains(account.brand_ids, message.author_id) ||
+                     contains(account.brand_ids, message.author_name);
+  if (brand) {
+    d.role = Role::Brand;
+    d.responder = message.author_id.empty() ? message.author_name : message.author_id;
+    d.handler = "unknown";
+    for (const CompiledHandler& h : impl_->handlers) {
+      const config::HandlerConfig& hc = *h.config;
+      if (!hc.accounts.empty() && !contains(hc.accounts, d.account)) continue;
+      bool match =
+          contains(hc.responder_ids, message.author_id) || contains(hc.responder_ids, message.author_name);
+      if (!match && h.pattern && h.pattern->ok())
+        match = RE2::PartialMatch(re2::StringPiece(message.text.data(), message.text.size()), *h.pattern);
+      if (match) {
+        d.handler = hc.name;
+        d.route = hc.route;
+        break;
+      }
+    }
+    return d;
+  }
+  const bool question = account.count != config::CountMode::Questions || looksLikeQuestion(message.text);
+  d.role = question ? Role::Question : Role::Inbound;
+  return d;
+}
+
 MessageRecord Classifier::classify(const config::SourceConfig& source, const Message& message) const {
+  const Decision d = decide(source, viewOf(message));
   MessageRecord r;
   r.source = source.name;
   r.id = message.id;
-  r.account = message.account.empty() ? source.account : message.account;
+  r.account = d.account;
   r.channel = source.channel;
   r.conversation_id = message.conversation_id;
   r.in_reply_to = message.in_reply_to;
   r.created_at = message.created_at;
-
-  const config::AccountConfig& account = impl_->account(r.account, source.account);
-  if (message.kind == MessageKind::Retraction) {
-    r.role = Role::Ignored;
-    return r;
-  }
-  if (contains(account.ignored_authors, message.author_id) ||
-      contains(account.ignored_authors, message.author_name)) {
-    r.role = Role::Ignored;
-    return r;
-  }
-  bool brand = message.author_is_brand || contains(account.brand_ids, message.author_id) ||
-               contains(account.brand_ids, message.author_name);
-  if (brand) {
-    r.role = Role::Brand;
-    r.responder = message.author_id.empty() ? message.author_name : message.author_id;
-    r.handler = "unknown";
-    r.route = Route::Unknown;
-    for (const CompiledHandler& h : impl_->handlers) {
-      const config::HandlerConfig& hc = *h.config;
-      if (!hc.accounts.empty() && !contains(hc.accounts, r.account)) continue;
-      bool match =
-          contains(hc.responder_ids, message.author_id) || contains(hc.responder_ids, message.author_name);
-      if (!match && h.pattern && h.pattern->ok()) match = RE2::PartialMatch(message.text, *h.pattern);
-      if (match) {
-        r.handler = hc.name;
-        r.route = hc.route;
-        break;
-      }
-    }
-    return r;
-  }
-  if (account.count == config::CountMode::Questions && !looksLikeQuestion(message.text)) {
-    r.role = Role::Inbound;
-  } else {
-    r.role = Role::Question;
-  }
+  r.role = d.role;
+  r.responder = d.responder;
+  r.handler = d.handler;
+  r.route = d.route;
   return r;
 }
 

@@ -8,10 +8,15 @@
 
 namespace replywatch::tracker {
 
-LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRecord>& messages) {
+namespace {
+
+template <typename Text>
+BasicLoadTurns<Text> turnsOf(const config::Config& config,
+                             const std::vector<BasicMessageRecord<Text>>& messages) {
+  using MessageRecord = BasicMessageRecord<Text>;
   const internal::Thresholds thresholds(config);
   const Ranks sources(config.sourceNames());
-  LoadTurns load;
+  BasicLoadTurns<Text> load;
   // Each conversation's messages together, in (created_at, id) order.
   load.by_conversation =
       sortedOrder(
@@ -29,12 +34,15 @@ LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRec
           false)
           .order;
   const std::vector<std::uint32_t>& order = load.by_conversation;
-  std::vector<Turn>& turns = load.turns;
+  std::vector<BasicTurn<Text>>& turns = load.turns;
   // At most one turn per question.
   turns.reserve(static_cast<std::size_t>(std::count_if(
       messages.begin(), messages.end(), [](const MessageRecord& m) { return m.role == Role::Question; })));
   // Messages are read in conversation order: those a few places ahead are fetched.
   std::size_t fetched = 0;  // order[0, fetched) asked for
+  std::string_view account;
+  std::string_view source;
+  std::chrono::milliseconds threshold{thresholds.ms(account, source)};
   for (std::size_t begin = 0; begin < order.size();) {
     const MessageRecord& first = messages[order[begin]];
     std::size_t end = begin + 1;
@@ -45,13 +53,28 @@ LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRec
     for (; fetched < std::min(order.size(), end + kPrefetchDistance); ++fetched) {
       prefetchRow(messages[order[fetched]]);
     }
-    const std::chrono::milliseconds threshold{thresholds.ms(first.account, first.source)};
+    // Conversations of one account come in runs: its threshold looked up once per run.
+    if (first.account != account || first.source != source) {
+      account = first.account;
+      source = first.source;
+      threshold = std::chrono::milliseconds{thresholds.ms(account, source)};
+    }
     internal::appendTurnsOfSorted(
         end - begin, [&](std::size_t k) -> const MessageRecord& { return messages[order[begin + k]]; },
         threshold, turns);
     begin = end;
   }
   return load;
+}
+
+}  // namespace
+
+LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRecord>& messages) {
+  return turnsOf(config, messages);
+}
+
+LoadTurnViews turnsOfLoad(const config::Config& config, const std::vector<MessageRecordView>& messages) {
+  return turnsOf(config, messages);
 }
 
 }  // namespace replywatch::tracker

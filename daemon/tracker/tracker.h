@@ -32,12 +32,17 @@ std::vector<Turn> computeTurns(std::vector<MessageRecord> messages, std::chrono:
 // each conversation's turns as computeTurns() gives them, with the threshold of the
 // account of the conversation's first message (by created_at, then id). Every message's
 // source must be one of `config` (std::out_of_range otherwise). Pure function.
-struct LoadTurns {
-  std::vector<Turn> turns;  // by conversation
+template <typename Text>
+struct BasicLoadTurns {
+  std::vector<BasicTurn<Text>> turns;  // by conversation
   // Indexes into the messages, by (source, conversation_id, created_at, id).
   std::vector<std::uint32_t> by_conversation;
 };
+using LoadTurns = BasicLoadTurns<std::string>;
+using LoadTurnViews = BasicLoadTurns<std::string_view>;
 LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRecord>& messages);
+// The same of a load's views: the turns view the messages' texts.
+LoadTurnViews turnsOfLoad(const config::Config& config, const std::vector<MessageRecordView>& messages);
 
 // A conversation as stored: its messages and the turns stored for them.
 struct StoredConversation {
@@ -214,6 +219,18 @@ class Classifier {
  public:
   explicit Classifier(const config::Config& config);  // compiles handler regexes
   ~Classifier();
+
+  // What is decided of a message. The views are of `source`, `message`, the
+  // configuration or static text: valid while those are. Thread: any, concurrently.
+  struct Decision {
+    std::string_view account;  // the message's, or the source's when it names none
+    Role role = Role::Ignored;
+    std::string_view responder;  // brand messages: the author id, or name without one
+    std::string_view handler;    // brand messages: the matching handler, or "unknown"
+    Route route = Route::Unknown;
+  };
+  Decision decide(const config::SourceConfig& source, const MessageView& message) const;
+  // decide() and the message's keys, copied into a record.
   MessageRecord classify(const config::SourceConfig& source, const Message& message) const;
 
  private:

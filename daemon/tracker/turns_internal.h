@@ -18,20 +18,20 @@ namespace replywatch::tracker::internal {
 void sortAndDedup(std::vector<MessageRecord>& messages);
 
 // Appends to `turns` the turns of the `n` messages at(0) .. at(n - 1) (each a
-// const MessageRecord&), sorted by (created_at, id) without duplicate ids.
-template <typename At>
+// const BasicMessageRecord<Text>&), sorted by (created_at, id) without duplicate ids.
+template <typename At, typename Text>
 void appendTurnsOfSorted(std::size_t n, At at, std::chrono::milliseconds threshold,
-                         std::vector<Turn>& turns) {
+                         std::vector<BasicTurn<Text>>& turns) {
   bool open = false;
   for (std::size_t k = 0; k < n; ++k) {
-    const MessageRecord& m = at(k);
+    const BasicMessageRecord<Text>& m = at(k);
     switch (m.role) {
       case Role::Ignored:
       case Role::Inbound:  // joins an open turn, never opens one
         break;
       case Role::Question:
         if (!open) {
-          Turn& t = turns.emplace_back();
+          BasicTurn<Text>& t = turns.emplace_back();
           t.account = m.account;
           t.channel = m.channel;
           t.source = m.source;
@@ -43,11 +43,11 @@ void appendTurnsOfSorted(std::size_t n, At at, std::chrono::milliseconds thresho
         break;
       case Role::Brand:
         if (open) {
-          Turn& t = turns.back();
+          BasicTurn<Text>& t = turns.back();
           t.answer_id = m.id;
           t.answered_at = m.created_at;
           t.responder = m.responder;
-          t.handler = m.handler.empty() ? std::string("unknown") : m.handler;
+          t.handler = m.handler.empty() ? Text("unknown") : m.handler;
           t.route = m.route;
           if (m.created_at - t.asked_at > threshold) t.breached_at = t.asked_at + threshold;
           open = false;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 
 #include "connectors/export/export_connector.h"
@@ -448,6 +449,44 @@ TEST_F(ExportFormat, MissingFileIsAnIoError) {
   auto input = Input::openFile("/nonexistent/replywatch/feed.jsonl");
   ASSERT_FALSE(input.ok());
   EXPECT_EQ(input.error().reason, "io");
+}
+
+TEST_F(ExportFormat, ARangeIsReadAtOnce) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "range.csv";
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += std::to_string(i) + ",";
+  { std::ofstream(file, std::ios::binary) << text; }
+  auto whole = Input::readRange(file, 0, std::nullopt);
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  EXPECT_EQ(std::string_view(whole->data(), whole->size()), text);
+  EXPECT_TRUE(whole->eof());
+  EXPECT_EQ(whole->consumed(), 0u);
+  // From an offset, a length: counted from the file's start; nothing more comes.
+  auto part = Input::readRange(file, 1000, 70000);
+  ASSERT_TRUE(part.ok()) << part.error().message;
+  const char* data = part->data();
+  EXPECT_EQ(std::string_view(data, part->size()), text.substr(1000, 70000));
+  EXPECT_EQ(part->consumed(), 1000u);
+  auto more = part->fill();
+  EXPECT_TRUE(!more.ok() || !*more);
+  EXPECT_EQ(part->data(), data);
+  // Moved, the bytes stay where they were.
+  Input moved = std::move(*part);
+  EXPECT_EQ(moved.data(), data);
+  // To the end, and past it: what the file has.
+  auto tail = Input::readRange(file, text.size() - 10, std::nullopt);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(std::string_view(tail->data(), tail->size()), text.substr(text.size() - 10));
+  auto past = Input::readRange(file, text.size() - 10, 100);
+  ASSERT_TRUE(past.ok());
+  EXPECT_EQ(std::string_view(past->data(), past->size()), text.substr(text.size() - 10));
+  auto beyond = Input::readRange(file, text.size() + 5, std::nullopt);
+  ASSERT_TRUE(beyond.ok());
+  EXPECT_EQ(beyond->size(), 0u);
+  auto missing = Input::readRange(dir.path() / "missing.csv", 0, std::nullopt);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().reason, "io");
 }
 
 TEST(ExportImport, ImportFileFeedsTheSinkAndHealth) {

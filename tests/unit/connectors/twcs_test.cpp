@@ -115,6 +115,34 @@ TEST(TwcsFormat, CsvRecordsEndOnlyAtNewlines) {
   EXPECT_EQ(lines, (std::vector<std::uint64_t>{1, 2, 4, 5, 6}));
 }
 
+// Unquoted fields of every length around the 16 bytes looked at at once, the record's
+// last one ending at the input's end or at a newline, at any alignment.
+TEST(TwcsFormat, UnquotedFieldsOfEveryLength) {
+  for (std::size_t lead = 0; lead < 3; ++lead) {
+    std::string data(lead, '\n');  // blank lines first: the fields start at other offsets
+    std::vector<std::vector<std::string>> expected;
+    for (std::size_t a = 0; a <= 40; ++a) {
+      for (const std::size_t b :
+           {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, a}) {
+        // A quote inside an unquoted field is data.
+        std::vector<std::string> row = {std::string(a, 'a'), std::string(b, 'b'),
+                                        "x\"q\"" + std::string(b, 'c')};
+        data += row[0] + "," + row[1] + "," + row[2];
+        expected.push_back(row);
+        data += "\n";
+      }
+    }
+    data.pop_back();  // the last record ends at the input's end
+    CsvReader reader(exportfmt::Input::fromMemory(data));
+    std::vector<std::vector<std::string>> rows;
+    while (reader.next() == CsvReader::Status::Record) {
+      if (reader.fields().size() == 1 && reader.fields()[0].empty()) continue;  // blank lines
+      rows.emplace_back(reader.fields().begin(), reader.fields().end());
+    }
+    EXPECT_EQ(rows, expected) << lead;
+  }
+}
+
 // A CR is dropped only where it ends the record; elsewhere, at a field's end too, it is data.
 TEST(TwcsFormat, OnlyACrEndingTheRecordIsDropped) {
   const std::string data = "a,b\nx\r,y\r\n\"q\",\"last\"\r";
@@ -403,6 +431,35 @@ TEST(Twcs, AuthorsAreTrimmed) {
   EXPECT_EQ(h.sink.find("2")->author_id, "AppleSupport");
   EXPECT_EQ(h.sink.find("1")->account, "apple");
   EXPECT_EQ(h.sink.find("2")->account, "apple");
+}
+
+// A piece's messages view its bytes; quoted fields with doubled quotes are unescaped into
+// the reader's scratch, which the next row reuses: each message keeps its own text.
+TEST(Twcs, EscapedQuotedFieldsKeepTheirOwnTexts) {
+  testing::TempDir dir;
+  TwcsHarness h(kQuirksSource);
+  const auto file = dir.path() / "escaped.csv";
+  std::string text = kTwcsHeader;
+  const int rows = 40;
+  for (int i = 1; i <= rows; ++i) {
+    const bool inbound = i % 2 == 1;
+    const std::string author = inbound ? fmt::format("\"user \"\"{}\"\"\"", i) : "AppleSupport";
+    text += fmt::format("{},{},{},Tue Oct 31 10:{:02}:00 +0000 2017,\"said \"\"{}\"\", then {}\",,{}\n", i,
+                        author, inbound ? "True" : "False", i, std::string(static_cast<std::size_t>(i), 'x'),
+                        i, inbound ? "" : std::to_string(i - 1));
+  }
+  testing::writeAll(file, text);
+  auto r = h.import(file);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->stored, static_cast<std::uint64_t>(rows));
+  for (int i = 1; i <= rows; ++i) {
+    const Message* m = h.sink.find(std::to_string(i));
+    ASSERT_NE(m, nullptr) << i;
+    EXPECT_EQ(m->text, fmt::format("said \"{}\", then {}", std::string(static_cast<std::size_t>(i), 'x'), i));
+    EXPECT_EQ(m->author_id, i % 2 == 1 ? fmt::format("user \"{}\"", i) : "AppleSupport");
+    EXPECT_EQ(m->conversation_id, std::to_string(i % 2 == 1 ? i : i - 1));
+    EXPECT_EQ(m->in_reply_to, i % 2 == 1 ? "" : std::to_string(i - 1));
+  }
 }
 
 // One file per day: the answer after midnight continues the question of the day before.

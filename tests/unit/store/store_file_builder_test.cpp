@@ -184,7 +184,7 @@ TEST(BuildSqliteStore, TheBuiltStoreOpensAndTakesFurtherCommits) {
 TEST(BuildSqliteStore, AnEmptyLoadIsAnEmptyStore) {
   TempDir dir;
   const auto path = dir.file("empty.db");
-  auto built = buildSqliteStore(path, {}, {});
+  auto built = buildSqliteStore(path, std::vector<MessageRecord>{}, std::vector<Turn>{});
   ASSERT_TRUE(built.ok()) << built.error().message;
   RawDb raw(path);
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
