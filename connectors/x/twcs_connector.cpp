@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -31,6 +32,8 @@ constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kInProgress = kNone - 1;
 // Rejected rows logged one by one per file; further ones are only counted.
 constexpr std::uint64_t kMaxLoggedRejections = 100;
+// Nodes from which the parents are looked up by two threads.
+constexpr std::uint32_t kParallelFrom = 1 << 16;
 
 std::string lowerCopy(std::string_view s) {
   std::string out(s);
@@ -463,9 +466,24 @@ struct TwcsConnector::Pass : PassPart {
       auto it = std::lower_bound(by_id.begin(), by_id.end(), std::make_pair(id, std::uint32_t{0}));
       return it != by_id.end() && it->first == id ? it->second : kNone;
     };
+    // Each node's parent: a binary search each, the second half's on another thread.
     std::vector<std::uint32_t> parent(n, kNone);
-    for (std::uint32_t i = 0; i < n; ++i) {
-      if (!nodes[i].duplicate) parent[i] = find(nodes[i].parent);
+    auto find_parents = [&](std::uint32_t from, std::uint32_t to) {
+      for (std::uint32_t i = from; i < to; ++i) {
+        if (!nodes[i].duplicate) parent[i] = find(nodes[i].parent);
+      }
+    };
+    const std::uint32_t half = n / 2;
+    {
+      std::optional<std::thread> other;
+      if (n >= kParallelFrom) {
+        try {
+          other.emplace([&] { find_parents(half, n); });
+        } catch (const std::system_error&) {  // no thread to be had: this one does it all
+        }
+      }
+      find_parents(0, other ? half : n);
+      if (other) other->join();
     }
     by_id = {};
 

@@ -56,17 +56,6 @@ std::uint64_t countNewlines(const char* b, const char* e) {
   return n;
 }
 
-bool readInt(std::string_view s, int& out) {  // up to 9 digits only: no sign, no spaces
-  if (s.empty() || s.size() > 9) return false;
-  int v = 0;
-  for (const char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  out = v;
-  return true;
-}
-
 // Three characters as one integer, to compare a name in one step.
 constexpr std::uint32_t packed3(std::string_view s) {
   return (static_cast<std::uint32_t>(static_cast<unsigned char>(s[0])) << 16) |
@@ -95,6 +84,23 @@ int indexOfName(std::string_view name, const std::array<std::string_view, N>& na
 
 int monthOf(std::string_view m) { return indexOfName(m, kMonths) + 1; }
 
+// Days in `month` (1-12) of the proleptic Gregorian `year`.
+int daysInMonth(int year, int month) {
+  constexpr std::array<int, 12> kDaysIn = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  return kDaysIn[static_cast<std::size_t>(month - 1)] + (month == 2 && leap ? 1 : 0);
+}
+
+// Days from 1970-01-01 to the date (H. Hinnant's days_from_civil), for years 0-9999.
+std::int64_t daysFromCivil(int year, int month, int day) {
+  const int y = year - (month <= 2 ? 1 : 0);
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;                                             // [0, 399]
+  const int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;  // [0, 365]
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                     // [0, 146096]
+  return std::int64_t{era} * 146097 + doe - 719468;
+}
+
 bool isWeekday(std::string_view d) { return indexOfName(d, kDays) >= 0; }
 
 }  // namespace
@@ -106,30 +112,34 @@ std::optional<Timestamp> parseCreatedAt(std::string_view text) {
   // "Tue Oct 31 22:10:47 +0000 2017": weekday month day HH:MM:SS offset year.
   if (text.size() == 30 && text[3] == ' ' && text[7] == ' ' && text[10] == ' ' && text[13] == ':' &&
       text[16] == ':' && text[19] == ' ' && text[25] == ' ') {
-    int day = 0;
-    int hh = 0;
-    int mm = 0;
-    int ss = 0;
-    int off_h = 0;
-    int off_m = 0;
-    int year = 0;
+    const char* p = text.data();
+    // Two digits at p[at], or -1.
+    auto two = [p](std::size_t at) {
+      const unsigned tens = static_cast<unsigned char>(p[at]) - '0';
+      const unsigned ones = static_cast<unsigned char>(p[at + 1]) - '0';
+      return tens <= 9 && ones <= 9 ? static_cast<int>(tens * 10 + ones) : -1;
+    };
     const int month = monthOf(text.substr(4, 3));
+    const int day = two(8);
+    const int hh = two(11);
+    const int mm = two(14);
+    const int ss = two(17);
     const char sign = text[20];
-    if (!isWeekday(text.substr(0, 3)) || month == 0 || !readInt(text.substr(8, 2), day) ||
-        !readInt(text.substr(11, 2), hh) || !readInt(text.substr(14, 2), mm) ||
-        !readInt(text.substr(17, 2), ss) || (sign != '+' && sign != '-') ||
-        !readInt(text.substr(21, 2), off_h) || !readInt(text.substr(23, 2), off_m) ||
-        !readInt(text.substr(26, 4), year)) {
+    const int off_h = two(21);
+    const int off_m = two(23);
+    const int century = two(26);
+    const int years = two(28);
+    if (!isWeekday(text.substr(0, 3)) || month == 0 || day < 1 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+        ss < 0 || ss > 60 || (sign != '+' && sign != '-') || off_h < 0 || off_h > 23 || off_m < 0 ||
+        off_m > 59 || century < 0 || years < 0) {
       return std::nullopt;
     }
-    using namespace std::chrono;
-    const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
-                             std::chrono::day{static_cast<unsigned>(day)}};
-    if (!ymd.ok() || hh > 23 || mm > 59 || ss > 60 || off_h > 23 || off_m > 59) return std::nullopt;
-    auto t = sys_days{ymd} + hours{hh} + minutes{mm} + seconds{ss};
-    const auto offset = hours{off_h} + minutes{off_m};
-    t = sign == '+' ? t - offset : t + offset;
-    return time_point_cast<milliseconds>(t);
+    const int year = century * 100 + years;
+    if (day > daysInMonth(year, month)) return std::nullopt;
+    const std::int64_t offset = (off_h * 60 + off_m) * 60;
+    const std::int64_t seconds =
+        daysFromCivil(year, month, day) * 86400 + (hh * 60 + mm) * 60 + ss + (sign == '+' ? -offset : offset);
+    return Timestamp{std::chrono::milliseconds{seconds * 1000}};
   }
   return parseRfc3339(text);
 }

@@ -48,17 +48,18 @@ Result<connectors::IngestOutcome> NewStoreLoad::keep(const config::SourceConfig&
   for (std::size_t k = 0; k < n; ++k) {
     const MessageView& m = at(k);
     const tracker::Classifier::Decision d = classifier_.decide(*configured, m);
-    MessageRecordView& r = records_.emplace_back();
-    r.source = configured->name;
-    r.id = texts_.copy(m.id);
-    r.account = d.account.data() == configured->account.data() ? d.account : accountText(d.account);
-    r.channel = configured->channel;
-    r.conversation_id = texts_.copy(m.conversation_id);
-    r.in_reply_to = texts_.copy(m.in_reply_to);
+    CompactMessageRecord& r = records_.emplace_back();
+    r.source = CompactText(configured->name);
+    r.id = kept(m.id);
+    r.account =
+        CompactText(d.account.data() == configured->account.data() ? d.account : accountText(d.account));
+    r.channel = CompactText(configured->channel);
+    r.conversation_id = kept(m.conversation_id);
+    r.in_reply_to = kept(m.in_reply_to);
     r.created_at = m.created_at;
     r.role = d.role;
-    r.responder = texts_.copy(d.responder);
-    r.handler = d.handler;  // a configured handler's name, or static text
+    r.responder = kept(d.responder);
+    r.handler = CompactText(d.handler);  // a configured handler's name, or static text
     r.route = d.route;
     call_of_.push_back(call);
   }
@@ -98,7 +99,7 @@ Result<std::vector<std::optional<MessagePlace>>> NewStoreLoad::messagePlaces(
   std::unordered_map<std::string_view, std::uint32_t> kept;
   for (const std::string& id : ids) kept.emplace(id, kNone);
   for (std::uint32_t i = 0; i < records_.size(); ++i) {
-    const MessageRecordView& r = records_[i];
+    const CompactMessageRecord& r = records_[i];
     if (r.source != source) continue;
     auto it = kept.find(r.id);
     if (it != kept.end() && (it->second == kNone || keptOver(i, it->second))) it->second = i;
@@ -135,7 +136,7 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
   Built built;
   // The turns are computed on another thread meanwhile, as if no message came twice:
   // again, after the duplicates are dropped, when some did.
-  tracker::LoadTurnViews turns;
+  tracker::CompactLoadTurns turns;
   std::optional<std::string> turns_failed;
   std::thread turns_thread([&] {
     nameThisThread("load-turns");
@@ -161,8 +162,8 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
         },
         true);
     for (const std::size_t k : sorted.ties) {
-      const MessageRecordView& x = records_[sorted.order[k - 1]];
-      const MessageRecordView& y = records_[sorted.order[k]];
+      const CompactMessageRecord& x = records_[sorted.order[k - 1]];
+      const CompactMessageRecord& y = records_[sorted.order[k]];
       if (x.source != y.source || x.id != y.id) continue;
       if (dropped.empty()) dropped.assign(records_.size(), false);
       dropped[sorted.order[k]] = true;

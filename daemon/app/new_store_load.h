@@ -73,15 +73,19 @@ class NewStoreLoad final : public connectors::IngestSink {
   bool keptOver(std::uint32_t a, std::uint32_t b) const;
   // `account` kept once in the arena (accounts are few, each of many messages).
   std::string_view accountText(std::string_view account);
+  // `text` as a record keeps it: inline, or copied into the arena.
+  CompactText kept(std::string_view text) {
+    return CompactText(text.size() <= CompactText::kInline ? text : texts_.copy(text));
+  }
 
   const config::Config& config_;
   tracker::Classifier classifier_;
-  // The records' texts: ids copied here; sources, channels, handlers and configured
-  // accounts viewed in the configuration.
+  // The records' texts longer than CompactText holds: ids copied here; sources,
+  // channels, handlers and configured accounts viewed in the configuration.
   TextArena texts_;
   std::unordered_map<std::string_view, std::string_view> accounts_;  // views of texts_
   std::string_view last_account_;
-  std::vector<MessageRecordView> records_;
+  std::vector<CompactMessageRecord> records_;
   std::vector<std::uint32_t> call_of_;  // per record: the ingest() call that gave it
   std::uint32_t calls_ = 0;
 };

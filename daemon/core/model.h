@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/core/compact_text.h"
 #include "daemon/core/timestamp.h"
 
 namespace replywatch {
@@ -68,8 +69,9 @@ enum class Role : std::uint8_t {
 };
 
 // What is stored per message: the measurement needs, no text, no community member ids.
-// `Text` is std::string (MessageRecord) or std::string_view (MessageRecordView: a load
-// into a new store file, whose texts live in the load's arena and the configuration).
+// `Text` is std::string (MessageRecord) or CompactText (CompactMessageRecord: a load
+// into a new store file, whose longer texts live in the load's arena and the
+// configuration).
 template <typename Text>
 struct BasicMessageRecord {
   Text source;
@@ -85,7 +87,7 @@ struct BasicMessageRecord {
   Route route = Route::Unknown;
 };
 using MessageRecord = BasicMessageRecord<std::string>;
-using MessageRecordView = BasicMessageRecord<std::string_view>;
+using CompactMessageRecord = BasicMessageRecord<CompactText>;
 
 // (source, conversation_id) identifies a conversation across the whole store.
 struct ConversationKey {
@@ -104,7 +106,7 @@ struct MessagePlace {
 };
 
 // One question turn. A turn is identified by (source, conversation_id, question_id).
-// `Text` as for BasicMessageRecord: TurnView is a turn of a load's MessageRecordViews.
+// `Text` as for BasicMessageRecord: CompactTurn is a turn of CompactMessageRecords.
 template <typename Text>
 struct BasicTurn {
   Text account;
@@ -126,7 +128,7 @@ struct BasicTurn {
   bool operator==(const BasicTurn&) const = default;
 };
 using Turn = BasicTurn<std::string>;
-using TurnView = BasicTurn<std::string_view>;
+using CompactTurn = BasicTurn<CompactText>;
 
 struct TurnKey {
   std::string source;

@@ -485,8 +485,8 @@ Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
 }
 
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
-                                    const std::vector<MessageRecordView>& messages,
-                                    const std::vector<TurnView>& turns, const MessageOrders& given) {
+                                    const std::vector<CompactMessageRecord>& messages,
+                                    const std::vector<CompactTurn>& turns, const MessageOrders& given) {
   return buildStore(path, messages, turns, given);
 }
 

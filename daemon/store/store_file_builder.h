@@ -49,9 +49,9 @@ struct MessageOrders {
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
                                     const std::vector<MessageRecord>& messages,
                                     const std::vector<Turn>& turns, const MessageOrders& given = {});
-// The same of a load's views (MessageRecordView, TurnView).
+// The same of compact records.
 Result<BuiltStore> buildSqliteStore(const std::filesystem::path& path,
-                                    const std::vector<MessageRecordView>& messages,
-                                    const std::vector<TurnView>& turns, const MessageOrders& given = {});
+                                    const std::vector<CompactMessageRecord>& messages,
+                                    const std::vector<CompactTurn>& turns, const MessageOrders& given = {});
 
 }  // namespace replywatch::store

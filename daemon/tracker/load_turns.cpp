@@ -73,7 +73,8 @@ LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRec
   return turnsOf(config, messages);
 }
 
-LoadTurnViews turnsOfLoad(const config::Config& config, const std::vector<MessageRecordView>& messages) {
+CompactLoadTurns turnsOfLoad(const config::Config& config,
+                             const std::vector<CompactMessageRecord>& messages) {
   return turnsOf(config, messages);
 }
 

@@ -39,10 +39,10 @@ struct BasicLoadTurns {
   std::vector<std::uint32_t> by_conversation;
 };
 using LoadTurns = BasicLoadTurns<std::string>;
-using LoadTurnViews = BasicLoadTurns<std::string_view>;
+using CompactLoadTurns = BasicLoadTurns<CompactText>;
 LoadTurns turnsOfLoad(const config::Config& config, const std::vector<MessageRecord>& messages);
-// The same of a load's views: the turns view the messages' texts.
-LoadTurnViews turnsOfLoad(const config::Config& config, const std::vector<MessageRecordView>& messages);
+// The same of compact records (the turns' longer texts view what the messages' view).
+CompactLoadTurns turnsOfLoad(const config::Config& config, const std::vector<CompactMessageRecord>& messages);
 
 // A conversation as stored: its messages and the turns stored for them.
 struct StoredConversation {

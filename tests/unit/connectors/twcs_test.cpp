@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <cctype>
+#include <chrono>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
@@ -67,6 +70,43 @@ TEST(TwcsFormat, CreatedAt) {
   EXPECT_EQ(parseCreatedAt("wed OCT 31 22:10:47 +0000 2017"), testing::at("2017-10-31T22:10:47Z"));
   EXPECT_FALSE(parseCreatedAt("Tue Oc  31 22:10:47 +0000 2017"));
   EXPECT_FALSE(parseCreatedAt("Tue Oct 31 22:10:47 +0000 2O17"));
+}
+
+// Every day of four centuries at several times and offsets, against std::chrono's
+// calendar; the days that do not exist refused.
+TEST(TwcsFormat, CreatedAtOnEveryDay) {
+  using namespace std::chrono;
+  constexpr std::array<const char*, 12> kMonthNames = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  constexpr std::array<const char*, 7> kDayNames = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  int k = 0;
+  for (sys_days d = sys_days{1899y / 1 / 1}; d < sys_days{2301y / 1 / 1}; d += days{1}, ++k) {
+    const year_month_day ymd{d};
+    const int hh = k % 24;
+    const int mm = k * 7 % 60;
+    const int ss = k * 13 % 60;
+    const int off = (k % 5 - 2) * 90;  // minutes, both signs
+    const std::string text = fmt::format(
+        "{} {} {:02} {:02}:{:02}:{:02} {}{:02}{:02} {:04}", kDayNames[weekday{d}.c_encoding()],
+        kMonthNames[static_cast<unsigned>(ymd.month()) - 1], static_cast<unsigned>(ymd.day()), hh, mm, ss,
+        off < 0 ? '-' : '+', std::abs(off) / 60, std::abs(off) % 60, static_cast<int>(ymd.year()));
+    const auto expected = d + hours{hh} + minutes{mm} + seconds{ss} - minutes{off};
+    auto parsed = parseCreatedAt(text);
+    ASSERT_TRUE(parsed.has_value()) << text;
+    ASSERT_EQ(*parsed, time_point_cast<milliseconds>(expected)) << text;
+  }
+  for (const char* missing :
+       {"Thu Feb 29 10:00:00 +0000 1900", "Mon Feb 29 10:00:00 +0000 2100", "Fri Feb 30 10:00:00 +0000 2024",
+        "Mon Apr 31 10:00:00 +0000 2024", "Mon Jan 32 10:00:00 +0000 2024", "Mon Jan 00 10:00:00 +0000 2024",
+        "Mon Jan 10 24:00:00 +0000 2024", "Mon Jan 10 10:60:00 +0000 2024", "Mon Jan 10 10:00:61 +0000 2024",
+        "Mon Jan 10 10:00:00 +2400 2024", "Mon Jan 10 10:00:00 +0060 2024", "Mon Jan 10 10:00:00 *0000 2024",
+        "Mon Jan 1a 10:00:00 +0000 2024", "Mon Jan 10 10:00:00 +0000 20x4", "Mon Jan 10 10:00:00 +0000 -024",
+        "Mon Jan 10 1 :00:00 +0000 2024"}) {
+    EXPECT_FALSE(parseCreatedAt(missing).has_value()) << missing;
+  }
+  EXPECT_TRUE(parseCreatedAt("Tue Feb 29 10:00:00 +0000 2000").has_value());
+  EXPECT_TRUE(parseCreatedAt("Thu Feb 29 10:00:00 +0000 2024").has_value());
+  EXPECT_TRUE(parseCreatedAt("Sat Dec 31 23:59:60 +0000 2016").has_value());  // a leap second, as before
 }
 
 TEST(TwcsFormat, IdsAndInbound) {
