@@ -159,6 +159,18 @@ struct PassPart {
   // (id, node) of every node, sorted, once sortIds() ran.
   std::vector<std::pair<std::uint64_t, std::uint32_t>> by_id;
 
+  // Room for the rows of `bytes` of the file, at the fewest bytes a row can take: the
+  // vectors are filled without being moved as they grow, and a later part is appended
+  // in place. Pages are only used as the rows come. Capped: a larger file grows as usual.
+  void reserveFor(std::uint64_t bytes) {
+    constexpr std::uint64_t kFewestRowBytes = 40;
+    constexpr std::uint64_t kMaxRows = std::uint64_t{1} << 25;
+    const auto rows = static_cast<std::size_t>(std::min(bytes / kFewestRowBytes, kMaxRows));
+    nodes.reserve(rows);
+    accepted.reserve(rows);
+    by_id.reserve(rows);
+  }
+
   void sortIds() {
     by_id.clear();
     by_id.reserve(nodes.size());
@@ -659,6 +671,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
         return;
       }
       CsvReader half(std::move(*input));
+      later.reserveFor(total - *middle);
       later_end = readPart(
           half, *header, validator_, now, kNoStop, later,
           [&](std::uint64_t line, Rejection problem) {
@@ -672,6 +685,8 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
       if (later_end) later.sortIds();  // while the first reader sorts its own
     });
   }
+  // The whole file: the later part is appended here.
+  pass.reserveFor(total > reader.bytesDone() ? total - reader.bytesDone() : 0);
   auto read =
       readPart(reader, *header, validator_, now, middle.value_or(kNoStop), pass, log_rejection, progress_at);
   if (later_read.valid()) {

@@ -152,7 +152,8 @@ Result<NewStoreLoad::Built> NewStoreLoad::buildFile(const std::filesystem::path&
     // Duplicates: sorted by (source, id), each id's copies in the order of keptOver();
     // the first of each run stays.
     // Every record comes from a configured source (ingest() is given its configuration).
-    const Ranks sources(config_.sourceNames());
+    const Ranks source_ranks(config_.sourceNames());
+    RankLookup sources(source_ranks);
     SortedRows sorted = sortedOrder(
         records_.size(),
         [&](std::uint32_t i) { return textKey(sources(records_[i].source), records_[i].id, i); },

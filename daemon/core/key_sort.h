@@ -75,6 +75,28 @@ class Ranks {
   std::unordered_map<std::string_view, std::uint32_t> ranks_;
 };
 
+// A Ranks looked up row after row: a value equal to the one asked for last is not looked
+// up again (rows often come in runs of one value). Views the last value: the rows must
+// outlive it. One per thread.
+class RankLookup {
+ public:
+  explicit RankLookup(const Ranks& ranks) : ranks_(ranks) {}
+  std::uint32_t operator()(std::string_view value) {
+    if (!asked_ || value != last_) {
+      last_rank_ = ranks_(value);
+      last_ = value;
+      asked_ = true;
+    }
+    return last_rank_;
+  }
+
+ private:
+  const Ranks& ranks_;
+  std::string_view last_;
+  std::uint32_t last_rank_ = 0;
+  bool asked_ = false;
+};
+
 // The key of row `index` for a sort by `rank`, then a text: its first 16 bytes.
 inline SortKey textKey(std::uint32_t rank, std::string_view text, std::uint32_t index) {
   return SortKey{prefixOf(text), prefixOf(text.size() > 8 ? text.substr(8) : std::string_view()), rank,

@@ -331,7 +331,8 @@ Result<BuiltStore> buildStore(const std::filesystem::path& path,
       };
       std::vector<std::uint32_t> sorted;
       if (given.by_conversation.empty()) {
-        const Ranks sources = message_sources();
+        const Ranks source_ranks = message_sources();
+        RankLookup sources(source_ranks);
         sorted = sortedOrder(
                      messages.size(),
                      [&](std::uint32_t i) {
@@ -356,8 +357,10 @@ Result<BuiltStore> buildStore(const std::filesystem::path& path,
                                w.addText(m.id);
                              });
       if (!other_side) return;
-      const Ranks sources_of_turns = turn_sources();
-      const Ranks accounts(turns, [](const Turn& t) -> std::string_view { return t.account; });
+      const Ranks turn_source_ranks = turn_sources();
+      RankLookup sources_of_turns(turn_source_ranks);
+      const Ranks account_ranks(turns, [](const Turn& t) -> std::string_view { return t.account; });
+      RankLookup accounts(account_ranks);
       const std::vector<std::uint32_t> by_account =
           sortedOrder(
               turns.size(),
@@ -399,7 +402,8 @@ Result<BuiltStore> buildStore(const std::filesystem::path& path,
     };
     SortedRows message_sort;
     if (given.by_key.empty()) {
-      const Ranks sources = message_sources();
+      const Ranks source_ranks = message_sources();
+      RankLookup sources(source_ranks);
       message_sort = sortedOrder(
           messages.size(),
           [&](std::uint32_t i) { return textKey(sources(messages[i].source), messages[i].id, i); }, less,
@@ -423,7 +427,8 @@ Result<BuiltStore> buildStore(const std::filesystem::path& path,
         !written) {
       return written;
     }
-    const Ranks sources_of_turns = turn_sources();
+    const Ranks turn_source_ranks = turn_sources();
+    RankLookup sources_of_turns(turn_source_ranks);
     SortedRows turn_sort = sortedOrder(
         turns.size(),
         [&](std::uint32_t i) {

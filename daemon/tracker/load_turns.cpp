@@ -15,7 +15,8 @@ BasicLoadTurns<Text> turnsOf(const config::Config& config,
                              const std::vector<BasicMessageRecord<Text>>& messages) {
   using MessageRecord = BasicMessageRecord<Text>;
   const internal::Thresholds thresholds(config);
-  const Ranks sources(config.sourceNames());
+  const Ranks source_ranks(config.sourceNames());
+  RankLookup sources(source_ranks);
   BasicLoadTurns<Text> load;
   // Each conversation's messages together, in (created_at, id) order.
   load.by_conversation =

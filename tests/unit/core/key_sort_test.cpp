@@ -133,5 +133,20 @@ TEST(KeySort, RanksOfGivenValuesAreThoseOfTheRows) {
   EXPECT_THROW((void)given("other"), std::out_of_range);
 }
 
+// Runs of one value, values that alternate, a value met again after others, a text
+// equal to the last one but held elsewhere: always the value's rank.
+TEST(KeySort, RankLookupsGiveTheRanks) {
+  const std::vector<std::string> values = {"b", "a", "c", ""};
+  const Ranks ranks(values, [](const std::string& v) -> std::string_view { return v; });
+  std::vector<std::string> asked = {"a", "a", "a", "b", "a", "b", "b", "c", "", "", "c", "a"};
+  RankLookup lookup(ranks);
+  for (const std::string& v : asked) EXPECT_EQ(lookup(v), ranks(v)) << v;
+  const std::string copy = asked.back();
+  EXPECT_EQ(lookup(copy), ranks("a"));
+  EXPECT_EQ(lookup(""), 0U);
+  EXPECT_THROW((void)lookup("other"), std::out_of_range);
+  EXPECT_EQ(lookup("c"), 3U);  // a failed lookup forgets nothing
+}
+
 }  // namespace
 }  // namespace replywatch
