@@ -47,10 +47,23 @@ struct Classifier::Impl {
   // The configuration of account `name`; an account not configured takes the settings
   // of `fallback` (the source's account), and built-in defaults when that is unknown too.
   const config::AccountConfig& account(std::string_view name, std::string_view fallback) const {
+    if (const config::AccountConfig* found = configured(name)) return *found;
+    const config::AccountConfig* found = configured(fallback);
+    return found == nullptr ? default_account : *found;
+  }
+
+  // Account `name` of the configuration, or null. A few are compared one by one (most
+  // differ in length): cheaper than hashing the name for each message.
+  const config::AccountConfig* configured(std::string_view name) const {
+    constexpr std::size_t kScanned = 8;
+    if (config.accounts.size() <= kScanned) {
+      for (const auto& a : config.accounts) {
+        if (a.name == name) return &a;
+      }
+      return nullptr;
+    }
     auto it = accounts.find(name);
-    if (it != accounts.end()) return *it->second;
-    it = accounts.find(fallback);
-    return it == accounts.end() ? default_account : *it->second;
+    return it == accounts.end() ? nullptr : it->second;
   }
 };
 

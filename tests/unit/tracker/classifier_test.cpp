@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "daemon/config/config.h"
 #include "daemon/tracker/tracker.h"
 #include "tests/unit/tracker/tracker_test_util.h"
@@ -247,6 +249,36 @@ TEST_F(ClassifierTest, UnconfiguredMessageAccountTakesTheSourceAccountSettings) 
   Message brand = message("acme_fr", "", false, "Bonjour");
   brand.account = "AppleSupport";
   EXPECT_EQ(Classifier(cfg_).classify(src_, brand).role, Role::Brand);  // acme's brand ids apply
+}
+
+// The same with more accounts than are compared one by one (looked up by hash).
+TEST_F(ClassifierTest, ManyAccountsAreFoundAsFew) {
+  config::Config many = cfg_;
+  for (int i = 0; i < 12; ++i) {
+    config::AccountConfig a;
+    a.name = "extra" + std::to_string(i);
+    a.count = i % 2 == 0 ? config::CountMode::Questions : config::CountMode::All;
+    many.accounts.push_back(a);
+  }
+  const Classifier few(cfg_);
+  const Classifier lots(many);
+  for (const std::string account : {"", "acme", "quiet", "AppleSupport"}) {
+    for (const std::string author : {"bot1", "acme_fr", "u1"}) {
+      Message m = message(author, "", false, "Merci pour tout");
+      m.account = account;
+      EXPECT_EQ(lots.classify(src_, m).role, few.classify(src_, m).role) << account << " " << author;
+    }
+  }
+  Message inbound = message("u1", "", false, "Merci pour tout");
+  inbound.account = "extra4";  // counts questions only
+  EXPECT_EQ(lots.classify(src_, inbound).role, Role::Inbound);
+  inbound.account = "extra5";
+  EXPECT_EQ(lots.classify(src_, inbound).role, Role::Question);
+  inbound.account = "extra99";  // not configured: the source's account, acme, counts all
+  EXPECT_EQ(lots.classify(src_, inbound).role, Role::Question);
+  Message bot = message("bot1", "", false, "Hello?");
+  bot.account = "extra99";
+  EXPECT_EQ(lots.classify(src_, bot).role, Role::Ignored);
 }
 
 TEST_F(ClassifierTest, RetractionIsRecordedButIgnored) {
