@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -159,16 +160,20 @@ struct PassPart {
   // (id, node) of every node, sorted, once sortIds() ran.
   std::vector<std::pair<std::uint64_t, std::uint32_t>> by_id;
 
-  // Room for the rows of `bytes` of the file, at the fewest bytes a row can take: the
-  // vectors are filled without being moved as they grow, and a later part is appended
-  // in place. Pages are only used as the rows come. Capped: a larger file grows as usual.
+  // Room for the rows of `bytes` of the file, at a small row's size (a twcs row takes
+  // about 180 bytes): the vectors are filled without being moved as they grow, and a
+  // later part is appended in place. Pages are only used as the rows come. Capped: past
+  // that, or with smaller rows, they grow as usual.
   void reserveFor(std::uint64_t bytes) {
-    constexpr std::uint64_t kFewestRowBytes = 40;
-    constexpr std::uint64_t kMaxRows = std::uint64_t{1} << 25;
-    const auto rows = static_cast<std::size_t>(std::min(bytes / kFewestRowBytes, kMaxRows));
-    nodes.reserve(rows);
-    accepted.reserve(rows);
-    by_id.reserve(rows);
+    constexpr std::uint64_t kFewRowBytes = 64;
+    constexpr std::uint64_t kMaxRows = std::uint64_t{1} << 24;
+    const auto rows = static_cast<std::size_t>(std::min(bytes / kFewRowBytes, kMaxRows));
+    try {
+      nodes.reserve(rows);
+      accepted.reserve(rows);
+      by_id.reserve(rows);
+    } catch (const std::bad_alloc&) {  // no room set aside (a limit on address space): grown as read
+    }
   }
 
   void sortIds() {
@@ -765,6 +770,10 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     auto input = exportfmt::Input::readRange(path, begin, length);
     if (!input) return input.error();
     const std::string_view bytes(input->data(), input->size());
+    // A piece before the last ends where a row ended in the first pass: after a newline.
+    // Fewer bytes, or a row that now runs on past the piece's end (a byte added before
+    // its newline), mean the file changed.
+    if (length && (bytes.size() != *length || (!bytes.empty() && bytes.back() != '\n'))) return changed;
     // A text of the row (a view of the bytes, or of the reader's unescaped copy, which
     // the next row reuses) as the messages keep it.
     Parsed out;
@@ -778,7 +787,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     CsvReader& piece = *out.reader;
     if (j == 0) {
       auto again = read_header(piece);
-      if (!again) return again.error();
+      if (!again) return changed;  // the first pass read it
       if (*again != *header) return changed;
     }
     out.messages.reserve(end_row - pieces[j].row);
@@ -787,7 +796,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
     Row row;
     while (data_row < end_row) {
       switch (piece.next()) {
-        case CsvReader::Status::Failed: return piece.failure();
+        case CsvReader::Status::Failed:  // these bytes parsed in the first pass
         case CsvReader::Status::End: return changed;
         case CsvReader::Status::Record: {
           if (blankRecord(piece)) break;
@@ -837,7 +846,7 @@ Result<ImportStats> TwcsConnector::importFile(const fs::path& path, const Progre
         return out;
       }
       switch (piece.next()) {
-        case CsvReader::Status::Failed: return piece.failure();
+        case CsvReader::Status::Failed: return changed;  // these bytes parsed in the first pass
         case CsvReader::Status::End:
           if (!last) return changed;
           return out;

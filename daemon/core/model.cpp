@@ -43,34 +43,29 @@ std::string_view toString(ErrorReason r) {
   return "unknown";
 }
 
-MessageView viewOf(const Message& m) {
-  MessageView v;
-  v.id = m.id;
-  v.conversation_id = m.conversation_id;
-  v.in_reply_to = m.in_reply_to;
-  v.author_id = m.author_id;
-  v.author_name = m.author_name;
-  v.author_is_brand = m.author_is_brand;
-  v.created_at = m.created_at;
-  v.text = m.text;
-  v.account = m.account;
-  v.kind = m.kind;
-  return v;
+namespace {
+
+// A message's fields from one of its forms into the other (Message, MessageView).
+template <typename To, typename From>
+To withFieldsOf(const From& m) {
+  To out;
+  out.id = m.id;
+  out.conversation_id = m.conversation_id;
+  out.in_reply_to = m.in_reply_to;
+  out.author_id = m.author_id;
+  out.author_name = m.author_name;
+  out.author_is_brand = m.author_is_brand;
+  out.created_at = m.created_at;
+  out.text = m.text;
+  out.account = m.account;
+  out.kind = m.kind;
+  return out;
 }
 
-Message copyOf(const MessageView& v) {
-  Message m;
-  m.id = v.id;
-  m.conversation_id = v.conversation_id;
-  m.in_reply_to = v.in_reply_to;
-  m.author_id = v.author_id;
-  m.author_name = v.author_name;
-  m.author_is_brand = v.author_is_brand;
-  m.created_at = v.created_at;
-  m.text = v.text;
-  m.account = v.account;
-  m.kind = v.kind;
-  return m;
-}
+}  // namespace
+
+MessageView viewOf(const Message& m) { return withFieldsOf<MessageView>(m); }
+
+Message copyOf(const MessageView& v) { return withFieldsOf<Message>(v); }
 
 }  // namespace replywatch

@@ -34,7 +34,9 @@ std::vector<std::vector<Message>> randomBatches(std::uint32_t seed, int copies) 
   std::mt19937 rng(seed);
   std::vector<Message> all;
   for (int c = 0; c < 400; ++c) {
-    const std::string conversation = "c" + std::to_string(rng() % 100000) + "-" + std::to_string(c);
+    // Every third conversation's ids longer than a record holds inline.
+    const std::string conversation = "c" + std::to_string(rng() % 100000) + "-" + std::to_string(c) +
+                                     (c % 3 == 0 ? "-of-a-longer-name" : "");
     std::int64_t at = kT0 + static_cast<std::int64_t>(rng() % 86400);
     const int messages = 1 + static_cast<int>(rng() % 4);
     for (int k = 0; k < messages; ++k) {
@@ -143,7 +145,8 @@ Contents builtFile(const config::Config& cfg, const std::vector<std::vector<Mess
       for (const Message& m : copies) given.push_back(viewOf(m));
       outcome = load.ingestViews(cfg.sources[0], given);
       for (Message& m : copies) {
-        for (std::string* text : {&m.id, &m.conversation_id, &m.in_reply_to, &m.author_id, &m.account}) {
+        for (std::string* text :
+             {&m.id, &m.conversation_id, &m.in_reply_to, &m.author_id, &m.author_name, &m.text, &m.account}) {
           std::fill(text->begin(), text->end(), '#');
         }
       }

@@ -412,7 +412,9 @@ TEST(Twcs, AFileChangedBetweenThePassesOrNotAFileIsRefused) {
       {"help 5001,,\n", "help 5001,,\n5001,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare again,,\n"},
       {"5002,100,True,Tue Oct 31 10:00:00 +0000 2017,@AcmeCare help 5002,,\n", ""},
       {"help 5003,", "help 5003 please,"},
+      {"help 5003,", "help 5003!,"},  // one byte: the piece's last row loses only its newline
       {"5004,100,True,Tue Oct 31 10:00:00", "5004,100,True,Tue Oct 31 10:00:01"},
+      {",@AcmeCare help 5005,", ",\"AcmeCare help 5005,"},  // as long, a quote that never closes
   };
   writeRows(large, 3 * kBatchSize, false);
   // A reply to a tweet the file lacks, so that the sink is asked between the passes.

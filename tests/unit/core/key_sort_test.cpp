@@ -144,8 +144,10 @@ TEST(KeySort, RankLookupsGiveTheRanks) {
   const std::string copy = asked.back();
   EXPECT_EQ(lookup(copy), ranks("a"));
   EXPECT_EQ(lookup(""), 0U);
+  EXPECT_EQ(lookup("c"), 3U);
   EXPECT_THROW((void)lookup("other"), std::out_of_range);
-  EXPECT_EQ(lookup("c"), 3U);  // a failed lookup forgets nothing
+  EXPECT_EQ(lookup("c"), 3U);  // a failed lookup changes nothing
+  EXPECT_EQ(lookup("b"), 2U);
 }
 
 }  // namespace
